@@ -1,0 +1,286 @@
+//! The one error type of trailseal, with a stable machine-readable code per variant.
+//!
+//! Bindings map [`ErrorCode`] one to one: a Python exception class per code, the JS
+//! `err.code` string, and the C `trailseal_status` value (the numeric discriminant). Codes are
+//! never renumbered or reused; a new failure gets a new code at the end.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every way a trailseal operation can fail.
+///
+/// Match on [`Error::code`] rather than on the message text: messages are for people and may
+/// be reworded, codes are a contract.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An audit entry broke a rule of SPEC section 3. Nothing of it, or of its batch, was written.
+    #[error("invalid entry: field `{field}`: {rule}")]
+    InvalidEntry {
+        /// The JSON path of the offending field, e.g. `actor.id` or `links[2].index`.
+        field: String,
+        /// The rule it broke, in words.
+        rule: String,
+    },
+
+    /// An entry's `id` is already in the ledger with different caller-given fields.
+    #[error("entry id {id:?} is already recorded at index {index} with different content")]
+    IdConflict {
+        /// The conflicting id.
+        id: String,
+        /// Index of the entry that already carries it.
+        index: u64,
+    },
+
+    /// Input that does not parse: a proof, key string, signed note, hash or JSON document.
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// What was being parsed, e.g. `inclusion proof` or `verifier key`.
+        what: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A well-formed proof, signature or checkpoint that does not verify.
+    #[error("verification failed: {0}")]
+    VerificationFailed(String),
+
+    /// `verify` found stored data that does not match what it should hash to.
+    #[error("ledger is tampered: {location}: {detail}")]
+    Tampered {
+        /// The first place found, e.g. `leaf 17` or `node level 3 index 2`.
+        location: String,
+        /// What did not match.
+        detail: String,
+    },
+
+    /// The ledger is not consistent with a checkpoint held elsewhere: rolled back or forked.
+    #[error("ledger is inconsistent with the checkpoint: {0}")]
+    Inconsistent(String),
+
+    /// An index or tree size beyond the ledger, or an otherwise impossible argument.
+    #[error("out of range: {0}")]
+    OutOfRange(String),
+
+    /// An argument that makes no sense for the call (not an input-format problem).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// The call needs the other kind of ledger (an entry into a raw ledger, or the reverse).
+    #[error("wrong ledger kind: this ledger holds {actual}, the call needs {expected}")]
+    WrongKind {
+        /// The kind the call works on.
+        expected: &'static str,
+        /// The kind of this ledger.
+        actual: &'static str,
+    },
+
+    /// `create` refused to overwrite an existing file.
+    #[error("{0} already exists")]
+    AlreadyExists(PathBuf),
+
+    /// The ledger file does not exist.
+    #[error("{0} does not exist")]
+    NotFound(PathBuf),
+
+    /// The file is not a trailseal ledger (another program's redb file, random bytes, a
+    /// newer format version).
+    #[error("not a trailseal ledger: {0}")]
+    NotALedger(String),
+
+    /// Another process holds the ledger open for writing.
+    #[error("ledger {0} is locked by another process")]
+    Locked(PathBuf),
+
+    /// The storage engine failed (corrupt file, disk full, failed commit).
+    #[error("storage error: {0}")]
+    Storage(String),
+
+    /// An operating-system I/O error.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// A bug in trailseal (a caught panic, a broken invariant). Please report it.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Stable, machine-readable error codes. The numeric value is the C status value; `0` is
+/// reserved for success and never used here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// [`Error::InvalidEntry`]
+    InvalidEntry = 1,
+    /// [`Error::IdConflict`]
+    IdConflict = 2,
+    /// [`Error::Malformed`]
+    Malformed = 3,
+    /// [`Error::VerificationFailed`]
+    VerificationFailed = 4,
+    /// [`Error::Tampered`]
+    Tampered = 5,
+    /// [`Error::Inconsistent`]
+    Inconsistent = 6,
+    /// [`Error::OutOfRange`]
+    OutOfRange = 7,
+    /// [`Error::InvalidArgument`]
+    InvalidArgument = 8,
+    /// [`Error::WrongKind`]
+    WrongKind = 9,
+    /// [`Error::AlreadyExists`]
+    AlreadyExists = 10,
+    /// [`Error::NotFound`]
+    NotFound = 11,
+    /// [`Error::NotALedger`]
+    NotALedger = 12,
+    /// [`Error::Locked`]
+    Locked = 13,
+    /// [`Error::Storage`]
+    Storage = 14,
+    /// [`Error::Io`]
+    Io = 15,
+    /// [`Error::Internal`]
+    Internal = 16,
+}
+
+impl ErrorCode {
+    /// Every code, in numeric order.
+    pub const ALL: [ErrorCode; 16] = [
+        ErrorCode::InvalidEntry,
+        ErrorCode::IdConflict,
+        ErrorCode::Malformed,
+        ErrorCode::VerificationFailed,
+        ErrorCode::Tampered,
+        ErrorCode::Inconsistent,
+        ErrorCode::OutOfRange,
+        ErrorCode::InvalidArgument,
+        ErrorCode::WrongKind,
+        ErrorCode::AlreadyExists,
+        ErrorCode::NotFound,
+        ErrorCode::NotALedger,
+        ErrorCode::Locked,
+        ErrorCode::Storage,
+        ErrorCode::Io,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as a lowercase snake_case string, e.g. `"invalid_entry"` (the JS `err.code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidEntry => "invalid_entry",
+            ErrorCode::IdConflict => "id_conflict",
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::VerificationFailed => "verification_failed",
+            ErrorCode::Tampered => "tampered",
+            ErrorCode::Inconsistent => "inconsistent",
+            ErrorCode::OutOfRange => "out_of_range",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::WrongKind => "wrong_kind",
+            ErrorCode::AlreadyExists => "already_exists",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::NotALedger => "not_a_ledger",
+            ErrorCode::Locked => "locked",
+            ErrorCode::Storage => "storage",
+            ErrorCode::Io => "io",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The numeric value (the C `trailseal_status`).
+    pub fn as_u32(self) -> u32 {
+        self as u32
+    }
+
+    /// True for codes meaning "the record does not check out" (exit status 1 of the CLI).
+    pub fn is_verification_failure(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::VerificationFailed | ErrorCode::Tampered | ErrorCode::Inconsistent
+        )
+    }
+
+    /// True for codes meaning "the caller's input or usage was refused; nothing was written".
+    pub fn is_refused_input(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::InvalidEntry
+                | ErrorCode::IdConflict
+                | ErrorCode::Malformed
+                | ErrorCode::OutOfRange
+                | ErrorCode::InvalidArgument
+                | ErrorCode::WrongKind
+                | ErrorCode::AlreadyExists
+        )
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidEntry { .. } => ErrorCode::InvalidEntry,
+            Error::IdConflict { .. } => ErrorCode::IdConflict,
+            Error::Malformed { .. } => ErrorCode::Malformed,
+            Error::VerificationFailed(_) => ErrorCode::VerificationFailed,
+            Error::Tampered { .. } => ErrorCode::Tampered,
+            Error::Inconsistent(_) => ErrorCode::Inconsistent,
+            Error::OutOfRange(_) => ErrorCode::OutOfRange,
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::WrongKind { .. } => ErrorCode::WrongKind,
+            Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::NotALedger(_) => ErrorCode::NotALedger,
+            Error::Locked(_) => ErrorCode::Locked,
+            Error::Storage(_) => ErrorCode::Storage,
+            Error::Io(_) => ErrorCode::Io,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Shorthand for [`Error::Malformed`].
+    pub(crate) fn malformed(what: &'static str, reason: impl Into<String>) -> Self {
+        Error::Malformed {
+            what,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidEntry`].
+    pub(crate) fn invalid_entry(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Error::InvalidEntry {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::VerificationFailed`].
+    pub(crate) fn verification(reason: impl Into<String>) -> Self {
+        Error::VerificationFailed(reason.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_dense() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(code.as_u32() as usize, i + 1, "{code}");
+        }
+        let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+}

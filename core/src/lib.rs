@@ -1,0 +1,27 @@
+//! # trailseal
+//!
+//! An embedded, append-only, tamper-evident audit ledger. Leaves are stored in a
+//! [redb](https://docs.rs/redb) file and form an RFC 9162 Merkle tree (a transparency log):
+//! anyone holding a leaf, a proof and a signed checkpoint can check the record with nothing but
+//! a public key.
+//!
+//! The crate is a set of concepts, one module each:
+//!
+//! - [`merkle`]: the tree math (pure functions, no I/O): hashing, proof paths, verification.
+//! - [`proof`]: inclusion and consistency proofs in their SPEC JSON form.
+//! - [`entry`]: the audit-entry schema, validation and canonical (RFC 8785) encoding.
+//! - [`note`]: signer and verifier keys, C2SP signed notes (Go `sumdb/note` compatible).
+//! - [`checkpoint`]: C2SP tlog checkpoints, signed as notes.
+//! - [`storage`]: the only module that knows redb.
+//! - [`ledger`]: the facade that composes them.
+//! - [`error`]: the one error enum with stable codes.
+
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod error;
+pub mod merkle;
+pub mod note;
+pub mod proof;
+
+pub use error::{Error, ErrorCode, Result};
