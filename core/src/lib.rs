@@ -19,9 +19,21 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod entry;
 pub mod error;
+pub mod ledger;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod storage;
 
+pub use checkpoint::Checkpoint;
+pub use entry::{Entry, Timestamp};
 pub use error::{Error, ErrorCode, Result};
+pub use ledger::{
+    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, VerifyOptions,
+    VerifyReport,
+};
+pub use merkle::{Hash, HashAlg};
+pub use note::{Signer, Verifier};
+pub use proof::{ConsistencyProof, InclusionProof};

@@ -1,0 +1,711 @@
+//! Audit entries: the schema of SPEC section 3, its validation, and the canonical encoding.
+//!
+//! An entry's leaf bytes are the RFC 8785 (JCS) canonical JSON of the entry object, so anyone
+//! holding the JSON can recompute its leaf hash in any language. The ledger assigns `v` and
+//! `time`; the caller gives the rest.
+//!
+//! Validation works on a JSON value rather than on a Rust struct so that every caller (Rust,
+//! the command line, Python, Node, C) goes through exactly the same rules and gets an error that
+//! names the offending field by its JSON path.
+//!
+//! ```
+//! use trailseal::entry::Entry;
+//! let e = Entry::new("alice", "deploy.succeeded", "service", "payments-api")
+//!     .with_attr("env", "prod");
+//! let json = e.to_json();
+//! assert_eq!(json["actor"]["id"], "alice");
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+
+/// The entry format version this library writes (`v`).
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Default limit on the canonical encoding of one entry (SPEC: 1 MiB).
+pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 1 << 20;
+
+const TOP_LEVEL_FIELDS: &[&str] = &[
+    "v",
+    "id",
+    "time",
+    "actor",
+    "action",
+    "subject",
+    "authz",
+    "change",
+    "links",
+    "occurred_at",
+    "attrs",
+    "payload",
+];
+
+/// Largest integer a JSON number may hold and still mean the same thing to every JCS
+/// implementation: RFC 8785 numbers are IEEE 754 doubles, and integers above 2^53 would
+/// silently change value when another language re-encodes them.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Who did it: SPEC `actor`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Stable identifier of the person, bot or service.
+    pub id: String,
+    /// Role they acted in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Tenant or organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Delegation or impersonation chain, outermost first (a bot acting for a person).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
+}
+
+/// What it was done to: SPEC `subject`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// Kind of thing, e.g. `service`, `release`, `repository`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its identifier.
+    pub id: String,
+}
+
+/// Why it was allowed: SPEC `authz`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authz {
+    /// `allow`, `break_glass` or `override`.
+    pub decision: String,
+    /// Stable id of the rule that allowed it.
+    pub policy: String,
+    /// Version of that rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<String>,
+    /// Free-text justification; required for `break_glass` and `override`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What changed: SPEC `change`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// The value (or its digest) before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// The value (or its digest) after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+/// Evidence an entry rests on: an earlier entry or an external id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Link {
+    /// An earlier entry of this ledger.
+    Index {
+        /// Relation, e.g. `approved_by`, `built_from`.
+        rel: String,
+        /// Index of the earlier entry.
+        index: u64,
+    },
+    /// Something outside the ledger: `git:<sha>`, `oci:sha256:<digest>`, `ci:<run url>`.
+    Ref {
+        /// Relation.
+        rel: String,
+        /// External identifier.
+        #[serde(rename = "ref")]
+        reference: String,
+    },
+}
+
+/// An audit entry as the caller gives it (without `v` and `time`, which the ledger assigns).
+///
+/// This struct is a convenience for Rust callers; the ledger validates the JSON it
+/// serializes to with the same rules as JSON from any other source.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Caller's unique event id (idempotency key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Who.
+    pub actor: Actor,
+    /// What, e.g. `deploy.succeeded`.
+    pub action: String,
+    /// To what.
+    pub subject: Subject,
+    /// Why it was allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authz: Option<Authz>,
+    /// What changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+    /// Evidence this entry rests on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    /// When the source says it happened (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<String>,
+    /// Flat labels for search.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
+    /// Any JSON the event carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+}
+
+impl Entry {
+    /// An entry with the required fields.
+    pub fn new(
+        actor_id: impl Into<String>,
+        action: impl Into<String>,
+        subject_type: impl Into<String>,
+        subject_id: impl Into<String>,
+    ) -> Self {
+        Entry {
+            actor: Actor {
+                id: actor_id.into(),
+                ..Actor::default()
+            },
+            action: action.into(),
+            subject: Subject {
+                kind: subject_type.into(),
+                id: subject_id.into(),
+            },
+            ..Entry::default()
+        }
+    }
+
+    /// Set the idempotency id.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Add an `attrs` label.
+    pub fn with_attr(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attrs.insert(key.into(), value.into());
+        self
+    }
+
+    /// Link to an earlier entry of the ledger.
+    pub fn with_link(mut self, rel: impl Into<String>, index: u64) -> Self {
+        self.links.push(Link::Index {
+            rel: rel.into(),
+            index,
+        });
+        self
+    }
+
+    /// Link to an external id (`git:<sha>` and the like).
+    pub fn with_ref(mut self, rel: impl Into<String>, reference: impl Into<String>) -> Self {
+        self.links.push(Link::Ref {
+            rel: rel.into(),
+            reference: reference.into(),
+        });
+        self
+    }
+
+    /// Set why it was allowed.
+    pub fn with_authz(mut self, authz: Authz) -> Self {
+        self.authz = Some(authz);
+        self
+    }
+
+    /// Set the payload.
+    pub fn with_payload(mut self, payload: Value) -> Self {
+        self.payload = Some(payload);
+        self
+    }
+
+    /// The entry as a JSON object (what the ledger validates).
+    pub fn to_json(&self) -> Value {
+        // Serializing these plain structs cannot fail: every map key is a string.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// An entry that passed validation: the caller's fields, ready to be stamped and encoded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidEntry {
+    fields: Map<String, Value>,
+}
+
+impl ValidEntry {
+    /// The caller's `id`, if any.
+    pub fn id(&self) -> Option<&str> {
+        self.fields.get("id").and_then(Value::as_str)
+    }
+
+    /// Indexes of earlier entries this one links to.
+    pub fn linked_indexes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.fields
+            .get("links")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.get("index").and_then(Value::as_u64))
+    }
+
+    /// Canonical encoding of the caller-given fields alone, used to compare a retried entry
+    /// with the stored one under the `id` rule.
+    pub fn caller_fields_canonical(&self) -> Vec<u8> {
+        canonical(&self.fields)
+    }
+
+    /// The leaf bytes: the canonical JSON of the entry with `v` and `time` set.
+    pub fn encode(&self, time: &Timestamp) -> Vec<u8> {
+        let mut obj = self.fields.clone();
+        obj.insert("v".into(), Value::from(FORMAT_VERSION));
+        obj.insert("time".into(), Value::String(time.to_string()));
+        canonical(&obj)
+    }
+}
+
+fn canonical(obj: &Map<String, Value>) -> Vec<u8> {
+    // JCS of a serde_json map cannot fail: keys are strings and numbers are finite.
+    serde_json_canonicalizer::to_vec(obj).unwrap_or_default()
+}
+
+/// Canonical encoding of the caller-given fields of a stored entry (everything but `v` and
+/// `time`), to compare with [`ValidEntry::caller_fields_canonical`].
+pub fn stored_caller_fields_canonical(leaf: &[u8]) -> Result<Vec<u8>> {
+    let mut obj: Map<String, Value> = serde_json::from_slice(leaf)
+        .map_err(|e| Error::Internal(format!("stored entry is not JSON: {e}")))?;
+    obj.remove("v");
+    obj.remove("time");
+    Ok(canonical(&obj))
+}
+
+/// Validate an entry against SPEC section 3.
+///
+/// `index` is the index the entry would get: `links[].index` must be smaller.
+/// `max_bytes` bounds the canonical encoding (with `v` and a `time`).
+pub fn validate(entry: &Value, index: u64, max_bytes: u64) -> Result<ValidEntry> {
+    let obj = entry
+        .as_object()
+        .ok_or_else(|| Error::invalid_entry("(entry)", "must be a JSON object"))?;
+    for key in obj.keys() {
+        if !TOP_LEVEL_FIELDS.contains(&key.as_str()) {
+            return Err(Error::invalid_entry(
+                key,
+                format!("unknown field; allowed: {}", TOP_LEVEL_FIELDS.join(", ")),
+            ));
+        }
+    }
+    let mut fields = obj.clone();
+    match fields.remove("v") {
+        None => {}
+        Some(v) if v.as_u64() == Some(FORMAT_VERSION) => {}
+        Some(_) => {
+            return Err(Error::invalid_entry(
+                "v",
+                format!("must be {FORMAT_VERSION} (or absent: the ledger sets it)"),
+            ))
+        }
+    }
+    if fields.contains_key("time") {
+        return Err(Error::invalid_entry(
+            "time",
+            "is assigned by the ledger; put the source's own time in `occurred_at`",
+        ));
+    }
+    if let Some(id) = fields.get("id") {
+        let id = id
+            .as_str()
+            .ok_or_else(|| Error::invalid_entry("id", "must be a string"))?;
+        let n = id.chars().count();
+        if !(1..=256).contains(&n) {
+            return Err(Error::invalid_entry(
+                "id",
+                format!("must be 1 to 256 characters, got {n}"),
+            ));
+        }
+    }
+    validate_actor(fields.get("actor"))?;
+    validate_action(fields.get("action"))?;
+    validate_subject(fields.get("subject"))?;
+    if let Some(a) = fields.get("authz") {
+        validate_authz(a)?;
+    }
+    if let Some(c) = fields.get("change") {
+        validate_change(c)?;
+    }
+    if let Some(l) = fields.get("links") {
+        validate_links(l, index)?;
+    }
+    if let Some(t) = fields.get("occurred_at") {
+        let s = t
+            .as_str()
+            .ok_or_else(|| Error::invalid_entry("occurred_at", "must be an RFC 3339 string"))?;
+        OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
+            Error::invalid_entry("occurred_at", format!("must be RFC 3339 date-time: {e}"))
+        })?;
+    }
+    if let Some(a) = fields.get("attrs") {
+        let map = a
+            .as_object()
+            .ok_or_else(|| Error::invalid_entry("attrs", "must be an object"))?;
+        for (k, v) in map {
+            if k.is_empty() {
+                return Err(Error::invalid_entry("attrs", "keys must be non-empty"));
+            }
+            if !v.is_string() {
+                return Err(Error::invalid_entry(
+                    format!("attrs.{k}"),
+                    "values must be strings",
+                ));
+            }
+        }
+    }
+    if let Some(p) = fields.get("payload") {
+        check_numbers(p, "payload")?;
+    }
+    let valid = ValidEntry { fields };
+    // The longest time string is fixed-width, so any stamp gives the final size.
+    let size = valid.encode(&Timestamp::EPOCH).len() as u64;
+    if size > max_bytes {
+        return Err(Error::invalid_entry(
+            "(entry)",
+            format!("canonical encoding is {size} bytes, the ledger's limit is {max_bytes}"),
+        ));
+    }
+    Ok(valid)
+}
+
+fn non_empty_str<'a>(v: Option<&'a Value>, field: &str, required: bool) -> Result<Option<&'a str>> {
+    match v {
+        None if required => Err(Error::invalid_entry(field, "is required")),
+        None => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
+        Some(Value::String(_)) => Err(Error::invalid_entry(field, "must not be empty")),
+        Some(_) => Err(Error::invalid_entry(field, "must be a string")),
+    }
+}
+
+fn object<'a>(v: Option<&'a Value>, field: &str, allowed: &[&str]) -> Result<&'a Map<String, Value>> {
+    let obj = match v {
+        None => return Err(Error::invalid_entry(field, "is required")),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(Error::invalid_entry(field, "must be an object")),
+    };
+    for key in obj.keys() {
+        if !allowed.contains(&key.as_str()) {
+            return Err(Error::invalid_entry(
+                format!("{field}.{key}"),
+                format!("unknown field; allowed: {}", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(obj)
+}
+
+fn validate_actor(v: Option<&Value>) -> Result<()> {
+    let obj = object(v, "actor", &["id", "role", "tenant", "via"])?;
+    non_empty_str(obj.get("id"), "actor.id", true)?;
+    non_empty_str(obj.get("role"), "actor.role", false)?;
+    non_empty_str(obj.get("tenant"), "actor.tenant", false)?;
+    if let Some(via) = obj.get("via") {
+        let list = via
+            .as_array()
+            .ok_or_else(|| Error::invalid_entry("actor.via", "must be an array of strings"))?;
+        for (i, item) in list.iter().enumerate() {
+            non_empty_str(Some(item), &format!("actor.via[{i}]"), true)?;
+        }
+    }
+    Ok(())
+}
+
+/// `^[a-z0-9][a-z0-9._:-]{0,127}$`
+fn validate_action(v: Option<&Value>) -> Result<()> {
+    let s = non_empty_str(v, "action", true)?.unwrap_or_default();
+    let bytes = s.as_bytes();
+    let first_ok = bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let rest_ok = bytes[1..]
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._:-".contains(b));
+    if !first_ok || !rest_ok || bytes.len() > 128 {
+        return Err(Error::invalid_entry(
+            "action",
+            format!("{s:?} must match ^[a-z0-9][a-z0-9._:-]{{0,127}}$"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_subject(v: Option<&Value>) -> Result<()> {
+    let obj = object(v, "subject", &["type", "id"])?;
+    non_empty_str(obj.get("type"), "subject.type", true)?;
+    non_empty_str(obj.get("id"), "subject.id", true)?;
+    Ok(())
+}
+
+fn validate_authz(v: &Value) -> Result<()> {
+    let obj = object(
+        Some(v),
+        "authz",
+        &["decision", "policy", "policy_version", "reason"],
+    )?;
+    let decision = non_empty_str(obj.get("decision"), "authz.decision", true)?.unwrap_or_default();
+    if !matches!(decision, "allow" | "break_glass" | "override") {
+        return Err(Error::invalid_entry(
+            "authz.decision",
+            format!("{decision:?} must be one of allow, break_glass, override"),
+        ));
+    }
+    non_empty_str(obj.get("policy"), "authz.policy", true)?;
+    non_empty_str(obj.get("policy_version"), "authz.policy_version", false)?;
+    let reason = non_empty_str(obj.get("reason"), "authz.reason", false)?;
+    if decision != "allow" && reason.is_none() {
+        return Err(Error::invalid_entry(
+            "authz.reason",
+            format!("is required when the decision is {decision}"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_change(v: &Value) -> Result<()> {
+    let obj = object(Some(v), "change", &["before", "after"])?;
+    if obj.is_empty() {
+        return Err(Error::invalid_entry(
+            "change",
+            "must hold `before`, `after` or both",
+        ));
+    }
+    for (k, val) in obj {
+        check_numbers(val, &format!("change.{k}"))?;
+    }
+    Ok(())
+}
+
+fn validate_links(v: &Value, index: u64) -> Result<()> {
+    let list = v
+        .as_array()
+        .ok_or_else(|| Error::invalid_entry("links", "must be an array"))?;
+    for (i, link) in list.iter().enumerate() {
+        let field = format!("links[{i}]");
+        let obj = object(Some(link), &field, &["rel", "index", "ref"])?;
+        non_empty_str(obj.get("rel"), &format!("{field}.rel"), true)?;
+        match (obj.get("index"), obj.get("ref")) {
+            (Some(ix), None) => {
+                let ix = ix.as_u64().ok_or_else(|| {
+                    Error::invalid_entry(format!("{field}.index"), "must be a non-negative integer")
+                })?;
+                if ix >= index {
+                    return Err(Error::invalid_entry(
+                        format!("{field}.index"),
+                        format!("{ix} must name an earlier entry (this entry would be {index})"),
+                    ));
+                }
+            }
+            (None, Some(r)) => {
+                non_empty_str(Some(r), &format!("{field}.ref"), true)?;
+            }
+            _ => {
+                return Err(Error::invalid_entry(
+                    field,
+                    "must have exactly one of `index` or `ref`",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_numbers(v: &Value, field: &str) -> Result<()> {
+    match v {
+        Value::Number(n) => {
+            let ok = match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => u <= MAX_SAFE_INTEGER,
+                (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
+                _ => true,
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::invalid_entry(
+                    field,
+                    format!(
+                        "integer {n} is beyond 2^53: RFC 8785 numbers are IEEE doubles; write it as a string"
+                    ),
+                ))
+            }
+        }
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| check_numbers(x, &format!("{field}[{i}]"))),
+        Value::Object(o) => o
+            .iter()
+            .try_for_each(|(k, x)| check_numbers(x, &format!("{field}.{k}"))),
+        _ => Ok(()),
+    }
+}
+
+/// The ledger's `time`: nanoseconds since the Unix epoch, UTC, written as RFC 3339 with
+/// exactly nine fractional digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Timestamp(i128);
+
+impl Timestamp {
+    /// 1970-01-01T00:00:00.000000000Z
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// The current time.
+    pub fn now() -> Self {
+        Timestamp(OffsetDateTime::now_utc().unix_timestamp_nanos())
+    }
+
+    /// From nanoseconds since the Unix epoch.
+    pub fn from_unix_nanos(nanos: i128) -> Self {
+        Timestamp(nanos)
+    }
+
+    /// Nanoseconds since the Unix epoch.
+    pub fn unix_nanos(self) -> i128 {
+        self.0
+    }
+
+    /// The later of `self` and `floor`: the rule that a `time` is never earlier than the
+    /// previous entry's, whatever the wall clock says.
+    pub fn at_least(self, floor: Timestamp) -> Self {
+        self.max(floor)
+    }
+
+    /// Parse an RFC 3339 time (any offset; stored as UTC).
+    pub fn parse(s: &str) -> Result<Self> {
+        OffsetDateTime::parse(s, &Rfc3339)
+            .map(|t| Timestamp(t.unix_timestamp_nanos()))
+            .map_err(|e| Error::malformed("time", format!("{s:?}: {e}")))
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(self.0)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.nanosecond()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({"actor": {"id": "alice"}, "action": "deploy.succeeded",
+               "subject": {"type": "service", "id": "payments-api"}})
+    }
+
+    fn with(field: &str, v: Value) -> Value {
+        let mut e = base();
+        e[field] = v;
+        e
+    }
+
+    fn refused(e: Value, field: &str) {
+        match validate(&e, 5, DEFAULT_MAX_ENTRY_BYTES) {
+            Err(Error::InvalidEntry { field: f, .. }) => assert_eq!(f, field, "{e}"),
+            other => panic!("{e} should be refused at {field}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn encodes_canonically_with_v_and_time() {
+        let v = validate(&base(), 0, DEFAULT_MAX_ENTRY_BYTES).unwrap();
+        let t = Timestamp::parse("2026-11-22T15:43:54.123456789Z").unwrap();
+        assert_eq!(
+            String::from_utf8(v.encode(&t)).unwrap(),
+            r#"{"action":"deploy.succeeded","actor":{"id":"alice"},"subject":{"id":"payments-api","type":"service"},"time":"2026-11-22T15:43:54.123456789Z","v":1}"#
+        );
+    }
+
+    #[test]
+    fn timestamp_has_nine_digits() {
+        assert_eq!(
+            Timestamp::from_unix_nanos(1_000_000_000).to_string(),
+            "1970-01-01T00:00:01.000000000Z"
+        );
+        let t = Timestamp::parse("2026-11-22T16:43:54.5+01:00").unwrap();
+        assert_eq!(t.to_string(), "2026-11-22T15:43:54.500000000Z");
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        refused(json!([]), "(entry)");
+        refused(with("extra", json!(1)), "extra");
+        refused(with("v", json!(2)), "v");
+        refused(with("time", json!("2026-01-01T00:00:00Z")), "time");
+        refused(with("id", json!("")), "id");
+        refused(with("id", json!("x".repeat(257))), "id");
+        refused(with("actor", json!({})), "actor.id");
+        refused(with("actor", json!({"id": "a", "x": 1})), "actor.x");
+        refused(with("actor", json!({"id": "a", "via": ["b", ""]})), "actor.via[1]");
+        refused(with("action", json!("Deploy")), "action");
+        refused(with("action", json!("-x")), "action");
+        refused(with("action", json!("a".repeat(129))), "action");
+        refused(with("subject", json!({"type": "service"})), "subject.id");
+        refused(with("authz", json!({"decision": "maybe", "policy": "p"})), "authz.decision");
+        refused(with("authz", json!({"decision": "break_glass", "policy": "p"})), "authz.reason");
+        refused(with("authz", json!({"decision": "allow"})), "authz.policy");
+        refused(with("change", json!({})), "change");
+        refused(with("change", json!({"during": 1})), "change.during");
+        refused(with("links", json!([{"rel": "x", "index": 5}])), "links[0].index");
+        refused(with("links", json!([{"rel": "x", "index": 1, "ref": "git:1"}])), "links[0]");
+        refused(with("links", json!([{"index": 1}])), "links[0].rel");
+        refused(with("occurred_at", json!("yesterday")), "occurred_at");
+        refused(with("attrs", json!({"k": 1})), "attrs.k");
+        refused(with("payload", json!({"n": [1u64 << 60]})), "payload.n[0]");
+        let big = json!({"blob": "x".repeat(2000)});
+        match validate(&with("payload", big), 0, 1000) {
+            Err(Error::InvalidEntry { field, .. }) => assert_eq!(field, "(entry)"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_every_optional_field() {
+        let e = json!({"v": 1, "id": "run-1", "actor": {"id": "bot", "role": "deployer",
+            "tenant": "acme", "via": ["alice"]}, "action": "access.role_granted",
+            "subject": {"type": "role", "id": "admin"},
+            "authz": {"decision": "break_glass", "policy": "p-1", "policy_version": "3", "reason": "incident 42"},
+            "change": {"before": null, "after": {"n": 1.5}},
+            "links": [{"rel": "approved_by", "index": 4}, {"rel": "built_from", "ref": "git:abc"}],
+            "occurred_at": "2026-11-22T15:00:00+02:00", "attrs": {"env": "prod"},
+            "payload": {"anything": [1, "two", false]}});
+        let v = validate(&e, 5, DEFAULT_MAX_ENTRY_BYTES).unwrap();
+        assert_eq!(v.id(), Some("run-1"));
+        assert_eq!(v.linked_indexes().collect::<Vec<_>>(), vec![4]);
+    }
+
+    #[test]
+    fn typed_entry_round_trips_through_validation() {
+        let e = Entry::new("alice", "deploy.succeeded", "service", "api")
+            .with_id("x")
+            .with_link("after", 0)
+            .with_ref("built_from", "git:abc")
+            .with_attr("env", "prod");
+        validate(&e.to_json(), 1, DEFAULT_MAX_ENTRY_BYTES).unwrap();
+        let back: Entry = serde_json::from_value(e.to_json()).unwrap();
+        assert_eq!(back, e);
+    }
+}

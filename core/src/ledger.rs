@@ -1,0 +1,867 @@
+//! The ledger: the facade that composes entries, the Merkle math, storage and checkpoints.
+//!
+//! ```
+//! use trailseal::{Ledger, CreateOptions, Signer, entry::Entry};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("audit.redb");
+//! let ledger = Ledger::create(&path, &CreateOptions::new("example.com/audit")).unwrap();
+//! let r = ledger
+//!     .append_entry(&Entry::new("alice", "deploy.succeeded", "service", "payments-api"))
+//!     .unwrap();
+//! assert_eq!((r.index, r.tree_size), (0, 1));
+//! let proof = ledger.prove_inclusion(0, None).unwrap();
+//! proof.verify().unwrap();
+//! let signer = Signer::generate("example.com/audit").unwrap();
+//! let note = ledger.checkpoint(&signer, None).unwrap();
+//! ledger.verify(&trailseal::VerifyOptions::default().against(&note, &signer.verifier())).unwrap();
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::checkpoint::Checkpoint;
+use crate::entry::{self, Entry, Timestamp, ValidEntry};
+use crate::error::{Error, Result};
+use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
+use crate::note::{Signer, Verifier};
+use crate::proof::{ConsistencyProof, InclusionProof};
+use crate::storage::{Meta, Reader, State, Store, StoredCheckpoint, Writer, STORAGE_FORMAT};
+
+pub use crate::storage::LedgerKind;
+
+/// How a ledger is created. Hash, kind, origin and entry limit never change afterwards.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    /// The log's origin, e.g. `example.com/payments/audit`: the first line of its checkpoints.
+    pub origin: String,
+    /// Tree hash (default BLAKE3).
+    pub hash: HashAlg,
+    /// Leaf kind (default audit entries).
+    pub kind: LedgerKind,
+    /// Limit on one leaf's bytes (default 1 MiB).
+    pub max_entry_bytes: u64,
+    /// Durability of appends through the returned handle.
+    pub durability: Durability,
+}
+
+impl CreateOptions {
+    /// Defaults for `origin`: BLAKE3, audit entries, 1 MiB, durable appends.
+    pub fn new(origin: impl Into<String>) -> Self {
+        CreateOptions {
+            origin: origin.into(),
+            hash: HashAlg::Blake3,
+            kind: LedgerKind::Entries,
+            max_entry_bytes: entry::DEFAULT_MAX_ENTRY_BYTES,
+            durability: Durability::Immediate,
+        }
+    }
+
+    /// Use this tree hash.
+    pub fn hash(mut self, hash: HashAlg) -> Self {
+        self.hash = hash;
+        self
+    }
+
+    /// Hold raw leaves instead of audit entries.
+    pub fn raw(mut self) -> Self {
+        self.kind = LedgerKind::Raw;
+        self
+    }
+}
+
+/// How an existing ledger is opened.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// If another process holds the ledger, wait up to this long for it (default: fail at once
+    /// with [`Error::Locked`]).
+    pub wait: Option<Duration>,
+    /// Durability of appends through this handle.
+    pub durability: Durability,
+}
+
+/// When an append's data reaches the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Every append is fsync'd before it returns (the default).
+    #[default]
+    Immediate,
+    /// Appends return before their data is fsync'd: a crash may lose them (never corrupt the
+    /// ledger) until [`Ledger::sync`] returns. An explicit opt-in for bulk imports.
+    NotDurableUntilSync,
+}
+
+/// What an append returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Leaf index.
+    pub index: u64,
+    /// Leaf hash.
+    pub leaf_hash: Hash,
+    /// Tree size right after this leaf (`index + 1`).
+    pub tree_size: u64,
+    /// Root at `tree_size`.
+    pub root: Hash,
+    /// The entry's `time` (absent for raw leaves).
+    pub time: Option<Timestamp>,
+}
+
+impl Receipt {
+    /// `{"index", "leaf_hash", "tree_size", "root", "time"}` with hex hashes.
+    pub fn to_json(&self) -> Value {
+        let mut obj = serde_json::Map::new();
+        obj.insert("index".into(), self.index.into());
+        obj.insert("leaf_hash".into(), merkle::to_hex(&self.leaf_hash).into());
+        obj.insert("tree_size".into(), self.tree_size.into());
+        obj.insert("root".into(), merkle::to_hex(&self.root).into());
+        if let Some(t) = self.time {
+            obj.insert("time".into(), t.to_string().into());
+        }
+        Value::Object(obj)
+    }
+}
+
+/// Progress callback: `(done, total)`.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Options of [`Ledger::verify`].
+#[derive(Default)]
+pub struct VerifyOptions<'a> {
+    checkpoint: Option<(&'a str, &'a Verifier)>,
+    progress: Option<Progress<'a>>,
+}
+
+impl<'a> VerifyOptions<'a> {
+    /// Also check the ledger against a signed checkpoint held elsewhere: the ledger must
+    /// contain its tree and agree with its root (catches rollback and forks).
+    pub fn against(mut self, note: &'a str, verifier: &'a Verifier) -> Self {
+        self.checkpoint = Some((note, verifier));
+        self
+    }
+
+    /// Report progress while scanning.
+    pub fn progress(mut self, f: Progress<'a>) -> Self {
+        self.progress = Some(f);
+        self
+    }
+}
+
+/// What a successful [`Ledger::verify`] checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Leaves re-hashed.
+    pub size: u64,
+    /// The root they hash to.
+    pub root: Hash,
+    /// Stored nodes recomputed.
+    pub nodes: u64,
+    /// Stored checkpoints re-verified.
+    pub checkpoints: u64,
+    /// Size of the external checkpoint the ledger was found consistent with.
+    pub external_checkpoint: Option<u64>,
+}
+
+struct WriterState {
+    frontier: Frontier,
+    last_time: Timestamp,
+}
+
+/// An open ledger. Share one handle across threads (`Ledger` is `Send + Sync`): appends are
+/// serialized, and readers see consistent snapshots while a writer appends.
+pub struct Ledger {
+    store: Store,
+    meta: Meta,
+    durable: bool,
+    writer: Mutex<WriterState>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("path", &self.store.path())
+            .field("origin", &self.meta.origin)
+            .field("hash", &self.meta.hash)
+            .field("kind", &self.meta.kind)
+            .finish()
+    }
+}
+
+/// Hash the leaf range `[lo, hi)` given its perfect subtrees' hashes from storage.
+fn range_ids(lo: u64, hi: u64) -> Vec<NodeId> {
+    merkle::subtrees(lo, hi)
+}
+
+fn root_from(alg: HashAlg, fetch: impl Fn(&[NodeId]) -> Result<Vec<Hash>>, size: u64) -> Result<Hash> {
+    let ids = range_ids(0, size);
+    Ok(merkle::fold_subtrees(alg, &fetch(&ids)?))
+}
+
+/// Fetch the hashes of several leaf ranges with one pass over storage.
+fn hash_ranges(
+    alg: HashAlg,
+    fetch: impl Fn(&[NodeId]) -> Result<Vec<Hash>>,
+    ranges: &[std::ops::Range<u64>],
+) -> Result<Vec<Hash>> {
+    let groups: Vec<Vec<NodeId>> = ranges.iter().map(|r| range_ids(r.start, r.end)).collect();
+    let all: Vec<NodeId> = groups.iter().flatten().copied().collect();
+    let hashes = fetch(&all)?;
+    let mut out = Vec::with_capacity(groups.len());
+    let mut at = 0;
+    for g in &groups {
+        out.push(merkle::fold_subtrees(alg, &hashes[at..at + g.len()]));
+        at += g.len();
+    }
+    Ok(out)
+}
+
+impl Ledger {
+    /// Create a ledger at `path`; refuses an existing file.
+    pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<Ledger> {
+        let path = path.as_ref();
+        if opts.origin.is_empty() || opts.origin.contains('\n') {
+            return Err(Error::InvalidArgument(
+                "origin must be one non-empty line".into(),
+            ));
+        }
+        let meta = Meta {
+            format: STORAGE_FORMAT,
+            origin: opts.origin.clone(),
+            hash: opts.hash,
+            kind: opts.kind,
+            max_entry_bytes: opts.max_entry_bytes,
+        };
+        let state = State {
+            size: 0,
+            root: opts.hash.empty_root(),
+            last_time: Timestamp::EPOCH,
+        };
+        let store = Store::create(path, &meta, &state)?;
+        Ok(Ledger {
+            store,
+            meta,
+            durable: opts.durability == Durability::Immediate,
+            writer: Mutex::new(WriterState {
+                frontier: Frontier::new(),
+                last_time: Timestamp::EPOCH,
+            }),
+        })
+    }
+
+    /// Open an existing ledger; fails at once with [`Error::Locked`] if another process has it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Ledger> {
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    /// Open an existing ledger with options.
+    pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Ledger> {
+        let (store, meta) = Store::open(path.as_ref(), opts.wait)?;
+        let reader = store.reader()?;
+        let state = reader.state()?;
+        let ids = merkle::subtrees(0, state.size);
+        let frontier = Frontier::from_subtrees(state.size, reader.nodes(&ids)?)?;
+        drop(reader);
+        Ok(Ledger {
+            store,
+            meta,
+            durable: opts.durability == Durability::Immediate,
+            writer: Mutex::new(WriterState {
+                frontier,
+                last_time: state.last_time,
+            }),
+        })
+    }
+
+    /// The origin line of this log.
+    pub fn origin(&self) -> &str {
+        &self.meta.origin
+    }
+
+    /// The tree hash.
+    pub fn hash(&self) -> HashAlg {
+        self.meta.hash
+    }
+
+    /// The leaf kind.
+    pub fn kind(&self) -> LedgerKind {
+        self.meta.kind
+    }
+
+    /// The most bytes one leaf may have.
+    pub fn max_entry_bytes(&self) -> u64 {
+        self.meta.max_entry_bytes
+    }
+
+    /// The ledger file.
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, WriterState>> {
+        // A panic while holding the lock cannot leave the state half-updated: it is only
+        // replaced after a successful commit. So a poisoned lock is safe to reuse.
+        Ok(self.writer.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn snapshot(&self) -> Result<(Reader, State)> {
+        let reader = self.store.reader()?;
+        let state = reader.state()?;
+        Ok((reader, state))
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> Result<u64> {
+        Ok(self.snapshot()?.1.size)
+    }
+
+    /// Root of the current tree.
+    pub fn root(&self) -> Result<Hash> {
+        Ok(self.snapshot()?.1.root)
+    }
+
+    /// Root of the tree at an earlier `size` (O(log n) reads).
+    pub fn root_at(&self, size: u64) -> Result<Hash> {
+        let (reader, state) = self.snapshot()?;
+        check_size(size, state.size)?;
+        root_from(self.meta.hash, |ids| reader.nodes(ids), size)
+    }
+
+    fn need_kind(&self, kind: LedgerKind) -> Result<()> {
+        if self.meta.kind == kind {
+            Ok(())
+        } else {
+            Err(Error::WrongKind {
+                expected: kind.name(),
+                actual: self.meta.kind.name(),
+            })
+        }
+    }
+
+    /// Append one audit entry (a JSON object, SPEC section 3).
+    pub fn append(&self, entry: &Value) -> Result<Receipt> {
+        let mut r = self.append_batch(std::slice::from_ref(entry))?;
+        r.pop().ok_or_else(|| Error::Internal("empty receipt list".into()))
+    }
+
+    /// Append one typed entry.
+    pub fn append_entry(&self, entry: &Entry) -> Result<Receipt> {
+        self.append(&entry.to_json())
+    }
+
+    /// Append entries atomically: all are written in one commit, or none is.
+    ///
+    /// An entry whose `id` is already recorded with the same caller-given fields is not
+    /// written again; its receipt is the stored entry's.
+    pub fn append_batch(&self, entries: &[Value]) -> Result<Vec<Receipt>> {
+        self.need_kind(LedgerKind::Entries)?;
+        let mut guard = self.lock()?;
+        let mut frontier = guard.frontier.clone();
+        let mut last_time = guard.last_time;
+        let mut w = self.store.writer(self.durable)?;
+        let alg = self.meta.hash;
+        // id -> (index, canonical caller fields) of entries new in this batch
+        let mut batch_ids: HashMap<String, (u64, Vec<u8>)> = HashMap::new();
+        let mut receipts = Vec::with_capacity(entries.len());
+        for (pos, value) in entries.iter().enumerate() {
+            let index = frontier.size();
+            let valid = entry::validate(value, index, self.meta.max_entry_bytes)
+                .map_err(|e| in_batch(e, pos, entries.len()))?;
+            if let Some(id) = valid.id() {
+                if let Some(r) = self.existing_receipt(&w, &batch_ids, &receipts, id, &valid)? {
+                    receipts.push(r);
+                    continue;
+                }
+                batch_ids.insert(id.to_owned(), (index, valid.caller_fields_canonical()));
+                w.put_id(id, index);
+            }
+            let time = Timestamp::now().at_least(last_time);
+            last_time = time;
+            let bytes = valid.encode(&time);
+            receipts.push(push_leaf(alg, &mut frontier, &mut w, bytes, Some(time)));
+        }
+        self.commit(w, frontier, last_time, &mut guard)?;
+        Ok(receipts)
+    }
+
+    /// The receipt of an entry already carrying `id`, if its caller-given fields match.
+    fn existing_receipt(
+        &self,
+        w: &Writer,
+        batch: &HashMap<String, (u64, Vec<u8>)>,
+        receipts: &[Receipt],
+        id: &str,
+        valid: &ValidEntry,
+    ) -> Result<Option<Receipt>> {
+        let ours = valid.caller_fields_canonical();
+        if let Some((index, fields)) = batch.get(id) {
+            if *fields != ours {
+                return Err(Error::IdConflict {
+                    id: id.into(),
+                    index: *index,
+                });
+            }
+            let r = receipts.iter().find(|r| r.index == *index).cloned();
+            return Ok(r);
+        }
+        let Some(index) = w.id_index(id)? else {
+            return Ok(None);
+        };
+        let leaf = w.leaf(index)?;
+        if entry::stored_caller_fields_canonical(&leaf)? != ours {
+            return Err(Error::IdConflict {
+                id: id.into(),
+                index,
+            });
+        }
+        let stored: Value = serde_json::from_slice(&leaf)
+            .map_err(|e| Error::Internal(format!("stored entry {index}: {e}")))?;
+        let time = stored
+            .get("time")
+            .and_then(Value::as_str)
+            .map(Timestamp::parse)
+            .transpose()?;
+        let alg = self.meta.hash;
+        let mut ids = vec![NodeId {
+            level: 0,
+            index,
+        }];
+        ids.extend(range_ids(0, index + 1));
+        let hashes = w.nodes(&ids)?;
+        Ok(Some(Receipt {
+            index,
+            leaf_hash: hashes[0],
+            tree_size: index + 1,
+            root: merkle::fold_subtrees(alg, &hashes[1..]),
+            time,
+        }))
+    }
+
+    fn commit(
+        &self,
+        mut w: Writer,
+        frontier: Frontier,
+        last_time: Timestamp,
+        guard: &mut WriterState,
+    ) -> Result<()> {
+        w.set_state(State {
+            size: frontier.size(),
+            root: frontier.root(self.meta.hash),
+            last_time,
+        });
+        w.commit()?;
+        guard.frontier = frontier;
+        guard.last_time = last_time;
+        Ok(())
+    }
+
+    /// Append one raw leaf (raw ledgers only).
+    pub fn append_raw(&self, leaf: &[u8]) -> Result<Receipt> {
+        let mut r = self.append_raw_batch(&[leaf])?;
+        r.pop().ok_or_else(|| Error::Internal("empty receipt list".into()))
+    }
+
+    /// Append raw leaves atomically (raw ledgers only).
+    pub fn append_raw_batch(&self, leaves: &[&[u8]]) -> Result<Vec<Receipt>> {
+        self.need_kind(LedgerKind::Raw)?;
+        for (pos, leaf) in leaves.iter().enumerate() {
+            if leaf.len() as u64 > self.meta.max_entry_bytes {
+                return Err(Error::InvalidArgument(format!(
+                    "leaf {pos} of the batch is {} bytes, the ledger's limit is {}",
+                    leaf.len(),
+                    self.meta.max_entry_bytes
+                )));
+            }
+        }
+        let mut guard = self.lock()?;
+        let mut frontier = guard.frontier.clone();
+        let last_time = guard.last_time;
+        let mut w = self.store.writer(self.durable)?;
+        let receipts = leaves
+            .iter()
+            .map(|leaf| push_leaf(self.meta.hash, &mut frontier, &mut w, leaf.to_vec(), None))
+            .collect();
+        self.commit(w, frontier, last_time, &mut guard)?;
+        Ok(receipts)
+    }
+
+    /// Make every append made with [`Durability::NotDurableUntilSync`] durable.
+    pub fn sync(&self) -> Result<()> {
+        let _guard = self.lock()?;
+        self.store.sync()
+    }
+
+    /// The exact leaf bytes at `index`.
+    pub fn get_raw(&self, index: u64) -> Result<Vec<u8>> {
+        let (reader, state) = self.snapshot()?;
+        check_index(index, state.size)?;
+        reader.leaf(index)
+    }
+
+    /// The audit entry at `index`, as recorded (entry ledgers only).
+    pub fn get(&self, index: u64) -> Result<Value> {
+        self.need_kind(LedgerKind::Entries)?;
+        let bytes = self.get_raw(index)?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Tampered {
+            location: format!("leaf {index}"),
+            detail: format!("stored entry is not JSON: {e}"),
+        })
+    }
+
+    /// The leaf hash at `index`.
+    pub fn leaf_hash(&self, index: u64) -> Result<Hash> {
+        let (reader, state) = self.snapshot()?;
+        check_index(index, state.size)?;
+        Ok(reader.nodes(&[NodeId { level: 0, index }])?[0])
+    }
+
+    /// Inclusion proof of leaf `index` in the tree of `size` (default: current).
+    pub fn prove_inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionProof> {
+        let (reader, state) = self.snapshot()?;
+        let size = size.unwrap_or(state.size);
+        check_size(size, state.size)?;
+        check_index(index, size)?;
+        let alg = self.meta.hash;
+        let mut ranges = merkle::inclusion_ranges(index, size)?;
+        ranges.push(index..index + 1);
+        ranges.push(0..size);
+        let mut hashes = hash_ranges(alg, |ids| reader.nodes(ids), &ranges)?;
+        let root = hashes.pop().unwrap_or_default();
+        let leaf_hash = hashes.pop().unwrap_or_default();
+        Ok(InclusionProof {
+            hash: alg,
+            index,
+            tree_size: size,
+            leaf_hash,
+            root,
+            path: hashes,
+        })
+    }
+
+    /// Consistency proof from the tree of `old` leaves to the tree of `size` (default: current).
+    pub fn prove_consistency(&self, old: u64, size: Option<u64>) -> Result<ConsistencyProof> {
+        let (reader, state) = self.snapshot()?;
+        let size = size.unwrap_or(state.size);
+        check_size(size, state.size)?;
+        if old > size {
+            return Err(Error::OutOfRange(format!(
+                "old size {old} is larger than the new size {size}"
+            )));
+        }
+        let alg = self.meta.hash;
+        let mut ranges = merkle::consistency_ranges(old, size)?;
+        ranges.push(0..old);
+        ranges.push(0..size);
+        let mut hashes = hash_ranges(alg, |ids| reader.nodes(ids), &ranges)?;
+        let new_root = hashes.pop().unwrap_or_default();
+        let old_root = hashes.pop().unwrap_or_default();
+        Ok(ConsistencyProof {
+            hash: alg,
+            old_size: old,
+            new_size: size,
+            old_root,
+            new_root,
+            path: hashes,
+        })
+    }
+
+    /// Sign a checkpoint for `size` (default: current) and keep it in the ledger. Returns the
+    /// signed note text (C2SP tlog-checkpoint).
+    pub fn checkpoint(&self, signer: &Signer, size: Option<u64>) -> Result<String> {
+        let guard = self.lock()?;
+        let current = guard.frontier.size();
+        let size = size.unwrap_or(current);
+        check_size(size, current)?;
+        let root = if size == current {
+            guard.frontier.root(self.meta.hash)
+        } else {
+            self.root_at(size)?
+        };
+        let note = Checkpoint::new(self.meta.origin.clone(), size, root).sign(signer)?;
+        let mut w = self.store.writer(self.durable)?;
+        w.put_checkpoint(StoredCheckpoint {
+            size,
+            note: note.clone(),
+            verifier_key: signer.verifier().to_key_string(),
+        });
+        w.commit()?;
+        drop(guard);
+        Ok(note)
+    }
+
+    /// Every checkpoint this ledger signed, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.snapshot()?.0.checkpoints()
+    }
+
+    /// Check the whole ledger: re-hash every leaf, recompute every stored node, re-verify
+    /// every stored checkpoint, and optionally check consistency with a checkpoint held
+    /// elsewhere. Fails with the first index or node that does not match.
+    pub fn verify(&self, opts: &VerifyOptions<'_>) -> Result<VerifyReport> {
+        self.verify_with(VerifyOptions {
+            checkpoint: opts.checkpoint,
+            progress: None,
+        })
+    }
+
+    /// [`Ledger::verify`] taking the options by value, so a progress callback can be used.
+    pub fn verify_with(&self, mut opts: VerifyOptions<'_>) -> Result<VerifyReport> {
+        let (reader, state) = self.snapshot()?;
+        let alg = self.meta.hash;
+        let mut frontier = Frontier::new();
+        let mut checker = NodeChecker::new(&reader);
+        let mut progress = opts.progress.take();
+        let count = reader.scan_leaves(|index, leaf| {
+            if index >= state.size {
+                return Err(Error::Tampered {
+                    location: format!("leaf {index}"),
+                    detail: format!("stored beyond the recorded size {}", state.size),
+                });
+            }
+            frontier.push(alg, alg.leaf_hash(leaf), |id, h| checker.check(id, h));
+            checker.take_error()?;
+            if let Some(p) = progress.as_mut() {
+                if index % 65_536 == 0 || index + 1 == state.size {
+                    p(index + 1, state.size);
+                }
+            }
+            Ok(())
+        })?;
+        if count != state.size {
+            return Err(Error::Tampered {
+                location: format!("leaf {count}"),
+                detail: format!("missing: the state records {} leaves", state.size),
+            });
+        }
+        reader.scan_tiles(|level, tile, bytes| check_tile(level, tile, bytes, state.size))?;
+        let root = frontier.root(alg);
+        if root != state.root {
+            return Err(Error::Tampered {
+                location: "state record".into(),
+                detail: format!(
+                    "stored root {} but the leaves hash to {}",
+                    merkle::to_hex(&state.root),
+                    merkle::to_hex(&root)
+                ),
+            });
+        }
+        let checkpoints = self.verify_stored_checkpoints(&reader, state.size)?;
+        if self.meta.kind == LedgerKind::Entries {
+            reader.scan_ids(|id, index| check_id(&reader, id, index, state.size))?;
+        }
+        let external_checkpoint = match opts.checkpoint {
+            Some((note, verifier)) => Some(self.check_external(&reader, &state, note, verifier)?),
+            None => None,
+        };
+        Ok(VerifyReport {
+            size: state.size,
+            root,
+            nodes: checker.checked,
+            checkpoints,
+            external_checkpoint,
+        })
+    }
+
+    fn verify_stored_checkpoints(&self, reader: &Reader, size: u64) -> Result<u64> {
+        let stored = reader.checkpoints()?;
+        for (seq, cp) in stored.iter().enumerate() {
+            let tampered = |detail: String| Error::Tampered {
+                location: format!("checkpoint {seq} (size {})", cp.size),
+                detail,
+            };
+            let verifier = Verifier::from_key_string(&cp.verifier_key)
+                .map_err(|e| tampered(format!("stored verifier key: {e}")))?;
+            let parsed = Checkpoint::verify(&cp.note, &verifier)
+                .map_err(|e| tampered(format!("signature: {e}")))?;
+            if parsed.origin != self.meta.origin || parsed.size != cp.size || parsed.size > size {
+                return Err(tampered(format!(
+                    "note says origin {:?} size {}, ledger is {:?} with {size} leaves",
+                    parsed.origin, parsed.size, self.meta.origin
+                )));
+            }
+            let root = root_from(self.meta.hash, |ids| reader.nodes(ids), parsed.size)?;
+            if root != parsed.root {
+                return Err(tampered(format!(
+                    "signed root {} but the ledger's root at that size is {}",
+                    merkle::to_hex(&parsed.root),
+                    merkle::to_hex(&root)
+                )));
+            }
+        }
+        Ok(stored.len() as u64)
+    }
+
+    fn check_external(
+        &self,
+        reader: &Reader,
+        state: &State,
+        note: &str,
+        verifier: &Verifier,
+    ) -> Result<u64> {
+        let cp = Checkpoint::verify(note, verifier)?;
+        if cp.origin != self.meta.origin {
+            return Err(Error::Inconsistent(format!(
+                "the checkpoint is for origin {:?}, this ledger is {:?}",
+                cp.origin, self.meta.origin
+            )));
+        }
+        if cp.size > state.size {
+            return Err(Error::Inconsistent(format!(
+                "the checkpoint commits to {} entries but the ledger holds {}: it was rolled back or truncated",
+                cp.size, state.size
+            )));
+        }
+        let root = root_from(self.meta.hash, |ids| reader.nodes(ids), cp.size)?;
+        if root != cp.root {
+            return Err(Error::Inconsistent(format!(
+                "at size {} the checkpoint's root is {} but the ledger's is {}: the ledger was forked or rewritten",
+                cp.size,
+                merkle::to_hex(&cp.root),
+                merkle::to_hex(&root)
+            )));
+        }
+        Ok(cp.size)
+    }
+}
+
+fn in_batch(e: Error, pos: usize, len: usize) -> Error {
+    match e {
+        Error::InvalidEntry { field, rule } if len > 1 => Error::InvalidEntry {
+            field: format!("[{pos}].{field}"),
+            rule,
+        },
+        other => other,
+    }
+}
+
+fn push_leaf(
+    alg: HashAlg,
+    frontier: &mut Frontier,
+    w: &mut Writer,
+    bytes: Vec<u8>,
+    time: Option<Timestamp>,
+) -> Receipt {
+    let index = frontier.size();
+    let leaf_hash = alg.leaf_hash(&bytes);
+    frontier.push(alg, leaf_hash, |id, h| w.push_node(id, *h));
+    w.push_leaf(index, bytes);
+    Receipt {
+        index,
+        leaf_hash,
+        tree_size: index + 1,
+        root: frontier.root(alg),
+        time,
+    }
+}
+
+fn check_size(size: u64, current: u64) -> Result<()> {
+    if size > current {
+        return Err(Error::OutOfRange(format!(
+            "tree size {size} is beyond the ledger's {current} entries"
+        )));
+    }
+    Ok(())
+}
+
+fn check_index(index: u64, size: u64) -> Result<()> {
+    if index >= size {
+        return Err(Error::OutOfRange(format!(
+            "index {index} is not below the tree size {size}"
+        )));
+    }
+    Ok(())
+}
+
+/// Compares recomputed nodes with stored ones, reading each tile once.
+struct NodeChecker<'r> {
+    reader: &'r Reader,
+    tiles: Vec<(u64, Vec<u8>)>,
+    checked: u64,
+    error: Option<Error>,
+}
+
+impl<'r> NodeChecker<'r> {
+    fn new(reader: &'r Reader) -> Self {
+        NodeChecker {
+            reader,
+            tiles: vec![(u64::MAX, Vec::new()); 64],
+            checked: 0,
+            error: None,
+        }
+    }
+
+    fn check(&mut self, id: NodeId, computed: &Hash) {
+        if self.error.is_some() {
+            return;
+        }
+        let tile_index = id.index / crate::storage::TILE_WIDTH;
+        let slot = &mut self.tiles[id.level as usize];
+        if slot.0 != tile_index {
+            match self.reader.tile(id.level, tile_index) {
+                Ok(t) => *slot = (tile_index, t.unwrap_or_default()),
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+            }
+        }
+        let pos = (id.index % crate::storage::TILE_WIDTH) as usize * 32;
+        let stored = slot.1.get(pos..pos + 32);
+        self.checked += 1;
+        if stored != Some(&computed[..]) {
+            let (location, what) = if id.level == 0 {
+                (format!("leaf {}", id.index), "its bytes hash to")
+            } else {
+                (
+                    format!("node level {} index {}", id.level, id.index),
+                    "its children hash to",
+                )
+            };
+            let stored = stored.map(hex::encode).unwrap_or_else(|| "nothing".into());
+            self.error = Some(Error::Tampered {
+                location,
+                detail: format!("{what} {} but {stored} is stored", merkle::to_hex(computed)),
+            });
+        }
+    }
+
+    fn take_error(&mut self) -> Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+}
+
+fn check_tile(level: u8, tile: u64, bytes: &[u8], size: u64) -> Result<()> {
+    let nodes_at_level = if level >= 64 { 0 } else { size >> level };
+    let first = tile.saturating_mul(crate::storage::TILE_WIDTH);
+    let expected = nodes_at_level
+        .saturating_sub(first)
+        .min(crate::storage::TILE_WIDTH);
+    if bytes.len() as u64 != expected * 32 {
+        return Err(Error::Tampered {
+            location: format!("node level {level} index {first}"),
+            detail: format!(
+                "tile holds {} bytes; a tree of {size} leaves has {expected} nodes there",
+                bytes.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn check_id(reader: &Reader, id: &str, index: u64, size: u64) -> Result<()> {
+    let tampered = |detail: String| Error::Tampered {
+        location: format!("id index entry {id:?}"),
+        detail,
+    };
+    if index >= size {
+        return Err(tampered(format!("points at {index}, beyond the ledger")));
+    }
+    let leaf = reader.leaf(index)?;
+    let stored: Value = serde_json::from_slice(&leaf)
+        .map_err(|e| tampered(format!("entry {index} is not JSON: {e}")))?;
+    if stored.get("id").and_then(Value::as_str) != Some(id) {
+        return Err(tampered(format!("entry {index} does not carry this id")));
+    }
+    Ok(())
+}

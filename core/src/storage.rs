@@ -1,0 +1,755 @@
+//! Storage: the only module that knows redb.
+//!
+//! # Layout
+//!
+//! | table         | key                         | value                                  |
+//! |---------------|-----------------------------|----------------------------------------|
+//! | `meta`        | `"meta"`, `"state"`         | postcard [`Meta`], [`State`]           |
+//! | `leaves`      | index of a bundle's first leaf | a bundle: leaves framed by u32 lengths |
+//! | `nodes`       | `level << 58 \| index / 64` | a tile: up to 64 hashes of one level   |
+//! | `ids`         | entry `id`                  | leaf index                             |
+//! | `checkpoints` | sequence number             | postcard [`StoredCheckpoint`]          |
+//!
+//! # Why bundles and tiles
+//!
+//! Every B-tree insert costs a descent, a page copy and later a page write; with one key per
+//! leaf and one per node a batch of 1,000 entries would make about 3,000 inserts, and no amount
+//! of tuning makes that twice as fast as SQLite. So leaves are grouped into *bundles* and node
+//! hashes into *tiles*, the way C2SP tlog-tiles groups 256 hashes:
+//!
+//! - A tile holds 64 consecutive hashes of one level of the tree (level 0 = leaf hashes). All
+//!   levels are stored, so any node, and so any proof or historical root, is O(log n) tile
+//!   reads with no hashing beyond the proof's own folds. A batch of 1,000 leaves touches about
+//!   32 tiles. Tiles are 64 wide rather than 256 so that the partial tile rewritten by a single
+//!   durable append stays at 2 KiB.
+//! - A bundle holds up to 64 consecutive leaves, closed early once it reaches 32 KiB, so a
+//!   single append rewrites at most one partial bundle of bounded size even when entries are
+//!   large. Bundles are keyed by their first index and found with one range seek.
+//!
+//! Only complete subtree hashes are stored; the append frontier (one hash per set bit of the
+//! size) lives in the ledger's memory and is rebuilt from the stored nodes on open.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use redb::{
+    Database, DatabaseError, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase,
+    ReadableTable, TableDefinition, TableError, WriteTransaction,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::entry::Timestamp;
+use crate::error::{Error, Result};
+use crate::merkle::{Hash, HashAlg, NodeId};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("trailseal.meta");
+const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.leaves");
+const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.nodes");
+const IDS: TableDefinition<&str, u64> = TableDefinition::new("trailseal.ids");
+const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.checkpoints");
+
+/// Version of this storage layout, recorded in [`Meta`]; a file with another one is refused.
+pub const STORAGE_FORMAT: u32 = 1;
+/// Hashes per tile.
+pub const TILE_WIDTH: u64 = 64;
+const TILE_SHIFT: u32 = 6;
+/// Leaves per bundle at most.
+pub const BUNDLE_MAX_LEAVES: usize = 64;
+/// A bundle takes no more leaves once it holds this many bytes.
+pub const BUNDLE_CLOSE_BYTES: usize = 32 * 1024;
+
+/// The kind of leaf a ledger holds, fixed at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LedgerKind {
+    /// Audit entries (SPEC section 3), validated and canonically encoded.
+    Entries,
+    /// Opaque bytes given by the caller.
+    Raw,
+}
+
+impl LedgerKind {
+    /// `"entries"` or `"raw"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LedgerKind::Entries => "entries",
+            LedgerKind::Raw => "raw",
+        }
+    }
+}
+
+/// What never changes about a ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// [`STORAGE_FORMAT`] when written.
+    pub format: u32,
+    /// The log's origin line.
+    pub origin: String,
+    /// Tree hash.
+    pub hash: HashAlg,
+    /// Leaf kind.
+    pub kind: LedgerKind,
+    /// Limit on one leaf's bytes.
+    pub max_entry_bytes: u64,
+}
+
+/// What every commit updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// Number of leaves.
+    pub size: u64,
+    /// Root at `size`.
+    pub root: Hash,
+    /// The `time` of the last entry (the floor for the next one).
+    pub last_time: Timestamp,
+}
+
+/// A checkpoint the ledger signed, kept so `verify` can re-check it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCheckpoint {
+    /// Tree size it commits to.
+    pub size: u64,
+    /// The signed note text.
+    pub note: String,
+    /// The verifier key string of its signer.
+    pub verifier_key: String,
+}
+
+fn storage_err(e: impl std::fmt::Display) -> Error {
+    Error::Storage(e.to_string())
+}
+
+fn decode<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| Error::NotALedger(format!("unreadable {what} record: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(value).map_err(|e| Error::Internal(format!("encoding a record: {e}")))
+}
+
+fn tile_key(level: u8, tile: u64) -> u64 {
+    (u64::from(level) << 58) | tile
+}
+
+fn tile_of(id: NodeId) -> (u64, usize) {
+    (
+        tile_key(id.level, id.index >> TILE_SHIFT),
+        (id.index & (TILE_WIDTH - 1)) as usize,
+    )
+}
+
+/// Iterate the leaves framed in a bundle.
+fn bundle_leaves(bundle: &[u8]) -> impl Iterator<Item = Result<&[u8]>> + '_ {
+    let mut rest = bundle;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let item = rest
+            .get(..4)
+            .map(|n| u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize)
+            .and_then(|n| rest.get(4..4 + n).map(|leaf| (leaf, 4 + n)));
+        match item {
+            Some((leaf, used)) => {
+                rest = &rest[used..];
+                Some(Ok(leaf))
+            }
+            None => {
+                rest = &[];
+                Some(Err(Error::Tampered {
+                    location: "leaf bundle".into(),
+                    detail: "framing is cut short".into(),
+                }))
+            }
+        }
+    })
+}
+
+fn bundle_is_open(bundle: &[u8]) -> bool {
+    bundle.len() < BUNDLE_CLOSE_BYTES && bundle_leaves(bundle).count() < BUNDLE_MAX_LEAVES
+}
+
+fn push_framed(bundle: &mut Vec<u8>, leaf: &[u8]) {
+    bundle.extend_from_slice(&(leaf.len() as u32).to_le_bytes());
+    bundle.extend_from_slice(leaf);
+}
+
+fn map_open_error(path: &Path, e: DatabaseError) -> Error {
+    match e {
+        DatabaseError::DatabaseAlreadyOpen => Error::Locked(path.to_path_buf()),
+        // redb reports "not a redb file" (bad magic, empty file) as InvalidData.
+        DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            Error::NotALedger(io.to_string())
+        }
+        DatabaseError::Storage(redb::StorageError::Io(io)) => Error::Io(io),
+        DatabaseError::Storage(redb::StorageError::Corrupted(msg)) => Error::NotALedger(msg),
+        DatabaseError::UpgradeRequired(v) => {
+            Error::NotALedger(format!("redb file format {v} is not supported"))
+        }
+        other => Error::NotALedger(other.to_string()),
+    }
+}
+
+/// Open the redb file, retrying while another process holds it for up to `wait`.
+fn open_db(path: &Path, create: bool, wait: Option<Duration>) -> Result<Database> {
+    let deadline = wait.map(|w| Instant::now() + w);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let builder = Database::builder();
+        let res = if create {
+            builder.create(path)
+        } else {
+            builder.open(path)
+        };
+        match res {
+            Ok(db) => return Ok(db),
+            Err(DatabaseError::DatabaseAlreadyOpen) if deadline.is_some_and(|d| Instant::now() < d) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Err(e) => return Err(map_open_error(path, e)),
+        }
+    }
+}
+
+/// A ledger file.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Create a new ledger file; refuses an existing one.
+    pub fn create(path: &Path, meta: &Meta, state: &State) -> Result<Store> {
+        // create_new makes "refuse if it exists" atomic against a racing creator.
+        match OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::AlreadyExists(path.to_path_buf()))
+            }
+            Err(e) => return Err(Error::Io(e)),
+        }
+        let result = (|| {
+            let db = open_db(path, true, None)?;
+            let store = Store {
+                db,
+                path: path.to_path_buf(),
+            };
+            let txn = store.db.begin_write().map_err(storage_err)?;
+            {
+                let mut t = txn.open_table(META).map_err(storage_err)?;
+                t.insert("meta", encode(meta)?.as_slice()).map_err(storage_err)?;
+                t.insert("state", encode(state)?.as_slice()).map_err(storage_err)?;
+                txn.open_table(LEAVES).map_err(storage_err)?;
+                txn.open_table(NODES).map_err(storage_err)?;
+                txn.open_table(IDS).map_err(storage_err)?;
+                txn.open_table(CHECKPOINTS).map_err(storage_err)?;
+            }
+            txn.commit().map_err(storage_err)?;
+            Ok(store)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        result
+    }
+
+    /// Open an existing ledger file, waiting up to `wait` for another process to release it.
+    pub fn open(path: &Path, wait: Option<Duration>) -> Result<(Store, Meta)> {
+        if !path.exists() {
+            return Err(Error::NotFound(path.to_path_buf()));
+        }
+        let db = open_db(path, false, wait)?;
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+        };
+        let meta = store.reader()?.meta()?;
+        if meta.format != STORAGE_FORMAT {
+            return Err(Error::NotALedger(format!(
+                "storage format {} (this trailseal reads {STORAGE_FORMAT})",
+                meta.format
+            )));
+        }
+        Ok((store, meta))
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A consistent snapshot for reading.
+    pub fn reader(&self) -> Result<Reader> {
+        let txn = self.db.begin_read().map_err(storage_err)?;
+        Reader::new(txn)
+    }
+
+    /// Start a write. With `durable` false the commit is not fsync'd (see [`Store::sync`]).
+    pub fn writer(&self, durable: bool) -> Result<Writer> {
+        let mut txn = self.db.begin_write().map_err(storage_err)?;
+        if !durable {
+            txn.set_durability(Durability::None).map_err(storage_err)?;
+        }
+        Ok(Writer {
+            txn,
+            leaves: Vec::new(),
+            first_new_leaf: 0,
+            nodes: Vec::new(),
+            ids: Vec::new(),
+            checkpoints: Vec::new(),
+            state: None,
+        })
+    }
+
+    /// Make every earlier non-durable commit durable (one fsync'd empty commit).
+    pub fn sync(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(storage_err)?;
+        txn.commit().map_err(storage_err)
+    }
+}
+
+fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<ReadOnlyTable<K, V>> {
+    txn.open_table(def).map_err(|e| match e {
+        TableError::TableDoesNotExist(name) => Error::NotALedger(format!(
+            "no table {name}: this redb file was not written by trailseal"
+        )),
+        TableError::TableTypeMismatch { .. } => {
+            Error::NotALedger(format!("a table has unexpected types: {e}"))
+        }
+        other => storage_err(other),
+    })
+}
+
+fn read_leaf(table: &impl ReadableTable<u64, &'static [u8]>, index: u64) -> Result<Vec<u8>> {
+    let mut range = table.range(..=index).map_err(storage_err)?;
+    let missing = || Error::Tampered {
+        location: format!("leaf {index}"),
+        detail: "no stored leaf bytes".into(),
+    };
+    let (start, bundle) = range.next_back().ok_or_else(missing)?.map_err(storage_err)?;
+    let skip = index - start.value();
+    let leaf = bundle_leaves(bundle.value())
+        .nth(skip as usize)
+        .ok_or_else(missing)??;
+    Ok(leaf.to_vec())
+}
+
+/// Fetch node hashes, reading each tile once.
+fn read_nodes(table: &impl ReadableTable<u64, &'static [u8]>, ids: &[NodeId]) -> Result<Vec<Hash>> {
+    let mut cache: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let (key, pos) = tile_of(id);
+        if !cache.contains_key(&key) {
+            let tile = table
+                .get(key)
+                .map_err(storage_err)?
+                .map(|g| g.value().to_vec())
+                .unwrap_or_default();
+            cache.insert(key, tile);
+        }
+        let tile = &cache[&key];
+        let hash = tile
+            .get(pos * 32..pos * 32 + 32)
+            .and_then(|h| Hash::try_from(h).ok())
+            .ok_or_else(|| Error::Tampered {
+                location: format!("node level {} index {}", id.level, id.index),
+                detail: "not stored".into(),
+            })?;
+        out.push(hash);
+    }
+    Ok(out)
+}
+
+/// A read snapshot.
+pub struct Reader {
+    meta: ReadOnlyTable<&'static str, &'static [u8]>,
+    leaves: ReadOnlyTable<u64, &'static [u8]>,
+    nodes: ReadOnlyTable<u64, &'static [u8]>,
+    ids: ReadOnlyTable<&'static str, u64>,
+    checkpoints: ReadOnlyTable<u64, &'static [u8]>,
+}
+
+impl Reader {
+    fn new(txn: ReadTransaction) -> Result<Reader> {
+        Ok(Reader {
+            meta: open_ro(&txn, META)?,
+            leaves: open_ro(&txn, LEAVES)?,
+            nodes: open_ro(&txn, NODES)?,
+            ids: open_ro(&txn, IDS)?,
+            checkpoints: open_ro(&txn, CHECKPOINTS)?,
+        })
+    }
+
+    fn record<T: for<'a> Deserialize<'a>>(&self, key: &str) -> Result<T> {
+        let guard = self
+            .meta
+            .get(key)
+            .map_err(storage_err)?
+            .ok_or_else(|| Error::NotALedger(format!("no {key} record")))?;
+        decode(key, guard.value())
+    }
+
+    /// The ledger's fixed parameters.
+    pub fn meta(&self) -> Result<Meta> {
+        self.record("meta")
+    }
+
+    /// Size, root and last time at this snapshot.
+    pub fn state(&self) -> Result<State> {
+        self.record("state")
+    }
+
+    /// The bytes of leaf `index`.
+    pub fn leaf(&self, index: u64) -> Result<Vec<u8>> {
+        read_leaf(&self.leaves, index)
+    }
+
+    /// Hashes of the given nodes, in order.
+    pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
+        read_nodes(&self.nodes, ids)
+    }
+
+    /// The raw tile `tile` of `level` (up to [`TILE_WIDTH`] hashes), if stored.
+    pub fn tile(&self, level: u8, tile: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .nodes
+            .get(tile_key(level, tile))
+            .map_err(storage_err)?
+            .map(|g| g.value().to_vec()))
+    }
+
+    /// The leaf index carrying entry id `id`.
+    pub fn id_index(&self, id: &str) -> Result<Option<u64>> {
+        Ok(self.ids.get(id).map_err(storage_err)?.map(|g| g.value()))
+    }
+
+    /// Every stored checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let mut out = Vec::new();
+        for item in self.checkpoints.iter().map_err(storage_err)? {
+            let (_, v) = item.map_err(storage_err)?;
+            out.push(decode("checkpoint", v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Call `f(index, bytes)` for every stored leaf in order, checking that bundles are
+    /// contiguous; returns the number of leaves seen.
+    pub fn scan_leaves(&self, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
+        let mut next = 0u64;
+        for item in self.leaves.iter().map_err(storage_err)? {
+            let (start, bundle) = item.map_err(storage_err)?;
+            if start.value() != next {
+                return Err(Error::Tampered {
+                    location: format!("leaf {next}"),
+                    detail: format!("leaf bundles jump from {next} to {}", start.value()),
+                });
+            }
+            for leaf in bundle_leaves(bundle.value()) {
+                f(next, leaf?)?;
+                next += 1;
+            }
+        }
+        Ok(next)
+    }
+
+    /// Every tile of the node store as `(level, tile index, bytes)`, in key order.
+    pub fn scan_tiles(&self, mut f: impl FnMut(u8, u64, &[u8]) -> Result<()>) -> Result<()> {
+        for item in self.nodes.iter().map_err(storage_err)? {
+            let (k, v) = item.map_err(storage_err)?;
+            let key = k.value();
+            f((key >> 58) as u8, key & ((1 << 58) - 1), v.value())?;
+        }
+        Ok(())
+    }
+
+    /// Every `(id, index)` pair of the id index.
+    pub fn scan_ids(&self, mut f: impl FnMut(&str, u64) -> Result<()>) -> Result<()> {
+        for item in self.ids.iter().map_err(storage_err)? {
+            let (k, v) = item.map_err(storage_err)?;
+            f(k.value(), v.value())?;
+        }
+        Ok(())
+    }
+}
+
+/// One write transaction. Leaves and nodes are buffered and written tile by tile at commit.
+pub struct Writer {
+    txn: WriteTransaction,
+    leaves: Vec<Vec<u8>>,
+    first_new_leaf: u64,
+    nodes: Vec<(NodeId, Hash)>,
+    ids: Vec<(String, u64)>,
+    checkpoints: Vec<StoredCheckpoint>,
+    state: Option<State>,
+}
+
+impl Writer {
+    /// Queue leaf `index` (leaves must be queued in order, starting at the current size).
+    pub fn push_leaf(&mut self, index: u64, bytes: Vec<u8>) {
+        if self.leaves.is_empty() {
+            self.first_new_leaf = index;
+        }
+        self.leaves.push(bytes);
+    }
+
+    /// Queue a newly complete node.
+    pub fn push_node(&mut self, id: NodeId, hash: Hash) {
+        self.nodes.push((id, hash));
+    }
+
+    /// Record that entry `id` is at `index`.
+    pub fn put_id(&mut self, id: &str, index: u64) {
+        self.ids.push((id.to_owned(), index));
+    }
+
+    /// Keep a signed checkpoint.
+    pub fn put_checkpoint(&mut self, cp: StoredCheckpoint) {
+        self.checkpoints.push(cp);
+    }
+
+    /// Set the state written at commit.
+    pub fn set_state(&mut self, state: State) {
+        self.state = Some(state);
+    }
+
+    /// The committed leaf index carrying entry id `id`.
+    pub fn id_index(&self, id: &str) -> Result<Option<u64>> {
+        let t = self.txn.open_table(IDS).map_err(storage_err)?;
+        let found = t.get(id).map_err(storage_err)?.map(|g| g.value());
+        Ok(found)
+    }
+
+    /// The committed bytes of leaf `index`.
+    pub fn leaf(&self, index: u64) -> Result<Vec<u8>> {
+        let t = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        read_leaf(&t, index)
+    }
+
+    /// Committed node hashes.
+    pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
+        let t = self.txn.open_table(NODES).map_err(storage_err)?;
+        read_nodes(&t, ids)
+    }
+
+    fn flush_leaves(&mut self) -> Result<()> {
+        if self.leaves.is_empty() {
+            return Ok(());
+        }
+        let mut table = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        let (mut start, mut bundle) = match table.last().map_err(storage_err)? {
+            Some((k, v)) if bundle_is_open(v.value()) => (k.value(), v.value().to_vec()),
+            _ => (self.first_new_leaf, Vec::new()),
+        };
+        let mut count = bundle_leaves(&bundle).count();
+        let mut index = self.first_new_leaf;
+        for leaf in &self.leaves {
+            if count >= BUNDLE_MAX_LEAVES || bundle.len() >= BUNDLE_CLOSE_BYTES {
+                table.insert(start, bundle.as_slice()).map_err(storage_err)?;
+                start = index;
+                bundle.clear();
+                count = 0;
+            }
+            push_framed(&mut bundle, leaf);
+            count += 1;
+            index += 1;
+        }
+        table.insert(start, bundle.as_slice()).map_err(storage_err)?;
+        Ok(())
+    }
+
+    fn flush_nodes(&mut self) -> Result<()> {
+        if self.nodes.is_empty() {
+            return Ok(());
+        }
+        // Group by tile so each tile is read and written once per commit.
+        let mut tiles: BTreeMap<u64, Vec<(usize, Hash)>> = BTreeMap::new();
+        for &(id, hash) in &self.nodes {
+            let (key, pos) = tile_of(id);
+            tiles.entry(key).or_default().push((pos, hash));
+        }
+        let mut table = self.txn.open_table(NODES).map_err(storage_err)?;
+        for (key, mut items) in tiles {
+            items.sort_by_key(|(pos, _)| *pos);
+            let mut tile = if items[0].0 == 0 {
+                Vec::with_capacity(items.len() * 32)
+            } else {
+                table
+                    .get(key)
+                    .map_err(storage_err)?
+                    .map(|g| g.value().to_vec())
+                    .unwrap_or_default()
+            };
+            for (pos, hash) in items {
+                if tile.len() != pos * 32 {
+                    return Err(Error::Internal(format!(
+                        "node tile {key:#x} holds {} hashes, next is {pos}",
+                        tile.len() / 32
+                    )));
+                }
+                tile.extend_from_slice(&hash);
+            }
+            table.insert(key, tile.as_slice()).map_err(storage_err)?;
+        }
+        Ok(())
+    }
+
+    /// Write everything queued and commit.
+    pub fn commit(mut self) -> Result<()> {
+        self.flush_leaves()?;
+        self.flush_nodes()?;
+        {
+            let mut t = self.txn.open_table(IDS).map_err(storage_err)?;
+            for (id, index) in &self.ids {
+                t.insert(id.as_str(), *index).map_err(storage_err)?;
+            }
+        }
+        if !self.checkpoints.is_empty() {
+            let mut t = self.txn.open_table(CHECKPOINTS).map_err(storage_err)?;
+            let mut seq = t
+                .last()
+                .map_err(storage_err)?
+                .map(|(k, _)| k.value() + 1)
+                .unwrap_or(0);
+            for cp in &self.checkpoints {
+                t.insert(seq, encode(cp)?.as_slice()).map_err(storage_err)?;
+                seq += 1;
+            }
+        }
+        if let Some(state) = &self.state {
+            let mut t = self.txn.open_table(META).map_err(storage_err)?;
+            t.insert("state", encode(state)?.as_slice())
+                .map_err(storage_err)?;
+        }
+        self.txn.commit().map_err(storage_err)
+    }
+}
+
+/// Raw access for tests that tamper with a ledger file behind the library's back.
+///
+/// Not part of the stable API: it exists so the test suite can prove `verify` catches edits.
+#[doc(hidden)]
+pub mod tamper {
+    use super::*;
+
+    /// Open the file directly and let `f` edit the raw tables in one committed transaction.
+    pub fn edit(path: &Path, f: impl FnOnce(&mut Tables<'_>) -> Result<()>) -> Result<()> {
+        let db = open_db(path, false, None)?;
+        let txn = db.begin_write().map_err(storage_err)?;
+        {
+            let mut tables = Tables { txn: &txn };
+            f(&mut tables)?;
+        }
+        txn.commit().map_err(storage_err)
+    }
+
+    /// Raw tables of a ledger.
+    pub struct Tables<'a> {
+        txn: &'a WriteTransaction,
+    }
+
+    impl Tables<'_> {
+        /// Replace the bytes of one leaf inside its bundle.
+        pub fn set_leaf(&mut self, index: u64, bytes: &[u8]) -> Result<()> {
+            let mut t = self.txn.open_table(LEAVES).map_err(storage_err)?;
+            let (start, old) = {
+                let mut r = t.range(..=index).map_err(storage_err)?;
+                let (k, v) = r
+                    .next_back()
+                    .ok_or_else(|| Error::OutOfRange(index.to_string()))?
+                    .map_err(storage_err)?;
+                (k.value(), v.value().to_vec())
+            };
+            let mut new = Vec::new();
+            for (i, leaf) in bundle_leaves(&old).enumerate() {
+                let leaf = if start + i as u64 == index { bytes } else { leaf? };
+                push_framed(&mut new, leaf);
+            }
+            t.insert(start, new.as_slice()).map_err(storage_err)?;
+            Ok(())
+        }
+
+        /// Overwrite one stored node hash.
+        pub fn set_node(&mut self, id: NodeId, hash: Hash) -> Result<()> {
+            let mut t = self.txn.open_table(NODES).map_err(storage_err)?;
+            let (key, pos) = tile_of(id);
+            let mut tile = t
+                .get(key)
+                .map_err(storage_err)?
+                .map(|g| g.value().to_vec())
+                .unwrap_or_default();
+            tile.get_mut(pos * 32..pos * 32 + 32)
+                .ok_or_else(|| Error::OutOfRange(format!("{id:?}")))?
+                .copy_from_slice(&hash);
+            t.insert(key, tile.as_slice()).map_err(storage_err)?;
+            Ok(())
+        }
+
+        /// Replace the note of stored checkpoint number `seq`.
+        pub fn set_checkpoint_note(&mut self, seq: u64, note: &str) -> Result<()> {
+            let mut t = self.txn.open_table(CHECKPOINTS).map_err(storage_err)?;
+            let mut cp: StoredCheckpoint = {
+                let g = t
+                    .get(seq)
+                    .map_err(storage_err)?
+                    .ok_or_else(|| Error::OutOfRange(seq.to_string()))?;
+                decode("checkpoint", g.value())?
+            };
+            cp.note = note.to_owned();
+            t.insert(seq, encode(&cp)?.as_slice()).map_err(storage_err)?;
+            Ok(())
+        }
+
+        /// Overwrite the state record.
+        pub fn set_state(&mut self, state: &State) -> Result<()> {
+            let mut t = self.txn.open_table(META).map_err(storage_err)?;
+            t.insert("state", encode(state)?.as_slice())
+                .map_err(storage_err)?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_framing_round_trips() {
+        let mut b = Vec::new();
+        push_framed(&mut b, b"one");
+        push_framed(&mut b, b"");
+        push_framed(&mut b, b"three");
+        let got: Vec<&[u8]> = bundle_leaves(&b).map(|r| r.unwrap()).collect();
+        assert_eq!(got, vec![&b"one"[..], b"", b"three"]);
+        b.pop();
+        assert!(bundle_leaves(&b).any(|r| r.is_err()));
+    }
+
+    #[test]
+    fn tile_keys_separate_levels() {
+        let a = tile_of(NodeId { level: 0, index: 64 });
+        let b = tile_of(NodeId { level: 1, index: 0 });
+        assert_eq!(a, (1, 0));
+        assert_eq!(b, (1 << 58, 0));
+        let top = tile_of(NodeId {
+            level: 63,
+            index: 1,
+        });
+        assert_eq!(top.0 >> 58, 63);
+    }
+}

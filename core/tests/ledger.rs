@@ -1,0 +1,329 @@
+//! The ledger facade end to end: appends, ids, proofs, checkpoints, reopen, concurrency.
+
+use serde_json::{json, Value};
+use trailseal::merkle::{self, HashAlg};
+use trailseal::{
+    CreateOptions, Durability, Entry, ErrorCode, Ledger, OpenOptions, Signer, VerifyOptions,
+};
+
+fn entry(n: u64) -> Value {
+    json!({"actor": {"id": format!("user{}", n % 7)}, "action": "deploy.succeeded",
+           "subject": {"type": "service", "id": format!("svc-{n}")}, "attrs": {"n": n.to_string()}})
+}
+
+fn new_ledger(dir: &tempfile::TempDir, hash: HashAlg) -> Ledger {
+    Ledger::create(
+        dir.path().join("l.redb"),
+        &CreateOptions::new("example.com/test").hash(hash),
+    )
+    .unwrap()
+}
+
+#[test]
+fn appends_prove_and_reopen_for_both_hashes() {
+    for alg in [HashAlg::Blake3, HashAlg::Sha256] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.redb");
+        let mut leaves = Vec::new();
+        {
+            let l = new_ledger(&dir, alg);
+            for n in 0..5 {
+                let r = l.append(&entry(n)).unwrap();
+                assert_eq!((r.index, r.tree_size), (n, n + 1));
+                leaves.push(l.get_raw(n).unwrap());
+                assert_eq!(r.leaf_hash, alg.leaf_hash(&leaves[n as usize]));
+            }
+            let batch: Vec<Value> = (5..300).map(entry).collect();
+            let rs = l.append_batch(&batch).unwrap();
+            assert_eq!(rs.len(), 295);
+            for r in &rs {
+                leaves.push(l.get_raw(r.index).unwrap());
+            }
+            let last = rs.last().unwrap();
+            assert_eq!(last.root, l.root().unwrap());
+            // each receipt's root is the root at its own size
+            for r in rs.iter().step_by(37) {
+                assert_eq!(r.root, l.root_at(r.tree_size).unwrap());
+            }
+        }
+        let l = Ledger::open(&path).unwrap();
+        assert_eq!(l.size().unwrap(), 300);
+        assert_eq!(l.hash(), alg);
+        // roots of every size against a naive fold of the leaf hashes
+        let hashes: Vec<_> = leaves.iter().map(|b| alg.leaf_hash(b)).collect();
+        for size in [0u64, 1, 2, 3, 63, 64, 65, 127, 128, 129, 255, 256, 299, 300] {
+            let mut f = merkle::Frontier::new();
+            for h in &hashes[..size as usize] {
+                f.push(alg, *h, |_, _| {});
+            }
+            assert_eq!(l.root_at(size).unwrap(), f.root(alg), "size {size}");
+        }
+        for (i, size) in [(0u64, 1u64), (0, 300), (299, 300), (64, 65), (100, 257), (5, 6)] {
+            let p = l.prove_inclusion(i, Some(size)).unwrap();
+            p.verify_leaf(&leaves[i as usize]).unwrap();
+            assert_eq!(p.root, l.root_at(size).unwrap());
+        }
+        for (old, new) in [(0u64, 300u64), (1, 300), (64, 128), (65, 300), (300, 300), (7, 8)] {
+            let p = l.prove_consistency(old, Some(new)).unwrap();
+            p.verify().unwrap();
+        }
+        // appends continue after reopen
+        let r = l.append(&entry(300)).unwrap();
+        assert_eq!(r.index, 300);
+        l.verify(&VerifyOptions::default()).unwrap();
+    }
+}
+
+#[test]
+fn times_are_monotonic_and_well_formed() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = new_ledger(&dir, HashAlg::Blake3);
+    let rs = l.append_batch(&(0..50).map(entry).collect::<Vec<_>>()).unwrap();
+    let mut prev = String::new();
+    for r in rs {
+        let t = r.time.unwrap().to_string();
+        assert_eq!(t.len(), 30, "{t}");
+        assert!(t >= prev);
+        let stored = l.get(r.index).unwrap();
+        assert_eq!(stored["time"], t);
+        assert_eq!(stored["v"], 1);
+        prev = t;
+    }
+}
+
+#[test]
+fn id_rule_returns_the_stored_receipt_or_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = new_ledger(&dir, HashAlg::Sha256);
+    let mut e = entry(1);
+    e["id"] = json!("run-42");
+    let first = l.append(&e).unwrap();
+    l.append(&entry(2)).unwrap();
+    let again = l.append(&e).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(l.size().unwrap(), 2);
+    // the same id within one batch, twice, plus a new entry
+    let mut e2 = entry(3);
+    e2["id"] = json!("run-43");
+    let rs = l.append_batch(&[e2.clone(), e2.clone(), e.clone()]).unwrap();
+    assert_eq!(rs[0], rs[1]);
+    assert_eq!(rs[2], first);
+    assert_eq!(l.size().unwrap(), 3);
+    // different content under a known id: refused, nothing of the batch written
+    let mut changed = e.clone();
+    changed["action"] = json!("deploy.failed");
+    let err = l.append_batch(&[entry(9), changed]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::IdConflict);
+    assert_eq!(l.size().unwrap(), 3);
+}
+
+#[test]
+fn refused_entries_write_nothing_of_their_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = new_ledger(&dir, HashAlg::Blake3);
+    l.append(&entry(0)).unwrap();
+    let root = l.root().unwrap();
+    let mut bad = entry(1);
+    bad["links"] = json!([{"rel": "after", "index": 5}]);
+    let err = l.append_batch(&[entry(1), entry(2), bad]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidEntry);
+    assert!(err.to_string().contains("[2].links[0].index"), "{err}");
+    assert_eq!(l.size().unwrap(), 1);
+    assert_eq!(l.root().unwrap(), root);
+    // a link to an earlier entry of the same batch is fine
+    let mut linked = entry(3);
+    linked["links"] = json!([{"rel": "after", "index": 1}]);
+    l.append_batch(&[entry(2), linked]).unwrap();
+    assert_eq!(l.size().unwrap(), 3);
+}
+
+#[test]
+fn kinds_are_enforced_and_raw_leaves_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = Ledger::create(
+        dir.path().join("raw.redb"),
+        &CreateOptions::new("example.com/raw").raw(),
+    )
+    .unwrap();
+    let r = raw.append_raw(b"\x00\x01 any bytes").unwrap();
+    assert_eq!(r.time, None);
+    assert_eq!(raw.get_raw(0).unwrap(), b"\x00\x01 any bytes");
+    assert_eq!(raw.append(&entry(0)).unwrap_err().code(), ErrorCode::WrongKind);
+    assert_eq!(raw.get(0).unwrap_err().code(), ErrorCode::WrongKind);
+    let rs = raw.append_raw_batch(&[b"a", b"", b"c"]).unwrap();
+    assert_eq!(rs[2].tree_size, 4);
+    let entries = new_ledger(&dir, HashAlg::Blake3);
+    assert_eq!(entries.append_raw(b"x").unwrap_err().code(), ErrorCode::WrongKind);
+}
+
+#[test]
+fn create_refuses_existing_and_open_refuses_missing_and_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = new_ledger(&dir, HashAlg::Blake3);
+    drop(l);
+    let err = Ledger::create(dir.path().join("l.redb"), &CreateOptions::new("x")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::AlreadyExists);
+    let err = Ledger::open(dir.path().join("nope.redb")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    let junk = dir.path().join("junk.redb");
+    std::fs::write(&junk, vec![0x5a; 10_000]).unwrap();
+    assert_eq!(Ledger::open(&junk).unwrap_err().code(), ErrorCode::NotALedger);
+    let empty = dir.path().join("empty.redb");
+    std::fs::write(&empty, b"").unwrap();
+    assert_eq!(Ledger::open(&empty).unwrap_err().code(), ErrorCode::NotALedger);
+    // a redb file written by another program
+    let foreign = dir.path().join("foreign.redb");
+    {
+        let db = redb::Database::create(&foreign).unwrap();
+        let t = db.begin_write().unwrap();
+        t.open_table(redb::TableDefinition::<u64, u64>::new("other")).unwrap().insert(1, 2).unwrap();
+        t.commit().unwrap();
+    }
+    assert_eq!(Ledger::open(&foreign).unwrap_err().code(), ErrorCode::NotALedger);
+}
+
+#[test]
+fn out_of_range_requests_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = new_ledger(&dir, HashAlg::Blake3);
+    l.append_batch(&(0..3).map(entry).collect::<Vec<_>>()).unwrap();
+    for err in [
+        l.get(3).unwrap_err(),
+        l.prove_inclusion(3, None).unwrap_err(),
+        l.prove_inclusion(1, Some(1)).unwrap_err(),
+        l.prove_inclusion(0, Some(4)).unwrap_err(),
+        l.prove_consistency(2, Some(1)).unwrap_err(),
+        l.prove_consistency(1, Some(4)).unwrap_err(),
+        l.root_at(4).unwrap_err(),
+    ] {
+        assert_eq!(err.code(), ErrorCode::OutOfRange, "{err}");
+    }
+}
+
+#[test]
+fn checkpoints_are_kept_and_checked_against() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = new_ledger(&dir, HashAlg::Sha256);
+    let signer = Signer::generate("example.com/test").unwrap();
+    l.append_batch(&(0..10).map(entry).collect::<Vec<_>>()).unwrap();
+    let early = l.checkpoint(&signer, Some(4)).unwrap();
+    let now = l.checkpoint(&signer, None).unwrap();
+    assert!(now.starts_with("example.com/test\n10\n"), "{now}");
+    assert_eq!(l.checkpoints().unwrap().len(), 2);
+    l.append(&entry(10)).unwrap();
+    let v = signer.verifier();
+    let report = l.verify(&VerifyOptions::default().against(&early, &v)).unwrap();
+    assert_eq!(report.external_checkpoint, Some(4));
+    assert_eq!(report.checkpoints, 2);
+    assert_eq!(report.size, 11);
+    // a checkpoint of a longer (or different) log than this one is inconsistent
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = new_ledger(&other_dir, HashAlg::Sha256);
+    other.append_batch(&(0..12).map(entry).collect::<Vec<_>>()).unwrap();
+    let ahead = other.checkpoint(&signer, None).unwrap();
+    let err = l.verify(&VerifyOptions::default().against(&ahead, &v)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Inconsistent);
+    let forked = other.checkpoint(&signer, Some(5)).unwrap();
+    let err = l.verify(&VerifyOptions::default().against(&forked, &v)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Inconsistent, "{err}");
+    // a wrong key is a verification failure, not an inconsistency
+    let stranger = Signer::generate("example.com/test").unwrap().verifier();
+    let err = l.verify(&VerifyOptions::default().against(&early, &stranger)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::VerificationFailed);
+}
+
+#[test]
+fn second_process_handle_is_locked_out_or_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = new_ledger(&dir, HashAlg::Blake3);
+    let path = dir.path().join("l.redb");
+    // redb refuses a second open of the same file even within a process
+    assert_eq!(Ledger::open(&path).unwrap_err().code(), ErrorCode::Locked);
+    let waiter = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            Ledger::open_with(
+                &path,
+                &OpenOptions {
+                    wait: Some(std::time::Duration::from_secs(20)),
+                    ..OpenOptions::default()
+                },
+            )
+            .map(|l| l.size().unwrap())
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    l.append(&entry(0)).unwrap();
+    drop(l);
+    assert_eq!(waiter.join().unwrap().unwrap(), 1);
+}
+
+#[test]
+fn one_handle_shared_by_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = std::sync::Arc::new(new_ledger(&dir, HashAlg::Blake3));
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|n| l.append(&entry(t * 100 + n)).unwrap().index)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let reader = {
+        let l = l.clone();
+        std::thread::spawn(move || {
+            for _ in 0..50 {
+                let size = l.size().unwrap();
+                if size > 0 {
+                    let p = l.prove_inclusion(size - 1, Some(size)).unwrap();
+                    p.verify().unwrap();
+                }
+            }
+        })
+    };
+    let mut all: Vec<u64> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    reader.join().unwrap();
+    all.sort();
+    assert_eq!(all, (0..100).collect::<Vec<_>>());
+    l.verify(&VerifyOptions::default()).unwrap();
+}
+
+#[test]
+fn deferred_durability_then_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    let mut opts = CreateOptions::new("example.com/fast");
+    opts.durability = Durability::NotDurableUntilSync;
+    let l = Ledger::create(&path, &opts).unwrap();
+    for n in 0..20 {
+        l.append(&entry(n)).unwrap();
+    }
+    l.sync().unwrap();
+    drop(l);
+    assert_eq!(Ledger::open(&path).unwrap().size().unwrap(), 20);
+}
+
+#[test]
+fn typed_entries_and_large_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = new_ledger(&dir, HashAlg::Blake3);
+    let r = l
+        .append_entry(&Entry::new("alice", "approval.granted", "release", "2026.11.3"))
+        .unwrap();
+    assert_eq!(r.index, 0);
+    // entries far bigger than a bundle still round-trip and verify
+    let big = json!({"actor": {"id": "a"}, "action": "x", "subject": {"type": "t", "id": "i"},
+                     "payload": {"blob": "z".repeat(200_000)}});
+    for _ in 0..3 {
+        l.append(&big).unwrap();
+    }
+    l.append(&entry(5)).unwrap();
+    assert_eq!(l.get(2).unwrap()["payload"]["blob"].as_str().unwrap().len(), 200_000);
+    l.verify(&VerifyOptions::default()).unwrap();
+    let mut too_big = big.clone();
+    too_big["payload"]["blob"] = json!("z".repeat(1 << 20));
+    assert_eq!(l.append(&too_big).unwrap_err().code(), ErrorCode::InvalidEntry);
+}

@@ -1,0 +1,130 @@
+//! Tampering behind the library's back: `verify` must fail and name what it found.
+
+use serde_json::json;
+use trailseal::storage::tamper;
+use trailseal::merkle::NodeId;
+use trailseal::{CreateOptions, Error, ErrorCode, Ledger, Signer, VerifyOptions};
+
+const N: u64 = 200;
+
+fn build(dir: &tempfile::TempDir) -> (std::path::PathBuf, Signer) {
+    let path = dir.path().join("t.redb");
+    let l = Ledger::create(&path, &CreateOptions::new("example.com/tamper")).unwrap();
+    let entries: Vec<_> = (0..N)
+        .map(|n| json!({"actor": {"id": "alice"}, "action": "deploy.succeeded",
+                        "subject": {"type": "service", "id": format!("marker-{n:05}")}}))
+        .collect();
+    l.append_batch(&entries).unwrap();
+    let signer = Signer::generate("example.com/tamper").unwrap();
+    l.checkpoint(&signer, Some(50)).unwrap();
+    l.checkpoint(&signer, None).unwrap();
+    l.verify(&VerifyOptions::default()).unwrap();
+    (path, signer)
+}
+
+fn verify_fails(path: &std::path::Path) -> Error {
+    let l = match Ledger::open(path) {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    l.verify(&VerifyOptions::default())
+        .expect_err("verify must catch the tampering")
+}
+
+fn tampered_at(err: &Error) -> String {
+    match err {
+        Error::Tampered { location, .. } => location.clone(),
+        other => panic!("expected Tampered, got {other:?}"),
+    }
+}
+
+#[test]
+fn changed_leaf_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = build(&dir);
+    tamper::edit(&path, |t| t.set_leaf(137, br#"{"forged":true}"#)).unwrap();
+    let err = verify_fails(&path);
+    assert_eq!(err.code(), ErrorCode::Tampered);
+    assert_eq!(tampered_at(&err), "leaf 137", "{err}");
+}
+
+#[test]
+fn changed_node_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = build(&dir);
+    let id = NodeId { level: 3, index: 9 };
+    tamper::edit(&path, |t| t.set_node(id, [7u8; 32])).unwrap();
+    let err = verify_fails(&path);
+    assert_eq!(tampered_at(&err), "node level 3 index 9", "{err}");
+}
+
+#[test]
+fn changed_leaf_with_matching_leaf_hash_is_caught_at_its_parent() {
+    // A forger who also rewrites the stored leaf hash is caught one level up.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = build(&dir);
+    let forged = br#"{"forged":true}"#;
+    let h = trailseal::HashAlg::Blake3.leaf_hash(forged);
+    tamper::edit(&path, |t| {
+        t.set_leaf(20, forged)?;
+        t.set_node(NodeId { level: 0, index: 20 }, h)
+    })
+    .unwrap();
+    let err = verify_fails(&path);
+    assert_eq!(tampered_at(&err), "node level 1 index 10", "{err}");
+}
+
+#[test]
+fn changed_checkpoint_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, signer) = build(&dir);
+    // a validly signed note for a root the ledger never had
+    let forged = trailseal::Checkpoint::new("example.com/tamper", 50, [1u8; 32])
+        .sign(&signer)
+        .unwrap();
+    tamper::edit(&path, |t| t.set_checkpoint_note(0, &forged)).unwrap();
+    let err = verify_fails(&path);
+    assert_eq!(tampered_at(&err), "checkpoint 0 (size 50)", "{err}");
+    // and one whose signature no longer matches
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = build(&dir);
+    let l = Ledger::open(&path).unwrap();
+    let note = l.checkpoints().unwrap()[1].note.replace("\n200\n", "\n199\n");
+    drop(l);
+    tamper::edit(&path, |t| t.set_checkpoint_note(1, &note)).unwrap();
+    let err = verify_fails(&path);
+    assert_eq!(tampered_at(&err), "checkpoint 1 (size 200)", "{err}");
+}
+
+#[test]
+fn changed_state_root_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = build(&dir);
+    let l = Ledger::open(&path).unwrap();
+    let size = l.size().unwrap();
+    drop(l);
+    let state = trailseal::storage::State {
+        size,
+        root: [9u8; 32],
+        last_time: trailseal::Timestamp::EPOCH,
+    };
+    tamper::edit(&path, |t| t.set_state(&state)).unwrap();
+    let err = verify_fails(&path);
+    assert_eq!(tampered_at(&err), "state record", "{err}");
+}
+
+#[test]
+fn changed_byte_of_the_file_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = build(&dir);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let needle = b"marker-00123";
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("entry bytes are stored verbatim in the file");
+    bytes[at + needle.len() - 1] = b'9';
+    std::fs::write(&path, &bytes).unwrap();
+    let err = verify_fails(&path);
+    assert_eq!(tampered_at(&err), "leaf 123", "{err}");
+}
