@@ -1,1 +1,630 @@
-fn main() {}
+//! `trailseal`: record, prove and verify a tamper-evident audit ledger from a shell.
+//!
+//! Exit status: 0 success; 1 a verification failed (bad proof, bad signature, tampered or
+//! inconsistent ledger); 2 bad usage or refused input (nothing written); 3 I/O or storage
+//! error. Machine output is JSON on stdout (checkpoints and keys in their own text forms);
+//! messages go to stderr.
+
+use std::fs;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Map, Value};
+use trailseal::merkle::{self, HashAlg};
+use trailseal::{
+    Checkpoint, ConsistencyProof, CreateOptions, Error, InclusionProof, Ledger, OpenOptions,
+    Signer, Verifier, VerifyOptions,
+};
+
+#[derive(Parser)]
+#[command(name = "trailseal", version, about = "A tamper-evident audit ledger for software delivery")]
+struct Cli {
+    /// If another process holds the ledger, wait up to this many seconds instead of failing.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    wait: Option<f64>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum HashName {
+    Blake3,
+    Sha256,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a ledger (refuses an existing file) and its signer key; prints the verifier key.
+    Init {
+        ledger: PathBuf,
+        /// The log's origin, e.g. example.com/payments/audit.
+        #[arg(long)]
+        origin: String,
+        #[arg(long, value_enum, default_value = "blake3")]
+        hash: HashName,
+        /// Hold raw leaves (opaque bytes) instead of audit entries.
+        #[arg(long)]
+        raw: bool,
+        /// Signer key file: used if it exists, else created (mode 0600). Default LEDGER.key.
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+    },
+    /// Append entries (JSON Lines from FILE or stdin, or one entry from flags) or raw leaves.
+    Append(AppendArgs),
+    /// Print the entry at INDEX as JSON, or with --raw its exact leaf bytes.
+    Show {
+        ledger: PathBuf,
+        index: u64,
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print a signed checkpoint note for the current (or an earlier) size, and keep it.
+    Checkpoint {
+        ledger: PathBuf,
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Print an inclusion or consistency proof (SPEC JSON).
+    Prove {
+        #[command(subcommand)]
+        which: ProveCmd,
+    },
+    /// Check the whole ledger, optionally against a checkpoint held elsewhere.
+    Verify {
+        ledger: PathBuf,
+        #[arg(long, value_name = "FILE", requires = "vkey")]
+        checkpoint: Option<PathBuf>,
+        /// Verifier key string, or a file holding it.
+        #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+        vkey: Option<String>,
+    },
+    /// Check a proof offline (no ledger needed), optionally against a signed checkpoint.
+    VerifyProof {
+        #[arg(long, value_name = "FILE", conflicts_with = "consistency", required_unless_present = "consistency")]
+        inclusion: Option<PathBuf>,
+        /// The leaf bytes: must hash to the proof's leaf hash.
+        #[arg(long, value_name = "FILE", requires = "inclusion")]
+        leaf: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        consistency: Option<PathBuf>,
+        #[arg(long, value_name = "FILE", requires = "vkey")]
+        checkpoint: Option<PathBuf>,
+        #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+        vkey: Option<String>,
+    },
+    /// Print the verifier key of a ledger's signer key (LEDGER.key) or of KEYFILE.
+    Vkey {
+        #[arg(required_unless_present = "key")]
+        ledger: Option<PathBuf>,
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProveCmd {
+    /// Inclusion of the leaf at INDEX in the tree of --size (default: current).
+    Inclusion {
+        ledger: PathBuf,
+        index: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Consistency of the tree of OLD leaves with the tree of --size (default: current).
+    Consistency {
+        ledger: PathBuf,
+        old: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+}
+
+#[derive(Args)]
+struct AppendArgs {
+    ledger: PathBuf,
+    /// JSON Lines file ('-' or absent: stdin); with --raw, files whose bytes are each one leaf.
+    inputs: Vec<PathBuf>,
+    /// Commit as soon as each N lines have arrived (default: the whole input is one batch).
+    #[arg(long, value_name = "N")]
+    batch: Option<usize>,
+    /// Raw ledger: each FILE's bytes are one leaf.
+    #[arg(long)]
+    raw: bool,
+    #[arg(long, value_name = "ID")]
+    actor: Option<String>,
+    #[arg(long, value_name = "A", requires = "actor")]
+    action: Option<String>,
+    /// TYPE:ID
+    #[arg(long, value_name = "TYPE:ID", requires = "actor")]
+    subject: Option<String>,
+    #[arg(long, requires = "actor")]
+    role: Option<String>,
+    #[arg(long, requires = "actor")]
+    tenant: Option<String>,
+    #[arg(long, value_name = "ID", requires = "actor")]
+    via: Vec<String>,
+    #[arg(long, value_name = "D", requires = "policy")]
+    decision: Option<String>,
+    #[arg(long, value_name = "P", requires = "decision")]
+    policy: Option<String>,
+    #[arg(long, value_name = "V", requires = "policy")]
+    policy_version: Option<String>,
+    #[arg(long, value_name = "R", requires = "decision")]
+    reason: Option<String>,
+    #[arg(long, value_name = "ID", requires = "actor")]
+    id: Option<String>,
+    /// REL=INDEX
+    #[arg(long, value_name = "REL=INDEX", requires = "actor")]
+    link: Vec<String>,
+    /// REL=EXTERNAL_ID
+    #[arg(long = "ref", value_name = "REL=EXTERNAL_ID", requires = "actor")]
+    refs: Vec<String>,
+    /// K=V
+    #[arg(long, value_name = "K=V", requires = "actor")]
+    attr: Vec<String>,
+    /// A JSON file to carry as the entry's payload.
+    #[arg(long, value_name = "FILE", requires = "actor")]
+    payload: Option<PathBuf>,
+    /// The source's own time of the event (RFC 3339).
+    #[arg(long, value_name = "TIME", requires = "actor")]
+    occurred_at: Option<String>,
+}
+
+/// A failure with the exit status it maps to.
+struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        let status = if code.is_verification_failure() {
+            1
+        } else if code.is_refused_input() {
+            2
+        } else {
+            3
+        };
+        Failure {
+            status,
+            message: format!("{e} [{code}]"),
+        }
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        status: 2,
+        message: message.into(),
+    }
+}
+
+fn io_fail(what: &Path, e: io::Error) -> Failure {
+    Failure {
+        status: if e.kind() == io::ErrorKind::NotFound { 2 } else { 3 },
+        message: format!("{}: {e}", what.display()),
+    }
+}
+
+type Res<T = ()> = Result<T, Failure>;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("trailseal: {}", f.message);
+            std::process::ExitCode::from(f.status)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Res {
+    let open = OpenOptions {
+        wait: cli
+            .wait
+            .map(|s| Duration::try_from_secs_f64(s).map_err(|e| usage(format!("--wait: {e}"))))
+            .transpose()?,
+        ..OpenOptions::default()
+    };
+    let open_ledger = |p: &Path| Ledger::open_with(p, &open).map_err(Failure::from);
+    match cli.command {
+        Command::Init {
+            ledger,
+            origin,
+            hash,
+            raw,
+            key,
+        } => init(&ledger, origin, hash, raw, key),
+        Command::Append(args) => append(open_ledger(&args.ledger)?, &args),
+        Command::Show { ledger, index, raw } => {
+            let l = open_ledger(&ledger)?;
+            let bytes = l.get_raw(index)?;
+            let mut out = io::stdout().lock();
+            if raw {
+                out.write_all(&bytes)
+            } else if l.kind() == trailseal::LedgerKind::Raw {
+                return Err(usage("this is a raw ledger: use --raw to print the leaf bytes"));
+            } else {
+                out.write_all(&bytes).and_then(|_| out.write_all(b"\n"))
+            }
+            .map_err(|e| io_fail(Path::new("stdout"), e))
+        }
+        Command::Checkpoint { ledger, key, size } => {
+            let l = open_ledger(&ledger)?;
+            let signer = read_signer(&key.unwrap_or_else(|| key_path(&ledger)))?;
+            print!("{}", l.checkpoint(&signer, size)?);
+            Ok(())
+        }
+        Command::Prove { which } => {
+            let json = match which {
+                ProveCmd::Inclusion {
+                    ledger,
+                    index,
+                    size,
+                } => open_ledger(&ledger)?.prove_inclusion(index, size)?.to_json(),
+                ProveCmd::Consistency { ledger, old, size } => {
+                    open_ledger(&ledger)?.prove_consistency(old, size)?.to_json()
+                }
+            };
+            println!("{json}");
+            Ok(())
+        }
+        Command::Verify {
+            ledger,
+            checkpoint,
+            vkey,
+        } => verify(open_ledger(&ledger)?, checkpoint, vkey),
+        Command::VerifyProof {
+            inclusion,
+            leaf,
+            consistency,
+            checkpoint,
+            vkey,
+        } => verify_proof(inclusion, leaf, consistency, checkpoint, vkey),
+        Command::Vkey { ledger, key } => {
+            let path = match (key, ledger) {
+                (Some(k), _) => k,
+                (None, Some(l)) => key_path(&l),
+                (None, None) => return Err(usage("give LEDGER or --key KEYFILE")),
+            };
+            println!("{}", read_signer(&path)?.verifier());
+            Ok(())
+        }
+    }
+}
+
+fn key_path(ledger: &Path) -> PathBuf {
+    let mut s = ledger.as_os_str().to_owned();
+    s.push(".key");
+    PathBuf::from(s)
+}
+
+fn read_text(path: &Path) -> Res<String> {
+    fs::read_to_string(path).map_err(|e| io_fail(path, e))
+}
+
+fn read_signer(path: &Path) -> Res<Signer> {
+    Ok(Signer::from_key_string(&read_text(path)?)?)
+}
+
+/// A verifier key given as the key string itself or as a file holding it.
+fn read_verifier(arg: &str) -> Res<Verifier> {
+    let path = Path::new(arg);
+    let text = if path.is_file() {
+        read_text(path)?
+    } else {
+        arg.to_owned()
+    };
+    Ok(Verifier::from_key_string(&text)?)
+}
+
+fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Option<PathBuf>) -> Res {
+    let key = key.unwrap_or_else(|| key_path(ledger));
+    let signer = if key.exists() {
+        read_signer(&key)?
+    } else {
+        Signer::generate(&origin)?
+    };
+    let mut opts = CreateOptions::new(origin).hash(match hash {
+        HashName::Blake3 => HashAlg::Blake3,
+        HashName::Sha256 => HashAlg::Sha256,
+    });
+    if raw {
+        opts = opts.raw();
+    }
+    let l = Ledger::create(ledger, &opts)?;
+    let created_key = !key.exists();
+    if created_key {
+        write_secret(&key, &signer.to_key_string())?;
+    }
+    println!(
+        "{}",
+        json!({
+            "ledger": ledger.display().to_string(),
+            "origin": l.origin(),
+            "hash": l.hash().name(),
+            "kind": l.kind().name(),
+            "key_file": key.display().to_string(),
+            "key_created": created_key,
+            "verifier_key": signer.verifier().to_key_string(),
+        })
+    );
+    Ok(())
+}
+
+fn write_secret(path: &Path, text: &str) -> Res {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path).map_err(|e| io_fail(path, e))?;
+    writeln!(f, "{text}")
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io_fail(path, e))
+}
+
+fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
+    // Only for a person watching: nothing extra when output goes to a pipe or file.
+    if !io::stdout().is_terminal() || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (pb, template) = match len {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})",
+        ),
+        None => (ProgressBar::new_spinner(), "{spinner} {msg} {pos} ({per_sec})"),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style);
+    }
+    pb.set_message(what.to_owned());
+    pb
+}
+
+fn print_receipts(receipts: &[trailseal::Receipt]) -> Res {
+    let mut out = io::stdout().lock();
+    for r in receipts {
+        writeln!(out, "{}", r.to_json()).map_err(|e| io_fail(Path::new("stdout"), e))?;
+    }
+    out.flush().map_err(|e| io_fail(Path::new("stdout"), e))
+}
+
+fn append(l: Ledger, a: &AppendArgs) -> Res {
+    if a.raw {
+        if a.inputs.is_empty() {
+            return Err(usage("--raw needs at least one FILE"));
+        }
+        let leaves = a
+            .inputs
+            .iter()
+            .map(|p| fs::read(p).map_err(|e| io_fail(p, e)))
+            .collect::<Res<Vec<_>>>()?;
+        let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+        return print_receipts(&l.append_raw_batch(&refs)?);
+    }
+    if a.actor.is_some() {
+        if !a.inputs.is_empty() {
+            return Err(usage("give either entry flags or input FILEs, not both"));
+        }
+        let entry = entry_from_flags(a)?;
+        return print_receipts(&[l.append(&entry)?]);
+    }
+    if a.inputs.len() > 1 {
+        return Err(usage("give one JSON Lines FILE (or - for stdin)"));
+    }
+    let input: Box<dyn BufRead> = match a.inputs.first() {
+        None => Box::new(io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(io::stdin().lock()),
+        Some(p) => Box::new(io::BufReader::new(
+            fs::File::open(p).map_err(|e| io_fail(p, e))?,
+        )),
+    };
+    if a.batch == Some(0) {
+        return Err(usage("--batch must be at least 1"));
+    }
+    let pb = progress_bar(None, "appending");
+    let mut pending: Vec<Value> = Vec::new();
+    let mut first_line = 1usize;
+    let commit = |pending: &mut Vec<Value>, first_line: usize| -> Res {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let receipts = l.append_batch(pending).map_err(|e| {
+            let mut f = Failure::from(e);
+            f.message = format!("batch starting at input line {first_line}: {}", f.message);
+            f
+        })?;
+        print_receipts(&receipts)?;
+        pb.inc(receipts.len() as u64);
+        pending.clear();
+        Ok(())
+    };
+    for (n, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| io_fail(Path::new("input"), e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(&line).map_err(|e| Failure {
+            status: 2,
+            message: format!("input line {}: not JSON: {e} [malformed]", n + 1),
+        })?;
+        if pending.is_empty() {
+            first_line = n + 1;
+        }
+        pending.push(value);
+        if a.batch.is_some_and(|b| pending.len() >= b) {
+            commit(&mut pending, first_line)?;
+        }
+    }
+    commit(&mut pending, first_line)?;
+    pb.finish_and_clear();
+    Ok(())
+}
+
+fn split_pair<'a>(flag: &str, s: &'a str, sep: char) -> Res<(&'a str, &'a str)> {
+    s.split_once(sep)
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| usage(format!("--{flag} {s:?}: expected the form A{sep}B")))
+}
+
+fn entry_from_flags(a: &AppendArgs) -> Res<Value> {
+    let mut e = Map::new();
+    let mut actor = Map::new();
+    actor.insert("id".into(), a.actor.clone().into());
+    if let Some(r) = &a.role {
+        actor.insert("role".into(), r.clone().into());
+    }
+    if let Some(t) = &a.tenant {
+        actor.insert("tenant".into(), t.clone().into());
+    }
+    if !a.via.is_empty() {
+        actor.insert("via".into(), a.via.clone().into());
+    }
+    e.insert("actor".into(), actor.into());
+    let action = a.action.clone().ok_or_else(|| usage("--action is required"))?;
+    e.insert("action".into(), action.into());
+    let subject = a.subject.as_deref().ok_or_else(|| usage("--subject is required"))?;
+    let (t, id) = split_pair("subject", subject, ':')?;
+    e.insert("subject".into(), json!({"type": t, "id": id}));
+    if let (Some(d), Some(p)) = (&a.decision, &a.policy) {
+        let mut authz = json!({"decision": d, "policy": p});
+        if let Some(v) = &a.policy_version {
+            authz["policy_version"] = v.clone().into();
+        }
+        if let Some(r) = &a.reason {
+            authz["reason"] = r.clone().into();
+        }
+        e.insert("authz".into(), authz);
+    }
+    if let Some(id) = &a.id {
+        e.insert("id".into(), id.clone().into());
+    }
+    let mut links = Vec::new();
+    for l in &a.link {
+        let (rel, ix) = split_pair("link", l, '=')?;
+        let ix: u64 = ix
+            .parse()
+            .map_err(|_| usage(format!("--link {l:?}: INDEX must be a number")))?;
+        links.push(json!({"rel": rel, "index": ix}));
+    }
+    for r in &a.refs {
+        let (rel, ext) = split_pair("ref", r, '=')?;
+        links.push(json!({"rel": rel, "ref": ext}));
+    }
+    if !links.is_empty() {
+        e.insert("links".into(), links.into());
+    }
+    if !a.attr.is_empty() {
+        let mut attrs = Map::new();
+        for kv in &a.attr {
+            let (k, v) = split_pair("attr", kv, '=')?;
+            attrs.insert(k.into(), v.into());
+        }
+        e.insert("attrs".into(), attrs.into());
+    }
+    if let Some(p) = &a.payload {
+        let text = read_text(p)?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            usage(format!("--payload {}: not JSON: {e}", p.display()))
+        })?;
+        e.insert("payload".into(), v);
+    }
+    if let Some(t) = &a.occurred_at {
+        e.insert("occurred_at".into(), t.clone().into());
+    }
+    Ok(Value::Object(e))
+}
+
+fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>) -> Res {
+    let size = l.size()?;
+    let pb = progress_bar(Some(size), "verifying");
+    let mut tick = |done: u64, _total: u64| pb.set_position(done);
+    let external = match (&checkpoint, &vkey) {
+        (Some(c), Some(k)) => Some((read_text(c)?, read_verifier(k)?)),
+        _ => None,
+    };
+    let mut opts = VerifyOptions::default().progress(&mut tick);
+    if let Some((note, v)) = &external {
+        opts = opts.against(note, v);
+    }
+    let report = l.verify_with(opts);
+    pb.finish_and_clear();
+    let report = report?;
+    println!(
+        "{}",
+        json!({
+            "ok": true,
+            "size": report.size,
+            "root": merkle::to_hex(&report.root),
+            "nodes_checked": report.nodes,
+            "checkpoints_checked": report.checkpoints,
+            "consistent_with_checkpoint": report.external_checkpoint,
+        })
+    );
+    Ok(())
+}
+
+fn verify_proof(
+    inclusion: Option<PathBuf>,
+    leaf: Option<PathBuf>,
+    consistency: Option<PathBuf>,
+    checkpoint: Option<PathBuf>,
+    vkey: Option<String>,
+) -> Res {
+    let cp = match (&checkpoint, &vkey) {
+        (Some(c), Some(k)) => Some(Checkpoint::verify(&read_text(c)?, &read_verifier(k)?)?),
+        _ => None,
+    };
+    let matches_cp = |size: u64, root: &merkle::Hash| {
+        cp.as_ref().is_none_or(|c| c.size == size && &c.root == root)
+    };
+    let mut report = Map::new();
+    if let Some(p) = inclusion {
+        let proof = InclusionProof::from_json(&read_text(&p)?)?;
+        match &leaf {
+            Some(lp) => {
+                let bytes = fs::read(lp).map_err(|e| io_fail(lp, e))?;
+                proof.verify_leaf(&bytes)?;
+            }
+            None => proof.verify()?,
+        }
+        if !matches_cp(proof.tree_size, &proof.root) {
+            return Err(Error::VerificationFailed(
+                "the proof's tree size and root are not those of the signed checkpoint".into(),
+            )
+            .into());
+        }
+        report.insert("index".into(), proof.index.into());
+        report.insert("tree_size".into(), proof.tree_size.into());
+        report.insert("leaf_checked".into(), leaf.is_some().into());
+    } else if let Some(p) = consistency {
+        let proof = ConsistencyProof::from_json(&read_text(&p)?)?;
+        proof.verify()?;
+        if !matches_cp(proof.new_size, &proof.new_root) && !matches_cp(proof.old_size, &proof.old_root)
+        {
+            return Err(Error::VerificationFailed(
+                "neither end of the proof is the signed checkpoint's tree".into(),
+            )
+            .into());
+        }
+        report.insert("old_size".into(), proof.old_size.into());
+        report.insert("new_size".into(), proof.new_size.into());
+    }
+    report.insert("ok".into(), true.into());
+    if let Some(c) = &cp {
+        report.insert("checkpoint_size".into(), c.size.into());
+    }
+    println!("{}", Value::Object(report));
+    Ok(())
+}
