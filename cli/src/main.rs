@@ -20,7 +20,11 @@ use trailseal::{
 };
 
 #[derive(Parser)]
-#[command(name = "trailseal", version, about = "A tamper-evident audit ledger for software delivery")]
+#[command(
+    name = "trailseal",
+    version,
+    about = "A tamper-evident audit ledger for software delivery"
+)]
 struct Cli {
     /// If another process holds the ledger, wait up to this many seconds instead of failing.
     #[arg(long, global = true, value_name = "SECONDS")]
@@ -35,6 +39,8 @@ enum HashName {
     Sha256,
 }
 
+// Parsed once per run, so the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Create a ledger (refuses an existing file) and its signer key; prints the verifier key.
@@ -85,7 +91,12 @@ enum Command {
     },
     /// Check a proof offline (no ledger needed), optionally against a signed checkpoint.
     VerifyProof {
-        #[arg(long, value_name = "FILE", conflicts_with = "consistency", required_unless_present = "consistency")]
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "consistency",
+            required_unless_present = "consistency"
+        )]
         inclusion: Option<PathBuf>,
         /// The leaf bytes: must hash to the proof's leaf hash.
         #[arg(long, value_name = "FILE", requires = "inclusion")]
@@ -207,7 +218,11 @@ fn usage(message: impl Into<String>) -> Failure {
 
 fn io_fail(what: &Path, e: io::Error) -> Failure {
     Failure {
-        status: if e.kind() == io::ErrorKind::NotFound { 2 } else { 3 },
+        status: if e.kind() == io::ErrorKind::NotFound {
+            2
+        } else {
+            3
+        },
         message: format!("{}: {e}", what.display()),
     }
 }
@@ -250,7 +265,9 @@ fn run(cli: Cli) -> Res {
             if raw {
                 out.write_all(&bytes)
             } else if l.kind() == trailseal::LedgerKind::Raw {
-                return Err(usage("this is a raw ledger: use --raw to print the leaf bytes"));
+                return Err(usage(
+                    "this is a raw ledger: use --raw to print the leaf bytes",
+                ));
             } else {
                 out.write_all(&bytes).and_then(|_| out.write_all(b"\n"))
             }
@@ -268,10 +285,12 @@ fn run(cli: Cli) -> Res {
                     ledger,
                     index,
                     size,
-                } => open_ledger(&ledger)?.prove_inclusion(index, size)?.to_json(),
-                ProveCmd::Consistency { ledger, old, size } => {
-                    open_ledger(&ledger)?.prove_consistency(old, size)?.to_json()
-                }
+                } => open_ledger(&ledger)?
+                    .prove_inclusion(index, size)?
+                    .to_json(),
+                ProveCmd::Consistency { ledger, old, size } => open_ledger(&ledger)?
+                    .prove_consistency(old, size)?
+                    .to_json(),
             };
             println!("{json}");
             Ok(())
@@ -383,7 +402,10 @@ fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
             ProgressBar::new(n),
             "{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})",
         ),
-        None => (ProgressBar::new_spinner(), "{spinner} {msg} {pos} ({per_sec})"),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} {msg} {pos} ({per_sec})",
+        ),
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
         pb.set_style(style);
@@ -492,9 +514,15 @@ fn entry_from_flags(a: &AppendArgs) -> Res<Value> {
         actor.insert("via".into(), a.via.clone().into());
     }
     e.insert("actor".into(), actor.into());
-    let action = a.action.clone().ok_or_else(|| usage("--action is required"))?;
+    let action = a
+        .action
+        .clone()
+        .ok_or_else(|| usage("--action is required"))?;
     e.insert("action".into(), action.into());
-    let subject = a.subject.as_deref().ok_or_else(|| usage("--subject is required"))?;
+    let subject = a
+        .subject
+        .as_deref()
+        .ok_or_else(|| usage("--subject is required"))?;
     let (t, id) = split_pair("subject", subject, ':')?;
     e.insert("subject".into(), json!({"type": t, "id": id}));
     if let (Some(d), Some(p)) = (&a.decision, &a.policy) {
@@ -535,9 +563,8 @@ fn entry_from_flags(a: &AppendArgs) -> Res<Value> {
     }
     if let Some(p) = &a.payload {
         let text = read_text(p)?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| {
-            usage(format!("--payload {}: not JSON: {e}", p.display()))
-        })?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| usage(format!("--payload {}: not JSON: {e}", p.display())))?;
         e.insert("payload".into(), v);
     }
     if let Some(t) = &a.occurred_at {
@@ -587,7 +614,8 @@ fn verify_proof(
         _ => None,
     };
     let matches_cp = |size: u64, root: &merkle::Hash| {
-        cp.as_ref().is_none_or(|c| c.size == size && &c.root == root)
+        cp.as_ref()
+            .is_none_or(|c| c.size == size && &c.root == root)
     };
     let mut report = Map::new();
     if let Some(p) = inclusion {
@@ -611,7 +639,8 @@ fn verify_proof(
     } else if let Some(p) = consistency {
         let proof = ConsistencyProof::from_json(&read_text(&p)?)?;
         proof.verify()?;
-        if !matches_cp(proof.new_size, &proof.new_root) && !matches_cp(proof.old_size, &proof.old_root)
+        if !matches_cp(proof.new_size, &proof.new_root)
+            && !matches_cp(proof.old_size, &proof.old_root)
         {
             return Err(Error::VerificationFailed(
                 "neither end of the proof is the signed checkpoint's tree".into(),

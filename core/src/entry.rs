@@ -388,7 +388,11 @@ fn non_empty_str<'a>(v: Option<&'a Value>, field: &str, required: bool) -> Resul
     }
 }
 
-fn object<'a>(v: Option<&'a Value>, field: &str, allowed: &[&str]) -> Result<&'a Map<String, Value>> {
+fn object<'a>(
+    v: Option<&'a Value>,
+    field: &str,
+    allowed: &[&str],
+) -> Result<&'a Map<String, Value>> {
     let obj = match v {
         None => return Err(Error::invalid_entry(field, "is required")),
         Some(Value::Object(o)) => o,
@@ -590,8 +594,8 @@ impl Timestamp {
 
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = OffsetDateTime::from_unix_timestamp_nanos(self.0)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let t =
+            OffsetDateTime::from_unix_timestamp_nanos(self.0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         write!(
             f,
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
@@ -659,18 +663,33 @@ mod tests {
         refused(with("id", json!("x".repeat(257))), "id");
         refused(with("actor", json!({})), "actor.id");
         refused(with("actor", json!({"id": "a", "x": 1})), "actor.x");
-        refused(with("actor", json!({"id": "a", "via": ["b", ""]})), "actor.via[1]");
+        refused(
+            with("actor", json!({"id": "a", "via": ["b", ""]})),
+            "actor.via[1]",
+        );
         refused(with("action", json!("Deploy")), "action");
         refused(with("action", json!("-x")), "action");
         refused(with("action", json!("a".repeat(129))), "action");
         refused(with("subject", json!({"type": "service"})), "subject.id");
-        refused(with("authz", json!({"decision": "maybe", "policy": "p"})), "authz.decision");
-        refused(with("authz", json!({"decision": "break_glass", "policy": "p"})), "authz.reason");
+        refused(
+            with("authz", json!({"decision": "maybe", "policy": "p"})),
+            "authz.decision",
+        );
+        refused(
+            with("authz", json!({"decision": "break_glass", "policy": "p"})),
+            "authz.reason",
+        );
         refused(with("authz", json!({"decision": "allow"})), "authz.policy");
         refused(with("change", json!({})), "change");
         refused(with("change", json!({"during": 1})), "change.during");
-        refused(with("links", json!([{"rel": "x", "index": 5}])), "links[0].index");
-        refused(with("links", json!([{"rel": "x", "index": 1, "ref": "git:1"}])), "links[0]");
+        refused(
+            with("links", json!([{"rel": "x", "index": 5}])),
+            "links[0].index",
+        );
+        refused(
+            with("links", json!([{"rel": "x", "index": 1, "ref": "git:1"}])),
+            "links[0]",
+        );
         refused(with("links", json!([{"index": 1}])), "links[0].rel");
         refused(with("occurred_at", json!("yesterday")), "occurred_at");
         refused(with("attrs", json!({"k": 1})), "attrs.k");

@@ -194,7 +194,11 @@ fn range_ids(lo: u64, hi: u64) -> Vec<NodeId> {
     merkle::subtrees(lo, hi)
 }
 
-fn root_from(alg: HashAlg, fetch: impl Fn(&[NodeId]) -> Result<Vec<Hash>>, size: u64) -> Result<Hash> {
+fn root_from(
+    alg: HashAlg,
+    fetch: impl Fn(&[NodeId]) -> Result<Vec<Hash>>,
+    size: u64,
+) -> Result<Hash> {
     let ids = range_ids(0, size);
     Ok(merkle::fold_subtrees(alg, &fetch(&ids)?))
 }
@@ -342,7 +346,8 @@ impl Ledger {
     /// Append one audit entry (a JSON object, SPEC section 3).
     pub fn append(&self, entry: &Value) -> Result<Receipt> {
         let mut r = self.append_batch(std::slice::from_ref(entry))?;
-        r.pop().ok_or_else(|| Error::Internal("empty receipt list".into()))
+        r.pop()
+            .ok_or_else(|| Error::Internal("empty receipt list".into()))
     }
 
     /// Append one typed entry.
@@ -423,10 +428,7 @@ impl Ledger {
             .map(Timestamp::parse)
             .transpose()?;
         let alg = self.meta.hash;
-        let mut ids = vec![NodeId {
-            level: 0,
-            index,
-        }];
+        let mut ids = vec![NodeId { level: 0, index }];
         ids.extend(range_ids(0, index + 1));
         let hashes = w.nodes(&ids)?;
         Ok(Some(Receipt {
@@ -459,7 +461,8 @@ impl Ledger {
     /// Append one raw leaf (raw ledgers only).
     pub fn append_raw(&self, leaf: &[u8]) -> Result<Receipt> {
         let mut r = self.append_raw_batch(&[leaf])?;
-        r.pop().ok_or_else(|| Error::Internal("empty receipt list".into()))
+        r.pop()
+            .ok_or_else(|| Error::Internal("empty receipt list".into()))
     }
 
     /// Append raw leaves atomically (raw ledgers only).

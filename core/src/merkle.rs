@@ -17,19 +17,16 @@ use crate::{Error, Result};
 pub type Hash = [u8; 32];
 
 /// The hash function `H` of a ledger, fixed when the ledger is created (SPEC section 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum HashAlg {
     /// BLAKE3 with 32-byte output, the default.
+    #[default]
     Blake3,
     /// SHA-256: a ledger using it is bit-for-bit RFC 6962 / RFC 9162.
     Sha256,
-}
-
-impl Default for HashAlg {
-    fn default() -> Self {
-        HashAlg::Blake3
-    }
 }
 
 impl HashAlg {
@@ -143,11 +140,11 @@ fn shl_saturating(x: u64, level: u8) -> u64 {
 }
 
 /// The largest power of two strictly smaller than `n` (the RFC 9162 split point `k`).
-/// Only meaningful for `n >= 2`; callers guarantee it.
+/// Only meaningful for `n >= 2`, which callers guarantee; smaller `n` gives 1 rather than a
+/// panic.
 fn split_point(n: u64) -> u64 {
-    debug_assert!(n >= 2);
-    // n - 1 >= 1, so the shift is at most 63.
-    1u64 << (63 - (n - 1).leading_zeros())
+    // The operand is at least 1, so the shift is at most 63.
+    1u64 << (63 - n.saturating_sub(1).max(1).leading_zeros())
 }
 
 /// Decomposes the leaf range `[lo, hi)` of an RFC 9162 tree into perfect subtrees, left to
@@ -241,6 +238,8 @@ pub fn consistency_ranges(old: u64, new: u64) -> Result<Vec<Range<u64>>> {
     let mut siblings = Vec::new();
     let mut head = None;
     let (mut lo, mut hi) = (0u64, new);
+    // The RFC's flag b: true while the old tree is still a whole node of the new one, whose
+    // root the verifier already holds and so is left out of the proof.
     let mut complete_subtree = true;
     loop {
         if old == hi {

@@ -6,11 +6,17 @@
 //! U+2014). Key strings are Go's: a key made by `note.GenerateKey` loads here unchanged, and a
 //! note signed here opens with `note.Open`.
 //!
-//! Parsing follows Go's rules exactly where they decide what a verifier accepts (separator,
-//! signature-line syntax, base64 decoding, the 100-signature limit, duplicate handling), so
-//! a note is accepted here if and only if Go accepts it with the same keys. The one tightening
-//! is that key names with ASCII control characters are refused: Go would accept such a key,
-//! but no note it signs could ever be opened.
+//! Parsing follows Go's rules wherever they decide what a verifier accepts (separator,
+//! signature-line syntax, lenient base64 of signature lines, the 100-signature limit, only
+//! the first line per known key checked, unknown keys ignored), so for honestly made keys a
+//! note opens here exactly when it opens in Go. The deliberate differences all refuse more:
+//! key names with ASCII control characters (no note signed under one could be opened),
+//! verifier keys that are not a valid Ed25519 point (Go accepts the key but no signature can
+//! verify), small-order keys and signature nonces (strict Ed25519 verification), and
+//! bodies with control characters in [`sign_note`] (Go would sign a note it cannot open).
+//! Two more are conveniences: key strings may carry surrounding white space, and the same
+//! verifier listed twice is not reported as ambiguous (two *different* keys with one name
+//! and hash still are).
 
 use std::fmt;
 use std::str::FromStr;

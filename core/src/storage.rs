@@ -121,7 +121,8 @@ fn storage_err(e: impl std::fmt::Display) -> Error {
 }
 
 fn decode<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| Error::NotALedger(format!("unreadable {what} record: {e}")))
+    postcard::from_bytes(bytes)
+        .map_err(|e| Error::NotALedger(format!("unreadable {what} record: {e}")))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
@@ -206,7 +207,9 @@ fn open_db(path: &Path, create: bool, wait: Option<Duration>) -> Result<Database
         };
         match res {
             Ok(db) => return Ok(db),
-            Err(DatabaseError::DatabaseAlreadyOpen) if deadline.is_some_and(|d| Instant::now() < d) => {
+            Err(DatabaseError::DatabaseAlreadyOpen)
+                if deadline.is_some_and(|d| Instant::now() < d) =>
+            {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(200));
             }
@@ -247,8 +250,10 @@ impl Store {
             let txn = store.db.begin_write().map_err(storage_err)?;
             {
                 let mut t = txn.open_table(META).map_err(storage_err)?;
-                t.insert("meta", encode(meta)?.as_slice()).map_err(storage_err)?;
-                t.insert("state", encode(state)?.as_slice()).map_err(storage_err)?;
+                t.insert("meta", encode(meta)?.as_slice())
+                    .map_err(storage_err)?;
+                t.insert("state", encode(state)?.as_slice())
+                    .map_err(storage_err)?;
                 txn.open_table(LEAVES).map_err(storage_err)?;
                 txn.open_table(NODES).map_err(storage_err)?;
                 txn.open_table(IDS).map_err(storage_err)?;
@@ -339,7 +344,10 @@ fn read_leaf(table: &impl ReadableTable<u64, &'static [u8]>, index: u64) -> Resu
         location: format!("leaf {index}"),
         detail: "no stored leaf bytes".into(),
     };
-    let (start, bundle) = range.next_back().ok_or_else(missing)?.map_err(storage_err)?;
+    let (start, bundle) = range
+        .next_back()
+        .ok_or_else(missing)?
+        .map_err(storage_err)?;
     let skip = index - start.value();
     let leaf = bundle_leaves(bundle.value())
         .nth(skip as usize)
@@ -353,13 +361,13 @@ fn read_nodes(table: &impl ReadableTable<u64, &'static [u8]>, ids: &[NodeId]) ->
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
         let (key, pos) = tile_of(id);
-        if !cache.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(key) {
             let tile = table
                 .get(key)
                 .map_err(storage_err)?
                 .map(|g| g.value().to_vec())
                 .unwrap_or_default();
-            cache.insert(key, tile);
+            slot.insert(tile);
         }
         let tile = &cache[&key];
         let hash = tile
@@ -556,19 +564,21 @@ impl Writer {
             _ => (self.first_new_leaf, Vec::new()),
         };
         let mut count = bundle_leaves(&bundle).count();
-        let mut index = self.first_new_leaf;
-        for leaf in &self.leaves {
+        for (index, leaf) in (self.first_new_leaf..).zip(&self.leaves) {
             if count >= BUNDLE_MAX_LEAVES || bundle.len() >= BUNDLE_CLOSE_BYTES {
-                table.insert(start, bundle.as_slice()).map_err(storage_err)?;
+                table
+                    .insert(start, bundle.as_slice())
+                    .map_err(storage_err)?;
                 start = index;
                 bundle.clear();
                 count = 0;
             }
             push_framed(&mut bundle, leaf);
             count += 1;
-            index += 1;
         }
-        table.insert(start, bundle.as_slice()).map_err(storage_err)?;
+        table
+            .insert(start, bundle.as_slice())
+            .map_err(storage_err)?;
         Ok(())
     }
 
@@ -620,14 +630,13 @@ impl Writer {
         }
         if !self.checkpoints.is_empty() {
             let mut t = self.txn.open_table(CHECKPOINTS).map_err(storage_err)?;
-            let mut seq = t
+            let next = t
                 .last()
                 .map_err(storage_err)?
                 .map(|(k, _)| k.value() + 1)
                 .unwrap_or(0);
-            for cp in &self.checkpoints {
+            for (seq, cp) in (next..).zip(&self.checkpoints) {
                 t.insert(seq, encode(cp)?.as_slice()).map_err(storage_err)?;
-                seq += 1;
             }
         }
         if let Some(state) = &self.state {
@@ -676,7 +685,11 @@ pub mod tamper {
             };
             let mut new = Vec::new();
             for (i, leaf) in bundle_leaves(&old).enumerate() {
-                let leaf = if start + i as u64 == index { bytes } else { leaf? };
+                let leaf = if start + i as u64 == index {
+                    bytes
+                } else {
+                    leaf?
+                };
                 push_framed(&mut new, leaf);
             }
             t.insert(start, new.as_slice()).map_err(storage_err)?;
@@ -710,7 +723,8 @@ pub mod tamper {
                 decode("checkpoint", g.value())?
             };
             cp.note = note.to_owned();
-            t.insert(seq, encode(&cp)?.as_slice()).map_err(storage_err)?;
+            t.insert(seq, encode(&cp)?.as_slice())
+                .map_err(storage_err)?;
             Ok(())
         }
 
@@ -742,7 +756,10 @@ mod tests {
 
     #[test]
     fn tile_keys_separate_levels() {
-        let a = tile_of(NodeId { level: 0, index: 64 });
+        let a = tile_of(NodeId {
+            level: 0,
+            index: 64,
+        });
         let b = tile_of(NodeId { level: 1, index: 0 });
         assert_eq!(a, (1, 0));
         assert_eq!(b, (1 << 58, 0));

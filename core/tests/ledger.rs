@@ -58,12 +58,26 @@ fn appends_prove_and_reopen_for_both_hashes() {
             }
             assert_eq!(l.root_at(size).unwrap(), f.root(alg), "size {size}");
         }
-        for (i, size) in [(0u64, 1u64), (0, 300), (299, 300), (64, 65), (100, 257), (5, 6)] {
+        for (i, size) in [
+            (0u64, 1u64),
+            (0, 300),
+            (299, 300),
+            (64, 65),
+            (100, 257),
+            (5, 6),
+        ] {
             let p = l.prove_inclusion(i, Some(size)).unwrap();
             p.verify_leaf(&leaves[i as usize]).unwrap();
             assert_eq!(p.root, l.root_at(size).unwrap());
         }
-        for (old, new) in [(0u64, 300u64), (1, 300), (64, 128), (65, 300), (300, 300), (7, 8)] {
+        for (old, new) in [
+            (0u64, 300u64),
+            (1, 300),
+            (64, 128),
+            (65, 300),
+            (300, 300),
+            (7, 8),
+        ] {
             let p = l.prove_consistency(old, Some(new)).unwrap();
             p.verify().unwrap();
         }
@@ -78,7 +92,9 @@ fn appends_prove_and_reopen_for_both_hashes() {
 fn times_are_monotonic_and_well_formed() {
     let dir = tempfile::tempdir().unwrap();
     let l = new_ledger(&dir, HashAlg::Blake3);
-    let rs = l.append_batch(&(0..50).map(entry).collect::<Vec<_>>()).unwrap();
+    let rs = l
+        .append_batch(&(0..50).map(entry).collect::<Vec<_>>())
+        .unwrap();
     let mut prev = String::new();
     for r in rs {
         let t = r.time.unwrap().to_string();
@@ -105,7 +121,9 @@ fn id_rule_returns_the_stored_receipt_or_refuses() {
     // the same id within one batch, twice, plus a new entry
     let mut e2 = entry(3);
     e2["id"] = json!("run-43");
-    let rs = l.append_batch(&[e2.clone(), e2.clone(), e.clone()]).unwrap();
+    let rs = l
+        .append_batch(&[e2.clone(), e2.clone(), e.clone()])
+        .unwrap();
     assert_eq!(rs[0], rs[1]);
     assert_eq!(rs[2], first);
     assert_eq!(l.size().unwrap(), 3);
@@ -148,12 +166,18 @@ fn kinds_are_enforced_and_raw_leaves_round_trip() {
     let r = raw.append_raw(b"\x00\x01 any bytes").unwrap();
     assert_eq!(r.time, None);
     assert_eq!(raw.get_raw(0).unwrap(), b"\x00\x01 any bytes");
-    assert_eq!(raw.append(&entry(0)).unwrap_err().code(), ErrorCode::WrongKind);
+    assert_eq!(
+        raw.append(&entry(0)).unwrap_err().code(),
+        ErrorCode::WrongKind
+    );
     assert_eq!(raw.get(0).unwrap_err().code(), ErrorCode::WrongKind);
     let rs = raw.append_raw_batch(&[b"a", b"", b"c"]).unwrap();
     assert_eq!(rs[2].tree_size, 4);
     let entries = new_ledger(&dir, HashAlg::Blake3);
-    assert_eq!(entries.append_raw(b"x").unwrap_err().code(), ErrorCode::WrongKind);
+    assert_eq!(
+        entries.append_raw(b"x").unwrap_err().code(),
+        ErrorCode::WrongKind
+    );
 }
 
 #[test]
@@ -167,26 +191,39 @@ fn create_refuses_existing_and_open_refuses_missing_and_foreign_files() {
     assert_eq!(err.code(), ErrorCode::NotFound);
     let junk = dir.path().join("junk.redb");
     std::fs::write(&junk, vec![0x5a; 10_000]).unwrap();
-    assert_eq!(Ledger::open(&junk).unwrap_err().code(), ErrorCode::NotALedger);
+    assert_eq!(
+        Ledger::open(&junk).unwrap_err().code(),
+        ErrorCode::NotALedger
+    );
     let empty = dir.path().join("empty.redb");
     std::fs::write(&empty, b"").unwrap();
-    assert_eq!(Ledger::open(&empty).unwrap_err().code(), ErrorCode::NotALedger);
+    assert_eq!(
+        Ledger::open(&empty).unwrap_err().code(),
+        ErrorCode::NotALedger
+    );
     // a redb file written by another program
     let foreign = dir.path().join("foreign.redb");
     {
         let db = redb::Database::create(&foreign).unwrap();
         let t = db.begin_write().unwrap();
-        t.open_table(redb::TableDefinition::<u64, u64>::new("other")).unwrap().insert(1, 2).unwrap();
+        t.open_table(redb::TableDefinition::<u64, u64>::new("other"))
+            .unwrap()
+            .insert(1, 2)
+            .unwrap();
         t.commit().unwrap();
     }
-    assert_eq!(Ledger::open(&foreign).unwrap_err().code(), ErrorCode::NotALedger);
+    assert_eq!(
+        Ledger::open(&foreign).unwrap_err().code(),
+        ErrorCode::NotALedger
+    );
 }
 
 #[test]
 fn out_of_range_requests_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let l = new_ledger(&dir, HashAlg::Blake3);
-    l.append_batch(&(0..3).map(entry).collect::<Vec<_>>()).unwrap();
+    l.append_batch(&(0..3).map(entry).collect::<Vec<_>>())
+        .unwrap();
     for err in [
         l.get(3).unwrap_err(),
         l.prove_inclusion(3, None).unwrap_err(),
@@ -205,30 +242,41 @@ fn checkpoints_are_kept_and_checked_against() {
     let dir = tempfile::tempdir().unwrap();
     let l = new_ledger(&dir, HashAlg::Sha256);
     let signer = Signer::generate("example.com/test").unwrap();
-    l.append_batch(&(0..10).map(entry).collect::<Vec<_>>()).unwrap();
+    l.append_batch(&(0..10).map(entry).collect::<Vec<_>>())
+        .unwrap();
     let early = l.checkpoint(&signer, Some(4)).unwrap();
     let now = l.checkpoint(&signer, None).unwrap();
     assert!(now.starts_with("example.com/test\n10\n"), "{now}");
     assert_eq!(l.checkpoints().unwrap().len(), 2);
     l.append(&entry(10)).unwrap();
     let v = signer.verifier();
-    let report = l.verify(&VerifyOptions::default().against(&early, &v)).unwrap();
+    let report = l
+        .verify(&VerifyOptions::default().against(&early, &v))
+        .unwrap();
     assert_eq!(report.external_checkpoint, Some(4));
     assert_eq!(report.checkpoints, 2);
     assert_eq!(report.size, 11);
     // a checkpoint of a longer (or different) log than this one is inconsistent
     let other_dir = tempfile::tempdir().unwrap();
     let other = new_ledger(&other_dir, HashAlg::Sha256);
-    other.append_batch(&(0..12).map(entry).collect::<Vec<_>>()).unwrap();
+    other
+        .append_batch(&(0..12).map(entry).collect::<Vec<_>>())
+        .unwrap();
     let ahead = other.checkpoint(&signer, None).unwrap();
-    let err = l.verify(&VerifyOptions::default().against(&ahead, &v)).unwrap_err();
+    let err = l
+        .verify(&VerifyOptions::default().against(&ahead, &v))
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Inconsistent);
     let forked = other.checkpoint(&signer, Some(5)).unwrap();
-    let err = l.verify(&VerifyOptions::default().against(&forked, &v)).unwrap_err();
+    let err = l
+        .verify(&VerifyOptions::default().against(&forked, &v))
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Inconsistent, "{err}");
     // a wrong key is a verification failure, not an inconsistency
     let stranger = Signer::generate("example.com/test").unwrap().verifier();
-    let err = l.verify(&VerifyOptions::default().against(&early, &stranger)).unwrap_err();
+    let err = l
+        .verify(&VerifyOptions::default().against(&early, &stranger))
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::VerificationFailed);
 }
 
@@ -284,7 +332,10 @@ fn one_handle_shared_by_threads() {
             }
         })
     };
-    let mut all: Vec<u64> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let mut all: Vec<u64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
     reader.join().unwrap();
     all.sort();
     assert_eq!(all, (0..100).collect::<Vec<_>>());
@@ -311,7 +362,12 @@ fn typed_entries_and_large_entries() {
     let dir = tempfile::tempdir().unwrap();
     let l = new_ledger(&dir, HashAlg::Blake3);
     let r = l
-        .append_entry(&Entry::new("alice", "approval.granted", "release", "2026.11.3"))
+        .append_entry(&Entry::new(
+            "alice",
+            "approval.granted",
+            "release",
+            "2026.11.3",
+        ))
         .unwrap();
     assert_eq!(r.index, 0);
     // entries far bigger than a bundle still round-trip and verify
@@ -321,9 +377,15 @@ fn typed_entries_and_large_entries() {
         l.append(&big).unwrap();
     }
     l.append(&entry(5)).unwrap();
-    assert_eq!(l.get(2).unwrap()["payload"]["blob"].as_str().unwrap().len(), 200_000);
+    assert_eq!(
+        l.get(2).unwrap()["payload"]["blob"].as_str().unwrap().len(),
+        200_000
+    );
     l.verify(&VerifyOptions::default()).unwrap();
     let mut too_big = big.clone();
     too_big["payload"]["blob"] = json!("z".repeat(1 << 20));
-    assert_eq!(l.append(&too_big).unwrap_err().code(), ErrorCode::InvalidEntry);
+    assert_eq!(
+        l.append(&too_big).unwrap_err().code(),
+        ErrorCode::InvalidEntry
+    );
 }

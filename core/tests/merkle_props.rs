@@ -93,7 +93,12 @@ fn ref_path(m: u64, lo: u64, hi: u64) -> Vec<Range<u64>> {
 fn ref_subproof(m: u64, lo: u64, hi: u64, b: bool) -> Vec<Range<u64>> {
     let n = hi - lo;
     if m == n {
-        return if b { Vec::new() } else { vec![lo..hi] };
+        // The deepest element: the whole of this subtree.
+        return if b {
+            Vec::new()
+        } else {
+            std::iter::once(lo..hi).collect()
+        };
     }
     let k = ref_k(n);
     if m <= k {

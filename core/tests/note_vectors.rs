@@ -241,42 +241,54 @@ fn regions(text: &str) -> Vec<Region> {
 
 #[test]
 fn every_single_byte_flip_is_caught() {
-    for v in load() {
-        let verifier: Verifier = v.verifier_key.parse().unwrap();
-        let original = open_note(&v.signed_note, std::slice::from_ref(&verifier)).unwrap();
-        let regions = regions(&v.signed_note);
-        let bytes = v.signed_note.as_bytes();
-        let mut harmless = Vec::new();
-        for (i, region) in regions.iter().enumerate() {
-            // One low-bit and one high-bit flip per byte; case flips too in the signature
-            // line, where a verifier might compare names or base64 loosely. (Every flip is
-            // an Ed25519 verification, slow in debug builds, so not all 8 bits everywhere.)
-            let masks: &[u8] = match region {
-                Region::Body => &[0x01, 0x80],
-                _ => &[0x01, 0x02, 0x20, 0x80],
+    // Each accepted-looking flip costs an Ed25519 verification, slow in debug builds, so
+    // the vectors run on parallel threads.
+    let vectors = load();
+    std::thread::scope(|scope| {
+        for v in &vectors {
+            scope.spawn(move || flip_every_byte(v));
+        }
+    });
+}
+
+fn flip_every_byte(v: &Vector) {
+    let verifier: Verifier = v.verifier_key.parse().unwrap();
+    let original = open_note(&v.signed_note, std::slice::from_ref(&verifier)).unwrap();
+    let regions = regions(&v.signed_note);
+    let bytes = v.signed_note.as_bytes();
+    let mut harmless = Vec::new();
+    let mut tried = 0;
+    for (i, region) in regions.iter().enumerate() {
+        // Any change to a body byte reaches the same signature check, so one flip per body
+        // byte is enough. The signature line gets a case flip too (a loose name or base64
+        // comparison would let it through) and a high-bit flip (the em dash is multi-byte).
+        let masks: &[u8] = match region {
+            Region::Body => &[0x01],
+            _ => &[0x01, 0x20, 0x80],
+        };
+        for &mask in masks {
+            let mut b = bytes.to_vec();
+            b[i] ^= mask;
+            // Invalid UTF-8 cannot reach the API at all (Go rejects it as malformed).
+            let Ok(text) = String::from_utf8(b) else {
+                continue;
             };
-            for &mask in masks {
-                let mut b = bytes.to_vec();
-                b[i] ^= mask;
-                // Invalid UTF-8 cannot reach the API at all (Go rejects it as malformed).
-                let Ok(text) = String::from_utf8(b) else {
-                    continue;
-                };
-                // Checkpoint::verify is open_note then a parse, so it can only fail more.
-                if let Ok(note) = open_note(&text, std::slice::from_ref(&verifier)) {
-                    // Accepted only if nothing that is signed or verified changed.
-                    assert_eq!(note, original, "byte {i} ^ {mask:#04x} ({region:?})");
-                    assert!(Checkpoint::verify(&text, &verifier).is_ok());
-                    harmless.push((i, *region));
-                }
+            tried += 1;
+            // Checkpoint::verify is open_note then a parse, so it can only fail more.
+            if let Ok(note) = open_note(&text, std::slice::from_ref(&verifier)) {
+                // Accepted only if nothing that is signed or verified changed.
+                assert_eq!(note, original, "byte {i} ^ {mask:#04x} ({region:?})");
+                assert!(Checkpoint::verify(&text, &verifier).is_ok());
+                harmless.push((i, *region));
             }
         }
-        for (i, region) in &harmless {
-            // Only the unused low bits of the last base64 symbol (before the '=') may be
-            // flipped: Go's decoder ignores them too.
-            assert_eq!(*region, Region::SignatureBase64, "byte {i}");
-            assert_eq!(bytes[*i + 1], b'=', "byte {i}");
-        }
+    }
+    assert!(tried > bytes.len(), "too few flips tried: {tried}");
+    for (i, region) in &harmless {
+        // Only the unused low bits of the last base64 symbol (before the '=') may be
+        // flipped: Go's decoder ignores them too.
+        assert_eq!(*region, Region::SignatureBase64, "byte {i}");
+        assert_eq!(bytes[*i + 1], b'=', "byte {i}");
     }
 }
 

@@ -1,8 +1,8 @@
 //! Tampering behind the library's back: `verify` must fail and name what it found.
 
 use serde_json::json;
-use trailseal::storage::tamper;
 use trailseal::merkle::NodeId;
+use trailseal::storage::tamper;
 use trailseal::{CreateOptions, Error, ErrorCode, Ledger, Signer, VerifyOptions};
 
 const N: u64 = 200;
@@ -11,8 +11,10 @@ fn build(dir: &tempfile::TempDir) -> (std::path::PathBuf, Signer) {
     let path = dir.path().join("t.redb");
     let l = Ledger::create(&path, &CreateOptions::new("example.com/tamper")).unwrap();
     let entries: Vec<_> = (0..N)
-        .map(|n| json!({"actor": {"id": "alice"}, "action": "deploy.succeeded",
-                        "subject": {"type": "service", "id": format!("marker-{n:05}")}}))
+        .map(|n| {
+            json!({"actor": {"id": "alice"}, "action": "deploy.succeeded",
+                        "subject": {"type": "service", "id": format!("marker-{n:05}")}})
+        })
         .collect();
     l.append_batch(&entries).unwrap();
     let signer = Signer::generate("example.com/tamper").unwrap();
@@ -67,7 +69,13 @@ fn changed_leaf_with_matching_leaf_hash_is_caught_at_its_parent() {
     let h = trailseal::HashAlg::Blake3.leaf_hash(forged);
     tamper::edit(&path, |t| {
         t.set_leaf(20, forged)?;
-        t.set_node(NodeId { level: 0, index: 20 }, h)
+        t.set_node(
+            NodeId {
+                level: 0,
+                index: 20,
+            },
+            h,
+        )
     })
     .unwrap();
     let err = verify_fails(&path);
@@ -89,7 +97,9 @@ fn changed_checkpoint_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = build(&dir);
     let l = Ledger::open(&path).unwrap();
-    let note = l.checkpoints().unwrap()[1].note.replace("\n200\n", "\n199\n");
+    let note = l.checkpoints().unwrap()[1]
+        .note
+        .replace("\n200\n", "\n199\n");
     drop(l);
     tamper::edit(&path, |t| t.set_checkpoint_note(1, &note)).unwrap();
     let err = verify_fails(&path);

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Every test of the project, in one command (the README's test command; .ci/run calls it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "rust tests (unit, vectors, properties, ledger, tampering, CLI, crash)"
+cargo test --workspace --locked
+step "Go's sumdb/tlog and sumdb/note accept trailseal's output"
+cargo build --locked -p trailseal-cli
+TRAILSEAL="$PWD/target/debug/trailseal" bash tests/go-interop/check.sh
+TRAILSEAL_GO_INTEROP=1 cargo test --locked -p trailseal --test note_vectors go_interop
+step "all tests passed"
