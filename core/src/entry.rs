@@ -231,19 +231,19 @@ impl Entry {
 }
 
 /// An entry that passed validation: the caller's fields, ready to be stamped and encoded.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ValidEntry {
-    fields: Map<String, Value>,
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ValidEntry<'a> {
+    fields: &'a Map<String, Value>,
 }
 
-impl ValidEntry {
+impl<'a> ValidEntry<'a> {
     /// The caller's `id`, if any.
-    pub fn id(&self) -> Option<&str> {
+    pub fn id(&self) -> Option<&'a str> {
         self.fields.get("id").and_then(Value::as_str)
     }
 
     /// Indexes of earlier entries this one links to.
-    pub fn linked_indexes(&self) -> impl Iterator<Item = u64> + '_ {
+    pub fn linked_indexes(&self) -> impl Iterator<Item = u64> + 'a {
         self.fields
             .get("links")
             .and_then(Value::as_array)
@@ -255,38 +255,151 @@ impl ValidEntry {
     /// Canonical encoding of the caller-given fields alone, used to compare a retried entry
     /// with the stored one under the `id` rule.
     pub fn caller_fields_canonical(&self) -> Vec<u8> {
-        canonical(&self.fields)
+        let mut out = Vec::new();
+        write_object(&mut out, self.fields.iter().filter(|(k, _)| *k != "v"));
+        out
     }
 
-    /// The leaf bytes: the canonical JSON of the entry with `v` and `time` set.
-    pub fn encode(&self, time: &Timestamp) -> Vec<u8> {
-        let mut obj = self.fields.clone();
-        obj.insert("v".into(), Value::from(FORMAT_VERSION));
-        obj.insert("time".into(), Value::String(time.to_string()));
-        canonical(&obj)
+    /// The leaf bytes: the canonical JSON of the entry with `v` and `time` set, refused if
+    /// longer than `max_bytes`.
+    pub fn encode(&self, time: &Timestamp, max_bytes: u64) -> Result<Vec<u8>> {
+        let v = Value::from(FORMAT_VERSION);
+        let t = Value::String(time.to_string());
+        let mut out = Vec::with_capacity(256);
+        write_object(
+            &mut out,
+            self.fields
+                .iter()
+                .filter(|(k, _)| *k != "v")
+                .chain([(&"v".to_string(), &v), (&"time".to_string(), &t)]),
+        );
+        if out.len() as u64 > max_bytes {
+            return Err(Error::invalid_entry(
+                "(entry)",
+                format!(
+                    "canonical encoding is {} bytes, the ledger's limit is {max_bytes}",
+                    out.len()
+                ),
+            ));
+        }
+        Ok(out)
     }
 }
 
-fn canonical(obj: &Map<String, Value>) -> Vec<u8> {
-    // JCS of a serde_json map cannot fail: keys are strings and numbers are finite.
-    serde_json_canonicalizer::to_vec(obj).unwrap_or_default()
+/// RFC 8785 (JCS) canonical JSON of `value`.
+///
+/// Keys are sorted by UTF-16 code units, strings use the minimal JSON escapes, and numbers
+/// are written as ECMAScript writes them (`ryu-js`). Written here rather than with a generic
+/// canonicalizer because it runs once per append and has to be cheap; the test suite checks it
+/// against the `serde_json_canonicalizer` crate.
+pub fn canonical_json(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_value(&mut out, value);
+    out
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_string(out, s),
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, x);
+            }
+            out.push(b']');
+        }
+        Value::Object(o) => write_object(out, o.iter()),
+    }
+}
+
+fn write_object<'v>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'v String, &'v Value)>) {
+    let mut members: Vec<_> = members.collect();
+    // Byte order equals UTF-16 order unless a key holds characters above U+FFFF.
+    if members.iter().all(|(k, _)| k.is_ascii()) {
+        members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    } else {
+        members.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    }
+    out.push(b'{');
+    for (i, (k, v)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(out, k);
+        out.push(b':');
+        write_value(out, v);
+    }
+    out.push(b'}');
+}
+
+fn write_number(out: &mut Vec<u8>, n: &serde_json::Number) {
+    if let Some(u) = n.as_u64() {
+        out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
+    } else if let Some(i) = n.as_i64() {
+        out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+    } else {
+        // serde_json never holds a non-finite float, so this is always a JSON number.
+        let f = n.as_f64().unwrap_or(0.0);
+        out.extend_from_slice(ryu_js::Buffer::new().format(f).as_bytes());
+    }
+}
+
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x09 => b"\\t",
+            0x0a => b"\\n",
+            0x0c => b"\\f",
+            0x0d => b"\\r",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 /// Canonical encoding of the caller-given fields of a stored entry (everything but `v` and
 /// `time`), to compare with [`ValidEntry::caller_fields_canonical`].
 pub fn stored_caller_fields_canonical(leaf: &[u8]) -> Result<Vec<u8>> {
-    let mut obj: Map<String, Value> = serde_json::from_slice(leaf)
+    let obj: Map<String, Value> = serde_json::from_slice(leaf)
         .map_err(|e| Error::Internal(format!("stored entry is not JSON: {e}")))?;
-    obj.remove("v");
-    obj.remove("time");
-    Ok(canonical(&obj))
+    let mut out = Vec::new();
+    write_object(
+        &mut out,
+        obj.iter().filter(|(k, _)| *k != "v" && *k != "time"),
+    );
+    Ok(out)
 }
 
 /// Validate an entry against SPEC section 3.
 ///
-/// `index` is the index the entry would get: `links[].index` must be smaller.
-/// `max_bytes` bounds the canonical encoding (with `v` and a `time`).
-pub fn validate(entry: &Value, index: u64, max_bytes: u64) -> Result<ValidEntry> {
+/// `index` is the index the entry would get: `links[].index` must be smaller. The size limit
+/// is checked by [`ValidEntry::encode`], once the entry has its `time`.
+pub fn validate(entry: &Value, index: u64) -> Result<ValidEntry<'_>> {
     let obj = entry
         .as_object()
         .ok_or_else(|| Error::invalid_entry("(entry)", "must be a JSON object"))?;
@@ -298,8 +411,8 @@ pub fn validate(entry: &Value, index: u64, max_bytes: u64) -> Result<ValidEntry>
             ));
         }
     }
-    let mut fields = obj.clone();
-    match fields.remove("v") {
+    let fields = obj;
+    match fields.get("v") {
         None => {}
         Some(v) if v.as_u64() == Some(FORMAT_VERSION) => {}
         Some(_) => {
@@ -366,16 +479,7 @@ pub fn validate(entry: &Value, index: u64, max_bytes: u64) -> Result<ValidEntry>
     if let Some(p) = fields.get("payload") {
         check_numbers(p, "payload")?;
     }
-    let valid = ValidEntry { fields };
-    // The longest time string is fixed-width, so any stamp gives the final size.
-    let size = valid.encode(&Timestamp::EPOCH).len() as u64;
-    if size > max_bytes {
-        return Err(Error::invalid_entry(
-            "(entry)",
-            format!("canonical encoding is {size} bytes, the ledger's limit is {max_bytes}"),
-        ));
-    }
-    Ok(valid)
+    Ok(ValidEntry { fields })
 }
 
 fn non_empty_str<'a>(v: Option<&'a Value>, field: &str, required: bool) -> Result<Option<&'a str>> {
@@ -419,7 +523,12 @@ fn validate_actor(v: Option<&Value>) -> Result<()> {
             .as_array()
             .ok_or_else(|| Error::invalid_entry("actor.via", "must be an array of strings"))?;
         for (i, item) in list.iter().enumerate() {
-            non_empty_str(Some(item), &format!("actor.via[{i}]"), true)?;
+            if !item.as_str().is_some_and(|s| !s.is_empty()) {
+                return Err(Error::invalid_entry(
+                    format!("actor.via[{i}]"),
+                    "must be a non-empty string",
+                ));
+            }
         }
     }
     Ok(())
@@ -525,32 +634,37 @@ fn validate_links(v: &Value, index: u64) -> Result<()> {
 }
 
 fn check_numbers(v: &Value, field: &str) -> Result<()> {
+    match unsafe_integer(v) {
+        None => Ok(()),
+        Some((path, n)) => Err(Error::invalid_entry(
+            format!("{field}{path}"),
+            format!(
+                "integer {n} is beyond 2^53: RFC 8785 numbers are IEEE doubles; write it as a string"
+            ),
+        )),
+    }
+}
+
+/// The path (relative to `v`) and text of the first integer beyond 2^53, if any. The path is
+/// built only on the way back from a failure, so valid payloads cost no allocation.
+fn unsafe_integer(v: &Value) -> Option<(String, String)> {
     match v {
         Value::Number(n) => {
-            let ok = match (n.as_u64(), n.as_i64()) {
+            let safe = match (n.as_u64(), n.as_i64()) {
                 (Some(u), _) => u <= MAX_SAFE_INTEGER,
                 (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
                 _ => true,
             };
-            if ok {
-                Ok(())
-            } else {
-                Err(Error::invalid_entry(
-                    field,
-                    format!(
-                        "integer {n} is beyond 2^53: RFC 8785 numbers are IEEE doubles; write it as a string"
-                    ),
-                ))
-            }
+            (!safe).then(|| (String::new(), n.to_string()))
         }
         Value::Array(a) => a
             .iter()
             .enumerate()
-            .try_for_each(|(i, x)| check_numbers(x, &format!("{field}[{i}]"))),
+            .find_map(|(i, x)| unsafe_integer(x).map(|(p, n)| (format!("[{i}]{p}"), n))),
         Value::Object(o) => o
             .iter()
-            .try_for_each(|(k, x)| check_numbers(x, &format!("{field}.{k}"))),
-        _ => Ok(()),
+            .find_map(|(k, x)| unsafe_integer(x).map(|(p, n)| (format!(".{k}{p}"), n))),
+        _ => None,
     }
 }
 
@@ -627,7 +741,7 @@ mod tests {
     }
 
     fn refused(e: Value, field: &str) {
-        match validate(&e, 5, DEFAULT_MAX_ENTRY_BYTES) {
+        match validate(&e, 5) {
             Err(Error::InvalidEntry { field: f, .. }) => assert_eq!(f, field, "{e}"),
             other => panic!("{e} should be refused at {field}, got {other:?}"),
         }
@@ -635,10 +749,11 @@ mod tests {
 
     #[test]
     fn encodes_canonically_with_v_and_time() {
-        let v = validate(&base(), 0, DEFAULT_MAX_ENTRY_BYTES).unwrap();
+        let e = base();
+        let v = validate(&e, 0).unwrap();
         let t = Timestamp::parse("2026-11-22T15:43:54.123456789Z").unwrap();
         assert_eq!(
-            String::from_utf8(v.encode(&t)).unwrap(),
+            String::from_utf8(v.encode(&t, DEFAULT_MAX_ENTRY_BYTES).unwrap()).unwrap(),
             r#"{"action":"deploy.succeeded","actor":{"id":"alice"},"subject":{"id":"payments-api","type":"service"},"time":"2026-11-22T15:43:54.123456789Z","v":1}"#
         );
     }
@@ -695,7 +810,8 @@ mod tests {
         refused(with("attrs", json!({"k": 1})), "attrs.k");
         refused(with("payload", json!({"n": [1u64 << 60]})), "payload.n[0]");
         let big = json!({"blob": "x".repeat(2000)});
-        match validate(&with("payload", big), 0, 1000) {
+        let e = with("payload", big);
+        match validate(&e, 0).unwrap().encode(&Timestamp::EPOCH, 1000) {
             Err(Error::InvalidEntry { field, .. }) => assert_eq!(field, "(entry)"),
             other => panic!("{other:?}"),
         }
@@ -711,7 +827,7 @@ mod tests {
             "links": [{"rel": "approved_by", "index": 4}, {"rel": "built_from", "ref": "git:abc"}],
             "occurred_at": "2026-11-22T15:00:00+02:00", "attrs": {"env": "prod"},
             "payload": {"anything": [1, "two", false]}});
-        let v = validate(&e, 5, DEFAULT_MAX_ENTRY_BYTES).unwrap();
+        let v = validate(&e, 5).unwrap();
         assert_eq!(v.id(), Some("run-1"));
         assert_eq!(v.linked_indexes().collect::<Vec<_>>(), vec![4]);
     }
@@ -723,7 +839,7 @@ mod tests {
             .with_link("after", 0)
             .with_ref("built_from", "git:abc")
             .with_attr("env", "prod");
-        validate(&e.to_json(), 1, DEFAULT_MAX_ENTRY_BYTES).unwrap();
+        validate(&e.to_json(), 1).unwrap();
         let back: Entry = serde_json::from_value(e.to_json()).unwrap();
         assert_eq!(back, e);
     }

@@ -371,8 +371,8 @@ impl Ledger {
         let mut receipts = Vec::with_capacity(entries.len());
         for (pos, value) in entries.iter().enumerate() {
             let index = frontier.size();
-            let valid = entry::validate(value, index, self.meta.max_entry_bytes)
-                .map_err(|e| in_batch(e, pos, entries.len()))?;
+            let valid =
+                entry::validate(value, index).map_err(|e| in_batch(e, pos, entries.len()))?;
             if let Some(id) = valid.id() {
                 if let Some(r) = self.existing_receipt(&w, &batch_ids, &receipts, id, &valid)? {
                     receipts.push(r);
@@ -383,7 +383,9 @@ impl Ledger {
             }
             let time = Timestamp::now().at_least(last_time);
             last_time = time;
-            let bytes = valid.encode(&time);
+            let bytes = valid
+                .encode(&time, self.meta.max_entry_bytes)
+                .map_err(|e| in_batch(e, pos, entries.len()))?;
             receipts.push(push_leaf(alg, &mut frontier, &mut w, bytes, Some(time)));
         }
         self.commit(w, frontier, last_time, &mut guard)?;
@@ -397,7 +399,7 @@ impl Ledger {
         batch: &HashMap<String, (u64, Vec<u8>)>,
         receipts: &[Receipt],
         id: &str,
-        valid: &ValidEntry,
+        valid: &ValidEntry<'_>,
     ) -> Result<Option<Receipt>> {
         let ours = valid.caller_fields_canonical();
         if let Some((index, fields)) = batch.get(id) {
