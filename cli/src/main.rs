@@ -231,7 +231,17 @@ type Res<T = ()> = Result<T, Failure>;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    // A corrupt file can make the storage engine panic; report it as a storage failure with
+    // exit status 3 rather than Rust's 101.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)))
+        .unwrap_or_else(|_| {
+            Err(Failure {
+                status: 3,
+                message: "internal error: the ledger file may be corrupt (see the message above)"
+                    .into(),
+            })
+        });
+    match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("trailseal: {}", f.message);
@@ -276,8 +286,7 @@ fn run(cli: Cli) -> Res {
         Command::Checkpoint { ledger, key, size } => {
             let l = open_ledger(&ledger)?;
             let signer = read_signer(&key.unwrap_or_else(|| key_path(&ledger)))?;
-            print!("{}", l.checkpoint(&signer, size)?);
-            Ok(())
+            emit(&l.checkpoint(&signer, size)?)
         }
         Command::Prove { which } => {
             let json = match which {
@@ -292,8 +301,7 @@ fn run(cli: Cli) -> Res {
                     .prove_consistency(old, size)?
                     .to_json(),
             };
-            println!("{json}");
-            Ok(())
+            emit_line(&json)
         }
         Command::Verify {
             ledger,
@@ -313,10 +321,21 @@ fn run(cli: Cli) -> Res {
                 (None, Some(l)) => key_path(&l),
                 (None, None) => return Err(usage("give LEDGER or --key KEYFILE")),
             };
-            println!("{}", read_signer(&path)?.verifier());
-            Ok(())
+            emit_line(&read_signer(&path)?.verifier())
         }
     }
+}
+
+/// Write to stdout; a closed pipe or full disk is an I/O failure (exit 3), not a panic.
+fn emit(text: &str) -> Res {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| io_fail(Path::new("stdout"), e))
+}
+
+fn emit_line(value: &impl std::fmt::Display) -> Res {
+    emit(&format!("{value}\n"))
 }
 
 fn key_path(ledger: &Path) -> PathBuf {
@@ -358,24 +377,29 @@ fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Option<Pa
     if raw {
         opts = opts.raw();
     }
-    let l = Ledger::create(ledger, &opts)?;
+    // Write the new key first, so a key path that cannot be written leaves no ledger behind.
     let created_key = !key.exists();
     if created_key {
         write_secret(&key, &signer.to_key_string())?;
     }
-    println!(
-        "{}",
-        json!({
-            "ledger": ledger.display().to_string(),
-            "origin": l.origin(),
-            "hash": l.hash().name(),
-            "kind": l.kind().name(),
-            "key_file": key.display().to_string(),
-            "key_created": created_key,
-            "verifier_key": signer.verifier().to_key_string(),
-        })
-    );
-    Ok(())
+    let l = match Ledger::create(ledger, &opts) {
+        Ok(l) => l,
+        Err(e) => {
+            if created_key {
+                let _ = fs::remove_file(&key);
+            }
+            return Err(e.into());
+        }
+    };
+    emit_line(&json!({
+        "ledger": ledger.display().to_string(),
+        "origin": l.origin(),
+        "hash": l.hash().name(),
+        "kind": l.kind().name(),
+        "key_file": key.display().to_string(),
+        "key_created": created_key,
+        "verifier_key": signer.verifier().to_key_string(),
+    }))
 }
 
 fn write_secret(path: &Path, text: &str) -> Res {
@@ -457,41 +481,73 @@ fn append(l: Ledger, a: &AppendArgs) -> Res {
     }
     let pb = progress_bar(None, "appending");
     let mut pending: Vec<Value> = Vec::new();
-    let mut first_line = 1usize;
-    let commit = |pending: &mut Vec<Value>, first_line: usize| -> Res {
+    let mut line_of: Vec<usize> = Vec::new();
+    let commit = |pending: &mut Vec<Value>, line_of: &mut Vec<usize>| -> Res {
         if pending.is_empty() {
             return Ok(());
         }
-        let receipts = l.append_batch(pending).map_err(|e| {
-            let mut f = Failure::from(e);
-            f.message = format!("batch starting at input line {first_line}: {}", f.message);
-            f
-        })?;
+        let receipts = l
+            .append_batch(pending)
+            .map_err(|e| with_input_line(e, line_of))?;
         print_receipts(&receipts)?;
         pb.inc(receipts.len() as u64);
         pending.clear();
+        line_of.clear();
         Ok(())
     };
-    for (n, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| io_fail(Path::new("input"), e))?;
-        if line.trim().is_empty() {
+    let mut input = input;
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    loop {
+        buf.clear();
+        let read = input
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| io_fail(Path::new("input"), e))?;
+        if read == 0 {
+            break;
+        }
+        n += 1;
+        if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let value: Value = serde_json::from_str(&line).map_err(|e| Failure {
-            status: 2,
-            message: format!("input line {}: not JSON: {e} [malformed]", n + 1),
+        let value = trailseal::entry::parse_json(&buf).map_err(|e| {
+            let mut f = Failure::from(e);
+            f.message = format!("input line {n}: {}", f.message);
+            f
         })?;
-        if pending.is_empty() {
-            first_line = n + 1;
-        }
         pending.push(value);
+        line_of.push(n);
         if a.batch.is_some_and(|b| pending.len() >= b) {
-            commit(&mut pending, first_line)?;
+            commit(&mut pending, &mut line_of)?;
         }
     }
-    commit(&mut pending, first_line)?;
+    commit(&mut pending, &mut line_of)?;
     pb.finish_and_clear();
     Ok(())
+}
+
+/// Name the input line of a refused entry: the core names its position in the batch.
+fn with_input_line(e: Error, line_of: &[usize]) -> Failure {
+    let line = match &e {
+        _ if line_of.len() == 1 => line_of.first(),
+        Error::InvalidEntry { field, .. } => field
+            .strip_prefix('[')
+            .and_then(|rest| rest.split_once(']'))
+            .and_then(|(pos, _)| pos.parse::<usize>().ok())
+            .and_then(|pos| line_of.get(pos)),
+        _ => None,
+    };
+    let mut f = Failure::from(e);
+    f.message = match line {
+        Some(line) => format!("input line {line}: {}", f.message),
+        None => format!(
+            "batch of input lines {}-{}: {}",
+            line_of.first().unwrap_or(&0),
+            line_of.last().unwrap_or(&0),
+            f.message
+        ),
+    };
+    f
 }
 
 fn split_pair<'a>(flag: &str, s: &'a str, sep: char) -> Res<(&'a str, &'a str)> {
@@ -588,18 +644,14 @@ fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>) -> Res {
     let report = l.verify_with(opts);
     pb.finish_and_clear();
     let report = report?;
-    println!(
-        "{}",
-        json!({
-            "ok": true,
-            "size": report.size,
-            "root": merkle::to_hex(&report.root),
-            "nodes_checked": report.nodes,
-            "checkpoints_checked": report.checkpoints,
-            "consistent_with_checkpoint": report.external_checkpoint,
-        })
-    );
-    Ok(())
+    emit_line(&json!({
+        "ok": true,
+        "size": report.size,
+        "root": merkle::to_hex(&report.root),
+        "nodes_checked": report.nodes,
+        "checkpoints_checked": report.checkpoints,
+        "consistent_with_checkpoint": report.external_checkpoint,
+    }))
 }
 
 fn verify_proof(
@@ -654,6 +706,5 @@ fn verify_proof(
     if let Some(c) = &cp {
         report.insert("checkpoint_size".into(), c.size.into());
     }
-    println!("{}", Value::Object(report));
-    Ok(())
+    emit_line(&Value::Object(report))
 }

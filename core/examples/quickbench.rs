@@ -43,8 +43,8 @@ fn main() {
     l.verify(&Default::default()).unwrap();
     println!("verify: {:.0} entries/s", n / t.elapsed().as_secs_f64());
     let t = Instant::now();
-    for i in 0..200 {
-        l.append(&batch[i]).unwrap();
+    for e in &batch[..200] {
+        l.append(e).unwrap();
     }
     println!(
         "durable single append: {:.0} /s",

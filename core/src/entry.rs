@@ -382,6 +382,82 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Parse JSON text strictly: like `serde_json::from_slice`, but an object with a repeated key
+/// is refused instead of silently keeping the last value (RFC 8785 input must be I-JSON, and
+/// an auditor must not see `"actor"` twice with only one of them recorded).
+///
+/// ```
+/// assert!(trailseal::entry::parse_json(br#"{"a": 1, "a": 2}"#).is_err());
+/// assert_eq!(trailseal::entry::parse_json(b"[1]").unwrap(), serde_json::json!([1]));
+/// ```
+pub fn parse_json(text: &[u8]) -> Result<Value> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = StrictValue
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|_| v))
+        .map_err(|e| Error::malformed("JSON", e.to_string()))?;
+    Ok(value)
+}
+
+struct StrictValue;
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(StrictValue)? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            let v = map.next_value_seed(StrictValue)?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// Canonical encoding of the caller-given fields of a stored entry (everything but `v` and
 /// `time`), to compare with [`ValidEntry::caller_fields_canonical`].
 pub fn stored_caller_fields_canonical(leaf: &[u8]) -> Result<Vec<u8>> {
@@ -523,7 +599,7 @@ fn validate_actor(v: Option<&Value>) -> Result<()> {
             .as_array()
             .ok_or_else(|| Error::invalid_entry("actor.via", "must be an array of strings"))?;
         for (i, item) in list.iter().enumerate() {
-            if !item.as_str().is_some_and(|s| !s.is_empty()) {
+            if item.as_str().is_none_or(str::is_empty) {
                 return Err(Error::invalid_entry(
                     format!("actor.via[{i}]"),
                     "must be a non-empty string",

@@ -418,7 +418,10 @@ impl Reader {
 
     /// Size, root and last time at this snapshot.
     pub fn state(&self) -> Result<State> {
-        self.record("state")
+        self.record("state").map_err(|e| Error::Tampered {
+            location: "state record".into(),
+            detail: e.to_string(),
+        })
     }
 
     /// The bytes of leaf `index`.
@@ -449,8 +452,12 @@ impl Reader {
     pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
         let mut out = Vec::new();
         for item in self.checkpoints.iter().map_err(storage_err)? {
-            let (_, v) = item.map_err(storage_err)?;
-            out.push(decode("checkpoint", v.value())?);
+            let (k, v) = item.map_err(storage_err)?;
+            let cp = decode("checkpoint", v.value()).map_err(|e| Error::Tampered {
+                location: format!("checkpoint {}", k.value()),
+                detail: e.to_string(),
+            })?;
+            out.push(cp);
         }
         Ok(out)
     }

@@ -84,6 +84,8 @@ proptest! {
     }
 }
 
+// The RFC's own literal, digits beyond f64 precision included.
+#[allow(clippy::excessive_precision)]
 #[test]
 fn rfc8785_examples() {
     // RFC 8785 section 3.2.3 (sorting) and appendix B (numbers)
