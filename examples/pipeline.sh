@@ -5,7 +5,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" -p trailseal-cli
-T="$root/target/release/trailseal"
+T="${CARGO_TARGET_DIR:-$root/target}/release/trailseal"
 work=${TRAILSEAL_DEMO_DIR:-$(mktemp -d)}
 mkdir -p "$work" && cd "$work" && rm -f audit.redb audit.redb.key ./*.json ./*.note
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

@@ -12,6 +12,6 @@ step "rust tests (unit, vectors, properties, ledger, tampering, CLI, crash)"
 cargo test --workspace --locked
 step "Go's sumdb/tlog and sumdb/note accept trailseal's output"
 cargo build --locked -p trailseal-cli
-TRAILSEAL="$PWD/target/debug/trailseal" bash tests/go-interop/check.sh
+TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-interop/check.sh
 TRAILSEAL_GO_INTEROP=1 cargo test --locked -p trailseal --test note_vectors go_interop
 step "all tests passed"

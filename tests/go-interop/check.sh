@@ -4,7 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-T=${TRAILSEAL:-$root/target/debug/trailseal}
+T=${TRAILSEAL:-${CARGO_TARGET_DIR:-$root/target}/debug/trailseal}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
