@@ -50,5 +50,26 @@ fn main() {
         "durable single append: {:.0} /s",
         200.0 / t.elapsed().as_secs_f64()
     );
+    let l = std::sync::Arc::new(l);
+    let t = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|k| {
+            let l = l.clone();
+            let mine: Vec<_> = batch[k * 100..k * 100 + 100].to_vec();
+            std::thread::spawn(move || {
+                for e in &mine {
+                    l.append(e).unwrap();
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    println!(
+        "durable single appends from 8 threads: {:.0} /s",
+        800.0 / t.elapsed().as_secs_f64()
+    );
+    drop(l);
     std::fs::remove_dir_all(&dir).unwrap();
 }

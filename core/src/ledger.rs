@@ -16,9 +16,10 @@
 //! ledger.verify(&trailseal::VerifyOptions::default().against(&note, &signer.verifier())).unwrap();
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -169,6 +170,51 @@ struct WriterState {
     last_time: Timestamp,
 }
 
+/// What one append call asks for.
+enum Work<'a> {
+    Entries(Cow<'a, [Value]>),
+    Raw(Vec<Cow<'a, [u8]>>),
+}
+
+impl Work<'_> {
+    fn into_owned(self) -> Work<'static> {
+        match self {
+            Work::Entries(e) => Work::Entries(Cow::Owned(e.into_owned())),
+            Work::Raw(l) => Work::Raw(l.into_iter().map(|c| Cow::Owned(c.into_owned())).collect()),
+        }
+    }
+}
+
+/// Where a waiting caller finds the outcome of its queued request.
+type Slot = Mutex<Option<Result<Vec<Receipt>>>>;
+
+fn take_slot(slot: &Slot) -> Option<Result<Vec<Receipt>>> {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+struct Queued {
+    work: Work<'static>,
+    slot: Arc<Slot>,
+}
+
+/// The state of one group commit being assembled.
+struct Group {
+    w: Writer,
+    frontier: Frontier,
+    last_time: Timestamp,
+    /// id -> (canonical caller fields, receipt) of entries new in this group
+    ids: HashMap<String, (Vec<u8>, Receipt)>,
+}
+
+/// The same failure again, for each caller that shared a failed commit.
+fn duplicate(e: &Error) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        Error::Storage(m) => Error::Storage(m.clone()),
+        other => Error::Storage(other.to_string()),
+    }
+}
+
 /// An open ledger. Share one handle across threads (`Ledger` is `Send + Sync`): appends are
 /// serialized, and readers see consistent snapshots while a writer appends.
 pub struct Ledger {
@@ -176,6 +222,7 @@ pub struct Ledger {
     meta: Meta,
     durable: bool,
     writer: Mutex<WriterState>,
+    queue: Mutex<Vec<Queued>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -251,6 +298,7 @@ impl Ledger {
                 frontier: Frontier::new(),
                 last_time: Timestamp::EPOCH,
             }),
+            queue: Mutex::new(Vec::new()),
         })
     }
 
@@ -275,6 +323,7 @@ impl Ledger {
                 frontier,
                 last_time: state.last_time,
             }),
+            queue: Mutex::new(Vec::new()),
         })
     }
 
@@ -361,103 +410,7 @@ impl Ledger {
     /// written again; its receipt is the stored entry's.
     pub fn append_batch(&self, entries: &[Value]) -> Result<Vec<Receipt>> {
         self.need_kind(LedgerKind::Entries)?;
-        let mut guard = self.lock()?;
-        let mut frontier = guard.frontier.clone();
-        let mut last_time = guard.last_time;
-        let mut w = self.store.writer(self.durable)?;
-        let alg = self.meta.hash;
-        // id -> (index, canonical caller fields) of entries new in this batch
-        let mut batch_ids: HashMap<String, (u64, Vec<u8>)> = HashMap::new();
-        let mut receipts = Vec::with_capacity(entries.len());
-        for (pos, value) in entries.iter().enumerate() {
-            let index = frontier.size();
-            let valid =
-                entry::validate(value, index).map_err(|e| in_batch(e, pos, entries.len()))?;
-            if let Some(id) = valid.id() {
-                if let Some(r) = self.existing_receipt(&w, &batch_ids, &receipts, id, &valid)? {
-                    receipts.push(r);
-                    continue;
-                }
-                batch_ids.insert(id.to_owned(), (index, valid.caller_fields_canonical()));
-                w.put_id(id, index);
-            }
-            let time = Timestamp::now().at_least(last_time);
-            last_time = time;
-            let bytes = valid
-                .encode(&time, self.meta.max_entry_bytes)
-                .map_err(|e| in_batch(e, pos, entries.len()))?;
-            receipts.push(push_leaf(alg, &mut frontier, &mut w, bytes, Some(time)));
-        }
-        self.commit(w, frontier, last_time, &mut guard)?;
-        Ok(receipts)
-    }
-
-    /// The receipt of an entry already carrying `id`, if its caller-given fields match.
-    fn existing_receipt(
-        &self,
-        w: &Writer,
-        batch: &HashMap<String, (u64, Vec<u8>)>,
-        receipts: &[Receipt],
-        id: &str,
-        valid: &ValidEntry<'_>,
-    ) -> Result<Option<Receipt>> {
-        let ours = valid.caller_fields_canonical();
-        if let Some((index, fields)) = batch.get(id) {
-            if *fields != ours {
-                return Err(Error::IdConflict {
-                    id: id.into(),
-                    index: *index,
-                });
-            }
-            let r = receipts.iter().find(|r| r.index == *index).cloned();
-            return Ok(r);
-        }
-        let Some(index) = w.id_index(id)? else {
-            return Ok(None);
-        };
-        let leaf = w.leaf(index)?;
-        if entry::stored_caller_fields_canonical(&leaf)? != ours {
-            return Err(Error::IdConflict {
-                id: id.into(),
-                index,
-            });
-        }
-        let stored: Value = serde_json::from_slice(&leaf)
-            .map_err(|e| Error::Internal(format!("stored entry {index}: {e}")))?;
-        let time = stored
-            .get("time")
-            .and_then(Value::as_str)
-            .map(Timestamp::parse)
-            .transpose()?;
-        let alg = self.meta.hash;
-        let mut ids = vec![NodeId { level: 0, index }];
-        ids.extend(range_ids(0, index + 1));
-        let hashes = w.nodes(&ids)?;
-        Ok(Some(Receipt {
-            index,
-            leaf_hash: hashes[0],
-            tree_size: index + 1,
-            root: merkle::fold_subtrees(alg, &hashes[1..]),
-            time,
-        }))
-    }
-
-    fn commit(
-        &self,
-        mut w: Writer,
-        frontier: Frontier,
-        last_time: Timestamp,
-        guard: &mut WriterState,
-    ) -> Result<()> {
-        w.set_state(State {
-            size: frontier.size(),
-            root: frontier.root(self.meta.hash),
-            last_time,
-        });
-        w.commit()?;
-        guard.frontier = frontier;
-        guard.last_time = last_time;
-        Ok(())
+        self.submit(Work::Entries(Cow::Borrowed(entries)))
     }
 
     /// Append one raw leaf (raw ledgers only).
@@ -479,16 +432,216 @@ impl Ledger {
                 )));
             }
         }
-        let mut guard = self.lock()?;
-        let mut frontier = guard.frontier.clone();
-        let last_time = guard.last_time;
-        let mut w = self.store.writer(self.durable)?;
-        let receipts = leaves
-            .iter()
-            .map(|leaf| push_leaf(self.meta.hash, &mut frontier, &mut w, leaf.to_vec(), None))
+        self.submit(Work::Raw(
+            leaves.iter().map(|l| Cow::Borrowed(*l)).collect(),
+        ))
+    }
+
+    /// Group commit: appends that arrive while another is committing share its successor's
+    /// commit and fsync. Each request is still all-or-nothing on its own, and each caller
+    /// returns only once the commit holding its entries is durable.
+    ///
+    /// A caller that finds the writer free commits at once, with its borrowed input. A caller
+    /// that finds it busy queues an owned copy and waits for the writer; when it gets it,
+    /// either a previous holder already committed its request, or it commits everything
+    /// queued so far in one transaction.
+    fn submit(&self, work: Work<'_>) -> Result<Vec<Receipt>> {
+        match self.writer.try_lock() {
+            Ok(mut guard) => self.run_group(&mut guard, Some(work)),
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                self.run_group(&mut p.into_inner(), Some(work))
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                let slot: Arc<Slot> = Arc::default();
+                self.queue
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(Queued {
+                        work: work.into_owned(),
+                        slot: slot.clone(),
+                    });
+                let mut guard = self.lock()?;
+                if let Some(done) = take_slot(&slot) {
+                    return done;
+                }
+                self.run_group(&mut guard, None)?;
+                take_slot(&slot).unwrap_or_else(|| {
+                    Err(Error::Internal("queued append was not processed".into()))
+                })
+            }
+        }
+    }
+
+    /// Process `own` (if any) and every queued request in one write transaction. Returns the
+    /// result of `own`, or an empty list when there is none.
+    fn run_group(&self, guard: &mut WriterState, own: Option<Work<'_>>) -> Result<Vec<Receipt>> {
+        let queued = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut g = Group {
+            w: self.store.writer(self.durable)?,
+            frontier: guard.frontier.clone(),
+            last_time: guard.last_time,
+            ids: HashMap::new(),
+        };
+        let own_result = own.map(|work| self.process(&mut g, &work));
+        let mut results: Vec<(Arc<Slot>, Result<Vec<Receipt>>)> = queued
+            .into_iter()
+            .map(|q| {
+                let r = self.process(&mut g, &q.work);
+                (q.slot, r)
+            })
             .collect();
-        self.commit(w, frontier, last_time, &mut guard)?;
+        let committed = if g.w.is_empty() {
+            Ok(())
+        } else {
+            self.commit(g.w, g.frontier, g.last_time, guard)
+        };
+        let own_result = match (own_result, &committed) {
+            (Some(r), Ok(())) => r,
+            (Some(Ok(_)), Err(e)) => Err(duplicate(e)),
+            (Some(Err(e)), _) => Err(e),
+            (None, _) => Ok(Vec::new()),
+        };
+        for (slot, r) in results.drain(..) {
+            let r = match (&committed, r) {
+                (Err(e), Ok(_)) => Err(duplicate(e)),
+                (_, r) => r,
+            };
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        }
+        committed.map(|_| own_result)?
+    }
+
+    /// Queue one request into the group; on refusal, undo exactly what it queued.
+    fn process(&self, g: &mut Group, work: &Work<'_>) -> Result<Vec<Receipt>> {
+        let mark = g.w.mark();
+        let frontier = g.frontier.clone();
+        let last_time = g.last_time;
+        let mut new_ids = Vec::new();
+        let result = match work {
+            Work::Entries(entries) => self.process_entries(g, entries, &mut new_ids),
+            Work::Raw(leaves) => Ok(leaves
+                .iter()
+                .map(|leaf| {
+                    push_leaf(
+                        self.meta.hash,
+                        &mut g.frontier,
+                        &mut g.w,
+                        leaf.to_vec(),
+                        None,
+                    )
+                })
+                .collect()),
+        };
+        if result.is_err() {
+            g.w.rollback(mark);
+            g.frontier = frontier;
+            g.last_time = last_time;
+            for id in new_ids {
+                g.ids.remove(&id);
+            }
+        }
+        result
+    }
+
+    fn process_entries(
+        &self,
+        g: &mut Group,
+        entries: &[Value],
+        new_ids: &mut Vec<String>,
+    ) -> Result<Vec<Receipt>> {
+        let alg = self.meta.hash;
+        let mut receipts = Vec::with_capacity(entries.len());
+        for (pos, value) in entries.iter().enumerate() {
+            let index = g.frontier.size();
+            let valid =
+                entry::validate(value, index).map_err(|e| in_batch(e, pos, entries.len()))?;
+            if let Some(id) = valid.id() {
+                if let Some(r) = self.existing_receipt(g, id, &valid)? {
+                    receipts.push(r);
+                    continue;
+                }
+            }
+            let time = Timestamp::now().at_least(g.last_time);
+            g.last_time = time;
+            let bytes = valid
+                .encode(&time, self.meta.max_entry_bytes)
+                .map_err(|e| in_batch(e, pos, entries.len()))?;
+            let receipt = push_leaf(alg, &mut g.frontier, &mut g.w, bytes, Some(time));
+            if let Some(id) = valid.id() {
+                g.w.put_id(id, index);
+                g.ids.insert(
+                    id.to_owned(),
+                    (valid.caller_fields_canonical(), receipt.clone()),
+                );
+                new_ids.push(id.to_owned());
+            }
+            receipts.push(receipt);
+        }
         Ok(receipts)
+    }
+
+    /// The receipt of an entry already carrying `id`, if its caller-given fields match.
+    fn existing_receipt(
+        &self,
+        g: &Group,
+        id: &str,
+        valid: &ValidEntry<'_>,
+    ) -> Result<Option<Receipt>> {
+        let ours = valid.caller_fields_canonical();
+        if let Some((fields, receipt)) = g.ids.get(id) {
+            if *fields != ours {
+                return Err(Error::IdConflict {
+                    id: id.into(),
+                    index: receipt.index,
+                });
+            }
+            return Ok(Some(receipt.clone()));
+        }
+        let Some(index) = g.w.id_index(id)? else {
+            return Ok(None);
+        };
+        let leaf = g.w.leaf(index)?;
+        if entry::stored_caller_fields_canonical(&leaf)? != ours {
+            return Err(Error::IdConflict {
+                id: id.into(),
+                index,
+            });
+        }
+        let stored: Value = serde_json::from_slice(&leaf)
+            .map_err(|e| Error::Internal(format!("stored entry {index}: {e}")))?;
+        let time = stored
+            .get("time")
+            .and_then(Value::as_str)
+            .map(Timestamp::parse)
+            .transpose()?;
+        let mut ids = vec![NodeId { level: 0, index }];
+        ids.extend(range_ids(0, index + 1));
+        let hashes = g.w.nodes(&ids)?;
+        Ok(Some(Receipt {
+            index,
+            leaf_hash: hashes[0],
+            tree_size: index + 1,
+            root: merkle::fold_subtrees(self.meta.hash, &hashes[1..]),
+            time,
+        }))
+    }
+
+    fn commit(
+        &self,
+        mut w: Writer,
+        frontier: Frontier,
+        last_time: Timestamp,
+        guard: &mut WriterState,
+    ) -> Result<()> {
+        w.set_state(State {
+            size: frontier.size(),
+            root: frontier.root(self.meta.hash),
+            last_time,
+        });
+        w.commit()?;
+        guard.frontier = frontier;
+        guard.last_time = last_time;
+        Ok(())
     }
 
     /// Make every append made with [`Durability::NotDurableUntilSync`] durable.

@@ -513,7 +513,36 @@ pub struct Writer {
     state: Option<State>,
 }
 
+/// A point in a [`Writer`]'s queue to roll back to (see [`Writer::mark`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    leaves: usize,
+    nodes: usize,
+    ids: usize,
+}
+
 impl Writer {
+    /// Remember how much is queued, so one request of a group commit can be undone alone.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            leaves: self.leaves.len(),
+            nodes: self.nodes.len(),
+            ids: self.ids.len(),
+        }
+    }
+
+    /// Drop everything queued since `mark`.
+    pub fn rollback(&mut self, mark: Mark) {
+        self.leaves.truncate(mark.leaves);
+        self.nodes.truncate(mark.nodes);
+        self.ids.truncate(mark.ids);
+    }
+
+    /// True if nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty() && self.checkpoints.is_empty()
+    }
+
     /// Queue leaf `index` (leaves must be queued in order, starting at the current size).
     pub fn push_leaf(&mut self, index: u64, bytes: Vec<u8>) {
         if self.leaves.is_empty() {

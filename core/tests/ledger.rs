@@ -389,3 +389,51 @@ fn typed_entries_and_large_entries() {
         ErrorCode::InvalidEntry
     );
 }
+
+#[test]
+fn concurrent_appends_group_commit_and_refusals_stay_separate() {
+    // Many threads append at once: good requests all land (sharing commits), a refused one
+    // fails alone, and ids stay consistent across requests of one group.
+    let dir = tempfile::tempdir().unwrap();
+    let l = std::sync::Arc::new(new_ledger(&dir, HashAlg::Sha256));
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                let mut ok = Vec::new();
+                for n in 0..40u64 {
+                    let mut e = entry(t * 1000 + n);
+                    if n % 10 == 3 {
+                        e["action"] = json!("Not Valid");
+                        assert_eq!(l.append(&e).unwrap_err().code(), ErrorCode::InvalidEntry);
+                        continue;
+                    }
+                    if n % 10 == 5 {
+                        // every thread records the same retried event: one entry in the end
+                        e = entry(424242);
+                        e["id"] = json!("shared-run");
+                    }
+                    ok.push(l.append(&e).unwrap());
+                }
+                ok
+            })
+        })
+        .collect();
+    let receipts: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let shared: std::collections::HashSet<u64> = receipts
+        .iter()
+        .filter(|r| l.get(r.index).unwrap().get("id").is_some())
+        .map(|r| r.index)
+        .collect();
+    assert_eq!(shared.len(), 1, "the shared id was written once");
+    let size = l.size().unwrap();
+    assert_eq!(size, 8 * (40 - 4 - 4) + 1);
+    for r in &receipts {
+        assert_eq!(r.leaf_hash, l.leaf_hash(r.index).unwrap());
+        assert_eq!(r.root, l.root_at(r.tree_size).unwrap());
+    }
+    l.verify(&VerifyOptions::default()).unwrap();
+}
