@@ -19,8 +19,12 @@ fn main() {
         })
         .collect();
     let t = Instant::now();
-    for _ in 0..n_batches {
+    for b in 0..n_batches {
         l.append_batch(&batch).unwrap();
+        if std::env::var("SIZES").is_ok() && b % 20 == 19 {
+            let bytes = std::fs::metadata(&path).unwrap().len();
+            println!("{} entries: {} B/entry", (b + 1) * 1000, bytes / ((b as u64 + 1) * 1000));
+        }
     }
     let secs = t.elapsed().as_secs_f64();
     let n = (n_batches * 1000) as f64;

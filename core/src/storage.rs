@@ -22,9 +22,10 @@
 //!   reads with no hashing beyond the proof's own folds. A batch of 1,000 leaves touches about
 //!   32 tiles. Tiles are 64 wide rather than 256 so that the partial tile rewritten by a single
 //!   durable append stays at 2 KiB.
-//! - A bundle holds up to 64 consecutive leaves, closed early once it reaches 32 KiB, so a
+//! - A bundle holds up to 64 consecutive leaves and at most about 16 KiB, so a
 //!   single append rewrites at most one partial bundle of bounded size even when entries are
 //!   large. Bundles are keyed by their first index and found with one range seek.
+//!   ([`BUNDLE_CLOSE_BYTES`] says why the byte limit sits just under 16 KiB.)
 //!
 //! Only complete subtree hashes are stored; the append frontier (one hash per set bit of the
 //! size) lives in the ledger's memory and is rebuilt from the stored nodes on open.
@@ -57,8 +58,12 @@ pub const TILE_WIDTH: u64 = 64;
 const TILE_SHIFT: u32 = 6;
 /// Leaves per bundle at most.
 pub const BUNDLE_MAX_LEAVES: usize = 64;
-/// A bundle takes no more leaves once it holds this many bytes.
-pub const BUNDLE_CLOSE_BYTES: usize = 32 * 1024;
+/// A bundle takes no leaf that would make it longer than this (unless it is its first).
+///
+/// redb gives a value that outgrows one 4 KiB page a run of pages rounded up to a power of
+/// two, so a bundle a little over 16 KiB would occupy 32 KiB. Closing just under 16 KiB (less
+/// the page header and key) keeps that rounding loss near zero for typical entries.
+pub const BUNDLE_CLOSE_BYTES: usize = 16 * 1024 - 96;
 
 /// The kind of leaf a ledger holds, fixed at creation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -600,15 +605,21 @@ impl Writer {
             _ => (self.first_new_leaf, Vec::new()),
         };
         let mut count = bundle_leaves(&bundle).count();
+        let mut dirty = false;
         for (index, leaf) in (self.first_new_leaf..).zip(&self.leaves) {
-            if count >= BUNDLE_MAX_LEAVES || bundle.len() >= BUNDLE_CLOSE_BYTES {
-                table
-                    .insert(start, bundle.as_slice())
-                    .map_err(storage_err)?;
+            let full = count >= BUNDLE_MAX_LEAVES
+                || (count > 0 && bundle.len() + 4 + leaf.len() > BUNDLE_CLOSE_BYTES);
+            if full {
+                if dirty {
+                    table
+                        .insert(start, bundle.as_slice())
+                        .map_err(storage_err)?;
+                }
                 start = index;
                 bundle.clear();
                 count = 0;
             }
+            dirty = true;
             push_framed(&mut bundle, leaf);
             count += 1;
         }
