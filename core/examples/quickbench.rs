@@ -23,7 +23,11 @@ fn main() {
         l.append_batch(&batch).unwrap();
         if std::env::var("SIZES").is_ok() && b % 20 == 19 {
             let bytes = std::fs::metadata(&path).unwrap().len();
-            println!("{} entries: {} B/entry", (b + 1) * 1000, bytes / ((b as u64 + 1) * 1000));
+            println!(
+                "{} entries: {} B/entry",
+                (b + 1) * 1000,
+                bytes / ((b as u64 + 1) * 1000)
+            );
         }
     }
     let secs = t.elapsed().as_secs_f64();

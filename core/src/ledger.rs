@@ -30,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::note::{Signer, Verifier};
 use crate::proof::{ConsistencyProof, InclusionProof};
+use crate::query::{self, Page, Query, Term, Trace, Why};
 use crate::storage::{Meta, Reader, State, Store, StoredCheckpoint, Writer, STORAGE_FORMAT};
 
 pub use crate::storage::LedgerKind;
@@ -567,6 +568,9 @@ impl Ledger {
                 .encode(&time, self.meta.max_entry_bytes)
                 .map_err(|e| in_batch(e, pos, entries.len()))?;
             let receipt = push_leaf(alg, &mut g.frontier, &mut g.w, bytes, Some(time));
+            for term in Term::of_entry(value) {
+                g.w.put_posting(term.key(), index);
+            }
             if let Some(id) = valid.id() {
                 g.w.put_id(id, index);
                 g.ids.insert(
@@ -746,6 +750,30 @@ impl Ledger {
         w.commit()?;
         drop(guard);
         Ok(note)
+    }
+
+    /// Entries matching every filter of `q`, one page at a time (entry ledgers only). Reads
+    /// only the posting lists of its filters and the entries it returns.
+    pub fn query(&self, q: &Query) -> Result<Page> {
+        self.need_kind(LedgerKind::Entries)?;
+        let (reader, state) = self.snapshot()?;
+        query::run(&reader, state.size, q)
+    }
+
+    /// The entries `index` rests on, transitively (its `links`, refs resolved to the entries
+    /// named by or first carrying them, and the policy version that allowed each), or with
+    /// `forward`, the entries that rest on it.
+    pub fn trace(&self, index: u64, forward: bool) -> Result<Trace> {
+        self.need_kind(LedgerKind::Entries)?;
+        let (reader, state) = self.snapshot()?;
+        query::trace(&reader, state.size, index, forward)
+    }
+
+    /// Which rule allowed entry `index`, what that rule said then, and who approved it.
+    pub fn why(&self, index: u64) -> Result<Why> {
+        self.need_kind(LedgerKind::Entries)?;
+        let (reader, state) = self.snapshot()?;
+        query::why(&reader, state.size, index)
     }
 
     /// Every checkpoint this ledger signed, oldest first.

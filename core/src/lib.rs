@@ -12,6 +12,7 @@
 //! - [`entry`]: the audit-entry schema, validation and canonical (RFC 8785) encoding.
 //! - [`note`]: signer and verifier keys, C2SP signed notes (Go `sumdb/note` compatible).
 //! - [`checkpoint`]: C2SP tlog checkpoints, signed as notes.
+//! - [`query`]: secondary indexes, queries, `trace` and `why` (traceability).
 //! - [`storage`]: the only module that knows redb.
 //! - [`ledger`]: the facade that composes them.
 //! - [`error`]: the one error enum with stable codes.
@@ -25,6 +26,7 @@ pub mod ledger;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod query;
 pub mod storage;
 
 pub use checkpoint::Checkpoint;

@@ -9,6 +9,12 @@
 //! | `nodes`       | `level << 58 \| index / 64` | a tile: up to 64 hashes of one level   |
 //! | `ids`         | entry `id`                  | leaf index                             |
 //! | `checkpoints` | sequence number             | postcard [`StoredCheckpoint`]          |
+//! | `postings`    | index term ‖ first index (BE) | up to 500 leaf indexes (u64 LE), ascending |
+//!
+//! The secondary indexes (actor, action, subject, attrs, refs, link targets, decision) are
+//! posting lists grouped into chunks for the same reason as tiles: a batch appends to the last
+//! chunk of each term once, instead of one B-tree insert per entry and term. A term is a kind
+//! byte and length-prefixed values (`query::Term::key`), so no term is a prefix of another.
 //!
 //! # Why bundles and tiles
 //!
@@ -50,6 +56,10 @@ const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.leav
 const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.nodes");
 const IDS: TableDefinition<&str, u64> = TableDefinition::new("trailseal.ids");
 const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.checkpoints");
+const POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("trailseal.postings");
+
+/// Indexes per posting chunk at most (8 bytes each: a chunk fits one 4 KiB page).
+pub const POSTING_CHUNK: usize = 500;
 
 /// Version of this storage layout, recorded in [`Meta`]; a file with another one is refused.
 pub const STORAGE_FORMAT: u32 = 1;
@@ -132,6 +142,13 @@ fn decode<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_stdvec(value).map_err(|e| Error::Internal(format!("encoding a record: {e}")))
+}
+
+fn chunk_key(term: &[u8], first: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(term.len() + 8);
+    k.extend_from_slice(term);
+    k.extend_from_slice(&first.to_be_bytes());
+    k
 }
 
 fn tile_key(level: u8, tile: u64) -> u64 {
@@ -263,6 +280,7 @@ impl Store {
                 txn.open_table(NODES).map_err(storage_err)?;
                 txn.open_table(IDS).map_err(storage_err)?;
                 txn.open_table(CHECKPOINTS).map_err(storage_err)?;
+                txn.open_table(POSTINGS).map_err(storage_err)?;
             }
             txn.commit().map_err(storage_err)?;
             Ok(store)
@@ -317,6 +335,7 @@ impl Store {
             nodes: Vec::new(),
             ids: Vec::new(),
             checkpoints: Vec::new(),
+            postings: Vec::new(),
             state: None,
         })
     }
@@ -394,6 +413,7 @@ pub struct Reader {
     nodes: ReadOnlyTable<u64, &'static [u8]>,
     ids: ReadOnlyTable<&'static str, u64>,
     checkpoints: ReadOnlyTable<u64, &'static [u8]>,
+    postings: ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
 impl Reader {
@@ -404,6 +424,7 @@ impl Reader {
             nodes: open_ro(&txn, NODES)?,
             ids: open_ro(&txn, IDS)?,
             checkpoints: open_ro(&txn, CHECKPOINTS)?,
+            postings: open_ro(&txn, POSTINGS)?,
         })
     }
 
@@ -446,6 +467,46 @@ impl Reader {
             .get(tile_key(level, tile))
             .map_err(storage_err)?
             .map(|g| g.value().to_vec()))
+    }
+
+    /// The chunk of `term`'s posting list holding the first index `>= from` (ascending), or
+    /// with `back`, the chunk holding the last index `<= from`. Returns the chunk's indexes.
+    pub fn posting_chunk(&self, term: &[u8], from: u64, back: bool) -> Result<Vec<u64>> {
+        let lo = chunk_key(term, 0);
+        let hi = chunk_key(term, u64::MAX);
+        let at = chunk_key(term, from);
+        let decode = |v: &[u8]| -> Vec<u64> {
+            v.chunks_exact(8)
+                .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect()
+        };
+        // The chunk starting at or before `from` may hold it; otherwise, going forward, the
+        // next chunk starts above it.
+        let mut before = self
+            .postings
+            .range(lo.as_slice()..=at.as_slice())
+            .map_err(storage_err)?;
+        if let Some(item) = before.next_back() {
+            let (_, v) = item.map_err(storage_err)?;
+            let chunk = decode(v.value());
+            if back || chunk.last().is_some_and(|&l| l >= from) {
+                return Ok(chunk);
+            }
+        } else if back {
+            return Ok(Vec::new());
+        }
+        if from == u64::MAX {
+            return Ok(Vec::new());
+        }
+        let next = chunk_key(term, from + 1);
+        let mut after = self
+            .postings
+            .range(next.as_slice()..=hi.as_slice())
+            .map_err(storage_err)?;
+        match after.next() {
+            Some(item) => Ok(decode(item.map_err(storage_err)?.1.value())),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The leaf index carrying entry id `id`.
@@ -515,6 +576,7 @@ pub struct Writer {
     nodes: Vec<(NodeId, Hash)>,
     ids: Vec<(String, u64)>,
     checkpoints: Vec<StoredCheckpoint>,
+    postings: Vec<(Vec<u8>, u64)>,
     state: Option<State>,
 }
 
@@ -524,6 +586,7 @@ pub struct Mark {
     leaves: usize,
     nodes: usize,
     ids: usize,
+    postings: usize,
 }
 
 impl Writer {
@@ -533,6 +596,7 @@ impl Writer {
             leaves: self.leaves.len(),
             nodes: self.nodes.len(),
             ids: self.ids.len(),
+            postings: self.postings.len(),
         }
     }
 
@@ -541,6 +605,7 @@ impl Writer {
         self.leaves.truncate(mark.leaves);
         self.nodes.truncate(mark.nodes);
         self.ids.truncate(mark.ids);
+        self.postings.truncate(mark.postings);
     }
 
     /// True if nothing is queued.
@@ -559,6 +624,11 @@ impl Writer {
     /// Queue a newly complete node.
     pub fn push_node(&mut self, id: NodeId, hash: Hash) {
         self.nodes.push((id, hash));
+    }
+
+    /// Add leaf `index` to the posting list of `term` (an opaque key from the query module).
+    pub fn put_posting(&mut self, term: Vec<u8>, index: u64) {
+        self.postings.push((term, index));
     }
 
     /// Record that entry `id` is at `index`.
@@ -629,6 +699,52 @@ impl Writer {
         Ok(())
     }
 
+    fn flush_postings(&mut self) -> Result<()> {
+        if self.postings.is_empty() {
+            return Ok(());
+        }
+        let mut by_term: BTreeMap<&[u8], Vec<u64>> = BTreeMap::new();
+        for (term, index) in &self.postings {
+            by_term.entry(term.as_slice()).or_default().push(*index);
+        }
+        let mut table = self.txn.open_table(POSTINGS).map_err(storage_err)?;
+        for (term, mut indexes) in by_term {
+            indexes.dedup();
+            let last = {
+                let lo = chunk_key(term, 0);
+                let hi = chunk_key(term, u64::MAX);
+                let mut r = table
+                    .range(lo.as_slice()..=hi.as_slice())
+                    .map_err(storage_err)?;
+                match r.next_back() {
+                    Some(item) => {
+                        let (k, v) = item.map_err(storage_err)?;
+                        Some((k.value().to_vec(), v.value().to_vec()))
+                    }
+                    None => None,
+                }
+            };
+            let (mut key, mut chunk) = match last {
+                Some((k, v)) if v.len() < POSTING_CHUNK * 8 => (k, v),
+                _ => (chunk_key(term, indexes[0]), Vec::new()),
+            };
+            for index in indexes {
+                if chunk.len() >= POSTING_CHUNK * 8 {
+                    table
+                        .insert(key.as_slice(), chunk.as_slice())
+                        .map_err(storage_err)?;
+                    key = chunk_key(term, index);
+                    chunk.clear();
+                }
+                chunk.extend_from_slice(&index.to_le_bytes());
+            }
+            table
+                .insert(key.as_slice(), chunk.as_slice())
+                .map_err(storage_err)?;
+        }
+        Ok(())
+    }
+
     fn flush_nodes(&mut self) -> Result<()> {
         if self.nodes.is_empty() {
             return Ok(());
@@ -669,6 +785,7 @@ impl Writer {
     pub fn commit(mut self) -> Result<()> {
         self.flush_leaves()?;
         self.flush_nodes()?;
+        self.flush_postings()?;
         {
             let mut t = self.txn.open_table(IDS).map_err(storage_err)?;
             for (id, index) in &self.ids {

@@ -1,0 +1,713 @@
+//! Traceability: the secondary indexes, queries over them, `trace` and `why`.
+//!
+//! Every audit entry is indexed, in the same write transaction that stores it, under its
+//! actor, delegation chain (`via`), action, subject, `attrs` pairs, external `ref`s, link
+//! targets, authorization decision and policy. A [`Query`] ANDs any of these with a time
+//! range; it walks the posting lists of its terms together (a leapfrog join: each list jumps
+//! to the largest candidate seen so far) and reads only the entries it returns, never the
+//! whole ledger. `time` needs no index of its own: the ledger's times never decrease, so a
+//! time bound becomes an index bound by binary search over O(log n) entries.
+//!
+//! ```
+//! use trailseal::{CreateOptions, Ledger, query::Query};
+//! use serde_json::json;
+//! let dir = tempfile::tempdir().unwrap();
+//! let l = Ledger::create(dir.path().join("q.redb"), &CreateOptions::new("example.com/q")).unwrap();
+//! for who in ["alice", "bob", "alice"] {
+//!     l.append(&json!({"actor": {"id": who}, "action": "deploy.succeeded",
+//!                      "subject": {"type": "service", "id": "api"}})).unwrap();
+//! }
+//! let page = l.query(&Query { actor: Some("alice".into()), ..Query::default() }).unwrap();
+//! assert_eq!(page.entries.iter().map(|f| f.index).collect::<Vec<_>>(), vec![2, 0]);
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde_json::{json, Value};
+
+use crate::entry::Timestamp;
+use crate::error::{Error, Result};
+use crate::storage::Reader;
+
+/// One index term: what an entry is filed under.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Term {
+    /// `actor.id`
+    Actor(String),
+    /// One member of `actor.via`.
+    Via(String),
+    /// `action`
+    Action(String),
+    /// `subject.type`, `subject.id`
+    Subject(String, String),
+    /// One `attrs` pair.
+    Attr(String, String),
+    /// One external `ref` of `links`.
+    Ref(String),
+    /// One `index` target of `links`.
+    LinksTo(u64),
+    /// `authz.decision`
+    Decision(String),
+    /// `authz.policy`
+    Policy(String),
+}
+
+impl Term {
+    /// The storage key: a kind byte, then each part length-prefixed. Each kind has a fixed
+    /// number of parts, so no key is a prefix of another's.
+    pub fn key(&self) -> Vec<u8> {
+        let (kind, parts): (u8, Vec<&str>) = match self {
+            Term::Actor(a) => (b'a', vec![a]),
+            Term::Via(a) => (b'v', vec![a]),
+            Term::Action(a) => (b'c', vec![a]),
+            Term::Subject(t, i) => (b's', vec![t, i]),
+            Term::Attr(k, v) => (b't', vec![k, v]),
+            Term::Ref(r) => (b'r', vec![r]),
+            Term::LinksTo(i) => {
+                let mut k = vec![b'l'];
+                k.extend_from_slice(&i.to_be_bytes());
+                return k;
+            }
+            Term::Decision(d) => (b'd', vec![d]),
+            Term::Policy(p) => (b'p', vec![p]),
+        };
+        let mut k = vec![kind];
+        for part in parts {
+            k.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            k.extend_from_slice(part.as_bytes());
+        }
+        k
+    }
+
+    /// Every term a (valid) entry is filed under.
+    pub fn of_entry(e: &Value) -> Vec<Term> {
+        let s = |v: &Value| v.as_str().map(str::to_owned);
+        let mut out = Vec::new();
+        if let Some(a) = e.get("actor") {
+            out.extend(a.get("id").and_then(s).map(Term::Actor));
+            for v in a.get("via").and_then(Value::as_array).into_iter().flatten() {
+                out.extend(s(v).map(Term::Via));
+            }
+        }
+        out.extend(e.get("action").and_then(s).map(Term::Action));
+        if let Some(sub) = e.get("subject") {
+            if let (Some(t), Some(i)) = (sub.get("type").and_then(s), sub.get("id").and_then(s)) {
+                out.push(Term::Subject(t, i));
+            }
+        }
+        for (k, v) in e
+            .get("attrs")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            out.extend(s(v).map(|v| Term::Attr(k.clone(), v)));
+        }
+        for l in e
+            .get("links")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.extend(l.get("ref").and_then(s).map(Term::Ref));
+            out.extend(l.get("index").and_then(Value::as_u64).map(Term::LinksTo));
+        }
+        if let Some(a) = e.get("authz") {
+            out.extend(a.get("decision").and_then(s).map(Term::Decision));
+            out.extend(a.get("policy").and_then(s).map(Term::Policy));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Which end a query starts from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Highest index first (the default: "what happened lately").
+    #[default]
+    NewestFirst,
+    /// Lowest index first.
+    OldestFirst,
+}
+
+/// A search: every given filter must hold (AND).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    /// `actor.id` equals.
+    pub actor: Option<String>,
+    /// `actor.via` contains.
+    pub via: Option<String>,
+    /// `action` equals.
+    pub action: Option<String>,
+    /// `subject` equals `(type, id)`.
+    pub subject: Option<(String, String)>,
+    /// Each `attrs` pair is present.
+    pub attrs: Vec<(String, String)>,
+    /// Each external ref is among `links`.
+    pub refs: Vec<String>,
+    /// `authz.decision` equals (e.g. `break_glass`).
+    pub decision: Option<String>,
+    /// `authz.policy` equals.
+    pub policy: Option<String>,
+    /// Links to this earlier entry.
+    pub links_to: Option<u64>,
+    /// `time >= since`.
+    pub since: Option<Timestamp>,
+    /// `time < until`.
+    pub until: Option<Timestamp>,
+    /// Which end to start from.
+    pub order: Order,
+    /// Most entries per page (0 means the default, 100).
+    pub limit: usize,
+    /// The `next_cursor` of the previous page, to continue from.
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    /// The index terms this query ANDs.
+    pub fn terms(&self) -> Vec<Term> {
+        let mut t = Vec::new();
+        t.extend(self.actor.clone().map(Term::Actor));
+        t.extend(self.via.clone().map(Term::Via));
+        t.extend(self.action.clone().map(Term::Action));
+        t.extend(self.subject.clone().map(|(a, b)| Term::Subject(a, b)));
+        t.extend(
+            self.attrs
+                .iter()
+                .map(|(k, v)| Term::Attr(k.clone(), v.clone())),
+        );
+        t.extend(self.refs.iter().cloned().map(Term::Ref));
+        t.extend(self.decision.clone().map(Term::Decision));
+        t.extend(self.policy.clone().map(Term::Policy));
+        t.extend(self.links_to.map(Term::LinksTo));
+        t
+    }
+
+    /// A query from its JSON form, as the bindings pass it: `{"actor": "alice", "subject":
+    /// "release:2026.11.3", "attrs": {"env": "prod"}, "refs": ["git:abc"], "since": "<RFC
+    /// 3339>", "order": "oldest", "limit": 50, "cursor": "..."}` (every field optional;
+    /// `attr` may also be a list of `"K=V"` strings).
+    pub fn from_json(v: &Value) -> Result<Query> {
+        let bad = |field: &str, why: &str| Error::malformed("query", format!("`{field}`: {why}"));
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("(query)", "must be an object"))?;
+        let text = |k: &str| -> Result<Option<String>> {
+            match obj.get(k) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(bad(k, "must be a string")),
+            }
+        };
+        let mut q = Query {
+            actor: text("actor")?,
+            via: text("via")?,
+            action: text("action")?,
+            decision: text("decision")?,
+            policy: text("policy")?,
+            cursor: text("cursor")?,
+            ..Query::default()
+        };
+        if let Some(s) = text("subject")? {
+            q.subject = Some(split_subject(&s)?);
+        }
+        match obj.get("attrs") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (k, v) in m {
+                    let v = v
+                        .as_str()
+                        .ok_or_else(|| bad("attrs", "values must be strings"))?;
+                    q.attrs.push((k.clone(), v.to_owned()));
+                }
+            }
+            Some(_) => return Err(bad("attrs", "must be an object")),
+        }
+        match obj.get("refs") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(a)) => {
+                for r in a {
+                    q.refs.push(
+                        r.as_str()
+                            .ok_or_else(|| bad("refs", "must be strings"))?
+                            .into(),
+                    );
+                }
+            }
+            Some(Value::String(r)) => q.refs.push(r.clone()),
+            Some(_) => return Err(bad("refs", "must be a list of strings")),
+        }
+        if let Some(v) = obj.get("links_to").filter(|v| !v.is_null()) {
+            q.links_to = Some(
+                v.as_u64()
+                    .ok_or_else(|| bad("links_to", "must be an index"))?,
+            );
+        }
+        if let Some(s) = text("since")? {
+            q.since = Some(Timestamp::parse(&s)?);
+        }
+        if let Some(s) = text("until")? {
+            q.until = Some(Timestamp::parse(&s)?);
+        }
+        q.order = match text("order")?.as_deref() {
+            None | Some("newest") => Order::NewestFirst,
+            Some("oldest") => Order::OldestFirst,
+            Some(_) => return Err(bad("order", "must be \"newest\" or \"oldest\"")),
+        };
+        if let Some(v) = obj.get("limit").filter(|v| !v.is_null()) {
+            q.limit = v.as_u64().ok_or_else(|| bad("limit", "must be a number"))? as usize;
+        }
+        Ok(q)
+    }
+}
+
+/// `TYPE:ID` split at the first colon (ids may hold colons: `oci:sha256:...`).
+pub fn split_subject(s: &str) -> Result<(String, String)> {
+    match s.split_once(':') {
+        Some((t, i)) if !t.is_empty() && !i.is_empty() => Ok((t.to_owned(), i.to_owned())),
+        _ => Err(Error::malformed("subject", format!("{s:?} is not TYPE:ID"))),
+    }
+}
+
+/// One entry a query or trace found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    /// Its index.
+    pub index: u64,
+    /// The entry as recorded.
+    pub entry: Value,
+}
+
+impl Found {
+    /// `{"index": N, "entry": {...}}`
+    pub fn to_json(&self) -> Value {
+        json!({"index": self.index, "entry": self.entry})
+    }
+}
+
+/// One page of query results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    /// Matching entries in the query's order.
+    pub entries: Vec<Found>,
+    /// Pass as `Query::cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Walks one posting list, forward or backward, jumping to a target.
+struct Postings<'r> {
+    reader: &'r Reader,
+    key: Vec<u8>,
+    back: bool,
+    chunk: Vec<u64>,
+}
+
+impl Postings<'_> {
+    /// Forward: the smallest posting `>= target`; backward: the largest `<= target`.
+    fn seek(&mut self, target: u64) -> Result<Option<u64>> {
+        // Inside the loaded chunk the answer is in it, whichever the direction.
+        let covered = match (self.chunk.first(), self.chunk.last()) {
+            (Some(&lo), Some(&hi)) => target >= lo && target <= hi,
+            _ => false,
+        };
+        if !covered {
+            self.chunk = self.reader.posting_chunk(&self.key, target, self.back)?;
+        }
+        let c = &self.chunk;
+        Ok(if self.back {
+            let n = c.partition_point(|&x| x <= target);
+            n.checked_sub(1).map(|i| c[i])
+        } else {
+            let n = c.partition_point(|&x| x < target);
+            c.get(n).copied()
+        })
+    }
+}
+
+/// Read the `time` of entry `index`.
+fn entry_time(reader: &Reader, index: u64) -> Result<Timestamp> {
+    let leaf = reader.leaf(index)?;
+    let v: Value = serde_json::from_slice(&leaf).map_err(|e| Error::Tampered {
+        location: format!("leaf {index}"),
+        detail: format!("stored entry is not JSON: {e}"),
+    })?;
+    v.get("time")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Tampered {
+            location: format!("leaf {index}"),
+            detail: "stored entry has no time".into(),
+        })
+        .and_then(Timestamp::parse)
+}
+
+/// The first index in `[0, size)` whose time is `>= t` (times never decrease).
+fn first_at_or_after(reader: &Reader, size: u64, t: Timestamp) -> Result<u64> {
+    let (mut lo, mut hi) = (0u64, size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if entry_time(reader, mid)? < t {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+fn load(reader: &Reader, index: u64) -> Result<Found> {
+    let leaf = reader.leaf(index)?;
+    let entry = serde_json::from_slice(&leaf).map_err(|e| Error::Tampered {
+        location: format!("leaf {index}"),
+        detail: format!("stored entry is not JSON: {e}"),
+    })?;
+    Ok(Found { index, entry })
+}
+
+/// Run `q` on a snapshot of `size` entries.
+pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
+    let limit = if q.limit == 0 { 100 } else { q.limit };
+    let mut lo = match q.since {
+        Some(t) => first_at_or_after(reader, size, t)?,
+        None => 0,
+    };
+    let mut hi = match q.until {
+        Some(t) => first_at_or_after(reader, size, t)?,
+        None => size,
+    };
+    let back = q.order == Order::NewestFirst;
+    if let Some(c) = &q.cursor {
+        let at: u64 = c
+            .parse()
+            .map_err(|_| Error::malformed("cursor", format!("{c:?} is not a cursor")))?;
+        if back {
+            hi = hi.min(at);
+        } else {
+            lo = lo.max(at.saturating_add(1));
+        }
+    }
+    let mut lists: Vec<Postings<'_>> = q
+        .terms()
+        .iter()
+        .map(|t| Postings {
+            reader,
+            key: t.key(),
+            back,
+            chunk: Vec::new(),
+        })
+        .collect();
+    let mut hits = Vec::new();
+    let mut more = false;
+    if lo < hi {
+        // Leapfrog: every list jumps to the current candidate; a list that lands further
+        // away makes its landing point the new candidate, until all agree.
+        let mut x = if back { hi - 1 } else { lo };
+        'outer: loop {
+            let mut agreed = true;
+            for list in lists.iter_mut() {
+                match list.seek(x)? {
+                    None => break 'outer,
+                    Some(y) if y == x => {}
+                    Some(y) => {
+                        x = y;
+                        agreed = false;
+                    }
+                }
+            }
+            if back && x < lo || !back && x >= hi {
+                break;
+            }
+            if agreed {
+                if hits.len() == limit {
+                    more = true;
+                    break;
+                }
+                hits.push(x);
+                match (back, x) {
+                    (true, 0) => break,
+                    (true, _) => x -= 1,
+                    (false, _) => x += 1,
+                }
+                if back && x < lo || !back && x >= hi {
+                    break;
+                }
+            }
+        }
+    }
+    let entries = hits
+        .iter()
+        .map(|&i| load(reader, i))
+        .collect::<Result<Vec<_>>>()?;
+    let next_cursor = if more {
+        hits.last().map(|i| i.to_string())
+    } else {
+        None
+    };
+    Ok(Page {
+        entries,
+        next_cursor,
+    })
+}
+
+/// One node of a [`Trace`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceNode {
+    /// The entry.
+    pub found: Found,
+    /// Indexes this node leads to in the trace's direction (what it rests on, backward; what
+    /// rests on it, forward).
+    pub links: Vec<u64>,
+}
+
+/// The graph of entries reachable from one entry through `links`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    /// Where the trace started.
+    pub root: u64,
+    /// Every entry reached, in index order, root included.
+    pub nodes: Vec<TraceNode>,
+    /// External refs no entry of the ledger carries or is named by.
+    pub unresolved: Vec<String>,
+}
+
+impl Trace {
+    /// `{"root": N, "nodes": [{"index": N, "entry": {...}, "links": [N, ...]}], "unresolved": [...]}`
+    pub fn to_json(&self) -> Value {
+        json!({
+            "root": self.root,
+            "nodes": self.nodes.iter().map(|n| json!({
+                "index": n.found.index, "entry": n.found.entry, "links": n.links,
+            })).collect::<Vec<_>>(),
+            "unresolved": self.unresolved,
+        })
+    }
+}
+
+/// Most entries one trace visits; a trace is a question about one change, not a scan.
+const TRACE_LIMIT: usize = 10_000;
+
+/// Postings of `term` from `from` on (ascending), at most `max`.
+fn postings(reader: &Reader, term: &Term, from: u64, max: usize) -> Result<Vec<u64>> {
+    let mut p = Postings {
+        reader,
+        key: term.key(),
+        back: false,
+        chunk: Vec::new(),
+    };
+    let mut out = Vec::new();
+    let mut x = from;
+    while out.len() < max {
+        match p.seek(x)? {
+            Some(y) => {
+                out.push(y);
+                match y.checked_add(1) {
+                    Some(n) => x = n,
+                    None => break,
+                }
+            }
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The entry an external ref names: the entry whose `id` is the ref, else the earliest entry
+/// that carries it, if that is not `from` itself.
+fn resolve_ref(reader: &Reader, r: &str, from: u64) -> Result<Option<u64>> {
+    if let Some(i) = reader.id_index(r)? {
+        if i != from {
+            return Ok(Some(i));
+        }
+    }
+    Ok(postings(reader, &Term::Ref(r.to_owned()), 0, 1)?
+        .first()
+        .copied()
+        .filter(|&i| i < from))
+}
+
+/// The `policy.published` entry for `authz.policy` (and `policy_version`, when given) in
+/// force at entry `before`: the latest one recorded before it.
+pub(crate) fn resolve_policy(reader: &Reader, e: &Value, before: u64) -> Result<Option<u64>> {
+    let Some(authz) = e.get("authz") else {
+        return Ok(None);
+    };
+    let Some(policy) = authz.get("policy").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let version = authz.get("policy_version").and_then(Value::as_str);
+    let q = Query {
+        action: Some("policy.published".into()),
+        subject: Some(("policy".into(), policy.into())),
+        attrs: version
+            .map(|v| vec![("version".to_owned(), v.to_owned())])
+            .unwrap_or_default(),
+        cursor: Some(before.to_string()),
+        limit: 1,
+        ..Query::default()
+    };
+    Ok(run(reader, before, &q)?.entries.first().map(|f| f.index))
+}
+
+/// Follow links from `root`: backward (what it rests on, transitively, with refs resolved and
+/// the policy that allowed each entry) or forward (what rests on it).
+pub(crate) fn trace(reader: &Reader, size: u64, root: u64, forward: bool) -> Result<Trace> {
+    if root >= size {
+        return Err(Error::OutOfRange(format!(
+            "index {root} is not below the tree size {size}"
+        )));
+    }
+    let mut nodes: BTreeMap<u64, TraceNode> = BTreeMap::new();
+    let mut unresolved = BTreeSet::new();
+    let mut todo = VecDeque::from([root]);
+    while let Some(i) = todo.pop_front() {
+        if nodes.contains_key(&i) || nodes.len() >= TRACE_LIMIT {
+            continue;
+        }
+        let found = load(reader, i)?;
+        let mut links = BTreeSet::new();
+        if forward {
+            links.extend(postings(reader, &Term::LinksTo(i), i + 1, TRACE_LIMIT)?);
+            if let Some(id) = found.entry.get("id").and_then(Value::as_str) {
+                links.extend(postings(
+                    reader,
+                    &Term::Ref(id.to_owned()),
+                    i + 1,
+                    TRACE_LIMIT,
+                )?);
+            }
+            if found.entry.get("action").and_then(Value::as_str) == Some("policy.published") {
+                if let Some(p) = found.entry.pointer("/subject/id").and_then(Value::as_str) {
+                    for j in postings(reader, &Term::Policy(p.to_owned()), i + 1, TRACE_LIMIT)? {
+                        if resolve_policy(reader, &load(reader, j)?.entry, j)? == Some(i) {
+                            links.insert(j);
+                        }
+                    }
+                }
+            }
+        } else {
+            for l in found
+                .entry
+                .get("links")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(ix) = l.get("index").and_then(Value::as_u64) {
+                    links.insert(ix);
+                } else if let Some(r) = l.get("ref").and_then(Value::as_str) {
+                    match resolve_ref(reader, r, i)? {
+                        Some(ix) => {
+                            links.insert(ix);
+                        }
+                        None => {
+                            unresolved.insert(r.to_owned());
+                        }
+                    }
+                }
+            }
+            links.extend(resolve_policy(reader, &found.entry, i)?);
+        }
+        links.retain(|&l| l < size && l != i);
+        todo.extend(links.iter().copied());
+        nodes.insert(
+            i,
+            TraceNode {
+                found,
+                links: links.into_iter().collect(),
+            },
+        );
+    }
+    Ok(Trace {
+        root,
+        nodes: nodes.into_values().collect(),
+        unresolved: unresolved.into_iter().collect(),
+    })
+}
+
+/// Why an entry was allowed: its authorization, the policy version in force, and who
+/// approved that version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Why {
+    /// The entry asked about.
+    pub entry: Found,
+    /// Its `authz`, if any.
+    pub authz: Option<Value>,
+    /// The `policy.published` entry its `authz.policy` / `policy_version` resolve to.
+    pub policy: Option<Found>,
+    /// `approval.granted` entries for that policy version: linking to it, or on subject
+    /// `policy:<id>` with the same `attrs.version`.
+    pub approvals: Vec<Found>,
+}
+
+impl Why {
+    /// `{"index", "entry", "authz", "policy": {"index", "entry"} | null, "approvals": [...]}`
+    pub fn to_json(&self) -> Value {
+        json!({
+            "index": self.entry.index,
+            "entry": self.entry.entry,
+            "authz": self.authz,
+            "policy": self.policy.as_ref().map(Found::to_json),
+            "approvals": self.approvals.iter().map(Found::to_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+pub(crate) fn why(reader: &Reader, size: u64, index: u64) -> Result<Why> {
+    if index >= size {
+        return Err(Error::OutOfRange(format!(
+            "index {index} is not below the tree size {size}"
+        )));
+    }
+    let entry = load(reader, index)?;
+    let authz = entry.entry.get("authz").cloned();
+    let policy = resolve_policy(reader, &entry.entry, index)?
+        .map(|i| load(reader, i))
+        .transpose()?;
+    let mut approvals = BTreeSet::new();
+    if let Some(p) = &policy {
+        let approved = Query {
+            action: Some("approval.granted".into()),
+            links_to: Some(p.index),
+            order: Order::OldestFirst,
+            limit: TRACE_LIMIT,
+            ..Query::default()
+        };
+        approvals.extend(
+            run(reader, size, &approved)?
+                .entries
+                .iter()
+                .map(|f| f.index),
+        );
+        if let Some(pid) = p.entry.pointer("/subject/id").and_then(Value::as_str) {
+            let on_subject = Query {
+                action: Some("approval.granted".into()),
+                subject: Some(("policy".into(), pid.into())),
+                attrs: p
+                    .entry
+                    .pointer("/attrs/version")
+                    .and_then(Value::as_str)
+                    .map(|v| vec![("version".to_owned(), v.to_owned())])
+                    .unwrap_or_default(),
+                order: Order::OldestFirst,
+                limit: TRACE_LIMIT,
+                ..Query::default()
+            };
+            approvals.extend(
+                run(reader, size, &on_subject)?
+                    .entries
+                    .iter()
+                    .map(|f| f.index),
+            );
+        }
+    }
+    Ok(Why {
+        entry,
+        authz,
+        policy,
+        approvals: approvals
+            .into_iter()
+            .map(|i| load(reader, i))
+            .collect::<Result<_>>()?,
+    })
+}
