@@ -14,9 +14,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 use trailseal::merkle::{self, HashAlg};
+use trailseal::query::{split_subject, Order, Query};
 use trailseal::{
     Checkpoint, ConsistencyProof, CreateOptions, Error, InclusionProof, Ledger, OpenOptions,
-    Signer, Verifier, VerifyOptions,
+    Signer, Timestamp, Verifier, VerifyOptions,
 };
 
 #[derive(Parser)]
@@ -108,6 +109,27 @@ enum Command {
         #[arg(long, value_name = "VKEY", requires = "checkpoint")]
         vkey: Option<String>,
     },
+    /// Find entries: every filter must hold; newest first unless --oldest.
+    Query(QueryArgs),
+    /// Draw what an entry rests on (or with --forward, what rests on it) as a tree.
+    Trace {
+        ledger: PathBuf,
+        index: u64,
+        /// Follow links forward: what did this lead to.
+        #[arg(long)]
+        forward: bool,
+        /// Print JSON instead of the tree.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which rule allowed an entry, what that rule said then, and who approved it.
+    Why {
+        ledger: PathBuf,
+        index: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the verifier key of a ledger's signer key (LEDGER.key) or of KEYFILE.
     Vkey {
         #[arg(required_unless_present = "key")]
@@ -133,6 +155,49 @@ enum ProveCmd {
         #[arg(long)]
         size: Option<u64>,
     },
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    ledger: PathBuf,
+    #[arg(long, value_name = "ID")]
+    actor: Option<String>,
+    /// An actor in the delegation chain (`actor.via`).
+    #[arg(long, value_name = "ID")]
+    via: Option<String>,
+    #[arg(long, value_name = "A")]
+    action: Option<String>,
+    #[arg(long, value_name = "TYPE:ID")]
+    subject: Option<String>,
+    #[arg(long, value_name = "K=V")]
+    attr: Vec<String>,
+    #[arg(long = "ref", value_name = "R")]
+    refs: Vec<String>,
+    /// allow, break_glass or override.
+    #[arg(long, value_name = "D")]
+    decision: Option<String>,
+    #[arg(long, value_name = "P")]
+    policy: Option<String>,
+    /// Entries that link to this index.
+    #[arg(long, value_name = "INDEX")]
+    links_to: Option<u64>,
+    /// Entries recorded at or after this time (RFC 3339).
+    #[arg(long, value_name = "T")]
+    since: Option<String>,
+    /// Entries recorded before this time (RFC 3339).
+    #[arg(long, value_name = "T")]
+    until: Option<String>,
+    /// Oldest first (default: newest first).
+    #[arg(long)]
+    oldest: bool,
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    limit: usize,
+    /// Continue after the previous page (its cursor is printed on stderr).
+    #[arg(long, value_name = "C")]
+    cursor: Option<String>,
+    /// JSON Lines `{"index": N, "entry": {...}}` instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -315,6 +380,32 @@ fn run(cli: Cli) -> Res {
             checkpoint,
             vkey,
         } => verify_proof(inclusion, leaf, consistency, checkpoint, vkey),
+        Command::Query(q) => query(open_ledger(&q.ledger)?, &q),
+        Command::Trace {
+            ledger,
+            index,
+            forward,
+            json,
+        } => {
+            let t = open_ledger(&ledger)?.trace(index, forward)?;
+            if json {
+                emit_line(&t.to_json())
+            } else {
+                emit(&draw_trace(&t, forward))
+            }
+        }
+        Command::Why {
+            ledger,
+            index,
+            json,
+        } => {
+            let w = open_ledger(&ledger)?.why(index)?;
+            if json {
+                emit_line(&w.to_json())
+            } else {
+                emit(&describe_why(&w))
+            }
+        }
         Command::Vkey { ledger, key } => {
             let path = match (key, ledger) {
                 (Some(k), _) => k,
@@ -707,4 +798,206 @@ fn verify_proof(
         report.insert("checkpoint_size".into(), c.size.into());
     }
     emit_line(&Value::Object(report))
+}
+
+fn query(l: Ledger, a: &QueryArgs) -> Res {
+    let mut q = Query {
+        actor: a.actor.clone(),
+        via: a.via.clone(),
+        action: a.action.clone(),
+        decision: a.decision.clone(),
+        policy: a.policy.clone(),
+        links_to: a.links_to,
+        refs: a.refs.clone(),
+        limit: a.limit,
+        cursor: a.cursor.clone(),
+        order: if a.oldest {
+            Order::OldestFirst
+        } else {
+            Order::NewestFirst
+        },
+        ..Query::default()
+    };
+    if let Some(s) = &a.subject {
+        q.subject = Some(split_subject(s)?);
+    }
+    for kv in &a.attr {
+        let (k, v) = split_pair("attr", kv, '=')?;
+        q.attrs.push((k.into(), v.into()));
+    }
+    q.since = a.since.as_deref().map(Timestamp::parse).transpose()?;
+    q.until = a.until.as_deref().map(Timestamp::parse).transpose()?;
+    let page = l.query(&q)?;
+    let mut text = String::new();
+    if a.json {
+        for f in &page.entries {
+            text.push_str(&f.to_json().to_string());
+            text.push('\n');
+        }
+    } else {
+        text.push_str(&format!(
+            "{:>7}  {:<30}  {:<20}  {:<24}  {:<28}  {}\n",
+            "INDEX", "TIME", "ACTOR", "ACTION", "SUBJECT", "AUTHZ"
+        ));
+        for f in &page.entries {
+            let e = &f.entry;
+            text.push_str(&format!(
+                "{:>7}  {:<30}  {:<20}  {:<24}  {:<28}  {}\n",
+                f.index,
+                str_at(e, "/time"),
+                actor_of(e),
+                str_at(e, "/action"),
+                subject_of(e),
+                authz_of(e)
+            ));
+        }
+    }
+    emit(&text)?;
+    if let Some(c) = &page.next_cursor {
+        eprintln!("more entries: continue with --cursor {c}");
+    }
+    Ok(())
+}
+
+fn str_at<'a>(e: &'a Value, pointer: &str) -> &'a str {
+    e.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+fn actor_of(e: &Value) -> String {
+    let mut s = str_at(e, "/actor/id").to_owned();
+    if let Some(via) = e.pointer("/actor/via").and_then(Value::as_array) {
+        let via: Vec<&str> = via.iter().filter_map(Value::as_str).collect();
+        s.push_str(&format!(" (via {})", via.join(", ")));
+    }
+    s
+}
+
+fn subject_of(e: &Value) -> String {
+    format!(
+        "{}:{}",
+        str_at(e, "/subject/type"),
+        str_at(e, "/subject/id")
+    )
+}
+
+fn authz_of(e: &Value) -> String {
+    if e.get("authz").is_none() {
+        return String::new();
+    }
+    let mut s = format!(
+        "{} by {}",
+        str_at(e, "/authz/decision"),
+        str_at(e, "/authz/policy")
+    );
+    let v = str_at(e, "/authz/policy_version");
+    if !v.is_empty() {
+        s.push_str(&format!(" v{v}"));
+    }
+    let r = str_at(e, "/authz/reason");
+    if !r.is_empty() {
+        s.push_str(&format!(": {r}"));
+    }
+    s
+}
+
+fn node_line(index: u64, e: &Value) -> String {
+    let mut s = format!(
+        "#{index} {} {} by {} at {}",
+        str_at(e, "/action"),
+        subject_of(e),
+        actor_of(e),
+        str_at(e, "/time")
+    );
+    let a = authz_of(e);
+    if !a.is_empty() {
+        s.push_str(&format!(" [{a}]"));
+    }
+    s
+}
+
+/// The trace as an indented tree; an entry reached twice is drawn once and referred to after.
+fn draw_trace(t: &trailseal::query::Trace, forward: bool) -> String {
+    let by_index: std::collections::BTreeMap<u64, &trailseal::query::TraceNode> =
+        t.nodes.iter().map(|n| (n.found.index, n)).collect();
+    let mut out = String::new();
+    let mut drawn = std::collections::BTreeSet::new();
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        i: u64,
+        prefix: &str,
+        last: bool,
+        top: bool,
+        forward: bool,
+        nodes: &std::collections::BTreeMap<u64, &trailseal::query::TraceNode>,
+        drawn: &mut std::collections::BTreeSet<u64>,
+        out: &mut String,
+    ) {
+        let Some(n) = nodes.get(&i) else { return };
+        let branch = if top {
+            ""
+        } else if last {
+            "└── "
+        } else {
+            "├── "
+        };
+        if !drawn.insert(i) {
+            out.push_str(&format!("{prefix}{branch}#{i} (shown above)\n"));
+            return;
+        }
+        out.push_str(&format!(
+            "{prefix}{branch}{}\n",
+            node_line(i, &n.found.entry)
+        ));
+        let child_prefix = if top {
+            String::new()
+        } else {
+            format!("{prefix}{}", if last { "    " } else { "│   " })
+        };
+        // Newest evidence first reads naturally backward; oldest first forward.
+        let mut kids: Vec<u64> = n.links.clone();
+        if !forward {
+            kids.reverse();
+        }
+        for (k, c) in kids.iter().enumerate() {
+            let last = k + 1 == kids.len();
+            walk(*c, &child_prefix, last, false, forward, nodes, drawn, out);
+        }
+    }
+    walk(
+        t.root, "", true, true, forward, &by_index, &mut drawn, &mut out,
+    );
+    for r in &t.unresolved {
+        out.push_str(&format!("unresolved reference: {r}\n"));
+    }
+    out
+}
+
+fn describe_why(w: &trailseal::query::Why) -> String {
+    let mut out = format!("{}\n", node_line(w.entry.index, &w.entry.entry));
+    match &w.authz {
+        None => out.push_str("no authorization recorded on this entry\n"),
+        Some(_) => out.push_str(&format!("allowed: {}\n", authz_of(&w.entry.entry))),
+    }
+    match &w.policy {
+        None if w.authz.is_some() => {
+            out.push_str("no policy.published entry for this policy and version in the ledger\n")
+        }
+        None => {}
+        Some(p) => {
+            out.push_str(&format!(
+                "policy in force: {}\n",
+                node_line(p.index, &p.entry)
+            ));
+            if let Some(payload) = p.entry.get("payload") {
+                out.push_str(&format!("  rule: {payload}\n"));
+            }
+            if w.approvals.is_empty() {
+                out.push_str("  no recorded approval of this policy version\n");
+            }
+            for a in &w.approvals {
+                out.push_str(&format!("  approved: {}\n", node_line(a.index, &a.entry)));
+            }
+        }
+    }
+    out
 }

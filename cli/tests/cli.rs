@@ -1959,3 +1959,59 @@ fn duplicate_keys_are_refused_not_silently_merged() {
         .stderr_has("input line 1");
     assert_eq!(fx.size(), 0);
 }
+
+#[test]
+fn query_trace_and_why_from_the_shell() {
+    let fx = Fx::new(&[]);
+    let lines = [
+        r#"{"id":"git:abc","actor":{"id":"alice"},"action":"commit.pushed","subject":{"type":"commit","id":"abc"}}"#,
+        r#"{"actor":{"id":"ci","via":["alice"]},"action":"build.succeeded","subject":{"type":"artifact","id":"api:1"},"links":[{"rel":"built_from","ref":"git:abc"}]}"#,
+        r#"{"actor":{"id":"bob"},"action":"approval.granted","subject":{"type":"release","id":"r1"},"links":[{"rel":"evidence","index":1}],"authz":{"decision":"allow","policy":"two-person"}}"#,
+        r#"{"actor":{"id":"bot"},"action":"deploy.succeeded","subject":{"type":"service","id":"api"},"links":[{"rel":"approved_by","index":2}],"authz":{"decision":"break_glass","policy":"freeze","reason":"INC-1"},"attrs":{"env":"prod"}}"#,
+    ];
+    run_in(
+        &["append", fx.l()],
+        format!("{}\n", lines.join("\n")).as_bytes(),
+    )
+    .expect(0);
+    let out = run(&["query", fx.l(), "--decision", "break_glass", "--json"]).expect(0);
+    let found = out.json_lines();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["index"], 3);
+    assert_eq!(found[0]["entry"]["attrs"]["env"], "prod");
+    let out = run(&["query", fx.l(), "--oldest", "--limit", "2", "--json"]).expect(0);
+    assert_eq!(out.json_lines().len(), 2);
+    out.stderr_has("--cursor 1");
+    let out = run(&["query", fx.l(), "--oldest", "--cursor", "1", "--json"]).expect(0);
+    let idx: Vec<u64> = out
+        .json_lines()
+        .iter()
+        .map(|v| v["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(idx, vec![2, 3]);
+    run(&["query", fx.l(), "--subject", "nocolon"]).expect(2);
+    let out = run(&["trace", fx.l(), "3", "--json"]).expect(0);
+    let t: serde_json::Value = serde_json::from_str(out.out().trim()).unwrap();
+    let nodes: Vec<u64> = t["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(nodes, vec![0, 1, 2, 3]);
+    let out = run(&["trace", fx.l(), "3"]).expect(0);
+    assert!(
+        out.out().contains("└── #2 approval.granted"),
+        "{}",
+        out.out()
+    );
+    assert!(out.out().contains("#0 commit.pushed"), "{}", out.out());
+    let out = run(&["trace", fx.l(), "0", "--forward", "--json"]).expect(0);
+    let t: serde_json::Value = serde_json::from_str(out.out().trim()).unwrap();
+    assert_eq!(t["nodes"].as_array().unwrap().len(), 4);
+    let out = run(&["why", fx.l(), "3", "--json"]).expect(0);
+    let w: serde_json::Value = serde_json::from_str(out.out().trim()).unwrap();
+    assert_eq!(w["authz"]["decision"], "break_glass");
+    assert!(w["policy"].is_null());
+    run(&["why", fx.l(), "9"]).expect(2);
+}
