@@ -31,7 +31,9 @@ use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::note::{Signer, Verifier};
 use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::query::{self, Page, Query, Term, Trace, Why};
-use crate::storage::{Meta, Reader, State, Store, StoredCheckpoint, Writer, STORAGE_FORMAT};
+use crate::storage::{
+    Backend, Meta, Reader, State, Store, StoredCheckpoint, Writer, STORAGE_FORMAT,
+};
 
 pub use crate::storage::LedgerKind;
 
@@ -272,7 +274,20 @@ fn hash_ranges(
 impl Ledger {
     /// Create a ledger at `path`; refuses an existing file.
     pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<Ledger> {
-        let path = path.as_ref();
+        let (meta, state) = Self::new_records(opts)?;
+        let store = Store::create(path.as_ref(), &meta, &state)?;
+        Self::from_store(store, meta, opts.durability)
+    }
+
+    /// Create a ledger on a storage backend of the caller's instead of a file: an in-memory
+    /// store, or in tests one that injects faults. The backend must be empty.
+    pub fn create_on(backend: Box<dyn Backend>, opts: &CreateOptions) -> Result<Ledger> {
+        let (meta, state) = Self::new_records(opts)?;
+        let store = Store::create_on(backend, &meta, &state)?;
+        Self::from_store(store, meta, opts.durability)
+    }
+
+    fn new_records(opts: &CreateOptions) -> Result<(Meta, State)> {
         if opts.origin.is_empty() || opts.origin.contains('\n') {
             return Err(Error::InvalidArgument(
                 "origin must be one non-empty line".into(),
@@ -290,17 +305,7 @@ impl Ledger {
             root: opts.hash.empty_root(),
             last_time: Timestamp::EPOCH,
         };
-        let store = Store::create(path, &meta, &state)?;
-        Ok(Ledger {
-            store,
-            meta,
-            durable: opts.durability == Durability::Immediate,
-            writer: Mutex::new(WriterState {
-                frontier: Frontier::new(),
-                last_time: Timestamp::EPOCH,
-            }),
-            queue: Mutex::new(Vec::new()),
-        })
+        Ok((meta, state))
     }
 
     /// Open an existing ledger; fails at once with [`Error::Locked`] if another process has it.
@@ -311,6 +316,16 @@ impl Ledger {
     /// Open an existing ledger with options.
     pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Ledger> {
         let (store, meta) = Store::open(path.as_ref(), opts.wait)?;
+        Self::from_store(store, meta, opts.durability)
+    }
+
+    /// Open a ledger kept on a storage backend of the caller's (see [`Ledger::create_on`]).
+    pub fn open_on(backend: Box<dyn Backend>, durability: Durability) -> Result<Ledger> {
+        let (store, meta) = Store::open_on(backend)?;
+        Self::from_store(store, meta, durability)
+    }
+
+    fn from_store(store: Store, meta: Meta, durability: Durability) -> Result<Ledger> {
         let reader = store.reader()?;
         let state = reader.state()?;
         let ids = merkle::subtrees(0, state.size);
@@ -319,7 +334,7 @@ impl Ledger {
         Ok(Ledger {
             store,
             meta,
-            durable: opts.durability == Durability::Immediate,
+            durable: durability == Durability::Immediate,
             writer: Mutex::new(WriterState {
                 frontier,
                 last_time: state.last_time,

@@ -240,6 +240,35 @@ fn open_db(path: &Path, create: bool, wait: Option<Duration>) -> Result<Database
     }
 }
 
+/// A storage backend for redb: where a ledger's bytes live when not in a plain file (an
+/// in-memory store, or a fault-injecting one in tests). This is redb's own trait.
+pub use redb::StorageBackend as Backend;
+
+/// Lets a boxed backend be handed to redb, which wants a sized type.
+#[derive(Debug)]
+struct BoxedBackend(Box<dyn Backend>);
+
+impl Backend for BoxedBackend {
+    fn len(&self) -> std::result::Result<u64, std::io::Error> {
+        self.0.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> std::result::Result<(), std::io::Error> {
+        self.0.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> std::result::Result<(), std::io::Error> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> std::result::Result<(), std::io::Error> {
+        self.0.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::result::Result<(), std::io::Error> {
+        self.0.write(offset, data)
+    }
+    fn close(&self) -> std::result::Result<(), std::io::Error> {
+        self.0.close()
+    }
+}
+
 /// A ledger file.
 pub struct Store {
     db: Database,
@@ -263,44 +292,71 @@ impl Store {
             }
             Err(e) => return Err(Error::Io(e)),
         }
-        let result = (|| {
-            let db = open_db(path, true, None)?;
-            let store = Store {
-                db,
-                path: path.to_path_buf(),
-            };
-            let txn = store.db.begin_write().map_err(storage_err)?;
-            {
-                let mut t = txn.open_table(META).map_err(storage_err)?;
-                t.insert("meta", encode(meta)?.as_slice())
-                    .map_err(storage_err)?;
-                t.insert("state", encode(state)?.as_slice())
-                    .map_err(storage_err)?;
-                txn.open_table(LEAVES).map_err(storage_err)?;
-                txn.open_table(NODES).map_err(storage_err)?;
-                txn.open_table(IDS).map_err(storage_err)?;
-                txn.open_table(CHECKPOINTS).map_err(storage_err)?;
-                txn.open_table(POSTINGS).map_err(storage_err)?;
-            }
-            txn.commit().map_err(storage_err)?;
-            Ok(store)
-        })();
+        let result = open_db(path, true, None).and_then(|db| {
+            Store::init(
+                Store {
+                    db,
+                    path: path.to_path_buf(),
+                },
+                meta,
+                state,
+            )
+        });
         if result.is_err() {
             let _ = std::fs::remove_file(path);
         }
         result
     }
 
-    /// Open an existing ledger file, waiting up to `wait` for another process to release it.
-    pub fn open(path: &Path, wait: Option<Duration>) -> Result<(Store, Meta)> {
-        if !path.exists() {
-            return Err(Error::NotFound(path.to_path_buf()));
-        }
-        let db = open_db(path, false, wait)?;
-        let store = Store {
+    /// Create a new ledger on a storage backend of the caller's (an empty one).
+    pub fn create_on(backend: Box<dyn Backend>, meta: &Meta, state: &State) -> Result<Store> {
+        let db = Database::builder()
+            .create_with_backend(BoxedBackend(backend))
+            .map_err(|e| map_open_error(Path::new("(backend)"), e))?;
+        Store::init(
+            Store {
+                db,
+                path: PathBuf::from("(backend)"),
+            },
+            meta,
+            state,
+        )
+    }
+
+    /// Open a ledger on a storage backend of the caller's.
+    pub fn open_on(backend: Box<dyn Backend>) -> Result<(Store, Meta)> {
+        let builder = Database::builder();
+        let db = builder
+            .create_with_backend(BoxedBackend(backend))
+            .map_err(|e| map_open_error(Path::new("(backend)"), e))?;
+        Store::checked(Store {
             db,
-            path: path.to_path_buf(),
-        };
+            path: PathBuf::from("(backend)"),
+        })
+    }
+
+    fn init(store: Store, meta: &Meta, state: &State) -> Result<Store> {
+        let txn = store.db.begin_write().map_err(storage_err)?;
+        {
+            let mut t = txn.open_table(META).map_err(storage_err)?;
+            if t.get("meta").map_err(storage_err)?.is_some() {
+                return Err(Error::AlreadyExists(store.path.clone()));
+            }
+            t.insert("meta", encode(meta)?.as_slice())
+                .map_err(storage_err)?;
+            t.insert("state", encode(state)?.as_slice())
+                .map_err(storage_err)?;
+            txn.open_table(LEAVES).map_err(storage_err)?;
+            txn.open_table(NODES).map_err(storage_err)?;
+            txn.open_table(IDS).map_err(storage_err)?;
+            txn.open_table(CHECKPOINTS).map_err(storage_err)?;
+            txn.open_table(POSTINGS).map_err(storage_err)?;
+        }
+        txn.commit().map_err(storage_err)?;
+        Ok(store)
+    }
+
+    fn checked(store: Store) -> Result<(Store, Meta)> {
         let meta = store.reader()?.meta()?;
         if meta.format != STORAGE_FORMAT {
             return Err(Error::NotALedger(format!(
@@ -309,6 +365,18 @@ impl Store {
             )));
         }
         Ok((store, meta))
+    }
+
+    /// Open an existing ledger file, waiting up to `wait` for another process to release it.
+    pub fn open(path: &Path, wait: Option<Duration>) -> Result<(Store, Meta)> {
+        if !path.exists() {
+            return Err(Error::NotFound(path.to_path_buf()));
+        }
+        let db = open_db(path, false, wait)?;
+        Store::checked(Store {
+            db,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The file path.
