@@ -7,11 +7,11 @@ step() { printf '\n== %s\n' "$*"; }
 step "format"
 cargo fmt --all -- --check
 step "clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 step "rust tests (unit, vectors, properties, ledger, tampering, CLI, crash)"
-cargo test --workspace --locked
+cargo test --workspace
 step "Go's sumdb/tlog and sumdb/note accept trailseal's output"
-cargo build --locked -p trailseal-cli
+cargo build -p trailseal-cli
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-interop/check.sh
-TRAILSEAL_GO_INTEROP=1 cargo test --locked -p trailseal --test note_vectors go_interop
+TRAILSEAL_GO_INTEROP=1 cargo test -p trailseal --test note_vectors go_interop
 step "all tests passed"
