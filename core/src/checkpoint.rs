@@ -53,6 +53,17 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// `{"origin", "size", "root" (hex), "extensions": [...]}`: the shape every binding returns
+    /// for a verified checkpoint.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "origin": self.origin,
+            "size": self.size,
+            "root": crate::merkle::to_hex(&self.root),
+            "extensions": self.extensions,
+        })
+    }
+
     /// A checkpoint without extension lines.
     pub fn new(origin: impl Into<String>, size: u64, root: Hash) -> Self {
         Checkpoint {

@@ -90,8 +90,8 @@ pub enum Error {
     #[error("not a trailseal ledger: {0}")]
     NotALedger(String),
 
-    /// Another process holds the ledger open for writing.
-    #[error("ledger {0} is locked by another process")]
+    /// Another handle (in this or another process) holds the ledger open.
+    #[error("ledger {0} is already open in another handle or process")]
     Locked(PathBuf),
 
     /// The storage engine failed (corrupt file, disk full, failed commit).

@@ -168,6 +168,21 @@ pub struct VerifyReport {
     pub external_checkpoint: Option<u64>,
 }
 
+impl VerifyReport {
+    /// `{"ok": true, "size", "root", "nodes_checked", "checkpoints_checked",
+    /// "consistent_with_checkpoint"}`: the shape the CLI prints and every binding returns.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "ok": true,
+            "size": self.size,
+            "root": merkle::to_hex(&self.root),
+            "nodes_checked": self.nodes,
+            "checkpoints_checked": self.checkpoints,
+            "consistent_with_checkpoint": self.external_checkpoint,
+        })
+    }
+}
+
 struct WriterState {
     frontier: Frontier,
     last_time: Timestamp,
@@ -674,6 +689,17 @@ impl Ledger {
         let (reader, state) = self.snapshot()?;
         check_index(index, state.size)?;
         reader.leaf(index)
+    }
+
+    /// The audit entry at `index` as JSON text: exactly the recorded leaf bytes, so the text
+    /// hashes to the leaf hash (re-serializing [`Ledger::get`]'s value need not: JSON number
+    /// formats differ between serializers). Entry ledgers only.
+    pub fn get_json(&self, index: u64) -> Result<String> {
+        self.need_kind(LedgerKind::Entries)?;
+        String::from_utf8(self.get_raw(index)?).map_err(|e| Error::Tampered {
+            location: format!("leaf {index}"),
+            detail: format!("stored entry is not UTF-8: {e}"),
+        })
     }
 
     /// The audit entry at `index`, as recorded (entry ledgers only).

@@ -130,6 +130,22 @@ impl InclusionProof {
         }
         self.verify()
     }
+
+    /// Checks that this proof is against the tree a signed checkpoint commits to: same size
+    /// and same root (verify the checkpoint's signature first, e.g. with
+    /// [`Checkpoint::verify`](crate::Checkpoint::verify)).
+    pub fn matches_checkpoint(&self, cp: &crate::Checkpoint) -> Result<()> {
+        if cp.size != self.tree_size || cp.root != self.root {
+            return Err(Error::verification(format!(
+                "the proof is for a tree of {} leaves with root {}, the checkpoint commits to {} leaves with root {}",
+                self.tree_size,
+                merkle::to_hex(&self.root),
+                cp.size,
+                merkle::to_hex(&cp.root)
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl std::str::FromStr for InclusionProof {
@@ -190,6 +206,33 @@ impl ConsistencyProof {
             &self.path,
         )
     }
+
+    /// Checks that one end of this proof is the tree a signed checkpoint commits to (an
+    /// auditor holds either the old checkpoint or the new one). Returns which end matched.
+    pub fn matches_checkpoint(&self, cp: &crate::Checkpoint) -> Result<ProofEnd> {
+        if cp.size == self.new_size && cp.root == self.new_root {
+            Ok(ProofEnd::New)
+        } else if cp.size == self.old_size && cp.root == self.old_root {
+            Ok(ProofEnd::Old)
+        } else {
+            Err(Error::verification(format!(
+                "neither end of the proof ({} or {} leaves) is the checkpoint's tree of {} leaves with root {}",
+                self.old_size,
+                self.new_size,
+                cp.size,
+                merkle::to_hex(&cp.root)
+            )))
+        }
+    }
+}
+
+/// Which end of a consistency proof a checkpoint matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofEnd {
+    /// The older tree.
+    Old,
+    /// The newer tree.
+    New,
 }
 
 impl std::str::FromStr for ConsistencyProof {

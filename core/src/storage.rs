@@ -120,6 +120,13 @@ pub struct State {
     pub last_time: Timestamp,
 }
 
+impl StoredCheckpoint {
+    /// `{"size", "note", "verifier_key"}`
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"size": self.size, "note": self.note, "verifier_key": self.verifier_key})
+    }
+}
+
 /// A checkpoint the ledger signed, kept so `verify` can re-check it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCheckpoint {

@@ -1,0 +1,3 @@
+module github.com/trailseal/trailseal/ffi/go
+
+go 1.21

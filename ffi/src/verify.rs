@@ -1,0 +1,240 @@
+//! Ledger-free verification: proofs and checkpoints checked with nothing but a public key.
+
+use std::ffi::c_char;
+
+use serde_json::json;
+use trailseal::merkle::{to_hex, Hash};
+use trailseal::{entry, Checkpoint, ConsistencyProof, Error, InclusionProof};
+
+use crate::ledger::{outside_checkpoint, parse_hash};
+use crate::{arg_bytes, arg_str, guard, put_json, put_string, trailseal_status, Out, Res};
+
+/// Opens the optional outside checkpoint. `Some((size, root))` when one was given.
+///
+/// # Safety
+/// Both are NULL or NUL-terminated strings.
+unsafe fn trusted_tree(
+    checkpoint_note: *const c_char,
+    verifier_key: *const c_char,
+) -> Res<Option<(u64, Hash)>> {
+    // SAFETY: per the caller's contract.
+    let against = unsafe { outside_checkpoint(checkpoint_note, verifier_key)? };
+    match against {
+        None => Ok(None),
+        Some((note, verifier)) => {
+            let cp = Checkpoint::verify(note, &verifier)?;
+            Ok(Some((cp.size, cp.root)))
+        }
+    }
+}
+
+// TODO(core): "does this proof end at the signed checkpoint's tree" is composed here as in the
+// CLI's `verify-proof`; a core `InclusionProof::verify_against(&Checkpoint)` (and the
+// consistency counterpart) would give every binding the same rule and message.
+fn check_inclusion(proof: &str, leaf: Option<&[u8]>, trusted: Option<(u64, Hash)>) -> Res {
+    let proof = InclusionProof::from_json(proof)?;
+    match leaf {
+        Some(bytes) => proof.verify_leaf(bytes)?,
+        None => proof.verify()?,
+    }
+    if let Some((size, root)) = trusted {
+        if (size, root) != (proof.tree_size, proof.root) {
+            return Err(Error::VerificationFailed(
+                "the proof's tree size and root are not those of the signed checkpoint".into(),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Verifies an inclusion proof given as SPEC JSON (RFC 9162 section 2.1.3.2): its path leads
+/// from `leaf_hash` at `index` to `root`. Needs no ledger.
+///
+/// With `checkpoint_note` and `verifier_key` (pass both or neither, NULL), the checkpoint's
+/// signature is checked too and the proof must be for its tree (same size and root), so the
+/// root is one the log signed. Returns `TRAILSEAL_STATUS_OK` when everything checks out;
+/// `TRAILSEAL_STATUS_MALFORMED` for a proof, note or key that does not parse (or a path of the
+/// wrong length); `TRAILSEAL_STATUS_OUT_OF_RANGE` for an index outside the tree;
+/// `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a proof or signature that does not verify.
+///
+/// # Safety
+///
+/// `proof_json` is NULL or a NUL-terminated string; `checkpoint_note` and `verifier_key` are
+/// NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_verify_inclusion(
+    proof_json: *const c_char,
+    checkpoint_note: *const c_char,
+    verifier_key: *const c_char,
+) -> trailseal_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        unsafe {
+            let proof = arg_str(proof_json, "proof_json")?;
+            let trusted = trusted_tree(checkpoint_note, verifier_key)?;
+            check_inclusion(proof, None, trusted)
+        }
+    })
+}
+
+/// `trailseal_verify_inclusion`, also checking that the leaf bytes (`leaf_len` bytes at
+/// `leaf`; NULL only when `leaf_len` is 0) hash to the proof's `leaf_hash`. For an entry
+/// ledger the leaf bytes are the entry's canonical JSON, exactly what `trailseal_ledger_get`
+/// returns (or `trailseal_canonical_json` of the entry). A mismatch is
+/// `TRAILSEAL_STATUS_VERIFICATION_FAILED`.
+///
+/// # Safety
+///
+/// As `trailseal_verify_inclusion`; `leaf` is NULL or points to `leaf_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_verify_inclusion_leaf(
+    proof_json: *const c_char,
+    leaf: *const u8,
+    leaf_len: usize,
+    checkpoint_note: *const c_char,
+    verifier_key: *const c_char,
+) -> trailseal_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        unsafe {
+            let proof = arg_str(proof_json, "proof_json")?;
+            let leaf = arg_bytes(leaf, leaf_len, "leaf")?;
+            let trusted = trusted_tree(checkpoint_note, verifier_key)?;
+            check_inclusion(proof, Some(leaf), trusted)
+        }
+    })
+}
+
+/// Verifies a consistency proof given as SPEC JSON (RFC 9162 section 2.1.4.2): the tree of
+/// `old_size` leaves with `old_root` is a prefix of the tree of `new_size` leaves with
+/// `new_root`. Needs no ledger.
+///
+/// With `checkpoint_note` and `verifier_key` (both or neither, NULL), the checkpoint's
+/// signature is checked too and one end of the proof must be its tree (same size and root).
+/// Statuses as `trailseal_verify_inclusion`.
+///
+/// # Safety
+///
+/// `proof_json`, `checkpoint_note` and `verifier_key` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_verify_consistency(
+    proof_json: *const c_char,
+    checkpoint_note: *const c_char,
+    verifier_key: *const c_char,
+) -> trailseal_status {
+    guard(|| {
+        // SAFETY: per this function's contract.
+        unsafe {
+            let proof = arg_str(proof_json, "proof_json")?;
+            let trusted = trusted_tree(checkpoint_note, verifier_key)?;
+            let proof = ConsistencyProof::from_json(proof)?;
+            proof.verify()?;
+            if let Some(tree) = trusted {
+                if tree != (proof.new_size, proof.new_root)
+                    && tree != (proof.old_size, proof.old_root)
+                {
+                    return Err(Error::VerificationFailed(
+                        "neither end of the proof is the signed checkpoint's tree".into(),
+                    )
+                    .into());
+                }
+            }
+            Ok(())
+        }
+    })
+}
+
+/// Verifies a signed checkpoint note (C2SP tlog-checkpoint, Ed25519 signed note) against the
+/// verifier key string `verifier_key`, and writes what it commits to, to
+/// `*checkpoint_json_out`: `{"origin": "...", "size": N, "root": "<hex>", "extensions":
+/// ["...", ...]}` (free it with `trailseal_string_free`). Checking that `origin` is the log
+/// the caller expects is the caller's job. `TRAILSEAL_STATUS_MALFORMED` for a note or key
+/// that does not parse, `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a signature by another key
+/// or one that does not verify.
+///
+/// # Safety
+///
+/// `note` and `verifier_key` are NULL or NUL-terminated strings; `checkpoint_json_out` is
+/// NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_verify_checkpoint(
+    note: *const c_char,
+    verifier_key: *const c_char,
+    checkpoint_json_out: *mut *mut c_char,
+) -> trailseal_status {
+    guard(|| {
+        let out = Out::new(checkpoint_json_out, "checkpoint_json_out")?;
+        // SAFETY: per this function's contract.
+        unsafe {
+            let note = arg_str(note, "note")?;
+            let vkey = arg_str(verifier_key, "verifier_key")?;
+            let verifier = trailseal::Verifier::from_key_string(vkey)?;
+            let cp = Checkpoint::verify(note, &verifier)?;
+            put_json(
+                out,
+                &json!({
+                    "origin": cp.origin,
+                    "size": cp.size,
+                    "root": to_hex(&cp.root),
+                    "extensions": cp.extensions,
+                }),
+            )
+        }
+    })
+}
+
+/// Writes the RFC 8785 (JCS) canonical form of the JSON text `json` to `*canonical_json_out`
+/// (free it with `trailseal_string_free`): for an entry as recorded (with its `v` and `time`),
+/// its leaf bytes. JSON that does not parse, or has a repeated key, is
+/// `TRAILSEAL_STATUS_MALFORMED`.
+///
+/// # Safety
+///
+/// `json` is NULL or a NUL-terminated string; `canonical_json_out` is NULL or valid for
+/// writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_canonical_json(
+    json: *const c_char,
+    canonical_json_out: *mut *mut c_char,
+) -> trailseal_status {
+    guard(|| {
+        let out = Out::new(canonical_json_out, "canonical_json_out")?;
+        // SAFETY: per this function's contract.
+        unsafe {
+            let text = arg_str(json, "json")?;
+            let value = entry::parse_json(text.as_bytes())?;
+            let bytes = entry::canonical_json(&value);
+            let text = String::from_utf8(bytes)
+                .map_err(|e| Error::Internal(format!("canonical JSON is not UTF-8: {e}")))?;
+            put_string(out, text)
+        }
+    })
+}
+
+/// Writes the leaf hash `H(0x00 || leaf)` of the `leaf_len` bytes at `leaf` (NULL only when
+/// `leaf_len` is 0) under `hash` (`"blake3"` or `"sha256"`) as 64 lowercase hex digits to
+/// `*leaf_hash_hex_out` (free it with `trailseal_string_free`). An unknown hash name is
+/// `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// `hash` is NULL or a NUL-terminated string; `leaf` is NULL or points to `leaf_len` readable
+/// bytes; `leaf_hash_hex_out` is NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_leaf_hash(
+    hash: *const c_char,
+    leaf: *const u8,
+    leaf_len: usize,
+    leaf_hash_hex_out: *mut *mut c_char,
+) -> trailseal_status {
+    guard(|| {
+        let out = Out::new(leaf_hash_hex_out, "leaf_hash_hex_out")?;
+        // SAFETY: per this function's contract.
+        unsafe {
+            let alg = parse_hash(Some(arg_str(hash, "hash")?))?;
+            let leaf = arg_bytes(leaf, leaf_len, "leaf")?;
+            put_string(out, to_hex(&alg.leaf_hash(leaf)))
+        }
+    })
+}

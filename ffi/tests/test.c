@@ -1,0 +1,1667 @@
+/*
+ * The C API test: every function, every error path, the shared conformance vectors, and the
+ * exchange of ledgers with the `trailseal` command. Run by ffi/test.sh under valgrind.
+ *
+ *   test REPO_ROOT WORKDIR
+ *
+ * REPO_ROOT holds tests/vectors/. WORKDIR is an empty scratch directory; if test.sh put a
+ * ledger made by the command there (cli-made.redb, see test.sh), it is read and extended
+ * here; this program leaves c-made.redb (+ .key, .note, entry files) for the command to read.
+ *
+ * The vector files are read at run time with the small JSON scanner below (just enough to
+ * walk arrays and objects and decode strings); every proof is handed to trailseal as the
+ * JSON text found in the file.
+ */
+#define _GNU_SOURCE
+#include "trailseal.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- harness ----------------------------------------------------------------------- */
+
+static int passed, failed;
+
+static void fail_msg(int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "FAIL test.c:%d: ", line);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  failed++;
+}
+
+#define CHECK(cond)                                                                         \
+  do {                                                                                      \
+    if (cond)                                                                               \
+      passed++;                                                                             \
+    else                                                                                    \
+      fail_msg(__LINE__, "%s (last error: %s)", #cond, trailseal_last_error_message());    \
+  } while (0)
+
+/* A call's status, and the last-error message that goes with it: empty after a success,
+ * non-empty after a failure. */
+static void expect_status(trailseal_status got, trailseal_status want, const char *what,
+                          int line) {
+  const char *msg = trailseal_last_error_message();
+  if (got != want) {
+    fail_msg(line, "%s: status %u (%s), want %u (%s); message: %s", what, (unsigned)got,
+             trailseal_status_name(got), (unsigned)want, trailseal_status_name(want), msg);
+  } else if ((want == TRAILSEAL_STATUS_OK) != (msg[0] == '\0')) {
+    fail_msg(line, "%s: status %s but last error message is \"%s\"", what,
+             trailseal_status_name(got), msg);
+  } else {
+    passed++;
+  }
+}
+#define EXPECT(want, call) expect_status((call), (want), #call, __LINE__)
+#define OK(call) EXPECT(TRAILSEAL_STATUS_OK, call)
+
+/* The last error message contains `needle`. */
+#define MSG_HAS(needle)                                                                     \
+  do {                                                                                      \
+    const char *m_ = trailseal_last_error_message();                                        \
+    if (strstr(m_, (needle)))                                                               \
+      passed++;                                                                             \
+    else                                                                                    \
+      fail_msg(__LINE__, "message \"%s\" lacks \"%s\"", m_, (needle));                      \
+  } while (0)
+
+#define STREQ(a, b)                                                                         \
+  do {                                                                                      \
+    const char *a_ = (a), *b_ = (b);                                                        \
+    if (a_ && b_ && strcmp(a_, b_) == 0)                                                    \
+      passed++;                                                                             \
+    else                                                                                    \
+      fail_msg(__LINE__, "%s != %s\n  \"%s\"\n  \"%s\"", #a, #b, a_ ? a_ : "(null)",       \
+               b_ ? b_ : "(null)");                                                         \
+  } while (0)
+
+/* A pointer value no library call may write: out-parameters are left alone on failure. */
+static char sentinel_byte;
+#define SENTINEL ((void *)&sentinel_byte)
+
+static char *xstrdup(const char *s) {
+  char *d = strdup(s);
+  if (!d) abort();
+  return d;
+}
+
+static char *fmt(const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  char *s = NULL;
+  if (vasprintf(&s, f, ap) < 0) abort();
+  va_end(ap);
+  return s;
+}
+
+static char *read_file(const char *path, size_t *len_out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap + 1);
+  size_t n;
+  while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+    len += n;
+    if (len == cap) buf = realloc(buf, (cap *= 2) + 1);
+  }
+  fclose(f);
+  buf[len] = '\0';
+  if (len_out) *len_out = len;
+  return buf;
+}
+
+static void write_file(const char *path, const void *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+    fail_msg(__LINE__, "cannot write %s", path);
+  }
+}
+
+/* ---- a small JSON scanner for the vector files and our own outputs ------------------- */
+
+static const char *ws(const char *p) {
+  while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
+  return p;
+}
+
+/* The end of the JSON value starting at p (which is past any white space). */
+static const char *skip_value(const char *p) {
+  if (*p == '"') {
+    for (p++; *p && *p != '"'; p++)
+      if (*p == '\\' && p[1]) p++;
+    return *p ? p + 1 : p;
+  }
+  if (*p == '{' || *p == '[') {
+    int depth = 0;
+    for (; *p; p++) {
+      if (*p == '"') {
+        p = skip_value(p) - 1;
+      } else if (*p == '{' || *p == '[') {
+        depth++;
+      } else if (*p == '}' || *p == ']') {
+        if (--depth == 0) return p + 1;
+      }
+    }
+    return p;
+  }
+  while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n') p++;
+  return p;
+}
+
+/* The value of `key` among the members of the object whose '{' is at obj, or NULL. */
+static const char *member(const char *obj, const char *key) {
+  const char *p = ws(obj);
+  if (*p != '{') return NULL;
+  p = ws(p + 1);
+  size_t klen = strlen(key);
+  while (*p == '"') {
+    const char *k = p + 1;
+    const char *kend = skip_value(p) - 1;
+    p = ws(kend + 1);
+    if (*p != ':') return NULL;
+    p = ws(p + 1);
+    if ((size_t)(kend - k) == klen && strncmp(k, key, klen) == 0) return p;
+    p = ws(skip_value(p));
+    if (*p == ',') p = ws(p + 1);
+  }
+  return NULL;
+}
+
+/* Iterates an array: *it starts at '['; each call yields one element [start, end). */
+static int next_elem(const char **it, const char **start, const char **end) {
+  const char *p = ws(*it);
+  if (*p == '[' || *p == ',') p = ws(p + 1);
+  if (*p == ']' || !*p) return 0;
+  *start = p;
+  *end = skip_value(p);
+  *it = *end;
+  return 1;
+}
+
+static char *copy_span(const char *start, const char *end) {
+  char *s = malloc((size_t)(end - start) + 1);
+  memcpy(s, start, (size_t)(end - start));
+  s[end - start] = '\0';
+  return s;
+}
+
+static void put_utf8(char **o, unsigned cp) {
+  unsigned char *u = (unsigned char *)*o;
+  if (cp < 0x80) {
+    *u++ = (unsigned char)cp;
+  } else if (cp < 0x800) {
+    *u++ = (unsigned char)(0xC0 | (cp >> 6));
+    *u++ = (unsigned char)(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *u++ = (unsigned char)(0xE0 | (cp >> 12));
+    *u++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    *u++ = (unsigned char)(0x80 | (cp & 0x3F));
+  } else {
+    *u++ = (unsigned char)(0xF0 | (cp >> 18));
+    *u++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    *u++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    *u++ = (unsigned char)(0x80 | (cp & 0x3F));
+  }
+  *o = (char *)u;
+}
+
+/* Decodes the JSON string at p (its opening quote) into a new NUL-terminated string. */
+static char *decode_string(const char *p) {
+  if (!p || *p != '"') return NULL;
+  const char *end = skip_value(p) - 1;
+  char *out = malloc((size_t)(end - p) * 2 + 1), *o = out;
+  for (p++; p < end; p++) {
+    if (*p != '\\') {
+      *o++ = *p;
+      continue;
+    }
+    p++;
+    switch (*p) {
+    case 'n': *o++ = '\n'; break;
+    case 't': *o++ = '\t'; break;
+    case 'r': *o++ = '\r'; break;
+    case 'b': *o++ = '\b'; break;
+    case 'f': *o++ = '\f'; break;
+    case 'u': {
+      unsigned cp = (unsigned)strtoul((char[5]){p[1], p[2], p[3], p[4], 0}, NULL, 16);
+      p += 4;
+      if (cp >= 0xD800 && cp < 0xDC00 && p[1] == '\\' && p[2] == 'u') {
+        unsigned lo = (unsigned)strtoul((char[5]){p[3], p[4], p[5], p[6], 0}, NULL, 16);
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        p += 6;
+      }
+      put_utf8(&o, cp);
+      break;
+    }
+    default: *o++ = *p; /* \" \\ \/ */
+    }
+  }
+  *o = '\0';
+  return out;
+}
+
+static char *str_member(const char *obj, const char *key) {
+  return decode_string(member(obj, key));
+}
+
+static unsigned long long u64_member(const char *obj, const char *key) {
+  const char *v = member(obj, key);
+  return v ? strtoull(v, NULL, 10) : ~0ULL;
+}
+
+static unsigned char *unhex(const char *hex, size_t *len) {
+  size_t n = strlen(hex) / 2;
+  unsigned char *b = malloc(n ? n : 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned v;
+    sscanf(hex + 2 * i, "%2x", &v);
+    b[i] = (unsigned char)v;
+  }
+  *len = n;
+  return b;
+}
+
+/* A copy of json with the first hex digit of the string value of `key` changed. */
+static char *mutate_hex(const char *json, const char *key) {
+  char *m = xstrdup(json);
+  const char *v = member(m, key);
+  if (!v) return m;
+  if (*v == '[') v = ws(v + 1);
+  if (*v == '"') {
+    char *d = (char *)v + 1;
+    *d = (*d == '0') ? '1' : '0';
+  }
+  return m;
+}
+
+/* Canonical (RFC 8785) JSON of a JSON text, through the library; NULL if it fails. */
+static char *canon(const char *json) {
+  char *out = NULL;
+  if (trailseal_canonical_json(json, &out) != TRAILSEAL_STATUS_OK) return NULL;
+  return out;
+}
+
+/* Both JSON texts mean the same: equal canonical forms. */
+#define SAME_JSON(a, b)                                                                     \
+  do {                                                                                      \
+    char *ca_ = canon(a), *cb_ = canon(b);                                                  \
+    if (ca_ && cb_ && strcmp(ca_, cb_) == 0)                                                \
+      passed++;                                                                             \
+    else                                                                                    \
+      fail_msg(__LINE__, "JSON differs:\n  %s\n  %s", ca_ ? ca_ : a, cb_ ? cb_ : b);       \
+    trailseal_string_free(ca_);                                                             \
+    trailseal_string_free(cb_);                                                             \
+  } while (0)
+
+/* ---- fixtures ---------------------------------------------------------------------- */
+
+static const char *workdir;
+static const char *repo;
+
+static char *wpath(const char *name) { return fmt("%s/%s", workdir, name); }
+
+static char *entry_json(const char *actor, const char *action, const char *subject) {
+  return fmt("{\"actor\":{\"id\":\"%s\"},\"action\":\"%s\",\"subject\":{\"type\":\"service\","
+             "\"id\":\"%s\"}}",
+             actor, action, subject);
+}
+
+static trailseal_ledger *make_ledger(const char *name, const char *hash, bool raw, bool durable) {
+  char *path = wpath(name);
+  trailseal_ledger *l = NULL;
+  OK(trailseal_ledger_create(path, "example.com/ffi/test", hash, raw, 0, durable, &l));
+  free(path);
+  return l;
+}
+
+static unsigned long long size_of(const trailseal_ledger *l) {
+  uint64_t n = 12345;
+  OK(trailseal_ledger_size(l, &n));
+  return n;
+}
+
+/* ---- library-wide ------------------------------------------------------------------ */
+
+static void test_library(void) {
+  CHECK(strlen(trailseal_version()) > 0);
+  CHECK(strchr(trailseal_version(), '.') != NULL);
+  STREQ(trailseal_status_name(TRAILSEAL_STATUS_OK), "ok");
+  STREQ(trailseal_status_name(TRAILSEAL_STATUS_INVALID_ENTRY), "invalid_entry");
+  STREQ(trailseal_status_name(TRAILSEAL_STATUS_INTERNAL), "internal");
+  STREQ(trailseal_status_name(TRAILSEAL_STATUS_NULL_ARGUMENT), "null_argument");
+  STREQ(trailseal_status_name(TRAILSEAL_STATUS_INVALID_UTF8), "invalid_utf8");
+  STREQ(trailseal_status_name(TRAILSEAL_STATUS_PANIC), "panic");
+  STREQ(trailseal_status_name(17), "unknown");
+  STREQ(trailseal_status_name(99), "unknown");
+  /* The README's error table, number for number. */
+  static const char *names[] = {"invalid_entry", "id_conflict", "malformed",
+                                "verification_failed", "tampered", "inconsistent",
+                                "out_of_range", "invalid_argument", "wrong_kind",
+                                "already_exists", "not_found", "not_a_ledger", "locked",
+                                "storage", "io", "internal"};
+  for (unsigned i = 0; i < 16; i++) STREQ(trailseal_status_name(i + 1), names[i]);
+  CHECK(TRAILSEAL_STATUS_LOCKED == 13 && TRAILSEAL_STATUS_IO == 15);
+  CHECK(TRAILSEAL_SIZE_CURRENT == UINT64_MAX);
+  /* The free functions accept NULL. */
+  trailseal_string_free(NULL);
+  trailseal_bytes_free(NULL, 0);
+  trailseal_ledger_free(NULL);
+  trailseal_signer_free(NULL);
+  passed++;
+}
+
+/* ---- signers ----------------------------------------------------------------------- */
+
+static void test_signers(void) {
+  trailseal_signer *s = SENTINEL, *s2 = NULL;
+  char *skey = NULL, *vkey = NULL, *out = SENTINEL;
+
+  OK(trailseal_signer_generate("example.com/ffi/test", &s));
+  OK(trailseal_signer_to_string(s, &skey));
+  OK(trailseal_signer_verifier_key(s, &vkey));
+  CHECK(strncmp(skey, "PRIVATE+KEY+example.com/ffi/test+", 33) == 0);
+  CHECK(strncmp(vkey, "example.com/ffi/test+", 21) == 0);
+  /* The key string round-trips, with surrounding white space ignored. */
+  char *padded = fmt("  %s\n", skey);
+  OK(trailseal_signer_from_string(padded, &s2));
+  char *skey2 = NULL, *vkey2 = NULL;
+  OK(trailseal_signer_to_string(s2, &skey2));
+  OK(trailseal_signer_verifier_key(s2, &vkey2));
+  STREQ(skey2, skey);
+  STREQ(vkey2, vkey);
+  trailseal_string_free(skey2);
+  trailseal_string_free(vkey2);
+  trailseal_signer_free(s2);
+  free(padded);
+
+  /* From a seed: deterministic. */
+  uint8_t seed[32];
+  for (int i = 0; i < 32; i++) seed[i] = (uint8_t)i;
+  s2 = NULL;
+  OK(trailseal_signer_from_seed("example.com/audit/payments", seed, 32, &s2));
+  OK(trailseal_signer_to_string(s2, &skey2));
+  STREQ(skey2, "PRIVATE+KEY+example.com/audit/payments+0481367f+"
+               "AQABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHR4f");
+  trailseal_string_free(skey2);
+  trailseal_signer_free(s2);
+
+  /* Errors. */
+  trailseal_signer *untouched = SENTINEL;
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_generate(NULL, &untouched));
+  MSG_HAS("name");
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_generate("x", NULL));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_signer_generate("has space", &untouched));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_signer_generate("a+b", &untouched));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_signer_generate("", &untouched));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_signer_generate("bad\xff", &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_from_string(NULL, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_from_string(skey, NULL));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_signer_from_string("PRIVATE+KEY+x", &untouched));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_signer_from_string(vkey, &untouched));
+  /* A wrong key hash: flip one hex digit of it (right after the name). */
+  char *badhash = xstrdup(skey);
+  char *h = badhash + strlen("PRIVATE+KEY+example.com/ffi/test+");
+  *h = (*h == '0') ? '1' : '0';
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_signer_from_string(badhash, &untouched));
+  MSG_HAS("key hash");
+  CHECK(strstr(trailseal_last_error_message(), badhash + 20) == NULL); /* never quotes it */
+  free(badhash);
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_signer_from_string("\xc3\x28", &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_from_seed(NULL, seed, 32, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_from_seed("n", NULL, 32, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_from_seed("n", NULL, 0, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_from_seed("n", seed, 32, NULL));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_signer_from_seed("n", seed, 31, &untouched));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_signer_from_seed("n", seed, 33, &untouched));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_signer_from_seed("a b", seed, 32, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_to_string(NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_to_string(s, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_verifier_key(NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_signer_verifier_key(s, NULL));
+  CHECK(untouched == SENTINEL && out == SENTINEL);
+
+  trailseal_string_free(skey);
+  trailseal_string_free(vkey);
+  trailseal_signer_free(s);
+}
+
+/* ---- create / open ------------------------------------------------------------------ */
+
+static void test_create_open(void) {
+  char *path = wpath("open.redb");
+  trailseal_ledger *l = SENTINEL, *untouched = SENTINEL;
+  char *info = NULL;
+
+  OK(trailseal_ledger_create(path, "example.com/ffi/open", "sha256", false, 4096, true, &l));
+  CHECK(l != SENTINEL && l != NULL);
+  OK(trailseal_ledger_info(l, &info));
+  CHECK(strstr(info, "\"origin\":\"example.com/ffi/open\"") != NULL);
+  CHECK(strstr(info, "\"hash\":\"sha256\"") != NULL);
+  CHECK(strstr(info, "\"kind\":\"entries\"") != NULL);
+  CHECK(strstr(info, "\"max_entry_bytes\":4096") != NULL);
+  CHECK(strstr(info, "open.redb") != NULL);
+  trailseal_string_free(info);
+  CHECK(size_of(l) == 0);
+
+  /* A second handle on the same file is refused while the first is open. */
+  EXPECT(TRAILSEAL_STATUS_LOCKED, trailseal_ledger_open(path, 0, true, &untouched));
+  MSG_HAS("locked");
+  EXPECT(TRAILSEAL_STATUS_LOCKED, trailseal_ledger_open(path, 30, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_ALREADY_EXISTS,
+         trailseal_ledger_create(path, "o", NULL, false, 0, true, &untouched));
+  char *e = entry_json("alice", "deploy.succeeded", "payments");
+  char *receipt = NULL;
+  OK(trailseal_ledger_append(l, e, &receipt));
+  trailseal_string_free(receipt);
+  trailseal_ledger_free(l);
+
+  /* Reopened: same metadata, same content; not durable through this handle, then synced. */
+  l = NULL;
+  OK(trailseal_ledger_open(path, 0, false, &l));
+  OK(trailseal_ledger_info(l, &info));
+  CHECK(strstr(info, "\"hash\":\"sha256\"") != NULL);
+  CHECK(strstr(info, "\"max_entry_bytes\":4096") != NULL);
+  trailseal_string_free(info);
+  CHECK(size_of(l) == 1);
+  OK(trailseal_ledger_append(l, e, &receipt));
+  trailseal_string_free(receipt);
+  OK(trailseal_ledger_sync(l));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_sync(NULL));
+  trailseal_ledger_free(l);
+  l = NULL;
+  OK(trailseal_ledger_open(path, 1000, true, &l));
+  CHECK(size_of(l) == 2);
+  trailseal_ledger_free(l);
+
+  /* Defaults: blake3, entries, 1 MiB. */
+  char *p2 = wpath("defaults.redb");
+  l = NULL;
+  OK(trailseal_ledger_create(p2, "example.com/ffi/defaults", NULL, false, 0, true, &l));
+  OK(trailseal_ledger_info(l, &info));
+  CHECK(strstr(info, "\"hash\":\"blake3\"") != NULL);
+  CHECK(strstr(info, "\"max_entry_bytes\":1048576") != NULL);
+  trailseal_string_free(info);
+  trailseal_ledger_free(l);
+  free(p2);
+
+  /* A path that is not UTF-8 is fine (paths are bytes). */
+  char *p3 = wpath("odd-\xff-name.redb");
+  l = NULL;
+  OK(trailseal_ledger_create(p3, "example.com/ffi/odd", "blake3", true, 0, true, &l));
+  trailseal_ledger_free(l);
+  l = NULL;
+  OK(trailseal_ledger_open(p3, 0, true, &l));
+  trailseal_ledger_free(l);
+  free(p3);
+
+  /* Errors. */
+  char *missing = wpath("missing.redb");
+  char *nodir = wpath("no/such/dir/x.redb");
+  char *junk = wpath("junk.redb");
+  char *empty = wpath("empty.redb");
+  char junkbytes[8192];
+  for (size_t i = 0; i < sizeof junkbytes; i++) junkbytes[i] = (char)(i * 7 + 3);
+  write_file(junk, junkbytes, sizeof junkbytes);
+  write_file(empty, "", 0);
+  EXPECT(TRAILSEAL_STATUS_NOT_FOUND, trailseal_ledger_open(missing, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NOT_A_LEDGER, trailseal_ledger_open(junk, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NOT_A_LEDGER, trailseal_ledger_open(empty, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_IO,
+         trailseal_ledger_create(nodir, "o", NULL, false, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_open(NULL, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_open(path, 0, true, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_create(NULL, "o", NULL, false, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_create(missing, NULL, NULL, false, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_create(missing, "o", NULL, false, 0, true, NULL));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_create(missing, "o", "md5", false, 0, true, &untouched));
+  MSG_HAS("md5");
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_create(missing, "", NULL, false, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_create(missing, "two\nlines", NULL, false, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8,
+         trailseal_ledger_create(missing, "bad\xff", NULL, false, 0, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8,
+         trailseal_ledger_create(missing, "o", "\xff", false, 0, true, &untouched));
+  CHECK(untouched == SENTINEL);
+  /* Refused creates leave no file behind. */
+  CHECK(access(missing, F_OK) != 0);
+
+  free(missing);
+  free(nodir);
+  free(junk);
+  free(empty);
+  free(e);
+  free(path);
+}
+
+/* ---- appending and reading entries ---------------------------------------------------- */
+
+static void test_entries(void) {
+  trailseal_ledger *l = make_ledger("entries.redb", "sha256", false, true);
+  char *receipt = NULL, *out = SENTINEL;
+
+  char *e0 = entry_json("alice", "deploy.succeeded", "payments-api");
+  OK(trailseal_ledger_append(l, e0, &receipt));
+  CHECK(u64_member(receipt, "index") == 0);
+  CHECK(u64_member(receipt, "tree_size") == 1);
+  char *time0 = str_member(receipt, "time");
+  CHECK(time0 && strlen(time0) == 30 && time0[29] == 'Z'); /* nine fractional digits */
+  char *leaf_hash0 = str_member(receipt, "leaf_hash");
+  char *root1 = str_member(receipt, "root");
+  CHECK(leaf_hash0 && strlen(leaf_hash0) == 64);
+  trailseal_string_free(receipt);
+
+  /* A full entry, with unicode and every optional field. */
+  const char *full =
+      "{\"id\":\"evt-1\",\"actor\":{\"id\":\"ci-bot\",\"role\":\"deployer\",\"tenant\":\"acme\","
+      "\"via\":[\"alice\"]},\"action\":\"approval.granted\",\"subject\":{\"type\":\"change\","
+      "\"id\":\"CR-7 \xc3\xa9\xe2\x9c\x93\"},\"authz\":{\"decision\":\"break_glass\",\"policy\":"
+      "\"two-person\",\"reason\":\"outage\"},\"change\":{\"before\":1,\"after\":{\"x\":[1.5,"
+      "null,true]}},\"links\":[{\"rel\":\"follows\",\"index\":0},{\"rel\":\"built_from\","
+      "\"ref\":\"git:4f2a9c1\"}],\"occurred_at\":\"2026-01-02T03:04:05Z\",\"attrs\":{\"env\":"
+      "\"prod\"},\"payload\":{\"z\":1,\"a\":[\"\\u0000\"]}}";
+  OK(trailseal_ledger_append(l, full, &receipt));
+  CHECK(u64_member(receipt, "index") == 1);
+  trailseal_string_free(receipt);
+
+  /* get: exactly the leaf bytes, canonical JSON with v and time added. */
+  char *got = NULL;
+  OK(trailseal_ledger_get(l, 0, &got));
+  CHECK(strncmp(got, "{\"action\":\"deploy.succeeded\",\"actor\":{\"id\":\"alice\"}", 50) == 0);
+  CHECK(strstr(got, "\"v\":1") != NULL);
+  char *t = fmt("\"time\":\"%s\"", time0);
+  CHECK(strstr(got, t) != NULL);
+  free(t);
+  char *canonical = canon(got);
+  STREQ(canonical, got);
+  trailseal_string_free(canonical);
+  char *lh = NULL;
+  OK(trailseal_leaf_hash("sha256", (const uint8_t *)got, strlen(got), &lh));
+  STREQ(lh, leaf_hash0);
+  trailseal_string_free(lh);
+  OK(trailseal_ledger_leaf_hash(l, 0, &lh));
+  STREQ(lh, leaf_hash0);
+  trailseal_string_free(lh);
+  uint8_t *raw = NULL;
+  size_t raw_len = 0;
+  OK(trailseal_ledger_get_raw(l, 0, &raw, &raw_len));
+  CHECK(raw_len == strlen(got) && memcmp(raw, got, raw_len) == 0);
+  trailseal_bytes_free(raw, raw_len);
+  trailseal_string_free(got);
+  OK(trailseal_ledger_get(l, 1, &got));
+  CHECK(strstr(got, "\"payload\":{\"a\":[\"\\u0000\"],\"z\":1}") != NULL);
+  CHECK(strstr(got, "CR-7 \xc3\xa9\xe2\x9c\x93") != NULL);
+  trailseal_string_free(got);
+
+  /* Idempotent id: the same content gives the recorded receipt, other content a conflict. */
+  OK(trailseal_ledger_append(l, full, &receipt));
+  CHECK(u64_member(receipt, "index") == 1);
+  trailseal_string_free(receipt);
+  CHECK(size_of(l) == 2);
+  const char *conflict =
+      "{\"id\":\"evt-1\",\"actor\":{\"id\":\"mallory\"},\"action\":\"approval.granted\","
+      "\"subject\":{\"type\":\"change\",\"id\":\"CR-7\"}}";
+  EXPECT(TRAILSEAL_STATUS_ID_CONFLICT, trailseal_ledger_append(l, conflict, &out));
+  MSG_HAS("evt-1");
+
+  /* Batch: atomic, receipts in order. */
+  char *e_a = entry_json("bob", "build.succeeded", "a");
+  char *e_b = entry_json("bob", "build.succeeded", "b");
+  char *batch = fmt("[%s, %s, {\"actor\":{\"id\":\"x\"},\"action\":\"link.made\",\"subject\":"
+                    "{\"type\":\"t\",\"id\":\"i\"},\"links\":[{\"rel\":\"r\",\"index\":3}]}]",
+                    e_a, e_b);
+  OK(trailseal_ledger_append_batch(l, batch, &receipt));
+  CHECK(receipt[0] == '[');
+  {
+    const char *it = receipt, *s, *en;
+    unsigned long long want = 2;
+    int n = 0;
+    while (next_elem(&it, &s, &en)) {
+      char *r = copy_span(s, en);
+      CHECK(u64_member(r, "index") == want++);
+      free(r);
+      n++;
+    }
+    CHECK(n == 3);
+  }
+  trailseal_string_free(receipt);
+  CHECK(size_of(l) == 5);
+  OK(trailseal_ledger_append_batch(l, "[]", &receipt));
+  STREQ(receipt, "[]");
+  trailseal_string_free(receipt);
+
+  /* Refused input writes nothing. */
+  char *bad_second = fmt("[%s, {\"actor\":{\"id\":\"x\"},\"action\":\"Not Valid\",\"subject\":"
+                         "{\"type\":\"t\",\"id\":\"i\"}}]",
+                         e_a);
+  EXPECT(TRAILSEAL_STATUS_INVALID_ENTRY, trailseal_ledger_append_batch(l, bad_second, &out));
+  MSG_HAS("[1].action");
+  EXPECT(TRAILSEAL_STATUS_INVALID_ENTRY,
+         trailseal_ledger_append(l, "{\"actor\":{\"id\":\"x\"},\"action\":\"Not Valid\","
+                                    "\"subject\":{\"type\":\"t\",\"id\":\"i\"}}",
+                                 &out));
+  MSG_HAS("action");
+  EXPECT(TRAILSEAL_STATUS_INVALID_ENTRY,
+         trailseal_ledger_append(l, "{\"actor\":{\"id\":\"x\"},\"action\":\"a\",\"subject\":"
+                                    "{\"type\":\"t\",\"id\":\"i\"},\"extra\":1}",
+                                 &out));
+  MSG_HAS("extra");
+  EXPECT(TRAILSEAL_STATUS_INVALID_ENTRY,
+         trailseal_ledger_append(l, "{\"actor\":{\"id\":\"x\"},\"action\":\"a\",\"subject\":"
+                                    "{\"type\":\"t\",\"id\":\"i\"},\"links\":[{\"rel\":\"r\","
+                                    "\"index\":99}]}",
+                                 &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ENTRY, trailseal_ledger_append(l, "[1,2]", &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ENTRY, trailseal_ledger_append(l, "\"text\"", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_append(l, "{not json", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_append(l, "", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_append(l, "{\"actor\":{\"id\":\"x\"},\"actor\":{\"id\":\"y\"},"
+                                    "\"action\":\"a\",\"subject\":{\"type\":\"t\",\"id\":\"i\"}}",
+                                 &out));
+  MSG_HAS("duplicate");
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_append(l, "{} trailing", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_append_batch(l, e_a, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_append_batch(l, "[", &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_ledger_append(l, "{\"a\":\"\xff\"}", &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_ledger_append_batch(l, "[\xfe]", &out));
+  /* A NULL out-parameter is refused before anything is written. */
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append(l, e_a, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append_batch(l, batch, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append(NULL, e_a, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append(l, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append_batch(NULL, batch, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append_batch(l, NULL, &out));
+  CHECK(size_of(l) == 5);
+  CHECK(out == SENTINEL);
+
+  /* Entry calls vs raw calls. */
+  const uint8_t bytes[] = {1, 2, 3};
+  const uint8_t *leaves[] = {bytes};
+  size_t lens[] = {3};
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND, trailseal_ledger_append_raw(l, bytes, 3, &out));
+  MSG_HAS("raw");
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND,
+         trailseal_ledger_append_raw_batch(l, leaves, lens, 1, &out));
+
+  /* Reads out of range. */
+  uint8_t *rb = SENTINEL;
+  size_t rl = 777;
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_get(l, 5, &out));
+  MSG_HAS("5");
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_get(l, UINT64_MAX, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_get_raw(l, 5, &rb, &rl));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_leaf_hash(l, 5, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_root(l, 6, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_get(NULL, 0, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_get(l, 0, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_get_raw(NULL, 0, &rb, &rl));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_get_raw(l, 0, NULL, &rl));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_get_raw(l, 0, &rb, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_leaf_hash(NULL, 0, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_leaf_hash(l, 0, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_size(NULL, (uint64_t *)SENTINEL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_size(l, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_root(NULL, 0, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_root(l, 0, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_info(NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_info(l, NULL));
+  CHECK(out == SENTINEL && rb == SENTINEL && rl == 777);
+
+  /* Roots: current, and of an earlier size. */
+  char *root = NULL;
+  OK(trailseal_ledger_root(l, 1, &root));
+  STREQ(root, root1);
+  trailseal_string_free(root);
+  OK(trailseal_ledger_root(l, 0, &root));
+  STREQ(root, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  trailseal_string_free(root);
+  char *cur = NULL, *at5 = NULL;
+  OK(trailseal_ledger_root(l, TRAILSEAL_SIZE_CURRENT, &cur));
+  OK(trailseal_ledger_root(l, 5, &at5));
+  STREQ(cur, at5);
+  trailseal_string_free(cur);
+  trailseal_string_free(at5);
+
+  free(e0);
+  free(e_a);
+  free(e_b);
+  free(batch);
+  free(bad_second);
+  free(time0);
+  free(leaf_hash0);
+  free(root1);
+  trailseal_ledger_free(l);
+}
+
+/* ---- raw ledgers ---------------------------------------------------------------------- */
+
+static void test_raw(void) {
+  char *path = wpath("raw.redb");
+  trailseal_ledger *l = NULL;
+  char *out = SENTINEL, *receipt = NULL;
+  OK(trailseal_ledger_create(path, "example.com/ffi/raw", "blake3", true, 16, true, &l));
+
+  const uint8_t zeros[5] = {0, 0, 0, 0, 0};
+  OK(trailseal_ledger_append_raw(l, zeros, 5, &receipt));
+  CHECK(u64_member(receipt, "index") == 0);
+  CHECK(member(receipt, "time") == NULL); /* raw leaves have no time */
+  trailseal_string_free(receipt);
+  OK(trailseal_ledger_append_raw(l, NULL, 0, &receipt)); /* the empty leaf */
+  CHECK(u64_member(receipt, "index") == 1);
+  trailseal_string_free(receipt);
+
+  const uint8_t a[] = "alpha", b[] = "be";
+  const uint8_t *leaves[] = {a, NULL, b};
+  size_t lens[] = {5, 0, 2};
+  OK(trailseal_ledger_append_raw_batch(l, leaves, lens, 3, &receipt));
+  {
+    const char *it = receipt, *s, *en;
+    int n = 0;
+    while (next_elem(&it, &s, &en)) n++;
+    CHECK(n == 3);
+  }
+  trailseal_string_free(receipt);
+  OK(trailseal_ledger_append_raw_batch(l, NULL, NULL, 0, &receipt));
+  STREQ(receipt, "[]");
+  trailseal_string_free(receipt);
+  CHECK(size_of(l) == 5);
+
+  uint8_t *got = NULL;
+  size_t got_len = 99;
+  OK(trailseal_ledger_get_raw(l, 0, &got, &got_len));
+  CHECK(got_len == 5 && memcmp(got, zeros, 5) == 0);
+  trailseal_bytes_free(got, got_len);
+  got = NULL;
+  OK(trailseal_ledger_get_raw(l, 1, &got, &got_len));
+  CHECK(got_len == 0 && got != NULL);
+  trailseal_bytes_free(got, got_len);
+  OK(trailseal_ledger_get_raw(l, 2, &got, &got_len));
+  CHECK(got_len == 5 && memcmp(got, "alpha", 5) == 0);
+  trailseal_bytes_free(got, got_len);
+
+  /* The leaf hash of the empty leaf is H(0x00). */
+  char *lh = NULL, *lh2 = NULL;
+  OK(trailseal_ledger_leaf_hash(l, 1, &lh));
+  OK(trailseal_leaf_hash("blake3", NULL, 0, &lh2));
+  STREQ(lh, lh2);
+  trailseal_string_free(lh);
+  trailseal_string_free(lh2);
+
+  /* Errors. */
+  uint8_t big[17] = {0};
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_ledger_append_raw(l, big, 17, &out));
+  MSG_HAS("17");
+  const uint8_t *big_leaves[] = {a, big};
+  size_t big_lens[] = {5, 17};
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_append_raw_batch(l, big_leaves, big_lens, 2, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append_raw(l, NULL, 3, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append_raw(NULL, a, 3, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_append_raw(l, a, 3, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_append_raw_batch(l, NULL, lens, 3, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_append_raw_batch(l, leaves, NULL, 3, &out));
+  const uint8_t *holes[] = {a, NULL};
+  size_t hole_lens[] = {5, 4};
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_append_raw_batch(l, holes, hole_lens, 2, &out));
+  MSG_HAS("leaves[1]");
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_append_raw_batch(NULL, leaves, lens, 3, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_append_raw_batch(l, leaves, lens, 3, NULL));
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND, trailseal_ledger_get(l, 0, &out));
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND,
+         trailseal_ledger_append(l, "{\"actor\":{\"id\":\"a\"},\"action\":\"a\",\"subject\":"
+                                    "{\"type\":\"t\",\"id\":\"i\"}}",
+                                 &out));
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND, trailseal_ledger_append_batch(l, "[]", &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_leaf_hash(NULL, a, 1, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_leaf_hash("sha256", NULL, 1, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_leaf_hash("sha256", a, 1, NULL));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_leaf_hash("sha1", a, 1, &out));
+  CHECK(out == SENTINEL);
+  CHECK(size_of(l) == 5);
+
+  trailseal_ledger_free(l);
+  free(path);
+}
+
+/* ---- proofs, checkpoints, verify ------------------------------------------------------ */
+
+struct progress {
+  int calls;
+  uint64_t done, total;
+};
+
+static void on_progress(void *userdata, uint64_t done, uint64_t total) {
+  struct progress *p = userdata;
+  p->calls++;
+  p->done = done;
+  p->total = total;
+}
+
+static void test_proofs_and_checkpoints(void) {
+  trailseal_ledger *l = make_ledger("proofs.redb", "blake3", false, false);
+  char *out = SENTINEL;
+  for (int i = 0; i < 13; i++) {
+    char *id = fmt("svc-%d", i);
+    char *e = entry_json("deployer", "deploy.succeeded", id);
+    char *r = NULL;
+    OK(trailseal_ledger_append(l, e, &r));
+    trailseal_string_free(r);
+    free(e);
+    free(id);
+  }
+  OK(trailseal_ledger_sync(l));
+
+  trailseal_signer *signer = NULL, *other = NULL;
+  OK(trailseal_signer_generate("example.com/ffi/test", &signer));
+  OK(trailseal_signer_generate("example.com/ffi/other", &other));
+  char *vkey = NULL, *other_vkey = NULL;
+  OK(trailseal_signer_verifier_key(signer, &vkey));
+  OK(trailseal_signer_verifier_key(other, &other_vkey));
+
+  /* Inclusion proofs of every leaf at a few sizes, checked offline, with and without the
+   * leaf bytes. */
+  for (uint64_t size = 1; size <= 13; size += 4) {
+    for (uint64_t i = 0; i < size; i++) {
+      char *proof = NULL, *entry = NULL;
+      OK(trailseal_ledger_prove_inclusion(l, i, size, &proof));
+      CHECK(u64_member(proof, "index") == i && u64_member(proof, "tree_size") == size);
+      OK(trailseal_verify_inclusion(proof, NULL, NULL));
+      OK(trailseal_ledger_get(l, i, &entry));
+      OK(trailseal_verify_inclusion_leaf(proof, (const uint8_t *)entry, strlen(entry), NULL,
+                                         NULL));
+      EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+             trailseal_verify_inclusion_leaf(proof, (const uint8_t *)entry, strlen(entry) - 1,
+                                             NULL, NULL));
+      char *bad = mutate_hex(proof, "root");
+      EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_inclusion(bad, NULL, NULL));
+      free(bad);
+      trailseal_string_free(proof);
+      trailseal_string_free(entry);
+    }
+  }
+  char *proof = NULL;
+  OK(trailseal_ledger_prove_inclusion(l, 12, TRAILSEAL_SIZE_CURRENT, &proof));
+  CHECK(u64_member(proof, "tree_size") == 13);
+  char *path_bad = mutate_hex(proof, "path");
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_inclusion(path_bad, NULL, NULL));
+  free(path_bad);
+
+  /* Consistency proofs. */
+  for (uint64_t old = 0; old <= 13; old += 3) {
+    char *cp = NULL;
+    OK(trailseal_ledger_prove_consistency(l, old, TRAILSEAL_SIZE_CURRENT, &cp));
+    CHECK(u64_member(cp, "old_size") == old && u64_member(cp, "new_size") == 13);
+    OK(trailseal_verify_consistency(cp, NULL, NULL));
+    if (old > 0) {
+      char *bad = mutate_hex(cp, "old_root");
+      EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_consistency(bad, NULL, NULL));
+      free(bad);
+    }
+    trailseal_string_free(cp);
+  }
+
+  /* Checkpoints: signed, kept, verifiable offline. */
+  char *note8 = NULL, *note = NULL;
+  OK(trailseal_ledger_checkpoint(l, signer, 8, &note8));
+  OK(trailseal_ledger_checkpoint(l, signer, TRAILSEAL_SIZE_CURRENT, &note));
+  CHECK(strncmp(note, "example.com/ffi/test\n13\n", 24) == 0);
+  CHECK(strstr(note, "\n\n\xe2\x80\x94 example.com/ffi/test ") != NULL);
+  char *info = NULL;
+  OK(trailseal_verify_checkpoint(note, vkey, &info));
+  CHECK(strstr(info, "\"origin\":\"example.com/ffi/test\"") != NULL);
+  CHECK(u64_member(info, "size") == 13);
+  CHECK(strstr(info, "\"extensions\":[]") != NULL);
+  char *root = NULL, *cp_root = str_member(info, "root");
+  OK(trailseal_ledger_root(l, TRAILSEAL_SIZE_CURRENT, &root));
+  STREQ(cp_root, root);
+  free(cp_root);
+  trailseal_string_free(root);
+  trailseal_string_free(info);
+
+  char *list = NULL;
+  OK(trailseal_ledger_checkpoints(l, &list));
+  {
+    const char *it = list, *s, *en;
+    int n = 0;
+    while (next_elem(&it, &s, &en)) {
+      char *c = copy_span(s, en);
+      char *n_note = str_member(c, "note"), *n_vkey = str_member(c, "verifier_key");
+      STREQ(n_note, n == 0 ? note8 : note);
+      STREQ(n_vkey, vkey);
+      CHECK(u64_member(c, "size") == (n == 0 ? 8 : 13));
+      free(n_note);
+      free(n_vkey);
+      free(c);
+      n++;
+    }
+    CHECK(n == 2);
+  }
+  trailseal_string_free(list);
+
+  /* Proofs against the signed checkpoint. */
+  OK(trailseal_verify_inclusion(proof, note, vkey));
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_inclusion(proof, note8, vkey));
+  MSG_HAS("checkpoint");
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_inclusion(proof, note, other_vkey));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_verify_inclusion(proof, note, NULL));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_verify_inclusion(proof, NULL, vkey));
+  char *entry12 = NULL;
+  OK(trailseal_ledger_get(l, 12, &entry12));
+  OK(trailseal_verify_inclusion_leaf(proof, (const uint8_t *)entry12, strlen(entry12), note,
+                                     vkey));
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+         trailseal_verify_inclusion_leaf(proof, (const uint8_t *)entry12, strlen(entry12), note8,
+                                         vkey));
+  char *cons = NULL;
+  OK(trailseal_ledger_prove_consistency(l, 8, 13, &cons));
+  OK(trailseal_verify_consistency(cons, note, vkey));
+  OK(trailseal_verify_consistency(cons, note8, vkey)); /* either end */
+  char *cons_3_5 = NULL;
+  OK(trailseal_ledger_prove_consistency(l, 3, 5, &cons_3_5));
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_consistency(cons_3_5, note, vkey));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_verify_consistency(cons, NULL, vkey));
+
+  /* Whole-ledger verification. */
+  char *report = NULL;
+  OK(trailseal_ledger_verify(l, NULL, NULL, &report));
+  CHECK(strstr(report, "\"ok\":true") != NULL);
+  CHECK(u64_member(report, "size") == 13);
+  CHECK(u64_member(report, "checkpoints_checked") == 2);
+  CHECK(strstr(report, "\"consistent_with_checkpoint\":null") != NULL);
+  trailseal_string_free(report);
+  OK(trailseal_ledger_verify(l, note8, vkey, &report));
+  CHECK(u64_member(report, "consistent_with_checkpoint") == 8);
+  trailseal_string_free(report);
+  struct progress prog = {0, 0, 0};
+  OK(trailseal_ledger_verify_with_progress(l, note, vkey, on_progress, &prog, &report));
+  CHECK(prog.calls >= 1 && prog.done == 13 && prog.total == 13);
+  CHECK(u64_member(report, "consistent_with_checkpoint") == 13);
+  trailseal_string_free(report);
+
+  /* Checkpoint and verify errors. */
+  char *forged = xstrdup(note);
+  forged[strlen("example.com/ffi/test\n1")] = '2'; /* size 13 -> 23 in the signed body */
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_checkpoint(forged, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_ledger_verify(l, forged, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_inclusion(proof, forged, vkey));
+  free(forged);
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+         trailseal_verify_checkpoint(note, other_vkey, &out));
+  MSG_HAS("no signature from a known key");
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_checkpoint(note, "not a key", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_checkpoint("no signature\n", vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_verify(l, note, "not a key", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_verify(l, "junk", vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_ledger_verify(l, note, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_ledger_verify(l, NULL, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_verify(NULL, NULL, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_verify(l, NULL, NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_verify_with_progress(l, NULL, NULL, NULL, NULL, &out));
+  MSG_HAS("progress");
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_verify_with_progress(NULL, NULL, NULL, on_progress, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_verify_with_progress(l, NULL, NULL, on_progress, NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_ledger_verify(l, "\xff", vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_verify_checkpoint(note, "\xff", &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_checkpoint(l, signer, 14, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_checkpoint(l, NULL, 1, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_checkpoint(NULL, signer, 1, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_checkpoint(l, signer, 1, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_checkpoints(NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_checkpoints(l, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_checkpoint(NULL, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_checkpoint(note, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_checkpoint(note, vkey, NULL));
+  /* A refused checkpoint is not kept. */
+  OK(trailseal_ledger_checkpoints(l, &list));
+  {
+    const char *it = list, *s, *en;
+    int n = 0;
+    while (next_elem(&it, &s, &en)) n++;
+    CHECK(n == 2);
+  }
+  trailseal_string_free(list);
+
+  /* Proof errors. */
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_prove_inclusion(l, 13, 13, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_prove_inclusion(l, 0, 14, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_prove_inclusion(l, 0, 0, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_prove_consistency(l, 6, 5, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_prove_consistency(l, 1, 14, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_prove_inclusion(NULL, 0, 1, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_prove_inclusion(l, 0, 1, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_prove_consistency(NULL, 0, 1, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_prove_consistency(l, 0, 1, NULL));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_inclusion("{}", NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_inclusion("not json", NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_consistency(proof, NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_inclusion(cons, NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_verify_inclusion("{\"hash\":\"md5\",\"index\":0,\"tree_size\":1,\"leaf_hash\":"
+                                    "\"00\",\"root\":\"00\",\"path\":[]}",
+                                    NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE,
+         trailseal_verify_inclusion(
+             "{\"hash\":\"sha256\",\"index\":5,\"tree_size\":2,\"leaf_hash\":"
+             "\"0000000000000000000000000000000000000000000000000000000000000000\",\"root\":"
+             "\"0000000000000000000000000000000000000000000000000000000000000000\",\"path\":[]}",
+             NULL, NULL));
+  /* A path of the wrong length. */
+  char *short_proof = NULL;
+  OK(trailseal_ledger_prove_inclusion(l, 0, 1, &short_proof));
+  {
+    char *p = strstr(short_proof, "\"tree_size\":1");
+    CHECK(p != NULL);
+    if (p) p[12] = '2'; /* tree size 2 needs a path of one hash */
+    EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_inclusion(short_proof, NULL, NULL));
+  }
+  trailseal_string_free(short_proof);
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_inclusion(NULL, NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_inclusion_leaf(NULL, NULL, 0, NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_verify_inclusion_leaf(proof, NULL, 3, NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_consistency(NULL, NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_verify_inclusion("\xff", NULL, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_canonical_json(NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_canonical_json("{}", NULL));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_canonical_json("[", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_canonical_json("{\"a\":1,\"a\":1}", &out));
+  CHECK(out == SENTINEL);
+  char *c = NULL;
+  OK(trailseal_canonical_json("{ \"b\" : [1.0, 2e3, \"\\u00e9\"], \"a\" : null }", &c));
+  STREQ(c, "{\"a\":null,\"b\":[1,2000,\"\xc3\xa9\"]}");
+  trailseal_string_free(c);
+
+  trailseal_string_free(entry12);
+  trailseal_string_free(cons);
+  trailseal_string_free(cons_3_5);
+  trailseal_string_free(proof);
+  trailseal_string_free(note8);
+  trailseal_string_free(note);
+  trailseal_string_free(vkey);
+  trailseal_string_free(other_vkey);
+  trailseal_signer_free(signer);
+  trailseal_signer_free(other);
+  trailseal_ledger_free(l);
+}
+
+/* ---- tampering, rollback, forks ---------------------------------------------------------- */
+
+/* Replaces every occurrence of `from` in the file by `to` (same length); returns the count. */
+static int edit_file(const char *path, const char *from, const char *to) {
+  size_t len = 0;
+  char *data = read_file(path, &len);
+  int n = 0;
+  if (!data) return 0;
+  size_t flen = strlen(from);
+  for (char *p = data; (p = memmem(p, len - (size_t)(p - data), from, flen)) != NULL; p += flen) {
+    memcpy(p, to, flen);
+    n++;
+  }
+  write_file(path, data, len);
+  free(data);
+  return n;
+}
+
+static void test_tampering(void) {
+  char *path = wpath("tamper.redb");
+  trailseal_ledger *l = NULL, *fork = NULL;
+  trailseal_signer *signer = NULL;
+  char *vkey = NULL, *note = NULL, *r = NULL, *out = SENTINEL;
+  OK(trailseal_signer_generate("example.com/ffi/tamper", &signer));
+  OK(trailseal_signer_verifier_key(signer, &vkey));
+  OK(trailseal_ledger_create(path, "example.com/ffi/tamper", "sha256", false, 0, true, &l));
+  for (int i = 0; i < 4; i++) {
+    char *id = fmt("tamper-me-%d", i);
+    char *e = entry_json("alice", "deploy.succeeded", id);
+    OK(trailseal_ledger_append(l, e, &r));
+    trailseal_string_free(r);
+    free(e);
+    free(id);
+  }
+  OK(trailseal_ledger_checkpoint(l, signer, TRAILSEAL_SIZE_CURRENT, &note));
+
+  /* A fork: another ledger with the same origin and other content. */
+  char *fork_path = wpath("fork.redb");
+  OK(trailseal_ledger_create(fork_path, "example.com/ffi/tamper", "sha256", false, 0, true,
+                             &fork));
+  for (int i = 0; i < 5; i++) {
+    char *e = entry_json("mallory", "deploy.succeeded", "other");
+    OK(trailseal_ledger_append(fork, e, &r));
+    trailseal_string_free(r);
+    free(e);
+  }
+  EXPECT(TRAILSEAL_STATUS_INCONSISTENT, trailseal_ledger_verify(fork, note, vkey, &out));
+  MSG_HAS("forked");
+  trailseal_ledger_free(fork);
+  /* A rollback: the checkpoint commits to more than the ledger holds. */
+  char *short_path = wpath("short.redb");
+  OK(trailseal_ledger_create(short_path, "example.com/ffi/tamper", "sha256", false, 0, true,
+                             &fork));
+  EXPECT(TRAILSEAL_STATUS_INCONSISTENT, trailseal_ledger_verify(fork, note, vkey, &out));
+  MSG_HAS("rolled back");
+  trailseal_ledger_free(fork);
+  /* Another log's checkpoint. */
+  char *other_path = wpath("other-origin.redb");
+  OK(trailseal_ledger_create(other_path, "example.com/ffi/elsewhere", "sha256", false, 0, true,
+                             &fork));
+  EXPECT(TRAILSEAL_STATUS_INCONSISTENT, trailseal_ledger_verify(fork, note, vkey, &out));
+  trailseal_ledger_free(fork);
+
+  /* Flip a byte of a stored entry behind the library's back. */
+  trailseal_ledger_free(l);
+  CHECK(edit_file(path, "tamper-me-2", "tamper-mE-2") >= 1);
+  l = NULL;
+  OK(trailseal_ledger_open(path, 0, true, &l));
+  EXPECT(TRAILSEAL_STATUS_TAMPERED, trailseal_ledger_verify(l, NULL, NULL, &out));
+  MSG_HAS("leaf 2");
+  EXPECT(TRAILSEAL_STATUS_TAMPERED, trailseal_ledger_verify(l, note, vkey, &out));
+  /* Reading is not verifying: the edited entry is still readable. */
+  char *e2 = NULL;
+  OK(trailseal_ledger_get(l, 2, &e2));
+  CHECK(strstr(e2, "tamper-mE-2") != NULL);
+  /* Its old inclusion proof does not accept the edited bytes. */
+  char *proof = NULL;
+  OK(trailseal_ledger_prove_inclusion(l, 2, TRAILSEAL_SIZE_CURRENT, &proof));
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+         trailseal_verify_inclusion_leaf(proof, (const uint8_t *)e2, strlen(e2), note, vkey));
+  trailseal_string_free(proof);
+  trailseal_string_free(e2);
+  CHECK(out == SENTINEL);
+
+  trailseal_ledger_free(l);
+  trailseal_signer_free(signer);
+  trailseal_string_free(vkey);
+  trailseal_string_free(note);
+  free(path);
+  free(fork_path);
+  free(short_path);
+  free(other_path);
+}
+
+/* ---- threads ------------------------------------------------------------------------ */
+
+struct worker {
+  trailseal_ledger *l;
+  int id;
+  int ok;
+  char message_seen[64];
+};
+
+static void *append_worker(void *arg) {
+  struct worker *w = arg;
+  for (int i = 0; i < 8; i++) {
+    char *subject = fmt("w%d-%d", w->id, i);
+    char *e = entry_json("worker", "job.finished", subject);
+    char *r = NULL;
+    if (trailseal_ledger_append(w->l, e, &r) == TRAILSEAL_STATUS_OK) w->ok++;
+    trailseal_string_free(r);
+    free(e);
+    free(subject);
+  }
+  /* This thread's failure does not touch the main thread's last error message. */
+  char *out = NULL;
+  trailseal_ledger_get(w->l, 1u << 30, &out);
+  snprintf(w->message_seen, sizeof w->message_seen, "%s", trailseal_last_error_message());
+  return NULL;
+}
+
+static void test_threads(void) {
+  trailseal_ledger *l = make_ledger("threads.redb", NULL, false, false);
+  char *out = NULL;
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_append(l, "nope", &out));
+  char *main_msg = xstrdup(trailseal_last_error_message());
+  enum { N = 4 };
+  pthread_t t[N];
+  struct worker w[N];
+  for (int i = 0; i < N; i++) {
+    w[i] = (struct worker){l, i, 0, ""};
+    CHECK(pthread_create(&t[i], NULL, append_worker, &w[i]) == 0);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(w[i].ok == 8);
+    CHECK(strstr(w[i].message_seen, "out of range") != NULL);
+  }
+  STREQ(trailseal_last_error_message(), main_msg);
+  free(main_msg);
+  CHECK(size_of(l) == N * 8);
+  char *report = NULL;
+  OK(trailseal_ledger_verify(l, NULL, NULL, &report));
+  trailseal_string_free(report);
+  trailseal_ledger_free(l);
+}
+
+/* ---- conformance vectors --------------------------------------------------------------- */
+
+static char *vector_file(const char *name) {
+  char *path = fmt("%s/tests/vectors/%s", repo, name);
+  char *text = read_file(path, NULL);
+  if (!text) fail_msg(__LINE__, "cannot read %s", path);
+  free(path);
+  return text;
+}
+
+static int vector_checks;
+
+static void test_merkle_vectors(const char *file) {
+  char *text = vector_file(file);
+  if (!text) return;
+  char *hash = str_member(text, "hash");
+  char *empty_root = str_member(text, "empty_root");
+  /* The leaves, into a raw ledger of that hash: first one by one, then as a batch. */
+  enum { MAXL = 64 };
+  unsigned char *leaves[MAXL];
+  size_t lens[MAXL];
+  int n = 0;
+  const char *it = member(text, "leaves_hex"), *s, *e;
+  while (n < MAXL && next_elem(&it, &s, &e)) {
+    char *hex = decode_string(s);
+    leaves[n] = unhex(hex, &lens[n]);
+    free(hex);
+    n++;
+  }
+  CHECK(n == 20);
+  char *name = fmt("vectors-%s.redb", hash);
+  trailseal_ledger *l = make_ledger(name, hash, true, false);
+  free(name);
+  char *r = NULL;
+  for (int i = 0; i < n / 2; i++) {
+    OK(trailseal_ledger_append_raw(l, leaves[i], lens[i], &r));
+    trailseal_string_free(r);
+  }
+  OK(trailseal_ledger_append_raw_batch(l, (const uint8_t *const *)(leaves + n / 2), lens + n / 2,
+                                       (size_t)(n - n / 2), &r));
+  trailseal_string_free(r);
+
+  /* Roots of every size. */
+  char *root = NULL;
+  OK(trailseal_ledger_root(l, 0, &root));
+  STREQ(root, empty_root);
+  trailseal_string_free(root);
+  it = member(text, "roots");
+  uint64_t size = 1;
+  while (next_elem(&it, &s, &e)) {
+    char *want = decode_string(s);
+    OK(trailseal_ledger_root(l, size, &root));
+    STREQ(root, want);
+    trailseal_string_free(root);
+    free(want);
+    size++;
+    vector_checks++;
+  }
+  CHECK(size == 21);
+
+  /* Every inclusion proof: verifies offline as given, with its leaf; the ledger makes the same
+   * proof; a changed root or path, or another leaf, is refused. */
+  int count = 0;
+  it = member(text, "inclusion");
+  while (next_elem(&it, &s, &e)) {
+    char *p = copy_span(s, e);
+    uint64_t index = u64_member(p, "index"), tree_size = u64_member(p, "tree_size");
+    OK(trailseal_verify_inclusion(p, NULL, NULL));
+    OK(trailseal_verify_inclusion_leaf(p, leaves[index], lens[index], NULL, NULL));
+    EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+           trailseal_verify_inclusion_leaf(p, leaves[(index + 1) % 20], lens[(index + 1) % 20],
+                                           NULL, NULL));
+    char *mine = NULL;
+    OK(trailseal_ledger_prove_inclusion(l, index, tree_size, &mine));
+    SAME_JSON(mine, p);
+    trailseal_string_free(mine);
+    char *bad = mutate_hex(p, "root");
+    EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_inclusion(bad, NULL, NULL));
+    free(bad);
+    if (tree_size > 1) {
+      bad = mutate_hex(p, "path");
+      EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_inclusion(bad, NULL, NULL));
+      free(bad);
+    }
+    free(p);
+    count++;
+    vector_checks++;
+  }
+  CHECK(count == 210);
+
+  count = 0;
+  it = member(text, "consistency");
+  while (next_elem(&it, &s, &e)) {
+    char *p = copy_span(s, e);
+    uint64_t old = u64_member(p, "old_size"), new_size = u64_member(p, "new_size");
+    OK(trailseal_verify_consistency(p, NULL, NULL));
+    char *mine = NULL;
+    OK(trailseal_ledger_prove_consistency(l, old, new_size, &mine));
+    SAME_JSON(mine, p);
+    trailseal_string_free(mine);
+    char *bad = mutate_hex(p, "new_root");
+    EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_consistency(bad, NULL, NULL));
+    free(bad);
+    free(p);
+    count++;
+    vector_checks++;
+  }
+  CHECK(count == 210);
+
+  for (int i = 0; i < n; i++) free(leaves[i]);
+  free(hash);
+  free(empty_root);
+  free(text);
+  trailseal_ledger_free(l);
+}
+
+/* The RFC 6962 test leaves into a raw SHA-256 ledger (origin given); checks the published
+ * roots when `check` is set. */
+static trailseal_ledger *rfc6962_ledger(const char *file_name, const char *origin, int check) {
+  char *text = vector_file("rfc6962-classic.json");
+  if (!text) return NULL;
+  char *path = wpath(file_name);
+  trailseal_ledger *l = NULL;
+  OK(trailseal_ledger_create(path, origin, "sha256", true, 0, false, &l));
+  free(path);
+  const char *it = member(text, "leaves_hex"), *s, *e;
+  char *r = NULL;
+  int n = 0;
+  while (next_elem(&it, &s, &e)) {
+    char *hex = decode_string(s);
+    size_t len;
+    unsigned char *leaf = unhex(hex, &len);
+    /* The first leaf is empty: passed as NULL with length 0. */
+    OK(trailseal_ledger_append_raw(l, len ? leaf : NULL, len, &r));
+    trailseal_string_free(r);
+    free(leaf);
+    free(hex);
+    n++;
+  }
+  if (check) {
+    CHECK(n == 8);
+    const char *roots = member(text, "roots_by_size");
+    for (int size = 0; size <= 8; size++) {
+      char key[4];
+      snprintf(key, sizeof key, "%d", size);
+      char *want = str_member(roots, key), *root = NULL;
+      OK(trailseal_ledger_root(l, (uint64_t)size, &root));
+      STREQ(root, want);
+      trailseal_string_free(root);
+      free(want);
+      vector_checks++;
+    }
+  }
+  free(text);
+  return l;
+}
+
+static void test_note_vectors(void) {
+  trailseal_ledger *rfc = rfc6962_ledger("rfc6962.redb", "example.com/ffi/rfc6962", 1);
+  trailseal_ledger_free(rfc);
+
+  char *text = vector_file("signed-note.json");
+  if (!text) return;
+  const char *it = member(text, "vectors"), *s, *e;
+  int n = 0, reproduced = 0;
+  while (next_elem(&it, &s, &e)) {
+    char *v = copy_span(s, e);
+    char *skey = str_member(v, "signer_key"), *vkey = str_member(v, "verifier_key");
+    char *body = str_member(v, "body"), *note = str_member(v, "signed_note");
+
+    /* Keys: parse, print back byte for byte. */
+    trailseal_signer *signer = NULL;
+    OK(trailseal_signer_from_string(skey, &signer));
+    char *skey2 = NULL, *vkey2 = NULL;
+    OK(trailseal_signer_to_string(signer, &skey2));
+    OK(trailseal_signer_verifier_key(signer, &vkey2));
+    STREQ(skey2, skey);
+    STREQ(vkey2, vkey);
+    trailseal_string_free(skey2);
+    trailseal_string_free(vkey2);
+
+    /* Go's signed note verifies, and commits to what its body says. */
+    char *info = NULL;
+    OK(trailseal_verify_checkpoint(note, vkey, &info));
+    char *origin = NULL;
+    {
+      const char *nl = strchr(body, '\n');
+      origin = copy_span(body, nl);
+      char *want_origin = str_member(info, "origin");
+      STREQ(want_origin, origin);
+      free(want_origin);
+      CHECK(u64_member(info, "size") == strtoull(nl + 1, NULL, 10));
+    }
+    int lines = 0;
+    for (const char *p = body; *p; p++) lines += *p == '\n';
+    const char *ext = member(info, "extensions");
+    CHECK(ext && (lines > 3) == (ext[1] != ']'));
+    trailseal_string_free(info);
+
+    /* A changed body, or another key, is refused. */
+    char *forged = xstrdup(note);
+    forged[0] = forged[0] == 'x' ? 'y' : 'x';
+    EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_checkpoint(forged, vkey, &info));
+    free(forged);
+
+    /* Where trailseal can make the same tree (the empty SHA-256 tree, or the RFC 6962 tree of
+     * 8 leaves), a checkpoint it signs is Go's note byte for byte. */
+    trailseal_ledger *l = NULL;
+    uint64_t size = strtoull(strchr(body, '\n') + 1, NULL, 10);
+    char *file = fmt("note-vector-%d.redb", n);
+    if (lines == 3 && size == 0 &&
+        strstr(body, "\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n")) {
+      char *path = wpath(file);
+      OK(trailseal_ledger_create(path, origin, "sha256", false, 0, false, &l));
+      free(path);
+    } else if (lines == 3 && size == 8 &&
+               strstr(body, "\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n")) {
+      l = rfc6962_ledger(file, origin, 0);
+    }
+    if (l) {
+      char *mine = NULL;
+      OK(trailseal_ledger_checkpoint(l, signer, TRAILSEAL_SIZE_CURRENT, &mine));
+      STREQ(mine, note);
+      trailseal_string_free(mine);
+      trailseal_ledger_free(l);
+      reproduced++;
+    }
+    free(file);
+    free(origin);
+    trailseal_signer_free(signer);
+    free(skey);
+    free(vkey);
+    free(body);
+    free(note);
+    free(v);
+    n++;
+    vector_checks++;
+  }
+  CHECK(n == 6);
+  CHECK(reproduced == 4);
+  free(text);
+}
+
+/* ---- exchange with the trailseal command ---------------------------------------------- */
+
+static void test_cli_made_ledger(void) {
+  char *path = wpath("cli-made.redb");
+  if (access(path, F_OK) != 0) {
+    printf("# no cli-made.redb in the work directory: skipping the command's ledger\n");
+    free(path);
+    return;
+  }
+  char *keyfile = wpath("cli-made.redb.key");
+  char *skey = read_file(keyfile, NULL);
+  char *cli_note_path = wpath("cli.note"), *cli_proof_path = wpath("cli-inclusion-1.json");
+  char *cli_note = read_file(cli_note_path, NULL), *cli_proof = read_file(cli_proof_path, NULL);
+  CHECK(skey && cli_note && cli_proof);
+  if (!skey || !cli_note || !cli_proof) goto done;
+
+  trailseal_ledger *l = NULL;
+  trailseal_signer *signer = NULL;
+  char *vkey = NULL, *report = NULL, *info = NULL;
+  OK(trailseal_ledger_open(path, 0, true, &l));
+  OK(trailseal_signer_from_string(skey, &signer)); /* the key file ends in a newline */
+  OK(trailseal_signer_verifier_key(signer, &vkey));
+  OK(trailseal_ledger_info(l, &info));
+  CHECK(strstr(info, "\"origin\":\"example.com/cli/made\"") != NULL);
+  CHECK(strstr(info, "\"hash\":\"sha256\"") != NULL);
+  trailseal_string_free(info);
+  uint64_t size = size_of(l);
+  CHECK(size == 3);
+  OK(trailseal_ledger_verify(l, cli_note, vkey, &report));
+  CHECK(u64_member(report, "consistent_with_checkpoint") == 3);
+  CHECK(u64_member(report, "checkpoints_checked") == 1);
+  trailseal_string_free(report);
+
+  /* Entries as `trailseal show` printed them (show adds a newline). */
+  for (uint64_t i = 0; i < size; i++) {
+    char *shown_path = fmt("%s/cli-show-%llu.json", workdir, (unsigned long long)i);
+    char *shown = read_file(shown_path, NULL);
+    char *got = NULL;
+    OK(trailseal_ledger_get(l, i, &got));
+    CHECK(shown != NULL);
+    if (shown) {
+      char *with_nl = fmt("%s\n", got);
+      STREQ(with_nl, shown);
+      free(with_nl);
+    }
+    if (i == 1) {
+      OK(trailseal_verify_inclusion_leaf(cli_proof, (const uint8_t *)got, strlen(got), cli_note,
+                                         vkey));
+    }
+    trailseal_string_free(got);
+    free(shown);
+    free(shown_path);
+  }
+  char *mine = NULL;
+  OK(trailseal_ledger_prove_inclusion(l, 1, 3, &mine));
+  SAME_JSON(mine, cli_proof);
+  trailseal_string_free(mine);
+
+  /* Extend it through C, and sign with the command's key: the command reads it back. */
+  char *e = entry_json("c-program", "ledger.extended", "cli-made");
+  char *r = NULL;
+  OK(trailseal_ledger_append(l, e, &r));
+  trailseal_string_free(r);
+  free(e);
+  char *note = NULL;
+  OK(trailseal_ledger_checkpoint(l, signer, TRAILSEAL_SIZE_CURRENT, &note));
+  char *note_path = wpath("cli-made.c.note");
+  write_file(note_path, note, strlen(note));
+  free(note_path);
+  trailseal_string_free(note);
+  trailseal_string_free(vkey);
+  trailseal_signer_free(signer);
+  trailseal_ledger_free(l);
+done:
+  free(skey);
+  free(cli_note);
+  free(cli_proof);
+  free(cli_note_path);
+  free(cli_proof_path);
+  free(keyfile);
+  free(path);
+}
+
+static void make_ledger_for_cli(void) {
+  char *path = wpath("c-made.redb");
+  trailseal_ledger *l = NULL;
+  trailseal_signer *signer = NULL;
+  OK(trailseal_ledger_create(path, "example.com/c/made", "sha256", false, 0, true, &l));
+  OK(trailseal_signer_generate("example.com/c/made", &signer));
+  const char *batch =
+      "[{\"id\":\"c-1\",\"actor\":{\"id\":\"alice\",\"role\":\"sre\"},\"action\":"
+      "\"deploy.succeeded\",\"subject\":{\"type\":\"service\",\"id\":\"payments-api\"},"
+      "\"authz\":{\"decision\":\"allow\",\"policy\":\"two-person\"},\"attrs\":{\"env\":\"prod\"}},"
+      "{\"actor\":{\"id\":\"bob\"},\"action\":\"approval.granted\",\"subject\":{\"type\":"
+      "\"change\",\"id\":\"CR-1\"},\"links\":[{\"rel\":\"approves\",\"index\":0}]}]";
+  char *r = NULL;
+  OK(trailseal_ledger_append_batch(l, batch, &r));
+  trailseal_string_free(r);
+  char *e = entry_json("carol", "rollback.started", "payments-api");
+  OK(trailseal_ledger_append(l, e, &r));
+  trailseal_string_free(r);
+  free(e);
+
+  /* What the command needs: the key file, a checkpoint, and the entries to compare. */
+  char *skey = NULL, *vkey = NULL, *note = NULL;
+  OK(trailseal_signer_to_string(signer, &skey));
+  OK(trailseal_signer_verifier_key(signer, &vkey));
+  OK(trailseal_ledger_checkpoint(l, signer, TRAILSEAL_SIZE_CURRENT, &note));
+  char *keyfile = wpath("c-made.redb.key"), *vkeyfile = wpath("c-made.vkey"),
+       *notefile = wpath("c-made.note");
+  char *skey_nl = fmt("%s\n", skey);
+  write_file(keyfile, skey_nl, strlen(skey_nl));
+  chmod(keyfile, 0600);
+  write_file(vkeyfile, vkey, strlen(vkey));
+  write_file(notefile, note, strlen(note));
+  for (uint64_t i = 0; i < 3; i++) {
+    char *got = NULL, *f = fmt("%s/c-entry-%llu.json", workdir, (unsigned long long)i);
+    OK(trailseal_ledger_get(l, i, &got));
+    char *with_nl = fmt("%s\n", got);
+    write_file(f, with_nl, strlen(with_nl));
+    free(with_nl);
+    trailseal_string_free(got);
+    free(f);
+  }
+  char *proof = NULL, *pf = wpath("c-inclusion-2.json");
+  OK(trailseal_ledger_prove_inclusion(l, 2, TRAILSEAL_SIZE_CURRENT, &proof));
+  write_file(pf, proof, strlen(proof));
+  trailseal_string_free(proof);
+  free(pf);
+  free(skey_nl);
+  free(keyfile);
+  free(vkeyfile);
+  free(notefile);
+  trailseal_string_free(skey);
+  trailseal_string_free(vkey);
+  trailseal_string_free(note);
+  trailseal_signer_free(signer);
+  trailseal_ledger_free(l);
+  free(path);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s REPO_ROOT WORKDIR\n", argv[0]);
+    return 2;
+  }
+  repo = argv[1];
+  workdir = argv[2];
+  /* Before any call, the message is empty. */
+  STREQ(trailseal_last_error_message(), "");
+
+  test_library();
+  test_signers();
+  test_create_open();
+  test_entries();
+  test_raw();
+  test_proofs_and_checkpoints();
+  test_tampering();
+  test_threads();
+  test_merkle_vectors("merkle-sha256.json");
+  test_merkle_vectors("merkle-blake3.json");
+  test_note_vectors();
+  test_cli_made_ledger();
+  make_ledger_for_cli();
+
+  printf("# %d conformance vectors checked\n", vector_checks);
+  printf("c: %d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
