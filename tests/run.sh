@@ -14,6 +14,8 @@ step "Go's sumdb/tlog and sumdb/note accept trailseal's output"
 cargo build -p trailseal-cli
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-interop/check.sh
 TRAILSEAL_GO_INTEROP=1 cargo test -p trailseal --test note_vectors go_interop
+step "Python package (pip install ./bindings-python, pytest)"
+bash bindings-python/test.sh -q
 step "C ABI (valgrind), Go package"
 bash ffi/test.sh
 step "all tests passed"

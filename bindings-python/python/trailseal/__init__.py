@@ -1,0 +1,70 @@
+"""trailseal: an embedded, append-only, tamper-evident audit ledger.
+
+Every event is a leaf of an RFC 9162 Merkle tree stored in one file; the ledger hands out
+inclusion and consistency proofs and Ed25519-signed C2SP checkpoints, so anyone can check the
+record with nothing but a public key.
+
+    import trailseal
+    with trailseal.Ledger.create("audit.redb", origin="example.com/audit") as led:
+        r = led.append({"actor": {"id": "alice"}, "action": "deploy.succeeded",
+                        "subject": {"type": "service", "id": "payments-api"}})
+        trailseal.verify_inclusion(led.prove_inclusion(r.index), leaf=led.get(r.index))
+
+Everything here is implemented by the native module ``trailseal._trailseal`` (the Rust core).
+"""
+
+from ._trailseal import (
+    AlreadyExistsError,
+    Checkpoint,
+    IdConflictError,
+    InconsistentError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidEntryError,
+    IoError,
+    Ledger,
+    LedgerLockedError,
+    MalformedError,
+    NotALedgerError,
+    NotFoundError,
+    OutOfRangeError,
+    Receipt,
+    Signer,
+    StorageError,
+    TamperedError,
+    TrailsealError,
+    VerificationError,
+    WrongKindError,
+    __version__,
+    verify_checkpoint,
+    verify_consistency,
+    verify_inclusion,
+)
+
+__all__ = [
+    "AlreadyExistsError",
+    "Checkpoint",
+    "IdConflictError",
+    "InconsistentError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidEntryError",
+    "IoError",
+    "Ledger",
+    "LedgerLockedError",
+    "MalformedError",
+    "NotALedgerError",
+    "NotFoundError",
+    "OutOfRangeError",
+    "Receipt",
+    "Signer",
+    "StorageError",
+    "TamperedError",
+    "TrailsealError",
+    "VerificationError",
+    "WrongKindError",
+    "__version__",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+]

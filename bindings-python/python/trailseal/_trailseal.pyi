@@ -1,0 +1,282 @@
+"""Type stubs of the native module ``trailseal._trailseal`` (checked against it by the tests)."""
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, TypedDict, final
+
+__version__: str
+__all__ = [
+    "AlreadyExistsError",
+    "Checkpoint",
+    "IdConflictError",
+    "InconsistentError",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidEntryError",
+    "IoError",
+    "Ledger",
+    "LedgerLockedError",
+    "MalformedError",
+    "NotALedgerError",
+    "NotFoundError",
+    "OutOfRangeError",
+    "Receipt",
+    "Signer",
+    "StorageError",
+    "TamperedError",
+    "TrailsealError",
+    "VerificationError",
+    "WrongKindError",
+    "__version__",
+    "_error_codes",
+    "verify_checkpoint",
+    "verify_consistency",
+    "verify_inclusion",
+]
+
+_HashName = Literal["blake3", "sha256"]
+_Kind = Literal["entries", "raw"]
+_Path = str | os.PathLike[str]
+_Bytes = bytes | bytearray
+
+class _InclusionProof(TypedDict):
+    hash: _HashName
+    index: int
+    tree_size: int
+    leaf_hash: str
+    root: str
+    path: list[str]
+
+class _ConsistencyProof(TypedDict):
+    hash: _HashName
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    path: list[str]
+
+class _ReceiptDict(TypedDict, total=False):
+    index: int
+    leaf_hash: str
+    tree_size: int
+    root: str
+    time: str
+
+class _StoredCheckpoint(TypedDict):
+    size: int
+    note: str
+    verifier_key: str
+
+class _Found(TypedDict):
+    index: int
+    entry: dict[str, Any]
+
+class _Page(TypedDict):
+    entries: list[_Found]
+    next_cursor: str | None
+
+class _TraceNode(TypedDict):
+    index: int
+    entry: dict[str, Any]
+    links: list[int]
+
+class _Trace(TypedDict):
+    root: int
+    nodes: list[_TraceNode]
+    unresolved: list[str]
+
+class _Why(TypedDict):
+    index: int
+    entry: dict[str, Any]
+    authz: dict[str, Any] | None
+    policy: _Found | None
+    approvals: list[_Found]
+
+class _VerifyReport(TypedDict):
+    size: int
+    root: str
+    nodes: int
+    checkpoints: int
+    external_checkpoint: int | None
+
+# --- errors -------------------------------------------------------------------------------
+
+class TrailsealError(Exception):
+    """Base class of every trailseal error."""
+
+    code: str
+    """The core's stable code, e.g. ``"invalid_entry"``."""
+    status: int
+    """Its number (the C status value), 1 to 16."""
+
+class InvalidEntryError(TrailsealError):
+    field: str
+    rule: str
+
+class IdConflictError(TrailsealError):
+    id: str
+    index: int
+
+class MalformedError(TrailsealError): ...
+class VerificationError(TrailsealError): ...
+
+class TamperedError(TrailsealError):
+    location: str
+
+class InconsistentError(TrailsealError): ...
+class OutOfRangeError(TrailsealError): ...
+class InvalidArgumentError(TrailsealError): ...
+class WrongKindError(TrailsealError): ...
+class AlreadyExistsError(TrailsealError): ...
+class NotFoundError(TrailsealError): ...
+class NotALedgerError(TrailsealError): ...
+class LedgerLockedError(TrailsealError): ...
+class StorageError(TrailsealError): ...
+class IoError(TrailsealError): ...
+class InternalError(TrailsealError): ...
+
+# --- values -------------------------------------------------------------------------------
+
+@final
+class Receipt:
+    """Where an appended leaf went and the tree it made; hashes are lowercase hex."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def leaf_hash(self) -> str: ...
+    @property
+    def tree_size(self) -> int: ...
+    @property
+    def root(self) -> str: ...
+    @property
+    def time(self) -> str | None: ...
+    def to_dict(self) -> _ReceiptDict: ...
+    def __eq__(self, other: object, /) -> bool: ...
+
+@final
+class Signer:
+    """An Ed25519 checkpoint signer (Go ``sumdb/note`` key format). Never prints its secret."""
+
+    @staticmethod
+    def generate(name: str) -> Signer: ...
+    @staticmethod
+    def from_string(skey: str) -> Signer: ...
+    @staticmethod
+    def from_seed(name: str, seed: _Bytes) -> Signer: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def key_hash(self) -> int: ...
+    @property
+    def verifier_key(self) -> str: ...
+    def to_string_private(self) -> str:
+        """The secret signer key string: anyone holding it can sign as this key."""
+
+@final
+class Checkpoint:
+    """A tree head: origin, size, root (hex) and extension lines."""
+
+    def __new__(
+        cls, origin: str, size: int, root: str, extensions: Sequence[str] = ...
+    ) -> Checkpoint: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def root(self) -> str: ...
+    @property
+    def extensions(self) -> list[str]: ...
+    def to_body(self) -> str: ...
+    def sign(self, signer: Signer) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+
+# --- the ledger ---------------------------------------------------------------------------
+
+@final
+class Ledger:
+    """An open ledger file; share one across threads. Also a context manager."""
+
+    @staticmethod
+    def create(
+        path: _Path,
+        origin: str,
+        hash: _HashName = "blake3",
+        raw: bool = False,
+        durable: bool = True,
+        max_entry_bytes: int | None = None,
+    ) -> Ledger: ...
+    @staticmethod
+    def open(path: _Path, wait: float | None = None, durable: bool = True) -> Ledger: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def hash(self) -> _HashName: ...
+    @property
+    def kind(self) -> _Kind: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def max_entry_bytes(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def append(self, entry: Mapping[str, Any]) -> Receipt: ...
+    def append_batch(self, entries: Sequence[Mapping[str, Any]]) -> list[Receipt]: ...
+    def append_raw(self, leaf: _Bytes) -> Receipt: ...
+    def append_raw_batch(self, leaves: Sequence[_Bytes]) -> list[Receipt]: ...
+    def sync(self) -> None: ...
+    def get(self, index: int) -> dict[str, Any]: ...
+    def get_raw(self, index: int) -> bytes: ...
+    def leaf_hash(self, index: int) -> str: ...
+    def __len__(self) -> int: ...
+    def __bool__(self) -> Literal[True]: ...
+    def root(self, size: int | None = None) -> str: ...
+    def prove_inclusion(self, index: int, size: int | None = None) -> _InclusionProof: ...
+    def prove_consistency(self, old: int, size: int | None = None) -> _ConsistencyProof: ...
+    def checkpoint(self, signer: Signer, size: int | None = None) -> str: ...
+    def checkpoints(self) -> list[_StoredCheckpoint]: ...
+    def query(
+        self,
+        *,
+        actor: str | None = None,
+        via: str | None = None,
+        action: str | None = None,
+        subject: str | None = None,
+        attrs: Mapping[str, str] | None = None,
+        refs: Sequence[str] | str | None = None,
+        decision: str | None = None,
+        policy: str | None = None,
+        links_to: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        order: Literal["newest", "oldest"] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> _Page:
+        """Entries matching every given filter (AND), one page; ``subject`` is ``"TYPE:ID"``."""
+    def trace(self, index: int, forward: bool = False) -> _Trace: ...
+    def why(self, index: int) -> _Why: ...
+    def verify(
+        self, checkpoint: str | None = None, verifier_key: str | None = None
+    ) -> _VerifyReport: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Ledger: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> Literal[False]: ...
+
+# --- ledger-free verification ---------------------------------------------------------------
+
+def verify_inclusion(
+    proof: _InclusionProof | Mapping[str, Any] | str,
+    leaf: _Bytes | Mapping[str, Any] | None = None,
+) -> None: ...
+def verify_consistency(proof: _ConsistencyProof | Mapping[str, Any] | str) -> None: ...
+def verify_checkpoint(note: str, verifier_key: str) -> Checkpoint: ...
+def _error_codes() -> list[tuple[str, int, type[TrailsealError]]]: ...

@@ -1,0 +1,342 @@
+"""The Ledger, Signer and Checkpoint API, end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import trailseal
+from conftest import make_entry
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
+
+
+def test_create_append_get_reopen(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(str(ledger_path), origin="example.com/audit", hash="sha256")
+    assert (led.origin, led.hash, led.kind) == ("example.com/audit", "sha256", "entries")
+    assert led.path == ledger_path
+    assert led.max_entry_bytes == 1 << 20
+    assert len(led) == 0 and led  # a ledger is truthy even when empty
+    empty_root = led.root()
+    assert empty_root == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    r = led.append(make_entry(0))
+    assert isinstance(r, trailseal.Receipt)
+    assert (r.index, r.tree_size) == (0, 1)
+    assert HEX64.match(r.leaf_hash) and HEX64.match(r.root)
+    assert r.time is not None and TIME.match(r.time)
+    assert r.root == led.root() == r.leaf_hash
+    assert r.to_dict() == {
+        "index": 0,
+        "leaf_hash": r.leaf_hash,
+        "tree_size": 1,
+        "root": r.root,
+        "time": r.time,
+    }
+    assert "Receipt(index=0" in repr(r)
+
+    got = led.get(0)
+    assert got == dict(make_entry(0), v=1, time=r.time)
+    raw = led.get_raw(0)
+    assert isinstance(raw, bytes) and json.loads(raw) == got
+    assert led.leaf_hash(0) == r.leaf_hash
+
+    rs = led.append_batch([make_entry(1), make_entry(2)])
+    assert [x.index for x in rs] == [1, 2] and len(led) == 3
+    root3 = led.root()
+    assert led.root(1) == r.root and led.root(0) == empty_root
+    led.close()
+
+    with trailseal.Ledger.open(ledger_path) as again:
+        assert (again.origin, again.hash, again.kind) == ("example.com/audit", "sha256", "entries")
+        assert len(again) == 3 and again.root() == root3
+        assert again.get(2)["subject"]["id"] == "payments-api-2"
+
+
+def test_default_hash_is_blake3_and_paths_may_be_pathlike(ledger_path: Path) -> None:
+    with trailseal.Ledger.create(ledger_path, origin="o") as led:
+        assert led.hash == "blake3"
+        assert led.root() == "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+
+
+def test_batch_is_atomic_and_names_the_field(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="o")
+    led.append(make_entry(0))
+    bad = [make_entry(1), {"actor": {"id": "bob"}, "action": "Not Valid", "subject": {"type": "t", "id": "i"}}]
+    with pytest.raises(trailseal.InvalidEntryError) as e:
+        led.append_batch(bad)
+    assert e.value.field == "[1].action"
+    assert e.value.code == "invalid_entry" and e.value.status == 1
+    assert len(led) == 1
+    assert led.append_batch([]) == []
+    with pytest.raises(TypeError):
+        led.append_batch(make_entry(2))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        led.append_batch([{"actor": object()}])
+
+
+def test_entries_are_checked_by_the_core_strictly(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="o")
+    # Extra top-level field, non-object entry, unsafe integer, NaN (not JSON at all).
+    for bad, err in [
+        (dict(make_entry(0), extra=1), trailseal.InvalidEntryError),
+        (["not", "an", "object"], trailseal.InvalidEntryError),
+        (make_entry(0, payload={"n": 2**60}), trailseal.InvalidEntryError),
+        (make_entry(0, payload={"n": float("nan")}), trailseal.MalformedError),
+    ]:
+        with pytest.raises(err):
+            led.append(bad)  # type: ignore[arg-type]
+    assert len(led) == 0
+    # Any JSON in the payload round-trips.
+    payload = {"s": "ünïcödé ✓", "f": 1.5, "i": -3, "b": True, "n": None, "l": [1, [2, {}]]}
+    r = led.append(make_entry(1, payload=payload))
+    assert led.get(r.index)["payload"] == payload
+
+
+def test_id_is_idempotent_and_conflicts_are_refused(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="o")
+    first = led.append(make_entry(0, id="evt-1"))
+    again = led.append(make_entry(0, id="evt-1"))
+    assert again == first and len(led) == 1
+    with pytest.raises(trailseal.IdConflictError) as e:
+        led.append(make_entry(5, id="evt-1"))
+    assert (e.value.id, e.value.index) == ("evt-1", 0)
+    times = [r.time for r in led.append_batch([make_entry(i) for i in range(20)])]
+    assert times == sorted(times)  # never earlier than the previous entry's
+
+
+def test_links_to_earlier_entries(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="o")
+    led.append(make_entry(0))
+    r = led.append(make_entry(1, links=[{"rel": "approved_by", "index": 0}, {"rel": "built_from", "ref": "git:4f2a9c1"}]))
+    assert led.get(r.index)["links"][0] == {"rel": "approved_by", "index": 0}
+    with pytest.raises(trailseal.InvalidEntryError):
+        led.append(make_entry(2, links=[{"rel": "approved_by", "index": 99}]))
+
+
+def test_raw_ledger(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="o", raw=True, hash="sha256")
+    assert led.kind == "raw"
+    r = led.append_raw(b"")
+    assert r.time is None and r.to_dict() == {
+        "index": 0,
+        "leaf_hash": r.leaf_hash,
+        "tree_size": 1,
+        "root": r.root,
+    }
+    rs = led.append_raw_batch([b"\x00\xff", bytearray(b"abc")])
+    assert [x.index for x in rs] == [1, 2]
+    assert led.get_raw(1) == b"\x00\xff" and led.get_raw(2) == b"abc"
+    trailseal.verify_inclusion(led.prove_inclusion(1), leaf=b"\x00\xff")
+    with pytest.raises(trailseal.WrongKindError):
+        led.get(0)
+    with pytest.raises(trailseal.WrongKindError):
+        led.append(make_entry(0))
+    with pytest.raises(TypeError):
+        led.append_raw("text is not bytes")  # type: ignore[arg-type]
+
+
+def test_max_entry_bytes(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="o", max_entry_bytes=300)
+    assert led.max_entry_bytes == 300
+    led.append(make_entry(0))
+    with pytest.raises(trailseal.InvalidEntryError):
+        led.append(make_entry(1, payload="x" * 300))
+    raw = trailseal.Ledger.create(ledger_path.with_name("raw.redb"), origin="o", raw=True, max_entry_bytes=4)
+    raw.append_raw(b"1234")
+    with pytest.raises(trailseal.InvalidArgumentError):
+        raw.append_raw(b"12345")
+
+
+def test_proofs_verify_ledger_free(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="o", hash="sha256")
+    led.append_batch([make_entry(i) for i in range(13)])
+    for i in range(13):
+        p = led.prove_inclusion(i)
+        trailseal.verify_inclusion(p, leaf=led.get(i))
+        trailseal.verify_inclusion(p, leaf=led.get_raw(i))
+        trailseal.verify_inclusion(json.dumps(p))
+        with pytest.raises(trailseal.VerificationError):
+            trailseal.verify_inclusion(p, leaf=led.get((i + 1) % 13))
+    with pytest.raises(TypeError):
+        trailseal.verify_inclusion(led.prove_inclusion(0), leaf="not bytes")  # type: ignore[arg-type]
+    p7 = led.prove_inclusion(3, 7)
+    assert (p7["tree_size"], p7["root"]) == (7, led.root(7))
+    for old in range(14):
+        c = led.prove_consistency(old)
+        assert (c["old_root"], c["new_root"]) == (led.root(old), led.root())
+        trailseal.verify_consistency(c)
+    with pytest.raises(trailseal.OutOfRangeError):
+        led.prove_inclusion(13)
+    with pytest.raises(trailseal.OutOfRangeError):
+        led.prove_consistency(5, 4)
+    with pytest.raises(trailseal.OutOfRangeError):
+        led.root(14)
+
+
+def test_signer_keys() -> None:
+    s = trailseal.Signer.generate("example.com/audit")
+    assert s.name == "example.com/audit"
+    skey = s.to_string_private()
+    assert skey.startswith("PRIVATE+KEY+example.com/audit+")
+    secret = skey.split("+", 4)[4]
+    for shown in (str(s), repr(s)):
+        assert secret not in shown and "PRIVATE" not in shown
+    assert str(s) == f"example.com/audit+{s.key_hash:08x}"
+    back = trailseal.Signer.from_string(skey + "\n")
+    assert back.verifier_key == s.verifier_key
+    assert s.verifier_key.startswith(f"example.com/audit+{s.key_hash:08x}+")
+    assert trailseal.Signer.generate("example.com/audit").verifier_key != s.verifier_key
+    with pytest.raises(trailseal.MalformedError):
+        trailseal.Signer.generate("has space")
+    with pytest.raises(trailseal.MalformedError):
+        trailseal.Signer.from_string(s.verifier_key)
+    with pytest.raises(trailseal.InvalidArgumentError):
+        trailseal.Signer.from_seed("n", b"short")
+
+
+def test_checkpoints_and_full_verify(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="example.com/audit", hash="sha256")
+    signer = trailseal.Signer.generate("example.com/audit")
+    led.append_batch([make_entry(i) for i in range(10)])
+    note5 = led.checkpoint(signer, size=5)
+    note = led.checkpoint(signer)
+    cp = trailseal.verify_checkpoint(note, signer.verifier_key)
+    assert (cp.origin, cp.size, cp.root, cp.extensions) == ("example.com/audit", 10, led.root(), [])
+    assert trailseal.verify_checkpoint(note5, signer.verifier_key).root == led.root(5)
+    assert note.startswith(cp.to_body() + "\n— example.com/audit ")
+    assert "Checkpoint(origin=" in repr(cp)
+    assert led.checkpoints() == [
+        {"size": 5, "note": note5, "verifier_key": signer.verifier_key},
+        {"size": 10, "note": note, "verifier_key": signer.verifier_key},
+    ]
+
+    report = led.verify()
+    assert report == {
+        "size": 10,
+        "root": led.root(),
+        "nodes": report["nodes"],
+        "checkpoints": 2,
+        "external_checkpoint": None,
+    }
+    assert report["nodes"] >= 10
+    led.append(make_entry(10))
+    assert led.verify(checkpoint=note, verifier_key=signer.verifier_key)["external_checkpoint"] == 10
+
+    with pytest.raises(trailseal.InvalidArgumentError):
+        led.verify(checkpoint=note)
+    with pytest.raises(trailseal.OutOfRangeError):
+        led.checkpoint(signer, size=99)
+    other = trailseal.Signer.generate("example.com/audit")
+    with pytest.raises(trailseal.VerificationError):
+        led.verify(checkpoint=note, verifier_key=other.verifier_key)
+
+    # A fork: the same origin with other content, checked against our checkpoint.
+    fork = trailseal.Ledger.create(ledger_path.with_name("fork.redb"), origin="example.com/audit", hash="sha256")
+    fork.append_batch([make_entry(100 + i) for i in range(12)])
+    with pytest.raises(trailseal.InconsistentError):
+        fork.verify(checkpoint=note, verifier_key=signer.verifier_key)
+    # A rollback: fewer entries than the checkpoint commits to.
+    short = trailseal.Ledger.create(ledger_path.with_name("short.redb"), origin="example.com/audit", hash="sha256")
+    with pytest.raises(trailseal.InconsistentError):
+        short.verify(checkpoint=note, verifier_key=signer.verifier_key)
+
+
+def test_checkpoint_objects_sign_and_refuse_bad_fields() -> None:
+    s = trailseal.Signer.from_seed("example.com/log", bytes(range(32)))
+    cp = trailseal.Checkpoint("example.com/log", 3, "ab" * 32, ["ext one"])
+    note = cp.sign(s)
+    assert trailseal.verify_checkpoint(note, s.verifier_key) == cp
+    assert cp.to_body().endswith("\next one\n")
+    with pytest.raises(trailseal.MalformedError):
+        trailseal.Checkpoint("a\nb", 1, "00" * 32).sign(s)
+    with pytest.raises(trailseal.MalformedError):
+        trailseal.Checkpoint("o", 1, "zz")
+
+
+def test_durability_opt_out_and_sync(ledger_path: Path) -> None:
+    led = trailseal.Ledger.create(ledger_path, origin="o", durable=False)
+    led.append_batch([make_entry(i) for i in range(50)])
+    led.sync()
+    root = led.root()
+    led.close()
+    led = trailseal.Ledger.open(ledger_path, durable=False)
+    led.append(make_entry(50))
+    led.sync()
+    led.close()
+    with trailseal.Ledger.open(ledger_path) as again:
+        assert len(again) == 51 and again.root(50) == root
+        again.verify()
+
+
+def test_close_and_context_manager(ledger_path: Path) -> None:
+    with trailseal.Ledger.create(ledger_path, origin="o") as led:
+        led.append(make_entry(0))
+        assert not led.closed
+    assert led.closed and "closed" in repr(led)
+    # Metadata stays readable; every call raises a clear error.
+    assert led.origin == "o"
+    calls = [
+        lambda: len(led),
+        lambda: led.append(make_entry(1)),
+        lambda: led.get(0),
+        lambda: led.root(),
+        lambda: led.prove_inclusion(0),
+        lambda: led.verify(),
+        lambda: led.sync(),
+        lambda: led.checkpoints(),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="closed"):
+            call()
+    led.close()  # closing twice is fine
+    # The file was released: it opens again at once, even while an exception unwinds a with.
+    with pytest.raises(RuntimeError):
+        with trailseal.Ledger.open(ledger_path) as led2:
+            raise RuntimeError("boom")
+    assert led2.closed
+    with trailseal.Ledger.open(ledger_path) as led3:
+        assert len(led3) == 1
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time, trailseal
+    led = trailseal.Ledger.open(sys.argv[1])
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+    led.close()
+    """
+)
+
+
+def test_locked_by_another_process_and_wait(ledger_path: Path) -> None:
+    trailseal.Ledger.create(ledger_path, origin="o").close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(ledger_path), "1.5"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(trailseal.LedgerLockedError) as e:
+            trailseal.Ledger.open(ledger_path)
+        assert e.value.code == "locked" and e.value.status == 13
+        start = time.monotonic()
+        with pytest.raises(trailseal.LedgerLockedError):
+            trailseal.Ledger.open(ledger_path, wait=0.2)
+        assert time.monotonic() - start >= 0.15
+        with trailseal.Ledger.open(ledger_path, wait=30) as led:
+            assert len(led) == 0
+    finally:
+        holder.wait(timeout=30)
+    with pytest.raises(trailseal.InvalidArgumentError):
+        trailseal.Ledger.open(ledger_path, wait=-1)

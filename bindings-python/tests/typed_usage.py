@@ -1,0 +1,67 @@
+"""A typed program using trailseal; test_stubs.py checks it with `mypy --strict` and runs it."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import trailseal
+
+
+def record(led: trailseal.Ledger, actor: str, service: str) -> trailseal.Receipt:
+    entry: Dict[str, Any] = {
+        "actor": {"id": actor},
+        "action": "deploy.succeeded",
+        "subject": {"type": "service", "id": service},
+    }
+    return led.append(entry)
+
+
+def main(directory: Path) -> int:
+    signer: trailseal.Signer = trailseal.Signer.generate("example.com/typed")
+    with trailseal.Ledger.create(directory / "t.redb", origin="example.com/typed", hash="sha256") as led:
+        r = record(led, "alice", "payments-api")
+        index: int = r.index
+        root: str = r.root
+        when: Optional[str] = r.time
+        batch: List[trailseal.Receipt] = led.append_batch([{"actor": {"id": "bob"}, "action": "a.b", "subject": {"type": "t", "id": "i"}}])
+        proof = led.prove_inclusion(index)
+        path: List[str] = proof["path"]
+        size: int = proof["tree_size"]
+        trailseal.verify_inclusion(proof, leaf=led.get(index))
+        trailseal.verify_consistency(led.prove_consistency(1))
+        note: str = led.checkpoint(signer)
+        cp: trailseal.Checkpoint = trailseal.verify_checkpoint(note, signer.verifier_key)
+        report = led.verify(checkpoint=note, verifier_key=signer.verifier_key)
+        external: Optional[int] = report["external_checkpoint"]
+        kept: int = led.checkpoints()[0]["size"]
+        hash_name: str = led.hash
+        page = led.query(actor="alice", order="oldest", limit=10)
+        found: List[int] = [f["index"] for f in page["entries"]]
+        cursor: Optional[str] = page["next_cursor"]
+        traced: List[int] = [node["index"] for node in led.trace(index)["nodes"]]
+        policy = led.why(index)["policy"]
+        assert found == [0] and cursor is None and traced == [0] and policy is None
+        n: int = len(led)
+        try:
+            led.get(99)
+        except trailseal.OutOfRangeError as e:
+            code: str = e.code
+            status: int = e.status
+            assert (code, status) == ("out_of_range", 7)
+        except trailseal.TrailsealError:
+            return 1
+        assert root and when and batch and path is not None and size == 2
+        assert cp.size == n == 2 and external == 2 and kept == 2 and hash_name == "sha256"
+    with trailseal.Ledger.open(directory / "t.redb", wait=1.0, durable=False) as again:
+        again.sync()
+        raw: bytes = again.get_raw(0)
+        assert raw.startswith(b"{")
+    return 0
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as d:
+        sys.exit(main(Path(d)))
