@@ -254,6 +254,25 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
+/// Run one public operation, turning a panic inside the storage engine into an error.
+///
+/// redb trusts the file it reads: a page changed behind its back can trip an internal
+/// assertion. An audit tool must report such a file, not crash the process that embeds it
+/// (and a panic must never reach a binding or cross the C ABI).
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".into());
+        Err(Error::Tampered {
+            location: "file".into(),
+            detail: format!("the storage engine could not read it ({msg}): the file is corrupt"),
+        })
+    })
+}
+
 /// Hash the leaf range `[lo, hi)` given its perfect subtrees' hashes from storage.
 fn range_ids(lo: u64, hi: u64) -> Vec<NodeId> {
     merkle::subtrees(lo, hi)
@@ -289,17 +308,21 @@ fn hash_ranges(
 impl Ledger {
     /// Create a ledger at `path`; refuses an existing file.
     pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<Ledger> {
-        let (meta, state) = Self::new_records(opts)?;
-        let store = Store::create(path.as_ref(), &meta, &state)?;
-        Self::from_store(store, meta, opts.durability)
+        guarded(|| {
+            let (meta, state) = Self::new_records(opts)?;
+            let store = Store::create(path.as_ref(), &meta, &state)?;
+            Self::from_store(store, meta, opts.durability)
+        })
     }
 
     /// Create a ledger on a storage backend of the caller's instead of a file: an in-memory
     /// store, or in tests one that injects faults. The backend must be empty.
     pub fn create_on(backend: Box<dyn Backend>, opts: &CreateOptions) -> Result<Ledger> {
-        let (meta, state) = Self::new_records(opts)?;
-        let store = Store::create_on(backend, &meta, &state)?;
-        Self::from_store(store, meta, opts.durability)
+        guarded(|| {
+            let (meta, state) = Self::new_records(opts)?;
+            let store = Store::create_on(backend, &meta, &state)?;
+            Self::from_store(store, meta, opts.durability)
+        })
     }
 
     fn new_records(opts: &CreateOptions) -> Result<(Meta, State)> {
@@ -325,19 +348,23 @@ impl Ledger {
 
     /// Open an existing ledger; fails at once with [`Error::Locked`] if another process has it.
     pub fn open(path: impl AsRef<Path>) -> Result<Ledger> {
-        Self::open_with(path, &OpenOptions::default())
+        guarded(|| Self::open_with(path, &OpenOptions::default()))
     }
 
     /// Open an existing ledger with options.
     pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Ledger> {
-        let (store, meta) = Store::open(path.as_ref(), opts.wait)?;
-        Self::from_store(store, meta, opts.durability)
+        guarded(|| {
+            let (store, meta) = Store::open(path.as_ref(), opts.wait)?;
+            Self::from_store(store, meta, opts.durability)
+        })
     }
 
     /// Open a ledger kept on a storage backend of the caller's (see [`Ledger::create_on`]).
     pub fn open_on(backend: Box<dyn Backend>, durability: Durability) -> Result<Ledger> {
-        let (store, meta) = Store::open_on(backend)?;
-        Self::from_store(store, meta, durability)
+        guarded(|| {
+            let (store, meta) = Store::open_on(backend)?;
+            Self::from_store(store, meta, durability)
+        })
     }
 
     fn from_store(store: Store, meta: Meta, durability: Durability) -> Result<Ledger> {
@@ -397,19 +424,21 @@ impl Ledger {
 
     /// Number of leaves.
     pub fn size(&self) -> Result<u64> {
-        Ok(self.snapshot()?.1.size)
+        guarded(|| Ok(self.snapshot()?.1.size))
     }
 
     /// Root of the current tree.
     pub fn root(&self) -> Result<Hash> {
-        Ok(self.snapshot()?.1.root)
+        guarded(|| Ok(self.snapshot()?.1.root))
     }
 
     /// Root of the tree at an earlier `size` (O(log n) reads).
     pub fn root_at(&self, size: u64) -> Result<Hash> {
-        let (reader, state) = self.snapshot()?;
-        check_size(size, state.size)?;
-        root_from(self.meta.hash, |ids| reader.nodes(ids), size)
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            check_size(size, state.size)?;
+            root_from(self.meta.hash, |ids| reader.nodes(ids), size)
+        })
     }
 
     fn need_kind(&self, kind: LedgerKind) -> Result<()> {
@@ -425,14 +454,16 @@ impl Ledger {
 
     /// Append one audit entry (a JSON object, SPEC section 3).
     pub fn append(&self, entry: &Value) -> Result<Receipt> {
-        let mut r = self.append_batch(std::slice::from_ref(entry))?;
-        r.pop()
-            .ok_or_else(|| Error::Internal("empty receipt list".into()))
+        guarded(|| {
+            let mut r = self.append_batch(std::slice::from_ref(entry))?;
+            r.pop()
+                .ok_or_else(|| Error::Internal("empty receipt list".into()))
+        })
     }
 
     /// Append one typed entry.
     pub fn append_entry(&self, entry: &Entry) -> Result<Receipt> {
-        self.append(&entry.to_json())
+        guarded(|| self.append(&entry.to_json()))
     }
 
     /// Append entries atomically: all are written in one commit, or none is.
@@ -440,32 +471,38 @@ impl Ledger {
     /// An entry whose `id` is already recorded with the same caller-given fields is not
     /// written again; its receipt is the stored entry's.
     pub fn append_batch(&self, entries: &[Value]) -> Result<Vec<Receipt>> {
-        self.need_kind(LedgerKind::Entries)?;
-        self.submit(Work::Entries(Cow::Borrowed(entries)))
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            self.submit(Work::Entries(Cow::Borrowed(entries)))
+        })
     }
 
     /// Append one raw leaf (raw ledgers only).
     pub fn append_raw(&self, leaf: &[u8]) -> Result<Receipt> {
-        let mut r = self.append_raw_batch(&[leaf])?;
-        r.pop()
-            .ok_or_else(|| Error::Internal("empty receipt list".into()))
+        guarded(|| {
+            let mut r = self.append_raw_batch(&[leaf])?;
+            r.pop()
+                .ok_or_else(|| Error::Internal("empty receipt list".into()))
+        })
     }
 
     /// Append raw leaves atomically (raw ledgers only).
     pub fn append_raw_batch(&self, leaves: &[&[u8]]) -> Result<Vec<Receipt>> {
-        self.need_kind(LedgerKind::Raw)?;
-        for (pos, leaf) in leaves.iter().enumerate() {
-            if leaf.len() as u64 > self.meta.max_entry_bytes {
-                return Err(Error::InvalidArgument(format!(
-                    "leaf {pos} of the batch is {} bytes, the ledger's limit is {}",
-                    leaf.len(),
-                    self.meta.max_entry_bytes
-                )));
+        guarded(|| {
+            self.need_kind(LedgerKind::Raw)?;
+            for (pos, leaf) in leaves.iter().enumerate() {
+                if leaf.len() as u64 > self.meta.max_entry_bytes {
+                    return Err(Error::InvalidArgument(format!(
+                        "leaf {pos} of the batch is {} bytes, the ledger's limit is {}",
+                        leaf.len(),
+                        self.meta.max_entry_bytes
+                    )));
+                }
             }
-        }
-        self.submit(Work::Raw(
-            leaves.iter().map(|l| Cow::Borrowed(*l)).collect(),
-        ))
+            self.submit(Work::Raw(
+                leaves.iter().map(|l| Cow::Borrowed(*l)).collect(),
+            ))
+        })
     }
 
     /// Group commit: appends that arrive while another is committing share its successor's
@@ -680,213 +717,241 @@ impl Ledger {
 
     /// Make every append made with [`Durability::NotDurableUntilSync`] durable.
     pub fn sync(&self) -> Result<()> {
-        let _guard = self.lock()?;
-        self.store.sync()
+        guarded(|| {
+            let _guard = self.lock()?;
+            self.store.sync()
+        })
     }
 
     /// The exact leaf bytes at `index`.
     pub fn get_raw(&self, index: u64) -> Result<Vec<u8>> {
-        let (reader, state) = self.snapshot()?;
-        check_index(index, state.size)?;
-        reader.leaf(index)
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            check_index(index, state.size)?;
+            reader.leaf(index)
+        })
     }
 
     /// The audit entry at `index` as JSON text: exactly the recorded leaf bytes, so the text
     /// hashes to the leaf hash (re-serializing [`Ledger::get`]'s value need not: JSON number
     /// formats differ between serializers). Entry ledgers only.
     pub fn get_json(&self, index: u64) -> Result<String> {
-        self.need_kind(LedgerKind::Entries)?;
-        String::from_utf8(self.get_raw(index)?).map_err(|e| Error::Tampered {
-            location: format!("leaf {index}"),
-            detail: format!("stored entry is not UTF-8: {e}"),
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            String::from_utf8(self.get_raw(index)?).map_err(|e| Error::Tampered {
+                location: format!("leaf {index}"),
+                detail: format!("stored entry is not UTF-8: {e}"),
+            })
         })
     }
 
     /// The audit entry at `index`, as recorded (entry ledgers only).
     pub fn get(&self, index: u64) -> Result<Value> {
-        self.need_kind(LedgerKind::Entries)?;
-        let bytes = self.get_raw(index)?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Tampered {
-            location: format!("leaf {index}"),
-            detail: format!("stored entry is not JSON: {e}"),
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            let bytes = self.get_raw(index)?;
+            serde_json::from_slice(&bytes).map_err(|e| Error::Tampered {
+                location: format!("leaf {index}"),
+                detail: format!("stored entry is not JSON: {e}"),
+            })
         })
     }
 
     /// The leaf hash at `index`.
     pub fn leaf_hash(&self, index: u64) -> Result<Hash> {
-        let (reader, state) = self.snapshot()?;
-        check_index(index, state.size)?;
-        Ok(reader.nodes(&[NodeId { level: 0, index }])?[0])
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            check_index(index, state.size)?;
+            Ok(reader.nodes(&[NodeId { level: 0, index }])?[0])
+        })
     }
 
     /// Inclusion proof of leaf `index` in the tree of `size` (default: current).
     pub fn prove_inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionProof> {
-        let (reader, state) = self.snapshot()?;
-        let size = size.unwrap_or(state.size);
-        check_size(size, state.size)?;
-        check_index(index, size)?;
-        let alg = self.meta.hash;
-        let mut ranges = merkle::inclusion_ranges(index, size)?;
-        ranges.push(index..index + 1);
-        ranges.push(0..size);
-        let mut hashes = hash_ranges(alg, |ids| reader.nodes(ids), &ranges)?;
-        let root = hashes.pop().unwrap_or_default();
-        let leaf_hash = hashes.pop().unwrap_or_default();
-        Ok(InclusionProof {
-            hash: alg,
-            index,
-            tree_size: size,
-            leaf_hash,
-            root,
-            path: hashes,
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            let size = size.unwrap_or(state.size);
+            check_size(size, state.size)?;
+            check_index(index, size)?;
+            let alg = self.meta.hash;
+            let mut ranges = merkle::inclusion_ranges(index, size)?;
+            ranges.push(index..index + 1);
+            ranges.push(0..size);
+            let mut hashes = hash_ranges(alg, |ids| reader.nodes(ids), &ranges)?;
+            let root = hashes.pop().unwrap_or_default();
+            let leaf_hash = hashes.pop().unwrap_or_default();
+            Ok(InclusionProof {
+                hash: alg,
+                index,
+                tree_size: size,
+                leaf_hash,
+                root,
+                path: hashes,
+            })
         })
     }
 
     /// Consistency proof from the tree of `old` leaves to the tree of `size` (default: current).
     pub fn prove_consistency(&self, old: u64, size: Option<u64>) -> Result<ConsistencyProof> {
-        let (reader, state) = self.snapshot()?;
-        let size = size.unwrap_or(state.size);
-        check_size(size, state.size)?;
-        if old > size {
-            return Err(Error::OutOfRange(format!(
-                "old size {old} is larger than the new size {size}"
-            )));
-        }
-        let alg = self.meta.hash;
-        let mut ranges = merkle::consistency_ranges(old, size)?;
-        ranges.push(0..old);
-        ranges.push(0..size);
-        let mut hashes = hash_ranges(alg, |ids| reader.nodes(ids), &ranges)?;
-        let new_root = hashes.pop().unwrap_or_default();
-        let old_root = hashes.pop().unwrap_or_default();
-        Ok(ConsistencyProof {
-            hash: alg,
-            old_size: old,
-            new_size: size,
-            old_root,
-            new_root,
-            path: hashes,
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            let size = size.unwrap_or(state.size);
+            check_size(size, state.size)?;
+            if old > size {
+                return Err(Error::OutOfRange(format!(
+                    "old size {old} is larger than the new size {size}"
+                )));
+            }
+            let alg = self.meta.hash;
+            let mut ranges = merkle::consistency_ranges(old, size)?;
+            ranges.push(0..old);
+            ranges.push(0..size);
+            let mut hashes = hash_ranges(alg, |ids| reader.nodes(ids), &ranges)?;
+            let new_root = hashes.pop().unwrap_or_default();
+            let old_root = hashes.pop().unwrap_or_default();
+            Ok(ConsistencyProof {
+                hash: alg,
+                old_size: old,
+                new_size: size,
+                old_root,
+                new_root,
+                path: hashes,
+            })
         })
     }
 
     /// Sign a checkpoint for `size` (default: current) and keep it in the ledger. Returns the
     /// signed note text (C2SP tlog-checkpoint).
     pub fn checkpoint(&self, signer: &Signer, size: Option<u64>) -> Result<String> {
-        let guard = self.lock()?;
-        let current = guard.frontier.size();
-        let size = size.unwrap_or(current);
-        check_size(size, current)?;
-        let root = if size == current {
-            guard.frontier.root(self.meta.hash)
-        } else {
-            self.root_at(size)?
-        };
-        let note = Checkpoint::new(self.meta.origin.clone(), size, root).sign(signer)?;
-        let mut w = self.store.writer(self.durable)?;
-        w.put_checkpoint(StoredCheckpoint {
-            size,
-            note: note.clone(),
-            verifier_key: signer.verifier().to_key_string(),
-        });
-        w.commit()?;
-        drop(guard);
-        Ok(note)
+        guarded(|| {
+            let guard = self.lock()?;
+            let current = guard.frontier.size();
+            let size = size.unwrap_or(current);
+            check_size(size, current)?;
+            let root = if size == current {
+                guard.frontier.root(self.meta.hash)
+            } else {
+                self.root_at(size)?
+            };
+            let note = Checkpoint::new(self.meta.origin.clone(), size, root).sign(signer)?;
+            let mut w = self.store.writer(self.durable)?;
+            w.put_checkpoint(StoredCheckpoint {
+                size,
+                note: note.clone(),
+                verifier_key: signer.verifier().to_key_string(),
+            });
+            w.commit()?;
+            drop(guard);
+            Ok(note)
+        })
     }
 
     /// Entries matching every filter of `q`, one page at a time (entry ledgers only). Reads
     /// only the posting lists of its filters and the entries it returns.
     pub fn query(&self, q: &Query) -> Result<Page> {
-        self.need_kind(LedgerKind::Entries)?;
-        let (reader, state) = self.snapshot()?;
-        query::run(&reader, state.size, q)
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            let (reader, state) = self.snapshot()?;
+            query::run(&reader, state.size, q)
+        })
     }
 
     /// The entries `index` rests on, transitively (its `links`, refs resolved to the entries
     /// named by or first carrying them, and the policy version that allowed each), or with
     /// `forward`, the entries that rest on it.
     pub fn trace(&self, index: u64, forward: bool) -> Result<Trace> {
-        self.need_kind(LedgerKind::Entries)?;
-        let (reader, state) = self.snapshot()?;
-        query::trace(&reader, state.size, index, forward)
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            let (reader, state) = self.snapshot()?;
+            query::trace(&reader, state.size, index, forward)
+        })
     }
 
     /// Which rule allowed entry `index`, what that rule said then, and who approved it.
     pub fn why(&self, index: u64) -> Result<Why> {
-        self.need_kind(LedgerKind::Entries)?;
-        let (reader, state) = self.snapshot()?;
-        query::why(&reader, state.size, index)
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            let (reader, state) = self.snapshot()?;
+            query::why(&reader, state.size, index)
+        })
     }
 
     /// Every checkpoint this ledger signed, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
-        self.snapshot()?.0.checkpoints()
+        guarded(|| self.snapshot()?.0.checkpoints())
     }
 
     /// Check the whole ledger: re-hash every leaf, recompute every stored node, re-verify
     /// every stored checkpoint, and optionally check consistency with a checkpoint held
     /// elsewhere. Fails with the first index or node that does not match.
     pub fn verify(&self, opts: &VerifyOptions<'_>) -> Result<VerifyReport> {
-        self.verify_with(VerifyOptions {
-            checkpoint: opts.checkpoint,
-            progress: None,
+        guarded(|| {
+            self.verify_with(VerifyOptions {
+                checkpoint: opts.checkpoint,
+                progress: None,
+            })
         })
     }
 
     /// [`Ledger::verify`] taking the options by value, so a progress callback can be used.
     pub fn verify_with(&self, mut opts: VerifyOptions<'_>) -> Result<VerifyReport> {
-        let (reader, state) = self.snapshot()?;
-        let alg = self.meta.hash;
-        let mut frontier = Frontier::new();
-        let mut checker = NodeChecker::new(&reader);
-        let mut progress = opts.progress.take();
-        let count = reader.scan_leaves(|index, leaf| {
-            if index >= state.size {
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            let alg = self.meta.hash;
+            let mut frontier = Frontier::new();
+            let mut checker = NodeChecker::new(&reader);
+            let mut progress = opts.progress.take();
+            let count = reader.scan_leaves(|index, leaf| {
+                if index >= state.size {
+                    return Err(Error::Tampered {
+                        location: format!("leaf {index}"),
+                        detail: format!("stored beyond the recorded size {}", state.size),
+                    });
+                }
+                frontier.push(alg, alg.leaf_hash(leaf), |id, h| checker.check(id, h));
+                checker.take_error()?;
+                if let Some(p) = progress.as_mut() {
+                    if index % 65_536 == 0 || index + 1 == state.size {
+                        p(index + 1, state.size);
+                    }
+                }
+                Ok(())
+            })?;
+            if count != state.size {
                 return Err(Error::Tampered {
-                    location: format!("leaf {index}"),
-                    detail: format!("stored beyond the recorded size {}", state.size),
+                    location: format!("leaf {count}"),
+                    detail: format!("missing: the state records {} leaves", state.size),
                 });
             }
-            frontier.push(alg, alg.leaf_hash(leaf), |id, h| checker.check(id, h));
-            checker.take_error()?;
-            if let Some(p) = progress.as_mut() {
-                if index % 65_536 == 0 || index + 1 == state.size {
-                    p(index + 1, state.size);
-                }
+            reader.scan_tiles(|level, tile, bytes| check_tile(level, tile, bytes, state.size))?;
+            let root = frontier.root(alg);
+            if root != state.root {
+                return Err(Error::Tampered {
+                    location: "state record".into(),
+                    detail: format!(
+                        "stored root {} but the leaves hash to {}",
+                        merkle::to_hex(&state.root),
+                        merkle::to_hex(&root)
+                    ),
+                });
             }
-            Ok(())
-        })?;
-        if count != state.size {
-            return Err(Error::Tampered {
-                location: format!("leaf {count}"),
-                detail: format!("missing: the state records {} leaves", state.size),
-            });
-        }
-        reader.scan_tiles(|level, tile, bytes| check_tile(level, tile, bytes, state.size))?;
-        let root = frontier.root(alg);
-        if root != state.root {
-            return Err(Error::Tampered {
-                location: "state record".into(),
-                detail: format!(
-                    "stored root {} but the leaves hash to {}",
-                    merkle::to_hex(&state.root),
-                    merkle::to_hex(&root)
-                ),
-            });
-        }
-        let checkpoints = self.verify_stored_checkpoints(&reader, state.size)?;
-        if self.meta.kind == LedgerKind::Entries {
-            reader.scan_ids(|id, index| check_id(&reader, id, index, state.size))?;
-        }
-        let external_checkpoint = match opts.checkpoint {
-            Some((note, verifier)) => Some(self.check_external(&reader, &state, note, verifier)?),
-            None => None,
-        };
-        Ok(VerifyReport {
-            size: state.size,
-            root,
-            nodes: checker.checked,
-            checkpoints,
-            external_checkpoint,
+            let checkpoints = self.verify_stored_checkpoints(&reader, state.size)?;
+            if self.meta.kind == LedgerKind::Entries {
+                reader.scan_ids(|id, index| check_id(&reader, id, index, state.size))?;
+            }
+            let external_checkpoint = match opts.checkpoint {
+                Some((note, verifier)) => {
+                    Some(self.check_external(&reader, &state, note, verifier)?)
+                }
+                None => None,
+            };
+            Ok(VerifyReport {
+                size: state.size,
+                root,
+                nodes: checker.checked,
+                checkpoints,
+                external_checkpoint,
+            })
         })
     }
 

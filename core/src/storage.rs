@@ -278,13 +278,24 @@ impl Backend for BoxedBackend {
 
 /// A ledger file.
 pub struct Store {
-    db: Database,
+    // Dropped by hand in `Drop`, where a panic from a corrupt file is contained.
+    db: std::mem::ManuallyDrop<Database>,
     path: PathBuf,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // SAFETY: `db` is never used again: this is the last use of `self`.
+        let db = unsafe { std::mem::ManuallyDrop::take(&mut self.db) };
+        // Closing flushes redb's state; on a file changed behind its back that can panic, and
+        // a destructor must not take the embedding process down with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
     }
 }
 
@@ -302,7 +313,7 @@ impl Store {
         let result = open_db(path, true, None).and_then(|db| {
             Store::init(
                 Store {
-                    db,
+                    db: std::mem::ManuallyDrop::new(db),
                     path: path.to_path_buf(),
                 },
                 meta,
@@ -322,7 +333,7 @@ impl Store {
             .map_err(|e| map_open_error(Path::new("(backend)"), e))?;
         Store::init(
             Store {
-                db,
+                db: std::mem::ManuallyDrop::new(db),
                 path: PathBuf::from("(backend)"),
             },
             meta,
@@ -337,7 +348,7 @@ impl Store {
             .create_with_backend(BoxedBackend(backend))
             .map_err(|e| map_open_error(Path::new("(backend)"), e))?;
         Store::checked(Store {
-            db,
+            db: std::mem::ManuallyDrop::new(db),
             path: PathBuf::from("(backend)"),
         })
     }
@@ -381,7 +392,7 @@ impl Store {
         }
         let db = open_db(path, false, wait)?;
         Store::checked(Store {
-            db,
+            db: std::mem::ManuallyDrop::new(db),
             path: path.to_path_buf(),
         })
     }
