@@ -16,6 +16,8 @@ TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-inter
 TRAILSEAL_GO_INTEROP=1 cargo test -p trailseal --test note_vectors go_interop
 step "Python package (pip install ./bindings-python, pytest)"
 bash bindings-python/test.sh -q
+step "Node package (npm install, napi build, node --test, tsc)"
+bash bindings-node/test.sh
 step "C ABI (valgrind), Go package"
 bash ffi/test.sh
 step "all tests passed"

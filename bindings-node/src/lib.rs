@@ -1,1 +1,105 @@
-//! Being written.
+//! `trailseal` for Node.js: a napi-rs addon over the core crate, with no logic of its own.
+//!
+//! The JS API (see `index.d.ts`): `Ledger` (create/open, append, read, prove, checkpoint,
+//! verify, close), `Signer` (checkpoint keys), and the ledger-free checks `verifyInclusion`,
+//! `verifyConsistency` and `verifyCheckpoint`. Every error is an `Error` whose `code` is the
+//! core's error code string (`error.rs`).
+
+mod convert;
+mod error;
+mod ledger;
+mod signer;
+mod task;
+mod types;
+
+use napi::bindgen_prelude::{JsValue, Unknown};
+use napi::Env;
+use napi_derive::napi;
+use trailseal::{ErrorCode, Verifier};
+
+use crate::convert::{is_nullish, proof_text, string, type_of};
+use crate::error::{guard, js_error};
+
+pub use crate::ledger::Ledger;
+pub use crate::signer::Signer;
+pub use crate::types::Checkpoint;
+
+/// Check an inclusion proof (an object in SPEC form, or its JSON text): that its path leads
+/// from `leaf_hash` at `index` to `root`. Given `leaf` (the leaf bytes as a Buffer or
+/// Uint8Array, a string taken as its UTF-8 bytes, or an entry object, which is checked as its
+/// canonical JSON), also that the leaf hashes to `leaf_hash`. Throws `verification_failed`
+/// (or `malformed`, `out_of_range`) if not.
+#[napi(
+    js_name = "verifyInclusion",
+    ts_args_type = "proof: InclusionProof | InclusionProofInput | string, leaf?: Uint8Array | string | Entry"
+)]
+pub fn verify_inclusion(
+    env: Env,
+    proof: Unknown<'_>,
+    leaf: Option<Unknown<'_>>,
+) -> napi::Result<()> {
+    let run = || -> trailseal::Result<()> {
+        let proof = trailseal::InclusionProof::from_json(&proof_text(&proof, "inclusion proof")?)?;
+        match leaf {
+            Some(leaf) if !is_nullish(&leaf)? => {
+                let bytes = leaf_bytes(&env, &leaf)?;
+                proof.verify_leaf(&bytes)
+            }
+            _ => proof.verify(),
+        }
+    };
+    guard(run).map_err(|e| js_error(&env, &e))
+}
+
+/// The leaf bytes of `verifyInclusion`'s `leaf`.
+fn leaf_bytes(env: &Env, leaf: &Unknown<'_>) -> trailseal::Result<Vec<u8>> {
+    let is_bytes = leaf.is_typedarray().unwrap_or(false) || leaf.is_buffer().unwrap_or(false);
+    if type_of(leaf)? == napi::ValueType::Object && !is_bytes {
+        let text = convert::entry_text(env, leaf, "leaf")?;
+        let value = convert::parse_entry(&text, None)?;
+        return Ok(trailseal::entry::canonical_json(&value));
+    }
+    convert::bytes(leaf, "leaf")
+}
+
+/// Check a consistency proof (an object in SPEC form, or its JSON text): that the tree of
+/// `old_size` leaves with `old_root` is a prefix of the tree of `new_size` leaves with
+/// `new_root`. Throws `verification_failed` (or `malformed`, `out_of_range`) if not.
+#[napi(
+    js_name = "verifyConsistency",
+    ts_args_type = "proof: ConsistencyProof | ConsistencyProofInput | string"
+)]
+pub fn verify_consistency(env: Env, proof: Unknown<'_>) -> napi::Result<()> {
+    guard(|| {
+        let text = proof_text(&proof, "consistency proof")?;
+        trailseal::ConsistencyProof::from_json(&text)?.verify()
+    })
+    .map_err(|e| js_error(&env, &e))
+}
+
+/// Open a signed checkpoint note with the verifier key `verifierKey` and return what it
+/// commits to. Throws `verification_failed` if the signature does not check out, `malformed`
+/// if the note or key does not parse. Checking that `origin` is the log you expect is yours.
+#[napi(
+    js_name = "verifyCheckpoint",
+    ts_args_type = "note: string, verifierKey: string"
+)]
+pub fn verify_checkpoint(
+    env: Env,
+    note: Unknown<'_>,
+    verifier_key: Unknown<'_>,
+) -> napi::Result<Checkpoint> {
+    let run = || -> trailseal::Result<Checkpoint> {
+        let note = string(&note, "note")?;
+        let verifier = Verifier::from_key_string(&string(&verifier_key, "verifierKey")?)?;
+        trailseal::Checkpoint::verify(&note, &verifier).map(Checkpoint::from)
+    };
+    guard(run).map_err(|e| js_error(&env, &e))
+}
+
+/// Every error `code` this package uses, in the order of their numeric `status` (1 to 16):
+/// `errorCodes()[err.status - 1] === err.code`.
+#[napi(js_name = "errorCodes", ts_return_type = "ErrorCode[]")]
+pub fn error_codes() -> Vec<&'static str> {
+    ErrorCode::ALL.iter().map(|c| error::code_str(*c)).collect()
+}

@@ -1,0 +1,455 @@
+//! `Ledger`: one open ledger file, shared by every Promise in flight.
+//!
+//! The core handle lives in an `Arc<Shared>`; each pool task holds a clone and a read lock on
+//! it while it runs, so any number of calls run at once (the core serializes appends).
+//! `close()` marks the handle closed at once (later calls reject), then waits on the pool for
+//! the calls in flight and drops the core handle, which releases the file lock.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use napi::bindgen_prelude::{AsyncTask, Buffer, ToNapiValue, TypeName, Unknown};
+use napi::Env;
+use napi_derive::napi;
+use serde_json::Value;
+use trailseal::{CreateOptions, Durability, Error, HashAlg, OpenOptions, VerifyOptions};
+
+use crate::convert::{self, bytes, entry_text, opt_u64, parse_entry, string, u64_arg};
+use crate::error::{bad_arg, closed, guard, js_error};
+use crate::signer::signer_arg;
+use crate::task::Job;
+use crate::types::{ConsistencyProof, InclusionProof, Receipt, StoredCheckpoint, VerifyReport};
+
+struct Shared {
+    ledger: RwLock<Option<trailseal::Ledger>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    /// Run `f` on the open core handle, or fail with the "closed" error.
+    fn with<T>(&self, f: impl FnOnce(&trailseal::Ledger) -> Result<T, Error>) -> Result<T, Error> {
+        let guard = self.ledger.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(l) => f(l),
+            None => Err(closed()),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// An open ledger: an append-only, tamper-evident audit log in one file.
+///
+/// Get one with `await Ledger.create(path, options)` or `await Ledger.open(path)`; share it
+/// freely between concurrent calls; `await ledger.close()` when done (this releases the file
+/// for other processes). Calls that wait on the disk (appends, checkpoints, `verify`, `sync`,
+/// `close`) return Promises and run on libuv's thread pool; reads (`get`, `size`, `root`,
+/// proofs) return at once.
+#[napi]
+pub struct Ledger {
+    shared: Arc<Shared>,
+    origin: String,
+    hash: &'static str,
+    kind: &'static str,
+    path: String,
+    max_entry_bytes: u64,
+}
+
+impl Ledger {
+    fn wrap(inner: trailseal::Ledger) -> Ledger {
+        Ledger {
+            origin: inner.origin().to_owned(),
+            hash: inner.hash().name(),
+            kind: inner.kind().name(),
+            path: inner.path().to_string_lossy().into_owned(),
+            max_entry_bytes: inner.max_entry_bytes(),
+            shared: Arc::new(Shared {
+                ledger: RwLock::new(Some(inner)),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// A Promise of `f(ledger)` run on the pool, once the arguments were read.
+    fn job<A: Send + 'static, T: ToNapiValue + TypeName + Send + 'static>(
+        &self,
+        args: Result<A, Error>,
+        f: impl FnOnce(&trailseal::Ledger, A) -> Result<T, Error> + Send + 'static,
+    ) -> AsyncTask<Job<T>> {
+        if self.shared.is_closed() {
+            return Job::fail(closed());
+        }
+        let shared = self.shared.clone();
+        Job::try_spawn(args, move |a| shared.with(|l| f(l, a)))
+    }
+
+    /// `f(ledger)` now, on the JS thread (reads that do not wait on the disk).
+    fn now<T>(
+        &self,
+        env: &Env,
+        f: impl FnOnce(&trailseal::Ledger) -> Result<T, Error>,
+    ) -> napi::Result<T> {
+        if self.shared.is_closed() {
+            return Err(js_error(env, &closed()));
+        }
+        guard(|| self.shared.with(f)).map_err(|e| js_error(env, &e))
+    }
+}
+
+fn durability(durable: bool) -> Durability {
+    if durable {
+        Durability::Immediate
+    } else {
+        Durability::NotDurableUntilSync
+    }
+}
+
+fn create_options(opts: Option<Unknown<'_>>) -> Result<CreateOptions, Error> {
+    let mut origin = None;
+    let mut out = CreateOptions::new("");
+    for (key, v) in convert::options(
+        opts,
+        "options",
+        &["origin", "hash", "raw", "durable", "maxEntryBytes"],
+    )? {
+        match key.as_str() {
+            "origin" => origin = Some(string(&v, "options.origin")?),
+            "hash" => out.hash = string(&v, "options.hash")?.parse::<HashAlg>()?,
+            "raw" => {
+                if convert::boolean(&v, "options.raw")? {
+                    out = out.raw();
+                }
+            }
+            "durable" => out.durability = durability(convert::boolean(&v, "options.durable")?),
+            "maxEntryBytes" => out.max_entry_bytes = u64_arg(&v, "options.maxEntryBytes")?,
+            _ => unreachable!("options() only returns allowed keys"),
+        }
+    }
+    out.origin = origin.ok_or_else(|| bad_arg("options.origin is required"))?;
+    Ok(out)
+}
+
+fn open_options(opts: Option<Unknown<'_>>) -> Result<OpenOptions, Error> {
+    let mut out = OpenOptions::default();
+    for (key, v) in convert::options(opts, "options", &["wait", "durable"])? {
+        match key.as_str() {
+            "wait" => {
+                let ms = convert::number(&v, "options.wait")?;
+                if !(ms.is_finite() && ms >= 0.0) {
+                    return Err(bad_arg(
+                        "options.wait must be a non-negative number of milliseconds",
+                    ));
+                }
+                out.wait = Some(Duration::from_secs_f64(ms / 1000.0));
+            }
+            "durable" => out.durability = durability(convert::boolean(&v, "options.durable")?),
+            _ => unreachable!("options() only returns allowed keys"),
+        }
+    }
+    Ok(out)
+}
+
+/// The `{checkpoint, verifierKey}` of `verify()`: both or neither.
+fn verify_options(opts: Option<Unknown<'_>>) -> Result<Option<(String, String)>, Error> {
+    let (mut note, mut vkey) = (None, None);
+    for (key, v) in convert::options(opts, "options", &["checkpoint", "verifierKey"])? {
+        match key.as_str() {
+            "checkpoint" => note = Some(string(&v, "options.checkpoint")?),
+            "verifierKey" => vkey = Some(string(&v, "options.verifierKey")?),
+            _ => unreachable!("options() only returns allowed keys"),
+        }
+    }
+    match (note, vkey) {
+        (Some(n), Some(k)) => Ok(Some((n, k))),
+        (None, None) => Ok(None),
+        _ => Err(bad_arg(
+            "options.checkpoint and options.verifierKey go together",
+        )),
+    }
+}
+
+fn receipts(r: Vec<trailseal::Receipt>) -> Vec<Receipt> {
+    r.into_iter().map(Receipt::from).collect()
+}
+
+#[napi]
+impl Ledger {
+    /// Create a new ledger file at `path` (refused with `already_exists` if it exists).
+    #[napi(
+        ts_args_type = "path: string, options: CreateOptions",
+        ts_return_type = "Promise<Ledger>"
+    )]
+    pub fn create(path: Unknown<'_>, options: Option<Unknown<'_>>) -> AsyncTask<Job<Ledger>> {
+        let args = string(&path, "path").and_then(|p| Ok((p, create_options(options)?)));
+        Job::try_spawn(args, |(path, opts)| {
+            trailseal::Ledger::create(path, &opts).map(Ledger::wrap)
+        })
+    }
+
+    /// Open an existing ledger file. Another process holding it makes this reject with
+    /// `locked` at once, or after `options.wait` milliseconds.
+    #[napi(
+        ts_args_type = "path: string, options?: OpenOptions",
+        ts_return_type = "Promise<Ledger>"
+    )]
+    pub fn open(path: Unknown<'_>, options: Option<Unknown<'_>>) -> AsyncTask<Job<Ledger>> {
+        let args = string(&path, "path").and_then(|p| Ok((p, open_options(options)?)));
+        Job::try_spawn(args, |(path, opts)| {
+            trailseal::Ledger::open_with(path, &opts).map(Ledger::wrap)
+        })
+    }
+
+    /// The log's origin line (the first line of its checkpoints).
+    #[napi(getter)]
+    pub fn origin(&self) -> String {
+        self.origin.clone()
+    }
+
+    /// The tree hash: `'blake3'` or `'sha256'`.
+    #[napi(getter, ts_return_type = "HashName")]
+    pub fn hash(&self) -> &'static str {
+        self.hash
+    }
+
+    /// The leaf kind: `'entries'` (audit entries) or `'raw'` (opaque bytes).
+    #[napi(getter, ts_return_type = "LedgerKind")]
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The ledger file.
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    /// The most bytes one leaf (one canonical entry) may have.
+    #[napi(getter, js_name = "maxEntryBytes")]
+    pub fn max_entry_bytes(&self) -> f64 {
+        self.max_entry_bytes as f64
+    }
+
+    /// What `util.inspect` and `console.log` show.
+    #[napi(symbol_for = "nodejs.util.inspect.custom", ts_return_type = "string")]
+    pub fn inspect(&self) -> String {
+        format!(
+            "Ledger {{ path: {:?}, origin: {:?}, hash: {:?}, kind: {:?}, closed: {} }}",
+            self.path,
+            self.origin,
+            self.hash,
+            self.kind,
+            self.shared.is_closed()
+        )
+    }
+
+    /// Whether `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    /// The number of leaves.
+    #[napi(getter)]
+    pub fn size(&self, env: Env) -> napi::Result<f64> {
+        self.now(&env, |l| l.size()).map(|n| n as f64)
+    }
+
+    /// The root (lowercase hex) of the current tree, or of the tree of `size` leaves.
+    #[napi(ts_args_type = "size?: number | bigint")]
+    pub fn root(&self, env: Env, size: Option<Unknown<'_>>) -> napi::Result<String> {
+        self.now(&env, |l| {
+            let root = match opt_u64(size, "size")? {
+                Some(s) => l.root_at(s)?,
+                None => l.root()?,
+            };
+            Ok(trailseal::merkle::to_hex(&root))
+        })
+    }
+
+    /// Append one audit entry (an object in SPEC form, or its JSON text). Resolves with its
+    /// receipt once it is durable.
+    #[napi(
+        ts_args_type = "entry: EntryInput | string",
+        ts_return_type = "Promise<Receipt>"
+    )]
+    pub fn append(&self, env: Env, entry: Unknown<'_>) -> AsyncTask<Job<Receipt>> {
+        let args = entry_text(&env, &entry, "entry");
+        self.job(args, |l, text| {
+            let value = parse_entry(&text, None)?;
+            l.append(&value).map(Receipt::from)
+        })
+    }
+
+    /// Append entries atomically: all are written in one commit, or none is.
+    #[napi(
+        js_name = "appendBatch",
+        ts_args_type = "entries: Array<EntryInput | string>",
+        ts_return_type = "Promise<Receipt[]>"
+    )]
+    pub fn append_batch(&self, env: Env, entries: Unknown<'_>) -> AsyncTask<Job<Vec<Receipt>>> {
+        let args = convert::array(&entries, "entries", |i, e| {
+            entry_text(&env, e, &format!("entries[{i}]"))
+        });
+        self.job(args, |l, texts| {
+            let values = texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| parse_entry(t, Some(i)))
+                .collect::<Result<Vec<Value>, Error>>()?;
+            l.append_batch(&values).map(receipts)
+        })
+    }
+
+    /// Append one raw leaf (raw ledgers): a Buffer or Uint8Array, or a string (its UTF-8).
+    #[napi(
+        js_name = "appendRaw",
+        ts_args_type = "leaf: Uint8Array | string",
+        ts_return_type = "Promise<Receipt>"
+    )]
+    pub fn append_raw(&self, leaf: Unknown<'_>) -> AsyncTask<Job<Receipt>> {
+        let args = bytes(&leaf, "leaf");
+        self.job(args, |l, leaf| l.append_raw(&leaf).map(Receipt::from))
+    }
+
+    /// Append raw leaves atomically (raw ledgers).
+    #[napi(
+        js_name = "appendRawBatch",
+        ts_args_type = "leaves: Array<Uint8Array | string>",
+        ts_return_type = "Promise<Receipt[]>"
+    )]
+    pub fn append_raw_batch(&self, leaves: Unknown<'_>) -> AsyncTask<Job<Vec<Receipt>>> {
+        let args = convert::array(&leaves, "leaves", |i, e| bytes(e, &format!("leaves[{i}]")));
+        self.job(args, |l, leaves| {
+            let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+            l.append_raw_batch(&refs).map(receipts)
+        })
+    }
+
+    /// The audit entry at `index`, as recorded (with `v` and `time`).
+    #[napi(ts_args_type = "index: number | bigint", ts_return_type = "Entry")]
+    pub fn get<'env>(&self, env: &'env Env, index: Unknown<'_>) -> napi::Result<Unknown<'env>> {
+        let value = self.now(env, |l| l.get(u64_arg(&index, "index")?))?;
+        convert::to_js(env, &value)
+    }
+
+    /// The exact leaf bytes at `index` (the canonical JSON of an entry, or a raw leaf).
+    #[napi(js_name = "getRaw", ts_args_type = "index: number | bigint")]
+    pub fn get_raw(&self, env: Env, index: Unknown<'_>) -> napi::Result<Buffer> {
+        self.now(&env, |l| l.get_raw(u64_arg(&index, "index")?))
+            .map(convert::buffer)
+    }
+
+    /// The leaf hash (lowercase hex) at `index`.
+    #[napi(js_name = "leafHash", ts_args_type = "index: number | bigint")]
+    pub fn leaf_hash(&self, env: Env, index: Unknown<'_>) -> napi::Result<String> {
+        self.now(&env, |l| l.leaf_hash(u64_arg(&index, "index")?))
+            .map(|h| trailseal::merkle::to_hex(&h))
+    }
+
+    /// Inclusion proof of leaf `index` in the tree of `size` leaves (default: current), in
+    /// SPEC form.
+    #[napi(
+        js_name = "proveInclusion",
+        ts_args_type = "index: number | bigint, size?: number | bigint"
+    )]
+    pub fn prove_inclusion(
+        &self,
+        env: Env,
+        index: Unknown<'_>,
+        size: Option<Unknown<'_>>,
+    ) -> napi::Result<InclusionProof> {
+        self.now(&env, |l| {
+            let index = u64_arg(&index, "index")?;
+            l.prove_inclusion(index, opt_u64(size, "size")?)
+        })
+        .map(InclusionProof::from)
+    }
+
+    /// Consistency proof from the tree of `old` leaves to the tree of `size` (default:
+    /// current), in SPEC form.
+    #[napi(
+        js_name = "proveConsistency",
+        ts_args_type = "old: number | bigint, size?: number | bigint"
+    )]
+    pub fn prove_consistency(
+        &self,
+        env: Env,
+        old: Unknown<'_>,
+        size: Option<Unknown<'_>>,
+    ) -> napi::Result<ConsistencyProof> {
+        self.now(&env, |l| {
+            let old = u64_arg(&old, "old")?;
+            l.prove_consistency(old, opt_u64(size, "size")?)
+        })
+        .map(ConsistencyProof::from)
+    }
+
+    /// Sign a checkpoint of the tree of `size` leaves (default: current), keep it in the
+    /// ledger, and resolve with the signed note text (C2SP tlog-checkpoint).
+    #[napi(
+        ts_args_type = "signer: Signer, size?: number | bigint",
+        ts_return_type = "Promise<string>"
+    )]
+    pub fn checkpoint(
+        &self,
+        env: Env,
+        signer: Unknown<'_>,
+        size: Option<Unknown<'_>>,
+    ) -> AsyncTask<Job<String>> {
+        let args = signer_arg(&env, &signer).and_then(|s| Ok((s, opt_u64(size, "size")?)));
+        self.job(args, |l, (signer, size)| l.checkpoint(&signer, size))
+    }
+
+    /// Every checkpoint this ledger signed, oldest first.
+    #[napi]
+    pub fn checkpoints(&self, env: Env) -> napi::Result<Vec<StoredCheckpoint>> {
+        self.now(&env, |l| l.checkpoints())
+            .map(|v| v.into_iter().map(StoredCheckpoint::from).collect())
+    }
+
+    /// Check the whole ledger: re-hash every leaf and node, re-verify every kept checkpoint,
+    /// and, given a checkpoint held elsewhere and its verifier key, check that the ledger
+    /// still contains that tree (no rollback, no fork).
+    #[napi(
+        ts_args_type = "options?: VerifyOptions",
+        ts_return_type = "Promise<VerifyReport>"
+    )]
+    pub fn verify(&self, options: Option<Unknown<'_>>) -> AsyncTask<Job<VerifyReport>> {
+        self.job(verify_options(options), |l, against| {
+            let report = match against {
+                Some((note, vkey)) => {
+                    let verifier = trailseal::Verifier::from_key_string(&vkey)?;
+                    l.verify(&VerifyOptions::default().against(&note, &verifier))?
+                }
+                None => l.verify(&VerifyOptions::default())?,
+            };
+            Ok(VerifyReport::from(report))
+        })
+    }
+
+    /// Make every append durable (for ledgers opened with `durable: false`).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn sync(&self) -> AsyncTask<Job<()>> {
+        self.job(Ok(()), |l, ()| l.sync())
+    }
+
+    /// Close the ledger: later calls reject; resolves once the calls already running have
+    /// finished and the file is released. Closing twice is harmless.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self) -> AsyncTask<Job<()>> {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        let shared = self.shared.clone();
+        Job::spawn(move || {
+            let taken = shared
+                .ledger
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            drop(taken);
+            Ok(())
+        })
+    }
+}
