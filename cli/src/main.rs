@@ -1,7 +1,7 @@
 //! `trailseal`: record, prove and verify a tamper-evident audit ledger from a shell.
 //!
 //! Exit status: 0 success; 1 a verification failed (bad proof, bad signature, tampered or
-//! inconsistent ledger); 2 bad usage or refused input (nothing written); 3 I/O or storage
+//! inconsistent ledger, a bundle that does not verify) or a release gate did not pass; 2 bad usage or refused input (nothing written); 3 I/O or storage
 //! error. Machine output is JSON on stdout (checkpoints and keys in their own text forms);
 //! messages go to stderr.
 
@@ -15,9 +15,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 use trailseal::merkle::{self, HashAlg};
 use trailseal::query::{split_subject, Order, Query};
+use trailseal::report::ReportOptions;
 use trailseal::{
-    Checkpoint, ConsistencyProof, CreateOptions, Error, InclusionProof, Ledger, OpenOptions,
-    Signer, Timestamp, Verifier, VerifyOptions,
+    Checkpoint, ConsistencyProof, CreateOptions, Error, GatePolicy, InclusionProof, Ledger,
+    OpenOptions, Selection, Signer, Timestamp, Verifier, VerifyOptions,
 };
 
 #[derive(Parser)]
@@ -130,6 +131,58 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate a release gate policy for a subject: exit 0 if it passes, 1 if not.
+    Gate {
+        ledger: PathBuf,
+        #[arg(long, value_name = "TYPE:ID")]
+        subject: String,
+        /// The gate policy: a JSON file such as {"min_approvals": 2, "approver_roles":
+        /// ["release-manager", "sre"], "forbid_self_approval": true, "require": ["test.passed"]}.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Record the outcome as a gate.passed / gate.failed entry linking the evidence.
+        #[arg(long)]
+        record: bool,
+        /// Actor of the recorded entry (default trailseal-gate).
+        #[arg(long, value_name = "ID", requires = "record")]
+        actor: Option<String>,
+        /// With --record, also sign (and keep) a checkpoint covering the recorded entry.
+        #[arg(long, value_name = "KEYFILE", requires = "record")]
+        key: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an evidence bundle: the selected entries, each with its inclusion proof against
+    /// one signed checkpoint, checkable offline with `verify-bundle` (format: docs/BUNDLE.md).
+    /// Select with --subject TYPE:ID alone (every entry on it), --index N [--forward] (a
+    /// trace), or query filters (every match, or --limit N of them).
+    Bundle(BundleArgs),
+    /// Check an evidence bundle with nothing but the verifier key: exit 0 if every check holds.
+    VerifyBundle {
+        file: PathBuf,
+        /// Verifier key string, or a file holding it.
+        #[arg(long, value_name = "VKEY")]
+        vkey: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where approvals wait: request-to-grant latency, approvals per approver, changes and
+    /// break-glass actions per ISO week.
+    Report {
+        ledger: PathBuf,
+        /// Only entries that happened at or after this time (RFC 3339; `occurred_at`, else
+        /// the recorded time).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Actions counted as changes (repeatable; default deploy.succeeded).
+        #[arg(long = "change-action", value_name = "A")]
+        change_actions: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the verifier key of a ledger's signer key (LEDGER.key) or of KEYFILE.
     Vkey {
         #[arg(required_unless_present = "key")]
@@ -157,9 +210,9 @@ enum ProveCmd {
     },
 }
 
+/// Query filters, shared by `query` and `bundle`: every given filter must hold.
 #[derive(Args)]
-struct QueryArgs {
-    ledger: PathBuf,
+struct Filters {
     #[arg(long, value_name = "ID")]
     actor: Option<String>,
     /// An actor in the delegation chain (`actor.via`).
@@ -187,6 +240,52 @@ struct QueryArgs {
     /// Entries recorded before this time (RFC 3339).
     #[arg(long, value_name = "T")]
     until: Option<String>,
+}
+
+impl Filters {
+    /// Whether any filter besides `--subject` is given.
+    fn has_more_than_subject(&self) -> bool {
+        self.actor.is_some()
+            || self.via.is_some()
+            || self.action.is_some()
+            || !self.attr.is_empty()
+            || !self.refs.is_empty()
+            || self.decision.is_some()
+            || self.policy.is_some()
+            || self.links_to.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
+    }
+
+    fn to_query(&self) -> Res<Query> {
+        let mut q = Query {
+            actor: self.actor.clone(),
+            via: self.via.clone(),
+            action: self.action.clone(),
+            decision: self.decision.clone(),
+            policy: self.policy.clone(),
+            links_to: self.links_to,
+            refs: self.refs.clone(),
+            ..Query::default()
+        };
+        if let Some(s) = &self.subject {
+            q.subject = Some(split_subject(s)?);
+        }
+        for kv in &self.attr {
+            let (k, v) = split_pair("attr", kv, '=')?;
+            q.attrs.push((k.into(), v.into()));
+        }
+        q.since = self.since.as_deref().map(Timestamp::parse).transpose()?;
+        q.until = self.until.as_deref().map(Timestamp::parse).transpose()?;
+        Ok(q)
+    }
+}
+
+#[derive(Args)]
+struct QueryArgs {
+    ledger: PathBuf,
+    #[command(flatten)]
+    filters: Filters,
     /// Oldest first (default: newest first).
     #[arg(long)]
     oldest: bool,
@@ -196,6 +295,38 @@ struct QueryArgs {
     #[arg(long, value_name = "C")]
     cursor: Option<String>,
     /// JSON Lines `{"index": N, "entry": {...}}` instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct BundleArgs {
+    ledger: PathBuf,
+    /// The entries of the trace from INDEX (what it rests on; with --forward, what rests on
+    /// it) instead of a query.
+    #[arg(long, value_name = "INDEX")]
+    index: Option<u64>,
+    /// With --index: follow links forward (what did this lead to).
+    #[arg(long, requires = "index")]
+    forward: bool,
+    #[command(flatten)]
+    filters: Filters,
+    /// At most N entries of the query (default: every match, up to 10,000).
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// The bundle file to write ('-' for stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: PathBuf,
+    /// Sign a fresh checkpoint with this key (default LEDGER.key).
+    #[arg(long, value_name = "KEYFILE")]
+    key: Option<PathBuf>,
+    /// Prove against this signed checkpoint instead of signing a fresh one.
+    #[arg(long, value_name = "FILE", requires = "vkey", conflicts_with = "key")]
+    checkpoint: Option<PathBuf>,
+    /// The verifier key of --checkpoint (string or file).
+    #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+    vkey: Option<String>,
+    /// Print a JSON summary instead of a sentence.
     #[arg(long)]
     json: bool,
 }
@@ -406,6 +537,30 @@ fn run(cli: Cli) -> Res {
                 emit(&describe_why(&w))
             }
         }
+        Command::Gate {
+            ledger,
+            subject,
+            policy,
+            record,
+            actor,
+            key,
+            json,
+        } => gate(
+            open_ledger(&ledger)?,
+            &subject,
+            &policy,
+            record.then(|| actor.unwrap_or_else(|| "trailseal-gate".into())),
+            key,
+            json,
+        ),
+        Command::Bundle(args) => bundle(open_ledger(&args.ledger)?, &args),
+        Command::VerifyBundle { file, vkey, json } => verify_bundle(&file, &vkey, json),
+        Command::Report {
+            ledger,
+            since,
+            change_actions,
+            json,
+        } => report(open_ledger(&ledger)?, since, change_actions, json),
         Command::Vkey { ledger, key } => {
             let path = match (key, ledger) {
                 (Some(k), _) => k,
@@ -801,14 +956,7 @@ fn verify_proof(
 }
 
 fn query(l: Ledger, a: &QueryArgs) -> Res {
-    let mut q = Query {
-        actor: a.actor.clone(),
-        via: a.via.clone(),
-        action: a.action.clone(),
-        decision: a.decision.clone(),
-        policy: a.policy.clone(),
-        links_to: a.links_to,
-        refs: a.refs.clone(),
+    let q = Query {
         limit: a.limit,
         cursor: a.cursor.clone(),
         order: if a.oldest {
@@ -816,17 +964,8 @@ fn query(l: Ledger, a: &QueryArgs) -> Res {
         } else {
             Order::NewestFirst
         },
-        ..Query::default()
+        ..a.filters.to_query()?
     };
-    if let Some(s) = &a.subject {
-        q.subject = Some(split_subject(s)?);
-    }
-    for kv in &a.attr {
-        let (k, v) = split_pair("attr", kv, '=')?;
-        q.attrs.push((k.into(), v.into()));
-    }
-    q.since = a.since.as_deref().map(Timestamp::parse).transpose()?;
-    q.until = a.until.as_deref().map(Timestamp::parse).transpose()?;
     let page = l.query(&q)?;
     let mut text = String::new();
     if a.json {
@@ -1000,4 +1139,237 @@ fn describe_why(w: &trailseal::query::Why) -> String {
         }
     }
     out
+}
+
+fn gate(
+    l: Ledger,
+    subject: &str,
+    policy_file: &Path,
+    record_as: Option<String>,
+    key: Option<PathBuf>,
+    json: bool,
+) -> Res {
+    let policy = GatePolicy::from_json(&read_text(policy_file)?)?;
+    let result = l.gate(subject, &policy)?;
+    if let Some(actor) = &record_as {
+        let receipt = l.record_gate(&policy, &result, actor)?;
+        let action = if result.passed {
+            "gate.passed"
+        } else {
+            "gate.failed"
+        };
+        eprintln!("recorded {action} at index {}", receipt.index);
+        if let Some(k) = &key {
+            let note = l.checkpoint(&read_signer(k)?, Some(receipt.tree_size))?;
+            let size = note.lines().nth(1).unwrap_or("?");
+            eprintln!("signed a checkpoint at size {size} (kept in the ledger)");
+        }
+    }
+    if json {
+        emit_line(&result.to_json())?;
+    } else {
+        let mut text = format!(
+            "{}: {} (policy {})\n",
+            result.subject,
+            if result.passed { "PASSED" } else { "FAILED" },
+            policy.digest()
+        );
+        for r in &result.requirements {
+            let evidence: Vec<String> = r.evidence.iter().map(|i| format!("#{i}")).collect();
+            text.push_str(&format!(
+                "  {} {:<22} {}\n",
+                if r.met { "✓" } else { "✗" },
+                r.name,
+                r.detail
+            ));
+            if !evidence.is_empty() {
+                text.push_str(&format!("      evidence: {}\n", evidence.join(" ")));
+            }
+        }
+        emit(&text)?;
+    }
+    if result.passed {
+        Ok(())
+    } else {
+        let missed: Vec<&str> = result
+            .requirements
+            .iter()
+            .filter(|r| !r.met)
+            .map(|r| r.name.as_str())
+            .collect();
+        Err(Failure {
+            status: 1,
+            message: format!(
+                "{} did not pass the gate: {} missed",
+                result.subject,
+                missed.join(", ")
+            ),
+        })
+    }
+}
+
+fn bundle(l: Ledger, a: &BundleArgs) -> Res {
+    let selection = match (a.index, a.filters.subject.as_deref()) {
+        (Some(_), _) if a.filters.subject.is_some() || a.filters.has_more_than_subject() => {
+            return Err(usage("give either --index or query filters, not both"))
+        }
+        (Some(index), _) => Selection::Trace {
+            index,
+            forward: a.forward,
+        },
+        (None, Some(s)) if !a.filters.has_more_than_subject() && a.limit.is_none() => {
+            let (t, id) = split_subject(s)?;
+            Selection::Subject(t, id)
+        }
+        (None, _) if a.filters.subject.is_none() && !a.filters.has_more_than_subject() => {
+            return Err(usage(
+                "say what to bundle: --subject TYPE:ID, --index N, or query filters",
+            ))
+        }
+        (None, _) => Selection::Query(Query {
+            limit: a.limit.unwrap_or(0),
+            ..a.filters.to_query()?
+        }),
+    };
+    if a.limit == Some(0) {
+        return Err(usage("--limit must be at least 1"));
+    }
+    let b = match (&a.checkpoint, &a.vkey) {
+        (Some(c), Some(k)) => {
+            l.bundle_with_checkpoint(&selection, &read_text(c)?, &read_verifier(k)?)?
+        }
+        _ => {
+            let signer = read_signer(&a.key.clone().unwrap_or_else(|| key_path(&a.ledger)))?;
+            l.bundle(&selection, &signer)?
+        }
+    };
+    let text = b.to_text();
+    if a.output.as_os_str() == "-" {
+        return emit(&text);
+    }
+    fs::write(&a.output, &text).map_err(|e| io_fail(&a.output, e))?;
+    let indexes: Vec<u64> = b.entries.iter().map(|e| e.index).collect();
+    if a.json {
+        emit_line(&json!({
+            "file": a.output.display().to_string(),
+            "entries": indexes,
+            "tree_size": b.tree_size,
+            "root": merkle::to_hex(&b.root),
+            "key_name": b.key_name,
+        }))
+    } else {
+        emit(&format!(
+            "wrote {}: {} ({}), each proven against the checkpoint of {} at size {} signed by {}\n",
+            a.output.display(),
+            entries(indexes.len()),
+            indexes
+                .iter()
+                .map(|i| format!("#{i}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            b.origin,
+            b.tree_size,
+            b.key_name
+        ))
+    }
+}
+
+fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
+    let verifier = read_verifier(vkey)?;
+    let bytes = fs::read(file).map_err(|e| io_fail(file, e))?;
+    let report = trailseal::bundle::verify_bundle_bytes(&bytes, &verifier)?;
+    if json {
+        return emit_line(&report.to_json());
+    }
+    let mut text = format!(
+        "OK: {} of {}, each proven in its tree of {} entries (root {}), checkpoint signed by {}\n",
+        entries(report.entries.len()),
+        report.origin,
+        report.tree_size,
+        merkle::to_hex(&report.root),
+        report.key_name
+    );
+    for f in &report.entries {
+        text.push_str(&format!("  {}\n", node_line(f.index, &f.entry)));
+    }
+    emit(&text)
+}
+
+fn entries(n: usize) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
+    }
+}
+
+/// `1d 2h`, `3h 5m`, `20m`, `45s`.
+fn duration(nanos: i128) -> String {
+    let s = nanos / 1_000_000_000;
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+fn report(l: Ledger, since: Option<String>, change_actions: Vec<String>, json: bool) -> Res {
+    let mut opts = ReportOptions {
+        since: since.as_deref().map(Timestamp::parse).transpose()?,
+        ..ReportOptions::default()
+    };
+    if !change_actions.is_empty() {
+        opts.change_actions = change_actions;
+    }
+    let r = l.report_with(&opts)?;
+    if json {
+        return emit_line(&r.to_json());
+    }
+    let mut text = match r.since {
+        Some(t) => format!("approvals report since {t}\n"),
+        None => "approvals report, all time\n".to_owned(),
+    };
+    match (r.median_nanos, r.p90_nanos) {
+        (Some(m), Some(p)) => text.push_str(&format!(
+            "\napproval latency, request to grant: {} waits, median {}, p90 {}\n",
+            r.waits.len(),
+            duration(m),
+            duration(p)
+        )),
+        _ => text.push_str("\napproval latency: no approval answered a recorded request\n"),
+    }
+    let mut longest: Vec<&trailseal::report::Wait> = r.waits.iter().collect();
+    longest.sort_by(|a, b| b.nanos.cmp(&a.nanos).then(a.approval.cmp(&b.approval)));
+    if !longest.is_empty() {
+        text.push_str("longest waits:\n");
+    }
+    for w in longest.iter().take(5) {
+        text.push_str(&format!(
+            "  {:>8}  {:<28} request #{} -> approval #{} by {}\n",
+            duration(w.nanos),
+            w.subject,
+            w.request,
+            w.approval,
+            w.approver
+        ));
+    }
+    text.push_str("\napprovals per approver:\n");
+    if r.approvals_by_approver.is_empty() {
+        text.push_str("  none\n");
+    }
+    for (who, n) in &r.approvals_by_approver {
+        text.push_str(&format!("  {who:<24} {n:>5}\n"));
+    }
+    text.push_str(&format!(
+        "\n{:<10} {:>8} {:>12} {:>10}\n",
+        "ISO week", "changes", "break-glass", "approvals"
+    ));
+    for w in &r.weeks {
+        text.push_str(&format!(
+            "{:<10} {:>8} {:>12} {:>10}\n",
+            w.week, w.changes, w.break_glass, w.approvals
+        ));
+    }
+    emit(&text)
 }

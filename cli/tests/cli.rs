@@ -2015,3 +2015,353 @@ fn query_trace_and_why_from_the_shell() {
     assert!(w["policy"].is_null());
     run(&["why", fx.l(), "9"]).expect(2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// gate, bundle, verify-bundle, report: the example history of examples/history.sh
+
+const HISTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/history.sh");
+const GATE_POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/release-gate.json");
+
+/// A SHA-256 ledger holding the example history, recorded by the script through the command.
+fn history_fx() -> Fx {
+    let fx = Fx::new(&["--hash", "sha256"]);
+    let out = Command::new("bash")
+        .args([HISTORY, BIN, fx.l()])
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "history.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(fx.size(), 27);
+    fx
+}
+
+#[test]
+fn history_script_needs_an_empty_ledger() {
+    let fx = Fx::with_entries(1);
+    let out = Command::new("bash")
+        .args([HISTORY, BIN, fx.l()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs an empty ledger"));
+    assert_eq!(fx.size(), 1);
+}
+
+#[test]
+fn gate_passes_with_0_fails_with_1_and_records_its_verdict() {
+    let fx = history_fx();
+    let out = run(&[
+        "gate",
+        fx.l(),
+        "--subject",
+        "release:2026.11.3",
+        "--policy",
+        GATE_POLICY,
+    ])
+    .expect(0);
+    assert!(
+        out.out().starts_with("release:2026.11.3: PASSED"),
+        "{}",
+        out.out()
+    );
+    assert!(out.out().contains("#15 dave: role developer not allowed"));
+    let out = run(&[
+        "gate",
+        fx.l(),
+        "--subject",
+        "release:2026.11.4",
+        "--policy",
+        GATE_POLICY,
+        "--json",
+    ])
+    .expect(1)
+    .stderr_has("did not pass the gate: min_approvals, forbid_self_approval, scan.passed");
+    assert_eq!(
+        out.json(),
+        json!({"passed": false, "requirements": [
+            {"name": "min_approvals", "met": false, "evidence": [26]},
+            {"name": "forbid_self_approval", "met": false, "evidence": [20, 21, 24, 25]},
+            {"name": "test.passed", "met": true, "evidence": [23]},
+            {"name": "scan.passed", "met": false, "evidence": []},
+        ]})
+    );
+    // --record appends the verdict (and with --key seals it in a checkpoint)
+    let key = fx.key();
+    run(&[
+        "gate",
+        fx.l(),
+        "--subject",
+        "release:2026.11.2",
+        "--policy",
+        GATE_POLICY,
+        "--record",
+        "--actor",
+        "gate-bot",
+        "--key",
+        s(&key),
+    ])
+    .expect(0)
+    .stderr_has("recorded gate.passed at index 27")
+    .stderr_has("signed a checkpoint at size 28");
+    let e = fx.show(27);
+    assert_eq!(e["action"], "gate.passed");
+    assert_eq!(e["actor"]["id"], "gate-bot");
+    assert!(e["attrs"]["policy_digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    run(&["verify", fx.l()]).expect(0);
+    // refused input
+    let bad = fx.write("bad-policy.json", r#"{"min_approval": 2}"#);
+    run(&[
+        "gate",
+        fx.l(),
+        "--subject",
+        "release:2026.11.2",
+        "--policy",
+        s(&bad),
+    ])
+    .expect(2)
+    .stderr_has("gate policy");
+    run(&[
+        "gate",
+        fx.l(),
+        "--subject",
+        "nocolon",
+        "--policy",
+        GATE_POLICY,
+    ])
+    .expect(2);
+    run(&[
+        "gate",
+        fx.l(),
+        "--subject",
+        "release:x",
+        "--policy",
+        s(&fx.path("none.json")),
+    ])
+    .expect(2);
+    run(&[
+        "gate",
+        fx.l(),
+        "--subject",
+        "release:x",
+        "--policy",
+        GATE_POLICY,
+        "--actor",
+        "a",
+    ])
+    .expect(2);
+    assert_eq!(fx.size(), 28, "refused gates record nothing");
+}
+
+#[test]
+fn bundle_and_verify_bundle_from_the_shell() {
+    let fx = history_fx();
+    let vkey = fx.vkey();
+    let entries = |r: &Run| -> Vec<u64> {
+        r.json()["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_u64().unwrap_or_else(|| e["index"].as_u64().unwrap()))
+            .collect()
+    };
+    let b = fx.path("subject.json");
+    let out = run(&[
+        "bundle",
+        fx.l(),
+        "--subject",
+        "release:2026.11.3",
+        "-o",
+        s(&b),
+    ])
+    .expect(0);
+    assert!(out.out().starts_with("wrote "), "{}", out.out());
+    let out = run(&["verify-bundle", s(&b), "--vkey", &vkey]).expect(0);
+    assert!(out.out().starts_with("OK: 6 entries"), "{}", out.out());
+    let out = run(&["verify-bundle", s(&b), "--vkey", &vkey, "--json"]).expect(0);
+    assert_eq!(entries(&out), vec![12, 13, 14, 15, 16, 17]);
+    assert_eq!(out.json()["tree_size"], 27);
+    // a trace, forward and backward, and a query
+    let t = fx.path("trace.json");
+    let out = run(&["bundle", fx.l(), "--index", "18", "-o", s(&t), "--json"]).expect(0);
+    assert_eq!(entries(&out), vec![0, 10, 11, 14, 16, 17, 18]);
+    run(&["verify-bundle", s(&t), "--vkey", &vkey]).expect(0);
+    let out = run(&[
+        "bundle",
+        fx.l(),
+        "--index",
+        "20",
+        "--forward",
+        "-o",
+        s(&t),
+        "--json",
+    ])
+    .expect(0);
+    assert_eq!(entries(&out), vec![20, 21, 22, 23, 24, 25, 26]);
+    let q = fx.path("query.json");
+    let out = run(&[
+        "bundle",
+        fx.l(),
+        "--action",
+        "deploy.succeeded",
+        "--attr",
+        "env=prod",
+        "--limit",
+        "2",
+        "-o",
+        s(&q),
+        "--json",
+    ])
+    .expect(0);
+    assert_eq!(entries(&out), vec![18, 22]);
+    // to stdout, byte for byte what verify-bundle reads
+    let out = run(&["bundle", fx.l(), "--decision", "break_glass", "-o", "-"]).expect(0);
+    let one = fx.write("one.json", &out.stdout);
+    run(&["verify-bundle", s(&one), "--vkey", &vkey]).expect(0);
+    // against a checkpoint signed earlier
+    let cp = fx.checkpoint("cp.note", Some(20));
+    let out = run(&[
+        "bundle",
+        fx.l(),
+        "--subject",
+        "release:2026.11.2",
+        "--checkpoint",
+        s(&cp),
+        "--vkey",
+        &vkey,
+        "-o",
+        s(&q),
+        "--json",
+    ])
+    .expect(0);
+    assert_eq!(out.json()["tree_size"], 20);
+    run(&[
+        "bundle",
+        fx.l(),
+        "--subject",
+        "release:2026.11.4",
+        "--checkpoint",
+        s(&cp),
+        "--vkey",
+        &vkey,
+        "-o",
+        s(&q),
+    ])
+    .expect(2)
+    .stderr_has("not in the checkpoint's tree");
+
+    // tampering: a sample of single-byte changes across the file, a wrong key, not a bundle
+    let text = std::fs::read(&b).unwrap();
+    for k in 0..24 {
+        let at = k * (text.len() - 1) / 23;
+        let mut m = text.clone();
+        m[at] ^= 0x01;
+        let f = fx.write("edited.json", &m);
+        let r = run(&["verify-bundle", s(&f), "--vkey", &vkey]);
+        assert!(
+            r.status == 1 || r.status == 2,
+            "byte {at} changed: exit {} {}",
+            r.status,
+            r.stderr
+        );
+        let status = r.status;
+        r.expect(status);
+    }
+    let edited = String::from_utf8(text.clone())
+        .unwrap()
+        .replace("\"id\":\"bob\"", "\"id\":\"bib\"");
+    let f = fx.write("edited.json", edited);
+    run(&["verify-bundle", s(&f), "--vkey", &vkey])
+        .expect(1)
+        .stderr_has("entry 16");
+    let other = Fx::new(&[]);
+    run(&["verify-bundle", s(&b), "--vkey", &other.vkey()]).expect(1);
+    let f = fx.write("garbage.json", "not a bundle\n");
+    run(&["verify-bundle", s(&f), "--vkey", &vkey])
+        .expect(2)
+        .stderr_has("malformed bundle");
+    run(&[
+        "verify-bundle",
+        s(&fx.path("missing.json")),
+        "--vkey",
+        &vkey,
+    ])
+    .expect(2);
+
+    // bad selections write nothing
+    let none = fx.path("none.json");
+    run(&["bundle", fx.l(), "-o", s(&none)]).expect(2);
+    run(&[
+        "bundle",
+        fx.l(),
+        "--index",
+        "3",
+        "--subject",
+        "release:x",
+        "-o",
+        s(&none),
+    ])
+    .expect(2);
+    run(&[
+        "bundle",
+        fx.l(),
+        "--subject",
+        "release:none",
+        "-o",
+        s(&none),
+    ])
+    .expect(2)
+    .stderr_has("nothing to bundle");
+    run(&["bundle", fx.l(), "--index", "99", "-o", s(&none)]).expect(2);
+    assert!(!none.exists());
+}
+
+#[test]
+fn report_where_approvals_wait() {
+    let fx = history_fx();
+    let out = run(&["report", fx.l()]).expect(0);
+    let text = out.out();
+    assert!(text.contains("7 waits, median 1h 30m, p90 1d 0h"), "{text}");
+    assert!(
+        text.contains("1d 0h  release:2026.11.3            request #14 -> approval #17 by carol")
+    );
+    assert!(
+        text.contains("2026-W46          2            1          3"),
+        "{text}"
+    );
+    let j = run(&[
+        "report",
+        fx.l(),
+        "--since",
+        "2026-11-10T00:00:00Z",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(
+        j["approval_latency"],
+        json!({"waits": 3, "median_seconds": 14400, "p90_seconds": 86400})
+    );
+    assert_eq!(j["since"], "2026-11-10T00:00:00.000000000Z");
+    let j = run(&[
+        "report",
+        fx.l(),
+        "--change-action",
+        "deploy.succeeded",
+        "--change-action",
+        "deploy.rolled_back",
+        "--json",
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(
+        j["weeks"][2],
+        json!({"week": "2026-W46", "changes": 3, "break_glass": 1, "approvals": 3})
+    );
+    run(&["report", fx.l(), "--since", "last week"]).expect(2);
+}

@@ -13,25 +13,33 @@
 //! - [`note`]: signer and verifier keys, C2SP signed notes (Go `sumdb/note` compatible).
 //! - [`checkpoint`]: C2SP tlog checkpoints, signed as notes.
 //! - [`query`]: secondary indexes, queries, `trace` and `why` (traceability).
+//! - [`gate`]: release gates evaluated against the ledger.
+//! - [`bundle`]: evidence bundles, checked without the ledger.
+//! - [`report`]: approval latency and change statistics.
 //! - [`storage`]: the only module that knows redb.
 //! - [`ledger`]: the facade that composes them.
 //! - [`error`]: the one error enum with stable codes.
 
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod checkpoint;
 pub mod entry;
 pub mod error;
+pub mod gate;
 pub mod ledger;
 pub mod merkle;
 pub mod note;
 pub mod proof;
 pub mod query;
+pub mod report;
 pub mod storage;
 
+pub use bundle::{verify_bundle, Bundle, BundleReport, Selection};
 pub use checkpoint::Checkpoint;
 pub use entry::{Entry, Timestamp};
 pub use error::{Error, ErrorCode, Result};
+pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
     CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, VerifyOptions,
     VerifyReport,
@@ -39,3 +47,4 @@ pub use ledger::{
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};
 pub use proof::{ConsistencyProof, InclusionProof};
+pub use report::Report;

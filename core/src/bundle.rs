@@ -1,0 +1,591 @@
+//! Evidence bundles: the entries that answer a question, each with its inclusion proof against
+//! one signed checkpoint, in one JSON file that anyone can check without trailseal's ledger.
+//!
+//! The format is specified in `docs/BUNDLE.md`. In short:
+//!
+//! ```text
+//! {
+//!   "format": "trailseal-bundle/1",
+//!   "origin": "example.com/payments/audit",
+//!   "hash": "sha256",
+//!   "tree_size": 27,
+//!   "root": "<hex>",
+//!   "key_name": "example.com/payments/audit",
+//!   "checkpoint": "<the signed checkpoint note>",
+//!   "entries": [
+//!     {
+//!       "index": 14,
+//!       "leaf_hash": "<hex>",
+//!       "path": [
+//!         "<hex>"
+//!       ],
+//!       "entry": {<the leaf bytes: the entry's RFC 8785 canonical JSON, verbatim>}
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! A bundle has exactly one spelling: [`Bundle::to_text`] writes it and [`Bundle::parse`]
+//! accepts only text equal to what `to_text` writes for the parsed content. So a changed
+//! byte either breaks the JSON, or changes a value that a check covers (signature, origin,
+//! size, root, key name, index, leaf hash, path, entry), or makes the text non-canonical;
+//! every case fails [`verify_bundle`].
+
+use std::collections::BTreeSet;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use crate::checkpoint::Checkpoint;
+use crate::entry::canonical_json;
+use crate::error::{Error, Result};
+use crate::gate::all_matches;
+use crate::ledger::{Ledger, LedgerKind};
+use crate::merkle::{self, Hash, HashAlg};
+use crate::note::{Note, Signer, Verifier};
+use crate::proof::InclusionProof;
+use crate::query::{Found, Order, Query};
+
+/// The `format` value of this version.
+pub const FORMAT: &str = "trailseal-bundle/1";
+
+/// Most entries one bundle holds.
+pub const MAX_ENTRIES: usize = 10_000;
+
+const TOP_FIELDS: [&str; 8] = [
+    "format",
+    "origin",
+    "hash",
+    "tree_size",
+    "root",
+    "key_name",
+    "checkpoint",
+    "entries",
+];
+const ENTRY_FIELDS: [&str; 4] = ["index", "leaf_hash", "path", "entry"];
+
+/// One entry of a bundle, as recorded, with its audit path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleEntry {
+    /// Its index in the log.
+    pub index: u64,
+    /// The exact leaf bytes: the entry's canonical JSON.
+    pub leaf: String,
+    /// `H(0x00 || leaf)`.
+    pub leaf_hash: Hash,
+    /// The inclusion proof's audit path in the tree of the bundle's `tree_size`.
+    pub path: Vec<Hash>,
+}
+
+/// An evidence bundle (see the [module documentation](self)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bundle {
+    /// The log's origin (the checkpoint's first line).
+    pub origin: String,
+    /// The tree hash.
+    pub hash: HashAlg,
+    /// The tree size every proof is for.
+    pub tree_size: u64,
+    /// The root at that size.
+    pub root: Hash,
+    /// The name of the key that signed the checkpoint.
+    pub key_name: String,
+    /// The signed checkpoint note (C2SP).
+    pub checkpoint: String,
+    /// The entries, in ascending index order.
+    pub entries: Vec<BundleEntry>,
+}
+
+/// What a bundle is for.
+// Made once per bundle, so the size of the `Query` variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// Every entry on a subject `(type, id)`, oldest first.
+    Subject(String, String),
+    /// Every entry a query matches (its pages followed, up to [`MAX_ENTRIES`]); or, when its
+    /// `limit` is above 0, the one page `Ledger::query` returns for it. Either way the bundle
+    /// lists the entries by index.
+    Query(Query),
+    /// The entries of a trace from `index` (backward, or forward).
+    Trace {
+        /// Where the trace starts.
+        index: u64,
+        /// Follow links forward.
+        forward: bool,
+    },
+    /// These entries.
+    Indexes(Vec<u64>),
+}
+
+/// What [`verify_bundle`] checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BundleReport {
+    /// The log's origin.
+    pub origin: String,
+    /// The tree hash.
+    pub hash: HashAlg,
+    /// The checkpoint's tree size.
+    pub tree_size: u64,
+    /// The checkpoint's root.
+    pub root: Hash,
+    /// The key that signed it.
+    pub key_name: String,
+    /// Every entry, proven to be in the log at `index`.
+    pub entries: Vec<Found>,
+}
+
+impl BundleReport {
+    /// `{"ok": true, "origin", "hash", "tree_size", "root", "key_name", "entries": [{"index", "entry"}]}`
+    pub fn to_json(&self) -> Value {
+        json!({
+            "ok": true,
+            "origin": self.origin,
+            "hash": self.hash.name(),
+            "tree_size": self.tree_size,
+            "root": merkle::to_hex(&self.root),
+            "key_name": self.key_name,
+            "entries": self.entries.iter().map(Found::to_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// A JSON string as RFC 8785 writes it.
+fn js(s: &str) -> String {
+    String::from_utf8(canonical_json(&Value::String(s.to_owned()))).unwrap_or_default()
+}
+
+impl Bundle {
+    /// The bundle file: the one canonical spelling (two-space indentation, fields in format
+    /// order, each `entry` as its canonical JSON on one line, a final newline).
+    pub fn to_text(&self) -> String {
+        let mut s = String::with_capacity(1024 + self.entries.len() * 2048);
+        s.push_str("{\n");
+        s.push_str(&format!("  \"format\": {},\n", js(FORMAT)));
+        s.push_str(&format!("  \"origin\": {},\n", js(&self.origin)));
+        s.push_str(&format!("  \"hash\": {},\n", js(self.hash.name())));
+        s.push_str(&format!("  \"tree_size\": {},\n", self.tree_size));
+        s.push_str(&format!(
+            "  \"root\": \"{}\",\n",
+            merkle::to_hex(&self.root)
+        ));
+        s.push_str(&format!("  \"key_name\": {},\n", js(&self.key_name)));
+        s.push_str(&format!("  \"checkpoint\": {},\n", js(&self.checkpoint)));
+        if self.entries.is_empty() {
+            s.push_str("  \"entries\": []\n");
+        } else {
+            s.push_str("  \"entries\": [\n");
+            for (n, e) in self.entries.iter().enumerate() {
+                s.push_str("    {\n");
+                s.push_str(&format!("      \"index\": {},\n", e.index));
+                s.push_str(&format!(
+                    "      \"leaf_hash\": \"{}\",\n",
+                    merkle::to_hex(&e.leaf_hash)
+                ));
+                if e.path.is_empty() {
+                    s.push_str("      \"path\": [],\n");
+                } else {
+                    s.push_str("      \"path\": [\n");
+                    for (k, h) in e.path.iter().enumerate() {
+                        let comma = if k + 1 < e.path.len() { "," } else { "" };
+                        s.push_str(&format!("        \"{}\"{comma}\n", merkle::to_hex(h)));
+                    }
+                    s.push_str("      ],\n");
+                }
+                s.push_str(&format!("      \"entry\": {}\n", e.leaf));
+                let comma = if n + 1 < self.entries.len() { "," } else { "" };
+                s.push_str(&format!("    }}{comma}\n"));
+            }
+            s.push_str("  ]\n");
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    /// Parse a bundle file. Refused as [`Error::Malformed`] when it is not JSON, repeats a key,
+    /// lacks or adds a field, has a field of the wrong type, an unknown `format` or hash name,
+    /// no entries, or entries out of index order; as [`Error::VerificationFailed`] when it is
+    /// well-formed but not byte for byte the canonical spelling of its content (edited or
+    /// reformatted). Checks no signature or proof: see [`Bundle::verify`].
+    pub fn parse(text: &str) -> Result<Bundle> {
+        let bad = |why: String| Error::malformed("bundle", why);
+        let v = crate::entry::parse_json(text.as_bytes()).map_err(|e| bad(e.to_string()))?;
+        let obj = fields(&v, &TOP_FIELDS, "(bundle)")?;
+        let format = string(obj, "format")?;
+        if format != FORMAT {
+            return Err(bad(format!("`format` is {format:?}, expected {FORMAT:?}")));
+        }
+        let hash: HashAlg = string(obj, "hash")?.parse()?;
+        let entries = obj["entries"]
+            .as_array()
+            .ok_or_else(|| bad("`entries` must be an array".into()))?;
+        if entries.is_empty() {
+            return Err(bad(
+                "`entries` is empty: a bundle holds at least one entry".into()
+            ));
+        }
+        let mut out = Vec::with_capacity(entries.len());
+        for (n, e) in entries.iter().enumerate() {
+            let at = format!("entries[{n}]");
+            let o = fields(e, &ENTRY_FIELDS, &at)?;
+            let index = number(o, "index", &at)?;
+            if let Some(prev) = out.last().map(|p: &BundleEntry| p.index) {
+                if index <= prev {
+                    return Err(bad(format!(
+                        "{at}.index {index}: entries must be in ascending index order, each once"
+                    )));
+                }
+            }
+            let entry = &o["entry"];
+            if !entry.is_object() {
+                return Err(bad(format!("{at}.entry must be an object")));
+            }
+            let path = o["path"]
+                .as_array()
+                .ok_or_else(|| bad(format!("{at}.path must be an array")))?
+                .iter()
+                .map(|h| {
+                    h.as_str()
+                        .ok_or_else(|| bad(format!("{at}.path must hold hex strings")))
+                        .and_then(|s| merkle::from_hex("hash", s))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let leaf = String::from_utf8(canonical_json(entry))
+                .map_err(|e| Error::Internal(format!("canonical JSON is not UTF-8: {e}")))?;
+            out.push(BundleEntry {
+                index,
+                leaf,
+                leaf_hash: merkle::from_hex("hash", &string_at(o, "leaf_hash", &at)?)?,
+                path,
+            });
+        }
+        let b = Bundle {
+            origin: string(obj, "origin")?,
+            hash,
+            tree_size: number(obj, "tree_size", "(bundle)")?,
+            root: merkle::from_hex("hash", &string(obj, "root")?)?,
+            key_name: string(obj, "key_name")?,
+            checkpoint: string(obj, "checkpoint")?,
+            entries: out,
+        };
+        // The note's signature base64 has spare bits a lenient decoder ignores (as Go's does),
+        // and lines from other keys nobody here can check: a bundle's note has one spelling,
+        // with exactly one signature line, in canonical base64.
+        if let Ok(note) = Note::parse(&b.checkpoint) {
+            if note.signatures.len() != 1 || canonical_note(&note) != b.checkpoint {
+                return Err(Error::verification(
+                    "the checkpoint note is not in its one canonical form (exactly one \
+                     signature line, canonical base64)",
+                ));
+            }
+        }
+        let canonical = b.to_text();
+        if canonical != text {
+            let at = canonical
+                .bytes()
+                .zip(text.bytes())
+                .position(|(a, b)| a != b)
+                .unwrap_or(canonical.len().min(text.len()));
+            let line = text.as_bytes()[..at]
+                .iter()
+                .filter(|&&c| c == b'\n')
+                .count()
+                + 1;
+            return Err(Error::verification(format!(
+                "the bundle is not in its one canonical form (first difference at byte {at}, \
+                 line {line}): it was edited or reformatted"
+            )));
+        }
+        Ok(b)
+    }
+
+    /// Check the checkpoint's signature by `verifier`, that the bundle's origin, size and root
+    /// are the checkpoint's and its key name the verifier's, and for every entry that its
+    /// canonical JSON hashes to its `leaf_hash` and its path leads from there to the root.
+    pub fn verify(&self, verifier: &Verifier) -> Result<BundleReport> {
+        if self.key_name != verifier.name() {
+            return Err(Error::verification(format!(
+                "the bundle names the key {:?}, the verifier key is {:?}",
+                self.key_name,
+                verifier.name()
+            )));
+        }
+        // The file parsed; a checkpoint inside it that does not open is a failed check.
+        let cp = Checkpoint::verify(&self.checkpoint, verifier)
+            .map_err(|e| Error::verification(format!("the checkpoint: {}", strip(&e))))?;
+        if cp.origin != self.origin || cp.size != self.tree_size || cp.root != self.root {
+            return Err(Error::verification(format!(
+                "the bundle says origin {:?}, size {}, root {}; its signed checkpoint says {:?}, {}, {}",
+                self.origin,
+                self.tree_size,
+                merkle::to_hex(&self.root),
+                cp.origin,
+                cp.size,
+                merkle::to_hex(&cp.root)
+            )));
+        }
+        let mut entries = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            let proof = InclusionProof {
+                hash: self.hash,
+                index: e.index,
+                tree_size: self.tree_size,
+                leaf_hash: e.leaf_hash,
+                root: self.root,
+                path: e.path.clone(),
+            };
+            proof.verify_leaf(e.leaf.as_bytes()).map_err(|err| {
+                Error::verification(format!("entry {}: {}", e.index, strip(&err)))
+            })?;
+            let entry: Value = serde_json::from_str(&e.leaf)
+                .map_err(|err| Error::Internal(format!("canonical JSON does not parse: {err}")))?;
+            entries.push(Found {
+                index: e.index,
+                entry,
+            });
+        }
+        Ok(BundleReport {
+            origin: self.origin.clone(),
+            hash: self.hash,
+            tree_size: self.tree_size,
+            root: self.root,
+            key_name: self.key_name.clone(),
+            entries,
+        })
+    }
+}
+
+/// A parsed note written back: its body, the separating empty line, and each signature line
+/// with canonical base64.
+fn canonical_note(note: &Note) -> String {
+    let mut out = format!("{}\n", note.body);
+    for sig in &note.signatures {
+        let mut raw = sig.key_hash.to_be_bytes().to_vec();
+        raw.extend_from_slice(&sig.signature);
+        out.push_str(&format!("\u{2014} {} {}\n", sig.name, STANDARD.encode(raw)));
+    }
+    out
+}
+
+/// `note` with only the signature line of `verifier` (a checkpoint's witness cosignatures
+/// cannot be checked with the one key a bundle names, so they are left out).
+fn only_signature_of(note: &str, verifier: &Verifier) -> Result<String> {
+    let mut parsed = Note::parse(note)?;
+    parsed
+        .signatures
+        .retain(|s| s.name == verifier.name() && s.key_hash == verifier.key_hash());
+    parsed.signatures.truncate(1);
+    if parsed.signatures.is_empty() {
+        return Err(Error::verification(format!(
+            "the checkpoint carries no signature by {}",
+            verifier.name()
+        )));
+    }
+    Ok(canonical_note(&parsed))
+}
+
+/// An error's message without its kind prefix.
+fn strip(e: &Error) -> String {
+    match e {
+        Error::VerificationFailed(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn fields<'a>(v: &'a Value, allowed: &[&str], at: &str) -> Result<&'a Map<String, Value>> {
+    let bad = |why: String| Error::malformed("bundle", why);
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad(format!("{at} must be an object")))?;
+    for k in obj.keys() {
+        if !allowed.contains(&k.as_str()) {
+            return Err(bad(format!("{at}: unknown field {k:?}")));
+        }
+    }
+    for k in allowed {
+        if !obj.contains_key(*k) {
+            return Err(bad(format!("{at}: missing field {k:?}")));
+        }
+    }
+    Ok(obj)
+}
+
+fn string(obj: &Map<String, Value>, k: &str) -> Result<String> {
+    string_at(obj, k, "(bundle)")
+}
+
+fn string_at(obj: &Map<String, Value>, k: &str, at: &str) -> Result<String> {
+    obj[k]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::malformed("bundle", format!("{at}.{k} must be a string")))
+}
+
+fn number(obj: &Map<String, Value>, k: &str, at: &str) -> Result<u64> {
+    obj[k].as_u64().ok_or_else(|| {
+        Error::malformed("bundle", format!("{at}.{k} must be a non-negative integer"))
+    })
+}
+
+/// Verify a bundle file with nothing but the verifier key: parse it (one canonical spelling,
+/// see [`Bundle::parse`]), then [`Bundle::verify`].
+pub fn verify_bundle(text: &str, verifier: &Verifier) -> Result<BundleReport> {
+    Bundle::parse(text)?.verify(verifier)
+}
+
+/// [`verify_bundle`] on the file's bytes (bytes that are not UTF-8 are [`Error::Malformed`]).
+pub fn verify_bundle_bytes(bytes: &[u8], verifier: &Verifier) -> Result<BundleReport> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::malformed("bundle", format!("not UTF-8: {e}")))?;
+    verify_bundle(text, verifier)
+}
+
+impl Ledger {
+    /// The indexes a selection names, ascending (what [`Ledger::bundle`] would hold). Refuses
+    /// an empty selection and one of more than [`MAX_ENTRIES`] entries.
+    pub fn selected_indexes(&self, selection: &Selection) -> Result<Vec<u64>> {
+        if self.kind() != LedgerKind::Entries {
+            return Err(Error::WrongKind {
+                expected: LedgerKind::Entries.name(),
+                actual: self.kind().name(),
+            });
+        }
+        let found: BTreeSet<u64> = match selection {
+            Selection::Subject(t, id) => all_matches(
+                self,
+                Query {
+                    subject: Some((t.clone(), id.clone())),
+                    order: Order::OldestFirst,
+                    ..Query::default()
+                },
+                MAX_ENTRIES,
+                "the subject",
+            )?
+            .iter()
+            .map(|f| f.index)
+            .collect(),
+            Selection::Query(q) if q.limit > 0 => {
+                if q.limit > MAX_ENTRIES {
+                    return Err(Error::InvalidArgument(format!(
+                        "a bundle holds at most {MAX_ENTRIES} entries"
+                    )));
+                }
+                self.query(q)?.entries.iter().map(|f| f.index).collect()
+            }
+            Selection::Query(q) => all_matches(self, q.clone(), MAX_ENTRIES, "the query")?
+                .iter()
+                .map(|f| f.index)
+                .collect(),
+            Selection::Trace { index, forward } => self
+                .trace(*index, *forward)?
+                .nodes
+                .iter()
+                .map(|n| n.found.index)
+                .collect(),
+            Selection::Indexes(ix) => {
+                let size = self.size()?;
+                if let Some(i) = ix.iter().find(|&&i| i >= size) {
+                    return Err(Error::OutOfRange(format!(
+                        "index {i} is not below the tree size {size}"
+                    )));
+                }
+                ix.iter().copied().collect()
+            }
+        };
+        if found.is_empty() {
+            return Err(Error::InvalidArgument(
+                "nothing to bundle: the selection matches no entry".into(),
+            ));
+        }
+        if found.len() > MAX_ENTRIES {
+            return Err(Error::InvalidArgument(format!(
+                "the selection has {} entries; a bundle holds at most {MAX_ENTRIES}",
+                found.len()
+            )));
+        }
+        Ok(found.into_iter().collect())
+    }
+
+    /// Bundle the selected entries, proven against a fresh checkpoint of the current size
+    /// signed by `signer` (and kept in the ledger, as [`Ledger::checkpoint`] keeps it).
+    pub fn bundle(&self, selection: &Selection, signer: &Signer) -> Result<Bundle> {
+        let indexes = self.selected_indexes(selection)?;
+        let size = self.size()?;
+        let note = self.checkpoint(signer, Some(size))?;
+        self.bundle_indexes(&indexes, &note, &signer.verifier())
+    }
+
+    /// Bundle the selected entries, proven against a checkpoint signed earlier (for example
+    /// one a witness cosigned). The checkpoint must verify with `verifier`, be of this ledger
+    /// (origin and root), and cover every selected entry.
+    pub fn bundle_with_checkpoint(
+        &self,
+        selection: &Selection,
+        note: &str,
+        verifier: &Verifier,
+    ) -> Result<Bundle> {
+        let indexes = self.selected_indexes(selection)?;
+        self.bundle_indexes(&indexes, note, verifier)
+    }
+
+    fn bundle_indexes(&self, indexes: &[u64], note: &str, verifier: &Verifier) -> Result<Bundle> {
+        let cp = Checkpoint::verify(note, verifier)?;
+        let note = only_signature_of(note, verifier)?;
+        if cp.origin != self.origin() {
+            return Err(Error::Inconsistent(format!(
+                "the checkpoint is for origin {:?}, this ledger is {:?}",
+                cp.origin,
+                self.origin()
+            )));
+        }
+        let size = self.size()?;
+        if cp.size > size || self.root_at(cp.size)? != cp.root {
+            return Err(Error::Inconsistent(format!(
+                "the checkpoint (size {}) is not a tree this ledger holds",
+                cp.size
+            )));
+        }
+        if let Some(i) = indexes.iter().find(|&&i| i >= cp.size) {
+            return Err(Error::OutOfRange(format!(
+                "entry {i} is not in the checkpoint's tree of {} entries",
+                cp.size
+            )));
+        }
+        let mut entries = Vec::with_capacity(indexes.len());
+        for &index in indexes {
+            let leaf = self.get_raw(index)?;
+            let proof = self.prove_inclusion(index, Some(cp.size))?;
+            let tampered = |detail: &str| Error::Tampered {
+                location: format!("leaf {index}"),
+                detail: detail.into(),
+            };
+            if self.hash().leaf_hash(&leaf) != proof.leaf_hash {
+                return Err(tampered("its bytes do not hash to the stored leaf hash"));
+            }
+            let parsed: Value = serde_json::from_slice(&leaf)
+                .map_err(|_| tampered("the stored entry is not JSON"))?;
+            if canonical_json(&parsed) != leaf {
+                return Err(tampered("the stored entry is not canonical JSON"));
+            }
+            entries.push(BundleEntry {
+                index,
+                leaf: String::from_utf8(leaf).map_err(|_| tampered("not UTF-8"))?,
+                leaf_hash: proof.leaf_hash,
+                path: proof.path,
+            });
+        }
+        let bundle = Bundle {
+            origin: cp.origin,
+            hash: self.hash(),
+            tree_size: cp.size,
+            root: cp.root,
+            key_name: verifier.name().to_owned(),
+            checkpoint: note,
+            entries,
+        };
+        // Never hand out a bundle that would not verify.
+        verify_bundle(&bundle.to_text(), verifier)?;
+        Ok(bundle)
+    }
+}
