@@ -188,12 +188,23 @@ impl Query {
     /// A query from its JSON form, as the bindings pass it: `{"actor": "alice", "subject":
     /// "release:2026.11.3", "attrs": {"env": "prod"}, "refs": ["git:abc"], "since": "<RFC
     /// 3339>", "order": "oldest", "limit": 50, "cursor": "..."}` (every field optional;
-    /// `attr` may also be a list of `"K=V"` strings).
+    /// also `via`, `decision`, `policy`, `links_to`, `until`; any other key is refused).
     pub fn from_json(v: &Value) -> Result<Query> {
         let bad = |field: &str, why: &str| Error::malformed("query", format!("`{field}`: {why}"));
         let obj = v
             .as_object()
             .ok_or_else(|| bad("(query)", "must be an object"))?;
+        const FIELDS: &[&str] = &[
+            "actor", "via", "action", "subject", "attrs", "refs", "decision", "policy", "links_to",
+            "since", "until", "order", "limit", "cursor",
+        ];
+        // A misspelt filter must not silently widen the query to everything.
+        if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(bad(
+                k,
+                &format!("unknown filter; known: {}", FIELDS.join(", ")),
+            ));
+        }
         let text = |k: &str| -> Result<Option<String>> {
             match obj.get(k) {
                 None | Some(Value::Null) => Ok(None),

@@ -289,6 +289,7 @@ fn query_json_form() {
     assert_eq!(q.limit, 5);
     for bad in [
         json!([]),
+        json!({"actr": "alice"}),
         json!({"order": "sideways"}),
         json!({"subject": "nocolon"}),
         json!({"since": "yesterday"}),
