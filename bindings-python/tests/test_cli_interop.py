@@ -25,6 +25,11 @@ def run(cli: Path, *args: Any, input: str | None = None) -> str:
     return done.stdout
 
 
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize("hash", ["sha256", "blake3"])
 def test_python_writes_cli_reads(cli: Path, tmp_path: Path, hash: str) -> None:
     path = tmp_path / "py.redb"
@@ -104,6 +109,9 @@ def test_cli_writes_python_reads(cli: Path, tmp_path: Path, hash: str) -> None:
     note = run(cli, "checkpoint", path)
     cli_root = json.loads(run(cli, "verify", path))["root"]
     proof = json.loads(run(cli, "prove", "inclusion", path, 7))
+    cli_verified = json.loads(
+        run(cli, "verify", path, "--checkpoint", _write(tmp_path / "c.note", note), "--vkey", vkey)
+    )
 
     with trailseal.Ledger.open(path) as led:
         assert (led.origin, led.hash, led.kind) == ("example.com/cli", hash, "entries")
@@ -116,7 +124,9 @@ def test_cli_writes_python_reads(cli: Path, tmp_path: Path, hash: str) -> None:
         assert led.get(0)["subject"] == make_entry(0)["subject"]
         assert led.prove_inclusion(7) == proof
         report = led.verify(checkpoint=note, verifier_key=vkey)
-        assert report["checkpoints"] == 1 and report["external_checkpoint"] == 8
+        # The same report, field for field, as the command's.
+        assert report == cli_verified
+        assert report["checkpoints_checked"] == 1 and report["consistent_with_checkpoint"] == 8
         trailseal.verify_inclusion(proof, leaf=led.get(7))
         # Python appends to the command's ledger; the command still verifies it.
         led.append(make_entry(100))

@@ -161,6 +161,8 @@ def _corrupt_pages(tmp: Path) -> Dict[str, int]:
 def _internal(tmp: Path) -> None:
     seen = _corrupt_pages(tmp)
     if "InternalError" not in seen:
+        # Expected since the core reports a panicking storage engine as TamperedError: no
+        # known input reaches the binding's last-resort net any more.
         pytest.skip(f"no corruption reaches a caught panic any more: {seen}")
     raise trailseal.InternalError("a corrupted page made the storage engine panic")
 
@@ -220,13 +222,10 @@ def test_more_inputs(tmp_path: Path, name: str, trigger: Callable[[Path], object
 
 def test_corrupted_files_never_escape_as_panics(tmp_path: Path) -> None:
     seen = _corrupt_pages(tmp_path)
-    assert set(seen) <= {
-        "ok",
-        "TamperedError",
-        "NotALedgerError",
-        "StorageError",
-        "InternalError",
-    }, seen
+    # The core contains the storage engine's panics itself and reports such a file as
+    # tampered (location "file"), so not even the binding's last-resort InternalError shows.
+    assert set(seen) <= {"ok", "TamperedError", "NotALedgerError", "StorageError"}, seen
+    assert seen.get("TamperedError", 0) > 0, seen
 
 
 def test_errors_can_be_caught_generically(tmp_path: Path) -> None:

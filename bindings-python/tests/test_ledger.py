@@ -47,6 +47,7 @@ def test_create_append_get_reopen(ledger_path: Path) -> None:
     assert got == dict(make_entry(0), v=1, time=r.time)
     raw = led.get_raw(0)
     assert isinstance(raw, bytes) and json.loads(raw) == got
+    assert led.get_json(0) == raw.decode()
     assert led.leaf_hash(0) == r.leaf_hash
 
     rs = led.append_batch([make_entry(1), make_entry(2)])
@@ -163,11 +164,16 @@ def test_proofs_verify_ledger_free(ledger_path: Path) -> None:
         p = led.prove_inclusion(i)
         trailseal.verify_inclusion(p, leaf=led.get(i))
         trailseal.verify_inclusion(p, leaf=led.get_raw(i))
+        trailseal.verify_inclusion(p, leaf=led.get_json(i))
         trailseal.verify_inclusion(json.dumps(p))
         with pytest.raises(trailseal.VerificationError):
             trailseal.verify_inclusion(p, leaf=led.get((i + 1) % 13))
+        with pytest.raises(trailseal.VerificationError):
+            trailseal.verify_inclusion(p, leaf=led.get_json((i + 1) % 13))
+    with pytest.raises(trailseal.VerificationError):
+        trailseal.verify_inclusion(led.prove_inclusion(0), leaf="not the leaf")
     with pytest.raises(TypeError):
-        trailseal.verify_inclusion(led.prove_inclusion(0), leaf="not bytes")  # type: ignore[arg-type]
+        trailseal.verify_inclusion(led.prove_inclusion(0), leaf=12345)  # type: ignore[arg-type]
     p7 = led.prove_inclusion(3, 7)
     assert (p7["tree_size"], p7["root"]) == (7, led.root(7))
     for old in range(14):
@@ -180,6 +186,38 @@ def test_proofs_verify_ledger_free(ledger_path: Path) -> None:
         led.prove_consistency(5, 4)
     with pytest.raises(trailseal.OutOfRangeError):
         led.root(14)
+
+
+def test_proofs_against_a_signed_checkpoint(ledger_path: Path) -> None:
+    """verify_inclusion / verify_consistency with checkpoint= and verifier_key=, as the
+    command's `verify-proof --checkpoint --vkey`."""
+    led = trailseal.Ledger.create(ledger_path, origin="example.com/audit", hash="sha256")
+    signer = trailseal.Signer.from_seed("example.com/audit", bytes(32))
+    vkey = signer.verifier_key
+    led.append_batch([make_entry(i) for i in range(9)])
+    note6 = led.checkpoint(signer, size=6)
+    note9 = led.checkpoint(signer)
+    # inclusion: the proof must be for the checkpoint's tree (size and root)
+    trailseal.verify_inclusion(led.prove_inclusion(4, 6), leaf=led.get_json(4), checkpoint=note6, verifier_key=vkey)
+    trailseal.verify_inclusion(led.prove_inclusion(4), checkpoint=note9, verifier_key=vkey)
+    with pytest.raises(trailseal.VerificationError):
+        trailseal.verify_inclusion(led.prove_inclusion(4), checkpoint=note6, verifier_key=vkey)
+    # consistency: either end may be the checkpoint's tree, but one must be
+    c = led.prove_consistency(6)
+    trailseal.verify_consistency(c, checkpoint=note6, verifier_key=vkey)
+    trailseal.verify_consistency(c, checkpoint=note9, verifier_key=vkey)
+    with pytest.raises(trailseal.VerificationError):
+        trailseal.verify_consistency(led.prove_consistency(3, 5), checkpoint=note9, verifier_key=vkey)
+    # the note is checked too: another key, a changed note, half the pair
+    other = trailseal.Signer.from_seed("example.com/audit", bytes([1] * 32)).verifier_key
+    with pytest.raises(trailseal.VerificationError):
+        trailseal.verify_inclusion(led.prove_inclusion(4), checkpoint=note9, verifier_key=other)
+    with pytest.raises(trailseal.VerificationError):
+        trailseal.verify_consistency(c, checkpoint=note9.replace("\n9\n", "\n8\n"), verifier_key=vkey)
+    with pytest.raises(trailseal.InvalidArgumentError):
+        trailseal.verify_inclusion(led.prove_inclusion(4), checkpoint=note9)
+    with pytest.raises(trailseal.InvalidArgumentError):
+        trailseal.verify_consistency(c, verifier_key=vkey)
 
 
 def test_signer_keys() -> None:
@@ -221,15 +259,16 @@ def test_checkpoints_and_full_verify(ledger_path: Path) -> None:
 
     report = led.verify()
     assert report == {
+        "ok": True,
         "size": 10,
         "root": led.root(),
-        "nodes": report["nodes"],
-        "checkpoints": 2,
-        "external_checkpoint": None,
+        "nodes_checked": report["nodes_checked"],
+        "checkpoints_checked": 2,
+        "consistent_with_checkpoint": None,
     }
-    assert report["nodes"] >= 10
+    assert report["nodes_checked"] >= 10
     led.append(make_entry(10))
-    assert led.verify(checkpoint=note, verifier_key=signer.verifier_key)["external_checkpoint"] == 10
+    assert led.verify(checkpoint=note, verifier_key=signer.verifier_key)["consistent_with_checkpoint"] == 10
 
     with pytest.raises(trailseal.InvalidArgumentError):
         led.verify(checkpoint=note)
@@ -256,6 +295,7 @@ def test_checkpoint_objects_sign_and_refuse_bad_fields() -> None:
     note = cp.sign(s)
     assert trailseal.verify_checkpoint(note, s.verifier_key) == cp
     assert cp.to_body().endswith("\next one\n")
+    assert cp.to_dict() == {"origin": "example.com/log", "size": 3, "root": "ab" * 32, "extensions": ["ext one"]}
     with pytest.raises(trailseal.MalformedError):
         trailseal.Checkpoint("a\nb", 1, "00" * 32).sign(s)
     with pytest.raises(trailseal.MalformedError):
@@ -293,6 +333,10 @@ def test_close_and_context_manager(ledger_path: Path) -> None:
         lambda: led.verify(),
         lambda: led.sync(),
         lambda: led.checkpoints(),
+        lambda: led.get_json(0),
+        lambda: led.gate("release:1", {"min_approvals": 1}),
+        lambda: led.bundle(indexes=[0], signer=trailseal.Signer.generate("o")),
+        lambda: led.report(),
     ]
     for call in calls:
         with pytest.raises(ValueError, match="closed"):

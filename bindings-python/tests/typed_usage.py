@@ -35,7 +35,23 @@ def main(directory: Path) -> int:
         note: str = led.checkpoint(signer)
         cp: trailseal.Checkpoint = trailseal.verify_checkpoint(note, signer.verifier_key)
         report = led.verify(checkpoint=note, verifier_key=signer.verifier_key)
-        external: Optional[int] = report["external_checkpoint"]
+        external: Optional[int] = report["consistent_with_checkpoint"]
+        checked: int = report["nodes_checked"] + report["checkpoints_checked"]
+        trailseal.verify_inclusion(led.prove_inclusion(0, 2), leaf=led.get_json(0), checkpoint=note, verifier_key=signer.verifier_key)
+        trailseal.verify_consistency(led.prove_consistency(1), checkpoint=note, verifier_key=signer.verifier_key)
+        cp_origin: str = cp.to_dict()["origin"]
+        gate = led.gate("t:i", {"require": ["a.b"], "forbid_self_approval": False})
+        passed: bool = gate["passed"]
+        evidence: List[int] = gate["requirements"][0]["evidence"]
+        gated: trailseal.Receipt = led.record_gate("t:i", '{"require": ["a.b"], "forbid_self_approval": false}', gate, "gate-bot")
+        text: str = led.bundle(subject="t:i", signer=signer)
+        bundle = trailseal.verify_bundle(text, signer.verifier_key)
+        bundled: List[int] = [e["index"] for e in bundle["entries"]]
+        rep = led.report(since="2000-01-01T00:00:00Z", change_actions=["deploy.succeeded"])
+        median: Optional[float] = rep["approval_latency"]["median_seconds"]
+        weeks: List[str] = [w["week"] for w in rep["weeks"]]
+        assert passed and evidence == [1] and gated.index == 2 and bundled == [1, 2]
+        assert median is None and len(weeks) == 1 and checked >= 1 and cp_origin == "example.com/typed"
         kept: int = led.checkpoints()[0]["size"]
         hash_name: str = led.hash
         page = led.query(actor="alice", order="oldest", limit=10)
@@ -54,7 +70,7 @@ def main(directory: Path) -> int:
         except trailseal.TrailsealError:
             return 1
         assert root and when and batch and path is not None and size == 2
-        assert cp.size == n == 2 and external == 2 and kept == 2 and hash_name == "sha256"
+        assert cp.size == 2 and n == 3 and external == 2 and kept == 2 and hash_name == "sha256"
     with trailseal.Ledger.open(directory / "t.redb", wait=1.0, durable=False) as again:
         again.sync()
         raw: bytes = again.get_raw(0)

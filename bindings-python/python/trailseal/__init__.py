@@ -8,7 +8,12 @@ record with nothing but a public key.
     with trailseal.Ledger.create("audit.redb", origin="example.com/audit") as led:
         r = led.append({"actor": {"id": "alice"}, "action": "deploy.succeeded",
                         "subject": {"type": "service", "id": "payments-api"}})
-        trailseal.verify_inclusion(led.prove_inclusion(r.index), leaf=led.get(r.index))
+        trailseal.verify_inclusion(led.prove_inclusion(r.index), leaf=led.get_json(r.index))
+
+The auditor's questions are one call each: ``led.query(...)``, ``led.trace(i)``,
+``led.why(i)``, ``led.gate(subject, policy)`` (and ``led.record_gate``),
+``led.bundle(subject=..., signer=...)`` with the ledger-free ``trailseal.verify_bundle``, and
+``led.report(since=...)``.
 
 Everything here is implemented by the native module ``trailseal._trailseal`` (the Rust core).
 """
@@ -36,6 +41,7 @@ from ._trailseal import (
     VerificationError,
     WrongKindError,
     __version__,
+    verify_bundle,
     verify_checkpoint,
     verify_consistency,
     verify_inclusion,
@@ -64,6 +70,7 @@ __all__ = [
     "VerificationError",
     "WrongKindError",
     "__version__",
+    "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",

@@ -31,6 +31,7 @@ __all__ = [
     "WrongKindError",
     "__version__",
     "_error_codes",
+    "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
@@ -95,11 +96,87 @@ class _Why(TypedDict):
     approvals: list[_Found]
 
 class _VerifyReport(TypedDict):
+    ok: Literal[True]
     size: int
     root: str
-    nodes: int
-    checkpoints: int
-    external_checkpoint: int | None
+    nodes_checked: int
+    checkpoints_checked: int
+    consistent_with_checkpoint: int | None
+
+class _CheckpointDict(TypedDict):
+    origin: str
+    size: int
+    root: str
+    extensions: list[str]
+
+class _GatePolicy(TypedDict, total=False):
+    min_approvals: int
+    approver_roles: list[str]
+    forbid_self_approval: bool
+    require: list[str]
+
+class _GateRequirement(TypedDict):
+    name: str
+    met: bool
+    evidence: list[int]
+
+class _GateResult(TypedDict):
+    passed: bool
+    requirements: list[_GateRequirement]
+
+class _QueryDict(TypedDict, total=False):
+    actor: str | None
+    via: str | None
+    action: str | None
+    subject: str | None
+    attrs: Mapping[str, str] | None
+    refs: Sequence[str] | str | None
+    decision: str | None
+    policy: str | None
+    links_to: int | None
+    since: str | None
+    until: str | None
+    order: Literal["newest", "oldest"] | None
+    limit: int | None
+    cursor: str | None
+
+class _BundleReport(TypedDict):
+    ok: Literal[True]
+    origin: str
+    hash: _HashName
+    tree_size: int
+    root: str
+    key_name: str
+    entries: list[_Found]
+
+class _Latency(TypedDict):
+    waits: int
+    median_seconds: int | float | None
+    p90_seconds: int | float | None
+
+class _Wait(TypedDict):
+    subject: str
+    request: int
+    approval: int
+    approver: str
+    seconds: int | float
+
+class _ApproverCount(TypedDict):
+    approver: str
+    approvals: int
+
+class _Week(TypedDict):
+    week: str
+    changes: int
+    break_glass: int
+    approvals: int
+
+class _Report(TypedDict):
+    since: str | None
+    approval_latency: _Latency
+    waits: list[_Wait]
+    approvals_by_approver: list[_ApproverCount]
+    weeks: list[_Week]
 
 # --- errors -------------------------------------------------------------------------------
 
@@ -191,6 +268,7 @@ class Checkpoint:
     @property
     def extensions(self) -> list[str]: ...
     def to_body(self) -> str: ...
+    def to_dict(self) -> _CheckpointDict: ...
     def sign(self, signer: Signer) -> str: ...
     def __eq__(self, other: object, /) -> bool: ...
 
@@ -229,6 +307,8 @@ class Ledger:
     def append_raw_batch(self, leaves: Sequence[_Bytes]) -> list[Receipt]: ...
     def sync(self) -> None: ...
     def get(self, index: int) -> dict[str, Any]: ...
+    def get_json(self, index: int) -> str:
+        """The exact leaf text (canonical JSON): hashes to the leaf hash."""
     def get_raw(self, index: int) -> bytes: ...
     def leaf_hash(self, index: int) -> str: ...
     def __len__(self) -> int: ...
@@ -262,6 +342,32 @@ class Ledger:
     def verify(
         self, checkpoint: str | None = None, verifier_key: str | None = None
     ) -> _VerifyReport: ...
+    def gate(self, subject: str, policy: _GatePolicy | Mapping[str, Any] | str) -> _GateResult:
+        """Evaluate a release gate for ``subject`` (``"TYPE:ID"``)."""
+    def record_gate(
+        self,
+        subject: str,
+        policy: _GatePolicy | Mapping[str, Any] | str,
+        result: _GateResult | Mapping[str, Any] | str,
+        actor: str,
+    ) -> Receipt:
+        """Record ``result`` (re-evaluated; a stale or edited one is refused) as gate.passed/failed."""
+    def bundle(
+        self,
+        *,
+        subject: str | None = None,
+        index: int | None = None,
+        forward: bool = False,
+        query: _QueryDict | Mapping[str, Any] | str | None = None,
+        indexes: Sequence[int] | None = None,
+        signer: Signer | None = None,
+        checkpoint: str | None = None,
+        verifier_key: str | None = None,
+    ) -> str:
+        """An evidence bundle file's text (write it byte for byte)."""
+    def report(
+        self, since: str | None = None, change_actions: Sequence[str] | None = None
+    ) -> _Report: ...
     def close(self) -> None: ...
     def __enter__(self) -> Ledger: ...
     def __exit__(
@@ -275,8 +381,16 @@ class Ledger:
 
 def verify_inclusion(
     proof: _InclusionProof | Mapping[str, Any] | str,
-    leaf: _Bytes | Mapping[str, Any] | None = None,
+    leaf: str | _Bytes | Mapping[str, Any] | None = None,
+    checkpoint: str | None = None,
+    verifier_key: str | None = None,
 ) -> None: ...
-def verify_consistency(proof: _ConsistencyProof | Mapping[str, Any] | str) -> None: ...
+def verify_consistency(
+    proof: _ConsistencyProof | Mapping[str, Any] | str,
+    checkpoint: str | None = None,
+    verifier_key: str | None = None,
+) -> None: ...
 def verify_checkpoint(note: str, verifier_key: str) -> Checkpoint: ...
+def verify_bundle(text: str | _Bytes, verifier_key: str) -> _BundleReport:
+    """Check an evidence bundle with nothing but the verifier key (no ledger)."""
 def _error_codes() -> list[tuple[str, int, type[TrailsealError]]]: ...
