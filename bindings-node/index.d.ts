@@ -115,7 +115,11 @@ export interface OpenOptions {
   durable?: boolean
 }
 
-/** Options of `ledger.verify`: a checkpoint held elsewhere and the key that signed it. */
+/**
+ * A checkpoint held elsewhere and the key that signed it: options of `ledger.verify` (the
+ * ledger must still contain that tree), `verifyInclusion` (the proof must be against that
+ * tree) and `verifyConsistency` (one end of the proof must be that tree).
+ */
 export interface VerifyOptions {
   checkpoint: string
   verifierKey: string
@@ -142,6 +146,235 @@ export interface ConsistencyProofInput {
 }
 
 
+// Results: the core's JSON forms, field for field what `trailseal ... --json` prints (and what
+// every binding returns), snake_case included. Integers are JS numbers.
+
+/** What an append resolves with: where the leaf landed and the tree it made. */
+export interface Receipt {
+  /** Leaf index. */
+  index: number
+  /** Leaf hash (hex). */
+  leaf_hash: string
+  /** Tree size right after this leaf (`index + 1`). */
+  tree_size: number
+  /** Root (hex) at `tree_size`. */
+  root: string
+  /** The entry's recorded `time` (absent for raw leaves). */
+  time?: string
+}
+
+/** An inclusion proof in SPEC form (RFC 9162 audit path, leaf's sibling first). */
+export interface InclusionProof {
+  hash: HashName
+  index: number
+  tree_size: number
+  leaf_hash: string
+  root: string
+  path: string[]
+}
+
+/** A consistency proof in SPEC form (RFC 9162 `PROOF(old_size, D[new_size])`). */
+export interface ConsistencyProof {
+  hash: HashName
+  old_size: number
+  new_size: number
+  old_root: string
+  new_root: string
+  path: string[]
+}
+
+/** A verified checkpoint: the log, the tree size and its root (hex), and any extension lines. */
+export interface Checkpoint {
+  origin: string
+  size: number
+  root: string
+  extensions: string[]
+}
+
+/** A checkpoint the ledger signed and kept: its size, the signed note and the key that signed it. */
+export interface StoredCheckpoint {
+  size: number
+  note: string
+  verifier_key: string
+}
+
+/** What a successful `verify()` checked (what `trailseal verify` prints). */
+export interface VerifyReport {
+  ok: true
+  /** Leaves re-hashed. */
+  size: number
+  /** The root (hex) they hash to. */
+  root: string
+  /** Stored nodes recomputed. */
+  nodes_checked: number
+  /** Stored checkpoints re-verified. */
+  checkpoints_checked: number
+  /** Size of the outside checkpoint the ledger was found consistent with, if one was given. */
+  consistent_with_checkpoint: number | null
+}
+
+/**
+ * Filters of `ledger.query` (and of a bundle's `query`), in the core's query form: every given
+ * filter must hold (AND). A filter the core does not know is refused (`malformed`).
+ */
+export interface QueryFilters {
+  /** `actor.id` equals. */
+  actor?: string
+  /** `actor.via` contains. */
+  via?: string
+  /** `action` equals. */
+  action?: string
+  /** `subject` equals, written `TYPE:ID` (split at the first colon). */
+  subject?: string
+  /** Each `attrs` pair is present. */
+  attrs?: Record<string, string>
+  /** Each external ref is among `links`. */
+  refs?: string | string[]
+  /** `authz.decision` equals, e.g. `'break_glass'`. */
+  decision?: string
+  /** `authz.policy` equals. */
+  policy?: string
+  /** Links to this earlier entry (by index). */
+  links_to?: number
+  /** `time >= since` (RFC 3339, or a Date). */
+  since?: string | Date
+  /** `time < until` (RFC 3339, or a Date). */
+  until?: string | Date
+  /** Which end to start from (default `'newest'`). */
+  order?: 'newest' | 'oldest'
+  /** Most entries per page (default 100). */
+  limit?: number
+  /** The `nextCursor` of the previous page. */
+  cursor?: string | null
+}
+
+/** One entry a query, trace or bundle holds: its index and the entry as recorded. */
+export interface Found {
+  index: number
+  entry: Entry
+}
+
+/** One page of `ledger.query`. */
+export interface QueryPage {
+  /** Matches, in the query's order (what `trailseal query --json` prints, one per line). */
+  entries: Found[]
+  /** Pass as `cursor` for the next page; `null` on the last page. */
+  nextCursor: string | null
+}
+
+/** Options of `ledger.trace`. */
+export interface TraceOptions {
+  /** Follow links forward: what rests on the entry (default: what it rests on). */
+  forward?: boolean
+}
+
+/** One entry of a trace and the indexes it leads to in the trace's direction. */
+export interface TraceNode extends Found {
+  links: number[]
+}
+
+/** What `ledger.trace` finds (what `trailseal trace --json` prints). */
+export interface Trace {
+  /** Where the trace started. */
+  root: number
+  /** Every entry reached, in index order, the root included. */
+  nodes: TraceNode[]
+  /** External refs no entry of the ledger carries or is named by. */
+  unresolved: string[]
+}
+
+/** What `ledger.why` finds (what `trailseal why --json` prints). */
+export interface Why {
+  index: number
+  entry: Entry
+  /** The entry's `authz`, if any. */
+  authz: Authz | null
+  /** The `policy.published` entry its `authz.policy` and `policy_version` resolve to. */
+  policy: Found | null
+  /** `approval.granted` entries of that policy version. */
+  approvals: Found[]
+}
+
+/** A release gate policy, in the policy file's form (unknown fields are refused). */
+export interface GatePolicy {
+  /** Distinct approvers needed (default 0: no approval requirement). */
+  min_approvals?: number
+  /** Roles (`actor.role`) whose approvals count; empty or absent means any. */
+  approver_roles?: string[]
+  /** Refuse approvals by the subject's requester or by an author of what it links to (default true). */
+  forbid_self_approval?: boolean
+  /** Actions that must be recorded on the subject, e.g. `'test.passed'`. */
+  require?: string[]
+}
+
+/** One requirement of a gate: `min_approvals`, `forbid_self_approval`, or a required action. */
+export interface GateRequirement {
+  name: string
+  met: boolean
+  /** The entries that show it, ascending. */
+  evidence: number[]
+}
+
+/**
+ * What `ledger.gate` resolves with (what `trailseal gate --json` prints). The object also
+ * carries, invisibly, the evaluation `recordGate` records: pass it as it is (a copy, or one
+ * parsed from JSON, is refused).
+ */
+export interface GateResult {
+  passed: boolean
+  requirements: GateRequirement[]
+}
+
+/** What to bundle: exactly one of a subject, a trace, a query or a list of indexes. */
+export type BundleSelection =
+  | { subject: string; index?: never; forward?: never; query?: never; indexes?: never }
+  | { index: number | bigint; forward?: boolean; subject?: never; query?: never; indexes?: never }
+  | { query: QueryFilters | string; subject?: never; index?: never; forward?: never; indexes?: never }
+  | { indexes: Array<number | bigint>; subject?: never; index?: never; forward?: never; query?: never }
+
+/**
+ * How a bundle's proofs are anchored: sign a checkpoint of the current tree now (kept in the
+ * ledger), or prove against a checkpoint signed earlier (e.g. one a witness cosigned).
+ */
+export type BundleOptions =
+  | { signer: Signer; checkpoint?: never; verifierKey?: never }
+  | { checkpoint: string; verifierKey: string; signer?: never }
+
+/** What `verifyBundle` proved (what `trailseal verify-bundle --json` prints). */
+export interface BundleReport {
+  ok: true
+  origin: string
+  hash: HashName
+  /** The checkpoint's tree size, which every proof is for. */
+  tree_size: number
+  /** The checkpoint's root (hex). */
+  root: string
+  /** The name of the key that signed the checkpoint. */
+  key_name: string
+  /** Every entry, proven to be in the log at its index. */
+  entries: Found[]
+}
+
+/** Options of `ledger.report`. */
+export interface ReportOptions {
+  /** Only entries at or after this time (RFC 3339, or a Date; by `occurred_at` when an entry has one). */
+  since?: string | Date
+  /** Actions counted as changes (default `['deploy.succeeded']`). */
+  changeActions?: string[]
+}
+
+/** What `ledger.report` finds (what `trailseal report --json` prints). */
+export interface Report {
+  since: string | null
+  approval_latency: { waits: number; median_seconds: number | null; p90_seconds: number | null }
+  /** Every approval that answered a request, in approval order. */
+  waits: Array<{ subject: string; request: number; approval: number; approver: string; seconds: number }>
+  /** Most approvals first, then by name. */
+  approvals_by_approver: Array<{ approver: string; approvals: number }>
+  /** ISO weeks (`'2026-W46'`) with some change, break-glass action or approval. */
+  weeks: Array<{ week: string; changes: number; break_glass: number; approvals: number }>
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -155,9 +388,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  *
  * Get one with `await Ledger.create(path, options)` or `await Ledger.open(path)`; share it
  * freely between concurrent calls; `await ledger.close()` when done (this releases the file
- * for other processes). Calls that wait on the disk (appends, checkpoints, `verify`, `sync`,
- * `close`) return Promises and run on libuv's thread pool; reads (`get`, `size`, `root`,
- * proofs) return at once.
+ * for other processes). Calls that wait on the disk or read more than a few entries
+ * (appends, checkpoints, `verify`, `sync`, `close`, and the auditor's questions: `query`,
+ * `trace`, `why`, `gate`, `recordGate`, `bundle`, `report`) return Promises and run on
+ * libuv's thread pool; reads (`get`, `size`, `root`, proofs, `checkpoints`) return at once.
  */
 export declare class Ledger {
   /** Create a new ledger file at `path` (refused with `already_exists` if it exists). */
@@ -194,7 +428,7 @@ export declare class Ledger {
   appendRaw(leaf: Uint8Array | string): Promise<Receipt>
   /** Append raw leaves atomically (raw ledgers). */
   appendRawBatch(leaves: Array<Uint8Array | string>): Promise<Receipt[]>
-  /** The audit entry at `index`, as recorded (with `v` and `time`). */
+  /** The audit entry at `index`, as recorded (with `v` and `time`): its leaf bytes, parsed. */
   get(index: number | bigint): Entry
   /** The exact leaf bytes at `index` (the canonical JSON of an entry, or a raw leaf). */
   getRaw(index: number | bigint): Buffer
@@ -215,8 +449,8 @@ export declare class Ledger {
    * ledger, and resolve with the signed note text (C2SP tlog-checkpoint).
    */
   checkpoint(signer: Signer, size?: number | bigint): Promise<string>
-  /** Every checkpoint this ledger signed, oldest first. */
-  checkpoints(): Array<StoredCheckpoint>
+  /** Every checkpoint this ledger signed, oldest first: `{size, note, verifier_key}`. */
+  checkpoints(): StoredCheckpoint[]
   /**
    * Check the whole ledger: re-hash every leaf and node, re-verify every kept checkpoint,
    * and, given a checkpoint held elsewhere and its verifier key, check that the ledger
@@ -230,6 +464,54 @@ export declare class Ledger {
    * finished and the file is released. Closing twice is harmless.
    */
   close(): Promise<void>
+  /**
+   * Entries matching every given filter (AND), one page: newest first unless `order:
+   * 'oldest'`, at most `limit` (default 100). Pass `nextCursor` back as `cursor` for the
+   * next page; it is `null` on the last. Reads only the indexes of the filters and the
+   * entries returned. Filters are the core's query form (`subject: 'TYPE:ID'`, `since` and
+   * `until` as RFC 3339 strings or Dates); an unknown one is refused.
+   */
+  query(filters?: QueryFilters | string): Promise<QueryPage>
+  /**
+   * The entries `index` rests on, transitively (its links, external refs resolved to the
+   * entries that carry them, and the policy version that allowed each), or with `forward:
+   * true` the entries that rest on it.
+   */
+  trace(index: number | bigint, options?: TraceOptions): Promise<Trace>
+  /**
+   * Which rule allowed entry `index`, what that rule said then (the `policy.published`
+   * entry its `authz` resolves to), and who approved that version.
+   */
+  why(index: number | bigint): Promise<Why>
+  /**
+   * Evaluate a release gate for `subject` (`'TYPE:ID'`): every requirement of `policy`
+   * (an object in the policy file's form, or its JSON text; unknown fields are refused),
+   * met or missed, with the entries that show it. Pass the result object as it is to
+   * `recordGate` to record it.
+   */
+  gate(subject: string, policy: GatePolicy | string): Promise<GateResult>
+  /**
+   * Record what `gate()` resolved with as a `gate.passed` / `gate.failed` entry by
+   * `actor`, on the gated subject, linking every piece of evidence and carrying the
+   * policy's digest. `result` must be the object `gate()` resolved with, on this ledger,
+   * with this `policy`.
+   */
+  recordGate(policy: GatePolicy | string, result: GateResult, actor: string): Promise<Receipt>
+  /**
+   * An evidence bundle (`docs/BUNDLE.md`), as the file's text: the selected entries as
+   * recorded, each with its inclusion proof against one signed checkpoint, checkable with
+   * `verifyBundle` and the verifier key alone. `selection` is `{subject: 'TYPE:ID'}`,
+   * `{index, forward?}` (a trace), `{query: filters}` or `{indexes: [...]}`; `options` is
+   * `{signer}` (sign a checkpoint of the current tree now, and keep it in the ledger) or
+   * `{checkpoint, verifierKey}` (prove against one signed earlier).
+   */
+  bundle(selection: BundleSelection, options: BundleOptions): Promise<string>
+  /**
+   * Where approvals wait: approval latency (request to grant, median and p90), approvals
+   * per approver, and changes and break-glass actions per ISO week; from `since` on, with
+   * `changeActions` counted as changes (default `['deploy.succeeded']`).
+   */
+  report(options?: ReportOptions): Promise<Report>
 }
 
 /**
@@ -261,53 +543,11 @@ export declare class Signer {
   toJSON(): SignerInfo
 }
 
-/** A verified checkpoint: the log, the tree size and its root (hex), and any extension lines. */
-export interface Checkpoint {
-  origin: string
-  size: number
-  root: string
-  extensions: Array<string>
-}
-
-/** A consistency proof in SPEC form (RFC 9162 `PROOF(old_size, D[new_size])`). */
-export interface ConsistencyProof {
-  hash: HashName
-  old_size: number
-  new_size: number
-  old_root: string
-  new_root: string
-  path: Array<string>
-}
-
 /**
  * Every error `code` this package uses, in the order of their numeric `status` (1 to 16):
  * `errorCodes()[err.status - 1] === err.code`.
  */
 export declare function errorCodes(): ErrorCode[]
-
-/** An inclusion proof in SPEC form (RFC 9162 audit path, leaf's sibling first). */
-export interface InclusionProof {
-  hash: HashName
-  index: number
-  tree_size: number
-  leaf_hash: string
-  root: string
-  path: Array<string>
-}
-
-/** What an append resolves with: where the leaf landed and the tree it made. */
-export interface Receipt {
-  /** Leaf index. */
-  index: number
-  /** Leaf hash (hex). */
-  leaf_hash: string
-  /** Tree size right after this leaf (`index + 1`). */
-  tree_size: number
-  /** Root (hex) at `tree_size`. */
-  root: string
-  /** The entry's recorded `time` (absent for raw leaves). */
-  time?: string
-}
 
 /** The public parts of a signer. */
 export interface SignerInfo {
@@ -316,14 +556,13 @@ export interface SignerInfo {
 }
 
 /**
- * A checkpoint the ledger signed and kept: its size, the signed note and the key that
- * signed it.
+ * Check an evidence bundle (`docs/BUNDLE.md`) with nothing but the log's verifier key: its
+ * one canonical spelling, the checkpoint's signature, and every entry's leaf hash and
+ * inclusion proof. `bundle` is the file's text, or its bytes. Returns what it proved; throws
+ * `verification_failed` if any check fails (one changed character anywhere is caught), or
+ * `malformed` if it is not a bundle at all.
  */
-export interface StoredCheckpoint {
-  size: number
-  note: string
-  verifierKey: string
-}
+export declare function verifyBundle(bundle: string | Uint8Array, verifierKey: string): BundleReport
 
 /**
  * Open a signed checkpoint note with the verifier key `verifierKey` and return what it
@@ -335,29 +574,19 @@ export declare function verifyCheckpoint(note: string, verifierKey: string): Che
 /**
  * Check a consistency proof (an object in SPEC form, or its JSON text): that the tree of
  * `old_size` leaves with `old_root` is a prefix of the tree of `new_size` leaves with
- * `new_root`. Throws `verification_failed` (or `malformed`, `out_of_range`) if not.
+ * `new_root`. Given `{checkpoint, verifierKey}`, also that the checkpoint is signed by that
+ * key and commits to one end of the proof (the old tree or the new one). Throws
+ * `verification_failed` (or `malformed`, `out_of_range`) if not.
  */
-export declare function verifyConsistency(proof: ConsistencyProof | ConsistencyProofInput | string): void
+export declare function verifyConsistency(proof: ConsistencyProof | ConsistencyProofInput | string, options?: VerifyOptions): void
 
 /**
  * Check an inclusion proof (an object in SPEC form, or its JSON text): that its path leads
  * from `leaf_hash` at `index` to `root`. Given `leaf` (the leaf bytes as a Buffer or
  * Uint8Array, a string taken as its UTF-8 bytes, or an entry object, which is checked as its
- * canonical JSON), also that the leaf hashes to `leaf_hash`. Throws `verification_failed`
- * (or `malformed`, `out_of_range`) if not.
+ * canonical JSON), also that the leaf hashes to `leaf_hash`. Given `{checkpoint,
+ * verifierKey}`, also that the checkpoint is signed by that key and commits to the proof's
+ * tree (its size and root). Throws `verification_failed` (or `malformed`, `out_of_range`)
+ * if not.
  */
-export declare function verifyInclusion(proof: InclusionProof | InclusionProofInput | string, leaf?: Uint8Array | string | Entry): void
-
-/** What a successful `verify()` checked. */
-export interface VerifyReport {
-  /** Leaves re-hashed. */
-  size: number
-  /** The root (hex) they hash to. */
-  root: string
-  /** Stored nodes recomputed. */
-  nodes: number
-  /** Stored checkpoints re-verified. */
-  checkpoints: number
-  /** Size of the outside checkpoint the ledger was found consistent with, if one was given. */
-  externalCheckpoint?: number
-}
+export declare function verifyInclusion(proof: InclusionProof | InclusionProofInput | string, leaf?: Uint8Array | string | Entry | null, options?: VerifyOptions): void

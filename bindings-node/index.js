@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Ledger = nativeBinding.Ledger
 module.exports.Signer = nativeBinding.Signer
 module.exports.errorCodes = nativeBinding.errorCodes
+module.exports.verifyBundle = nativeBinding.verifyBundle
 module.exports.verifyCheckpoint = nativeBinding.verifyCheckpoint
 module.exports.verifyConsistency = nativeBinding.verifyConsistency
 module.exports.verifyInclusion = nativeBinding.verifyInclusion

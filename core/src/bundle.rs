@@ -119,6 +119,64 @@ pub enum Selection {
     Indexes(Vec<u64>),
 }
 
+impl Selection {
+    /// The JSON form every binding accepts: `{"subject": "T:ID"}`, `{"index": N, "forward":
+    /// bool}` (a trace), `{"query": {...}}` ([`Query::from_json`] form) or `{"indexes": [N,
+    /// ...]}`; exactly one of them.
+    pub fn from_json(v: &serde_json::Value) -> Result<Selection> {
+        let bad = |why: String| Error::Malformed {
+            what: "bundle selection",
+            reason: why,
+        };
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("must be an object".into()))?;
+        let known = ["subject", "index", "forward", "query", "indexes"];
+        if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(bad(format!("unknown key {k:?}")));
+        }
+        let chosen: Vec<&str> = ["subject", "index", "query", "indexes"]
+            .into_iter()
+            .filter(|k| obj.get(*k).is_some_and(|v| !v.is_null()))
+            .collect();
+        if chosen.len() != 1 {
+            return Err(bad(
+                "give exactly one of subject, index, query, indexes".into()
+            ));
+        }
+        match chosen[0] {
+            "subject" => {
+                let s = obj["subject"]
+                    .as_str()
+                    .ok_or_else(|| bad("subject must be \"TYPE:ID\"".into()))?;
+                let (t, i) = crate::query::split_subject(s)?;
+                Ok(Selection::Subject(t, i))
+            }
+            "index" => Ok(Selection::Trace {
+                index: obj["index"]
+                    .as_u64()
+                    .ok_or_else(|| bad("index must be a number".into()))?,
+                forward: obj
+                    .get("forward")
+                    .and_then(|f| f.as_bool())
+                    .unwrap_or(false),
+            }),
+            "query" => Ok(Selection::Query(Query::from_json(&obj["query"])?)),
+            _ => Ok(Selection::Indexes(
+                obj["indexes"]
+                    .as_array()
+                    .ok_or_else(|| bad("indexes must be a list".into()))?
+                    .iter()
+                    .map(|i| {
+                        i.as_u64()
+                            .ok_or_else(|| bad("indexes must be numbers".into()))
+                    })
+                    .collect::<Result<_>>()?,
+            )),
+        }
+    }
+}
+
 /// What [`verify_bundle`] checked.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BundleReport {

@@ -248,7 +248,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::Malformed`].
-    pub(crate) fn malformed(what: &'static str, reason: impl Into<String>) -> Self {
+    pub fn malformed(what: &'static str, reason: impl Into<String>) -> Self {
         Error::Malformed {
             what,
             reason: reason.into(),
@@ -256,7 +256,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::InvalidEntry`].
-    pub(crate) fn invalid_entry(field: impl Into<String>, rule: impl Into<String>) -> Self {
+    pub fn invalid_entry(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Error::InvalidEntry {
             field: field.into(),
             rule: rule.into(),
@@ -264,7 +264,7 @@ impl Error {
     }
 
     /// Shorthand for [`Error::VerificationFailed`].
-    pub(crate) fn verification(reason: impl Into<String>) -> Self {
+    pub fn verification(reason: impl Into<String>) -> Self {
         Error::VerificationFailed(reason.into())
     }
 }

@@ -471,6 +471,20 @@ impl Ledger {
         self.append(&result.to_entry(policy, actor)?)
     }
 
+    /// Evaluate the gate and record its verdict in one call, so what is recorded is always
+    /// the ledger's own verdict (bindings need not rebuild a result from JSON). Returns the
+    /// result and the receipt of the `gate.passed` / `gate.failed` entry.
+    pub fn gate_and_record(
+        &self,
+        subject: &str,
+        policy: &GatePolicy,
+        actor: &str,
+    ) -> Result<(GateResult, Receipt)> {
+        let result = self.gate(subject, policy)?;
+        let receipt = self.record_gate(policy, &result, actor)?;
+        Ok((result, receipt))
+    }
+
     /// Requesters and authors of the subject whose entries are `on_subject`.
     fn authorship(&self, on_subject: Vec<Found>) -> Result<Authorship> {
         let mut out = Authorship::default();

@@ -42,6 +42,40 @@ pub struct ReportOptions {
     pub change_actions: Vec<String>,
 }
 
+impl ReportOptions {
+    /// The JSON form every binding accepts: `{"since": "<RFC 3339>", "change_actions":
+    /// ["deploy.succeeded", ...]}`, both optional.
+    pub fn from_json(v: &serde_json::Value) -> Result<ReportOptions> {
+        let bad = |why: &str| crate::Error::Malformed {
+            what: "report options",
+            reason: why.to_owned(),
+        };
+        let obj = v.as_object().ok_or_else(|| bad("must be an object"))?;
+        if let Some(k) = obj.keys().find(|k| *k != "since" && *k != "change_actions") {
+            return Err(bad(&format!("unknown key {k:?}")));
+        }
+        let mut o = ReportOptions::default();
+        if let Some(s) = obj.get("since").filter(|v| !v.is_null()) {
+            o.since = Some(Timestamp::parse(
+                s.as_str().ok_or_else(|| bad("since must be a string"))?,
+            )?);
+        }
+        if let Some(a) = obj.get("change_actions").filter(|v| !v.is_null()) {
+            o.change_actions = a
+                .as_array()
+                .ok_or_else(|| bad("change_actions must be a list"))?
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad("change_actions must be strings"))
+                })
+                .collect::<Result<_>>()?;
+        }
+        Ok(o)
+    }
+}
+
 impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {

@@ -1,0 +1,79 @@
+//! The JSON forms the bindings share: bundle selections and report options.
+
+use serde_json::json;
+use trailseal::bundle::Selection;
+use trailseal::report::ReportOptions;
+
+#[test]
+fn selections_parse_exactly_one_form() {
+    assert_eq!(
+        Selection::from_json(&json!({"subject": "release:2026.11.3"})).unwrap(),
+        Selection::Subject("release".into(), "2026.11.3".into())
+    );
+    assert_eq!(
+        Selection::from_json(&json!({"index": 4, "forward": true})).unwrap(),
+        Selection::Trace {
+            index: 4,
+            forward: true
+        }
+    );
+    assert_eq!(
+        Selection::from_json(&json!({"indexes": [1, 2]})).unwrap(),
+        Selection::Indexes(vec![1, 2])
+    );
+    assert!(matches!(
+        Selection::from_json(&json!({"query": {"actor": "alice"}})).unwrap(),
+        Selection::Query(q) if q.actor.as_deref() == Some("alice")
+    ));
+    for bad in [
+        json!({}),
+        json!({"subject": "a:b", "index": 1}),
+        json!({"subjct": "a:b"}),
+        json!({"subject": "nocolon"}),
+        json!({"query": {"actr": "x"}}),
+        json!({"indexes": ["1"]}),
+        json!([]),
+    ] {
+        let e = Selection::from_json(&bad).unwrap_err();
+        assert_eq!(e.code(), trailseal::ErrorCode::Malformed, "{bad}: {e}");
+    }
+}
+
+#[test]
+fn report_options_parse() {
+    let o = ReportOptions::from_json(&json!({"since": "2026-11-01T00:00:00Z", "change_actions": ["deploy.succeeded", "rollback.done"]})).unwrap();
+    assert!(o.since.is_some());
+    assert_eq!(o.change_actions.len(), 2);
+    let d = ReportOptions::from_json(&json!({})).unwrap();
+    assert_eq!(d, ReportOptions::default());
+    for bad in [
+        json!({"sinse": "x"}),
+        json!({"since": 5}),
+        json!({"change_actions": "a"}),
+    ] {
+        assert!(ReportOptions::from_json(&bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn gate_and_record_records_the_ledgers_own_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = trailseal::Ledger::create(
+        dir.path().join("g.redb"),
+        &trailseal::CreateOptions::new("ex/g"),
+    )
+    .unwrap();
+    l.append(&json!({"actor": {"id": "ci"}, "action": "test.passed", "subject": {"type": "release", "id": "r1"}}))
+        .unwrap();
+    let policy = trailseal::gate::GatePolicy::from_json(
+        r#"{"min_approvals": 1, "require": ["test.passed"]}"#,
+    )
+    .unwrap();
+    let (result, receipt) = l
+        .gate_and_record("release:r1", &policy, "gatekeeper")
+        .unwrap();
+    assert!(!result.passed, "no approval yet");
+    let recorded = l.get(receipt.index).unwrap();
+    assert_eq!(recorded["action"], "gate.failed");
+    assert_eq!(recorded["subject"], json!({"type": "release", "id": "r1"}));
+}
