@@ -115,7 +115,11 @@ export interface OpenOptions {
   durable?: boolean
 }
 
-/** Options of `ledger.verify`: a checkpoint held elsewhere and the key that signed it. */
+/**
+ * A checkpoint held elsewhere and the key that signed it: options of `ledger.verify` (the
+ * ledger must still contain that tree), `verifyInclusion` (the proof must be against that
+ * tree) and `verifyConsistency` (one end of the proof must be that tree).
+ */
 export interface VerifyOptions {
   checkpoint: string
   verifierKey: string
@@ -141,3 +145,232 @@ export interface ConsistencyProofInput {
   path: string[]
 }
 
+
+// Results: the core's JSON forms, field for field what `trailseal ... --json` prints (and what
+// every binding returns), snake_case included. Integers are JS numbers.
+
+/** What an append resolves with: where the leaf landed and the tree it made. */
+export interface Receipt {
+  /** Leaf index. */
+  index: number
+  /** Leaf hash (hex). */
+  leaf_hash: string
+  /** Tree size right after this leaf (`index + 1`). */
+  tree_size: number
+  /** Root (hex) at `tree_size`. */
+  root: string
+  /** The entry's recorded `time` (absent for raw leaves). */
+  time?: string
+}
+
+/** An inclusion proof in SPEC form (RFC 9162 audit path, leaf's sibling first). */
+export interface InclusionProof {
+  hash: HashName
+  index: number
+  tree_size: number
+  leaf_hash: string
+  root: string
+  path: string[]
+}
+
+/** A consistency proof in SPEC form (RFC 9162 `PROOF(old_size, D[new_size])`). */
+export interface ConsistencyProof {
+  hash: HashName
+  old_size: number
+  new_size: number
+  old_root: string
+  new_root: string
+  path: string[]
+}
+
+/** A verified checkpoint: the log, the tree size and its root (hex), and any extension lines. */
+export interface Checkpoint {
+  origin: string
+  size: number
+  root: string
+  extensions: string[]
+}
+
+/** A checkpoint the ledger signed and kept: its size, the signed note and the key that signed it. */
+export interface StoredCheckpoint {
+  size: number
+  note: string
+  verifier_key: string
+}
+
+/** What a successful `verify()` checked (what `trailseal verify` prints). */
+export interface VerifyReport {
+  ok: true
+  /** Leaves re-hashed. */
+  size: number
+  /** The root (hex) they hash to. */
+  root: string
+  /** Stored nodes recomputed. */
+  nodes_checked: number
+  /** Stored checkpoints re-verified. */
+  checkpoints_checked: number
+  /** Size of the outside checkpoint the ledger was found consistent with, if one was given. */
+  consistent_with_checkpoint: number | null
+}
+
+/**
+ * Filters of `ledger.query` (and of a bundle's `query`), in the core's query form: every given
+ * filter must hold (AND). A filter the core does not know is refused (`malformed`).
+ */
+export interface QueryFilters {
+  /** `actor.id` equals. */
+  actor?: string
+  /** `actor.via` contains. */
+  via?: string
+  /** `action` equals. */
+  action?: string
+  /** `subject` equals, written `TYPE:ID` (split at the first colon). */
+  subject?: string
+  /** Each `attrs` pair is present. */
+  attrs?: Record<string, string>
+  /** Each external ref is among `links`. */
+  refs?: string | string[]
+  /** `authz.decision` equals, e.g. `'break_glass'`. */
+  decision?: string
+  /** `authz.policy` equals. */
+  policy?: string
+  /** Links to this earlier entry (by index). */
+  links_to?: number
+  /** `time >= since` (RFC 3339, or a Date). */
+  since?: string | Date
+  /** `time < until` (RFC 3339, or a Date). */
+  until?: string | Date
+  /** Which end to start from (default `'newest'`). */
+  order?: 'newest' | 'oldest'
+  /** Most entries per page (default 100). */
+  limit?: number
+  /** The `nextCursor` of the previous page. */
+  cursor?: string | null
+}
+
+/** One entry a query, trace or bundle holds: its index and the entry as recorded. */
+export interface Found {
+  index: number
+  entry: Entry
+}
+
+/** One page of `ledger.query`. */
+export interface QueryPage {
+  /** Matches, in the query's order (what `trailseal query --json` prints, one per line). */
+  entries: Found[]
+  /** Pass as `cursor` for the next page; `null` on the last page. */
+  nextCursor: string | null
+}
+
+/** Options of `ledger.trace`. */
+export interface TraceOptions {
+  /** Follow links forward: what rests on the entry (default: what it rests on). */
+  forward?: boolean
+}
+
+/** One entry of a trace and the indexes it leads to in the trace's direction. */
+export interface TraceNode extends Found {
+  links: number[]
+}
+
+/** What `ledger.trace` finds (what `trailseal trace --json` prints). */
+export interface Trace {
+  /** Where the trace started. */
+  root: number
+  /** Every entry reached, in index order, the root included. */
+  nodes: TraceNode[]
+  /** External refs no entry of the ledger carries or is named by. */
+  unresolved: string[]
+}
+
+/** What `ledger.why` finds (what `trailseal why --json` prints). */
+export interface Why {
+  index: number
+  entry: Entry
+  /** The entry's `authz`, if any. */
+  authz: Authz | null
+  /** The `policy.published` entry its `authz.policy` and `policy_version` resolve to. */
+  policy: Found | null
+  /** `approval.granted` entries of that policy version. */
+  approvals: Found[]
+}
+
+/** A release gate policy, in the policy file's form (unknown fields are refused). */
+export interface GatePolicy {
+  /** Distinct approvers needed (default 0: no approval requirement). */
+  min_approvals?: number
+  /** Roles (`actor.role`) whose approvals count; empty or absent means any. */
+  approver_roles?: string[]
+  /** Refuse approvals by the subject's requester or by an author of what it links to (default true). */
+  forbid_self_approval?: boolean
+  /** Actions that must be recorded on the subject, e.g. `'test.passed'`. */
+  require?: string[]
+}
+
+/** One requirement of a gate: `min_approvals`, `forbid_self_approval`, or a required action. */
+export interface GateRequirement {
+  name: string
+  met: boolean
+  /** The entries that show it, ascending. */
+  evidence: number[]
+}
+
+/**
+ * What `ledger.gate` resolves with (what `trailseal gate --json` prints). The object also
+ * carries, invisibly, the evaluation `recordGate` records: pass it as it is (a copy, or one
+ * parsed from JSON, is refused).
+ */
+export interface GateResult {
+  passed: boolean
+  requirements: GateRequirement[]
+}
+
+/** What to bundle: exactly one of a subject, a trace, a query or a list of indexes. */
+export type BundleSelection =
+  | { subject: string; index?: never; forward?: never; query?: never; indexes?: never }
+  | { index: number | bigint; forward?: boolean; subject?: never; query?: never; indexes?: never }
+  | { query: QueryFilters | string; subject?: never; index?: never; forward?: never; indexes?: never }
+  | { indexes: Array<number | bigint>; subject?: never; index?: never; forward?: never; query?: never }
+
+/**
+ * How a bundle's proofs are anchored: sign a checkpoint of the current tree now (kept in the
+ * ledger), or prove against a checkpoint signed earlier (e.g. one a witness cosigned).
+ */
+export type BundleOptions =
+  | { signer: Signer; checkpoint?: never; verifierKey?: never }
+  | { checkpoint: string; verifierKey: string; signer?: never }
+
+/** What `verifyBundle` proved (what `trailseal verify-bundle --json` prints). */
+export interface BundleReport {
+  ok: true
+  origin: string
+  hash: HashName
+  /** The checkpoint's tree size, which every proof is for. */
+  tree_size: number
+  /** The checkpoint's root (hex). */
+  root: string
+  /** The name of the key that signed the checkpoint. */
+  key_name: string
+  /** Every entry, proven to be in the log at its index. */
+  entries: Found[]
+}
+
+/** Options of `ledger.report`. */
+export interface ReportOptions {
+  /** Only entries at or after this time (RFC 3339, or a Date; by `occurred_at` when an entry has one). */
+  since?: string | Date
+  /** Actions counted as changes (default `['deploy.succeeded']`). */
+  changeActions?: string[]
+}
+
+/** What `ledger.report` finds (what `trailseal report --json` prints). */
+export interface Report {
+  since: string | null
+  approval_latency: { waits: number; median_seconds: number | null; p90_seconds: number | null }
+  /** Every approval that answered a request, in approval order. */
+  waits: Array<{ subject: string; request: number; approval: number; approver: string; seconds: number }>
+  /** Most approvals first, then by name. */
+  approvals_by_approver: Array<{ approver: string; approvals: number }>
+  /** ISO weeks (`'2026-W46'`) with some change, break-glass action or approval. */
+  weeks: Array<{ week: string; changes: number; break_glass: number; approvals: number }>
+}

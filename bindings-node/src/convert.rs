@@ -252,15 +252,42 @@ pub(crate) fn parse_entry(text: &str, pos: Option<usize>) -> Result<Value, Error
     })
 }
 
-/// A JSON value as a JS value, through `JSON.parse`.
-pub(crate) fn to_js<'env>(env: &'env Env, value: &Value) -> napi::Result<Unknown<'env>> {
-    let text =
-        serde_json::to_string(value).map_err(|e| napi::Error::from_reason(format!("JSON: {e}")))?;
+/// JSON text as a JS value, through `JSON.parse`.
+pub(crate) fn parse_js(env: &Env, text: String) -> napi::Result<Unknown<'_>> {
     let parse: Function<String, Unknown> = env
         .get_global()?
         .get_named_property::<Object>("JSON")?
         .get_named_property("parse")?;
     parse.call(text)
+}
+
+/// The JSON value of an argument given as an object (through `JSON.stringify`, so a `Date`
+/// becomes its RFC 3339 text) or as JSON text, parsed strictly (a repeated key is refused).
+pub(crate) fn json_arg(env: &Env, v: &Unknown<'_>, what: &str) -> Result<Value, Error> {
+    trailseal::entry::parse_json(entry_text(env, v, what)?.as_bytes())
+}
+
+/// A time: an RFC 3339 string or a `Date`.
+pub(crate) fn time_arg(
+    env: &Env,
+    v: &Unknown<'_>,
+    what: &str,
+) -> Result<trailseal::Timestamp, Error> {
+    let bad = || bad_arg(format!("{what} must be an RFC 3339 string or a Date"));
+    match type_of(v)? {
+        ValueType::String => trailseal::Timestamp::parse(&string(v, what)?),
+        ValueType::Object if v.is_date().unwrap_or(false) => match json_arg(env, v, what)? {
+            // `JSON.stringify` of an invalid Date is `null`.
+            Value::String(s) => trailseal::Timestamp::parse(&s),
+            _ => Err(bad()),
+        },
+        _ => Err(bad()),
+    }
+}
+
+/// An array of strings.
+pub(crate) fn strings(v: &Unknown<'_>, what: &str) -> Result<Vec<String>, Error> {
+    array(v, what, |i, e| string(e, &format!("{what}[{i}]")))
 }
 
 /// A proof given as an object (fields read exactly, `number` or `bigint` for integers) or

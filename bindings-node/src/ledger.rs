@@ -19,9 +19,9 @@ use crate::convert::{self, bytes, entry_text, opt_u64, parse_entry, string, u64_
 use crate::error::{bad_arg, closed, guard, js_error};
 use crate::signer::signer_arg;
 use crate::task::Job;
-use crate::types::{ConsistencyProof, InclusionProof, Receipt, StoredCheckpoint, VerifyReport};
+use crate::types::Json;
 
-struct Shared {
+pub(crate) struct Shared {
     ledger: RwLock<Option<trailseal::Ledger>>,
     closed: AtomicBool,
 }
@@ -45,12 +45,13 @@ impl Shared {
 ///
 /// Get one with `await Ledger.create(path, options)` or `await Ledger.open(path)`; share it
 /// freely between concurrent calls; `await ledger.close()` when done (this releases the file
-/// for other processes). Calls that wait on the disk (appends, checkpoints, `verify`, `sync`,
-/// `close`) return Promises and run on libuv's thread pool; reads (`get`, `size`, `root`,
-/// proofs) return at once.
+/// for other processes). Calls that wait on the disk or read more than a few entries
+/// (appends, checkpoints, `verify`, `sync`, `close`, and the auditor's questions: `query`,
+/// `trace`, `why`, `gate`, `recordGate`, `bundle`, `report`) return Promises and run on
+/// libuv's thread pool; reads (`get`, `size`, `root`, proofs, `checkpoints`) return at once.
 #[napi]
 pub struct Ledger {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     origin: String,
     hash: &'static str,
     kind: &'static str,
@@ -74,7 +75,7 @@ impl Ledger {
     }
 
     /// A Promise of `f(ledger)` run on the pool, once the arguments were read.
-    fn job<A: Send + 'static, T: ToNapiValue + TypeName + Send + 'static>(
+    pub(crate) fn job<A: Send + 'static, T: ToNapiValue + TypeName + Send + 'static>(
         &self,
         args: Result<A, Error>,
         f: impl FnOnce(&trailseal::Ledger, A) -> Result<T, Error> + Send + 'static,
@@ -87,7 +88,7 @@ impl Ledger {
     }
 
     /// `f(ledger)` now, on the JS thread (reads that do not wait on the disk).
-    fn now<T>(
+    pub(crate) fn now<T>(
         &self,
         env: &Env,
         f: impl FnOnce(&trailseal::Ledger) -> Result<T, Error>,
@@ -152,8 +153,9 @@ fn open_options(opts: Option<Unknown<'_>>) -> Result<OpenOptions, Error> {
     Ok(out)
 }
 
-/// The `{checkpoint, verifierKey}` of `verify()`: both or neither.
-fn verify_options(opts: Option<Unknown<'_>>) -> Result<Option<(String, String)>, Error> {
+/// The `{checkpoint, verifierKey}` of `verify()` (and of `verifyInclusion` and
+/// `verifyConsistency`): both or neither.
+pub(crate) fn verify_options(opts: Option<Unknown<'_>>) -> Result<Option<(String, String)>, Error> {
     let (mut note, mut vkey) = (None, None);
     for (key, v) in convert::options(opts, "options", &["checkpoint", "verifierKey"])? {
         match key.as_str() {
@@ -171,8 +173,12 @@ fn verify_options(opts: Option<Unknown<'_>>) -> Result<Option<(String, String)>,
     }
 }
 
-fn receipts(r: Vec<trailseal::Receipt>) -> Vec<Receipt> {
-    r.into_iter().map(Receipt::from).collect()
+fn receipt(r: trailseal::Receipt) -> Json {
+    Json::of(&r.to_json())
+}
+
+fn receipts(r: Vec<trailseal::Receipt>) -> Json {
+    Json::list(&r, trailseal::Receipt::to_json)
 }
 
 #[napi]
@@ -275,11 +281,11 @@ impl Ledger {
         ts_args_type = "entry: EntryInput | string",
         ts_return_type = "Promise<Receipt>"
     )]
-    pub fn append(&self, env: Env, entry: Unknown<'_>) -> AsyncTask<Job<Receipt>> {
+    pub fn append(&self, env: Env, entry: Unknown<'_>) -> AsyncTask<Job<Json>> {
         let args = entry_text(&env, &entry, "entry");
         self.job(args, |l, text| {
             let value = parse_entry(&text, None)?;
-            l.append(&value).map(Receipt::from)
+            l.append(&value).map(receipt)
         })
     }
 
@@ -289,7 +295,7 @@ impl Ledger {
         ts_args_type = "entries: Array<EntryInput | string>",
         ts_return_type = "Promise<Receipt[]>"
     )]
-    pub fn append_batch(&self, env: Env, entries: Unknown<'_>) -> AsyncTask<Job<Vec<Receipt>>> {
+    pub fn append_batch(&self, env: Env, entries: Unknown<'_>) -> AsyncTask<Job<Json>> {
         let args = convert::array(&entries, "entries", |i, e| {
             entry_text(&env, e, &format!("entries[{i}]"))
         });
@@ -309,9 +315,9 @@ impl Ledger {
         ts_args_type = "leaf: Uint8Array | string",
         ts_return_type = "Promise<Receipt>"
     )]
-    pub fn append_raw(&self, leaf: Unknown<'_>) -> AsyncTask<Job<Receipt>> {
+    pub fn append_raw(&self, leaf: Unknown<'_>) -> AsyncTask<Job<Json>> {
         let args = bytes(&leaf, "leaf");
-        self.job(args, |l, leaf| l.append_raw(&leaf).map(Receipt::from))
+        self.job(args, |l, leaf| l.append_raw(&leaf).map(receipt))
     }
 
     /// Append raw leaves atomically (raw ledgers).
@@ -320,7 +326,7 @@ impl Ledger {
         ts_args_type = "leaves: Array<Uint8Array | string>",
         ts_return_type = "Promise<Receipt[]>"
     )]
-    pub fn append_raw_batch(&self, leaves: Unknown<'_>) -> AsyncTask<Job<Vec<Receipt>>> {
+    pub fn append_raw_batch(&self, leaves: Unknown<'_>) -> AsyncTask<Job<Json>> {
         let args = convert::array(&leaves, "leaves", |i, e| bytes(e, &format!("leaves[{i}]")));
         self.job(args, |l, leaves| {
             let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
@@ -328,11 +334,11 @@ impl Ledger {
         })
     }
 
-    /// The audit entry at `index`, as recorded (with `v` and `time`).
+    /// The audit entry at `index`, as recorded (with `v` and `time`): its leaf bytes, parsed.
     #[napi(ts_args_type = "index: number | bigint", ts_return_type = "Entry")]
-    pub fn get<'env>(&self, env: &'env Env, index: Unknown<'_>) -> napi::Result<Unknown<'env>> {
-        let value = self.now(env, |l| l.get(u64_arg(&index, "index")?))?;
-        convert::to_js(env, &value)
+    pub fn get(&self, env: Env, index: Unknown<'_>) -> napi::Result<Json> {
+        self.now(&env, |l| l.get_json(u64_arg(&index, "index")?))
+            .map(Json)
     }
 
     /// The exact leaf bytes at `index` (the canonical JSON of an entry, or a raw leaf).
@@ -353,38 +359,40 @@ impl Ledger {
     /// SPEC form.
     #[napi(
         js_name = "proveInclusion",
-        ts_args_type = "index: number | bigint, size?: number | bigint"
+        ts_args_type = "index: number | bigint, size?: number | bigint",
+        ts_return_type = "InclusionProof"
     )]
     pub fn prove_inclusion(
         &self,
         env: Env,
         index: Unknown<'_>,
         size: Option<Unknown<'_>>,
-    ) -> napi::Result<InclusionProof> {
+    ) -> napi::Result<Json> {
         self.now(&env, |l| {
             let index = u64_arg(&index, "index")?;
             l.prove_inclusion(index, opt_u64(size, "size")?)
         })
-        .map(InclusionProof::from)
+        .map(|p| Json(p.to_json()))
     }
 
     /// Consistency proof from the tree of `old` leaves to the tree of `size` (default:
     /// current), in SPEC form.
     #[napi(
         js_name = "proveConsistency",
-        ts_args_type = "old: number | bigint, size?: number | bigint"
+        ts_args_type = "old: number | bigint, size?: number | bigint",
+        ts_return_type = "ConsistencyProof"
     )]
     pub fn prove_consistency(
         &self,
         env: Env,
         old: Unknown<'_>,
         size: Option<Unknown<'_>>,
-    ) -> napi::Result<ConsistencyProof> {
+    ) -> napi::Result<Json> {
         self.now(&env, |l| {
             let old = u64_arg(&old, "old")?;
             l.prove_consistency(old, opt_u64(size, "size")?)
         })
-        .map(ConsistencyProof::from)
+        .map(|p| Json(p.to_json()))
     }
 
     /// Sign a checkpoint of the tree of `size` leaves (default: current), keep it in the
@@ -403,11 +411,11 @@ impl Ledger {
         self.job(args, |l, (signer, size)| l.checkpoint(&signer, size))
     }
 
-    /// Every checkpoint this ledger signed, oldest first.
-    #[napi]
-    pub fn checkpoints(&self, env: Env) -> napi::Result<Vec<StoredCheckpoint>> {
+    /// Every checkpoint this ledger signed, oldest first: `{size, note, verifier_key}`.
+    #[napi(ts_return_type = "StoredCheckpoint[]")]
+    pub fn checkpoints(&self, env: Env) -> napi::Result<Json> {
         self.now(&env, |l| l.checkpoints())
-            .map(|v| v.into_iter().map(StoredCheckpoint::from).collect())
+            .map(|v| Json::list(&v, trailseal::storage::StoredCheckpoint::to_json))
     }
 
     /// Check the whole ledger: re-hash every leaf and node, re-verify every kept checkpoint,
@@ -417,7 +425,7 @@ impl Ledger {
         ts_args_type = "options?: VerifyOptions",
         ts_return_type = "Promise<VerifyReport>"
     )]
-    pub fn verify(&self, options: Option<Unknown<'_>>) -> AsyncTask<Job<VerifyReport>> {
+    pub fn verify(&self, options: Option<Unknown<'_>>) -> AsyncTask<Job<Json>> {
         self.job(verify_options(options), |l, against| {
             let report = match against {
                 Some((note, vkey)) => {
@@ -426,7 +434,7 @@ impl Ledger {
                 }
                 None => l.verify(&VerifyOptions::default())?,
             };
-            Ok(VerifyReport::from(report))
+            Ok(Json::of(&report.to_json()))
         })
     }
 

@@ -1,13 +1,16 @@
 //! `trailseal` for Node.js: a napi-rs addon over the core crate, with no logic of its own.
 //!
 //! The JS API (see `index.d.ts`): `Ledger` (create/open, append, read, prove, checkpoint,
-//! verify, close), `Signer` (checkpoint keys), and the ledger-free checks `verifyInclusion`,
-//! `verifyConsistency` and `verifyCheckpoint`. Every error is an `Error` whose `code` is the
-//! core's error code string (`error.rs`).
+//! verify, close, and the auditor's questions: query, trace, why, gate, recordGate, bundle,
+//! report), `Signer` (checkpoint keys), and the ledger-free checks `verifyInclusion`,
+//! `verifyConsistency`, `verifyCheckpoint` and `verifyBundle`. Results are the core's JSON
+//! forms (`types.rs`). Every error is an `Error` whose `code` is the core's error code string
+//! (`error.rs`).
 
 mod convert;
 mod error;
 mod ledger;
+mod questions;
 mod signer;
 mod task;
 mod types;
@@ -19,34 +22,49 @@ use trailseal::{ErrorCode, Verifier};
 
 use crate::convert::{is_nullish, proof_text, string, type_of};
 use crate::error::{guard, js_error};
+use crate::ledger::verify_options;
+use crate::types::Json;
 
 pub use crate::ledger::Ledger;
 pub use crate::signer::Signer;
-pub use crate::types::Checkpoint;
+
+/// The checkpoint of a `{checkpoint, verifierKey}` option, signature checked.
+fn against(opts: Option<Unknown<'_>>) -> trailseal::Result<Option<trailseal::Checkpoint>> {
+    verify_options(opts)?
+        .map(|(note, vkey)| {
+            trailseal::Checkpoint::verify(&note, &Verifier::from_key_string(&vkey)?)
+        })
+        .transpose()
+}
 
 /// Check an inclusion proof (an object in SPEC form, or its JSON text): that its path leads
 /// from `leaf_hash` at `index` to `root`. Given `leaf` (the leaf bytes as a Buffer or
 /// Uint8Array, a string taken as its UTF-8 bytes, or an entry object, which is checked as its
-/// canonical JSON), also that the leaf hashes to `leaf_hash`. Throws `verification_failed`
-/// (or `malformed`, `out_of_range`) if not.
+/// canonical JSON), also that the leaf hashes to `leaf_hash`. Given `{checkpoint,
+/// verifierKey}`, also that the checkpoint is signed by that key and commits to the proof's
+/// tree (its size and root). Throws `verification_failed` (or `malformed`, `out_of_range`)
+/// if not.
 #[napi(
     js_name = "verifyInclusion",
-    ts_args_type = "proof: InclusionProof | InclusionProofInput | string, leaf?: Uint8Array | string | Entry"
+    ts_args_type = "proof: InclusionProof | InclusionProofInput | string, leaf?: Uint8Array | string | Entry | null, options?: VerifyOptions"
 )]
 pub fn verify_inclusion(
     env: Env,
     proof: Unknown<'_>,
     leaf: Option<Unknown<'_>>,
+    options: Option<Unknown<'_>>,
 ) -> napi::Result<()> {
     let run = || -> trailseal::Result<()> {
         let proof = trailseal::InclusionProof::from_json(&proof_text(&proof, "inclusion proof")?)?;
+        let cp = against(options)?;
         match leaf {
             Some(leaf) if !is_nullish(&leaf)? => {
                 let bytes = leaf_bytes(&env, &leaf)?;
-                proof.verify_leaf(&bytes)
+                proof.verify_leaf(&bytes)?;
             }
-            _ => proof.verify(),
+            _ => proof.verify()?,
         }
+        cp.map_or(Ok(()), |cp| proof.matches_checkpoint(&cp))
     };
     guard(run).map_err(|e| js_error(&env, &e))
 }
@@ -64,15 +82,27 @@ fn leaf_bytes(env: &Env, leaf: &Unknown<'_>) -> trailseal::Result<Vec<u8>> {
 
 /// Check a consistency proof (an object in SPEC form, or its JSON text): that the tree of
 /// `old_size` leaves with `old_root` is a prefix of the tree of `new_size` leaves with
-/// `new_root`. Throws `verification_failed` (or `malformed`, `out_of_range`) if not.
+/// `new_root`. Given `{checkpoint, verifierKey}`, also that the checkpoint is signed by that
+/// key and commits to one end of the proof (the old tree or the new one). Throws
+/// `verification_failed` (or `malformed`, `out_of_range`) if not.
 #[napi(
     js_name = "verifyConsistency",
-    ts_args_type = "proof: ConsistencyProof | ConsistencyProofInput | string"
+    ts_args_type = "proof: ConsistencyProof | ConsistencyProofInput | string, options?: VerifyOptions"
 )]
-pub fn verify_consistency(env: Env, proof: Unknown<'_>) -> napi::Result<()> {
+pub fn verify_consistency(
+    env: Env,
+    proof: Unknown<'_>,
+    options: Option<Unknown<'_>>,
+) -> napi::Result<()> {
     guard(|| {
         let text = proof_text(&proof, "consistency proof")?;
-        trailseal::ConsistencyProof::from_json(&text)?.verify()
+        let proof = trailseal::ConsistencyProof::from_json(&text)?;
+        let cp = against(options)?;
+        proof.verify()?;
+        match cp {
+            Some(cp) => proof.matches_checkpoint(&cp).map(|_| ()),
+            None => Ok(()),
+        }
     })
     .map_err(|e| js_error(&env, &e))
 }
@@ -82,17 +112,45 @@ pub fn verify_consistency(env: Env, proof: Unknown<'_>) -> napi::Result<()> {
 /// if the note or key does not parse. Checking that `origin` is the log you expect is yours.
 #[napi(
     js_name = "verifyCheckpoint",
-    ts_args_type = "note: string, verifierKey: string"
+    ts_args_type = "note: string, verifierKey: string",
+    ts_return_type = "Checkpoint"
 )]
 pub fn verify_checkpoint(
     env: Env,
     note: Unknown<'_>,
     verifier_key: Unknown<'_>,
-) -> napi::Result<Checkpoint> {
-    let run = || -> trailseal::Result<Checkpoint> {
+) -> napi::Result<Json> {
+    let run = || -> trailseal::Result<Json> {
         let note = string(&note, "note")?;
         let verifier = Verifier::from_key_string(&string(&verifier_key, "verifierKey")?)?;
-        trailseal::Checkpoint::verify(&note, &verifier).map(Checkpoint::from)
+        trailseal::Checkpoint::verify(&note, &verifier).map(|c| Json::of(&c.to_json()))
+    };
+    guard(run).map_err(|e| js_error(&env, &e))
+}
+
+/// Check an evidence bundle (`docs/BUNDLE.md`) with nothing but the log's verifier key: its
+/// one canonical spelling, the checkpoint's signature, and every entry's leaf hash and
+/// inclusion proof. `bundle` is the file's text, or its bytes. Returns what it proved; throws
+/// `verification_failed` if any check fails (one changed character anywhere is caught), or
+/// `malformed` if it is not a bundle at all.
+#[napi(
+    js_name = "verifyBundle",
+    ts_args_type = "bundle: string | Uint8Array, verifierKey: string",
+    ts_return_type = "BundleReport"
+)]
+pub fn verify_bundle(
+    env: Env,
+    bundle: Unknown<'_>,
+    verifier_key: Unknown<'_>,
+) -> napi::Result<Json> {
+    let run = || -> trailseal::Result<Json> {
+        let verifier = Verifier::from_key_string(&string(&verifier_key, "verifierKey")?)?;
+        let report = if type_of(&bundle)? == napi::ValueType::String {
+            trailseal::bundle::verify_bundle(&string(&bundle, "bundle")?, &verifier)?
+        } else {
+            trailseal::bundle::verify_bundle_bytes(&convert::bytes(&bundle, "bundle")?, &verifier)?
+        };
+        Ok(Json::of(&report.to_json()))
     };
     guard(run).map_err(|e| js_error(&env, &e))
 }

@@ -6,7 +6,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
-const { ts, REPO, tmpdir, entry, cliPath } = require('./helpers')
+const { ts, REPO, tmpdir, entry, cliPath, throwsWith } = require('./helpers')
 
 const CLI = cliPath()
 
@@ -88,9 +88,11 @@ test('a ledger written from Node is read and verified by the trailseal command',
   assert.equal(again.root(), lines[0].root)
   assert.equal(again.checkpoints().length, 2)
   const report = await again.verify({ checkpoint: note, verifierKey: signer.verifierKey })
-  assert.equal(report.externalCheckpoint, 11)
-  assert.equal(report.checkpoints, 2)
+  assert.equal(report.consistent_with_checkpoint, 11)
+  assert.equal(report.checkpoints_checked, 2)
   await again.close()
+  // The same report, field for field, as the command's.
+  assert.deepEqual(cliJson(['verify', file, '--checkpoint', noteFile, '--vkey', signer.verifierKey]), report)
 })
 
 test('a ledger written by the trailseal command is read, verified and extended from Node', async () => {
@@ -162,4 +164,61 @@ test('raw ledgers: same bytes and roots both ways', async () => {
   assert.deepEqual(execFileSync(CLI, ['show', file, '0', '--raw']), leaves[0])
   assert.deepEqual(cliJson(['prove', 'inclusion', file, '3']), proof)
   cli(['verify', file])
+})
+
+test("the auditor's answers are the command's --json, field for field, and bundles cross both ways", async () => {
+  // The example history, recorded by the command through examples/history.sh.
+  const dir = tmpdir()
+  const file = path.join(dir, 'history.redb')
+  const vkey = cliJson(['init', file, '--origin', 'example.com/payments/audit', '--hash', 'sha256']).verifier_key
+  execFileSync('bash', [path.join(REPO, 'examples', 'history.sh'), CLI, file], { stdio: 'pipe' })
+  const policyFile = path.join(REPO, 'examples', 'release-gate.json')
+  const policy = JSON.parse(fs.readFileSync(policyFile, 'utf8'))
+  const lines = (text) => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l))
+  const gateJson = (subject) => JSON.parse(cliStatus(['gate', file, '--subject', subject, '--policy', policyFile, '--json']).stdout)
+  const want = {
+    alice: lines(cli(['query', file, '--actor', 'alice', '--json'])),
+    prod: lines(cli(['query', file, '--action', 'deploy.succeeded', '--attr', 'env=prod', '--oldest', '--json'])),
+    trace: cliJson(['trace', file, '18', '--json']),
+    forward: cliJson(['trace', file, '10', '--forward', '--json']),
+    why: cliJson(['why', file, '18', '--json']),
+    passed: gateJson('release:2026.11.3'),
+    failed: gateJson('release:2026.11.4'),
+    report: cliJson(['report', file, '--json']),
+    since: cliJson(['report', file, '--since', '2026-11-10T00:00:00Z', '--change-action', 'deploy.rolled_back', '--json']),
+  }
+  const cliBundle = path.join(dir, 'cli-bundle.json')
+  cli(['bundle', file, '--subject', 'release:2026.11.3', '-o', cliBundle])
+
+  const ledger = await ts.Ledger.open(file)
+  assert.equal(ledger.size, 27)
+  assert.deepEqual((await ledger.query({ actor: 'alice' })).entries, want.alice)
+  assert.deepEqual((await ledger.query({ action: 'deploy.succeeded', attrs: { env: 'prod' }, order: 'oldest' })).entries, want.prod)
+  assert.deepEqual(await ledger.trace(18), want.trace)
+  assert.deepEqual(await ledger.trace(10, { forward: true }), want.forward)
+  assert.deepEqual(await ledger.why(18), want.why)
+  assert.deepEqual(await ledger.gate('release:2026.11.3', policy), want.passed)
+  assert.deepEqual(await ledger.gate('release:2026.11.4', policy), want.failed)
+  assert.deepEqual(await ledger.report(), want.report)
+  assert.deepEqual(await ledger.report({ since: '2026-11-10T00:00:00Z', changeActions: ['deploy.rolled_back'] }), want.since)
+  // A bundle from Node, signed with the command's key file.
+  const signer = ts.Signer.fromString(fs.readFileSync(`${file}.key`, 'utf8'))
+  const nodeBundle = path.join(dir, 'node-bundle.json')
+  fs.writeFileSync(nodeBundle, await ledger.bundle({ index: 18 }, { signer }))
+  await ledger.close()
+
+  // Each side verifies the other's bundle, with the same report.
+  const fromCli = ts.verifyBundle(fs.readFileSync(cliBundle), vkey)
+  assert.deepEqual(fromCli.entries.map((f) => f.index), [12, 13, 14, 15, 16, 17])
+  assert.deepEqual(cliJson(['verify-bundle', cliBundle, '--vkey', vkey, '--json']), fromCli)
+  const fromNode = cliJson(['verify-bundle', nodeBundle, '--vkey', vkey, '--json'])
+  assert.deepEqual(fromNode, ts.verifyBundle(fs.readFileSync(nodeBundle, 'utf8'), vkey))
+  assert.deepEqual(fromNode.entries.map((f) => f.index), [0, 10, 11, 14, 16, 17, 18])
+  // One changed character: the command refuses Node's bundle too.
+  const text = fs.readFileSync(nodeBundle, 'utf8')
+  const edited = text.replace('"rel":"release"', '"rel":"relea5e"')
+  assert.notEqual(edited, text)
+  fs.writeFileSync(nodeBundle, edited)
+  assert.equal(cliStatus(['verify-bundle', nodeBundle, '--vkey', vkey]).status, 1)
+  throwsWith('verification_failed', () => ts.verifyBundle(fs.readFileSync(nodeBundle), vkey))
 })

@@ -263,12 +263,12 @@ test('io: an operating-system I/O error', async () => {
   await rejectsWith('io', () => ts.Ledger.open(dir)) // a directory
 })
 
-test('internal: a panic below the binding rejects with a coded error, the process lives on', (t) => {
-  // `internal` means a bug; no valid input causes it. The nearest input is a ledger file
-  // whose storage pages are overwritten: the storage engine (redb) panics on some of them,
-  // and the panic must come back as a coded error, never a crash. Run in a child process so
-  // the panic messages stay out of this output. (Reported to the core: a corrupt file should
-  // be not_a_ledger or storage, not internal.)
+test('corrupt files: storage-engine panics come back as tampered, never internal or a crash', (t) => {
+  // A ledger file whose storage pages are overwritten: the storage engine (redb) panics on
+  // some of them. The core contains those panics itself (`tampered`, location "file"); the
+  // binding's own guard turns any other panic into `internal`, which therefore must not show
+  // here. Run in a child process so any panic message stays out of this output. (`internal`
+  // means a bug: no input is known to cause it.)
   const file = ledgerPath()
   const child = `
     const fs = require('node:fs')
@@ -280,6 +280,7 @@ test('internal: a panic below the binding rejects with a coded error, the proces
       await ledger.close()
       const good = fs.readFileSync(file)
       const seen = {}
+      const messages = []
       for (let off = 4096; off < good.length; off += 4096) {
         const bad = Buffer.from(good)
         bad.fill(0xff, off, off + 4096)
@@ -295,19 +296,23 @@ test('internal: a panic below the binding rejects with a coded error, the proces
           }
         } catch (e) {
           code = e.code
+          if (code === 'tampered') messages.push(e.message)
         }
         seen[code] = (seen[code] || 0) + 1
       }
-      console.log(JSON.stringify(seen))
+      console.log(JSON.stringify({ seen, messages }))
     })()`
   const r = spawnSync(process.execPath, ['-e', child], {
     encoding: 'utf8',
     env: { ...process.env, RUST_BACKTRACE: '0' },
   })
   assert.equal(r.status, 0, r.stderr)
-  const seen = JSON.parse(r.stdout.trim())
+  const { seen, messages } = JSON.parse(r.stdout.trim())
   for (const code of Object.keys(seen)) {
     assert.ok(code === 'ok' || CODES.includes(code), `uncoded error: ${code}`)
   }
-  t.diagnostic(`outcomes of overwritten pages: ${r.stdout.trim()}`)
+  assert.equal(seen.internal, undefined, 'a corrupt file is not a bug in trailseal')
+  assert.ok(seen.tampered > 0, `no overwritten page was caught: ${JSON.stringify(seen)}`)
+  for (const m of messages) assert.match(m, /tamper/i)
+  t.diagnostic(`outcomes of overwritten pages: ${JSON.stringify(seen)}`)
 })

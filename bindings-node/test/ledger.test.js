@@ -126,6 +126,40 @@ test('proofs: SPEC form, verify offline, JSON round trip, bigint arguments', asy
   await ledger.close()
 })
 
+test('proofs against a signed checkpoint: {checkpoint, verifierKey}, as `verify-proof` checks them', async () => {
+  const ledger = await ts.Ledger.create(ledgerPath(), { origin: 'example.com/audit' })
+  const signer = ts.Signer.generate('example.com/audit')
+  for (let i = 0; i < 13; i++) await ledger.append(entry(i))
+  const at8 = { checkpoint: await ledger.checkpoint(signer, 8), verifierKey: signer.verifierKey }
+  const at13 = { checkpoint: await ledger.checkpoint(signer), verifierKey: signer.verifierKey }
+  // An inclusion proof must be against the checkpoint's tree: its size and root.
+  ts.verifyInclusion(ledger.proveInclusion(5, 8), ledger.get(5), at8)
+  ts.verifyInclusion(ledger.proveInclusion(5), null, at13)
+  ts.verifyInclusion(JSON.stringify(ledger.proveInclusion(5)), undefined, at13)
+  let e = throwsWith('verification_failed', () => ts.verifyInclusion(ledger.proveInclusion(5), ledger.get(5), at8))
+  assert.match(e.message, /checkpoint/)
+  // The leaf is still checked first: a wrong leaf fails whatever the checkpoint.
+  throwsWith('verification_failed', () => ts.verifyInclusion(ledger.proveInclusion(5, 8), ledger.get(6), at8))
+  // A consistency proof must have the checkpoint's tree at one end, old or new.
+  ts.verifyConsistency(ledger.proveConsistency(8), at8)
+  ts.verifyConsistency(ledger.proveConsistency(8), at13)
+  ts.verifyConsistency(ledger.proveConsistency(3, 8), at8)
+  e = throwsWith('verification_failed', () => ts.verifyConsistency(ledger.proveConsistency(3, 9), at8))
+  assert.match(e.message, /checkpoint/)
+  // The checkpoint's signature is checked: another key, or a note that was changed.
+  const otherKey = ts.Signer.generate('example.com/audit').verifierKey
+  throwsWith('verification_failed', () => ts.verifyInclusion(ledger.proveInclusion(5, 8), null, { ...at8, verifierKey: otherKey }))
+  throwsWith('verification_failed', () => ts.verifyConsistency(ledger.proveConsistency(8), { ...at8, verifierKey: otherKey }))
+  const forged = { ...at8, checkpoint: at8.checkpoint.replace('\n8\n', '\n9\n') }
+  throwsWith('verification_failed', () => ts.verifyConsistency(ledger.proveConsistency(8), forged))
+  // Both options or neither.
+  throwsWith('invalid_argument', () => ts.verifyInclusion(ledger.proveInclusion(5), null, { checkpoint: at13.checkpoint }))
+  throwsWith('invalid_argument', () => ts.verifyConsistency(ledger.proveConsistency(8), { verifierKey: signer.verifierKey }))
+  throwsWith('invalid_argument', () => ts.verifyConsistency(ledger.proveConsistency(8), { ...at8, size: 8 }))
+  throwsWith('malformed', () => ts.verifyConsistency(ledger.proveConsistency(8), { ...at8, verifierKey: 'nope' }))
+  await ledger.close()
+})
+
 test('checkpoints: signed, kept, verified, with verify() against an outside one', async () => {
   const ledger = await ts.Ledger.create(ledgerPath(), { origin: 'example.com/audit' })
   const signer = ts.Signer.generate('example.com/audit')
@@ -136,18 +170,21 @@ test('checkpoints: signed, kept, verified, with verify() against an outside one'
   assert.deepEqual(cp, { origin: 'example.com/audit', size: 3, root: ledger.root(), extensions: [] })
   assert.equal(ts.verifyCheckpoint(note1, signer.verifierKey).root, ledger.root(2))
   assert.deepEqual(ledger.checkpoints(), [
-    { size: 2, note: note1, verifierKey: signer.verifierKey },
-    { size: 3, note: note2, verifierKey: signer.verifierKey },
+    { size: 2, note: note1, verifier_key: signer.verifierKey },
+    { size: 3, note: note2, verifier_key: signer.verifierKey },
   ])
   await ledger.append(entry(3))
   const report = await ledger.verify({ checkpoint: note2, verifierKey: signer.verifierKey })
+  // The core's verify report, as `trailseal verify` prints it.
+  assert.deepEqual(Object.keys(report), ['ok', 'size', 'root', 'nodes_checked', 'checkpoints_checked', 'consistent_with_checkpoint'])
+  assert.equal(report.ok, true)
   assert.equal(report.size, 4)
   assert.equal(report.root, ledger.root())
-  assert.equal(report.checkpoints, 2)
-  assert.equal(report.externalCheckpoint, 3)
-  assert.ok(report.nodes >= 1)
+  assert.equal(report.checkpoints_checked, 2)
+  assert.equal(report.consistent_with_checkpoint, 3)
+  assert.ok(report.nodes_checked >= 1)
   const plain = await ledger.verify()
-  assert.equal(plain.externalCheckpoint, undefined)
+  assert.equal(plain.consistent_with_checkpoint, null)
   // A proof from the checkpoint's tree to today's, rooted in the signed root.
   const c = ledger.proveConsistency(cp.size)
   assert.equal(c.old_root, cp.root)

@@ -4,19 +4,29 @@ import {
   Ledger,
   Signer,
   errorCodes,
+  verifyBundle,
   verifyCheckpoint,
   verifyConsistency,
   verifyInclusion,
+  type BundleReport,
   type Checkpoint,
   type ConsistencyProof,
   type Entry,
   type EntryInput,
   type ErrorCode,
+  type Found,
+  type GatePolicy,
+  type GateResult,
   type InclusionProof,
+  type QueryFilters,
+  type QueryPage,
   type Receipt,
+  type Report,
   type StoredCheckpoint,
+  type Trace,
   type TrailsealError,
   type VerifyReport,
+  type Why,
 } from 'trailseal'
 
 async function main(): Promise<void> {
@@ -52,8 +62,55 @@ async function main(): Promise<void> {
   const note: string = await ledger.checkpoint(signer)
   const cp: Checkpoint = verifyCheckpoint(note, signer.verifierKey)
   const stored: StoredCheckpoint[] = ledger.checkpoints()
+  const storedKey: string = stored[0].verifier_key
   const report: VerifyReport = await ledger.verify({ checkpoint: note, verifierKey: signer.verifierKey })
-  const ext: number | undefined = report.externalCheckpoint
+  const ext: number | null = report.consistent_with_checkpoint
+  const checked: number = report.nodes_checked + report.checkpoints_checked
+  verifyInclusion(p, null, { checkpoint: note, verifierKey: signer.verifierKey })
+  verifyConsistency(c, { checkpoint: note, verifierKey: signer.verifierKey })
+
+  // The auditor's questions.
+  const filters: QueryFilters = { actor: 'alice', attrs: { env: 'prod' }, since: new Date(), order: 'oldest', limit: 10 }
+  const page: QueryPage = await ledger.query(filters)
+  const firstFound: Found | undefined = page.entries[0]
+  const firstEntry: Entry | undefined = firstFound?.entry
+  const next: string | null = page.nextCursor
+  await ledger.query({ subject: 'release:2026.11.3', cursor: next })
+  await ledger.query('{"actor": "alice"}')
+  await ledger.query()
+  const t: Trace = await ledger.trace(18, { forward: true })
+  const linked: number[] = t.nodes[0].links
+  const w: Why = await ledger.why(18n)
+  const rule: Entry | undefined = w.policy?.entry
+  const policy: GatePolicy = { min_approvals: 2, approver_roles: ['release-manager'], require: ['test.passed'] }
+  const g: GateResult = await ledger.gate('release:2026.11.3', policy)
+  const passed: boolean = g.passed && g.requirements.every((q) => q.met && q.evidence.length > 0)
+  const recorded: Receipt = await ledger.recordGate(policy, g, 'release-gate-bot')
+  const b1: string = await ledger.bundle({ subject: 'release:2026.11.3' }, { signer })
+  await ledger.bundle({ index: 18, forward: true }, { checkpoint: note, verifierKey: signer.verifierKey })
+  await ledger.bundle({ query: { decision: 'break_glass' } }, { signer })
+  await ledger.bundle({ indexes: [3, 19n] }, { signer })
+  const br: BundleReport = verifyBundle(b1, signer.verifierKey)
+  const inTree: number = br.tree_size
+  verifyBundle(Buffer.from(b1), signer.verifierKey)
+  const rep: Report = await ledger.report({ since: '2026-11-10T00:00:00Z', changeActions: ['deploy.succeeded'] })
+  const median: number | null = rep.approval_latency.median_seconds
+  const breakGlass: number | undefined = rep.weeks[0]?.break_glass
+  await ledger.report()
+  // @ts-expect-error: one selection at a time
+  await ledger.bundle({ subject: 'release:2026.11.3', index: 3 }, { signer })
+  // @ts-expect-error: a bundle is proven by a signer or an earlier checkpoint, not both
+  await ledger.bundle({ index: 3 }, { signer, checkpoint: note, verifierKey: signer.verifierKey })
+  // @ts-expect-error: a checkpoint needs its verifier key
+  await ledger.bundle({ index: 3 }, { checkpoint: note })
+  // @ts-expect-error: gate policies use the file's names
+  await ledger.gate('release:2026.11.3', { minApprovals: 2 })
+  // @ts-expect-error: no such order
+  await ledger.query({ order: 'random' })
+  // @ts-expect-error: report options are camelCase
+  await ledger.report({ change_actions: ['deploy.succeeded'] })
+  // @ts-expect-error: verifyBundle answers at once (it needs no ledger)
+  await verifyBundle(b1, signer.verifierKey).then(() => {})
   await ledger.sync()
   await ledger.close()
 
@@ -86,7 +143,8 @@ async function main(): Promise<void> {
   Signer.generate()
   // @ts-expect-error: proofs come back synchronously
   await ledger.proveInclusion(0).then(() => {})
-  void [rs, leafHash, time, v, root, cp, stored, ext, kind, hash, again, codes, wrong]
+  void [rs, leafHash, time, v, root, cp, stored, storedKey, ext, checked, kind, hash, again, codes, wrong]
+  void [firstEntry, linked, rule, passed, recorded, inTree, median, breakGlass]
 }
 
 void main

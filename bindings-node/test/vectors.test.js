@@ -202,7 +202,7 @@ test('signed-note: ledgers reproduce the vector notes byte for byte', async () =
     await ledger.appendRawBatch(rfc.leaves_hex.slice(0, Number(size)).map((h) => Buffer.from(h, 'hex')))
     const note = await ledger.checkpoint(ts.Signer.fromString(v.signer_key))
     assert.equal(note, v.signed_note)
-    assert.deepEqual(ledger.checkpoints(), [{ size: Number(size), note, verifierKey: v.verifier_key }])
+    assert.deepEqual(ledger.checkpoints(), [{ size: Number(size), note, verifier_key: v.verifier_key }])
     await ledger.close()
     reproduced++
   }
