@@ -307,6 +307,16 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
+impl Page {
+    /// `{"entries": [{"index", "entry"}], "next_cursor": "..." | null}`
+    pub fn to_json(&self) -> Value {
+        json!({
+            "entries": self.entries.iter().map(Found::to_json).collect::<Vec<_>>(),
+            "next_cursor": self.next_cursor,
+        })
+    }
+}
+
 /// Walks one posting list, forward or backward, jumping to a target.
 struct Postings<'r> {
     reader: &'r Reader,
