@@ -21,6 +21,8 @@ use trailseal::{
     OpenOptions, Selection, Signer, Timestamp, Verifier, VerifyOptions,
 };
 
+mod capture;
+
 #[derive(Parser)]
 #[command(
     name = "trailseal",
@@ -183,6 +185,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record one CI step from the CI system's environment (GitHub Actions, GitLab CI, Azure
+    /// Pipelines, Jenkins, Buildkite, CircleCI); prints the receipt.
+    Record(capture::RecordArgs),
+    /// Import evidence: `import git LEDGER [REPO]` (commits), or
+    /// `import LEDGER --format cdevents|intoto|ocsf FILE|-`.
+    Import(capture::ImportArgs),
     /// Print the verifier key of a ledger's signer key (LEDGER.key) or of KEYFILE.
     Vkey {
         #[arg(required_unless_present = "key")]
@@ -405,6 +413,15 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<capture::Failure> for Failure {
+    fn from(f: capture::Failure) -> Self {
+        Failure {
+            status: f.status,
+            message: f.message,
+        }
+    }
+}
+
 fn usage(message: impl Into<String>) -> Failure {
     Failure {
         status: 2,
@@ -511,6 +528,8 @@ fn run(cli: Cli) -> Res {
             checkpoint,
             vkey,
         } => verify_proof(inclusion, leaf, consistency, checkpoint, vkey),
+        Command::Record(a) => capture::record(&a, &open).map_err(Failure::from),
+        Command::Import(a) => capture::import(&a, &open).map_err(Failure::from),
         Command::Query(q) => query(open_ledger(&q.ledger)?, &q),
         Command::Trace {
             ledger,

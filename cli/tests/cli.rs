@@ -2365,3 +2365,81 @@ fn report_where_approvals_wait() {
     );
     run(&["report", fx.l(), "--since", "last week"]).expect(2);
 }
+
+#[test]
+fn record_and_import_from_the_shell() {
+    let fx = Fx::new(&[]);
+    // outside a CI system: refused, naming what was looked for
+    let out = Command::new(env!("CARGO_BIN_EXE_trailseal"))
+        .args(["record", fx.l(), "--action", "build.succeeded"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_ACTIONS"));
+    // inside GitHub Actions: recorded once, a retry returns the same receipt
+    let gh = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_ACTOR", "alice"),
+        ("GITHUB_REPOSITORY", "acme/api"),
+        ("GITHUB_SHA", "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_WORKFLOW", "release"),
+        ("GITHUB_JOB", "build"),
+        ("GITHUB_RUN_ID", "981"),
+        ("GITHUB_RUN_NUMBER", "12"),
+        ("GITHUB_RUN_ATTEMPT", "1"),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+    ];
+    let record = || {
+        Command::new(env!("CARGO_BIN_EXE_trailseal"))
+            .args([
+                "record",
+                fx.l(),
+                "--action",
+                "build.succeeded",
+                "--subject",
+                "artifact:api:1",
+            ])
+            .env_clear()
+            .envs(gh)
+            .output()
+            .unwrap()
+    };
+    let first = record();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = record();
+    assert_eq!(second.status.code(), Some(0));
+    assert_eq!(
+        first.stdout, second.stdout,
+        "a retried step is recorded once"
+    );
+    assert_eq!(fx.size(), 1);
+    // a CDEvents file, and something that is not one
+    let events = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/capture/cdevents");
+    let file = std::fs::read_dir(events)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    run(&[
+        "import",
+        fx.l(),
+        "--format",
+        "cdevents",
+        file.to_str().unwrap(),
+    ])
+    .expect(0);
+    let before = fx.size();
+    run_in(
+        &["import", fx.l(), "--format", "intoto", "-"],
+        b"{\"not\": \"a statement\"}",
+    )
+    .expect(2);
+    assert_eq!(fx.size(), before);
+}

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod bundle;
+pub mod capture;
 pub mod checkpoint;
 pub mod entry;
 pub mod error;

@@ -1,0 +1,317 @@
+//! `trailseal record` and `trailseal import`: evidence captured from the CI environment, from
+//! a git repository's history, and from CDEvents, in-toto and OCSF events.
+//!
+//! ```text
+//! trailseal record LEDGER --action A [--subject TYPE:ID] [--attr K=V]... [--ref REL=ID]...
+//! trailseal import git LEDGER [REPO] [--since REV]
+//! trailseal import LEDGER --format cdevents|intoto|ocsf FILE|-
+//! ```
+//!
+//! The work is done by `trailseal::capture`; this module parses arguments, opens the ledger,
+//! shows progress on a terminal and prints JSON. Exit status as the rest of the command: 2
+//! refused input or usage (nothing written), 3 I/O or storage failure.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use trailseal::capture::ci::{self, Step};
+use trailseal::capture::formats::{self, Format};
+use trailseal::capture::git::{self, ImportOptions};
+use trailseal::{Error, Ledger, OpenOptions};
+
+/// Record one CI step: who, where and what come from the CI system's environment.
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// The ledger file.
+    pub ledger: PathBuf,
+    /// What happened, e.g. build.succeeded, test.passed, scan.passed, deploy.succeeded.
+    #[arg(long, value_name = "A")]
+    pub action: String,
+    /// What it was done to (default: the commit being built).
+    #[arg(long, value_name = "TYPE:ID")]
+    pub subject: Option<String>,
+    /// A label of the step (repeatable); keys starting `ci.` are filled in from the CI.
+    #[arg(long, value_name = "K=V")]
+    pub attr: Vec<String>,
+    /// External evidence, e.g. artifact=oci:sha256:... (repeatable).
+    #[arg(long = "ref", value_name = "REL=EXTERNAL_ID")]
+    pub refs: Vec<String>,
+    /// A JSON file to carry as the entry's payload.
+    #[arg(long, value_name = "FILE")]
+    pub payload: Option<PathBuf>,
+    /// Print the entry instead of recording it (no ledger is opened).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Import evidence: `import git LEDGER [REPO]`, or `import LEDGER --format F FILE|-`.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ImportArgs {
+    #[command(subcommand)]
+    pub source: Option<ImportSource>,
+    /// The ledger file.
+    #[arg(required = true)]
+    pub ledger: Option<PathBuf>,
+    /// The event format of FILE.
+    #[arg(long, value_enum, required = true)]
+    pub format: Option<FormatName>,
+    /// One JSON document, a JSON array of events, or JSON Lines ('-' for stdin).
+    #[arg(value_name = "FILE|-", required = true)]
+    pub input: Option<PathBuf>,
+}
+
+/// Where `import` reads from besides an event file.
+#[derive(Subcommand, Debug)]
+pub enum ImportSource {
+    /// A git repository's commits, oldest first; run again, only new commits are added.
+    Git(GitArgs),
+}
+
+/// `import git`.
+#[derive(Args, Debug)]
+pub struct GitArgs {
+    /// The ledger file.
+    pub ledger: PathBuf,
+    /// The repository (default: the current directory).
+    #[arg(default_value = ".")]
+    pub repo: PathBuf,
+    /// Only commits after this revision.
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
+    /// Import up to this revision instead of HEAD.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// The repository's name in the entries (default: origin's URL as host/path, else the
+    /// directory name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Do not record signature status (skips gpg/ssh verification of signed commits).
+    #[arg(long)]
+    pub no_signatures: bool,
+    /// Commits per atomic batch.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub batch: usize,
+}
+
+/// `--format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatName {
+    /// CDEvents (CD Foundation).
+    Cdevents,
+    /// in-toto Statements, bare or in DSSE envelopes (SLSA provenance and others).
+    #[value(alias = "in-toto")]
+    Intoto,
+    /// OCSF events (API Activity, Account Change, ...).
+    Ocsf,
+}
+
+impl From<FormatName> for Format {
+    fn from(f: FormatName) -> Format {
+        match f {
+            FormatName::Cdevents => Format::CDEvents,
+            FormatName::Intoto => Format::InToto,
+            FormatName::Ocsf => Format::Ocsf,
+        }
+    }
+}
+
+/// A failure with the exit status it maps to (as `main`'s own `Failure`).
+#[derive(Debug)]
+pub struct Failure {
+    /// 1 verification failed, 2 refused input or usage, 3 I/O or storage.
+    pub status: u8,
+    /// What to print after `trailseal: `.
+    pub message: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = e.code();
+        let status = if code.is_verification_failure() {
+            1
+        } else if code.is_refused_input() {
+            2
+        } else {
+            3
+        };
+        Failure {
+            status,
+            message: format!("{e} [{code}]"),
+        }
+    }
+}
+
+type Res<T = ()> = Result<T, Failure>;
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        status: 2,
+        message: message.into(),
+    }
+}
+
+fn io_fail(what: &Path, e: io::Error) -> Failure {
+    Failure {
+        status: if e.kind() == io::ErrorKind::NotFound {
+            2
+        } else {
+            3
+        },
+        message: format!("{}: {e}", what.display()),
+    }
+}
+
+fn emit(text: &str) -> Res {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| io_fail(Path::new("stdout"), e))
+}
+
+fn split_pair<'a>(flag: &str, s: &'a str, sep: char) -> Res<(&'a str, &'a str)> {
+    s.split_once(sep)
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| usage(format!("--{flag} {s:?}: expected the form A{sep}B")))
+}
+
+fn open(path: &Path, opts: &OpenOptions) -> Res<Ledger> {
+    Ok(Ledger::open_with(path, opts)?)
+}
+
+/// A progress bar for a person watching; hidden when output goes to a pipe or file.
+fn progress_bar(what: &str) -> ProgressBar {
+    if !io::stdout().is_terminal() || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(0);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+    {
+        pb.set_style(style);
+    }
+    pb.set_message(what.to_owned());
+    pb
+}
+
+/// `trailseal record`: one entry for this CI step; prints its receipt. A retried step
+/// (same run, job, step and content) is recorded once: the stored receipt is printed.
+pub fn record(a: &RecordArgs, opts: &OpenOptions) -> Res {
+    let ctx = ci::detect_env()?;
+    let mut step = Step::default();
+    for kv in &a.attr {
+        let (k, v) = split_pair("attr", kv, '=')?;
+        step.attrs.insert(k.into(), v.into());
+    }
+    for r in &a.refs {
+        let (rel, ext) = split_pair("ref", r, '=')?;
+        step.refs.push((rel.into(), ext.into()));
+    }
+    if let Some(p) = &a.payload {
+        let bytes = std::fs::read(p).map_err(|e| io_fail(p, e))?;
+        let v = trailseal::entry::parse_json(&bytes)
+            .map_err(|e| usage(format!("--payload {}: {e}", p.display())))?;
+        step.payload = Some(v);
+    }
+    let subject = match &a.subject {
+        Some(s) => Some(split_pair("subject", s, ':')?),
+        None => None,
+    };
+    if a.dry_run {
+        let e = ctx.entry(&a.action, subject, &step)?;
+        return emit(&format!("{e}\n"));
+    }
+    let l = open(&a.ledger, opts)?;
+    let r = ctx.record(&l, &a.action, subject, &step)?;
+    if r.already_recorded {
+        eprintln!(
+            "already recorded at index {} (a retry of this step): nothing written",
+            r.receipt.index
+        );
+    }
+    emit(&format!("{}\n", r.receipt.to_json()))
+}
+
+/// `trailseal import ...`: a git repository's commits, or events of a standard format.
+pub fn import(a: &ImportArgs, opts: &OpenOptions) -> Res {
+    match &a.source {
+        Some(ImportSource::Git(g)) => import_git(g, opts),
+        None => {
+            let (Some(ledger), Some(format), Some(input)) = (&a.ledger, a.format, &a.input) else {
+                return Err(usage(
+                    "usage: trailseal import LEDGER --format cdevents|intoto|ocsf FILE|-, or trailseal import git LEDGER [REPO]",
+                ));
+            };
+            import_events(ledger, format.into(), input, opts)
+        }
+    }
+}
+
+fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
+    if g.batch == 0 {
+        return Err(usage("--batch must be at least 1"));
+    }
+    let l = open(&g.ledger, opts)?;
+    let options = ImportOptions {
+        since: g.since.clone(),
+        rev: g.rev.clone(),
+        repository: g.name.clone(),
+        batch: g.batch,
+        signatures: !g.no_signatures,
+    };
+    let pb = progress_bar("importing commits");
+    let mut tick = |done: u64, total: u64| {
+        pb.set_length(total);
+        pb.set_position(done);
+    };
+    let report = git::import_with(&l, &g.repo, &options, &mut tick);
+    pb.finish_and_clear();
+    let report = report?;
+    for (sha, index) in report.conflicts.iter().take(5) {
+        eprintln!(
+            "commit {sha} is already recorded at index {index} with other details (kept as recorded)"
+        );
+    }
+    if report.conflicts_total > 5 {
+        eprintln!(
+            "... and {} more: was the repository imported before under another --name?",
+            report.conflicts_total - 5
+        );
+    }
+    eprintln!(
+        "{}: {} commits examined, {} recorded{}",
+        report.repository,
+        report.examined,
+        report.recorded,
+        match &report.resumed_after {
+            Some(s) => format!(" (after {s}, the newest already imported)"),
+            None => String::new(),
+        }
+    );
+    emit(&format!("{}\n", report.to_json()))
+}
+
+fn import_events(ledger: &Path, format: Format, input: &Path, opts: &OpenOptions) -> Res {
+    let bytes = if input.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(|e| io_fail(Path::new("stdin"), e))?;
+        buf
+    } else {
+        std::fs::read(input).map_err(|e| io_fail(input, e))?
+    };
+    // Map everything before opening the ledger: a refused input leaves it untouched.
+    let entries = formats::to_entries(format, &bytes)?;
+    let l = open(ledger, opts)?;
+    let receipts = l.append_batch(&entries)?;
+    let mut text = String::new();
+    for r in &receipts {
+        text.push_str(&r.to_json().to_string());
+        text.push('\n');
+    }
+    emit(&text)
+}
