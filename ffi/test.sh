@@ -12,7 +12,9 @@
 # 4. runs ffi/tests/test.c under valgrind (no leaks, no invalid accesses), linked against the
 #    shared library, and again natively against the static library;
 # 5. exchanges ledgers with the `trailseal` command (it writes one C reads and extends, C
-#    writes one it reads and extends);
+#    writes one it reads and extends); the command records the example delivery history
+#    (examples/history.sh) and C's answers about it (query, trace, why, gate, report) must be
+#    the command's `--json` output byte for byte; each checks the other's evidence bundle;
 # 6. runs `go test` in ffi/go (static library; then the pkg-config and shared-library builds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -95,6 +97,23 @@ printf '%s\n' \
 "$T" checkpoint "$c/cli-made.redb" > "$c/cli.note"
 for i in 0 1 2; do "$T" show "$c/cli-made.redb" "$i" > "$c/cli-show-$i.json"; done
 "$T" prove inclusion "$c/cli-made.redb" 1 > "$c/cli-inclusion-1.json"
+# The example delivery history, and the command's answers about it, for C to match byte for byte.
+h="$c/cli-history.redb"
+"$T" init "$h" --origin example.com/payments/audit --hash sha256 > /dev/null
+bash examples/history.sh "$T" "$h" > /dev/null
+"$T" vkey "$h" > "$c/cli-history.vkey"
+"$T" bundle "$h" --subject release:2026.11.3 -o "$c/cli-history.bundle" > /dev/null
+"$T" gate "$h" --subject release:2026.11.3 --policy examples/release-gate.json --json > "$c/cli-gate-3.json"
+if "$T" gate "$h" --subject release:2026.11.4 --policy examples/release-gate.json --json \
+  > "$c/cli-gate-4.json" 2> /dev/null; then
+  echo "FAIL: release 2026.11.4 passed the example gate" >&2
+  exit 1
+fi
+"$T" trace "$h" 18 --json > "$c/cli-trace-18.json"
+"$T" trace "$h" 10 --forward --json > "$c/cli-trace-10-forward.json"
+"$T" why "$h" 18 --json > "$c/cli-why-18.json"
+"$T" report "$h" --since 2026-11-09T00:00:00Z --json > "$c/cli-report.json"
+"$T" query "$h" --actor alice --json > "$c/cli-query-alice.jsonl"
 
 step "C tests under valgrind (shared library)"
 valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,possible --track-origins=yes \
@@ -140,6 +159,17 @@ check "the command verifies its ledger as extended and signed by C" \
   grep -q '"size":4,.*"checkpoints_checked":2,"consistent_with_checkpoint":4' <<<"$out"
 out=$("$T" show "$c/cli-made.redb" 3)
 check "the command shows the C-appended entry" grep -q '"actor":{"id":"c-program"}' <<<"$out"
+hvkey=$(cat "$c/c-history.vkey")
+out=$("$T" verify-bundle "$c/c-history.bundle" --vkey "$hvkey" --json)
+check "the C-made bundle verifies in the command" \
+  grep -q '^{"ok":true,"origin":"example.com/payments/audit","hash":"sha256","tree_size":27,' <<<"$out"
+sed '0,/"id":"alice"/s//"id":"Alice"/' "$c/c-history.bundle" > "$work/changed.bundle"
+check "the changed bundle differs in one byte" test "$(cmp -l "$c/c-history.bundle" "$work/changed.bundle" | wc -l)" = 1
+set +e
+"$T" verify-bundle "$work/changed.bundle" --vkey "$hvkey" > /dev/null 2>&1
+status=$?
+set -e
+check "the command refuses the C-made bundle with one character changed (exit 1)" test "$status" = 1
 echo "interop: $checks passed, 0 failed"
 
 step "go test (static library from $target/debug)"

@@ -16,6 +16,19 @@
 //	note, err := l.Checkpoint(signer, trailseal.CurrentSize)
 //	err = trailseal.VerifyInclusion(proof, nil, &trailseal.SignedCheckpoint{Note: note, VerifierKey: signer.VerifierKey()})
 //
+// # The auditor's questions
+//
+// Each question is one call: [Ledger.Query] (search by actor, action, subject, attrs, refs,
+// decision, time), [Ledger.Trace] and [Ledger.Why] (what an entry rests on, and which
+// policy version allowed it), [Ledger.Gate] and [Ledger.RecordGate] (release gates),
+// [Ledger.Bundle] with the ledger-free [VerifyBundle] (evidence bundles), and [Ledger.Report]
+// (where approvals wait). The results are the JSON of `trailseal ... --json`, decoded.
+//
+//	page, err := l.Query(trailseal.Query{Decision: "break_glass", Since: start})
+//	result, err := l.Gate("release:2026.11.3", policyFileBytes)
+//	bundle, err := l.Bundle(trailseal.SelectSubject("release:2026.11.3"), signer)
+//	report, err := trailseal.VerifyBundle(bundle, signer.VerifierKey())
+//
 // # Errors
 //
 // Every error returned by this package for a failed trailseal call is an [*Error] carrying the

@@ -32,7 +32,11 @@
  *   trailseal_last_error_message() belong to the library and are never freed.
  *
  * - JSON. Entries, receipts, proofs, reports and checkpoint information cross as UTF-8 JSON
- *   text in their SPEC form; hashes in JSON are 64 lowercase hex digits.
+ *   text in their SPEC form; hashes in JSON are 64 lowercase hex digits. Results of the
+ *   auditor's questions (query, trace, why, gate, report, verify_bundle) are the JSON that
+ *   `trailseal ... --json` prints. JSON objects given as input (queries, gate policies,
+ *   bundle selections, report options) are read strictly: a repeated key or an unknown field
+ *   is TRAILSEAL_STATUS_MALFORMED, so a typo never widens a query or weakens a gate.
  *
  * - Errors. After a failure, trailseal_last_error_message() is the message on the calling
  *   thread (valid until the next status-returning trailseal call on that thread).
@@ -732,6 +736,233 @@ trailseal_status trailseal_leaf_hash(const char *hash,
                                      const uint8_t *leaf,
                                      size_t leaf_len,
                                      char **leaf_hash_hex_out);
+
+/**
+ * Finds entries: every filter of the query must hold (AND), one page at a time, newest first
+ * unless `"order": "oldest"`. Reads only the indexes of its filters and the entries it
+ * returns, never the whole ledger. Entry ledgers only (`TRAILSEAL_STATUS_WRONG_KIND`).
+ *
+ * `query_json` is the core's query form (`Query::from_json`, the same in every binding),
+ * every field optional (`"{}"` matches every entry):
+ * `{"actor": "alice", "via": "alice", "action": "deploy.succeeded", "subject":
+ * "release:2026.11.3", "attrs": {"env": "prod"}, "refs": ["git:4f2a9c1"], "decision":
+ * "break_glass", "policy": "two-person", "links_to": 14, "since": "<RFC 3339>", "until":
+ * "<RFC 3339>", "order": "newest" | "oldest", "limit": 100, "cursor": "<next_cursor>"}`
+ * (`since` inclusive, `until` exclusive, on the recorded `time`; `limit` 0 or absent means
+ * 100). An unknown field, a repeated key or a value of the wrong type is
+ * `TRAILSEAL_STATUS_MALFORMED`.
+ *
+ * Writes the page to `*page_json_out` (free it with `trailseal_string_free`):
+ * `{"entries": [{"index": N, "entry": {...}}], "next_cursor": "..." | null}` (the core's
+ * `Page::to_json`); each element
+ * of `entries` is a line of `trailseal query --json`. Pass `next_cursor` back as `cursor`
+ * (with the same filters) for the next page; it is null on the last page.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `query_json` is NULL or a NUL-terminated string;
+ * `page_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_query(const trailseal_ledger *ledger,
+                                        const char *query_json,
+                                        char **page_json_out);
+
+/**
+ * Traces entry `index`: with `forward` false, what it rests on, transitively (its `links`,
+ * external refs resolved to the entry whose `id` is the ref or the earliest entry carrying
+ * it, and the `policy.published` version that allowed each entry); with `forward` true, what
+ * rests on it. Writes `{"root": N, "nodes": [{"index": N, "entry": {...}, "links": [N, ...]}],
+ * "unresolved": ["ref", ...]}` to `*trace_json_out` (nodes in index order, root included;
+ * free it with `trailseal_string_free`), as `trailseal trace --json` prints it.
+ * `TRAILSEAL_STATUS_OUT_OF_RANGE` past the end, `TRAILSEAL_STATUS_WRONG_KIND` on a raw
+ * ledger.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `trace_json_out` is NULL or valid for writing a
+ * pointer.
+ */
+trailseal_status trailseal_ledger_trace(const trailseal_ledger *ledger,
+                                        uint64_t index,
+                                        bool forward,
+                                        char **trace_json_out);
+
+/**
+ * Which rule allowed entry `index`, what that rule said then, and who approved that
+ * version. Writes `{"index": N, "entry": {...}, "authz": {...} | null, "policy": {"index": N,
+ * "entry": {...}} | null, "approvals": [{"index": N, "entry": {...}}]}` to `*why_json_out`
+ * (free it with `trailseal_string_free`), as `trailseal why --json` prints it: `policy` is
+ * the `policy.published` entry its `authz.policy` / `policy_version` resolve to, `approvals`
+ * the `approval.granted` entries of that version. `TRAILSEAL_STATUS_OUT_OF_RANGE` past the
+ * end, `TRAILSEAL_STATUS_WRONG_KIND` on a raw ledger.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `why_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_why(const trailseal_ledger *ledger,
+                                      uint64_t index,
+                                      char **why_json_out);
+
+/**
+ * Evaluates a release gate for `subject` (`"TYPE:ID"`, e.g. `"release:2026.11.3"`, split at
+ * the first colon) and writes the result to `*result_json_out` (free it with
+ * `trailseal_string_free`): `{"passed": bool, "requirements": [{"name": "...", "met": bool,
+ * "evidence": [N, ...]}]}`, as `trailseal gate --json` prints it. Requirements come in
+ * policy order: `min_approvals`, `forbid_self_approval`, then each action of `require`;
+ * evidence indexes ascend. A gate that does not pass is still `TRAILSEAL_STATUS_OK`: read
+ * `passed`.
+ *
+ * `policy_json` is the policy file's text, e.g. `{"min_approvals": 2, "approver_roles":
+ * ["release-manager", "sre"], "forbid_self_approval": true, "require": ["test.passed",
+ * "scan.passed"]}` (`forbid_self_approval` defaults to true). An unknown field, a repeated
+ * key, a policy that requires nothing, or a subject that is not `TYPE:ID` is
+ * `TRAILSEAL_STATUS_MALFORMED`. The rules are the core's (`trailseal::gate`).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `subject` and `policy_json` are NULL or NUL-terminated
+ * strings; `result_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_gate(const trailseal_ledger *ledger,
+                                       const char *subject,
+                                       const char *policy_json,
+                                       char **result_json_out);
+
+/**
+ * Evaluates the release gate for `subject` (as `trailseal_ledger_gate`) and records the
+ * outcome as a `gate.passed` / `gate.failed` entry by `actor` on the subject, as
+ * `trailseal gate --record` does: it links every piece of evidence (`rel` = the
+ * requirement's name) and carries `attrs.policy_digest` and `payload: {"policy": <normalized
+ * policy>, "result": <the result>}`.
+ *
+ * The gate is evaluated inside this call (the core's `Ledger::gate_and_record`), not taken
+ * from the caller, so the recorded verdict is always the ledger's own. Writes the result (the `trailseal_ledger_gate` JSON, exactly
+ * the recorded `payload.result`) to `*result_json_out` and the append receipt to
+ * `*receipt_json_out` (free both with `trailseal_string_free`); both are written on success
+ * only. A gate that does not pass is recorded too (`gate.failed`) and is
+ * `TRAILSEAL_STATUS_OK`. An `actor` the entry rules refuse (e.g. `""`) is
+ * `TRAILSEAL_STATUS_INVALID_ENTRY`; otherwise statuses as `trailseal_ledger_gate` and
+ * `trailseal_ledger_append`.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `subject`, `policy_json` and `actor` are NULL or
+ * NUL-terminated strings; `result_json_out` and `receipt_json_out` are NULL or valid for
+ * writing a pointer.
+ */
+trailseal_status trailseal_ledger_record_gate(const trailseal_ledger *ledger,
+                                              const char *subject,
+                                              const char *policy_json,
+                                              const char *actor,
+                                              char **result_json_out,
+                                              char **receipt_json_out);
+
+/**
+ * Writes an evidence bundle (docs/BUNDLE.md) to `*bundle_out` (free it with
+ * `trailseal_string_free`): the selected entries as recorded, each with its inclusion proof
+ * against one checkpoint of the current tree, which this call signs with `signer` and keeps
+ * in the ledger (as `trailseal_ledger_checkpoint`). Anyone can check the text with
+ * `trailseal_verify_bundle` (or `trailseal verify-bundle`) and the signer's verifier key
+ * alone. The text is the bundle file, byte for byte (it ends in a newline).
+ *
+ * `selection_json` names the entries in the core's selection form (`Selection::from_json`,
+ * the same in every binding), exactly one of:
+ *
+ * - `{"subject": "TYPE:ID"}`: every entry on the subject;
+ * - `{"query": {...}}`: every entry the query (`trailseal_ledger_query`'s form) matches, its
+ *   pages followed; or, when it has a `limit` above 0, that one page;
+ * - `{"index": N, "forward": false}`: the entries of the trace from `index` (`forward`
+ *   optional, default false);
+ * - `{"indexes": [N, ...]}`: these entries.
+ *
+ * A selection of no entry is `TRAILSEAL_STATUS_INVALID_ARGUMENT` (as is one of more than
+ * 10,000); an index past the end `TRAILSEAL_STATUS_OUT_OF_RANGE`; a selection that is not
+ * one of the forms above `TRAILSEAL_STATUS_MALFORMED`; a raw ledger
+ * `TRAILSEAL_STATUS_WRONG_KIND`.
+ *
+ * # Safety
+ *
+ * `ledger` and `signer` are NULL or live handles; `selection_json` is NULL or a
+ * NUL-terminated string; `bundle_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_bundle(const trailseal_ledger *ledger,
+                                         const char *selection_json,
+                                         const trailseal_signer *signer,
+                                         char **bundle_out);
+
+/**
+ * `trailseal_ledger_bundle`, proven against a checkpoint signed earlier instead of a fresh
+ * one (for example one a witness cosigned: the bundle keeps only the signature of
+ * `verifier_key`). Both arguments are required. The checkpoint must verify with
+ * `verifier_key` (`TRAILSEAL_STATUS_VERIFICATION_FAILED` / `TRAILSEAL_STATUS_MALFORMED`),
+ * be one of this ledger's trees (`TRAILSEAL_STATUS_INCONSISTENT`: another origin, or a root
+ * the ledger does not have) and cover every selected entry
+ * (`TRAILSEAL_STATUS_OUT_OF_RANGE`). Nothing is written to the ledger.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `selection_json`, `checkpoint_note` and `verifier_key`
+ * are NULL or NUL-terminated strings; `bundle_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_bundle_with_checkpoint(const trailseal_ledger *ledger,
+                                                         const char *selection_json,
+                                                         const char *checkpoint_note,
+                                                         const char *verifier_key,
+                                                         char **bundle_out);
+
+/**
+ * Verifies an evidence bundle with nothing but the verifier key of its checkpoint's signer:
+ * the bundle's text must be its one canonical spelling, the checkpoint's signature must
+ * verify, the bundle's origin, size, root and key name must be the checkpoint's, and every
+ * entry's canonical JSON must hash to its leaf hash and its path lead from there to the
+ * root. Needs no ledger.
+ *
+ * The bundle is given as the file's bytes (`bundle_len` bytes at `bundle`, NULL only when
+ * `bundle_len` is 0), not as a C string: a NUL byte in a file would end a string early and
+ * hide what follows it; here every byte is checked. One changed byte anywhere is
+ * `TRAILSEAL_STATUS_VERIFICATION_FAILED` or `TRAILSEAL_STATUS_MALFORMED` (text that does
+ * not parse as a bundle, including bytes that are not UTF-8); a verifier key that does not
+ * parse is `TRAILSEAL_STATUS_MALFORMED`.
+ *
+ * On success writes what was proven to `*report_json_out` (free it with
+ * `trailseal_string_free`), as `trailseal verify-bundle --json` prints it: `{"ok": true,
+ * "origin", "hash", "tree_size", "root", "key_name", "entries": [{"index": N, "entry":
+ * {...}}]}`. Checking that `origin` is the log the caller expects is the caller's job.
+ *
+ * # Safety
+ *
+ * `bundle` is NULL or points to `bundle_len` readable bytes; `verifier_key` is NULL or a
+ * NUL-terminated string; `report_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_verify_bundle(const uint8_t *bundle,
+                                         size_t bundle_len,
+                                         const char *verifier_key,
+                                         char **report_json_out);
+
+/**
+ * Where approvals wait: writes the approvals report to `*report_json_out` (free it with
+ * `trailseal_string_free`), as `trailseal report --json` prints it:
+ * `{"since": "<RFC 3339>" | null, "approval_latency": {"waits": N, "median_seconds": S |
+ * null, "p90_seconds": S | null}, "waits": [{"subject", "request", "approval", "approver",
+ * "seconds"}], "approvals_by_approver": [{"approver", "approvals"}], "weeks": [{"week":
+ * "2026-W46", "changes", "break_glass", "approvals"}]}`. The figures are defined in the
+ * core (`trailseal::report`): times are `occurred_at` when present, else the recorded
+ * `time`; seconds are integers when whole.
+ *
+ * `options_json` is NULL for the defaults, or the core's options form `{"since": "<RFC
+ * 3339>", "change_actions": ["deploy.succeeded", ...]}` (both optional; `since` keeps
+ * entries at or after it, `change_actions` are the actions counted as changes, default
+ * `["deploy.succeeded"]`). An unknown field or a bad time is `TRAILSEAL_STATUS_MALFORMED`.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `options_json` is NULL or a NUL-terminated string;
+ * `report_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_report(const trailseal_ledger *ledger,
+                                         const char *options_json,
+                                         char **report_json_out);
 
 #ifdef __cplusplus
 }  // extern "C"

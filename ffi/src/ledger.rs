@@ -6,8 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use trailseal::merkle::to_hex;
 use trailseal::{
-    entry, CreateOptions, Durability, Error, HashAlg, Ledger, LedgerKind, OpenOptions, Verifier,
-    VerifyOptions,
+    entry, CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Verifier, VerifyOptions,
 };
 
 use crate::{
@@ -162,7 +161,7 @@ pub unsafe extern "C" fn trailseal_ledger_free(ledger: *mut trailseal_ledger) {
 ///
 /// # Safety
 /// `ledger` is NULL or a live handle.
-unsafe fn with_ledger(
+pub(crate) unsafe fn with_ledger(
     ledger: *const trailseal_ledger,
     body: impl FnOnce(&Ledger) -> Res,
 ) -> trailseal_status {
@@ -366,26 +365,7 @@ pub unsafe extern "C" fn trailseal_ledger_get(
     unsafe {
         with_ledger(ledger, |l| {
             let out = Out::new(entry_json_out, "entry_json_out")?;
-            if l.kind() != LedgerKind::Entries {
-                return Err(Error::WrongKind {
-                    expected: LedgerKind::Entries.name(),
-                    actual: l.kind().name(),
-                }
-                .into());
-            }
-            // TODO(core): the exact recorded bytes rather than `Ledger::get`'s value, which
-            // re-serialized by serde_json can differ from the leaf bytes (1.2345678901234568e20
-            // is written `123456789012345680000` in the leaf) and then not hash to the leaf
-            // hash. A core `Ledger::get_json(index) -> String` would serve every binding.
-            let bytes = l.get_raw(index)?;
-            let tampered = |detail: String| Error::Tampered {
-                location: format!("leaf {index}"),
-                detail,
-            };
-            let text = String::from_utf8(bytes)
-                .map_err(|e| tampered(format!("stored entry is not UTF-8: {e}")))?;
-            serde_json::from_str::<Value>(&text)
-                .map_err(|e| tampered(format!("stored entry is not JSON: {e}")))?;
+            let text = l.get_json(index)?;
             put_string(out, text)
         })
     }
@@ -582,11 +562,7 @@ pub unsafe extern "C" fn trailseal_ledger_checkpoints(
     unsafe {
         with_ledger(ledger, |l| {
             let out = Out::new(checkpoints_json_out, "checkpoints_json_out")?;
-            let list: Vec<Value> = l
-                .checkpoints()?
-                .into_iter()
-                .map(|c| json!({"size": c.size, "note": c.note, "verifier_key": c.verifier_key}))
-                .collect();
+            let list: Vec<Value> = l.checkpoints()?.iter().map(|c| c.to_json()).collect();
             put_json(out, &Value::Array(list))
         })
     }
@@ -687,18 +663,7 @@ unsafe fn verify_impl(
             if let Some((note, v)) = &against {
                 opts = opts.against(note, v);
             }
-            let report = l.verify_with(opts)?;
-            put_json(
-                out,
-                &json!({
-                    "ok": true,
-                    "size": report.size,
-                    "root": to_hex(&report.root),
-                    "nodes_checked": report.nodes,
-                    "checkpoints_checked": report.checkpoints,
-                    "consistent_with_checkpoint": report.external_checkpoint,
-                }),
-            )
+            put_json(out, &l.verify_with(opts)?.to_json())
         })
     }
 }

@@ -29,6 +29,10 @@ mod ledger;
 mod signer;
 mod verify;
 
+// After the others: cbindgen writes the header in module order.
+mod audit;
+
+pub use audit::*;
 pub use ledger::*;
 pub use signer::*;
 pub use verify::*;

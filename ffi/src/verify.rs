@@ -2,48 +2,36 @@
 
 use std::ffi::c_char;
 
-use serde_json::json;
-use trailseal::merkle::{to_hex, Hash};
+use trailseal::merkle::to_hex;
 use trailseal::{entry, Checkpoint, ConsistencyProof, Error, InclusionProof};
 
 use crate::ledger::{outside_checkpoint, parse_hash};
 use crate::{arg_bytes, arg_str, guard, put_json, put_string, trailseal_status, Out, Res};
 
-/// Opens the optional outside checkpoint. `Some((size, root))` when one was given.
+/// Opens the optional outside checkpoint: `Some` (its signature checked) when one was given.
 ///
 /// # Safety
 /// Both are NULL or NUL-terminated strings.
-unsafe fn trusted_tree(
+unsafe fn trusted_checkpoint(
     checkpoint_note: *const c_char,
     verifier_key: *const c_char,
-) -> Res<Option<(u64, Hash)>> {
+) -> Res<Option<Checkpoint>> {
     // SAFETY: per the caller's contract.
     let against = unsafe { outside_checkpoint(checkpoint_note, verifier_key)? };
     match against {
         None => Ok(None),
-        Some((note, verifier)) => {
-            let cp = Checkpoint::verify(note, &verifier)?;
-            Ok(Some((cp.size, cp.root)))
-        }
+        Some((note, verifier)) => Ok(Some(Checkpoint::verify(note, &verifier)?)),
     }
 }
 
-// TODO(core): "does this proof end at the signed checkpoint's tree" is composed here as in the
-// CLI's `verify-proof`; a core `InclusionProof::verify_against(&Checkpoint)` (and the
-// consistency counterpart) would give every binding the same rule and message.
-fn check_inclusion(proof: &str, leaf: Option<&[u8]>, trusted: Option<(u64, Hash)>) -> Res {
+fn check_inclusion(proof: &str, leaf: Option<&[u8]>, trusted: Option<Checkpoint>) -> Res {
     let proof = InclusionProof::from_json(proof)?;
     match leaf {
         Some(bytes) => proof.verify_leaf(bytes)?,
         None => proof.verify()?,
     }
-    if let Some((size, root)) = trusted {
-        if (size, root) != (proof.tree_size, proof.root) {
-            return Err(Error::VerificationFailed(
-                "the proof's tree size and root are not those of the signed checkpoint".into(),
-            )
-            .into());
-        }
+    if let Some(cp) = trusted {
+        proof.matches_checkpoint(&cp)?;
     }
     Ok(())
 }
@@ -72,7 +60,7 @@ pub unsafe extern "C" fn trailseal_verify_inclusion(
         // SAFETY: per this function's contract.
         unsafe {
             let proof = arg_str(proof_json, "proof_json")?;
-            let trusted = trusted_tree(checkpoint_note, verifier_key)?;
+            let trusted = trusted_checkpoint(checkpoint_note, verifier_key)?;
             check_inclusion(proof, None, trusted)
         }
     })
@@ -100,7 +88,7 @@ pub unsafe extern "C" fn trailseal_verify_inclusion_leaf(
         unsafe {
             let proof = arg_str(proof_json, "proof_json")?;
             let leaf = arg_bytes(leaf, leaf_len, "leaf")?;
-            let trusted = trusted_tree(checkpoint_note, verifier_key)?;
+            let trusted = trusted_checkpoint(checkpoint_note, verifier_key)?;
             check_inclusion(proof, Some(leaf), trusted)
         }
     })
@@ -127,18 +115,11 @@ pub unsafe extern "C" fn trailseal_verify_consistency(
         // SAFETY: per this function's contract.
         unsafe {
             let proof = arg_str(proof_json, "proof_json")?;
-            let trusted = trusted_tree(checkpoint_note, verifier_key)?;
+            let trusted = trusted_checkpoint(checkpoint_note, verifier_key)?;
             let proof = ConsistencyProof::from_json(proof)?;
             proof.verify()?;
-            if let Some(tree) = trusted {
-                if tree != (proof.new_size, proof.new_root)
-                    && tree != (proof.old_size, proof.old_root)
-                {
-                    return Err(Error::VerificationFailed(
-                        "neither end of the proof is the signed checkpoint's tree".into(),
-                    )
-                    .into());
-                }
+            if let Some(cp) = trusted {
+                proof.matches_checkpoint(&cp)?;
             }
             Ok(())
         }
@@ -170,16 +151,7 @@ pub unsafe extern "C" fn trailseal_verify_checkpoint(
             let note = arg_str(note, "note")?;
             let vkey = arg_str(verifier_key, "verifier_key")?;
             let verifier = trailseal::Verifier::from_key_string(vkey)?;
-            let cp = Checkpoint::verify(note, &verifier)?;
-            put_json(
-                out,
-                &json!({
-                    "origin": cp.origin,
-                    "size": cp.size,
-                    "root": to_hex(&cp.root),
-                    "extensions": cp.extensions,
-                }),
-            )
+            put_json(out, &Checkpoint::verify(note, &verifier)?.to_json())
         }
     })
 }

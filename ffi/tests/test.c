@@ -7,6 +7,11 @@
  * REPO_ROOT holds tests/vectors/. WORKDIR is an empty scratch directory; if test.sh put a
  * ledger made by the command there (cli-made.redb, see test.sh), it is read and extended
  * here; this program leaves c-made.redb (+ .key, .note, entry files) for the command to read.
+ * The auditor's questions (query, trace, why, gate, record_gate, bundle, verify_bundle,
+ * report) are asked of the example delivery history (examples/history.sh), with the exact
+ * answers of core/tests/audit.rs; if test.sh put the command's answers about its own history
+ * ledger there (cli-history.*), the C answers must be the same bytes. The C-made bundle is
+ * left as c-history.bundle (+ .vkey) for `trailseal verify-bundle`.
  *
  * The vector files are read at run time with the small JSON scanner below (just enough to
  * walk arrays and objects and decode strings); every proof is handed to trailseal as the
@@ -453,7 +458,7 @@ static void test_create_open(void) {
 
   /* A second handle on the same file is refused while the first is open. */
   EXPECT(TRAILSEAL_STATUS_LOCKED, trailseal_ledger_open(path, 0, true, &untouched));
-  MSG_HAS("locked");
+  MSG_HAS("already open");
   EXPECT(TRAILSEAL_STATUS_LOCKED, trailseal_ledger_open(path, 30, true, &untouched));
   EXPECT(TRAILSEAL_STATUS_ALREADY_EXISTS,
          trailseal_ledger_create(path, "o", NULL, false, 0, true, &untouched));
@@ -1498,6 +1503,879 @@ static void test_note_vectors(void) {
 
 /* ---- exchange with the trailseal command ---------------------------------------------- */
 
+/* ---- the auditor's questions, on the example delivery history ------------------------- */
+
+#define HISTORY_ORIGIN "example.com/payments/audit"
+
+/* The entries examples/history.sh records (every line of it starting with '{'), as the JSON
+ * text of an array; core/tests/audit.rs reads the same lines. */
+static char *history_batch(void) {
+  char *path = fmt("%s/examples/history.sh", repo);
+  char *text = read_file(path, NULL);
+  free(path);
+  if (!text) return NULL;
+  char *out = malloc(strlen(text) + 3), *o = out, *save = NULL;
+  *o++ = '[';
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    if (line[0] != '{') continue;
+    if (o > out + 1) *o++ = ',';
+    size_t n = strlen(line);
+    memcpy(o, line, n);
+    o += n;
+  }
+  *o++ = ']';
+  *o = '\0';
+  free(text);
+  return out;
+}
+
+static trailseal_ledger *history_ledger(const char *name) {
+  trailseal_ledger *l = NULL;
+  char *path = wpath(name), *batch = history_batch(), *receipts = NULL;
+  CHECK(batch != NULL);
+  OK(trailseal_ledger_create(path, HISTORY_ORIGIN, "sha256", false, 0, false, &l));
+  OK(trailseal_ledger_append_batch(l, batch ? batch : "[]", &receipts));
+  trailseal_string_free(receipts);
+  free(batch);
+  free(path);
+  CHECK(size_of(l) == 27);
+  return l;
+}
+
+/* The `index` of each element of the array `key` of obj, joined by commas ("" if none). */
+static char *index_list(const char *obj, const char *key) {
+  char *out = xstrdup("");
+  const char *arr = member(obj, key);
+  if (!arr || *arr != '[') return out;
+  const char *it = arr, *s, *e;
+  while (next_elem(&it, &s, &e)) {
+    char *el = copy_span(s, e);
+    char *n = fmt("%s%s%llu", out, *out ? "," : "", u64_member(el, "index"));
+    free(el);
+    free(out);
+    out = n;
+  }
+  return out;
+}
+
+/* A trace's nodes as "index:[links],...". */
+static char *trace_shape(const char *trace) {
+  char *out = xstrdup("");
+  const char *arr = member(trace, "nodes"), *s, *e;
+  if (!arr) return out;
+  while (next_elem(&arr, &s, &e)) {
+    char *el = copy_span(s, e);
+    const char *links = member(el, "links");
+    char *lt = links ? copy_span(links, skip_value(links)) : xstrdup("?");
+    char *n = fmt("%s%s%llu:%s", out, *out ? "," : "", u64_member(el, "index"), lt);
+    free(lt);
+    free(el);
+    free(out);
+    out = n;
+  }
+  return out;
+}
+
+/* The raw JSON text of member `key` of obj (a new string), or NULL. */
+static char *member_text(const char *obj, const char *key) {
+  const char *v = member(obj, key);
+  return v ? copy_span(v, skip_value(v)) : NULL;
+}
+
+static void expect_query(const trailseal_ledger *l, const char *q, const char *want, int line) {
+  char *page = NULL;
+  trailseal_status st = trailseal_ledger_query(l, q, &page);
+  if (st != TRAILSEAL_STATUS_OK) {
+    fail_msg(line, "query %s: status %s: %s", q, trailseal_status_name(st),
+             trailseal_last_error_message());
+    return;
+  }
+  char *got = index_list(page, "entries");
+  if (strcmp(got, want) != 0 || !strstr(page, "\"next_cursor\":null"))
+    fail_msg(line, "query %s: [%s], want [%s] (%s)", q, got, want, page);
+  else
+    passed++;
+  free(got);
+  trailseal_string_free(page);
+}
+#define QUERY(l, q, want) expect_query((l), (q), (want), __LINE__)
+
+/* The bundle's entries, as verify_bundle proves them ("" and a failure if it does not). */
+static char *bundle_entries(const char *bundle, const char *vkey, int line) {
+  char *report = NULL;
+  trailseal_status st =
+      trailseal_verify_bundle((const uint8_t *)bundle, strlen(bundle), vkey, &report);
+  if (st != TRAILSEAL_STATUS_OK) {
+    fail_msg(line, "verify_bundle: status %s: %s", trailseal_status_name(st),
+             trailseal_last_error_message());
+    return xstrdup("");
+  }
+  passed++;
+  char *got = index_list(report, "entries");
+  trailseal_string_free(report);
+  return got;
+}
+
+/* Bundles sel with signer and checks it holds exactly `want`. */
+static void expect_bundle(const trailseal_ledger *l, const char *sel,
+                          const trailseal_signer *signer, const char *vkey, const char *want,
+                          int line) {
+  char *bundle = NULL;
+  trailseal_status st = trailseal_ledger_bundle(l, sel, signer, &bundle);
+  if (st != TRAILSEAL_STATUS_OK) {
+    fail_msg(line, "bundle %s: status %s: %s", sel, trailseal_status_name(st),
+             trailseal_last_error_message());
+    return;
+  }
+  char *got = bundle_entries(bundle, vkey, line);
+  if (strcmp(got, want) != 0)
+    fail_msg(line, "bundle %s holds [%s], want [%s]", sel, got, want);
+  else
+    passed++;
+  free(got);
+  trailseal_string_free(bundle);
+}
+#define BUNDLE(sel, want) expect_bundle(l, (sel), signer, vkey, (want), __LINE__)
+
+static const char *GATE_2 =
+    "{\"passed\":true,\"requirements\":["
+    "{\"name\":\"min_approvals\",\"met\":true,\"evidence\":[7,8]},"
+    "{\"name\":\"forbid_self_approval\",\"met\":true,\"evidence\":[2,3,6]},"
+    "{\"name\":\"test.passed\",\"met\":true,\"evidence\":[4]},"
+    "{\"name\":\"scan.passed\",\"met\":true,\"evidence\":[5]}]}";
+static const char *GATE_3 =
+    "{\"passed\":true,\"requirements\":["
+    "{\"name\":\"min_approvals\",\"met\":true,\"evidence\":[16,17]},"
+    "{\"name\":\"forbid_self_approval\",\"met\":true,\"evidence\":[10,11,14]},"
+    "{\"name\":\"test.passed\",\"met\":true,\"evidence\":[12]},"
+    "{\"name\":\"scan.passed\",\"met\":true,\"evidence\":[13]}]}";
+static const char *GATE_4 =
+    "{\"passed\":false,\"requirements\":["
+    "{\"name\":\"min_approvals\",\"met\":false,\"evidence\":[26]},"
+    "{\"name\":\"forbid_self_approval\",\"met\":false,\"evidence\":[20,21,24,25]},"
+    "{\"name\":\"test.passed\",\"met\":true,\"evidence\":[23]},"
+    "{\"name\":\"scan.passed\",\"met\":false,\"evidence\":[]}]}";
+static const char *REPORT_ALL =
+    "{\"since\":null,"
+    "\"approval_latency\":{\"waits\":7,\"median_seconds\":5400,\"p90_seconds\":86400},"
+    "\"waits\":["
+    "{\"subject\":\"release:2026.11.2\",\"request\":6,\"approval\":7,\"approver\":\"bob\","
+    "\"seconds\":3600},"
+    "{\"subject\":\"release:2026.11.2\",\"request\":6,\"approval\":8,\"approver\":\"carol\","
+    "\"seconds\":10800},"
+    "{\"subject\":\"release:2026.11.3\",\"request\":14,\"approval\":15,\"approver\":\"dave\","
+    "\"seconds\":1200},"
+    "{\"subject\":\"release:2026.11.3\",\"request\":14,\"approval\":16,\"approver\":\"bob\","
+    "\"seconds\":5400},"
+    "{\"subject\":\"release:2026.11.3\",\"request\":14,\"approval\":17,\"approver\":\"carol\","
+    "\"seconds\":86400},"
+    "{\"subject\":\"release:2026.11.4\",\"request\":24,\"approval\":25,\"approver\":\"alice\","
+    "\"seconds\":1800},"
+    "{\"subject\":\"release:2026.11.4\",\"request\":24,\"approval\":26,\"approver\":\"bob\","
+    "\"seconds\":14400}],"
+    "\"approvals_by_approver\":[{\"approver\":\"bob\",\"approvals\":3},"
+    "{\"approver\":\"carol\",\"approvals\":2},{\"approver\":\"alice\",\"approvals\":1},"
+    "{\"approver\":\"dana\",\"approvals\":1},{\"approver\":\"dave\",\"approvals\":1}],"
+    "\"weeks\":[{\"week\":\"2026-W44\",\"changes\":0,\"break_glass\":0,\"approvals\":1},"
+    "{\"week\":\"2026-W45\",\"changes\":1,\"break_glass\":0,\"approvals\":2},"
+    "{\"week\":\"2026-W46\",\"changes\":2,\"break_glass\":1,\"approvals\":3},"
+    "{\"week\":\"2026-W47\",\"changes\":0,\"break_glass\":0,\"approvals\":2}]}";
+
+static void test_audit_queries(const trailseal_ledger *l, const trailseal_ledger *raw) {
+  char *out = SENTINEL;
+  /* "Every change to X / everything alice did / every break-glass action in Q3." */
+  QUERY(l, "{\"subject\":\"service:payments-api\"}", "22,19,18,9");
+  QUERY(l, "{\"actor\":\"alice\"}", "25,24,20,14,10");
+  QUERY(l, "{\"via\":\"alice\"}", "21,11");
+  QUERY(l, "{\"decision\":\"break_glass\"}", "22");
+  QUERY(l, "{\"refs\":[\"git:4f2a9c1\"],\"order\":\"oldest\"}", "11,14");
+  QUERY(l, "{\"refs\":\"git:4f2a9c1\"}", "14,11");
+  QUERY(l, "{\"action\":\"deploy.succeeded\",\"attrs\":{\"env\":\"prod\"},\"order\":\"oldest\"}",
+        "9,18,22");
+  QUERY(l, "{\"action\":\"approval.granted\",\"subject\":\"release:2026.11.3\",\"order\":"
+           "\"oldest\"}",
+        "15,16,17");
+  QUERY(l, "{\"links_to\":14}", "18,17,16,15");
+  QUERY(l, "{\"policy\":\"release-two-person\",\"actor\":\"deploy-bot\"}", "18,9");
+  QUERY(l, "{\"decision\":\"break_glass\",\"until\":\"2026-10-01T00:00:00Z\"}", "");
+  QUERY(l, "{\"decision\":\"break_glass\",\"since\":\"2000-01-01T00:00:00+02:00\"}", "22");
+  QUERY(l, "{\"actor\":\"nobody\"}", "");
+  QUERY(l, "{\"actor\":null,\"decision\":\"break_glass\",\"limit\":null}", "22");
+
+  /* Pages of three approvals, newest first, continued with next_cursor. */
+  char *page = NULL, *cursor = NULL, *got = NULL;
+  OK(trailseal_ledger_query(l, "{\"action\":\"approval.granted\",\"limit\":3}", &page));
+  got = index_list(page, "entries");
+  STREQ(got, "26,25,17");
+  cursor = str_member(page, "next_cursor");
+  STREQ(cursor, "17");
+  free(got);
+  trailseal_string_free(page);
+  char *q = fmt("{\"action\":\"approval.granted\",\"limit\":3,\"cursor\":\"%s\"}", cursor);
+  OK(trailseal_ledger_query(l, q, &page));
+  got = index_list(page, "entries");
+  STREQ(got, "16,15,8");
+  free(cursor);
+  cursor = str_member(page, "next_cursor");
+  STREQ(cursor, "8");
+  free(got);
+  free(q);
+  trailseal_string_free(page);
+  q = fmt("{\"action\":\"approval.granted\",\"limit\":3,\"cursor\":\"%s\"}", cursor);
+  OK(trailseal_ledger_query(l, q, &page));
+  got = index_list(page, "entries");
+  STREQ(got, "7,1");
+  CHECK(strstr(page, "\"next_cursor\":null") != NULL);
+  free(got);
+  free(q);
+  free(cursor);
+  trailseal_string_free(page);
+
+  /* Entries as recorded: the page holds {"index", "entry"} with the entry's JSON. */
+  OK(trailseal_ledger_query(l, "{\"decision\":\"break_glass\"}", &page));
+  {
+    const char *it = member(page, "entries"), *s, *e;
+    CHECK(it && next_elem(&it, &s, &e));
+    char *el = copy_span(s, e), *entry = member_text(el, "entry"), *recorded = NULL;
+    OK(trailseal_ledger_get(l, 22, &recorded));
+    SAME_JSON(entry, recorded);
+    const char *head = "{\"index\":22,\"entry\":{\"action\":";
+    CHECK(strncmp(el, head, strlen(head)) == 0);
+    free(el);
+    free(entry);
+    trailseal_string_free(recorded);
+  }
+  trailseal_string_free(page);
+
+  /* Refused queries: a misspelt filter never widens a query to every entry. */
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"actr\":\"alice\"}", &out));
+  MSG_HAS("actr");
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"attr\":[\"env=prod\"]}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"subject\":\"nocolon\"}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"since\":\"yesterday\"}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"order\":\"sideways\"}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"limit\":-1}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"cursor\":\"x\"}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"actor\":1}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "{\"attrs\":{\"env\":1}}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_query(l, "{\"actor\":\"a\",\"actor\":\"b\"}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "[]", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_query(l, "not json", &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_ledger_query(l, "{\"actor\":\"\xff\"}", &out));
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND, trailseal_ledger_query(raw, "{}", &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_query(NULL, "{}", &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_query(l, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_query(l, "{}", NULL));
+  CHECK(out == SENTINEL);
+}
+
+static void test_audit_trace_why(const trailseal_ledger *l, const trailseal_ledger *raw) {
+  char *out = SENTINEL, *t = NULL, *shape = NULL;
+  /* "Trace this deployment back to its commit and every checkpoint it passed." */
+  OK(trailseal_ledger_trace(l, 18, false, &t));
+  CHECK(u64_member(t, "root") == 18);
+  shape = trace_shape(t);
+  STREQ(shape, "0:[],10:[],11:[10],14:[10,11],16:[0,14],17:[0,14],18:[0,11,14,16,17]");
+  free(shape);
+  CHECK(strstr(t, "\"unresolved\":[\"ci:https://ci.example.com/runs/981\"]") != NULL);
+  CHECK(strstr(t, "\"id\":\"git:4f2a9c1\"") != NULL); /* the commit, with its entry */
+  trailseal_string_free(t);
+  OK(trailseal_ledger_trace(l, 10, true, &t));
+  char *reached = index_list(t, "nodes");
+  STREQ(reached, "10,11,12,13,14,15,16,17,18,19,22,24,25,26");
+  CHECK(strstr(t, "\"unresolved\":[]") != NULL);
+  free(reached);
+  trailseal_string_free(t);
+  OK(trailseal_ledger_trace(l, 0, false, &t));
+  shape = trace_shape(t);
+  STREQ(shape, "0:[]");
+  free(shape);
+  trailseal_string_free(t);
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_trace(l, 27, false, &out));
+  MSG_HAS("27");
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_trace(l, UINT64_MAX, true, &out));
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND, trailseal_ledger_trace(raw, 0, false, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_trace(NULL, 0, false, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_trace(l, 0, false, NULL));
+
+  /* "Which rule allowed this, what did it say then, and who approved that version?" */
+  char *w = NULL;
+  OK(trailseal_ledger_why(l, 18, &w));
+  CHECK(u64_member(w, "index") == 18);
+  char *policy = member_text(w, "policy"), *approvals = index_list(w, "approvals");
+  CHECK(policy && u64_member(policy, "index") == 0);
+  CHECK(policy && strstr(policy, "\"gate\":{\"approver_roles\":[\"release-manager\",\"sre\"],"
+                                 "\"forbid_self_approval\":true,\"min_approvals\":2,") != NULL);
+  STREQ(approvals, "1");
+  CHECK(strstr(w, "\"authz\":{\"decision\":\"allow\",\"policy\":\"release-two-person\","
+                  "\"policy_version\":\"7\"}") != NULL);
+  free(policy);
+  free(approvals);
+  trailseal_string_free(w);
+  OK(trailseal_ledger_why(l, 22, &w));
+  CHECK(strstr(w, "\"decision\":\"break_glass\"") != NULL);
+  CHECK(strstr(w, "\"policy\":null") != NULL); /* prod-freeze has no published version */
+  CHECK(strstr(w, "\"approvals\":[]") != NULL);
+  trailseal_string_free(w);
+  OK(trailseal_ledger_why(l, 3, &w));
+  CHECK(strstr(w, "\"authz\":null,") != NULL);
+  trailseal_string_free(w);
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_why(l, 27, &out));
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND, trailseal_ledger_why(raw, 0, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_why(NULL, 0, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_why(l, 0, NULL));
+  CHECK(out == SENTINEL);
+}
+
+static void test_audit_gates(const trailseal_ledger *l, const char *policy_file) {
+  char *out = SENTINEL, *r = NULL;
+  /* "Was this release allowed to ship?" */
+  OK(trailseal_ledger_gate(l, "release:2026.11.2", policy_file, &r));
+  SAME_JSON(r, GATE_2);
+  trailseal_string_free(r);
+  OK(trailseal_ledger_gate(l, "release:2026.11.3", policy_file, &r));
+  SAME_JSON(r, GATE_3);
+  trailseal_string_free(r);
+  OK(trailseal_ledger_gate(l, "release:2026.11.4", policy_file, &r)); /* fails: still OK */
+  SAME_JSON(r, GATE_4);
+  trailseal_string_free(r);
+  /* Each missing requirement. */
+  OK(trailseal_ledger_gate(l, "release:2026.11.2",
+                           "{\"min_approvals\":3,\"approver_roles\":[\"release-manager\",\"sre\"]}",
+                           &r));
+  SAME_JSON(r, "{\"passed\":false,\"requirements\":[{\"name\":\"min_approvals\",\"met\":false,"
+               "\"evidence\":[7,8]},{\"name\":\"forbid_self_approval\",\"met\":true,"
+               "\"evidence\":[2,3,6]}]}");
+  trailseal_string_free(r);
+  OK(trailseal_ledger_gate(l, "release:2026.11.4",
+                           "{\"min_approvals\":2,\"approver_roles\":[\"release-manager\"],"
+                           "\"forbid_self_approval\":false,\"require\":[\"test.passed\"]}",
+                           &r));
+  SAME_JSON(r, "{\"passed\":true,\"requirements\":[{\"name\":\"min_approvals\",\"met\":true,"
+               "\"evidence\":[25,26]},{\"name\":\"test.passed\",\"met\":true,\"evidence\":[23]}]}");
+  trailseal_string_free(r);
+  OK(trailseal_ledger_gate(l, "release:1999.1.1", "{\"require\":[\"scan.passed\"]}", &r));
+  SAME_JSON(r, "{\"passed\":false,\"requirements\":[{\"name\":\"forbid_self_approval\","
+               "\"met\":true,\"evidence\":[]},{\"name\":\"scan.passed\",\"met\":false,"
+               "\"evidence\":[]}]}");
+  trailseal_string_free(r);
+  /* Refused: a typo must not weaken a gate. */
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_gate(l, "release:2026.11.2", "{\"min_approval\":2}", &out));
+  MSG_HAS("min_approval");
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_gate(l, "release:2026.11.2", "{\"forbid_self_approval\":false}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_gate(l, "release:2026.11.2",
+                               "{\"min_approvals\":1,\"min_approvals\":2}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_gate(l, "release:2026.11.2", "[]", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_gate(l, "no-colon", policy_file, &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_ledger_gate(l, "a:\xff", policy_file, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_gate(NULL, "a:b", policy_file, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_gate(l, NULL, policy_file, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_gate(l, "a:b", NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_gate(l, "a:b", policy_file, NULL));
+  CHECK(out == SENTINEL);
+}
+
+static void test_audit_report(const trailseal_ledger *l) {
+  char *out = SENTINEL, *r = NULL;
+  /* "Where do approvals wait?" */
+  OK(trailseal_ledger_report(l, NULL, &r));
+  SAME_JSON(r, REPORT_ALL);
+  trailseal_string_free(r);
+  OK(trailseal_ledger_report(l, "{}", &r));
+  SAME_JSON(r, REPORT_ALL);
+  trailseal_string_free(r);
+  OK(trailseal_ledger_report(l, "{\"since\":\"2026-11-10T00:00:00Z\"}", &r));
+  CHECK(strstr(r, "\"since\":\"2026-11-10T00:00:00.000000000Z\"") != NULL);
+  CHECK(strstr(r, "\"approval_latency\":{\"waits\":3,\"median_seconds\":14400,"
+                  "\"p90_seconds\":86400}") != NULL);
+  {
+    char *by = member_text(r, "approvals_by_approver"), *weeks = member_text(r, "weeks");
+    SAME_JSON(by, "[{\"approver\":\"alice\",\"approvals\":1},{\"approver\":\"bob\",\"approvals\":"
+                  "1},{\"approver\":\"carol\",\"approvals\":1}]");
+    SAME_JSON(weeks, "[{\"week\":\"2026-W46\",\"changes\":2,\"break_glass\":1,\"approvals\":1},"
+                     "{\"week\":\"2026-W47\",\"changes\":0,\"break_glass\":0,\"approvals\":2}]");
+    free(by);
+    free(weeks);
+  }
+  trailseal_string_free(r);
+  OK(trailseal_ledger_report(
+      l, "{\"change_actions\":[\"deploy.succeeded\",\"deploy.rolled_back\"],\"since\":null}", &r));
+  CHECK(strstr(r, "{\"week\":\"2026-W46\",\"changes\":3,\"break_glass\":1,\"approvals\":3}") !=
+        NULL);
+  trailseal_string_free(r);
+  OK(trailseal_ledger_report(l, "{\"since\":\"2026-11-09T11:00:00Z\"}", &r)); /* 4 waits */
+  CHECK(strstr(r, "{\"waits\":4,\"median_seconds\":9900,\"p90_seconds\":86400}") != NULL);
+  trailseal_string_free(r);
+  OK(trailseal_ledger_report(l, "{\"since\":\"2030-01-01T00:00:00Z\"}", &r));
+  CHECK(strstr(r, "{\"waits\":0,\"median_seconds\":null,\"p90_seconds\":null}") != NULL);
+  CHECK(strstr(r, "\"weeks\":[]") != NULL);
+  trailseal_string_free(r);
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_report(l, "{\"sinse\":\"2026\"}", &out));
+  MSG_HAS("sinse");
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_report(l, "{\"since\":\"last week\"}", &out));
+  OK(trailseal_ledger_report(l, "{\"change_actions\":[]}", &r)); /* no action is a change */
+  CHECK(strstr(r, "{\"week\":\"2026-W46\",\"changes\":0,\"break_glass\":1,\"approvals\":3}") !=
+        NULL);
+  trailseal_string_free(r);
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_report(l, "{\"change_actions\":\"deploy.succeeded\"}", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_report(l, "", &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_ledger_report(l, "\xfe", &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_report(NULL, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_report(l, NULL, NULL));
+  CHECK(out == SENTINEL);
+}
+
+static int checkpoint_count(const trailseal_ledger *l) {
+  char *list = NULL;
+  int n = 0;
+  OK(trailseal_ledger_checkpoints(l, &list));
+  const char *it = list, *s, *e;
+  while (list && next_elem(&it, &s, &e)) n++;
+  trailseal_string_free(list);
+  return n;
+}
+
+static void test_audit_bundles(const trailseal_ledger *l, const trailseal_ledger *raw) {
+  const uint8_t seed[32] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+                            7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
+  trailseal_signer *signer = NULL, *stranger = NULL;
+  char *vkey = NULL, *stranger_vkey = NULL, *out = SENTINEL, *b = NULL, *report = NULL;
+  OK(trailseal_signer_from_seed(HISTORY_ORIGIN, seed, 32, &signer));
+  OK(trailseal_signer_generate(HISTORY_ORIGIN, &stranger));
+  OK(trailseal_signer_verifier_key(signer, &vkey));
+  OK(trailseal_signer_verifier_key(stranger, &stranger_vkey));
+
+  /* "Give me the evidence, so I can check it without your system." */
+  int kept = checkpoint_count(l);
+  OK(trailseal_ledger_bundle(l, "{\"subject\":\"release:2026.11.3\"}", signer, &b));
+  CHECK(checkpoint_count(l) == kept + 1); /* the fresh checkpoint is kept */
+  {
+    const char *head = "{\n  \"format\": \"trailseal-bundle/1\",\n  \"origin\": "
+                       "\"example.com/payments/audit\",\n  \"hash\": \"sha256\",\n  \"tree_size\": "
+                       "27,\n  \"root\": \"";
+    CHECK(strncmp(b, head, strlen(head)) == 0);
+  }
+  CHECK(b[strlen(b) - 1] == '\n');
+  OK(trailseal_verify_bundle((const uint8_t *)b, strlen(b), vkey, &report));
+  {
+    char *got = index_list(report, "entries"), *root = NULL, *rroot = str_member(report, "root");
+    STREQ(got, "12,13,14,15,16,17");
+    const char *head = "{\"ok\":true,\"origin\":\"example.com/payments/audit\",\"hash\":"
+                       "\"sha256\",\"tree_size\":27,\"root\":\"";
+    CHECK(strncmp(report, head, strlen(head)) == 0);
+    CHECK(strstr(report, "\",\"key_name\":\"example.com/payments/audit\",\"entries\":[{\"index\":"
+                         "12,\"entry\":{") != NULL);
+    CHECK(u64_member(report, "tree_size") == 27);
+    OK(trailseal_ledger_root(l, 27, &root));
+    STREQ(rroot, root);
+    free(got);
+    free(rroot);
+    trailseal_string_free(root);
+  }
+  trailseal_string_free(report);
+  /* Each entry is in the file as its exact leaf bytes. */
+  for (uint64_t i = 12; i <= 17; i++) {
+    char *e = NULL;
+    OK(trailseal_ledger_get(l, i, &e));
+    char *line = fmt("      \"entry\": %s\n", e);
+    CHECK(strstr(b, line) != NULL);
+    free(line);
+    trailseal_string_free(e);
+  }
+  /* The file is written for the command to check (ffi/test.sh). */
+  char *bf = wpath("c-history.bundle"), *vf = wpath("c-history.vkey");
+  write_file(bf, b, strlen(b));
+  write_file(vf, vkey, strlen(vkey));
+  free(bf);
+  free(vf);
+
+  /* Checked with the key alone: another key, a bad key, refused. */
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+         trailseal_verify_bundle((const uint8_t *)b, strlen(b), stranger_vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_verify_bundle((const uint8_t *)b, strlen(b), "not a key", &out));
+  /* One changed character: an entry's actor. */
+  {
+    char *m = xstrdup(b), *at = strstr(m, "\"actor\":{\"id\":\"alice\"");
+    CHECK(at != NULL);
+    if (at) at[15] = 'A';
+    EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+           trailseal_verify_bundle((const uint8_t *)m, strlen(m), vkey, &out));
+    free(m);
+  }
+  /* Bytes after a NUL are checked too (the bundle is bytes, not a C string). */
+  {
+    size_t n = strlen(b);
+    char *m = malloc(n + 3);
+    memcpy(m, b, n);
+    memcpy(m + n, "\0{}", 3);
+    EXPECT(TRAILSEAL_STATUS_MALFORMED,
+           trailseal_verify_bundle((const uint8_t *)m, n + 3, vkey, &out));
+    MSG_HAS("trailing characters");
+    EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+           trailseal_verify_bundle((const uint8_t *)m, n - 1, vkey, &out)); /* no final \n */
+    m[n / 2] = (char)0xff;
+    EXPECT(TRAILSEAL_STATUS_MALFORMED,
+           trailseal_verify_bundle((const uint8_t *)m, n, vkey, &out)); /* not UTF-8 */
+    free(m);
+  }
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_bundle(NULL, 0, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_bundle((const uint8_t *)"{}", 2, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_bundle(NULL, 5, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_verify_bundle((const uint8_t *)b, strlen(b), NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_verify_bundle((const uint8_t *)b, strlen(b), vkey, NULL));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8,
+         trailseal_verify_bundle((const uint8_t *)b, strlen(b), "\xff", &out));
+  trailseal_string_free(b);
+
+  /* A changed byte in any field is refused: the first and the middle character of every line
+   * (format, origin, hash, size, root, key name, checkpoint, each index, leaf hash, path hash
+   * and entry). The core's and the Go tests change every byte; under valgrind that is slow. */
+  OK(trailseal_ledger_bundle(l, "{\"indexes\":[26,23]}", signer, &b));
+  {
+    size_t n = strlen(b);
+    int tried = 0, refused = 0;
+    char *m = xstrdup(b);
+    for (size_t start = 0; start < n;) {
+      size_t end = start;
+      while (end < n && b[end] != '\n') end++;
+      size_t first = start;
+      while (first < end && b[first] == ' ') first++;
+      size_t at[2] = {first, first + (end - first) / 2};
+      for (int k = 0; k < 2; k++) {
+        size_t i = at[k];
+        m[i] ^= 0x01;
+        trailseal_status st = trailseal_verify_bundle((const uint8_t *)m, n, vkey, &out);
+        tried++;
+        if (st == TRAILSEAL_STATUS_VERIFICATION_FAILED || st == TRAILSEAL_STATUS_MALFORMED)
+          refused++;
+        else
+          fail_msg(__LINE__, "byte %zu changed: status %s", i, trailseal_status_name(st));
+        m[i] = b[i];
+      }
+      start = end + 1;
+    }
+    CHECK(tried == refused && tried > 40);
+    OK(trailseal_verify_bundle((const uint8_t *)m, n, vkey, &report));
+    trailseal_string_free(report);
+    free(m);
+  }
+  trailseal_string_free(b);
+
+  /* The other selections. */
+  BUNDLE("{\"index\":18}", "0,10,11,14,16,17,18");
+  BUNDLE("{\"index\":19,\"forward\":true}", "19,22,24,25,26");
+  BUNDLE("{\"query\":{\"action\":\"deploy.succeeded\"}}", "9,18,22");
+  BUNDLE("{\"query\":{\"action\":\"deploy.succeeded\",\"limit\":1}}", "22");
+  BUNDLE("{\"indexes\":[26,3,3]}", "3,26");
+
+  /* Against a checkpoint signed earlier, at size 20; nothing is kept. */
+  char *note20 = NULL;
+  OK(trailseal_ledger_checkpoint(l, signer, 20, &note20));
+  kept = checkpoint_count(l);
+  OK(trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[3,19]}", note20, vkey, &b));
+  CHECK(checkpoint_count(l) == kept);
+  OK(trailseal_verify_bundle((const uint8_t *)b, strlen(b), vkey, &report));
+  {
+    char *got = index_list(report, "entries");
+    STREQ(got, "3,19");
+    CHECK(u64_member(report, "tree_size") == 20);
+    free(got);
+  }
+  trailseal_string_free(report);
+  trailseal_string_free(b);
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE,
+         trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[22]}", note20, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+         trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[3]}", note20, stranger_vkey,
+                                                 &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[3]}", note20, "nope", &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[3]}", "junk", vkey, &out));
+  {
+    /* A checkpoint of another tree under the same origin: not this ledger's. */
+    trailseal_ledger *other = NULL;
+    char *p = wpath("history-fork.redb"), *r = NULL, *e = entry_json("mallory", "x.y", "z"),
+         *note = NULL;
+    OK(trailseal_ledger_create(p, HISTORY_ORIGIN, "sha256", false, 0, false, &other));
+    OK(trailseal_ledger_append(other, e, &r));
+    OK(trailseal_ledger_checkpoint(other, signer, TRAILSEAL_SIZE_CURRENT, &note));
+    EXPECT(TRAILSEAL_STATUS_INCONSISTENT,
+           trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[0]}", note, vkey, &out));
+    trailseal_string_free(note);
+    trailseal_string_free(r);
+    free(e);
+    free(p);
+    trailseal_ledger_free(other);
+  }
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_bundle_with_checkpoint(NULL, "{\"indexes\":[3]}", note20, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_bundle_with_checkpoint(l, NULL, note20, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[3]}", NULL, vkey, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[3]}", note20, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_bundle_with_checkpoint(l, "{\"indexes\":[3]}", note20, vkey, NULL));
+  trailseal_string_free(note20);
+
+  /* Refused selections sign nothing. */
+  kept = checkpoint_count(l);
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_bundle(l, "{\"subject\":\"release:none\"}", signer, &out));
+  MSG_HAS("nothing to bundle");
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_bundle(l, "{\"indexes\":[]}", signer, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE,
+         trailseal_ledger_bundle(l, "{\"indexes\":[99]}", signer, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE,
+         trailseal_ledger_bundle(l, "{\"index\":99}", signer, &out));
+  const char *bad_selections[] = {
+      "{}",
+      "[]",
+      "{\"subject\":\"release:2026.11.3\",\"indexes\":[1]}",
+      "{\"subject\":\"nocolon\"}",
+      "{\"subject\":\"release:2026.11.3\",\"index\":1}",
+      "{\"index\":\"1\"}",
+      "{\"index\":18,\"forwards\":true}",
+      "{\"trace\":{\"index\":18}}",
+      "{\"indexes\":[1,\"2\"]}",
+      "{\"query\":{\"actr\":\"alice\"}}",
+      "{\"subject\":\"a:b\",\"subject\":\"a:c\"}",
+  };
+  for (size_t i = 0; i < sizeof bad_selections / sizeof *bad_selections; i++) {
+    EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_bundle(l, bad_selections[i], signer, &out));
+  }
+  EXPECT(TRAILSEAL_STATUS_WRONG_KIND,
+         trailseal_ledger_bundle(raw, "{\"indexes\":[0]}", signer, &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_ledger_bundle(l, "{\"subject\":\"a:\xff\"}",
+                                                                 signer, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_bundle(NULL, "{\"indexes\":[0]}", signer, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_bundle(l, NULL, signer, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_bundle(l, "{\"indexes\":[0]}", NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_bundle(l, "{\"indexes\":[0]}", signer, NULL));
+  CHECK(checkpoint_count(l) == kept);
+  CHECK(out == SENTINEL);
+
+  trailseal_string_free(vkey);
+  trailseal_string_free(stranger_vkey);
+  trailseal_signer_free(signer);
+  trailseal_signer_free(stranger);
+}
+
+static void test_audit_record_gate(const trailseal_ledger *l, const char *policy_file) {
+  char *out = SENTINEL, *out2 = SENTINEL, *result = NULL, *receipt = NULL, *e = NULL;
+  char *digest = NULL;
+  /* Recorded as gate.failed / gate.passed entries, the gate evaluated inside the call. */
+  OK(trailseal_ledger_record_gate(l, "release:2026.11.4", policy_file, "release-gate-bot",
+                                  &result, &receipt));
+  SAME_JSON(result, GATE_4);
+  CHECK(u64_member(receipt, "index") == 27 && u64_member(receipt, "tree_size") == 28);
+  OK(trailseal_ledger_get(l, 27, &e));
+  CHECK(strstr(e, "\"action\":\"gate.failed\"") != NULL);
+  CHECK(strstr(e, "\"actor\":{\"id\":\"release-gate-bot\"}") != NULL);
+  CHECK(strstr(e, "\"subject\":{\"id\":\"2026.11.4\",\"type\":\"release\"}") != NULL);
+  CHECK(strstr(e, "\"links\":[{\"index\":26,\"rel\":\"min_approvals\"},{\"index\":20,\"rel\":"
+                  "\"forbid_self_approval\"},{\"index\":21,\"rel\":\"forbid_self_approval\"},"
+                  "{\"index\":24,\"rel\":\"forbid_self_approval\"},{\"index\":25,\"rel\":"
+                  "\"forbid_self_approval\"},{\"index\":23,\"rel\":\"test.passed\"}]") != NULL);
+  {
+    char *attrs = member_text(e, "attrs"), *payload = member_text(e, "payload");
+    digest = str_member(attrs, "policy_digest");
+    CHECK(digest && strncmp(digest, "sha256:", 7) == 0 && strlen(digest) == 7 + 64);
+    char *recorded = member_text(payload, "result"), *policy = member_text(payload, "policy");
+    SAME_JSON(recorded, GATE_4);
+    SAME_JSON(policy, "{\"min_approvals\":2,\"approver_roles\":[\"release-manager\",\"sre\"],"
+                      "\"forbid_self_approval\":true,\"require\":[\"test.passed\","
+                      "\"scan.passed\"]}");
+    free(recorded);
+    free(policy);
+    free(attrs);
+    free(payload);
+  }
+  trailseal_string_free(e);
+  trailseal_string_free(result);
+  trailseal_string_free(receipt);
+  OK(trailseal_ledger_record_gate(l, "release:2026.11.3", policy_file, "release-gate-bot",
+                                  &result, &receipt));
+  SAME_JSON(result, GATE_3);
+  CHECK(u64_member(receipt, "index") == 28);
+  OK(trailseal_ledger_get(l, 28, &e));
+  CHECK(strstr(e, "\"action\":\"gate.passed\"") != NULL);
+  trailseal_string_free(e);
+  trailseal_string_free(result);
+  trailseal_string_free(receipt);
+  /* The recorded verdict judges the change, it is not part of it: same answer again. */
+  OK(trailseal_ledger_gate(l, "release:2026.11.3", policy_file, &result));
+  SAME_JSON(result, GATE_3);
+  trailseal_string_free(result);
+  char *q = fmt("{\"attrs\":{\"policy_digest\":\"%s\"},\"order\":\"oldest\"}",
+                digest ? digest : "");
+  QUERY(l, q, "27,28");
+  free(q);
+  free(digest);
+
+  /* Refused: nothing is recorded, no out-parameter written. */
+  EXPECT(TRAILSEAL_STATUS_INVALID_ENTRY,
+         trailseal_ledger_record_gate(l, "release:2026.11.3", policy_file, "", &out, &out2));
+  MSG_HAS("actor.id");
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_record_gate(l, "release:2026.11.3", "{\"require\":[\"a\",\"a\"]}", "x",
+                                      &out, &out2));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_record_gate(l, "nocolon", policy_file, "x", &out, &out2));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_record_gate(l, "release:2026.11.3", policy_file, "x", NULL, &out2));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_record_gate(l, "release:2026.11.3", policy_file, "x", &out, NULL));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_record_gate(l, "release:2026.11.3", policy_file, NULL, &out, &out2));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_record_gate(l, "release:2026.11.3", NULL, "x", &out, &out2));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_record_gate(l, NULL, policy_file, "x", &out, &out2));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_record_gate(NULL, "release:2026.11.3", policy_file, "x", &out, &out2));
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8,
+         trailseal_ledger_record_gate(l, "release:2026.11.3", policy_file, "\xff", &out, &out2));
+  CHECK(size_of(l) == 29);
+  CHECK(out == SENTINEL && out2 == SENTINEL);
+}
+
+static void test_audit(void) {
+  trailseal_ledger *l = history_ledger("history.redb");
+  trailseal_ledger *raw = NULL;
+  char *raw_path = wpath("audit-raw.redb"), *r = NULL;
+  OK(trailseal_ledger_create(raw_path, "example.com/ffi/raw", NULL, true, 0, false, &raw));
+  OK(trailseal_ledger_append_raw(raw, (const uint8_t *)"opaque", 6, &r));
+  trailseal_string_free(r);
+  char *policy_path = fmt("%s/examples/release-gate.json", repo);
+  char *policy_file = read_file(policy_path, NULL);
+  CHECK(policy_file != NULL);
+
+  test_audit_queries(l, raw);
+  test_audit_trace_why(l, raw);
+  if (policy_file) test_audit_gates(l, policy_file);
+  test_audit_report(l);
+  test_audit_bundles(l, raw);
+  if (policy_file) test_audit_record_gate(l, policy_file); /* last: it appends */
+
+  free(policy_file);
+  free(policy_path);
+  free(raw_path);
+  trailseal_ledger_free(raw);
+  trailseal_ledger_free(l);
+}
+
+/* The command's answers about its own history ledger (made by ffi/test.sh with
+ * examples/history.sh): the C answers are the same JSON, byte for byte, and its bundle
+ * verifies here. */
+static void expect_same_as_file(const char *got, const char *file, int line) {
+  char *path = wpath(file), *want = read_file(path, NULL), *with_nl = fmt("%s\n", got);
+  if (want && strcmp(want, with_nl) == 0)
+    passed++;
+  else
+    fail_msg(line, "%s differs:\n  command %s  C       %s", file, want ? want : "(missing)\n",
+             with_nl);
+  free(with_nl);
+  free(want);
+  free(path);
+}
+#define SAME_AS_FILE(got, file) expect_same_as_file((got), (file), __LINE__)
+
+static void test_cli_history(void) {
+  char *path = wpath("cli-history.redb");
+  if (access(path, F_OK) != 0) {
+    printf("# no cli-history.redb in the work directory: skipping the command's history\n");
+    free(path);
+    return;
+  }
+  char *vkey_path = wpath("cli-history.vkey"), *bundle_path = wpath("cli-history.bundle");
+  char *vkey = read_file(vkey_path, NULL);
+  char *policy_path = fmt("%s/examples/release-gate.json", repo);
+  size_t bundle_len = 0;
+  char *bundle = read_file(bundle_path, &bundle_len), *policy = read_file(policy_path, NULL);
+  CHECK(vkey && bundle && policy);
+  if (!vkey || !bundle || !policy) goto done;
+  vkey[strcspn(vkey, "\n")] = '\0';
+
+  /* The command's bundle, checked here; one character changed, refused. */
+  char *report = NULL, *out = SENTINEL;
+  OK(trailseal_verify_bundle((const uint8_t *)bundle, bundle_len, vkey, &report));
+  char *got = index_list(report, "entries");
+  STREQ(got, "12,13,14,15,16,17");
+  free(got);
+  trailseal_string_free(report);
+  char *at = strstr(bundle, "\"id\":\"bob\"");
+  CHECK(at != NULL);
+  if (at) at[6] = 'B';
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+         trailseal_verify_bundle((const uint8_t *)bundle, bundle_len, vkey, &out));
+
+  trailseal_ledger *l = NULL;
+  char *j = NULL;
+  OK(trailseal_ledger_open(path, 0, true, &l));
+  OK(trailseal_ledger_gate(l, "release:2026.11.3", policy, &j));
+  SAME_AS_FILE(j, "cli-gate-3.json");
+  trailseal_string_free(j);
+  OK(trailseal_ledger_gate(l, "release:2026.11.4", policy, &j));
+  SAME_AS_FILE(j, "cli-gate-4.json");
+  trailseal_string_free(j);
+  OK(trailseal_ledger_trace(l, 18, false, &j));
+  SAME_AS_FILE(j, "cli-trace-18.json");
+  trailseal_string_free(j);
+  OK(trailseal_ledger_trace(l, 10, true, &j));
+  SAME_AS_FILE(j, "cli-trace-10-forward.json");
+  trailseal_string_free(j);
+  OK(trailseal_ledger_why(l, 18, &j));
+  SAME_AS_FILE(j, "cli-why-18.json");
+  trailseal_string_free(j);
+  OK(trailseal_ledger_report(l, "{\"since\":\"2026-11-09T00:00:00Z\"}", &j));
+  SAME_AS_FILE(j, "cli-report.json");
+  trailseal_string_free(j);
+  /* query --json prints one {"index", "entry"} line per element of the page's entries. */
+  OK(trailseal_ledger_query(l, "{\"actor\":\"alice\"}", &j));
+  {
+    char *lines = xstrdup(""), *n;
+    const char *it = member(j, "entries"), *s, *e;
+    while (it && next_elem(&it, &s, &e)) {
+      char *el = copy_span(s, e);
+      n = fmt("%s%s\n", lines, el);
+      free(el);
+      free(lines);
+      lines = n;
+    }
+    char *qpath = wpath("cli-query-alice.jsonl"), *want = read_file(qpath, NULL);
+    STREQ(lines, want);
+    free(want);
+    free(qpath);
+    free(lines);
+  }
+  trailseal_string_free(j);
+  trailseal_ledger_free(l);
+  CHECK(out == SENTINEL);
+done:
+  free(vkey);
+  free(bundle);
+  free(policy);
+  free(policy_path);
+  free(vkey_path);
+  free(bundle_path);
+  free(path);
+}
+
 static void test_cli_made_ledger(void) {
   char *path = wpath("cli-made.redb");
   if (access(path, F_OK) != 0) {
@@ -1658,7 +2536,9 @@ int main(int argc, char **argv) {
   test_merkle_vectors("merkle-sha256.json");
   test_merkle_vectors("merkle-blake3.json");
   test_note_vectors();
+  test_audit();
   test_cli_made_ledger();
+  test_cli_history();
   make_ledger_for_cli();
 
   printf("# %d conformance vectors checked\n", vector_checks);
