@@ -144,6 +144,9 @@ impl Selection {
                 "give exactly one of subject, index, query, indexes".into()
             ));
         }
+        if chosen[0] != "index" && obj.get("forward").is_some_and(|v| !v.is_null()) {
+            return Err(bad("forward goes with index (a trace) only".into()));
+        }
         match chosen[0] {
             "subject" => {
                 let s = obj["subject"]
@@ -156,10 +159,12 @@ impl Selection {
                 index: obj["index"]
                     .as_u64()
                     .ok_or_else(|| bad("index must be a number".into()))?,
-                forward: obj
-                    .get("forward")
-                    .and_then(|f| f.as_bool())
-                    .unwrap_or(false),
+                forward: match obj.get("forward") {
+                    None | Some(serde_json::Value::Null) => false,
+                    Some(f) => f
+                        .as_bool()
+                        .ok_or_else(|| bad("forward must be true or false".into()))?,
+                },
             }),
             "query" => Ok(Selection::Query(Query::from_json(&obj["query"])?)),
             _ => Ok(Selection::Indexes(

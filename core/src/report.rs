@@ -71,6 +71,9 @@ impl ReportOptions {
                         .ok_or_else(|| bad("change_actions must be strings"))
                 })
                 .collect::<Result<_>>()?;
+            if o.change_actions.is_empty() || o.change_actions.iter().any(String::is_empty) {
+                return Err(bad("change_actions must name at least one action"));
+            }
         }
         Ok(o)
     }

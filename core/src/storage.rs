@@ -66,6 +66,10 @@ pub const STORAGE_FORMAT: u32 = 1;
 /// Hashes per tile.
 pub const TILE_WIDTH: u64 = 64;
 const TILE_SHIFT: u32 = 6;
+/// redb's page cache. Its default (1 GiB) lets memory grow with the ledger; an append touches
+/// a few pages at the right edge and a proof O(log n) tiles, so a bounded cache keeps memory
+/// flat at no cost to either.
+const CACHE_BYTES: usize = 64 << 20;
 /// Leaves per bundle at most.
 pub const BUNDLE_MAX_LEAVES: usize = 64;
 /// A bundle takes no leaf that would make it longer than this (unless it is its first).
@@ -228,7 +232,8 @@ fn open_db(path: &Path, create: bool, wait: Option<Duration>) -> Result<Database
     let deadline = wait.map(|w| Instant::now() + w);
     let mut pause = Duration::from_millis(5);
     loop {
-        let builder = Database::builder();
+        let mut builder = Database::builder();
+        builder.set_cache_size(CACHE_BYTES);
         let res = if create {
             builder.create(path)
         } else {
@@ -329,6 +334,7 @@ impl Store {
     /// Create a new ledger on a storage backend of the caller's (an empty one).
     pub fn create_on(backend: Box<dyn Backend>, meta: &Meta, state: &State) -> Result<Store> {
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create_with_backend(BoxedBackend(backend))
             .map_err(|e| map_open_error(Path::new("(backend)"), e))?;
         Store::init(
@@ -343,8 +349,8 @@ impl Store {
 
     /// Open a ledger on a storage backend of the caller's.
     pub fn open_on(backend: Box<dyn Backend>) -> Result<(Store, Meta)> {
-        let builder = Database::builder();
-        let db = builder
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create_with_backend(BoxedBackend(backend))
             .map_err(|e| map_open_error(Path::new("(backend)"), e))?;
         Store::checked(Store {

@@ -32,6 +32,8 @@ fn selections_parse_exactly_one_form() {
         json!({"subject": "nocolon"}),
         json!({"query": {"actr": "x"}}),
         json!({"indexes": ["1"]}),
+        json!({"index": 10, "forward": "yes"}),
+        json!({"subject": "a:b", "forward": true}),
         json!([]),
     ] {
         let e = Selection::from_json(&bad).unwrap_err();
@@ -50,6 +52,8 @@ fn report_options_parse() {
         json!({"sinse": "x"}),
         json!({"since": 5}),
         json!({"change_actions": "a"}),
+        json!({"change_actions": []}),
+        json!({"change_actions": [""]}),
     ] {
         assert!(ReportOptions::from_json(&bad).is_err(), "{bad}");
     }
