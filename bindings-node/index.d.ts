@@ -375,6 +375,107 @@ export interface Report {
   weeks: Array<{ week: string; changes: number; break_glass: number; approvals: number }>
 }
 
+// Capture (docs/CAPTURE.md): evidence from CI, git and the standard event formats.
+
+/** The CI systems `detectCi` knows (`attrs["ci.system"]` of the entries `recordCi` writes). */
+export type CiSystemName =
+  | 'github-actions'
+  | 'gitlab-ci'
+  | 'azure-pipelines'
+  | 'jenkins'
+  | 'buildkite'
+  | 'circleci'
+
+/** Where, by whom and in which run a CI step runs: what `detectCi` returns (the core's `CiContext` JSON form). */
+export interface CiContext {
+  system: CiSystemName
+  /** Who the run acts for (`actor.id` of the entries). */
+  actor: string
+  /** The bot identity the job runs as (`actor.via`), outermost first. */
+  via: string[]
+  /** `owner/name`, a project path, or a clone URL as `host/path` (never with credentials). */
+  repository: string | null
+  /** The commit being built (full sha). */
+  commit: string | null
+  /** e.g. `refs/heads/main`, `refs/tags/v1.2.0`. */
+  ref: string | null
+  workflow: string | null
+  /** The job name (stable across retries). */
+  job: string | null
+  step: string | null
+  /** The parallel shard or matrix position. */
+  shard: string | null
+  /** The run id: the same across retries of the run's jobs. */
+  run_id: string
+  run_number: string | null
+  run_url: string | null
+  /** More labels (recorded as `ci.<name>` attrs), e.g. `attempt`, `job_id`; not part of the entry id. */
+  extra: Record<string, string>
+}
+
+/** Options of `ledger.recordCi`. */
+export interface RecordCiOptions {
+  /** What the step acted on, `'TYPE:ID'` or `{type, id}` (default: the commit being built, else the repository, else the run). */
+  subject?: string | Subject | null
+  /** The step's own labels; keys starting `ci.` are reserved (refused with `invalid_argument`). */
+  attrs?: Record<string, string>
+  /** External evidence, e.g. `{rel: 'artifact', ref: 'oci:sha256:...'}`. */
+  refs?: Array<{ rel: string; ref: string }>
+  /** Any JSON, carried as the entry's `payload`. */
+  payload?: unknown
+  /** The CI variables (default `process.env`); `undefined`/`null` values count as unset. */
+  env?: Record<string, string | undefined> | null
+}
+
+/**
+ * What `ledger.recordCi` resolves with: the receipt of the entry holding the step, and
+ * whether it was already there (a retried step: nothing written, the stored entry's receipt).
+ */
+export interface CiRecorded extends Receipt {
+  alreadyRecorded: boolean
+}
+
+/** Options of `ledger.importGit` (as `trailseal import git`). */
+export interface ImportGitOptions {
+  /** Only commits after this revision (`REV..HEAD`). */
+  since?: string
+  /** Import up to this revision instead of `HEAD`. */
+  rev?: string
+  /** The repository's name in `attrs["git.repository"]` (default: origin's URL as `host/path`, else the directory name). */
+  name?: string
+  /** Record signature status (`git.signature`; default true; signed commits need gpg or ssh-keygen). */
+  signatures?: boolean
+  /** Commits per atomic batch (default 1000). */
+  batch?: number
+}
+
+/** What `ledger.importGit` did (what `trailseal import git` prints). */
+export interface GitImportReport {
+  /** The name recorded in `git.repository`. */
+  repository: string
+  /** The tip imported up to (`null` for an empty repository). */
+  head: string | null
+  /** The already imported commit the walk started after, if any. */
+  resumed_after: string | null
+  /** Commits read from git. */
+  examined: number
+  /** Entries written. */
+  recorded: number
+  /** Commits already in the ledger with the same details. */
+  already_recorded: number
+  /** Commits already in the ledger with other details (the stored entry stands). */
+  conflicts_total: number
+  /** The first 100 of those. */
+  conflicts: Array<{ commit: string; index: number }>
+  shallow: boolean
+  /** Ledger index of the first and last entry written (`null` if none). */
+  first_index: number | null
+  last_index: number | null
+}
+
+/** The event formats `ledger.importEvents` reads. */
+export type EventFormat = 'cdevents' | 'intoto' | 'in-toto' | 'ocsf'
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -389,11 +490,35 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * Get one with `await Ledger.create(path, options)` or `await Ledger.open(path)`; share it
  * freely between concurrent calls; `await ledger.close()` when done (this releases the file
  * for other processes). Calls that wait on the disk or read more than a few entries
- * (appends, checkpoints, `verify`, `sync`, `close`, and the auditor's questions: `query`,
- * `trace`, `why`, `gate`, `recordGate`, `bundle`, `report`) return Promises and run on
+ * (appends, checkpoints, `verify`, `sync`, `close`, the auditor's questions: `query`,
+ * `trace`, `why`, `gate`, `recordGate`, `bundle`, `report`, and capture: `recordCi`,
+ * `importGit`, `importEvents`) return Promises and run on
  * libuv's thread pool; reads (`get`, `size`, `root`, proofs, `checkpoints`) return at once.
  */
 export declare class Ledger {
+  /**
+   * Record one CI step: `action` on `subject` (default: the commit being built), with who,
+   * where and in which run filled in from the CI environment (`options.env`, default
+   * `process.env`), plus the step's own `attrs`, `refs` (`[{rel, ref}]`) and `payload`.
+   * The entry `id` is derived from the run and the step, so a retried step is recorded
+   * once: the second time nothing is written and the stored entry's receipt comes back
+   * with `alreadyRecorded: true`. Rejects with `invalid_argument` outside a known CI
+   * system or for an attr key starting `ci.`.
+   */
+  recordCi(action: string, options?: RecordCiOptions): Promise<CiRecorded>
+  /**
+   * Import the commits of the git repository at `repo` (default: the current directory),
+   * oldest first, one `git.commit` entry each (`id` = `git:<sha>`); run again, only new
+   * commits are added. Needs the `git` command. Resolves with the import report.
+   */
+  importGit(repo?: string | null, options?: ImportGitOptions): Promise<GitImportReport>
+  /**
+   * Import CDEvents, in-toto (bare or DSSE) or OCSF events: `data` is one JSON document,
+   * a JSON array of events, or JSON Lines (a Buffer, a Uint8Array, or a string). All
+   * events are written in one atomic batch, the original event kept whole in `payload`;
+   * anything that does not parse or map is refused with the reason and nothing is written.
+   */
+  importEvents(format: EventFormat, data: Uint8Array | string): Promise<Receipt[]>
   /** Create a new ledger file at `path` (refused with `already_exists` if it exists). */
   static create(path: string, options: CreateOptions): Promise<Ledger>
   /**
@@ -542,6 +667,15 @@ export declare class Signer {
   /** `JSON.stringify(signer)`: the public parts only. */
   toJSON(): SignerInfo
 }
+
+/**
+ * Detect the CI system this process runs in (or the one the variables of `env` describe)
+ * and read who, where and in which run a step runs: the core's `CiContext` JSON form
+ * (`system`, `actor`, `via`, `repository`, `commit`, `ref`, `workflow`, `job`, `step`,
+ * `shard`, `run_id`, `run_number`, `run_url`, `extra`). Outside a known CI system throws
+ * `invalid_argument`, naming the variables it looked for.
+ */
+export declare function detectCi(env?: Record<string, string | undefined> | null): CiContext
 
 /**
  * Every error `code` this package uses, in the order of their numeric `status` (1 to 16):

@@ -9,8 +9,9 @@
 //! core's strict parser (`entry::parse_json`) reads it, exactly as it reads the command line's
 //! JSON Lines, so every front end refuses the same inputs the same way.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
@@ -20,6 +21,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyMapping, PyString, PyType};
 use serde_json::Value;
 use trailseal::bundle::verify_bundle_bytes;
+use trailseal::capture::ci::{self, CiContext, Step};
+use trailseal::capture::formats::{self, Format};
+use trailseal::capture::git::{self, ImportOptions};
 use trailseal::merkle::{self, HashAlg};
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
@@ -369,6 +373,72 @@ fn checkpoint_pair<'a>(
             "give both checkpoint and verifier_key, or neither".into(),
         )),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Capture arguments
+// ---------------------------------------------------------------------------------------------
+
+/// `(str, str)` pairs from a mapping (its items) or from a sequence of 2-item pairs; a str or
+/// anything else is a TypeError naming `what`.
+fn str_pairs(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, String)>> {
+    let bad = || {
+        Ok::<_, PyErr>(PyTypeError::new_err(format!(
+            "{what} must be a mapping of str to str, or a sequence of (str, str) pairs, not {}",
+            obj.get_type().name()?
+        )))
+    };
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(bad()?);
+    }
+    let items = if let Ok(m) = obj.cast::<PyMapping>() {
+        m.items()?.into_any()
+    } else {
+        obj.clone()
+    };
+    let Ok(iter) = items.try_iter() else {
+        return Err(bad()?);
+    };
+    let mut out = Vec::new();
+    for item in iter {
+        let item = item?;
+        match item.extract::<(String, String)>() {
+            Ok(pair) => out.push(pair),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{what}: every key and value must be a str, not {}",
+                    item.repr()?
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The CI environment `env` names: a mapping of variable names to values, or (None) this
+/// process's `os.environ` as Python sees it.
+fn ci_context(py: Python<'_>, env: Option<&Bound<'_, PyAny>>) -> PyResult<CiContext> {
+    let vars: HashMap<String, String> = match env {
+        Some(e) if !e.is_none() => str_pairs(e, "env")?.into_iter().collect(),
+        _ => {
+            let environ = py.import("os")?.getattr("environ")?;
+            str_pairs(&environ, "os.environ")?.into_iter().collect()
+        }
+    };
+    core(py, guarded(|| ci::detect(&|k: &str| vars.get(k).cloned())))
+}
+
+/// Detect the CI system this job runs in from its environment (`env`: a mapping of variable
+/// names to values; default `os.environ`) and return what it says: `{"system", "actor",
+/// "via", "repository", "commit", "ref", "workflow", "job", "step", "shard", "run_id",
+/// "run_number", "run_url", "extra"}`. Outside a known CI system (GitHub Actions, GitLab CI,
+/// Azure Pipelines, Jenkins, Buildkite, CircleCI), or when a variable the run id needs is
+/// missing, raises InvalidArgumentError naming the variables it looked for.
+#[pyfunction]
+#[pyo3(signature = (env = None))]
+fn detect_ci<'py>(py: Python<'py>, env: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    let ctx = ci_context(py, env)?;
+    value_to_py(py, &ctx.to_json())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1163,6 +1233,168 @@ impl PyLedger {
         value_to_py(py, &v)
     }
 
+    /// Record one CI step as an entry: who, where and what come from the CI system's
+    /// environment (`env`, a mapping; default `os.environ`), as `trailseal record` does.
+    /// `subject` is `"TYPE:ID"` (default: the commit being built); `attrs` the step's own
+    /// labels (keys starting `ci.` are reserved); `refs` external evidence as `{rel: ref}` or
+    /// `[(rel, ref), ...]` (e.g. `{"artifact": "oci:sha256:..."}`); `payload` any JSON value.
+    ///
+    /// The entry `id` is derived from the run and step, so a retried step is recorded once.
+    /// Returns `{"index", "leaf_hash", "tree_size", "root", "time", "already_recorded"}`:
+    /// the receipt of the new entry, or with `already_recorded=True` that of the stored one
+    /// (nothing was written).
+    #[pyo3(signature = (action, subject = None, attrs = None, refs = None, payload = None, env = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn record_ci<'py>(
+        &self,
+        py: Python<'py>,
+        action: String,
+        subject: Option<String>,
+        attrs: Option<&Bound<'py, PyAny>>,
+        refs: Option<&Bound<'py, PyAny>>,
+        payload: Option<&Bound<'py, PyAny>>,
+        env: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let ctx = ci_context(py, env)?;
+        let mut attr_map = BTreeMap::new();
+        if let Some(a) = attrs {
+            for (k, v) in str_pairs(a, "attrs")? {
+                attr_map.insert(k, v);
+            }
+        }
+        let refs = match refs {
+            Some(r) => str_pairs(r, "refs")?,
+            None => Vec::new(),
+        };
+        let payload = match payload {
+            Some(p) if !p.is_none() => Some(dumps(py, p)?),
+            _ => None,
+        };
+        let v = self.run(py, move |l| {
+            let step = Step {
+                attrs: attr_map,
+                refs,
+                payload: payload
+                    .map(|text| entry::parse_json(text.as_bytes()))
+                    .transpose()?,
+            };
+            let subject = subject
+                .as_deref()
+                .map(trailseal::query::split_subject)
+                .transpose()?;
+            let r = ctx.record(
+                l,
+                &action,
+                subject.as_ref().map(|(t, i)| (t.as_str(), i.as_str())),
+                &step,
+            )?;
+            let mut v = r.receipt.to_json();
+            if let Value::Object(o) = &mut v {
+                o.insert("already_recorded".into(), r.already_recorded.into());
+            }
+            Ok(v)
+        })?;
+        value_to_py(py, &v)
+    }
+
+    /// Record the commits of the git repository at `repo` (a work tree or bare repository),
+    /// oldest first, one `git.commit` entry each (`id` = `git:<sha>`), after revision `since`
+    /// if given, up to `rev` (default HEAD), as `trailseal import git` does. Incremental:
+    /// run again, only new commits are added. `name` is the repository's name in the entries
+    /// (default: origin's URL as host/path, else the directory name); `signatures=False`
+    /// skips signature checks; `batch` commits are written per atomic batch.
+    ///
+    /// Runs without the GIL. `progress`, if given, is called as `progress(done, total)` after
+    /// each batch (the GIL is taken only for that call). If it raises, it is not called
+    /// again; the import still completes (what it wrote is consistent, and a later run
+    /// resumes after it) and then the exception is raised. Returns the report: `{"repository",
+    /// "head", "resumed_after", "examined", "recorded", "already_recorded",
+    /// "conflicts_total", "conflicts": [{"commit", "index"}], "shallow", "first_index",
+    /// "last_index"}`.
+    #[pyo3(signature = (
+        repo = PathBuf::from("."), since = None, progress = None, *, rev = None, name = None,
+        signatures = true, batch = 1000
+    ))]
+    // PyO3 shows a default that is not a literal (`PathBuf::from(".")`) as `...`.
+    #[pyo3(
+        text_signature = "($self, /, repo='.', since=None, progress=None, *, rev=None, \
+                             name=None, signatures=True, batch=1000)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn import_git<'py>(
+        &self,
+        py: Python<'py>,
+        repo: PathBuf,
+        since: Option<String>,
+        progress: Option<Py<PyAny>>,
+        rev: Option<String>,
+        name: Option<String>,
+        signatures: bool,
+        batch: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if batch == 0 {
+            return Err(to_py_err(
+                py,
+                Error::InvalidArgument("batch must be at least 1".into()),
+            ));
+        }
+        let opts = ImportOptions {
+            since,
+            rev,
+            repository: name,
+            batch,
+            signatures,
+        };
+        let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+        let report = self.run(py, |l| {
+            let mut tick = |done: u64, total: u64| {
+                let Some(cb) = &progress else { return };
+                let mut slot = raised.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.is_some() {
+                    return;
+                }
+                if let Err(e) = Python::attach(|py| cb.call1(py, (done, total)).map(drop)) {
+                    *slot = Some(e);
+                }
+            };
+            Ok(git::import_with(l, &repo, &opts, &mut tick)?.to_json())
+        })?;
+        if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        value_to_py(py, &report)
+    }
+
+    /// Import events of a standard format (`"cdevents"`, `"intoto"` / `"in-toto"` or
+    /// `"ocsf"`) from `data` (bytes or str: one JSON document, a JSON array of events, or JSON
+    /// Lines), as `trailseal import --format` does: each event becomes one entry with the
+    /// original event whole in `payload`, all in one atomic batch. Input that does not parse
+    /// or map is refused with the reason (MalformedError, InvalidEntryError, ...) and nothing
+    /// of it is written. Returns the receipts, in input order.
+    fn import_events(
+        &self,
+        py: Python<'_>,
+        format: &str,
+        data: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Py<PyReceipt>>> {
+        let format = core(py, Format::from_name(format))?;
+        let bytes: Vec<u8> = if data.is_instance_of::<PyString>() {
+            data.extract::<String>()?.into_bytes()
+        } else {
+            match data.extract::<PyBackedBytes>() {
+                Ok(b) => b.to_vec(),
+                Err(_) => {
+                    return Err(PyTypeError::new_err(format!(
+                        "data must be bytes or str, not {}",
+                        data.get_type().name()?
+                    )))
+                }
+            }
+        };
+        let rs = self.run(py, move |l| Ok(formats::import(l, format, &bytes)?))?;
+        receipts(py, rs)
+    }
+
     /// Close the file (releasing it for other processes). Later calls raise ValueError.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let r = py.detach(|| {
@@ -1355,8 +1587,8 @@ mod _trailseal {
 
     #[pymodule_export]
     use super::{
-        error_codes, verify_bundle, verify_checkpoint, verify_consistency, verify_inclusion,
-        PyCheckpoint, PyLedger, PyReceipt, PySigner,
+        detect_ci, error_codes, verify_bundle, verify_checkpoint, verify_consistency,
+        verify_inclusion, PyCheckpoint, PyLedger, PyReceipt, PySigner,
     };
 
     #[pymodule_init]

@@ -75,6 +75,32 @@ def main(directory: Path) -> int:
         again.sync()
         raw: bytes = again.get_raw(0)
         assert raw.startswith(b"{")
+    return capture(directory)
+
+
+def capture(directory: Path) -> int:
+    env: Dict[str, str] = {
+        "GITHUB_ACTIONS": "true", "GITHUB_ACTOR": "octocat", "GITHUB_REPOSITORY": "octo-org/api",
+        "GITHUB_RUN_ID": "1658821493", "GITHUB_SHA": "ffac537e6cbbf934b08745a378932722df287a53",
+        "GITHUB_JOB": "build",
+    }
+    ctx = trailseal.detect_ci(env)
+    system: str = ctx["system"]
+    commit: Optional[str] = ctx["commit"]
+    extra: Dict[str, str] = ctx["extra"]
+    with trailseal.Ledger.create(directory / "c.redb", origin="example.com/capture") as led:
+        rec = led.record_ci("build.succeeded", attrs={"suite": "unit"}, refs=[("artifact", "oci:sha256:ab")], payload={"ok": True}, env=env)
+        again: bool = led.record_ci("build.succeeded", attrs={"suite": "unit"}, refs={"artifact": "oci:sha256:ab"}, payload={"ok": True}, env=env)["already_recorded"]
+        first: int = rec["index"]
+        event = '{"_type": "https://in-toto.io/Statement/v1", "subject": [{"name": "a", "digest": {"sha256": "ab"}}], "predicateType": "https://example.com/p", "predicate": {}}'
+        imported: List[trailseal.Receipt] = led.import_events("intoto", event.encode())
+        try:
+            report = led.import_git(directory / "no-repo", progress=lambda done, total: None, batch=10)
+            recorded: int = report["recorded"]
+        except trailseal.InvalidArgumentError:
+            recorded = 0
+        assert system == "github-actions" and commit and not extra and again and first == 0
+        assert imported[0].index == 1 and recorded == 0
     return 0
 
 

@@ -15,6 +15,11 @@ The auditor's questions are one call each: ``led.query(...)``, ``led.trace(i)``,
 ``led.bundle(subject=..., signer=...)`` with the ledger-free ``trailseal.verify_bundle``, and
 ``led.report(since=...)``.
 
+Evidence flows in from the tools that already know what happened: ``trailseal.detect_ci()``
+reads the CI job's environment, ``led.record_ci(action, ...)`` records one CI step (a retried
+step once), ``led.import_git(repo)`` records a repository's commits incrementally, and
+``led.import_events(format, data)`` maps CDEvents, in-toto or OCSF events (docs/CAPTURE.md).
+
 Everything here is implemented by the native module ``trailseal._trailseal`` (the Rust core).
 """
 
@@ -41,6 +46,7 @@ from ._trailseal import (
     VerificationError,
     WrongKindError,
     __version__,
+    detect_ci,
     verify_bundle,
     verify_checkpoint,
     verify_consistency,
@@ -70,6 +76,7 @@ __all__ = [
     "VerificationError",
     "WrongKindError",
     "__version__",
+    "detect_ci",
     "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",

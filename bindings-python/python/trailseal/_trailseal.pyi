@@ -1,7 +1,7 @@
 """Type stubs of the native module ``trailseal._trailseal`` (checked against it by the tests)."""
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypedDict, final
@@ -31,6 +31,7 @@ __all__ = [
     "WrongKindError",
     "__version__",
     "_error_codes",
+    "detect_ci",
     "verify_bundle",
     "verify_checkpoint",
     "verify_consistency",
@@ -177,6 +178,52 @@ class _Report(TypedDict):
     waits: list[_Wait]
     approvals_by_approver: list[_ApproverCount]
     weeks: list[_Week]
+
+class _CiContext(TypedDict):
+    system: Literal[
+        "github-actions", "gitlab-ci", "azure-pipelines", "jenkins", "buildkite", "circleci"
+    ]
+    actor: str
+    via: list[str]
+    repository: str | None
+    commit: str | None
+    ref: str | None
+    workflow: str | None
+    job: str | None
+    step: str | None
+    shard: str | None
+    run_id: str
+    run_number: str | None
+    run_url: str | None
+    extra: dict[str, str]
+
+class _CiRecorded(TypedDict):
+    index: int
+    leaf_hash: str
+    tree_size: int
+    root: str
+    time: str
+    already_recorded: bool
+
+class _GitConflict(TypedDict):
+    commit: str
+    index: int
+
+class _GitImportReport(TypedDict):
+    repository: str
+    head: str | None
+    resumed_after: str | None
+    examined: int
+    recorded: int
+    already_recorded: int
+    conflicts_total: int
+    conflicts: list[_GitConflict]
+    shallow: bool
+    first_index: int | None
+    last_index: int | None
+
+_StrPairs = Mapping[str, str] | Sequence[tuple[str, str]]
+_EventFormat = Literal["cdevents", "intoto", "in-toto", "ocsf"]
 
 # --- errors -------------------------------------------------------------------------------
 
@@ -368,6 +415,30 @@ class Ledger:
     def report(
         self, since: str | None = None, change_actions: Sequence[str] | None = None
     ) -> _Report: ...
+    def record_ci(
+        self,
+        action: str,
+        subject: str | None = None,
+        attrs: _StrPairs | None = None,
+        refs: _StrPairs | None = None,
+        payload: Any = None,
+        env: _StrPairs | None = None,
+    ) -> _CiRecorded:
+        """Record one CI step from the job's environment (default ``os.environ``); a retry once."""
+    def import_git(
+        self,
+        repo: _Path = ".",
+        since: str | None = None,
+        progress: Callable[[int, int], object] | None = None,
+        *,
+        rev: str | None = None,
+        name: str | None = None,
+        signatures: bool = True,
+        batch: int = 1000,
+    ) -> _GitImportReport:
+        """Record a git repository's commits, incrementally; ``progress(done, total)``."""
+    def import_events(self, format: _EventFormat | str, data: str | _Bytes) -> list[Receipt]:
+        """Map CDEvents / in-toto / OCSF events onto entries, all or nothing."""
     def close(self) -> None: ...
     def __enter__(self) -> Ledger: ...
     def __exit__(
@@ -393,4 +464,6 @@ def verify_consistency(
 def verify_checkpoint(note: str, verifier_key: str) -> Checkpoint: ...
 def verify_bundle(text: str | _Bytes, verifier_key: str) -> _BundleReport:
     """Check an evidence bundle with nothing but the verifier key (no ledger)."""
+def detect_ci(env: _StrPairs | None = None) -> _CiContext:
+    """The CI job's context from its environment (default ``os.environ``)."""
 def _error_codes() -> list[tuple[str, int, type[TrailsealError]]]: ...
