@@ -374,3 +374,104 @@ export interface Report {
   /** ISO weeks (`'2026-W46'`) with some change, break-glass action or approval. */
   weeks: Array<{ week: string; changes: number; break_glass: number; approvals: number }>
 }
+
+// Capture (docs/CAPTURE.md): evidence from CI, git and the standard event formats.
+
+/** The CI systems `detectCi` knows (`attrs["ci.system"]` of the entries `recordCi` writes). */
+export type CiSystemName =
+  | 'github-actions'
+  | 'gitlab-ci'
+  | 'azure-pipelines'
+  | 'jenkins'
+  | 'buildkite'
+  | 'circleci'
+
+/** Where, by whom and in which run a CI step runs: what `detectCi` returns (the core's `CiContext` JSON form). */
+export interface CiContext {
+  system: CiSystemName
+  /** Who the run acts for (`actor.id` of the entries). */
+  actor: string
+  /** The bot identity the job runs as (`actor.via`), outermost first. */
+  via: string[]
+  /** `owner/name`, a project path, or a clone URL as `host/path` (never with credentials). */
+  repository: string | null
+  /** The commit being built (full sha). */
+  commit: string | null
+  /** e.g. `refs/heads/main`, `refs/tags/v1.2.0`. */
+  ref: string | null
+  workflow: string | null
+  /** The job name (stable across retries). */
+  job: string | null
+  step: string | null
+  /** The parallel shard or matrix position. */
+  shard: string | null
+  /** The run id: the same across retries of the run's jobs. */
+  run_id: string
+  run_number: string | null
+  run_url: string | null
+  /** More labels (recorded as `ci.<name>` attrs), e.g. `attempt`, `job_id`; not part of the entry id. */
+  extra: Record<string, string>
+}
+
+/** Options of `ledger.recordCi`. */
+export interface RecordCiOptions {
+  /** What the step acted on, `'TYPE:ID'` or `{type, id}` (default: the commit being built, else the repository, else the run). */
+  subject?: string | Subject | null
+  /** The step's own labels; keys starting `ci.` are reserved (refused with `invalid_argument`). */
+  attrs?: Record<string, string>
+  /** External evidence, e.g. `{rel: 'artifact', ref: 'oci:sha256:...'}`. */
+  refs?: Array<{ rel: string; ref: string }>
+  /** Any JSON, carried as the entry's `payload`. */
+  payload?: unknown
+  /** The CI variables (default `process.env`); `undefined`/`null` values count as unset. */
+  env?: Record<string, string | undefined> | null
+}
+
+/**
+ * What `ledger.recordCi` resolves with: the receipt of the entry holding the step, and
+ * whether it was already there (a retried step: nothing written, the stored entry's receipt).
+ */
+export interface CiRecorded extends Receipt {
+  alreadyRecorded: boolean
+}
+
+/** Options of `ledger.importGit` (as `trailseal import git`). */
+export interface ImportGitOptions {
+  /** Only commits after this revision (`REV..HEAD`). */
+  since?: string
+  /** Import up to this revision instead of `HEAD`. */
+  rev?: string
+  /** The repository's name in `attrs["git.repository"]` (default: origin's URL as `host/path`, else the directory name). */
+  name?: string
+  /** Record signature status (`git.signature`; default true; signed commits need gpg or ssh-keygen). */
+  signatures?: boolean
+  /** Commits per atomic batch (default 1000). */
+  batch?: number
+}
+
+/** What `ledger.importGit` did (what `trailseal import git` prints). */
+export interface GitImportReport {
+  /** The name recorded in `git.repository`. */
+  repository: string
+  /** The tip imported up to (`null` for an empty repository). */
+  head: string | null
+  /** The already imported commit the walk started after, if any. */
+  resumed_after: string | null
+  /** Commits read from git. */
+  examined: number
+  /** Entries written. */
+  recorded: number
+  /** Commits already in the ledger with the same details. */
+  already_recorded: number
+  /** Commits already in the ledger with other details (the stored entry stands). */
+  conflicts_total: number
+  /** The first 100 of those. */
+  conflicts: Array<{ commit: string; index: number }>
+  shallow: boolean
+  /** Ledger index of the first and last entry written (`null` if none). */
+  first_index: number | null
+  last_index: number | null
+}
+
+/** The event formats `ledger.importEvents` reads. */
+export type EventFormat = 'cdevents' | 'intoto' | 'in-toto' | 'ocsf'

@@ -149,7 +149,7 @@ pub(crate) fn options<'env>(
     Ok(out)
 }
 
-fn keys(obj: &Object<'_>, what: &str) -> Result<Vec<String>, Error> {
+pub(crate) fn keys(obj: &Object<'_>, what: &str) -> Result<Vec<String>, Error> {
     let names = obj
         .get_property_names()
         .map_err(|e| napi_failure(what, e))?;

@@ -46,8 +46,9 @@ impl Shared {
 /// Get one with `await Ledger.create(path, options)` or `await Ledger.open(path)`; share it
 /// freely between concurrent calls; `await ledger.close()` when done (this releases the file
 /// for other processes). Calls that wait on the disk or read more than a few entries
-/// (appends, checkpoints, `verify`, `sync`, `close`, and the auditor's questions: `query`,
-/// `trace`, `why`, `gate`, `recordGate`, `bundle`, `report`) return Promises and run on
+/// (appends, checkpoints, `verify`, `sync`, `close`, the auditor's questions: `query`,
+/// `trace`, `why`, `gate`, `recordGate`, `bundle`, `report`, and capture: `recordCi`,
+/// `importGit`, `importEvents`) return Promises and run on
 /// libuv's thread pool; reads (`get`, `size`, `root`, proofs, `checkpoints`) return at once.
 #[napi]
 pub struct Ledger {

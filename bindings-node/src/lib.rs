@@ -2,11 +2,13 @@
 //!
 //! The JS API (see `index.d.ts`): `Ledger` (create/open, append, read, prove, checkpoint,
 //! verify, close, and the auditor's questions: query, trace, why, gate, recordGate, bundle,
-//! report), `Signer` (checkpoint keys), and the ledger-free checks `verifyInclusion`,
-//! `verifyConsistency`, `verifyCheckpoint` and `verifyBundle`. Results are the core's JSON
+//! report; capture: recordCi, importGit, importEvents), `Signer` (checkpoint keys),
+//! `detectCi`, and the ledger-free checks `verifyInclusion`, `verifyConsistency`,
+//! `verifyCheckpoint` and `verifyBundle`. Results are the core's JSON
 //! forms (`types.rs`). Every error is an `Error` whose `code` is the core's error code string
 //! (`error.rs`).
 
+mod capture;
 mod convert;
 mod error;
 mod ledger;

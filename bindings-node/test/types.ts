@@ -3,6 +3,7 @@
 import {
   Ledger,
   Signer,
+  detectCi,
   errorCodes,
   verifyBundle,
   verifyCheckpoint,
@@ -10,6 +11,11 @@ import {
   verifyInclusion,
   type BundleReport,
   type Checkpoint,
+  type CiContext,
+  type CiRecorded,
+  type CiSystemName,
+  type EventFormat,
+  type GitImportReport,
   type ConsistencyProof,
   type Entry,
   type EntryInput,
@@ -111,6 +117,40 @@ async function main(): Promise<void> {
   await ledger.report({ change_actions: ['deploy.succeeded'] })
   // @ts-expect-error: verifyBundle answers at once (it needs no ledger)
   await verifyBundle(b1, signer.verifierKey).then(() => {})
+
+  // Capture: CI, git, event formats.
+  const ci: CiContext = detectCi()
+  const sys: CiSystemName = detectCi({ GITHUB_ACTIONS: 'true', GITHUB_RUN_ID: '1', HOME: undefined }).system
+  const runUrl: string | null = ci.run_url
+  const attempt: string | undefined = ci.extra.attempt
+  const rec: CiRecorded = await ledger.recordCi('test.passed', {
+    subject: 'commit:4f2a9c1',
+    attrs: { suite: 'unit' },
+    refs: [{ rel: 'artifact', ref: 'oci:sha256:0b31b1c0' }],
+    payload: { tests: 120 },
+    env: process.env,
+  })
+  const retried: boolean = rec.alreadyRecorded
+  const recIndex: number = rec.index
+  await ledger.recordCi('deploy.succeeded', { subject: { type: 'service', id: 'payments-api' } })
+  await ledger.recordCi('build.succeeded')
+  const gr: GitImportReport = await ledger.importGit('.', { since: 'v1.0.0', name: 'acme/api', signatures: false, batch: 500 })
+  const added: number = gr.recorded + gr.already_recorded
+  const lastIndex: number | null = gr.last_index
+  await ledger.importGit()
+  const fmt: EventFormat = 'in-toto'
+  const imported: Receipt[] = await ledger.importEvents(fmt, Buffer.from('{}'))
+  await ledger.importEvents('ocsf', '{"class_uid": 3001}')
+  // @ts-expect-error: not a format importEvents reads
+  await ledger.importEvents('cloudevents', '{}')
+  // @ts-expect-error: refs are {rel, ref} objects
+  await ledger.recordCi('test.passed', { refs: ['artifact=oci:sha256:0b31b1c0'] })
+  // @ts-expect-error: importGit options are camelCase names of the CLI's flags
+  await ledger.importGit('.', { no_signatures: true })
+  // @ts-expect-error: detectCi answers at once
+  await detectCi().then(() => {})
+  void [sys, runUrl, attempt, retried, recIndex, added, lastIndex, imported]
+
   await ledger.sync()
   await ledger.close()
 
