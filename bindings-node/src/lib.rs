@@ -8,7 +8,7 @@
 //! forms (`types.rs`). Every error is an `Error` whose `code` is the core's error code string
 //! (`error.rs`).
 
-mod capture;
+pub mod capture;
 mod convert;
 mod error;
 mod ledger;
