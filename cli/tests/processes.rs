@@ -1,0 +1,232 @@
+//! Several processes appending to one ledger at once.
+//!
+//! With `--wait`, each waits for the others: every process succeeds, every entry is recorded
+//! exactly once at the index its receipt names, retried ids are not duplicated, and the ledger
+//! verifies. Without `--wait`, a process that finds the ledger held fails at once with exit
+//! status 3 and a `locked` message, having written nothing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use trailseal::{Ledger, VerifyOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
+const ORIGIN: &str = "example.com/processes";
+
+fn init(dir: &Path) -> PathBuf {
+    let ledger = dir.join("shared.redb");
+    let out = Command::new(BIN)
+        .args(["init", ledger.to_str().unwrap(), "--origin", ORIGIN])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ledger
+}
+
+/// JSON Lines of `n` entries from process `p`, every entry with an id.
+fn lines(p: usize, n: usize) -> String {
+    (0..n)
+        .map(|k| {
+            json!({"id": format!("p{p}-{k}"), "actor": {"id": format!("proc-{p}")},
+                   "action": "deploy.succeeded", "subject": {"type": "service", "id": format!("svc-{k}")},
+                   "attrs": {"proc": p.to_string()}})
+            .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+/// `trailseal [--wait W] append LEDGER - --batch B` with `input` on stdin.
+fn spawn_append(ledger: &Path, wait: Option<&str>, batch: usize, input: String) -> Child {
+    let mut args: Vec<String> = Vec::new();
+    if let Some(w) = wait {
+        args.extend(["--wait".into(), w.into()]);
+    }
+    args.extend([
+        "append".into(),
+        ledger.to_str().unwrap().into(),
+        "-".into(),
+        "--batch".into(),
+        batch.to_string(),
+    ]);
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    child
+}
+
+fn receipts(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("receipt not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn concurrent_appenders_with_wait_lose_and_duplicate_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = init(dir.path());
+    const PROCS: usize = 5;
+    const EACH: usize = 40;
+    // Five writers with distinct entries, and one that repeats writer 0's input: its entries
+    // carry the same ids, so they must come back with the same receipts and not be written
+    // twice.
+    let mut children: Vec<(usize, Child)> = (0..PROCS)
+        .map(|p| {
+            (
+                p,
+                spawn_append(&ledger, Some("30"), 1 + p * 3, lines(p, EACH)),
+            )
+        })
+        .collect();
+    children.push((0, spawn_append(&ledger, Some("30"), 7, lines(0, EACH))));
+    let mut by_proc: Vec<Vec<Vec<Value>>> = vec![Vec::new(); PROCS];
+    for (p, child) in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "writer {p} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = receipts(&out);
+        assert_eq!(r.len(), EACH, "writer {p}: one receipt per entry");
+        by_proc[p].push(r);
+    }
+    // The repeated input got exactly the first run's receipts.
+    assert_eq!(
+        by_proc[0][0], by_proc[0][1],
+        "retried ids gave other receipts"
+    );
+
+    let l = Ledger::open(&ledger).unwrap();
+    let report = l.verify(&VerifyOptions::default()).unwrap();
+    assert_eq!(
+        report.size,
+        (PROCS * EACH) as u64,
+        "nothing lost, nothing twice"
+    );
+    let mut seen = [false; PROCS * EACH];
+    for (p, runs) in by_proc.iter().enumerate() {
+        let mut last = None;
+        for (k, r) in runs[0].iter().enumerate() {
+            let index = r["index"].as_u64().unwrap();
+            assert!(
+                !std::mem::replace(&mut seen[index as usize], true),
+                "index {index} twice"
+            );
+            // One process's entries keep their order.
+            assert!(last.is_none_or(|l| index > l), "writer {p}: out of order");
+            last = Some(index);
+            let e = l.get(index).unwrap();
+            assert_eq!(e["id"], format!("p{p}-{k}"), "entry at {index}");
+            assert_eq!(
+                trailseal::merkle::to_hex(&l.leaf_hash(index).unwrap()),
+                r["leaf_hash"].as_str().unwrap()
+            );
+            assert_eq!(
+                trailseal::merkle::to_hex(&l.root_at(index + 1).unwrap()),
+                r["root"].as_str().unwrap()
+            );
+        }
+    }
+    assert!(seen.iter().all(|&s| s));
+    drop(l);
+    let out = Command::new(BIN)
+        .args(["verify", ledger.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn without_wait_a_held_ledger_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = init(dir.path());
+    let holder = Ledger::open(&ledger).unwrap();
+    // Without --wait: exit 3, "locked", at once, nothing written.
+    let started = Instant::now();
+    let out = spawn_append(&ledger, None, 1, lines(9, 3))
+        .wait_with_output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("locked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no receipt");
+    assert!(
+        took < Duration::from_secs(5),
+        "refused after {took:?}, not at once"
+    );
+    // With a short --wait: the same refusal, once the wait is over.
+    let started = Instant::now();
+    let out = spawn_append(&ledger, Some("0.5"), 1, lines(9, 3))
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
+    assert!(started.elapsed() >= Duration::from_millis(500), "it waited");
+    assert_eq!(holder.size().unwrap(), 0, "nothing was written");
+    // With a long --wait: it gets the ledger once the holder lets go.
+    let waiter = spawn_append(&ledger, Some("30"), 1, lines(9, 3));
+    std::thread::sleep(Duration::from_millis(300));
+    drop(holder);
+    let out = waiter.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(receipts(&out).len(), 3);
+}
+
+#[test]
+fn racing_appenders_without_wait_either_succeed_whole_or_fail_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = init(dir.path());
+    let children: Vec<Child> = (0..4)
+        .map(|p| spawn_append(&ledger, None, 5, lines(p, 20)))
+        .collect();
+    let mut written = 0;
+    for (p, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => {
+                assert_eq!(receipts(&out).len(), 20, "writer {p}");
+                written += 20;
+            }
+            Some(3) => {
+                assert!(stderr.contains("locked"), "writer {p}: {stderr}");
+                assert!(
+                    out.stdout.is_empty(),
+                    "writer {p} printed receipts, then failed"
+                );
+            }
+            other => panic!("writer {p}: exit {other:?}: {stderr}"),
+        }
+    }
+    assert!(written > 0, "at least one racer got the ledger");
+    let l = Ledger::open(&ledger).unwrap();
+    assert_eq!(l.verify(&VerifyOptions::default()).unwrap().size, written);
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Run every fuzz target for SECONDS each (default 10).
+#
+#   bash fuzz/run.sh [SECONDS] [TARGET...]
+#
+# With a nightly toolchain (`cargo +nightly`), installs cargo-fuzz if it is missing, builds the
+# targets once, then runs each under libFuzzer for SECONDS (-max_total_time), starting from the
+# committed seeds (fuzz/seeds/TARGET, read only) and a scratch corpus (fuzz/corpus/TARGET,
+# ignored by git). A crash stops the script with status 1; libFuzzer leaves the input in
+# fuzz/artifacts/TARGET/ (minimise it with `cargo +nightly fuzz tmin TARGET FILE`).
+#
+# Without nightly (a CI machine with stable only), replays the committed seeds through the
+# same target functions with the stable toolchain instead (`cargo test --no-default-features`),
+# so every seed, and every regression input added to fuzz/seeds/, still runs.
+#
+# Environment: FUZZ_NO_NIGHTLY=1 forces the replay even where nightly exists.
+# FUZZ_SANITIZER=none builds without AddressSanitizer (default: address). trailseal is safe
+# Rust, but redb and the crypto crates hold unsafe code, so the default keeps ASan; without
+# it the ledger_model target runs about ten times faster.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+secs="${1:-10}"
+san="${FUZZ_SANITIZER:-address}"
+shift || true
+all_targets=(proof_json proof_structured note keys entry ledger_model)
+if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
+case "$secs" in '' | *[!0-9]*) echo "fuzz/run.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ "${FUZZ_NO_NIGHTLY:-0}" != 1 ] && cargo +nightly --version >/dev/null 2>&1; then
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    step "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+  fi
+  step "building the fuzz targets (nightly, sanitizer: $san)"
+  if [ "${#targets[@]}" = "${#all_targets[@]}" ]; then
+    cargo +nightly fuzz build -s "$san"
+  else
+    for t in "${targets[@]}"; do cargo +nightly fuzz build -s "$san" "$t"; done
+  fi
+  mkdir -p target/fuzz-logs
+  for t in "${targets[@]}"; do
+    step "fuzzing $t for ${secs}s"
+    mkdir -p "corpus/$t"
+    log="target/fuzz-logs/$t.log"
+    if cargo +nightly fuzz run -s "$san" "$t" "corpus/$t" "seeds/$t" -- \
+      -max_total_time="$secs" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 >"$log" 2>&1; then
+      grep -E '^(#[0-9]+\s+DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || tail -n 3 "$log"
+    else
+      tail -n 60 "$log" >&2
+      echo "fuzz/run.sh: $t failed (full log: fuzz/$log); the input is in fuzz/artifacts/$t/" >&2
+      exit 1
+    fi
+  done
+  step "fuzzing done: ${targets[*]}"
+else
+  step "no nightly toolchain: replaying the committed seeds with stable"
+  for t in "${targets[@]}"; do
+    cargo run --quiet --no-default-features --bin replay -- "$t" "seeds/$t"
+  done
+  step "replay done"
+fi
