@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Smoke run of the comparison for CI: quick mode, JSON to a temp file, then check that the JSON
+# has every required key with a finite positive number. Times are not asserted (CI machines are
+# shared and noisy); the run only has to work and report everything.
+#
+#   bash benches/smoke.sh            # from anywhere; honours CARGO_TARGET_DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+cargo run --release -p trailseal-benches --bin compare -- --quick --json "$out/compare.json"
+
+python3 - "$out/compare.json" <<'EOF'
+import json, math, sys
+
+r = json.load(open(sys.argv[1]))
+errors = []
+
+def num(path, v):
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
+        errors.append(f"{path}: expected a positive number, got {v!r}")
+
+def need(obj, key, path=""):
+    if not isinstance(obj, dict) or key not in obj:
+        errors.append(f"missing key {path}{key}")
+        return None
+    return obj[key]
+
+if r.get("mode") != "quick":
+    errors.append(f"mode: expected 'quick', got {r.get('mode')!r}")
+sizes = [str(s) for s in r.get("sizes", [])]
+if len(sizes) < 2:
+    errors.append(f"sizes: expected at least two, got {sizes!r}")
+
+for key in ["append_batch", "append_durable", "append_durable_8_threads"]:
+    obj = need(r, key)
+    for system in ["trailseal", "redb", "sqlite"]:
+        v = need(obj, system, key + ".")
+        if v is not None:
+            num(f"{key}.{system}", v)
+
+for key in ["prove_inclusion_us", "prove_consistency_us", "verify_proof_us"]:
+    obj = need(r, key)
+    for s in sizes:
+        per = need(obj, s, key + ".")
+        for q in ["p50", "p99"]:
+            v = need(per, q, f"{key}.{s}.")
+            if v is not None:
+                num(f"{key}.{s}.{q}", v)
+
+for key in ["verify_eps", "leaf_bytes"]:
+    v = need(r, key)
+    if v is not None:
+        num(key, v)
+
+for key in ["bytes_per_entry", "peak_rss_mib"]:
+    obj = need(r, key)
+    for s in sizes:
+        v = need(obj, s, key + ".")
+        if v is not None:
+            num(f"{key}.{s}", v)
+
+ratios = need(r, "ratios")
+for key in [
+    "append_batch_vs_redb", "append_batch_vs_sqlite", "append_durable_vs_redb",
+    "append_durable_8_threads_vs_single", "prove_inclusion_p50_growth",
+    "prove_consistency_p50_growth", "verify_eps_vs_target", "bytes_per_entry_vs_budget",
+    "peak_rss_growth_vs_smallest",
+]:
+    v = need(ratios, key, "ratios.")
+    if v is not None:
+        num(f"ratios.{key}", v)
+
+machine = need(r, "machine")
+for key in ["cpu", "cores", "ram_gib", "kernel"]:
+    if not need(machine, key, "machine."):
+        errors.append(f"machine.{key} is empty")
+
+targets = need(r, "targets")
+if not isinstance(targets, list) or not targets or not all("pass" in t for t in targets):
+    errors.append("targets: expected a non-empty list of {target, measured, pass}")
+
+if errors:
+    print("benches/smoke.sh: the comparison's JSON is incomplete:", file=sys.stderr)
+    for e in errors:
+        print("  " + e, file=sys.stderr)
+    sys.exit(1)
+passed = sum(1 for t in targets if t["pass"])
+print(f"benches/smoke.sh: JSON complete ({len(sizes)} sizes); targets met in this run: {passed} of {len(targets)} (not asserted)")
+EOF
