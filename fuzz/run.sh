@@ -6,12 +6,14 @@
 # With a nightly toolchain (`cargo +nightly`), installs cargo-fuzz if it is missing, builds the
 # targets once, then runs each under libFuzzer for SECONDS (-max_total_time), starting from the
 # committed seeds (fuzz/seeds/TARGET, read only) and a scratch corpus (fuzz/corpus/TARGET,
-# ignored by git). A crash stops the script with status 1; libFuzzer leaves the input in
-# fuzz/artifacts/TARGET/ (minimise it with `cargo +nightly fuzz tmin TARGET FILE`).
+# ignored by git). A crash fails that target; the others still run, and the script exits 1
+# naming the failed ones. libFuzzer leaves the input in fuzz/artifacts/TARGET/ (minimise it
+# with `cargo +nightly fuzz tmin TARGET FILE` and keep it in fuzz/seeds/TARGET/).
 #
 # Without nightly (a CI machine with stable only), replays the committed seeds through the
-# same target functions with the stable toolchain instead (`cargo test --no-default-features`),
-# so every seed, and every regression input added to fuzz/seeds/, still runs.
+# same target functions with the stable toolchain instead (the `replay` binary of this crate),
+# so every seed, and every regression input added to fuzz/seeds/, still runs. Exit 1 if any
+# input panics.
 #
 # Environment: FUZZ_NO_NIGHTLY=1 forces the replay even where nightly exists.
 # FUZZ_SANITIZER=none builds without AddressSanitizer (default: address). trailseal is safe
@@ -28,6 +30,7 @@ if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 case "$secs" in '' | *[!0-9]*) echo "fuzz/run.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
 
 step() { printf '\n== %s\n' "$*"; }
+failed=()
 
 if [ "${FUZZ_NO_NIGHTLY:-0}" != 1 ] && cargo +nightly --version >/dev/null 2>&1; then
   if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -51,14 +54,23 @@ if [ "${FUZZ_NO_NIGHTLY:-0}" != 1 ] && cargo +nightly --version >/dev/null 2>&1;
     else
       tail -n 60 "$log" >&2
       echo "fuzz/run.sh: $t failed (full log: fuzz/$log); the input is in fuzz/artifacts/$t/" >&2
-      exit 1
+      failed+=("$t")
     fi
   done
+  if [ "${#failed[@]}" -gt 0 ]; then
+    echo "fuzz/run.sh: failing targets: ${failed[*]}" >&2
+    exit 1
+  fi
   step "fuzzing done: ${targets[*]}"
 else
   step "no nightly toolchain: replaying the committed seeds with stable"
+  cargo build --quiet --no-default-features --bin replay
   for t in "${targets[@]}"; do
-    cargo run --quiet --no-default-features --bin replay -- "$t" "seeds/$t"
+    cargo run --quiet --no-default-features --bin replay -- "$t" "seeds/$t" || failed+=("$t")
   done
+  if [ "${#failed[@]}" -gt 0 ]; then
+    echo "fuzz/run.sh: failing targets: ${failed[*]}" >&2
+    exit 1
+  fi
   step "replay done"
 fi

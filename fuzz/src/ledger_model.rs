@@ -113,17 +113,22 @@ impl Spec {
         }
     }
 
-    /// The caller-given fields that the id rule compares (everything but `v`).
+    /// The caller-given fields that the id rule compares (everything but `v`), reduced the
+    /// way [`Spec::json`] reduces them, so that two specs with one JSON have one key.
     fn key(&self) -> SpecKey {
+        let payload = match &self.payload {
+            Payload::Pad(n) => Payload::Pad(n % 5000),
+            other => other.clone(),
+        };
         (
-            self.id,
+            self.id.map(|i| i % 6),
             self.actor % 3,
             self.action % ACTIONS.len() as u8,
             self.subject % 3,
             self.link,
             self.git_ref,
             self.attr.map(|a| a % 3),
-            self.payload.clone(),
+            payload,
         )
     }
 
