@@ -48,7 +48,8 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
 
 /// Largest integer a JSON number may hold and still mean the same thing to every JCS
 /// implementation: RFC 8785 numbers are IEEE 754 doubles, and integers above 2^53 would
-/// silently change value when another language re-encodes them.
+/// silently change value when another language re-encodes them. Beyond it, an integer is
+/// accepted only in the form RFC 8785 itself writes a double in (see `is_jcs_exact`).
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Who did it: SPEC `actor`.
@@ -339,16 +340,38 @@ fn write_object<'v>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'v String
     out.push(b'}');
 }
 
+/// RFC 8785 numbers are IEEE 754 doubles written as ECMAScript writes them. An integer within
+/// 2^53 is its own ECMAScript form (plain digits), so it is written with `itoa`; any other
+/// number, an integer beyond 2^53 included, goes through `ryu-js` as the double nearest to it.
+/// (An integer that `validate` accepts beyond 2^53 is already in that form, so both ways give
+/// the same digits for it.)
 fn write_number(out: &mut Vec<u8>, n: &serde_json::Number) {
-    if let Some(u) = n.as_u64() {
+    if let Some(u) = n.as_u64().filter(|&u| u <= MAX_SAFE_INTEGER) {
         out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
-    } else if let Some(i) = n.as_i64() {
+    } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER) {
         out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
     } else {
-        // serde_json never holds a non-finite float, so this is always a JSON number.
-        let f = n.as_f64().unwrap_or(0.0);
-        out.extend_from_slice(ryu_js::Buffer::new().format(f).as_bytes());
+        out.extend_from_slice(ryu_js::Buffer::new().format(number_as_f64(n)).as_bytes());
     }
+}
+
+/// The double nearest to `n` (round to nearest, ties to even, as `as` casts do).
+fn number_as_f64(n: &serde_json::Number) -> f64 {
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => u as f64,
+        (None, Some(i)) => i as f64,
+        // serde_json never holds a non-finite float, so this is always a JSON number.
+        _ => n.as_f64().unwrap_or(0.0),
+    }
+}
+
+/// Whether an integer beyond 2^53 may stand in an entry: exactly when its decimal text is the
+/// ECMAScript form of the double nearest to it. That is the text RFC 8785 writes for that
+/// double, so such an integer is what a float like `1e17` is stored as, and every JCS
+/// implementation reads and writes it back unchanged; any other integer beyond 2^53 (like
+/// `9007199254740993`, which a double cannot hold) would change value and is refused.
+fn is_jcs_exact(n: &serde_json::Number, text: &str) -> bool {
+    ryu_js::Buffer::new().format(number_as_f64(n)) == text
 }
 
 fn write_string(out: &mut Vec<u8>, s: &str) {
@@ -721,7 +744,8 @@ fn check_numbers(v: &Value, field: &str) -> Result<()> {
     }
 }
 
-/// The path (relative to `v`) and text of the first integer beyond 2^53, if any. The path is
+/// The path (relative to `v`) and text of the first integer beyond 2^53 that is not the
+/// ECMAScript form of a double ([`is_jcs_exact`]), if any. The path is
 /// built only on the way back from a failure, so valid payloads cost no allocation.
 fn unsafe_integer(v: &Value) -> Option<(String, String)> {
     match v {
@@ -729,9 +753,15 @@ fn unsafe_integer(v: &Value) -> Option<(String, String)> {
             let safe = match (n.as_u64(), n.as_i64()) {
                 (Some(u), _) => u <= MAX_SAFE_INTEGER,
                 (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
+                // A float is stored in its ECMAScript form; when that form is an integer
+                // beyond 2^53, it passes the test below when read back.
                 _ => true,
             };
-            (!safe).then(|| (String::new(), n.to_string()))
+            if safe {
+                return None;
+            }
+            let text = n.to_string();
+            (!is_jcs_exact(n, &text)).then_some((String::new(), text))
         }
         Value::Array(a) => a
             .iter()
@@ -885,12 +915,99 @@ mod tests {
         refused(with("occurred_at", json!("yesterday")), "occurred_at");
         refused(with("attrs", json!({"k": 1})), "attrs.k");
         refused(with("payload", json!({"n": [1u64 << 60]})), "payload.n[0]");
+        refused(with("payload", json!((1u64 << 53) + 1)), "payload");
+        refused(
+            with("change", json!({"after": -(1i64 << 60)})),
+            "change.after",
+        );
+        refused(with("payload", json!(u64::MAX)), "payload");
+        refused(with("payload", json!(i64::MIN)), "payload");
         let big = json!({"blob": "x".repeat(2000)});
         let e = with("payload", big);
         match validate(&e, 0).unwrap().encode(&Timestamp::EPOCH, 1000) {
             Err(Error::InvalidEntry { field, .. }) => assert_eq!(field, "(entry)"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Validate, encode, parse the leaf back, validate and encode again: the same bytes.
+    fn round_trip(e: &Value) -> String {
+        let t = Timestamp::EPOCH;
+        let bytes = validate(e, 0)
+            .unwrap()
+            .encode(&t, DEFAULT_MAX_ENTRY_BYTES)
+            .unwrap();
+        let mut back = parse_json(&bytes).unwrap();
+        back.as_object_mut().unwrap().remove("time");
+        let again = validate(&back, 0)
+            .unwrap_or_else(|err| panic!("stored form refused: {err}"))
+            .encode(&t, DEFAULT_MAX_ENTRY_BYTES)
+            .unwrap();
+        assert_eq!(again, bytes);
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn integers_beyond_2_pow_53_only_in_their_jcs_form() {
+        // Integers a double holds, written as ECMAScript writes that double: accepted.
+        for n in [
+            1u64 << 53,
+            100_000_000_000_000_000,
+            1_152_921_504_606_847_000, // 2^60's shortest form
+            12_000_000_000_000_000_000,
+        ] {
+            let e = with("payload", json!(n));
+            assert!(round_trip(&e).contains(&format!("\"payload\":{n},")), "{n}");
+        }
+        let e = with("payload", json!(-100_000_000_000_000_000i64));
+        assert!(round_trip(&e).contains("\"payload\":-100000000000000000,"));
+        // Ones that would change value, or that JCS writes with other digits: refused.
+        for n in [(1u64 << 53) + 1, 1 << 60, u64::MAX, 9_999_999_999_999_999] {
+            refused(with("payload", json!(n)), "payload");
+        }
+        refused(with("payload", json!(-(1i64 << 53) - 1)), "payload");
+    }
+
+    #[test]
+    fn floats_beyond_2_pow_53_round_trip() {
+        // The fuzzer's reproducers: a float whose canonical form is an integer beyond 2^53.
+        for (text, stored) in [
+            ("1e17", "100000000000000000"),
+            ("9007199254740993.0", "9007199254740992"),
+            ("-1e17", "-100000000000000000"),
+            ("1.2e19", "12000000000000000000"),
+            ("1.8446744073709552e19", "18446744073709552000"),
+            ("1e20", "100000000000000000000"),
+            ("1e21", "1e+21"),
+            ("1152921504606846976.0", "1152921504606847000"),
+            // Too large for 64 bits: serde_json reads it as a double, like a float literal.
+            ("123456789012345678901234567890", "1.2345678901234568e+29"),
+        ] {
+            let e = parse_json(
+                format!(r#"{{"actor":{{"id":"a"}},"action":"x","subject":{{"type":"t","id":"i"}},"payload":{text}}}"#)
+                    .as_bytes(),
+            )
+            .unwrap();
+            let got = round_trip(&e);
+            assert!(
+                got.contains(&format!("\"payload\":{stored},")),
+                "{text}: {got}"
+            );
+        }
+    }
+
+    #[test]
+    fn big_integers_are_written_as_jcs_writes_them() {
+        // canonical_json is RFC 8785 for any value, validated or not: every number is a double.
+        assert_eq!(
+            canonical_json(&json!((1u64 << 53) + 1)),
+            b"9007199254740992"
+        );
+        assert_eq!(canonical_json(&json!(1u64 << 60)), b"1152921504606847000");
+        assert_eq!(canonical_json(&json!(u64::MAX)), b"18446744073709552000");
+        assert_eq!(canonical_json(&json!(i64::MIN)), b"-9223372036854776000");
+        assert_eq!(canonical_json(&json!(1u64 << 53)), b"9007199254740992");
+        assert_eq!(canonical_json(&json!(-(1i64 << 53))), b"-9007199254740992");
     }
 
     #[test]

@@ -37,6 +37,9 @@ fn arb_number() -> impl Strategy<Value = Value> {
     const SAFE: i64 = (1 << 53) - 1;
     prop_oneof![
         (-SAFE..=SAFE).prop_map(Value::from),
+        // Beyond 2^53 too: RFC 8785 writes every number as the double nearest to it.
+        any::<u64>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(Value::from),
@@ -50,6 +53,17 @@ fn arb_number() -> impl Strategy<Value = Value> {
             Just(5e-324),
             Just(f64::MAX),
             Just(0.1 + 0.2),
+            Just(1e17),
+            Just(9007199254740993.0),
+            Just(-1.2e19),
+            Just(1.8446744073709552e19),
+        ]
+        .prop_map(Value::from),
+        prop_oneof![
+            Just((1u64 << 53) + 1),
+            Just(1 << 60),
+            Just(100_000_000_000_000_000),
+            Just(u64::MAX),
         ]
         .prop_map(Value::from),
     ]
