@@ -12,6 +12,7 @@
 //! - [`entry`]: the audit-entry schema, validation and canonical (RFC 8785) encoding.
 //! - [`note`]: signer and verifier keys, C2SP signed notes (Go `sumdb/note` compatible).
 //! - [`checkpoint`]: C2SP tlog checkpoints, signed as notes.
+//! - [`postings`]: posting lists of the query indexes: term hashes, block encoding (pure).
 //! - [`query`]: secondary indexes, queries, `trace` and `why` (traceability).
 //! - [`gate`]: release gates evaluated against the ledger.
 //! - [`bundle`]: evidence bundles, checked without the ledger.
@@ -31,6 +32,7 @@ pub mod gate;
 pub mod ledger;
 pub mod merkle;
 pub mod note;
+pub mod postings;
 pub mod proof;
 pub mod query;
 pub mod report;

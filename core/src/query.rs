@@ -377,6 +377,15 @@ fn first_at_or_after(reader: &Reader, size: u64, t: Timestamp) -> Result<u64> {
     Ok(lo)
 }
 
+/// True if `entry` is filed under every one of `terms`.
+fn has_terms(entry: &Value, terms: &[Term]) -> bool {
+    if terms.is_empty() {
+        return true;
+    }
+    let own = Term::of_entry(entry);
+    terms.iter().all(|t| own.binary_search(t).is_ok())
+}
+
 fn load(reader: &Reader, index: u64) -> Result<Found> {
     let leaf = reader.leaf(index)?;
     let entry = serde_json::from_slice(&leaf).map_err(|e| Error::Tampered {
@@ -408,8 +417,8 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
             lo = lo.max(at.saturating_add(1));
         }
     }
-    let mut lists: Vec<Postings<'_>> = q
-        .terms()
+    let terms = q.terms();
+    let mut lists: Vec<Postings<'_>> = terms
         .iter()
         .map(|t| Postings {
             reader,
@@ -440,11 +449,16 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
                 break;
             }
             if agreed {
-                if hits.len() == limit {
-                    more = true;
-                    break;
+                // Every list has x: re-check the entry itself, since terms are filed by hash
+                // (another term may share it) and the index is not covered by the tree.
+                let found = load(reader, x)?;
+                if has_terms(&found.entry, &terms) {
+                    if hits.len() == limit {
+                        more = true;
+                        break;
+                    }
+                    hits.push(found);
                 }
-                hits.push(x);
                 match (back, x) {
                     (true, 0) => break,
                     (true, _) => x -= 1,
@@ -456,17 +470,13 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
             }
         }
     }
-    let entries = hits
-        .iter()
-        .map(|&i| load(reader, i))
-        .collect::<Result<Vec<_>>>()?;
     let next_cursor = if more {
-        hits.last().map(|i| i.to_string())
+        hits.last().map(|f| f.index.to_string())
     } else {
         None
     };
     Ok(Page {
-        entries,
+        entries: hits,
         next_cursor,
     })
 }
@@ -508,7 +518,8 @@ impl Trace {
 /// Most entries one trace visits; a trace is a question about one change, not a scan.
 const TRACE_LIMIT: usize = 10_000;
 
-/// Postings of `term` from `from` on (ascending), at most `max`.
+/// Entries filed under `term` from `from` on (ascending), at most `max`, each re-checked (see
+/// `run`).
 fn postings(reader: &Reader, term: &Term, from: u64, max: usize) -> Result<Vec<u64>> {
     let mut p = Postings {
         reader,
@@ -521,7 +532,9 @@ fn postings(reader: &Reader, term: &Term, from: u64, max: usize) -> Result<Vec<u
     while out.len() < max {
         match p.seek(x)? {
             Some(y) => {
-                out.push(y);
+                if has_terms(&load(reader, y)?.entry, std::slice::from_ref(term)) {
+                    out.push(y);
+                }
                 match y.checked_add(1) {
                     Some(n) => x = n,
                     None => break,
@@ -731,4 +744,84 @@ pub(crate) fn why(reader: &Reader, size: u64, index: u64) -> Result<Why> {
             .map(|i| load(reader, i))
             .collect::<Result<_>>()?,
     })
+}
+
+/// Most postings one pass of [`check_indexes`] holds in memory (16 bytes each: 128 MiB).
+const CHECK_BUDGET: u64 = 8 << 20;
+
+/// Check every posting of the query indexes against the entries themselves: each entry is
+/// filed under exactly its terms, no more, no fewer. Memory stays bounded: a run with more
+/// postings than [`CHECK_BUDGET`] is checked in several passes over its leaves, each pass
+/// taking one slice of the term-hash space. Returns the postings checked.
+pub(crate) fn check_indexes(reader: &Reader, size: u64) -> Result<u64> {
+    let mut checked = 0u64;
+    let mut covered = 0u64;
+    for run in reader.runs()? {
+        if run.first != covered || run.end > size {
+            return Err(Error::Tampered {
+                location: format!("posting run {}", run.id),
+                detail: format!(
+                    "covers leaves {}..{}, expected from {covered} (tree size {size})",
+                    run.first, run.end
+                ),
+            });
+        }
+        covered = run.end;
+        let passes = run.postings.div_ceil(CHECK_BUDGET).max(1);
+        let width = u64::MAX / passes;
+        for pass in 0..passes {
+            let lo = pass * width;
+            let hi = if pass + 1 == passes {
+                u64::MAX
+            } else {
+                lo + width - 1
+            };
+            let mut expected = Vec::new();
+            reader.scan_leaf_range(run.first, run.end, |index, leaf| {
+                let entry: Value = serde_json::from_slice(leaf).map_err(|e| Error::Tampered {
+                    location: format!("leaf {index}"),
+                    detail: format!("stored entry is not JSON: {e}"),
+                })?;
+                for t in Term::of_entry(&entry) {
+                    let h = crate::postings::term_hash(&t.key());
+                    if (lo..=hi).contains(&h) {
+                        expected.push((h, index));
+                    }
+                }
+                Ok(())
+            })?;
+            expected.sort_unstable();
+            expected.dedup();
+            let mut want = expected.iter();
+            let mismatch = |detail: String| Error::Tampered {
+                location: format!("query index (posting run {})", run.id),
+                detail,
+            };
+            reader.run_slice(&run, lo, hi, |p| match want.next() {
+                Some(&w) if w == p => Ok(()),
+                Some(&w) if w < p => Err(mismatch(format!(
+                    "leaf {} is missing from the posting list of one of its terms",
+                    w.1
+                ))),
+                _ => Err(mismatch(format!(
+                    "leaf {} is filed under a term it does not have",
+                    p.1
+                ))),
+            })?;
+            if let Some(&w) = want.next() {
+                return Err(mismatch(format!(
+                    "leaf {} is missing from the posting list of one of its terms",
+                    w.1
+                )));
+            }
+            checked += expected.len() as u64;
+        }
+    }
+    if covered != size {
+        return Err(Error::Tampered {
+            location: "posting runs".into(),
+            detail: format!("cover leaves up to {covered}, tree size {size}"),
+        });
+    }
+    Ok(checked)
 }

@@ -9,12 +9,15 @@
 //! | `nodes`       | `level << 58 \| index / 64` | a tile: up to 64 hashes of one level   |
 //! | `ids`         | entry `id`                  | leaf index                             |
 //! | `checkpoints` | sequence number             | postcard [`StoredCheckpoint`]          |
-//! | `postings`    | index term ‖ first index (BE) | up to 500 leaf indexes (u64 LE), ascending |
+//! | `posting_runs` | first leaf index of the run | postcard [`RunInfo`]                   |
+//! | `posting_blocks` | (run id, term hash, index) of the block's first posting | a block of postings |
 //!
 //! The secondary indexes (actor, action, subject, attrs, refs, link targets, decision) are
-//! posting lists grouped into chunks for the same reason as tiles: a batch appends to the last
-//! chunk of each term once, instead of one B-tree insert per entry and term. A term is a kind
-//! byte and length-prefixed values (`query::Term::key`), so no term is a prefix of another.
+//! posting lists kept as sorted runs that are merged as they accumulate: each commit writes
+//! its postings as one new run at the right edge of `posting_blocks`, and whenever the last
+//! [`MERGE_WIDTH`] runs have the same level they are merged into one run of the next level.
+//! Runs cover disjoint, ascending ranges of leaves, so a query walks them in leaf order and
+//! never merges them on the fly. [`crate::postings`] says why, and how blocks are encoded.
 //!
 //! # Why bundles and tiles
 //!
@@ -50,19 +53,19 @@ use serde::{Deserialize, Serialize};
 use crate::entry::Timestamp;
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, HashAlg, NodeId};
+use crate::postings::{decode_block, term_hash, BlockBuilder, Posting, MERGE_WIDTH};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("trailseal.meta");
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.leaves");
 const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.nodes");
 const IDS: TableDefinition<&str, u64> = TableDefinition::new("trailseal.ids");
 const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.checkpoints");
-const POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("trailseal.postings");
-
-/// Indexes per posting chunk at most (8 bytes each: a chunk fits one 4 KiB page).
-pub const POSTING_CHUNK: usize = 500;
+const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.posting_runs");
+const BLOCKS: TableDefinition<(u64, u64, u64), &[u8]> =
+    TableDefinition::new("trailseal.posting_blocks");
 
 /// Version of this storage layout, recorded in [`Meta`]; a file with another one is refused.
-pub const STORAGE_FORMAT: u32 = 1;
+pub const STORAGE_FORMAT: u32 = 2;
 /// Hashes per tile.
 pub const TILE_WIDTH: u64 = 64;
 const TILE_SHIFT: u32 = 6;
@@ -153,13 +156,6 @@ fn decode<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_stdvec(value).map_err(|e| Error::Internal(format!("encoding a record: {e}")))
-}
-
-fn chunk_key(term: &[u8], first: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(term.len() + 8);
-    k.extend_from_slice(term);
-    k.extend_from_slice(&first.to_be_bytes());
-    k
 }
 
 fn tile_key(level: u8, tile: u64) -> u64 {
@@ -374,7 +370,8 @@ impl Store {
             txn.open_table(NODES).map_err(storage_err)?;
             txn.open_table(IDS).map_err(storage_err)?;
             txn.open_table(CHECKPOINTS).map_err(storage_err)?;
-            txn.open_table(POSTINGS).map_err(storage_err)?;
+            txn.open_table(RUNS).map_err(storage_err)?;
+            txn.open_table(BLOCKS).map_err(storage_err)?;
         }
         txn.commit().map_err(storage_err)?;
         Ok(store)
@@ -505,7 +502,8 @@ pub struct Reader {
     nodes: ReadOnlyTable<u64, &'static [u8]>,
     ids: ReadOnlyTable<&'static str, u64>,
     checkpoints: ReadOnlyTable<u64, &'static [u8]>,
-    postings: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    runs: ReadOnlyTable<u64, &'static [u8]>,
+    blocks: ReadOnlyTable<(u64, u64, u64), &'static [u8]>,
 }
 
 impl Reader {
@@ -516,7 +514,8 @@ impl Reader {
             nodes: open_ro(&txn, NODES)?,
             ids: open_ro(&txn, IDS)?,
             checkpoints: open_ro(&txn, CHECKPOINTS)?,
-            postings: open_ro(&txn, POSTINGS)?,
+            runs: open_ro(&txn, RUNS)?,
+            blocks: open_ro(&txn, BLOCKS)?,
         })
     }
 
@@ -561,44 +560,201 @@ impl Reader {
             .map(|g| g.value().to_vec()))
     }
 
-    /// The chunk of `term`'s posting list holding the first index `>= from` (ascending), or
-    /// with `back`, the chunk holding the last index `<= from`. Returns the chunk's indexes.
+    /// A piece of `term`'s posting list near `from`, ascending: forward, postings `>= from`;
+    /// with `back`, postings `<= from`. Every posting of the term between the first and the
+    /// last returned is in it (so a caller may answer later seeks inside that span from it);
+    /// empty when there is none in that direction. `term` is a `query::Term::key`; entries
+    /// whose term only shares its hash may be included (callers re-check entries).
     pub fn posting_chunk(&self, term: &[u8], from: u64, back: bool) -> Result<Vec<u64>> {
-        let lo = chunk_key(term, 0);
-        let hi = chunk_key(term, u64::MAX);
-        let at = chunk_key(term, from);
-        let decode = |v: &[u8]| -> Vec<u64> {
-            v.chunks_exact(8)
-                .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-                .collect()
+        let h = term_hash(term);
+        // The run holding `from`, or the next one in the direction of travel.
+        let mut run = match self.runs.range(..=from).map_err(storage_err)?.next_back() {
+            Some(item) => {
+                let (k, v) = item.map_err(storage_err)?;
+                let info = RunInfo::decode(k.value(), v.value())?;
+                (back || info.end > from).then_some(info)
+            }
+            None => None,
         };
-        // The chunk starting at or before `from` may hold it; otherwise, going forward, the
-        // next chunk starts above it.
-        let mut before = self
-            .postings
-            .range(lo.as_slice()..=at.as_slice())
-            .map_err(storage_err)?;
-        if let Some(item) = before.next_back() {
-            let (_, v) = item.map_err(storage_err)?;
-            let chunk = decode(v.value());
-            if back || chunk.last().is_some_and(|&l| l >= from) {
-                return Ok(chunk);
+        if run.is_none() && !back {
+            run = self.next_run(from)?;
+        }
+        while let Some(info) = run {
+            let found = self.run_postings(&info, h, from, back)?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
+            run = if back {
+                self.prev_run(info.first)?
+            } else {
+                self.next_run(info.end.saturating_sub(1).max(info.first))?
+            };
+        }
+        Ok(Vec::new())
+    }
+
+    /// The first run starting after leaf `after`.
+    fn next_run(&self, after: u64) -> Result<Option<RunInfo>> {
+        let Some(start) = after.checked_add(1) else {
+            return Ok(None);
+        };
+        match self.runs.range(start..).map_err(storage_err)?.next() {
+            Some(item) => {
+                let (k, v) = item.map_err(storage_err)?;
+                Ok(Some(RunInfo::decode(k.value(), v.value())?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The last run starting before leaf `before`.
+    fn prev_run(&self, before: u64) -> Result<Option<RunInfo>> {
+        match self.runs.range(..before).map_err(storage_err)?.next_back() {
+            Some(item) => {
+                let (k, v) = item.map_err(storage_err)?;
+                Ok(Some(RunInfo::decode(k.value(), v.value())?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Postings of hash `h` in one run, from one or two of its blocks (see `posting_chunk`).
+    fn run_postings(&self, run: &RunInfo, h: u64, from: u64, back: bool) -> Result<Vec<u64>> {
+        let id = run.id;
+        let at = (id, h, from);
+        let of = |k: (u64, u64, u64), v: &[u8]| -> Result<Vec<u64>> {
+            let ps = decode_block((k.1, k.2), v).map_err(|e| run.damaged(&k, &e))?;
+            Ok(ps
+                .into_iter()
+                .filter(|&(ph, i)| ph == h && if back { i <= from } else { i >= from })
+                .map(|(_, i)| i)
+                .collect())
+        };
+        // The block whose first posting is the last one <= (h, from) holds every posting of
+        // h up to `from`, and, going forward, the first ones after it unless h continues in
+        // the next block.
+        if let Some(item) = self
+            .blocks
+            .range((id, 0, 0)..=at)
+            .map_err(storage_err)?
+            .next_back()
+        {
+            let (k, v) = item.map_err(storage_err)?;
+            let found = of(k.value(), v.value())?;
+            if back || !found.is_empty() {
+                return Ok(found);
             }
         } else if back {
             return Ok(Vec::new());
         }
-        if from == u64::MAX {
-            return Ok(Vec::new());
-        }
-        let next = chunk_key(term, from + 1);
-        let mut after = self
-            .postings
-            .range(next.as_slice()..=hi.as_slice())
-            .map_err(storage_err)?;
-        match after.next() {
-            Some(item) => Ok(decode(item.map_err(storage_err)?.1.value())),
+        match self
+            .blocks
+            .range(at..=(id, u64::MAX, u64::MAX))
+            .map_err(storage_err)?
+            .next()
+        {
+            Some(item) => {
+                let (k, v) = item.map_err(storage_err)?;
+                let k = k.value();
+                if k.1 == h {
+                    of(k, v.value())
+                } else {
+                    Ok(Vec::new())
+                }
+            }
             None => Ok(Vec::new()),
         }
+    }
+
+    /// Check the query indexes' structure: runs disjoint, ascending and inside `[0, size)`,
+    /// every block of a listed run, decodable and in order, each posting inside its run's
+    /// leaves, the counts as listed. Returns the number of postings. (Whether each posting
+    /// belongs to its entry is a separate, slower check; see `Ledger::verify_with`.)
+    ///
+    /// With `dense` (an entries ledger: every entry has terms), the runs must also cover every
+    /// leaf.
+    pub fn check_postings(&self, size: u64, dense: bool) -> Result<u64> {
+        let mut runs = Vec::new();
+        let mut end = 0u64;
+        for item in self.runs.iter().map_err(storage_err)? {
+            let (k, v) = item.map_err(storage_err)?;
+            let info = RunInfo::decode(k.value(), v.value())?;
+            let gap = dense && info.first != end;
+            if gap || info.first < end || info.end <= info.first || info.end > size {
+                return Err(Error::Tampered {
+                    location: format!("posting run {}", info.id),
+                    detail: format!(
+                        "covers leaves {}..{} (previous run ends at {end}, tree size {size})",
+                        info.first, info.end
+                    ),
+                });
+            }
+            end = info.end;
+            runs.push(info);
+        }
+        if dense && end != size {
+            return Err(Error::Tampered {
+                location: "posting runs".into(),
+                detail: format!("cover leaves up to {end}, tree size {size}"),
+            });
+        }
+        runs.sort_by_key(|r| r.id);
+        let mut total = 0u64;
+        let mut cur: Option<(usize, u64, Posting)> = None; // (run position, postings, last)
+        let finish = |cur: &Option<(usize, u64, Posting)>, runs: &[RunInfo]| -> Result<()> {
+            if let Some((pos, n, _)) = cur {
+                let r = &runs[*pos];
+                if *n != r.postings {
+                    return Err(Error::Tampered {
+                        location: format!("posting run {}", r.id),
+                        detail: format!("holds {n} postings, listed as {}", r.postings),
+                    });
+                }
+            }
+            Ok(())
+        };
+        let mut seen = 0usize;
+        for item in self.blocks.iter().map_err(storage_err)? {
+            let (k, v) = item.map_err(storage_err)?;
+            let key = k.value();
+            let pos = match cur {
+                Some((pos, _, _)) if runs[pos].id == key.0 => pos,
+                _ => {
+                    finish(&cur, &runs)?;
+                    let pos = runs.binary_search_by_key(&key.0, |r| r.id).map_err(|_| {
+                        Error::Tampered {
+                            location: format!("posting block {key:?}"),
+                            detail: "belongs to no listed run".into(),
+                        }
+                    })?;
+                    seen += 1;
+                    cur = Some((pos, 0, (0, 0)));
+                    pos
+                }
+            };
+            let run = &runs[pos];
+            let ps = decode_block((key.1, key.2), v.value()).map_err(|e| run.damaged(&key, &e))?;
+            let Some((_, n, last)) = cur.as_mut() else {
+                continue;
+            };
+            if *n > 0 && ps[0] <= *last {
+                return Err(run.damaged(&key, "out of order with the block before"));
+            }
+            if let Some(&(_, i)) = ps.iter().find(|(_, i)| *i < run.first || *i >= run.end) {
+                return Err(run.damaged(&key, &format!("posting for leaf {i} outside the run")));
+            }
+            *n += ps.len() as u64;
+            *last = ps[ps.len() - 1];
+            total += ps.len() as u64;
+        }
+        finish(&cur, &runs)?;
+        if seen != runs.len() {
+            return Err(Error::Tampered {
+                location: "posting runs".into(),
+                detail: format!("{} runs listed, {seen} have blocks", runs.len()),
+            });
+        }
+        Ok(total)
     }
 
     /// The leaf index carrying entry id `id`.
@@ -640,6 +796,99 @@ impl Reader {
         Ok(next)
     }
 
+    /// Leaves `first..end` as `(index, bytes)`, in order.
+    pub fn scan_leaf_range(
+        &self,
+        first: u64,
+        end: u64,
+        mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let start = match self
+            .leaves
+            .range(..=first)
+            .map_err(storage_err)?
+            .next_back()
+        {
+            Some(item) => item.map_err(storage_err)?.0.value(),
+            None => 0,
+        };
+        let mut next = start;
+        for item in self.leaves.range(start..).map_err(storage_err)? {
+            let (key, bundle) = item.map_err(storage_err)?;
+            if key.value() != next {
+                return Err(Error::Tampered {
+                    location: format!("leaf {next}"),
+                    detail: format!("leaf bundles jump from {next} to {}", key.value()),
+                });
+            }
+            for leaf in bundle_leaves(bundle.value()) {
+                let leaf = leaf?;
+                if next >= end {
+                    return Ok(());
+                }
+                if next >= first {
+                    f(next, leaf)?;
+                }
+                next += 1;
+            }
+        }
+        if next < end {
+            return Err(Error::Tampered {
+                location: format!("leaf {next}"),
+                detail: format!("missing: leaves up to {end} were expected"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The runs of the query indexes, in leaf order.
+    pub fn runs(&self) -> Result<Vec<RunInfo>> {
+        let mut out = Vec::new();
+        for item in self.runs.iter().map_err(storage_err)? {
+            let (k, v) = item.map_err(storage_err)?;
+            out.push(RunInfo::decode(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// The postings of `run` whose term hash is in `lo..=hi`, ascending.
+    pub fn run_slice(
+        &self,
+        run: &RunInfo,
+        lo: u64,
+        hi: u64,
+        mut f: impl FnMut(Posting) -> Result<()>,
+    ) -> Result<()> {
+        let id = run.id;
+        // The block before (id, lo, 0) may hold postings of `lo` onwards.
+        let start = match self
+            .blocks
+            .range((id, 0, 0)..=(id, lo, 0))
+            .map_err(storage_err)?
+            .next_back()
+        {
+            Some(item) => item.map_err(storage_err)?.0.value(),
+            None => (id, lo, 0),
+        };
+        for item in self
+            .blocks
+            .range(start..=(id, hi, u64::MAX))
+            .map_err(storage_err)?
+        {
+            let (k, v) = item.map_err(storage_err)?;
+            let key = k.value();
+            for p in decode_block((key.1, key.2), v.value()).map_err(|e| run.damaged(&key, &e))? {
+                if p.0 > hi {
+                    return Ok(());
+                }
+                if p.0 >= lo {
+                    f(p)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every tile of the node store as `(level, tile index, bytes)`, in key order.
     pub fn scan_tiles(&self, mut f: impl FnMut(u8, u64, &[u8]) -> Result<()>) -> Result<()> {
         for item in self.nodes.iter().map_err(storage_err)? {
@@ -668,7 +917,7 @@ pub struct Writer {
     nodes: Vec<(NodeId, Hash)>,
     ids: Vec<(String, u64)>,
     checkpoints: Vec<StoredCheckpoint>,
-    postings: Vec<(Vec<u8>, u64)>,
+    postings: Vec<Posting>,
     state: Option<State>,
 }
 
@@ -718,9 +967,10 @@ impl Writer {
         self.nodes.push((id, hash));
     }
 
-    /// Add leaf `index` to the posting list of `term` (an opaque key from the query module).
-    pub fn put_posting(&mut self, term: Vec<u8>, index: u64) {
-        self.postings.push((term, index));
+    /// Add leaf `index` (one of the leaves queued in this writer) to the posting list of
+    /// `term` (an opaque key from the query module).
+    pub fn put_posting(&mut self, term: &[u8], index: u64) {
+        self.postings.push((term_hash(term), index));
     }
 
     /// Record that entry `id` is at `index`.
@@ -791,50 +1041,48 @@ impl Writer {
         Ok(())
     }
 
+    /// Write this commit's postings as a new run, then merge runs while the last
+    /// [`MERGE_WIDTH`] have the same level.
     fn flush_postings(&mut self) -> Result<()> {
         if self.postings.is_empty() {
             return Ok(());
         }
-        let mut by_term: BTreeMap<&[u8], Vec<u64>> = BTreeMap::new();
-        for (term, index) in &self.postings {
-            by_term.entry(term.as_slice()).or_default().push(*index);
+        let mut ps = std::mem::take(&mut self.postings);
+        ps.sort_unstable();
+        ps.dedup();
+        let first = self.first_new_leaf;
+        let end = first + self.leaves.len() as u64;
+        if let Some(&(_, i)) = ps.iter().find(|(_, i)| *i < first || *i >= end) {
+            return Err(Error::Internal(format!(
+                "posting for leaf {i} outside the commit's leaves {first}..{end}"
+            )));
         }
-        let mut table = self.txn.open_table(POSTINGS).map_err(storage_err)?;
-        for (term, mut indexes) in by_term {
-            indexes.dedup();
-            let last = {
-                let lo = chunk_key(term, 0);
-                let hi = chunk_key(term, u64::MAX);
-                let mut r = table
-                    .range(lo.as_slice()..=hi.as_slice())
-                    .map_err(storage_err)?;
-                match r.next_back() {
-                    Some(item) => {
-                        let (k, v) = item.map_err(storage_err)?;
-                        Some((k.value().to_vec(), v.value().to_vec()))
-                    }
-                    None => None,
-                }
-            };
-            let (mut key, mut chunk) = match last {
-                Some((k, v)) if v.len() < POSTING_CHUNK * 8 => (k, v),
-                _ => (chunk_key(term, indexes[0]), Vec::new()),
-            };
-            for index in indexes {
-                if chunk.len() >= POSTING_CHUNK * 8 {
-                    table
-                        .insert(key.as_slice(), chunk.as_slice())
-                        .map_err(storage_err)?;
-                    key = chunk_key(term, index);
-                    chunk.clear();
-                }
-                chunk.extend_from_slice(&index.to_le_bytes());
+        let mut runs = self.txn.open_table(RUNS).map_err(storage_err)?;
+        let mut blocks = self.txn.open_table(BLOCKS).map_err(storage_err)?;
+        let id = next_run_id(&blocks)?;
+        let count = ps.len() as u64;
+        write_run(&mut blocks, id, ps.into_iter().map(Ok))?;
+        let info = RunInfo {
+            first,
+            id,
+            level: 0,
+            end,
+            postings: count,
+        };
+        runs.insert(first, info.encode()?.as_slice())
+            .map_err(storage_err)?;
+        loop {
+            let mut tail = Vec::with_capacity(MERGE_WIDTH);
+            for item in runs.iter().map_err(storage_err)?.rev().take(MERGE_WIDTH) {
+                let (k, v) = item.map_err(storage_err)?;
+                tail.push(RunInfo::decode(k.value(), v.value())?);
             }
-            table
-                .insert(key.as_slice(), chunk.as_slice())
-                .map_err(storage_err)?;
+            if tail.len() < MERGE_WIDTH || tail.iter().any(|r| r.level != tail[0].level) {
+                return Ok(());
+            }
+            tail.reverse();
+            merge_runs(&mut runs, &mut blocks, &tail)?;
         }
-        Ok(())
     }
 
     fn flush_nodes(&mut self) -> Result<()> {
@@ -902,6 +1150,189 @@ impl Writer {
         }
         self.txn.commit().map_err(storage_err)
     }
+}
+
+/// One run of the query indexes: the postings of leaves `first..end`, stored as blocks keyed
+/// `(id, hash, index)` (see [`crate::postings`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// The run's first leaf (its key in the run table, not stored in the value).
+    #[serde(skip)]
+    pub first: u64,
+    /// Block key prefix; a merged run gets a new id, above every earlier one.
+    pub id: u64,
+    /// 0 for a commit's own run; a merge of [`MERGE_WIDTH`] runs of level `l` has `l + 1`.
+    pub level: u8,
+    /// One past the run's last leaf.
+    pub end: u64,
+    /// How many postings its blocks hold.
+    pub postings: u64,
+}
+
+impl RunInfo {
+    fn decode(first: u64, bytes: &[u8]) -> Result<RunInfo> {
+        let mut info: RunInfo = postcard::from_bytes(bytes).map_err(|e| Error::Tampered {
+            location: format!("posting run at leaf {first}"),
+            detail: format!("unreadable run record: {e}"),
+        })?;
+        info.first = first;
+        Ok(info)
+    }
+
+    fn encode(&self) -> Result<Vec<u8>> {
+        encode(self)
+    }
+
+    fn damaged(&self, key: &(u64, u64, u64), detail: &str) -> Error {
+        Error::Tampered {
+            location: format!("posting run {} block {:x}:{}", self.id, key.1, key.2),
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+type BlockTable<'t> = redb::Table<'t, (u64, u64, u64), &'static [u8]>;
+
+fn next_run_id(blocks: &BlockTable<'_>) -> Result<u64> {
+    Ok(match blocks.last().map_err(storage_err)? {
+        Some((k, _)) => k.value().0 + 1,
+        None => 0,
+    })
+}
+
+/// Write ascending postings as the blocks of run `id`.
+fn write_run(
+    blocks: &mut BlockTable<'_>,
+    id: u64,
+    postings: impl Iterator<Item = Result<Posting>>,
+) -> Result<()> {
+    let mut b = BlockBuilder::default();
+    let mut put = |b: &mut BlockBuilder| -> Result<()> {
+        if let Some((first, value, _)) = b.take() {
+            blocks
+                .insert((id, first.0, first.1), value.as_slice())
+                .map_err(storage_err)?;
+        }
+        Ok(())
+    };
+    for p in postings {
+        b.push(p?);
+        if b.is_full() {
+            put(&mut b)?;
+        }
+    }
+    put(&mut b)
+}
+
+/// Reads one run's postings block by block from a table that is being written to.
+struct RunReader {
+    info: RunInfo,
+    buf: Vec<Posting>,
+    pos: usize,
+    last_key: Option<(u64, u64, u64)>,
+}
+
+impl RunReader {
+    fn peek(&mut self, blocks: &BlockTable<'_>) -> Result<Option<Posting>> {
+        if self.pos == self.buf.len() {
+            let id = self.info.id;
+            let lo = match self.last_key {
+                Some(k) => std::ops::Bound::Excluded(k),
+                None => std::ops::Bound::Included((id, 0, 0)),
+            };
+            let hi = std::ops::Bound::Included((id, u64::MAX, u64::MAX));
+            let next = match blocks.range((lo, hi)).map_err(storage_err)?.next() {
+                Some(item) => {
+                    let (k, v) = item.map_err(storage_err)?;
+                    let k = k.value();
+                    let ps = decode_block((k.1, k.2), v.value())
+                        .map_err(|e| self.info.damaged(&k, &e))?;
+                    Some((k, ps))
+                }
+                None => None,
+            };
+            match next {
+                Some((k, ps)) => {
+                    self.last_key = Some(k);
+                    self.buf = ps;
+                    self.pos = 0;
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(self.buf[self.pos]))
+    }
+}
+
+/// Merge consecutive runs (in leaf order) into one run of the next level.
+fn merge_runs(
+    runs: &mut redb::Table<'_, u64, &'static [u8]>,
+    blocks: &mut BlockTable<'_>,
+    tail: &[RunInfo],
+) -> Result<()> {
+    let id = next_run_id(blocks)?;
+    let mut readers: Vec<RunReader> = tail
+        .iter()
+        .map(|info| RunReader {
+            info: info.clone(),
+            buf: Vec::new(),
+            pos: 0,
+            last_key: None,
+        })
+        .collect();
+    let mut out = BlockBuilder::default();
+    let mut count = 0u64;
+    let mut last: Option<Posting> = None;
+    loop {
+        // Runs are few (MERGE_WIDTH): a linear scan for the smallest head is enough.
+        let mut best: Option<(usize, Posting)> = None;
+        for (n, r) in readers.iter_mut().enumerate() {
+            if let Some(p) = r.peek(blocks)? {
+                if best.is_none_or(|(_, b)| p < b) {
+                    best = Some((n, p));
+                }
+            }
+        }
+        let Some((n, p)) = best else { break };
+        readers[n].pos += 1;
+        if last.is_some_and(|l| p <= l) {
+            return Err(readers[n].info.damaged(
+                &readers[n].last_key.unwrap_or_default(),
+                "postings out of order",
+            ));
+        }
+        last = Some(p);
+        out.push(p);
+        count += 1;
+        if out.is_full() {
+            if let Some((first, value, _)) = out.take() {
+                blocks
+                    .insert((id, first.0, first.1), value.as_slice())
+                    .map_err(storage_err)?;
+            }
+        }
+    }
+    if let Some((first, value, _)) = out.take() {
+        blocks
+            .insert((id, first.0, first.1), value.as_slice())
+            .map_err(storage_err)?;
+    }
+    for r in tail {
+        blocks
+            .retain_in((r.id, 0, 0)..=(r.id, u64::MAX, u64::MAX), |_, _| false)
+            .map_err(storage_err)?;
+        runs.remove(r.first).map_err(storage_err)?;
+    }
+    let merged = RunInfo {
+        first: tail[0].first,
+        id,
+        level: tail[0].level.saturating_add(1),
+        end: tail[tail.len() - 1].end,
+        postings: count,
+    };
+    runs.insert(merged.first, merged.encode()?.as_slice())
+        .map_err(storage_err)?;
+    Ok(())
 }
 
 /// Raw access for tests that tamper with a ledger file behind the library's back.

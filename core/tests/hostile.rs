@@ -420,7 +420,11 @@ fn another_programs_redb_file_is_not_a_ledger() {
         let v = t.get("meta").unwrap().unwrap().value().to_vec();
         v
     };
-    assert_eq!(meta_bytes[0], 1, "postcard varint of storage format 1");
+    assert_eq!(
+        u32::from(meta_bytes[0]),
+        trailseal::storage::STORAGE_FORMAT,
+        "postcard varint of the storage format"
+    );
     let cases: Vec<(&str, PathBuf, Outcome)> = vec![
         (
             "garbage meta",
@@ -698,39 +702,58 @@ fn sha256_ledger_forgery_is_caught_the_same_way() {
 #[test]
 fn doctored_posting_lists_neither_panic_nor_hang() {
     use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-    use trailseal::query::{Query, Term};
-    const POSTINGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("trailseal.postings");
+    use trailseal::postings::{decode_block, BlockBuilder};
+    use trailseal::query::Query;
+    const BLOCKS: TableDefinition<(u64, u64, u64), &[u8]> =
+        TableDefinition::new("trailseal.posting_blocks");
 
     let b = build(60);
-    // user-3 wrote entries 3, 10, 17, ...: one posting chunk keyed term ‖ first index (BE).
-    let term = Term::Actor("user-3".into()).key();
+    // The biggest posting block of the file, decoded.
     let (key, honest) = {
         let db = Database::open(&b.path).unwrap();
         let r = db.begin_read().unwrap();
-        let t = r.open_table(POSTINGS).unwrap();
-        let mut found = None;
+        let t = r.open_table(BLOCKS).unwrap();
+        type Block = ((u64, u64, u64), Vec<(u64, u64)>);
+        let mut best: Option<Block> = None;
         for item in t.iter().unwrap() {
             let (k, v) = item.unwrap();
-            if k.value().starts_with(&term) {
-                found = Some((k.value().to_vec(), v.value().to_vec()));
+            let k = k.value();
+            let ps = decode_block((k.1, k.2), v.value()).unwrap();
+            if best.as_ref().is_none_or(|(_, b)| b.len() < ps.len()) {
+                best = Some((k, ps));
             }
         }
-        found.expect("user-3 has a posting chunk")
+        best.expect("the ledger has posting blocks")
     };
-    let le = |xs: &[u64]| xs.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let encode = |ps: &[(u64, u64)]| -> Vec<u8> {
+        let mut b = BlockBuilder::default();
+        for &p in ps {
+            b.push(p);
+        }
+        b.take().map(|(_, v, _)| v).unwrap_or_default()
+    };
+    let honest_bytes = encode(&honest);
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("an entry removed", honest[8..].to_vec()),
-        ("another actor's entry added", {
-            let mut v = honest.clone();
-            v.splice(8..8, 4u64.to_le_bytes());
+        ("a posting removed", encode(&honest[..honest.len() - 1])),
+        ("a posting moved to a leaf beyond the ledger", {
+            let mut ps = honest.clone();
+            let last = ps.len() - 1;
+            ps[last].1 = 1_000_000;
+            encode(&ps)
+        }),
+        (
+            "ragged",
+            honest_bytes[..honest_bytes.len() / 2 + 1].to_vec(),
+        ),
+        ("empty", Vec::new()),
+        ("garbage", vec![0xff; 40]),
+        ("a posting repeated", {
+            let mut v = honest_bytes.clone();
+            v.extend_from_slice(&[0, 0]);
             v
         }),
-        ("descending", le(&[59, 40, 30, 20, 3])),
-        ("repeated", le(&[3, 3, 3, 10, 10])),
-        ("beyond the ledger", le(&[3, 10, 1_000_000, u64::MAX])),
-        ("empty", Vec::new()),
-        ("ragged", honest[..13].to_vec()),
     ];
+    let actor = |n: u64| format!("user-{n}");
     let scratch = tempfile::tempdir().unwrap();
     let real = std::fs::read(&b.path).unwrap();
     let mut findings = Vec::new();
@@ -739,9 +762,9 @@ fn doctored_posting_lists_neither_panic_nor_hang() {
         {
             let db = Database::open(&p).unwrap();
             let t = db.begin_write().unwrap();
-            t.open_table(POSTINGS)
+            t.open_table(BLOCKS)
                 .unwrap()
-                .insert(key.as_slice(), chunk.as_slice())
+                .insert(key, chunk.as_slice())
                 .unwrap();
             t.commit().unwrap();
         }
@@ -751,9 +774,9 @@ fn doctored_posting_lists_neither_panic_nor_hang() {
             let got = guarded(|| {
                 let l = Ledger::open(&path).unwrap();
                 let mut out = Vec::new();
-                for oldest in [false, true] {
+                for (n, oldest) in (0..8).flat_map(|n| [(n, false), (n, true)]) {
                     let q = Query {
-                        actor: Some("user-3".into()),
+                        actor: Some(actor(n)),
                         order: if oldest {
                             trailseal::query::Order::OldestFirst
                         } else {
