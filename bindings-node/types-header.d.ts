@@ -29,11 +29,12 @@ export type ErrorCode =
   | 'storage'
   | 'io'
   | 'internal'
+  | 'closed'
 
 /** The shape of every error from this package: `err.code` is stable, `err.message` is for people. */
 export interface TrailsealError extends Error {
   code: ErrorCode
-  /** The numeric code, 1 to 16 (the C status). */
+  /** The numeric code, 1 to 17 (the C status). */
   status: number
 }
 

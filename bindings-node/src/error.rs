@@ -2,9 +2,9 @@
 //!
 //! Every error the package throws or rejects with is an `Error` whose `code` is the core's
 //! [`ErrorCode::as_str`] (`'invalid_entry'`, `'locked'`, ...), whose `message` is the core's
-//! message, and whose `status` is the numeric code (the C status, 1 to 16). Argument problems
-//! that only JavaScript can have (a number where a string belongs, a closed handle) are mapped
-//! onto the same codes, so callers never see napi's own `GenericFailure`/`InvalidArg` codes.
+//! message, and whose `status` is the numeric code (the C status, 1 to 17). Argument problems
+//! that only JavaScript can have (a number where a string belongs) are mapped onto the same
+//! codes, so callers never see napi's own `GenericFailure`/`InvalidArg` codes.
 
 use napi::bindgen_prelude::{JsObjectValue, JsValue, Status};
 use napi::Env;
@@ -29,12 +29,9 @@ pub(crate) fn js_error(env: &Env, e: &Error) -> napi::Error {
     build().unwrap_or_else(|_| napi::Error::new(Status::GenericFailure, e.to_string()))
 }
 
-/// The error of every call on a closed ledger.
-///
-/// TODO(core): the core has no code for "handle already closed" (every binding with an
-/// explicit close needs one: Python, Node); `invalid_argument` is the nearest.
+/// The error of every call on a closed ledger: the core's `closed` code.
 pub(crate) fn closed() -> Error {
-    Error::InvalidArgument("the ledger is closed".into())
+    Error::closed("ledger")
 }
 
 /// An argument of the wrong JS type or value.

@@ -157,7 +157,7 @@ pub fn verify_bundle(
     guard(run).map_err(|e| js_error(&env, &e))
 }
 
-/// Every error `code` this package uses, in the order of their numeric `status` (1 to 16):
+/// Every error `code` this package uses, in the order of their numeric `status` (1 to 17):
 /// `errorCodes()[err.status - 1] === err.code`.
 #[napi(js_name = "errorCodes", ts_return_type = "ErrorCode[]")]
 pub fn error_codes() -> Vec<&'static str> {

@@ -157,7 +157,7 @@ test('recordCi: one entry per step, a retry records nothing', async () => {
   assert.equal(ledger.size, size, 'refused steps wrote nothing')
   assert.equal((await ledger.verify()).ok, true)
   await ledger.close()
-  await rejectsWith('invalid_argument', () => ledger.recordCi('test.passed', { env }))
+  await rejectsWith('closed', () => ledger.recordCi('test.passed', { env }))
 })
 
 /** A repository with three commits on main and a merged branch, made with `git`. */

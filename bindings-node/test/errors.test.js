@@ -26,9 +26,10 @@ const CODES = [
   'storage',
   'io',
   'internal',
+  'closed',
 ]
 
-test('errorCodes(): the 16 core codes, one to one, in numeric order', () => {
+test('errorCodes(): the 17 core codes, one to one, in numeric order', () => {
   assert.deepEqual(ts.errorCodes(), CODES)
 })
 
@@ -148,7 +149,7 @@ test('out_of_range: an index or size beyond the tree', async () => {
   await ledger.close()
 })
 
-test('invalid_argument: impossible arguments, wrong JS types, a closed ledger', async () => {
+test('invalid_argument: impossible arguments, wrong JS types', async () => {
   await rejectsWith('invalid_argument', () => ts.Ledger.create(ledgerPath(), { origin: '' }))
   await rejectsWith('invalid_argument', () => ts.Ledger.create(ledgerPath(), { origin: 'a\nb' }))
   await rejectsWith('invalid_argument', () => ts.Ledger.create(ledgerPath(), {}))
@@ -171,11 +172,20 @@ test('invalid_argument: impossible arguments, wrong JS types, a closed ledger', 
   await rejectsWith('invalid_argument', () => raw.checkpoint(raw))
   await rejectsWith('invalid_argument', () => raw.verify({ checkpoint: 'x' }))
   await raw.close()
-  throwsWith('invalid_argument', () => raw.size)
-  throwsWith('invalid_argument', () => raw.getRaw(0))
-  const e = await rejectsWith('invalid_argument', () => raw.appendRaw('late'))
-  assert.match(e.message, /closed/)
-  await rejectsWith('invalid_argument', () => raw.verify())
+})
+
+test('closed: every call on a closed ledger, sync or async', async () => {
+  const raw = await ts.Ledger.create(ledgerPath(), { origin: 'o', raw: true })
+  await raw.appendRaw('x')
+  await raw.close()
+  let e = throwsWith('closed', () => raw.size)
+  assert.equal(e.status, 17)
+  assert.equal(e.message, 'the ledger is closed')
+  throwsWith('closed', () => raw.getRaw(0))
+  e = await rejectsWith('closed', () => raw.appendRaw('late'))
+  assert.equal(e.status, 17)
+  await rejectsWith('closed', () => raw.verify())
+  await raw.close() // closing twice is harmless
 })
 
 test('wrong_kind: an entry call on a raw ledger, and the reverse', async () => {

@@ -18,7 +18,7 @@ use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyMapping, PyString, PyType};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyMapping, PyString, PyTuple, PyType};
 use serde_json::Value;
 use trailseal::bundle::verify_bundle_bytes;
 use trailseal::capture::ci::{self, CiContext, Step};
@@ -140,6 +140,34 @@ pyo3::create_exception!(
     "A bug in trailseal (please report it)."
 );
 
+/// `ClosedError`: a call on a closed ledger. It derives from `ValueError` as well as
+/// `TrailsealError`, as Python's own "I/O operation on closed file" is a `ValueError` and the
+/// class replaced the plain `ValueError` this package raised before; `create_exception!` takes
+/// one base only, so the module's init makes it (`closed_error_class`).
+static CLOSED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+const CLOSED_ERROR_DOC: &str =
+    "A call on a closed ledger; also a ValueError, as for a closed Python file.";
+
+fn closed_error_class(py: Python<'_>) -> PyResult<&Py<PyType>> {
+    CLOSED_ERROR.get_or_try_init(py, || {
+        let bases = PyTuple::new(
+            py,
+            [
+                py.get_type::<TrailsealError>(),
+                py.get_type::<PyValueError>(),
+            ],
+        )?;
+        let namespace = PyDict::new(py);
+        namespace.set_item("__module__", "trailseal")?;
+        namespace.set_item("__doc__", CLOSED_ERROR_DOC)?;
+        let class = py
+            .get_type::<PyType>()
+            .call1(("ClosedError", bases, namespace))?;
+        Ok(class.cast_into::<PyType>()?.unbind())
+    })
+}
+
 /// The exception class of a core error code: the one table of the mapping.
 fn error_class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
     match code {
@@ -159,6 +187,11 @@ fn error_class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> {
         ErrorCode::Storage => py.get_type::<StorageError>(),
         ErrorCode::Io => py.get_type::<IoError>(),
         ErrorCode::Internal => py.get_type::<InternalError>(),
+        // Made by the module's init, before any error can be raised.
+        ErrorCode::Closed => match closed_error_class(py) {
+            Ok(class) => class.bind(py).clone(),
+            Err(_) => py.get_type::<TrailsealError>(),
+        },
         // ErrorCode is #[non_exhaustive]: a code added to the core lands here until it gets a
         // class, and tests/test_errors.py fails because two codes then share one class.
         _ => py.get_type::<TrailsealError>(),
@@ -186,30 +219,6 @@ fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
         _ => Ok(()),
     };
     err
-}
-
-/// Error of a closed ledger, like Python's "I/O operation on closed file".
-fn closed_err() -> PyErr {
-    PyValueError::new_err("the ledger is closed")
-}
-
-/// Result of work done without the GIL: a core error, or the handle was closed.
-enum Failure {
-    Core(Error),
-    Closed,
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Core(e)
-    }
-}
-
-fn lift<T>(py: Python<'_>, r: Result<T, Failure>) -> PyResult<T> {
-    r.map_err(|f| match f {
-        Failure::Core(e) => to_py_err(py, e),
-        Failure::Closed => closed_err(),
-    })
 }
 
 fn core<T>(py: Python<'_>, r: trailseal::Result<T>) -> PyResult<T> {
@@ -691,16 +700,16 @@ impl PyLedger {
     fn run<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&Ledger) -> Result<T, Failure> + Send,
+        f: impl FnOnce(&Ledger) -> trailseal::Result<T> + Send,
     ) -> PyResult<T> {
         let r = py.detach(|| {
             let guard = self.inner.read().unwrap_or_else(|p| p.into_inner());
             match guard.as_ref() {
                 Some(l) => guarded(|| f(l)),
-                None => Err(Failure::Closed),
+                None => Err(Error::closed("ledger")),
             }
         });
-        lift(py, r)
+        core(py, r)
     }
 }
 
@@ -818,7 +827,7 @@ impl PyLedger {
         let text = dumps(py, entry)?;
         let r = self.run(py, move |l| {
             let value = entry::parse_json(text.as_bytes())?;
-            Ok(l.append(&value)?)
+            l.append(&value)
         })?;
         Ok(r.into())
     }
@@ -838,16 +847,16 @@ impl PyLedger {
         let rs = self.run(py, move |l| {
             let value = entry::parse_json(text.as_bytes())?;
             let Value::Array(items) = value else {
-                return Err(Error::InvalidArgument("expected a list of entries".into()).into());
+                return Err(Error::InvalidArgument("expected a list of entries".into()));
             };
-            Ok(l.append_batch(&items)?)
+            l.append_batch(&items)
         })?;
         receipts(py, rs)
     }
 
     /// Append one raw leaf (bytes; raw ledgers only).
     fn append_raw(&self, py: Python<'_>, leaf: PyBackedBytes) -> PyResult<PyReceipt> {
-        let r = self.run(py, |l| Ok(l.append_raw(&leaf)?))?;
+        let r = self.run(py, |l| l.append_raw(&leaf))?;
         Ok(r.into())
     }
 
@@ -859,43 +868,43 @@ impl PyLedger {
     ) -> PyResult<Vec<Py<PyReceipt>>> {
         let rs = self.run(py, |l| {
             let refs: Vec<&[u8]> = leaves.iter().map(|b| b.as_ref()).collect();
-            Ok(l.append_raw_batch(&refs)?)
+            l.append_raw_batch(&refs)
         })?;
         receipts(py, rs)
     }
 
     /// Make every append made with `durable=False` durable.
     fn sync(&self, py: Python<'_>) -> PyResult<()> {
-        self.run(py, |l| Ok(l.sync()?))
+        self.run(py, |l| l.sync())
     }
 
     /// The audit entry at `index`, as recorded (with `v` and `time`).
     fn get<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.run(py, |l| Ok(l.get(index)?))?;
+        let v = self.run(py, |l| l.get(index))?;
         value_to_py(py, &v)
     }
 
     /// The audit entry at `index` as JSON text: exactly the recorded leaf (its canonical JSON),
     /// so it hashes to the leaf hash; pass it as `leaf=` to `verify_inclusion`.
     fn get_json(&self, py: Python<'_>, index: u64) -> PyResult<String> {
-        self.run(py, |l| Ok(l.get_json(index)?))
+        self.run(py, |l| l.get_json(index))
     }
 
     /// The exact leaf bytes at `index`.
     fn get_raw<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyBytes>> {
-        let b = self.run(py, |l| Ok(l.get_raw(index)?))?;
+        let b = self.run(py, |l| l.get_raw(index))?;
         Ok(PyBytes::new(py, &b))
     }
 
     /// The leaf hash at `index`, lowercase hex.
     fn leaf_hash(&self, py: Python<'_>, index: u64) -> PyResult<String> {
-        let h = self.run(py, |l| Ok(l.leaf_hash(index)?))?;
+        let h = self.run(py, |l| l.leaf_hash(index))?;
         Ok(merkle::to_hex(&h))
     }
 
     /// Number of leaves.
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        let n = self.run(py, |l| Ok(l.size()?))?;
+        let n = self.run(py, |l| l.size())?;
         usize::try_from(n).map_err(|_| to_py_err(py, Error::OutOfRange(format!("{n} leaves"))))
     }
 
@@ -950,7 +959,7 @@ impl PyLedger {
         size: Option<u64>,
     ) -> PyResult<String> {
         let s = &signer.get().inner;
-        self.run(py, |l| Ok(l.checkpoint(s, size)?))
+        self.run(py, |l| l.checkpoint(s, size))
     }
 
     /// Entries matching every given filter (AND), one page, newest first by default:
@@ -1108,10 +1117,9 @@ impl PyLedger {
                 return Err(Error::Inconsistent(format!(
                     "the result is not the outcome of this gate on {subject} now (the ledger \
                      changed since, or the result was edited): evaluate the gate again"
-                ))
-                .into());
+                )));
             }
-            Ok(l.record_gate(&p, &now, &actor)?)
+            l.record_gate(&p, &now, &actor)
         })?;
         Ok(r.into())
     }
@@ -1157,19 +1165,17 @@ impl PyLedger {
                 0 => {
                     return Err(Error::InvalidArgument(
                         "say what to bundle: subject=, index=, query= or indexes=".into(),
-                    )
-                    .into())
+                    ))
                 }
                 1 => {}
                 _ => {
                     return Err(Error::InvalidArgument(
                         "give only one of subject=, index=, query= and indexes=".into(),
-                    )
-                    .into())
+                    ))
                 }
             }
             if forward && index.is_none() {
-                return Err(Error::InvalidArgument("forward= goes with index=".into()).into());
+                return Err(Error::InvalidArgument("forward= goes with index=".into()));
             }
             let selection = if let Some(s) = &subject {
                 let (t, id) = trailseal::query::split_subject(s)?;
@@ -1181,8 +1187,7 @@ impl PyLedger {
                 if q.terms().is_empty() && q.since.is_none() && q.until.is_none() {
                     return Err(Error::InvalidArgument(
                         "the query has no filter: a bundle of it would hold every entry".into(),
-                    )
-                    .into());
+                    ));
                 }
                 Selection::Query(q)
             } else {
@@ -1194,15 +1199,13 @@ impl PyLedger {
                 (Some(_), Some(_)) => {
                     return Err(Error::InvalidArgument(
                         "give signer=, or checkpoint= and verifier_key=, not both".into(),
-                    )
-                    .into())
+                    ))
                 }
                 (None, None) => {
                     return Err(Error::InvalidArgument(
                         "give signer= (a fresh checkpoint), or checkpoint= and verifier_key="
                             .into(),
-                    )
-                    .into())
+                    ))
                 }
             };
             Ok(b.to_text())
@@ -1391,11 +1394,12 @@ impl PyLedger {
                 }
             }
         };
-        let rs = self.run(py, move |l| Ok(formats::import(l, format, &bytes)?))?;
+        let rs = self.run(py, move |l| formats::import(l, format, &bytes))?;
         receipts(py, rs)
     }
 
-    /// Close the file (releasing it for other processes). Later calls raise ValueError.
+    /// Close the file (releasing it for other processes). Later calls raise ClosedError (a
+    /// ValueError too).
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let r = py.detach(|| {
             let taken = self.inner.write().unwrap_or_else(|p| p.into_inner()).take();
@@ -1594,6 +1598,7 @@ mod _trailseal {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         let py = m.py();
+        m.add("ClosedError", closed_error_class(py)?.bind(py))?;
         for code in ErrorCode::ALL {
             let class = error_class(py, code);
             class.setattr("code", code.as_str())?;

@@ -32,6 +32,7 @@ TABLE: List[Tuple[int, str, str]] = [
     (14, "storage", "StorageError"),
     (15, "io", "IoError"),
     (16, "internal", "InternalError"),
+    (17, "closed", "ClosedError"),
 ]
 
 
@@ -39,7 +40,7 @@ def test_every_core_code_maps_to_its_own_class() -> None:
     native = trailseal._trailseal._error_codes()
     assert [(status, code) for code, status, _ in native] == [(n, c) for n, c, _ in TABLE]
     classes = [cls for _, _, cls in native]
-    assert len(set(classes)) == len(classes) == 16
+    assert len(set(classes)) == len(classes) == 17
     for (status, code, name), cls in zip(TABLE, classes):
         assert cls is getattr(trailseal, name)
         assert cls.__name__ == name and cls.__module__ == "trailseal"
@@ -167,6 +168,12 @@ def _internal(tmp: Path) -> None:
     raise trailseal.InternalError("a corrupted page made the storage engine panic")
 
 
+def _closed(tmp: Path) -> None:
+    led = _entries(tmp)
+    led.close()
+    led.get(0)
+
+
 TRIGGERS: Dict[str, Callable[[Path], object]] = {
     "invalid_entry": lambda tmp: _entries(tmp).append({"actor": {"id": ""}}),
     "id_conflict": _id_conflict,
@@ -186,6 +193,7 @@ TRIGGERS: Dict[str, Callable[[Path], object]] = {
     "storage": _storage,
     "io": lambda tmp: trailseal.Ledger.create(tmp / "no-such-dir" / "x.redb", origin="o"),
     "internal": _internal,
+    "closed": _closed,
 }
 
 
@@ -226,6 +234,16 @@ def test_corrupted_files_never_escape_as_panics(tmp_path: Path) -> None:
     # tampered (location "file"), so not even the binding's last-resort InternalError shows.
     assert set(seen) <= {"ok", "TamperedError", "NotALedgerError", "StorageError"}, seen
     assert seen.get("TamperedError", 0) > 0, seen
+
+
+def test_closed_error_is_also_a_value_error(tmp_path: Path) -> None:
+    # Before the core had a code for it, a closed ledger raised a plain ValueError (as a closed
+    # Python file does); ClosedError keeps `except ValueError` working.
+    assert trailseal.ClosedError.__bases__ == (trailseal.TrailsealError, ValueError)
+    with pytest.raises(ValueError, match="the ledger is closed") as info:
+        _closed(tmp_path)
+    assert type(info.value) is trailseal.ClosedError
+    assert (info.value.code, info.value.status) == ("closed", 17)
 
 
 def test_errors_can_be_caught_generically(tmp_path: Path) -> None:

@@ -339,8 +339,9 @@ def test_close_and_context_manager(ledger_path: Path) -> None:
         lambda: led.report(),
     ]
     for call in calls:
-        with pytest.raises(ValueError, match="closed"):
+        with pytest.raises(trailseal.ClosedError, match="the ledger is closed") as info:
             call()
+        assert (info.value.code, info.value.status) == ("closed", 17)
     led.close()  # closing twice is fine
     # The file was released: it opens again at once, even while an exception unwinds a with.
     with pytest.raises(RuntimeError):

@@ -78,7 +78,7 @@ def test_close_waits_for_calls_in_flight(ledger_path: Path) -> None:
     def verify() -> None:
         try:
             results.append(led.verify()["size"])
-        except ValueError as e:
+        except trailseal.ClosedError as e:
             results.append(e)
 
     t = threading.Thread(target=verify)
@@ -86,7 +86,7 @@ def test_close_waits_for_calls_in_flight(ledger_path: Path) -> None:
     led.close()
     t.join()
     # Either verify ran to the end before the close, or it saw the ledger closed; never a crash.
-    assert results == [2000] or isinstance(results[0], ValueError)
+    assert results == [2000] or isinstance(results[0], trailseal.ClosedError)
     # Once close returned, the file is free again.
     trailseal.Ledger.open(ledger_path).close()
 

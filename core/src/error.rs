@@ -105,6 +105,11 @@ pub enum Error {
     /// A bug in trailseal (a caught panic, a broken invariant). Please report it.
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// A call on a handle that was already closed (a binding's `close()`, Go's `Close`):
+    /// nothing was done. Names what was closed, e.g. `ledger` or `signer`.
+    #[error("the {0} is closed")]
+    Closed(&'static str),
 }
 
 /// Stable, machine-readable error codes. The numeric value is the C status value; `0` is
@@ -145,11 +150,13 @@ pub enum ErrorCode {
     Io = 15,
     /// [`Error::Internal`]
     Internal = 16,
+    /// [`Error::Closed`]
+    Closed = 17,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidEntry,
         ErrorCode::IdConflict,
         ErrorCode::Malformed,
@@ -166,6 +173,7 @@ impl ErrorCode {
         ErrorCode::Storage,
         ErrorCode::Io,
         ErrorCode::Internal,
+        ErrorCode::Closed,
     ];
 
     /// The code as a lowercase snake_case string, e.g. `"invalid_entry"` (the JS `err.code`).
@@ -187,6 +195,7 @@ impl ErrorCode {
             ErrorCode::Storage => "storage",
             ErrorCode::Io => "io",
             ErrorCode::Internal => "internal",
+            ErrorCode::Closed => "closed",
         }
     }
 
@@ -214,6 +223,7 @@ impl ErrorCode {
                 | ErrorCode::InvalidArgument
                 | ErrorCode::WrongKind
                 | ErrorCode::AlreadyExists
+                | ErrorCode::Closed
         )
     }
 }
@@ -244,6 +254,7 @@ impl Error {
             Error::Storage(_) => ErrorCode::Storage,
             Error::Io(_) => ErrorCode::Io,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::Closed(_) => ErrorCode::Closed,
         }
     }
 
@@ -267,6 +278,12 @@ impl Error {
     pub fn verification(reason: impl Into<String>) -> Self {
         Error::VerificationFailed(reason.into())
     }
+
+    /// [`Error::Closed`]: a call on a closed handle; `handle` names it (`"ledger"`,
+    /// `"signer"`). For the bindings, whose handles can be closed while still referenced.
+    pub fn closed(handle: &'static str) -> Self {
+        Error::Closed(handle)
+    }
 }
 
 #[cfg(test)]
@@ -282,5 +299,14 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn closed_is_the_newest_code() {
+        let e = Error::closed("ledger");
+        assert_eq!(e.code(), ErrorCode::Closed);
+        assert_eq!((e.code().as_u32(), e.code().as_str()), (17, "closed"));
+        assert_eq!(e.to_string(), "the ledger is closed");
+        assert!(e.code().is_refused_input() && !e.code().is_verification_failure());
     }
 }

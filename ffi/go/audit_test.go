@@ -186,7 +186,7 @@ func TestAuditQuery(t *testing.T) {
 	_, err = raw.Trace(0, false)
 	wantCode(t, err, ErrWrongKind)
 	l.Close()
-	if _, err := l.Query(Query{}); err != ErrClosed {
+	if _, err := l.Query(Query{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("closed: %v", err)
 	}
 }

@@ -4,12 +4,9 @@ package trailseal
 // #include "trailseal.h"
 import "C"
 
-import (
-	"errors"
-	"io/fs"
-)
+import "io/fs"
 
-// Code is a trailseal error code: the C trailseal_status value. 1 to 16 are the core's error
+// Code is a trailseal error code: the C trailseal_status value. 1 to 17 are the core's error
 // codes (the README's error table); 100 and up are failures of the C boundary. Codes are
 // never renumbered or reused.
 type Code uint32
@@ -32,6 +29,7 @@ const (
 	CodeStorage            Code = 14  // the storage engine failed
 	CodeIO                 Code = 15  // an operating-system I/O error
 	CodeInternal           Code = 16  // a bug in trailseal
+	CodeClosed             Code = 17  // a method of a Ledger or Signer after Close
 	CodeNullArgument       Code = 100 // a NULL pointer reached the C boundary (a bug in this package)
 	CodeInvalidUTF8        Code = 101 // a string that is not UTF-8
 	CodePanic              Code = 102 // trailseal panicked; the panic was caught at the C boundary
@@ -76,7 +74,8 @@ func (e *Error) Is(target error) bool {
 // Unwrap returns the Go error behind e, if any (e.g. a json.Marshal failure).
 func (e *Error) Unwrap() error { return e.cause }
 
-// The sentinels, one per code: errors.Is(err, ErrTampered).
+// The sentinels, one per code: errors.Is(err, ErrTampered). A method of a Ledger or Signer
+// after Close returns ErrClosed itself, so err == ErrClosed holds too.
 var (
 	ErrInvalidEntry       = &Error{Code: CodeInvalidEntry}
 	ErrIDConflict         = &Error{Code: CodeIDConflict}
@@ -94,10 +93,8 @@ var (
 	ErrStorage            = &Error{Code: CodeStorage}
 	ErrIO                 = &Error{Code: CodeIO}
 	ErrInternal           = &Error{Code: CodeInternal}
+	ErrClosed             = &Error{Code: CodeClosed}
 	ErrNullArgument       = &Error{Code: CodeNullArgument}
 	ErrInvalidUTF8        = &Error{Code: CodeInvalidUTF8}
 	ErrPanic              = &Error{Code: CodePanic}
 )
-
-// ErrClosed is returned by a method of a Ledger or Signer after Close.
-var ErrClosed = errors.New("trailseal: use of a closed ledger or signer")

@@ -54,13 +54,13 @@ func TestErrorsMatchEveryCodeByNumber(t *testing.T) {
 		1: ErrInvalidEntry, 2: ErrIDConflict, 3: ErrMalformed, 4: ErrVerificationFailed,
 		5: ErrTampered, 6: ErrInconsistent, 7: ErrOutOfRange, 8: ErrInvalidArgument,
 		9: ErrWrongKind, 10: ErrAlreadyExists, 11: ErrNotFound, 12: ErrNotALedger,
-		13: ErrLocked, 14: ErrStorage, 15: ErrIO, 16: ErrInternal,
+		13: ErrLocked, 14: ErrStorage, 15: ErrIO, 16: ErrInternal, 17: ErrClosed,
 		100: ErrNullArgument, 101: ErrInvalidUTF8, 102: ErrPanic,
 	}
 	names := []string{"", "invalid_entry", "id_conflict", "malformed", "verification_failed",
 		"tampered", "inconsistent", "out_of_range", "invalid_argument", "wrong_kind",
-		"already_exists", "not_found", "not_a_ledger", "locked", "storage", "io", "internal"}
-	if len(sentinels) != 19 {
+		"already_exists", "not_found", "not_a_ledger", "locked", "storage", "io", "internal", "closed"}
+	if len(sentinels) != 20 {
 		t.Fatal("a code without a sentinel")
 	}
 	for code, sentinel := range sentinels {
@@ -85,7 +85,7 @@ func TestErrorsMatchEveryCodeByNumber(t *testing.T) {
 		}
 	}
 	if CodeNullArgument.String() != "null_argument" || CodeInvalidUTF8.String() != "invalid_utf8" ||
-		CodePanic.String() != "panic" || Code(17).String() != "unknown" {
+		CodePanic.String() != "panic" || Code(18).String() != "unknown" {
 		t.Error("boundary code names")
 	}
 	if !errors.Is(&Error{Code: CodeNotFound, Message: "x"}, fs.ErrNotExist) ||
@@ -367,8 +367,14 @@ func TestClosed(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal("second Close:", err)
 	}
-	if _, err := l.Size(); !errors.Is(err, ErrClosed) {
+	if _, err := l.Size(); !errors.Is(err, ErrClosed) || err != ErrClosed {
 		t.Fatalf("Size after Close: %v", err)
+	}
+	// Exactly the core's closed code, and no other sentinel's.
+	var e *Error
+	if _, err := l.Root(); CodeClosed != 17 || !errors.As(err, &e) || e.Code != CodeClosed ||
+		e.Code.String() != "closed" || errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("Root after Close: %v", err)
 	}
 	if _, err := l.Append(entry("a", "b", "c")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Append after Close: %v", err)

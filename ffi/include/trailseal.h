@@ -11,7 +11,7 @@
  *   be shared between threads; it must not be used after it is freed.
  *
  * - Status. Every fallible function returns a `trailseal_status` (a uint32_t):
- *   TRAILSEAL_STATUS_OK (0) on success; 1 to 16 are the core error codes (the README's error
+ *   TRAILSEAL_STATUS_OK (0) on success; 1 to 17 are the core error codes (the README's error
  *   table; the same numbers in every binding); 100 and up are failures of the C boundary
  *   itself (NULL argument, invalid UTF-8, caught panic). Values are never reused.
  *
@@ -62,7 +62,7 @@
 /**
  * The result of every fallible trailseal function.
  *
- * `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 16 are exactly the core error codes
+ * `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 17 are exactly the core error codes
  * (`trailseal::ErrorCode`, the same numbers and meanings as the README's error table and the
  * Python, Node and Go bindings). Values from 100 on are failures of the C boundary itself.
  * Values are never renumbered or reused; new ones are only added.
@@ -142,6 +142,12 @@ enum trailseal_status
    * A bug in trailseal (please report it).
    */
   TRAILSEAL_STATUS_INTERNAL = 16,
+  /**
+   * A call on a closed handle. The C functions never return it (a freed handle must not be
+   * used at all); bindings built on this library that keep a closed state (the Go
+   * package's `Close`) report it with this value.
+   */
+  TRAILSEAL_STATUS_CLOSED = 17,
   /**
    * A required pointer argument was NULL (C boundary only).
    */

@@ -26,6 +26,7 @@ Everything here is implemented by the native module ``trailseal._trailseal`` (th
 from ._trailseal import (
     AlreadyExistsError,
     Checkpoint,
+    ClosedError,
     IdConflictError,
     InconsistentError,
     InternalError,
@@ -56,6 +57,7 @@ from ._trailseal import (
 __all__ = [
     "AlreadyExistsError",
     "Checkpoint",
+    "ClosedError",
     "IdConflictError",
     "InconsistentError",
     "InternalError",

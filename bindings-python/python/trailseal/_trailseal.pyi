@@ -10,6 +10,7 @@ __version__: str
 __all__ = [
     "AlreadyExistsError",
     "Checkpoint",
+    "ClosedError",
     "IdConflictError",
     "InconsistentError",
     "InternalError",
@@ -233,7 +234,7 @@ class TrailsealError(Exception):
     code: str
     """The core's stable code, e.g. ``"invalid_entry"``."""
     status: int
-    """Its number (the C status value), 1 to 16."""
+    """Its number (the C status value), 1 to 17."""
 
 class InvalidEntryError(TrailsealError):
     field: str
@@ -260,6 +261,7 @@ class LedgerLockedError(TrailsealError): ...
 class StorageError(TrailsealError): ...
 class IoError(TrailsealError): ...
 class InternalError(TrailsealError): ...
+class ClosedError(TrailsealError, ValueError): ...
 
 # --- values -------------------------------------------------------------------------------
 
