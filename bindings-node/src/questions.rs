@@ -19,7 +19,7 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown, ValueType};
 use napi::Env;
 use napi_derive::napi;
-use serde_json::{json, Value};
+use serde_json::json;
 use trailseal::bundle::Selection;
 use trailseal::query::{split_subject, Query};
 use trailseal::report::ReportOptions;
@@ -32,36 +32,10 @@ use crate::signer::signer_arg;
 use crate::task::Job;
 use crate::types::{GateKept, GateOutcome, Json};
 
-/// The filters `Query::from_json` reads.
-///
-/// TODO(core): `Query::from_json` ignores keys it does not know, so a misspelt filter
-/// (`{actr: 'alice'}`) would silently match every entry; until it refuses them itself, they
-/// are refused here, and this list must follow the core's.
-const QUERY_FILTERS: [&str; 14] = [
-    "actor", "via", "action", "subject", "attrs", "refs", "decision", "policy", "links_to",
-    "since", "until", "order", "limit", "cursor",
-];
-
-/// A query from its JSON form, refusing filters the core does not know.
-fn query_of(v: &Value) -> Result<Query, Error> {
-    if let Some(obj) = v.as_object() {
-        if let Some(k) = obj.keys().find(|k| !QUERY_FILTERS.contains(&k.as_str())) {
-            return Err(Error::Malformed {
-                what: "query",
-                reason: format!(
-                    "unknown filter {k:?} (expected one of {})",
-                    QUERY_FILTERS.join(", ")
-                ),
-            });
-        }
-    }
-    Query::from_json(v)
-}
-
 /// The filters argument: an object (or its JSON text); left out, every entry.
 fn query_arg(env: &Env, v: Option<Unknown<'_>>, what: &str) -> Result<Query, Error> {
     match v {
-        Some(v) if !convert::is_nullish(&v)? => query_of(&json_arg(env, &v, what)?),
+        Some(v) if !convert::is_nullish(&v)? => Query::from_json(&json_arg(env, &v, what)?),
         _ => Ok(Query::default()),
     }
 }
@@ -152,7 +126,7 @@ fn selection_arg(env: &Env, v: Unknown<'_>) -> Result<Selection, Error> {
             }
             "forward" => forward = boolean(v, "selection.forward")?,
             "query" => {
-                out = Some(Selection::Query(query_of(&json_arg(
+                out = Some(Selection::Query(Query::from_json(&json_arg(
                     env,
                     v,
                     "selection.query",
