@@ -3,24 +3,21 @@
 
 use std::ffi::c_char;
 
-use serde_json::Value;
 use trailseal::bundle::{verify_bundle_bytes, Selection};
 use trailseal::gate::GatePolicy;
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
 use trailseal::{entry, Verifier};
 
-use crate::ledger::with_ledger;
+use crate::ledger::{with_ledger, with_ledger_string};
 use crate::{
-    arg_bytes, arg_handle, arg_str, c_string, guard, opt_str, put_json, put_string,
-    trailseal_ledger, trailseal_signer, trailseal_status, Out, Res,
+    arg_bytes, arg_handle, arg_json, arg_str, c_string, guard, opt_str, put_json, trailseal_ledger,
+    trailseal_signer, trailseal_status, Out,
 };
 
-/// A JSON argument, parsed strictly (a repeated key is `TRAILSEAL_STATUS_MALFORMED`). The
-/// core's `from_json` forms then refuse unknown fields and wrong types.
-fn json_arg(text: &str) -> Res<Value> {
-    Ok(entry::parse_json(text.as_bytes())?)
-}
+// JSON arguments are parsed strictly (`arg_json`: a repeated key is
+// `TRAILSEAL_STATUS_MALFORMED`); the core's `from_json` forms then refuse unknown fields and
+// wrong types.
 
 // ---- the entry points --------------------------------------------------------------------
 
@@ -56,11 +53,9 @@ pub unsafe extern "C" fn trailseal_ledger_query(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(page_json_out, "page_json_out")?;
-            let text = arg_str(query_json, "query_json")?;
-            let q = Query::from_json(&json_arg(text)?)?;
-            put_json(out, &l.query(&q)?.to_json())
+        with_ledger_string(ledger, page_json_out, "page_json_out", |l| {
+            let q = Query::from_json(&arg_json(query_json, "query_json")?)?;
+            Ok(l.query(&q)?.to_json())
         })
     }
 }
@@ -87,9 +82,8 @@ pub unsafe extern "C" fn trailseal_ledger_trace(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(trace_json_out, "trace_json_out")?;
-            put_json(out, &l.trace(index, forward)?.to_json())
+        with_ledger_string(ledger, trace_json_out, "trace_json_out", |l| {
+            Ok(l.trace(index, forward)?.to_json())
         })
     }
 }
@@ -113,9 +107,8 @@ pub unsafe extern "C" fn trailseal_ledger_why(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(why_json_out, "why_json_out")?;
-            put_json(out, &l.why(index)?.to_json())
+        with_ledger_string(ledger, why_json_out, "why_json_out", |l| {
+            Ok(l.why(index)?.to_json())
         })
     }
 }
@@ -147,11 +140,10 @@ pub unsafe extern "C" fn trailseal_ledger_gate(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(result_json_out, "result_json_out")?;
+        with_ledger_string(ledger, result_json_out, "result_json_out", |l| {
             let subject = arg_str(subject, "subject")?;
             let policy = GatePolicy::from_json(arg_str(policy_json, "policy_json")?)?;
-            put_json(out, &l.gate(subject, &policy)?.to_json())
+            Ok(l.gate(subject, &policy)?.to_json())
         })
     }
 }
@@ -245,12 +237,10 @@ pub unsafe extern "C" fn trailseal_ledger_bundle(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(bundle_out, "bundle_out")?;
-            let selection =
-                Selection::from_json(&json_arg(arg_str(selection_json, "selection_json")?)?)?;
+        with_ledger_string(ledger, bundle_out, "bundle_out", |l| {
+            let selection = Selection::from_json(&arg_json(selection_json, "selection_json")?)?;
             let signer = &arg_handle(signer, "signer")?.signer;
-            put_string(out, l.bundle(&selection, signer)?.to_text())
+            Ok(l.bundle(&selection, signer)?.to_text())
         })
     }
 }
@@ -277,17 +267,12 @@ pub unsafe extern "C" fn trailseal_ledger_bundle_with_checkpoint(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(bundle_out, "bundle_out")?;
-            let selection =
-                Selection::from_json(&json_arg(arg_str(selection_json, "selection_json")?)?)?;
+        with_ledger_string(ledger, bundle_out, "bundle_out", |l| {
+            let selection = Selection::from_json(&arg_json(selection_json, "selection_json")?)?;
             let note = arg_str(checkpoint_note, "checkpoint_note")?;
             let verifier = Verifier::from_key_string(arg_str(verifier_key, "verifier_key")?)?;
-            put_string(
-                out,
-                l.bundle_with_checkpoint(&selection, note, &verifier)?
-                    .to_text(),
-            )
+            Ok(l.bundle_with_checkpoint(&selection, note, &verifier)?
+                .to_text())
         })
     }
 }
@@ -358,13 +343,12 @@ pub unsafe extern "C" fn trailseal_ledger_report(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(report_json_out, "report_json_out")?;
+        with_ledger_string(ledger, report_json_out, "report_json_out", |l| {
             let opts = match opt_str(options_json, "options_json")? {
                 None => ReportOptions::default(),
-                Some(text) => ReportOptions::from_json(&json_arg(text)?)?,
+                Some(text) => ReportOptions::from_json(&entry::parse_json(text.as_bytes())?)?,
             };
-            put_json(out, &l.report_with(&opts)?.to_json())
+            Ok(l.report_with(&opts)?.to_json())
         })
     }
 }

@@ -1,17 +1,18 @@
 //! `trailseal_ledger`: create, open, append, read, prove, checkpoint and verify.
 
 use std::ffi::{c_char, c_void};
+use std::fmt::Display;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use trailseal::merkle::to_hex;
 use trailseal::{
-    entry, CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Verifier, VerifyOptions,
+    CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Verifier, VerifyOptions,
 };
 
 use crate::{
-    arg_bytes, arg_handle, arg_path, arg_str, guard, guard_void, opt_size, opt_str, put_bytes,
-    put_json, put_string, trailseal_signer, trailseal_status, Failure, Out, Res,
+    arg_bytes, arg_handle, arg_json, arg_path, arg_str, guard, guard_void, opt_size, opt_str,
+    put_bytes, put_string, trailseal_signer, trailseal_status, Failure, Out, Res,
 };
 
 /// An open ledger (opaque).
@@ -172,6 +173,28 @@ pub(crate) unsafe fn with_ledger(
     })
 }
 
+/// Shared body of the functions taking a ledger handle and writing one string (JSON or text)
+/// to the out-parameter `out` (named `out_name` in messages): checks the handle, then `out`
+/// before any work is done, runs `body`, and writes its result (a `serde_json::Value` as its
+/// compact JSON text) only on success.
+///
+/// # Safety
+/// `ledger` is NULL or a live handle; `out` is NULL or valid for writing a pointer.
+pub(crate) unsafe fn with_ledger_string<T: Display>(
+    ledger: *const trailseal_ledger,
+    out: *mut *mut c_char,
+    out_name: &str,
+    body: impl FnOnce(&Ledger) -> Res<T>,
+) -> trailseal_status {
+    // SAFETY: forwarded contract.
+    unsafe {
+        with_ledger(ledger, |l| {
+            let out = Out::new(out, out_name)?;
+            put_string(out, body(l)?.to_string())
+        })
+    }
+}
+
 /// Writes what never changes about the ledger to `*info_json_out`:
 /// `{"path": "...", "origin": "...", "hash": "blake3"|"sha256", "kind": "entries"|"raw",
 /// "max_entry_bytes": N}` (`path` lossily converted to UTF-8). Free it with
@@ -187,16 +210,14 @@ pub unsafe extern "C" fn trailseal_ledger_info(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(info_json_out, "info_json_out")?;
-            let info = json!({
+        with_ledger_string(ledger, info_json_out, "info_json_out", |l| {
+            Ok(json!({
                 "path": l.path().to_string_lossy(),
                 "origin": l.origin(),
                 "hash": l.hash().name(),
                 "kind": l.kind().name(),
                 "max_entry_bytes": l.max_entry_bytes(),
-            });
-            put_json(out, &info)
+            }))
         })
     }
 }
@@ -224,12 +245,9 @@ pub unsafe extern "C" fn trailseal_ledger_append(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(receipt_json_out, "receipt_json_out")?;
-            let text = arg_str(entry_json, "entry_json")?;
-            let value = entry::parse_json(text.as_bytes())?;
-            let receipt = l.append(&value)?;
-            put_json(out, &receipt.to_json())
+        with_ledger_string(ledger, receipt_json_out, "receipt_json_out", |l| {
+            let value = arg_json(entry_json, "entry_json")?;
+            Ok(l.append(&value)?.to_json())
         })
     }
 }
@@ -252,17 +270,14 @@ pub unsafe extern "C" fn trailseal_ledger_append_batch(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(receipts_json_out, "receipts_json_out")?;
-            let text = arg_str(entries_json, "entries_json")?;
-            let Value::Array(entries) = entry::parse_json(text.as_bytes())? else {
+        with_ledger_string(ledger, receipts_json_out, "receipts_json_out", |l| {
+            let Value::Array(entries) = arg_json(entries_json, "entries_json")? else {
                 return Err(Failure::from(Error::Malformed {
                     what: "entry batch",
                     reason: "expected a JSON array of entry objects".into(),
                 }));
             };
-            let receipts = l.append_batch(&entries)?;
-            put_json(out, &receipts_json(&receipts))
+            Ok(receipts_json(&l.append_batch(&entries)?))
         })
     }
 }
@@ -286,11 +301,8 @@ pub unsafe extern "C" fn trailseal_ledger_append_raw(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(receipt_json_out, "receipt_json_out")?;
-            let leaf = arg_bytes(leaf, leaf_len, "leaf")?;
-            let receipt = l.append_raw(leaf)?;
-            put_json(out, &receipt.to_json())
+        with_ledger_string(ledger, receipt_json_out, "receipt_json_out", |l| {
+            Ok(l.append_raw(arg_bytes(leaf, leaf_len, "leaf")?)?.to_json())
         })
     }
 }
@@ -316,16 +328,14 @@ pub unsafe extern "C" fn trailseal_ledger_append_raw_batch(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(receipts_json_out, "receipts_json_out")?;
+        with_ledger_string(ledger, receipts_json_out, "receipts_json_out", |l| {
             let ptrs = arg_slice(leaves, count, "leaves")?;
             let lens = arg_slice(leaf_lens, count, "leaf_lens")?;
             let mut batch = Vec::with_capacity(count);
             for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
                 batch.push(arg_bytes(p, len, &format!("leaves[{i}]"))?);
             }
-            let receipts = l.append_raw_batch(&batch)?;
-            put_json(out, &receipts_json(&receipts))
+            Ok(receipts_json(&l.append_raw_batch(&batch)?))
         })
     }
 }
@@ -363,10 +373,8 @@ pub unsafe extern "C" fn trailseal_ledger_get(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(entry_json_out, "entry_json_out")?;
-            let text = l.get_json(index)?;
-            put_string(out, text)
+        with_ledger_string(ledger, entry_json_out, "entry_json_out", |l| {
+            Ok(l.get_json(index)?)
         })
     }
 }
@@ -433,13 +441,12 @@ pub unsafe extern "C" fn trailseal_ledger_root(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(root_hex_out, "root_hex_out")?;
+        with_ledger_string(ledger, root_hex_out, "root_hex_out", |l| {
             let root = match opt_size(size) {
                 None => l.root()?,
                 Some(s) => l.root_at(s)?,
             };
-            put_string(out, to_hex(&root))
+            Ok(to_hex(&root))
         })
     }
 }
@@ -459,9 +466,8 @@ pub unsafe extern "C" fn trailseal_ledger_leaf_hash(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(leaf_hash_hex_out, "leaf_hash_hex_out")?;
-            put_string(out, to_hex(&l.leaf_hash(index)?))
+        with_ledger_string(ledger, leaf_hash_hex_out, "leaf_hash_hex_out", |l| {
+            Ok(to_hex(&l.leaf_hash(index)?))
         })
     }
 }
@@ -484,9 +490,8 @@ pub unsafe extern "C" fn trailseal_ledger_prove_inclusion(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(proof_json_out, "proof_json_out")?;
-            put_string(out, l.prove_inclusion(index, opt_size(size))?.to_json())
+        with_ledger_string(ledger, proof_json_out, "proof_json_out", |l| {
+            Ok(l.prove_inclusion(index, opt_size(size))?.to_json())
         })
     }
 }
@@ -509,12 +514,8 @@ pub unsafe extern "C" fn trailseal_ledger_prove_consistency(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(proof_json_out, "proof_json_out")?;
-            put_string(
-                out,
-                l.prove_consistency(old_size, opt_size(size))?.to_json(),
-            )
+        with_ledger_string(ledger, proof_json_out, "proof_json_out", |l| {
+            Ok(l.prove_consistency(old_size, opt_size(size))?.to_json())
         })
     }
 }
@@ -537,10 +538,9 @@ pub unsafe extern "C" fn trailseal_ledger_checkpoint(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
+        with_ledger_string(ledger, note_out, "note_out", |l| {
             let signer = &arg_handle(signer, "signer")?.signer;
-            let out = Out::new(note_out, "note_out")?;
-            put_string(out, l.checkpoint(signer, opt_size(size))?)
+            Ok(l.checkpoint(signer, opt_size(size))?)
         })
     }
 }
@@ -560,10 +560,9 @@ pub unsafe extern "C" fn trailseal_ledger_checkpoints(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(checkpoints_json_out, "checkpoints_json_out")?;
+        with_ledger_string(ledger, checkpoints_json_out, "checkpoints_json_out", |l| {
             let list: Vec<Value> = l.checkpoints()?.iter().map(|c| c.to_json()).collect();
-            put_json(out, &Value::Array(list))
+            Ok(Value::Array(list))
         })
     }
 }
@@ -647,8 +646,7 @@ unsafe fn verify_impl(
 ) -> trailseal_status {
     // SAFETY: per the caller's contract.
     unsafe {
-        with_ledger(ledger, |l| {
-            let out = Out::new(report_json_out, "report_json_out")?;
+        with_ledger_string(ledger, report_json_out, "report_json_out", |l| {
             let against = outside_checkpoint(checkpoint_note, verifier_key)?;
             let mut tick = |done: u64, total: u64| {
                 if let Some((f, userdata)) = progress {
@@ -663,7 +661,7 @@ unsafe fn verify_impl(
             if let Some((note, v)) = &against {
                 opts = opts.against(note, v);
             }
-            put_json(out, &l.verify_with(opts)?.to_json())
+            Ok(l.verify_with(opts)?.to_json())
         })
     }
 }

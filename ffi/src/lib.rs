@@ -289,6 +289,17 @@ pub(crate) unsafe fn arg_str<'a>(p: *const c_char, name: &str) -> Res<&'a str> {
     s.to_str().map_err(|e| Failure::utf8(name, e))
 }
 
+/// A required JSON text argument, parsed strictly (as entries are: a repeated key or text that
+/// is not JSON is `Malformed`).
+///
+/// # Safety
+/// As [`arg_str`].
+pub(crate) unsafe fn arg_json(p: *const c_char, name: &str) -> Res<serde_json::Value> {
+    // SAFETY: forwarded contract.
+    let text = unsafe { arg_str(p, name)? };
+    Ok(trailseal::entry::parse_json(text.as_bytes())?)
+}
+
 /// An optional string argument: NULL means absent.
 ///
 /// # Safety
