@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -258,7 +258,45 @@ pub struct Ledger {
     meta: Meta,
     durable: bool,
     writer: Mutex<WriterState>,
-    queue: Mutex<Vec<Queued>>,
+    pending: Mutex<Pending>,
+    /// Signalled when a group commit ends: its callers' slots are filled, and the next
+    /// group may start.
+    group_done: Condvar,
+}
+
+/// Appends waiting for the next group commit, and whether one is running.
+#[derive(Default)]
+struct Pending {
+    queue: Vec<Queued>,
+    committing: bool,
+}
+
+/// Ends a leader's turn even if it unwinds: followers must never wait for a leader that is
+/// gone, and a request taken into a group always gets an answer.
+struct LeaderTurn<'a> {
+    ledger: &'a Ledger,
+    slots: Vec<Arc<Slot>>,
+}
+
+impl Drop for LeaderTurn<'_> {
+    fn drop(&mut self) {
+        for slot in &self.slots {
+            let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if s.is_none() {
+                *s = Some(Err(Error::Internal(
+                    "the group commit holding this append failed".into(),
+                )));
+            }
+        }
+        let mut p = self
+            .ledger
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        p.committing = false;
+        drop(p);
+        self.ledger.group_done.notify_all();
+    }
 }
 
 impl std::fmt::Debug for Ledger {
@@ -399,7 +437,8 @@ impl Ledger {
                 frontier,
                 last_time: state.last_time,
             }),
-            queue: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
+            group_done: Condvar::new(),
         })
     }
 
@@ -523,45 +562,67 @@ impl Ledger {
         })
     }
 
-    /// Group commit: appends that arrive while another is committing share its successor's
-    /// commit and fsync. Each request is still all-or-nothing on its own, and each caller
+    /// Group commit: appends that arrive while another is committing share the next commit
+    /// and its fsync. Each request is still all-or-nothing on its own, and each caller
     /// returns only once the commit holding its entries is durable.
     ///
-    /// A caller that finds the writer free commits at once, with its borrowed input. A caller
-    /// that finds it busy queues an owned copy and waits for the writer; when it gets it,
-    /// either a previous holder already committed its request, or it commits everything
-    /// queued so far in one transaction.
+    /// A caller that finds no commit running leads one, with its borrowed input and whatever
+    /// is queued. A caller that finds one running queues an owned copy and sleeps until a
+    /// group ends: then either its request was in that group (its slot holds the answer), or
+    /// it leads the next group, taking everything queued by then. Followers never contend
+    /// for the writer lock, so a finished caller returns as soon as its commit is durable.
     fn submit(&self, work: Work<'_>) -> Result<Vec<Receipt>> {
-        match self.writer.try_lock() {
-            Ok(mut guard) => self.run_group(&mut guard, Some(work)),
-            Err(std::sync::TryLockError::Poisoned(p)) => {
-                self.run_group(&mut p.into_inner(), Some(work))
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if !pending.committing {
+            pending.committing = true;
+            let queued = std::mem::take(&mut pending.queue);
+            drop(pending);
+            return self.lead(Some(work), queued);
+        }
+        let slot: Arc<Slot> = Arc::default();
+        pending.queue.push(Queued {
+            work: work.into_owned(),
+            slot: slot.clone(),
+        });
+        loop {
+            pending = self
+                .group_done
+                .wait(pending)
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(done) = take_slot(&slot) {
+                return done;
             }
-            Err(std::sync::TryLockError::WouldBlock) => {
-                let slot: Arc<Slot> = Arc::default();
-                self.queue
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(Queued {
-                        work: work.into_owned(),
-                        slot: slot.clone(),
-                    });
-                let mut guard = self.lock()?;
-                if let Some(done) = take_slot(&slot) {
-                    return done;
-                }
-                self.run_group(&mut guard, None)?;
-                take_slot(&slot).unwrap_or_else(|| {
+            if !pending.committing {
+                pending.committing = true;
+                let queued = std::mem::take(&mut pending.queue);
+                drop(pending);
+                self.lead(None, queued)?;
+                return take_slot(&slot).unwrap_or_else(|| {
                     Err(Error::Internal("queued append was not processed".into()))
-                })
+                });
             }
         }
     }
 
+    /// One leader's turn: commit `own` and `queued` together, answer every queued caller,
+    /// then let the next group start.
+    fn lead(&self, own: Option<Work<'_>>, queued: Vec<Queued>) -> Result<Vec<Receipt>> {
+        let _turn = LeaderTurn {
+            ledger: self,
+            slots: queued.iter().map(|q| q.slot.clone()).collect(),
+        };
+        let mut guard = self.lock()?;
+        self.run_group(&mut guard, own, queued)
+    }
+
     /// Process `own` (if any) and every queued request in one write transaction. Returns the
     /// result of `own`, or an empty list when there is none.
-    fn run_group(&self, guard: &mut WriterState, own: Option<Work<'_>>) -> Result<Vec<Receipt>> {
-        let queued = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+    fn run_group(
+        &self,
+        guard: &mut WriterState,
+        own: Option<Work<'_>>,
+        queued: Vec<Queued>,
+    ) -> Result<Vec<Receipt>> {
         let mut g = Group {
             w: self.store.writer(self.durable)?,
             frontier: guard.frontier.clone(),
@@ -920,21 +981,57 @@ impl Ledger {
             let mut frontier = Frontier::new();
             let mut checker = NodeChecker::new(&reader);
             let mut progress = opts.progress.take();
-            let count = reader.scan_leaves(|index, leaf| {
-                if index >= state.size {
-                    return Err(Error::Tampered {
-                        location: format!("leaf {index}"),
-                        detail: format!("stored beyond the recorded size {}", state.size),
+            // Two stages on two threads: one reads the leaves and hashes them (the bulk of
+            // the work), the other folds the hashes into the tree and compares every node
+            // with the stored one. Batches keep the hand-over cheap.
+            let size = state.size;
+            let count = std::thread::scope(|s| -> Result<u64> {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Hash>>>(16);
+                let reader = &reader;
+                let producer = s.spawn(move || {
+                    let mut batch = Vec::with_capacity(VERIFY_BATCH);
+                    let scanned = reader.scan_leaves(|index, leaf| {
+                        if index >= size {
+                            return Err(Error::Tampered {
+                                location: format!("leaf {index}"),
+                                detail: format!("stored beyond the recorded size {size}"),
+                            });
+                        }
+                        batch.push(alg.leaf_hash(leaf));
+                        if batch.len() == VERIFY_BATCH {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(VERIFY_BATCH));
+                            // A closed channel means the other stage found an error.
+                            tx.send(Ok(full))
+                                .map_err(|_| Error::Internal("stopped".into()))?;
+                        }
+                        Ok(())
                     });
-                }
-                frontier.push(alg, alg.leaf_hash(leaf), |id, h| checker.check(id, h));
-                checker.take_error()?;
-                if let Some(p) = progress.as_mut() {
-                    if index % 65_536 == 0 || index + 1 == state.size {
-                        p(index + 1, state.size);
+                    // The scan's own error travels in order, after the hashes before it.
+                    let _ = tx.send(scanned.map(|_| batch));
+                });
+                let mut folded = 0u64;
+                let consumed = (|| -> Result<()> {
+                    for batch in rx.iter() {
+                        for leaf_hash in batch? {
+                            frontier.push(alg, leaf_hash, |id, h| checker.check(id, h));
+                            checker.take_error()?;
+                            folded += 1;
+                            if let Some(p) = progress.as_mut() {
+                                if folded % 65_536 == 1 || folded == size {
+                                    p(folded, size);
+                                }
+                            }
+                        }
                     }
+                    Ok(())
+                })();
+                // A panic of the storage engine in the scan is reported like one here.
+                if let Err(panic) = producer.join() {
+                    std::panic::resume_unwind(panic);
                 }
-                Ok(())
+                consumed?;
+                Ok(folded)
             })?;
             if count != state.size {
                 return Err(Error::Tampered {
@@ -1090,6 +1187,9 @@ fn check_index(index: u64, size: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// Leaf hashes handed from `verify`'s scan to its tree fold at a time.
+const VERIFY_BATCH: usize = 4096;
 
 /// Compares recomputed nodes with stored ones, reading each tile once.
 struct NodeChecker<'r> {

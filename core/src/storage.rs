@@ -39,9 +39,10 @@
 //! Only complete subtree hashes are stored; the append frontier (one hash per set bit of the
 //! size) lives in the ledger's memory and is rebuilt from the stored nodes on open.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use redb::{
@@ -282,6 +283,46 @@ pub struct Store {
     // Dropped by hand in `Drop`, where a panic from a corrupt file is contained.
     db: std::mem::ManuallyDrop<Database>,
     path: PathBuf,
+    tiles: Arc<TileCache>,
+}
+
+/// Tree levels whose complete tiles are kept in memory: from level 7 up a tile covers 8,192
+/// leaves or more, so at 10 million entries these levels hold about 2,400 tiles (5 MiB), and
+/// every proof finds all but its lowest seven nodes here instead of in the B-tree.
+pub const CACHED_TILE_LEVEL: u8 = 7;
+/// At most this many tiles (64 hashes each: 8 MiB) are cached; beyond, tiles are read as usual.
+const CACHED_TILES_MAX: usize = 4096;
+
+/// Complete node tiles of the upper tree levels, shared by every snapshot of one open store.
+/// A complete tile never changes in a valid ledger, so a copy read once stays right; only
+/// partial tiles (the right edge, still growing) are always read from the snapshot. `verify`
+/// bypasses the cache and reads every tile from the file.
+#[derive(Default)]
+pub struct TileCache {
+    tiles: RwLock<HashMap<u64, Arc<[u8]>>>,
+}
+
+impl TileCache {
+    fn get(&self, key: u64) -> Option<Arc<[u8]>> {
+        self.tiles
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+    }
+
+    fn offer(&self, level: u8, key: u64, tile: &[u8]) -> Option<Arc<[u8]>> {
+        if level < CACHED_TILE_LEVEL || tile.len() != TILE_WIDTH as usize * 32 {
+            return None;
+        }
+        let mut map = self.tiles.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CACHED_TILES_MAX {
+            return None;
+        }
+        let shared: Arc<[u8]> = Arc::from(tile);
+        map.insert(key, shared.clone());
+        Some(shared)
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -316,6 +357,7 @@ impl Store {
                 Store {
                     db: std::mem::ManuallyDrop::new(db),
                     path: path.to_path_buf(),
+                    tiles: Arc::default(),
                 },
                 meta,
                 state,
@@ -337,6 +379,7 @@ impl Store {
             Store {
                 db: std::mem::ManuallyDrop::new(db),
                 path: PathBuf::from("(backend)"),
+                tiles: Arc::default(),
             },
             meta,
             state,
@@ -352,6 +395,7 @@ impl Store {
         Store::checked(Store {
             db: std::mem::ManuallyDrop::new(db),
             path: PathBuf::from("(backend)"),
+            tiles: Arc::default(),
         })
     }
 
@@ -378,7 +422,10 @@ impl Store {
     }
 
     fn checked(store: Store) -> Result<(Store, Meta)> {
-        let meta = store.reader()?.meta()?;
+        let reader = store.reader()?;
+        let meta = reader.meta()?;
+        reader.open_all()?;
+        drop(reader);
         if meta.format != STORAGE_FORMAT {
             return Err(Error::NotALedger(format!(
                 "storage format {} (this trailseal reads {STORAGE_FORMAT})",
@@ -397,6 +444,7 @@ impl Store {
         Store::checked(Store {
             db: std::mem::ManuallyDrop::new(db),
             path: path.to_path_buf(),
+            tiles: Arc::default(),
         })
     }
 
@@ -408,7 +456,7 @@ impl Store {
     /// A consistent snapshot for reading.
     pub fn reader(&self) -> Result<Reader> {
         let txn = self.db.begin_read().map_err(storage_err)?;
-        Reader::new(txn)
+        Ok(Reader::new(txn, self.tiles.clone()))
     }
 
     /// Start a write. With `durable` false the commit is not fsync'd (see [`Store::sync`]).
@@ -469,17 +517,26 @@ fn read_leaf(table: &impl ReadableTable<u64, &'static [u8]>, index: u64) -> Resu
 }
 
 /// Fetch node hashes, reading each tile once.
-fn read_nodes(table: &impl ReadableTable<u64, &'static [u8]>, ids: &[NodeId]) -> Result<Vec<Hash>> {
-    let mut cache: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+fn read_nodes(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    ids: &[NodeId],
+    shared: Option<&TileCache>,
+) -> Result<Vec<Hash>> {
+    let mut cache: BTreeMap<u64, Arc<[u8]>> = BTreeMap::new();
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
         let (key, pos) = tile_of(id);
         if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(key) {
-            let tile = table
-                .get(key)
-                .map_err(storage_err)?
-                .map(|g| g.value().to_vec())
-                .unwrap_or_default();
+            let tile = match shared.and_then(|c| c.get(key)) {
+                Some(t) => t,
+                None => {
+                    let guard = table.get(key).map_err(storage_err)?;
+                    let bytes = guard.as_ref().map(|g| g.value()).unwrap_or_default();
+                    shared
+                        .and_then(|c| c.offer(id.level, key, bytes))
+                        .unwrap_or_else(|| Arc::from(bytes))
+                }
+            };
             slot.insert(tile);
         }
         let tile = &cache[&key];
@@ -495,33 +552,84 @@ fn read_nodes(table: &impl ReadableTable<u64, &'static [u8]>, ids: &[NodeId]) ->
     Ok(out)
 }
 
-/// A read snapshot.
+/// A read snapshot. Tables are opened on first use: a proof needs two of the seven.
 pub struct Reader {
-    meta: ReadOnlyTable<&'static str, &'static [u8]>,
-    leaves: ReadOnlyTable<u64, &'static [u8]>,
-    nodes: ReadOnlyTable<u64, &'static [u8]>,
-    ids: ReadOnlyTable<&'static str, u64>,
-    checkpoints: ReadOnlyTable<u64, &'static [u8]>,
-    runs: ReadOnlyTable<u64, &'static [u8]>,
-    blocks: ReadOnlyTable<(u64, u64, u64), &'static [u8]>,
+    txn: ReadTransaction,
+    meta: OnceLock<ReadOnlyTable<&'static str, &'static [u8]>>,
+    leaves: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
+    nodes: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
+    ids: OnceLock<ReadOnlyTable<&'static str, u64>>,
+    checkpoints: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
+    runs: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
+    blocks: OnceLock<ReadOnlyTable<(u64, u64, u64), &'static [u8]>>,
+    tiles: Arc<TileCache>,
+}
+
+/// Open `def` in `txn` once, into `cell`.
+fn lazy<'c, K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    cell: &'c OnceLock<ReadOnlyTable<K, V>>,
+    def: TableDefinition<K, V>,
+) -> Result<&'c ReadOnlyTable<K, V>> {
+    if let Some(t) = cell.get() {
+        return Ok(t);
+    }
+    let t = open_ro(txn, def)?;
+    Ok(cell.get_or_init(|| t))
 }
 
 impl Reader {
-    fn new(txn: ReadTransaction) -> Result<Reader> {
-        Ok(Reader {
-            meta: open_ro(&txn, META)?,
-            leaves: open_ro(&txn, LEAVES)?,
-            nodes: open_ro(&txn, NODES)?,
-            ids: open_ro(&txn, IDS)?,
-            checkpoints: open_ro(&txn, CHECKPOINTS)?,
-            runs: open_ro(&txn, RUNS)?,
-            blocks: open_ro(&txn, BLOCKS)?,
-        })
+    fn new(txn: ReadTransaction, tiles: Arc<TileCache>) -> Reader {
+        Reader {
+            txn,
+            meta: OnceLock::new(),
+            leaves: OnceLock::new(),
+            nodes: OnceLock::new(),
+            ids: OnceLock::new(),
+            checkpoints: OnceLock::new(),
+            runs: OnceLock::new(),
+            blocks: OnceLock::new(),
+            tiles,
+        }
+    }
+
+    /// Open every table now: a file lacking one is refused at open, not at first use.
+    fn open_all(&self) -> Result<()> {
+        self.meta_t()?;
+        self.leaves_t()?;
+        self.nodes_t()?;
+        self.ids_t()?;
+        self.checkpoints_t()?;
+        self.runs_t()?;
+        self.blocks_t()?;
+        Ok(())
+    }
+
+    fn meta_t(&self) -> Result<&ReadOnlyTable<&'static str, &'static [u8]>> {
+        lazy(&self.txn, &self.meta, META)
+    }
+    fn leaves_t(&self) -> Result<&ReadOnlyTable<u64, &'static [u8]>> {
+        lazy(&self.txn, &self.leaves, LEAVES)
+    }
+    fn nodes_t(&self) -> Result<&ReadOnlyTable<u64, &'static [u8]>> {
+        lazy(&self.txn, &self.nodes, NODES)
+    }
+    fn ids_t(&self) -> Result<&ReadOnlyTable<&'static str, u64>> {
+        lazy(&self.txn, &self.ids, IDS)
+    }
+    fn checkpoints_t(&self) -> Result<&ReadOnlyTable<u64, &'static [u8]>> {
+        lazy(&self.txn, &self.checkpoints, CHECKPOINTS)
+    }
+    fn runs_t(&self) -> Result<&ReadOnlyTable<u64, &'static [u8]>> {
+        lazy(&self.txn, &self.runs, RUNS)
+    }
+    fn blocks_t(&self) -> Result<&ReadOnlyTable<(u64, u64, u64), &'static [u8]>> {
+        lazy(&self.txn, &self.blocks, BLOCKS)
     }
 
     fn record<T: for<'a> Deserialize<'a>>(&self, key: &str) -> Result<T> {
         let guard = self
-            .meta
+            .meta_t()?
             .get(key)
             .map_err(storage_err)?
             .ok_or_else(|| Error::NotALedger(format!("no {key} record")))?;
@@ -543,18 +651,18 @@ impl Reader {
 
     /// The bytes of leaf `index`.
     pub fn leaf(&self, index: u64) -> Result<Vec<u8>> {
-        read_leaf(&self.leaves, index)
+        read_leaf(self.leaves_t()?, index)
     }
 
     /// Hashes of the given nodes, in order.
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
-        read_nodes(&self.nodes, ids)
+        read_nodes(self.nodes_t()?, ids, Some(&self.tiles))
     }
 
     /// The raw tile `tile` of `level` (up to [`TILE_WIDTH`] hashes), if stored.
     pub fn tile(&self, level: u8, tile: u64) -> Result<Option<Vec<u8>>> {
         Ok(self
-            .nodes
+            .nodes_t()?
             .get(tile_key(level, tile))
             .map_err(storage_err)?
             .map(|g| g.value().to_vec()))
@@ -568,7 +676,12 @@ impl Reader {
     pub fn posting_chunk(&self, term: &[u8], from: u64, back: bool) -> Result<Vec<u64>> {
         let h = term_hash(term);
         // The run holding `from`, or the next one in the direction of travel.
-        let mut run = match self.runs.range(..=from).map_err(storage_err)?.next_back() {
+        let mut run = match self
+            .runs_t()?
+            .range(..=from)
+            .map_err(storage_err)?
+            .next_back()
+        {
             Some(item) => {
                 let (k, v) = item.map_err(storage_err)?;
                 let info = RunInfo::decode(k.value(), v.value())?;
@@ -598,7 +711,7 @@ impl Reader {
         let Some(start) = after.checked_add(1) else {
             return Ok(None);
         };
-        match self.runs.range(start..).map_err(storage_err)?.next() {
+        match self.runs_t()?.range(start..).map_err(storage_err)?.next() {
             Some(item) => {
                 let (k, v) = item.map_err(storage_err)?;
                 Ok(Some(RunInfo::decode(k.value(), v.value())?))
@@ -609,7 +722,12 @@ impl Reader {
 
     /// The last run starting before leaf `before`.
     fn prev_run(&self, before: u64) -> Result<Option<RunInfo>> {
-        match self.runs.range(..before).map_err(storage_err)?.next_back() {
+        match self
+            .runs_t()?
+            .range(..before)
+            .map_err(storage_err)?
+            .next_back()
+        {
             Some(item) => {
                 let (k, v) = item.map_err(storage_err)?;
                 Ok(Some(RunInfo::decode(k.value(), v.value())?))
@@ -634,7 +752,7 @@ impl Reader {
         // h up to `from`, and, going forward, the first ones after it unless h continues in
         // the next block.
         if let Some(item) = self
-            .blocks
+            .blocks_t()?
             .range((id, 0, 0)..=at)
             .map_err(storage_err)?
             .next_back()
@@ -648,7 +766,7 @@ impl Reader {
             return Ok(Vec::new());
         }
         match self
-            .blocks
+            .blocks_t()?
             .range(at..=(id, u64::MAX, u64::MAX))
             .map_err(storage_err)?
             .next()
@@ -676,7 +794,7 @@ impl Reader {
     pub fn check_postings(&self, size: u64, dense: bool) -> Result<u64> {
         let mut runs = Vec::new();
         let mut end = 0u64;
-        for item in self.runs.iter().map_err(storage_err)? {
+        for item in self.runs_t()?.iter().map_err(storage_err)? {
             let (k, v) = item.map_err(storage_err)?;
             let info = RunInfo::decode(k.value(), v.value())?;
             let gap = dense && info.first != end;
@@ -714,7 +832,7 @@ impl Reader {
             Ok(())
         };
         let mut seen = 0usize;
-        for item in self.blocks.iter().map_err(storage_err)? {
+        for item in self.blocks_t()?.iter().map_err(storage_err)? {
             let (k, v) = item.map_err(storage_err)?;
             let key = k.value();
             let pos = match cur {
@@ -759,13 +877,17 @@ impl Reader {
 
     /// The leaf index carrying entry id `id`.
     pub fn id_index(&self, id: &str) -> Result<Option<u64>> {
-        Ok(self.ids.get(id).map_err(storage_err)?.map(|g| g.value()))
+        Ok(self
+            .ids_t()?
+            .get(id)
+            .map_err(storage_err)?
+            .map(|g| g.value()))
     }
 
     /// Every stored checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
         let mut out = Vec::new();
-        for item in self.checkpoints.iter().map_err(storage_err)? {
+        for item in self.checkpoints_t()?.iter().map_err(storage_err)? {
             let (k, v) = item.map_err(storage_err)?;
             let cp = decode("checkpoint", v.value()).map_err(|e| Error::Tampered {
                 location: format!("checkpoint {}", k.value()),
@@ -780,7 +902,7 @@ impl Reader {
     /// contiguous; returns the number of leaves seen.
     pub fn scan_leaves(&self, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
         let mut next = 0u64;
-        for item in self.leaves.iter().map_err(storage_err)? {
+        for item in self.leaves_t()?.iter().map_err(storage_err)? {
             let (start, bundle) = item.map_err(storage_err)?;
             if start.value() != next {
                 return Err(Error::Tampered {
@@ -804,7 +926,7 @@ impl Reader {
         mut f: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
         let start = match self
-            .leaves
+            .leaves_t()?
             .range(..=first)
             .map_err(storage_err)?
             .next_back()
@@ -813,7 +935,7 @@ impl Reader {
             None => 0,
         };
         let mut next = start;
-        for item in self.leaves.range(start..).map_err(storage_err)? {
+        for item in self.leaves_t()?.range(start..).map_err(storage_err)? {
             let (key, bundle) = item.map_err(storage_err)?;
             if key.value() != next {
                 return Err(Error::Tampered {
@@ -844,7 +966,7 @@ impl Reader {
     /// The runs of the query indexes, in leaf order.
     pub fn runs(&self) -> Result<Vec<RunInfo>> {
         let mut out = Vec::new();
-        for item in self.runs.iter().map_err(storage_err)? {
+        for item in self.runs_t()?.iter().map_err(storage_err)? {
             let (k, v) = item.map_err(storage_err)?;
             out.push(RunInfo::decode(k.value(), v.value())?);
         }
@@ -862,7 +984,7 @@ impl Reader {
         let id = run.id;
         // The block before (id, lo, 0) may hold postings of `lo` onwards.
         let start = match self
-            .blocks
+            .blocks_t()?
             .range((id, 0, 0)..=(id, lo, 0))
             .map_err(storage_err)?
             .next_back()
@@ -871,7 +993,7 @@ impl Reader {
             None => (id, lo, 0),
         };
         for item in self
-            .blocks
+            .blocks_t()?
             .range(start..=(id, hi, u64::MAX))
             .map_err(storage_err)?
         {
@@ -891,7 +1013,7 @@ impl Reader {
 
     /// Every tile of the node store as `(level, tile index, bytes)`, in key order.
     pub fn scan_tiles(&self, mut f: impl FnMut(u8, u64, &[u8]) -> Result<()>) -> Result<()> {
-        for item in self.nodes.iter().map_err(storage_err)? {
+        for item in self.nodes_t()?.iter().map_err(storage_err)? {
             let (k, v) = item.map_err(storage_err)?;
             let key = k.value();
             f((key >> 58) as u8, key & ((1 << 58) - 1), v.value())?;
@@ -901,7 +1023,7 @@ impl Reader {
 
     /// Every `(id, index)` pair of the id index.
     pub fn scan_ids(&self, mut f: impl FnMut(&str, u64) -> Result<()>) -> Result<()> {
-        for item in self.ids.iter().map_err(storage_err)? {
+        for item in self.ids_t()?.iter().map_err(storage_err)? {
             let (k, v) = item.map_err(storage_err)?;
             f(k.value(), v.value())?;
         }
@@ -1004,7 +1126,7 @@ impl Writer {
     /// Committed node hashes.
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
         let t = self.txn.open_table(NODES).map_err(storage_err)?;
-        read_nodes(&t, ids)
+        read_nodes(&t, ids, None)
     }
 
     fn flush_leaves(&mut self) -> Result<()> {
