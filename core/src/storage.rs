@@ -62,7 +62,9 @@ const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.nodes
 const IDS: TableDefinition<&str, u64> = TableDefinition::new("trailseal.ids");
 const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.checkpoints");
 const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.posting_runs");
-const BLOCKS: TableDefinition<(u64, u64, u64), &[u8]> =
+/// Posting block key: (run id, term hash, index) of the block's first posting.
+type BlockKey = (u64, u64, u64);
+const BLOCKS: TableDefinition<BlockKey, &[u8]> =
     TableDefinition::new("trailseal.posting_blocks");
 
 /// Version of this storage layout, recorded in [`Meta`]; a file with another one is refused.
@@ -561,7 +563,7 @@ pub struct Reader {
     ids: OnceLock<ReadOnlyTable<&'static str, u64>>,
     checkpoints: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
     runs: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
-    blocks: OnceLock<ReadOnlyTable<(u64, u64, u64), &'static [u8]>>,
+    blocks: OnceLock<ReadOnlyTable<BlockKey, &'static [u8]>>,
     tiles: Arc<TileCache>,
 }
 
@@ -623,7 +625,7 @@ impl Reader {
     fn runs_t(&self) -> Result<&ReadOnlyTable<u64, &'static [u8]>> {
         lazy(&self.txn, &self.runs, RUNS)
     }
-    fn blocks_t(&self) -> Result<&ReadOnlyTable<(u64, u64, u64), &'static [u8]>> {
+    fn blocks_t(&self) -> Result<&ReadOnlyTable<BlockKey, &'static [u8]>> {
         lazy(&self.txn, &self.blocks, BLOCKS)
     }
 
@@ -1313,7 +1315,7 @@ impl RunInfo {
     }
 }
 
-type BlockTable<'t> = redb::Table<'t, (u64, u64, u64), &'static [u8]>;
+type BlockTable<'t> = redb::Table<'t, BlockKey, &'static [u8]>;
 
 fn next_run_id(blocks: &BlockTable<'_>) -> Result<u64> {
     Ok(match blocks.last().map_err(storage_err)? {
