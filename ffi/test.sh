@@ -117,6 +117,7 @@ fi
 
 step "C tests under valgrind (shared library)"
 valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,possible --track-origins=yes \
+  --suppressions=ffi/tests/valgrind.supp \
   --error-exitcode=99 "$work/test-shared" "$root" "$c" 2>&1 | tee "$work/c.log"
 c_status=${PIPESTATUS[0]}
 if [ "$c_status" != 0 ]; then
