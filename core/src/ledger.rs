@@ -629,7 +629,8 @@ impl Ledger {
             last_time: guard.last_time,
             ids: HashMap::new(),
         };
-        let own_result = own.map(|work| self.process(&mut g, &work));
+        let start = guard.frontier.size();
+        let mut own_result = own.map(|work| self.process(&mut g, &work));
         let mut results: Vec<(Arc<Slot>, Result<Vec<Receipt>>)> = queued
             .into_iter()
             .map(|q| {
@@ -637,11 +638,43 @@ impl Ledger {
                 (q.slot, r)
             })
             .collect();
-        let committed = if g.w.is_empty() {
-            Ok(())
-        } else {
-            self.commit(g.w, g.frontier, g.last_time, guard)
+        // The leaf hash of every new leaf, by index, from the receipts that carry them.
+        let mut leaf_hashes = vec![[0u8; 32]; (g.frontier.size() - start) as usize];
+        let receipts = || {
+            own_result
+                .iter()
+                .chain(results.iter().map(|(_, r)| r))
+                .flat_map(|r| r.iter().flatten())
         };
+        for r in receipts().filter(|r| r.index >= start) {
+            leaf_hashes[(r.index - start) as usize] = r.leaf_hash;
+        }
+        let alg = self.meta.hash;
+        let base = guard.frontier.clone();
+        let (committed, roots) = if g.w.is_empty() {
+            (Ok(()), Vec::new())
+        } else if leaf_hashes.len() < PARALLEL_ROOTS_MIN {
+            let roots = receipt_roots(alg, base, &leaf_hashes);
+            (self.commit(g.w, g.frontier, g.last_time, guard), roots)
+        } else {
+            std::thread::scope(|s| {
+                let roots = s.spawn(|| receipt_roots(alg, base, &leaf_hashes));
+                let committed = self.commit(g.w, g.frontier, g.last_time, guard);
+                let roots = roots
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (committed, roots)
+            })
+        };
+        let fill = |r: &mut Result<Vec<Receipt>>| {
+            for receipt in r.iter_mut().flatten().filter(|r| r.index >= start) {
+                if let Some(root) = roots.get((receipt.index - start) as usize) {
+                    receipt.root = *root;
+                }
+            }
+        };
+        own_result.iter_mut().for_each(fill);
+        results.iter_mut().for_each(|(_, r)| fill(r));
         let own_result = match (own_result, &committed) {
             (Some(r), Ok(())) => r,
             (Some(Ok(_)), Err(e)) => Err(duplicate(e)),
@@ -698,6 +731,7 @@ impl Ledger {
     ) -> Result<Vec<Receipt>> {
         let alg = self.meta.hash;
         let mut receipts = Vec::with_capacity(entries.len());
+        let (mut key_buf, mut hashes) = (Vec::new(), Vec::new());
         for (pos, value) in entries.iter().enumerate() {
             let index = g.frontier.size();
             let valid =
@@ -714,9 +748,9 @@ impl Ledger {
                 .encode(&time, self.meta.max_entry_bytes)
                 .map_err(|e| in_batch(e, pos, entries.len()))?;
             let receipt = push_leaf(alg, &mut g.frontier, &mut g.w, bytes, Some(time));
-            for term in Term::of_entry(value) {
-                g.w.put_posting(&term.key(), index);
-            }
+            hashes.clear();
+            Term::hashes_of_entry(value, &mut key_buf, &mut hashes);
+            g.w.put_postings(&hashes, index);
             if let Some(id) = valid.id() {
                 g.w.put_id(id, index);
                 g.ids.insert(
@@ -1165,10 +1199,28 @@ fn push_leaf(
         index,
         leaf_hash,
         tree_size: index + 1,
-        root: frontier.root(alg),
+        // Filled in by `Ledger::run_group` (see `receipt_roots`), off the commit's path.
+        root: [0; 32],
         time,
     }
 }
+
+/// The root after each leaf of a group: `roots[i]` is the root at size `start + i + 1`,
+/// replaying `leaf_hashes` onto the frontier the group started from. Each root folds the
+/// frontier (popcount(size) - 1 node hashes), which for a batch costs more than hashing the
+/// leaves themselves, so it runs beside the commit.
+fn receipt_roots(alg: HashAlg, mut frontier: Frontier, leaf_hashes: &[Hash]) -> Vec<Hash> {
+    leaf_hashes
+        .iter()
+        .map(|h| {
+            frontier.push(alg, *h, |_, _| {});
+            frontier.root(alg)
+        })
+        .collect()
+}
+
+/// Below this many new leaves a group computes receipt roots inline: a thread costs more.
+const PARALLEL_ROOTS_MIN: usize = 64;
 
 fn check_size(size: u64, current: u64) -> Result<()> {
     if size > current {

@@ -56,68 +56,148 @@ impl Term {
     /// The storage key: a kind byte, then each part length-prefixed. Each kind has a fixed
     /// number of parts, so no key is a prefix of another's.
     pub fn key(&self) -> Vec<u8> {
-        let (kind, parts): (u8, Vec<&str>) = match self {
-            Term::Actor(a) => (b'a', vec![a]),
-            Term::Via(a) => (b'v', vec![a]),
-            Term::Action(a) => (b'c', vec![a]),
-            Term::Subject(t, i) => (b's', vec![t, i]),
-            Term::Attr(k, v) => (b't', vec![k, v]),
-            Term::Ref(r) => (b'r', vec![r]),
-            Term::LinksTo(i) => {
-                let mut k = vec![b'l'];
-                k.extend_from_slice(&i.to_be_bytes());
-                return k;
-            }
-            Term::Decision(d) => (b'd', vec![d]),
-            Term::Policy(p) => (b'p', vec![p]),
-        };
-        let mut k = vec![kind];
-        for part in parts {
-            k.extend_from_slice(&(part.len() as u32).to_be_bytes());
-            k.extend_from_slice(part.as_bytes());
-        }
+        let mut k = Vec::new();
+        self.as_ref().write_key(&mut k);
         k
     }
 
-    /// Every term a (valid) entry is filed under.
+    fn as_ref(&self) -> TermRef<'_> {
+        match self {
+            Term::Actor(a) => TermRef::Actor(a),
+            Term::Via(a) => TermRef::Via(a),
+            Term::Action(a) => TermRef::Action(a),
+            Term::Subject(t, i) => TermRef::Subject(t, i),
+            Term::Attr(k, v) => TermRef::Attr(k, v),
+            Term::Ref(r) => TermRef::Ref(r),
+            Term::LinksTo(i) => TermRef::LinksTo(*i),
+            Term::Decision(d) => TermRef::Decision(d),
+            Term::Policy(p) => TermRef::Policy(p),
+        }
+    }
+
+    /// Every term a (valid) entry is filed under, sorted, without repeats.
     pub fn of_entry(e: &Value) -> Vec<Term> {
-        let s = |v: &Value| v.as_str().map(str::to_owned);
-        let mut out = Vec::new();
-        if let Some(a) = e.get("actor") {
-            out.extend(a.get("id").and_then(s).map(Term::Actor));
-            for v in a.get("via").and_then(Value::as_array).into_iter().flatten() {
-                out.extend(s(v).map(Term::Via));
-            }
-        }
-        out.extend(e.get("action").and_then(s).map(Term::Action));
-        if let Some(sub) = e.get("subject") {
-            if let (Some(t), Some(i)) = (sub.get("type").and_then(s), sub.get("id").and_then(s)) {
-                out.push(Term::Subject(t, i));
-            }
-        }
-        for (k, v) in e
-            .get("attrs")
-            .and_then(Value::as_object)
+        let mut out: Vec<Term> = TermRef::of_entry(e)
             .into_iter()
-            .flatten()
-        {
-            out.extend(s(v).map(|v| Term::Attr(k.clone(), v)));
-        }
-        for l in e
-            .get("links")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            out.extend(l.get("ref").and_then(s).map(Term::Ref));
-            out.extend(l.get("index").and_then(Value::as_u64).map(Term::LinksTo));
-        }
-        if let Some(a) = e.get("authz") {
-            out.extend(a.get("decision").and_then(s).map(Term::Decision));
-            out.extend(a.get("policy").and_then(s).map(Term::Policy));
-        }
+            .map(|t| t.to_owned())
+            .collect();
         out.sort();
         out.dedup();
+        out
+    }
+
+    /// The term hashes ([`crate::postings::term_hash`]) of every term of `e`, appended to
+    /// `out` (possibly repeated: the index dedups), without building owned terms; `buf` is
+    /// scratch space reused between calls.
+    pub fn hashes_of_entry(e: &Value, buf: &mut Vec<u8>, out: &mut Vec<u64>) {
+        for t in TermRef::of_entry(e) {
+            buf.clear();
+            t.write_key(buf);
+            out.push(crate::postings::term_hash(buf));
+        }
+    }
+}
+
+/// A [`Term`] borrowing from the entry: indexing files every entry under ~8 terms, and
+/// cloning each string only to hash it costs more than the hashing.
+#[derive(Clone, Copy, Debug)]
+enum TermRef<'a> {
+    Actor(&'a str),
+    Via(&'a str),
+    Action(&'a str),
+    Subject(&'a str, &'a str),
+    Attr(&'a str, &'a str),
+    Ref(&'a str),
+    LinksTo(u64),
+    Decision(&'a str),
+    Policy(&'a str),
+}
+
+impl TermRef<'_> {
+    fn write_key(&self, k: &mut Vec<u8>) {
+        let (kind, parts): (u8, [&str; 2]) = match *self {
+            TermRef::Actor(a) => (b'a', [a, ""]),
+            TermRef::Via(a) => (b'v', [a, ""]),
+            TermRef::Action(a) => (b'c', [a, ""]),
+            TermRef::Subject(t, i) => (b's', [t, i]),
+            TermRef::Attr(key, v) => (b't', [key, v]),
+            TermRef::Ref(r) => (b'r', [r, ""]),
+            TermRef::LinksTo(i) => {
+                k.push(b'l');
+                k.extend_from_slice(&i.to_be_bytes());
+                return;
+            }
+            TermRef::Decision(d) => (b'd', [d, ""]),
+            TermRef::Policy(p) => (b'p', [p, ""]),
+        };
+        let n = if matches!(kind, b's' | b't') { 2 } else { 1 };
+        k.push(kind);
+        for part in &parts[..n] {
+            k.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            k.extend_from_slice(part.as_bytes());
+        }
+    }
+
+    fn to_owned(self) -> Term {
+        match self {
+            TermRef::Actor(a) => Term::Actor(a.into()),
+            TermRef::Via(a) => Term::Via(a.into()),
+            TermRef::Action(a) => Term::Action(a.into()),
+            TermRef::Subject(t, i) => Term::Subject(t.into(), i.into()),
+            TermRef::Attr(k, v) => Term::Attr(k.into(), v.into()),
+            TermRef::Ref(r) => Term::Ref(r.into()),
+            TermRef::LinksTo(i) => Term::LinksTo(i),
+            TermRef::Decision(d) => Term::Decision(d.into()),
+            TermRef::Policy(p) => Term::Policy(p.into()),
+        }
+    }
+
+    fn of_entry(e: &Value) -> Vec<TermRef<'_>> {
+        let mut out = Vec::with_capacity(12);
+        let Some(obj) = e.as_object() else {
+            return out;
+        };
+        // One pass over the entry's fields (a map lookup per field name costs more).
+        for (name, v) in obj {
+            match name.as_str() {
+                "actor" => {
+                    if let Some(a) = v.as_object() {
+                        out.extend(a.get("id").and_then(Value::as_str).map(TermRef::Actor));
+                        for via in a.get("via").and_then(Value::as_array).into_iter().flatten() {
+                            out.extend(via.as_str().map(TermRef::Via));
+                        }
+                    }
+                }
+                "action" => out.extend(v.as_str().map(TermRef::Action)),
+                "subject" => {
+                    let t = v.get("type").and_then(Value::as_str);
+                    let i = v.get("id").and_then(Value::as_str);
+                    if let (Some(t), Some(i)) = (t, i) {
+                        out.push(TermRef::Subject(t, i));
+                    }
+                }
+                "attrs" => {
+                    for (k, v) in v.as_object().into_iter().flatten() {
+                        out.extend(v.as_str().map(|v| TermRef::Attr(k, v)));
+                    }
+                }
+                "links" => {
+                    for l in v.as_array().into_iter().flatten() {
+                        out.extend(l.get("ref").and_then(Value::as_str).map(TermRef::Ref));
+                        out.extend(l.get("index").and_then(Value::as_u64).map(TermRef::LinksTo));
+                    }
+                }
+                "authz" => {
+                    out.extend(
+                        v.get("decision")
+                            .and_then(Value::as_str)
+                            .map(TermRef::Decision),
+                    );
+                    out.extend(v.get("policy").and_then(Value::as_str).map(TermRef::Policy));
+                }
+                _ => {}
+            }
+        }
         out
     }
 }
@@ -777,17 +857,20 @@ pub(crate) fn check_indexes(reader: &Reader, size: u64) -> Result<u64> {
                 lo + width - 1
             };
             let mut expected = Vec::new();
+            let (mut buf, mut hashes) = (Vec::new(), Vec::new());
             reader.scan_leaf_range(run.first, run.end, |index, leaf| {
                 let entry: Value = serde_json::from_slice(leaf).map_err(|e| Error::Tampered {
                     location: format!("leaf {index}"),
                     detail: format!("stored entry is not JSON: {e}"),
                 })?;
-                for t in Term::of_entry(&entry) {
-                    let h = crate::postings::term_hash(&t.key());
-                    if (lo..=hi).contains(&h) {
-                        expected.push((h, index));
-                    }
-                }
+                hashes.clear();
+                Term::hashes_of_entry(&entry, &mut buf, &mut hashes);
+                expected.extend(
+                    hashes
+                        .iter()
+                        .filter(|h| (lo..=hi).contains(*h))
+                        .map(|&h| (h, index)),
+                );
                 Ok(())
             })?;
             expected.sort_unstable();

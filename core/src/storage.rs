@@ -64,8 +64,7 @@ const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal
 const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.posting_runs");
 /// Posting block key: (run id, term hash, index) of the block's first posting.
 type BlockKey = (u64, u64, u64);
-const BLOCKS: TableDefinition<BlockKey, &[u8]> =
-    TableDefinition::new("trailseal.posting_blocks");
+const BLOCKS: TableDefinition<BlockKey, &[u8]> = TableDefinition::new("trailseal.posting_blocks");
 
 /// Version of this storage layout, recorded in [`Meta`]; a file with another one is refused.
 pub const STORAGE_FORMAT: u32 = 2;
@@ -1091,10 +1090,11 @@ impl Writer {
         self.nodes.push((id, hash));
     }
 
-    /// Add leaf `index` (one of the leaves queued in this writer) to the posting list of
-    /// `term` (an opaque key from the query module).
-    pub fn put_posting(&mut self, term: &[u8], index: u64) {
-        self.postings.push((term_hash(term), index));
+    /// Add leaf `index` (one of the leaves queued in this writer) to the posting lists of
+    /// the terms with these hashes (`postings::term_hash`; repeats are fine).
+    pub fn put_postings(&mut self, term_hashes: &[u64], index: u64) {
+        self.postings
+            .extend(term_hashes.iter().map(|&h| (h, index)));
     }
 
     /// Record that entry `id` is at `index`.

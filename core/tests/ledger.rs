@@ -42,7 +42,7 @@ fn appends_prove_and_reopen_for_both_hashes() {
             let last = rs.last().unwrap();
             assert_eq!(last.root, l.root().unwrap());
             // each receipt's root is the root at its own size
-            for r in rs.iter().step_by(37) {
+            for r in &rs {
                 assert_eq!(r.root, l.root_at(r.tree_size).unwrap());
             }
         }
