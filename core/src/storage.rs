@@ -216,6 +216,12 @@ fn map_open_error(path: &Path, e: DatabaseError) -> Error {
         {
             Error::NotALedger(io.to_string())
         }
+        // A file cut short inside redb's header or page tables: not something to retry.
+        DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            Error::NotALedger(format!("the file ends early (truncated?): {io}"))
+        }
         DatabaseError::Storage(redb::StorageError::Io(io)) => Error::Io(io),
         DatabaseError::Storage(redb::StorageError::Corrupted(msg)) => Error::NotALedger(msg),
         DatabaseError::UpgradeRequired(v) => {

@@ -268,6 +268,13 @@ fn truncated_ledgers_are_refused_or_reported() {
     }
     eprintln!("truncations of a {len}-byte ledger: {tally:?}");
     findings.assert_none();
+    // A cut file is named as such, not reported as a passing I/O error to retry.
+    assert!(
+        tally
+            .keys()
+            .all(|k| k == "OpenRefused(NotALedger)" || k.starts_with("VerifyRefused(Tampered)")),
+        "{tally:?}"
+    );
 }
 
 #[test]
