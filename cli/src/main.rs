@@ -84,7 +84,8 @@ enum Command {
         #[command(subcommand)]
         which: ProveCmd,
     },
-    /// Check the whole ledger, optionally against a checkpoint held elsewhere.
+    /// Check the whole ledger, optionally against a checkpoint held elsewhere (with
+    /// --indexes, also every query-index posting against its entry).
     Verify {
         ledger: PathBuf,
         #[arg(long, value_name = "FILE", requires = "vkey")]
@@ -92,6 +93,10 @@ enum Command {
         /// Verifier key string, or a file holding it.
         #[arg(long, value_name = "VKEY", requires = "checkpoint")]
         vkey: Option<String>,
+        /// Also check every query-index posting against its entry (much slower; by default
+        /// only the indexes' structure is checked).
+        #[arg(long)]
+        indexes: bool,
     },
     /// Check a proof offline (no ledger needed), optionally against a signed checkpoint.
     VerifyProof {
@@ -520,7 +525,8 @@ fn run(cli: Cli) -> Res {
             ledger,
             checkpoint,
             vkey,
-        } => verify(open_ledger(&ledger)?, checkpoint, vkey),
+            indexes,
+        } => verify(open_ledger(&ledger)?, checkpoint, vkey, indexes),
         Command::VerifyProof {
             inclusion,
             leaf,
@@ -894,7 +900,7 @@ fn entry_from_flags(a: &AppendArgs) -> Res<Value> {
     Ok(Value::Object(e))
 }
 
-fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>) -> Res {
+fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>, indexes: bool) -> Res {
     let size = l.size()?;
     let pb = progress_bar(Some(size), "verifying");
     let mut tick = |done: u64, _total: u64| pb.set_position(done);
@@ -902,7 +908,9 @@ fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>) -> Res {
         (Some(c), Some(k)) => Some((read_text(c)?, read_verifier(k)?)),
         _ => None,
     };
-    let mut opts = VerifyOptions::default().progress(&mut tick);
+    let mut opts = VerifyOptions::default()
+        .indexes(indexes)
+        .progress(&mut tick);
     if let Some((note, v)) = &external {
         opts = opts.against(note, v);
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use trailseal::merkle::{self, HashAlg, NodeId};
+use trailseal::{Ledger, VerifyOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
 const ORIGIN: &str = "example.com/trailseal/cli-test";
@@ -1179,6 +1180,55 @@ fn checkpoint_and_verify_against_it_with_vkey_string_and_file() {
         .expect(2)
         .stderr_has("malformed");
     run(&["verify", fx.l()]).expect(0);
+}
+
+#[test]
+fn verify_indexes_also_checks_every_posting_against_its_entry() {
+    let fx = Fx::with_entries(6);
+    // The library's report for the same ledger and options, key for key.
+    let library = |opts: VerifyOptions<'_>| {
+        let l = Ledger::open(&fx.ledger).unwrap();
+        l.verify(&opts).unwrap().to_json()
+    };
+    let plain = run(&["verify", fx.l()]).expect(0).json();
+    assert_eq!(plain["indexes_checked"], false);
+    let postings = plain["postings_checked"].as_u64().unwrap();
+    // Every entry files at least its actor, action and subject.
+    assert!(postings >= 3 * 6, "{plain}");
+    assert_eq!(plain, library(VerifyOptions::default()));
+    let deep = run(&["verify", fx.l(), "--indexes"]).expect(0).json();
+    assert_eq!(deep["indexes_checked"], true);
+    assert!(
+        deep["postings_checked"].as_u64().unwrap() >= 3 * 6,
+        "{deep}"
+    );
+    assert_eq!(deep["size"], 6);
+    assert_eq!(deep, library(VerifyOptions::default().indexes(true)));
+    // With an outside checkpoint too.
+    let note = fx.checkpoint("cp.txt", None);
+    let both = run(&[
+        "verify",
+        fx.l(),
+        "--indexes",
+        "--checkpoint",
+        s(&note),
+        "--vkey",
+        &fx.vkey(),
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(both["indexes_checked"], true);
+    assert_eq!(both["consistent_with_checkpoint"], 6);
+    assert_eq!(both["postings_checked"], deep["postings_checked"]);
+    run(&["verify", fx.l(), "--indexes=yes"]).expect(2);
+
+    // A raw ledger has no query indexes: nothing to check against entries.
+    let raw = Fx::new(&["--raw"]);
+    let leaf = raw.write("leaf.bin", b"opaque");
+    run(&["append", raw.l(), "--raw", s(&leaf)]).expect(0);
+    let r = run(&["verify", raw.l(), "--indexes"]).expect(0).json();
+    assert_eq!(r["indexes_checked"], false);
+    assert_eq!(r["postings_checked"], 0);
 }
 
 #[test]
