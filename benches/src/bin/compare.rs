@@ -989,7 +989,7 @@ fn assemble(
         json!({"target": name, "ratio": ratio, "measured": x, "op": op, "threshold": threshold, "pass": pass})
     };
     let mid_label = human(mid);
-    let targets = vec![
+    let mut targets = vec![
         target(
             "batch appends >= 0.5x raw redb",
             "append_batch_vs_redb",
@@ -1056,6 +1056,20 @@ fn assemble(
             1.5,
         ),
     ];
+    // The same from the middle size on (full mode): the page cache is bounded (64 MiB), so
+    // resident memory rises until it is full and is flat after that.
+    if mid != largest {
+        targets.push(target(
+            &format!(
+                "memory flat once the page cache is full (peak RSS at {} <= 1.5x at {})",
+                human(largest),
+                human(mid)
+            ),
+            "peak_rss_growth_vs_mid",
+            "<=",
+            1.5,
+        ));
+    }
 
     json!({
         "mode": plan.mode,
