@@ -1031,22 +1031,25 @@ impl PyLedger {
     }
 
     /// Check the whole ledger: every leaf, node and kept checkpoint, and with `checkpoint` and
-    /// `verifier_key` (both or neither) that it contains that outside tree. Raises on the first
+    /// `verifier_key` (both or neither) that it contains that outside tree. `indexes=True` also
+    /// checks every query-index posting against its entry (much slower). Raises on the first
     /// mismatch; returns what the command's `verify` prints: `{"ok": True, "size", "root",
-    /// "nodes_checked", "checkpoints_checked", "consistent_with_checkpoint"}`.
-    #[pyo3(signature = (checkpoint = None, verifier_key = None))]
+    /// "nodes_checked", "checkpoints_checked", "consistent_with_checkpoint",
+    /// "postings_checked", "indexes_checked"}`.
+    #[pyo3(signature = (checkpoint = None, verifier_key = None, indexes = false))]
     fn verify<'py>(
         &self,
         py: Python<'py>,
         checkpoint: Option<String>,
         verifier_key: Option<String>,
+        indexes: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let report = self.run(py, |l| {
             let external = checkpoint_pair(&checkpoint, &verifier_key)?;
-            let opts = match &external {
-                Some((note, v)) => VerifyOptions::default().against(note, v),
-                None => VerifyOptions::default(),
-            };
+            let mut opts = VerifyOptions::default().indexes(indexes);
+            if let Some((note, v)) = &external {
+                opts = opts.against(note, v);
+            }
             Ok(l.verify(&opts)?.to_json())
         })?;
         value_to_py(py, &report)

@@ -112,6 +112,7 @@ def test_cli_writes_python_reads(cli: Path, tmp_path: Path, hash: str) -> None:
     cli_verified = json.loads(
         run(cli, "verify", path, "--checkpoint", _write(tmp_path / "c.note", note), "--vkey", vkey)
     )
+    cli_deep = json.loads(run(cli, "verify", path, "--indexes"))
 
     with trailseal.Ledger.open(path) as led:
         assert (led.origin, led.hash, led.kind) == ("example.com/cli", hash, "entries")
@@ -126,6 +127,7 @@ def test_cli_writes_python_reads(cli: Path, tmp_path: Path, hash: str) -> None:
         report = led.verify(checkpoint=note, verifier_key=vkey)
         # The same report, field for field, as the command's.
         assert report == cli_verified
+        assert led.verify(indexes=True) == cli_deep and cli_deep["indexes_checked"] is True
         assert report["checkpoints_checked"] == 1 and report["consistent_with_checkpoint"] == 8
         trailseal.verify_inclusion(proof, leaf=led.get(7))
         # Python appends to the command's ledger; the command still verifies it.

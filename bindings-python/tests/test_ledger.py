@@ -137,6 +137,9 @@ def test_raw_ledger(ledger_path: Path) -> None:
     assert [x.index for x in rs] == [1, 2]
     assert led.get_raw(1) == b"\x00\xff" and led.get_raw(2) == b"abc"
     trailseal.verify_inclusion(led.prove_inclusion(1), leaf=b"\x00\xff")
+    # A raw ledger has no query indexes: indexes=True has nothing to check.
+    report = led.verify(indexes=True)
+    assert (report["size"], report["postings_checked"], report["indexes_checked"]) == (3, 0, False)
     with pytest.raises(trailseal.WrongKindError):
         led.get(0)
     with pytest.raises(trailseal.WrongKindError):
@@ -265,10 +268,21 @@ def test_checkpoints_and_full_verify(ledger_path: Path) -> None:
         "nodes_checked": report["nodes_checked"],
         "checkpoints_checked": 2,
         "consistent_with_checkpoint": None,
+        "postings_checked": report["postings_checked"],
+        "indexes_checked": False,
     }
     assert report["nodes_checked"] >= 10
+    # Every entry is filed under at least its actor, action and subject.
+    assert report["postings_checked"] >= 3 * 10
+    # indexes=True also checks every posting against its entry: the same report otherwise.
+    assert led.verify(indexes=True) == {**report, "indexes_checked": True}
     led.append(make_entry(10))
-    assert led.verify(checkpoint=note, verifier_key=signer.verifier_key)["consistent_with_checkpoint"] == 10
+    deep = led.verify(checkpoint=note, verifier_key=signer.verifier_key, indexes=True)
+    assert (deep["consistent_with_checkpoint"], deep["indexes_checked"]) == (10, True)
+    assert deep["postings_checked"] > report["postings_checked"]
+    assert led.verify(checkpoint=note, verifier_key=signer.verifier_key)["indexes_checked"] is False
+    with pytest.raises(TypeError):
+        led.verify(indexes="yes")  # type: ignore[arg-type]
 
     with pytest.raises(trailseal.InvalidArgumentError):
         led.verify(checkpoint=note)

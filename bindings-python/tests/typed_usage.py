@@ -36,7 +36,8 @@ def main(directory: Path) -> int:
         cp: trailseal.Checkpoint = trailseal.verify_checkpoint(note, signer.verifier_key)
         report = led.verify(checkpoint=note, verifier_key=signer.verifier_key)
         external: Optional[int] = report["consistent_with_checkpoint"]
-        checked: int = report["nodes_checked"] + report["checkpoints_checked"]
+        checked: int = report["nodes_checked"] + report["checkpoints_checked"] + report["postings_checked"]
+        deep: bool = led.verify(indexes=True)["indexes_checked"]
         trailseal.verify_inclusion(led.prove_inclusion(0, 2), leaf=led.get_json(0), checkpoint=note, verifier_key=signer.verifier_key)
         trailseal.verify_consistency(led.prove_consistency(1), checkpoint=note, verifier_key=signer.verifier_key)
         cp_origin: str = cp.to_dict()["origin"]

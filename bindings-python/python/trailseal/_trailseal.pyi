@@ -104,6 +104,8 @@ class _VerifyReport(TypedDict):
     nodes_checked: int
     checkpoints_checked: int
     consistent_with_checkpoint: int | None
+    postings_checked: int
+    indexes_checked: bool
 
 class _CheckpointDict(TypedDict):
     origin: str
@@ -389,8 +391,9 @@ class Ledger:
     def trace(self, index: int, forward: bool = False) -> _Trace: ...
     def why(self, index: int) -> _Why: ...
     def verify(
-        self, checkpoint: str | None = None, verifier_key: str | None = None
-    ) -> _VerifyReport: ...
+        self, checkpoint: str | None = None, verifier_key: str | None = None, indexes: bool = False
+    ) -> _VerifyReport:
+        """Check the whole ledger; ``indexes=True`` also checks every query-index posting against its entry."""
     def gate(self, subject: str, policy: _GatePolicy | Mapping[str, Any] | str) -> _GateResult:
         """Evaluate a release gate for ``subject`` (``"TYPE:ID"``)."""
     def record_gate(
