@@ -18,8 +18,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -254,7 +255,14 @@ fn duplicate(e: &Error) -> Error {
 /// An open ledger. Share one handle across threads (`Ledger` is `Send + Sync`): appends are
 /// serialized, and readers see consistent snapshots while a writer appends.
 pub struct Ledger {
-    store: Store,
+    /// `None` only if reopening after a failed write failed too (see `recover`).
+    store: RwLock<Option<Arc<Store>>>,
+    path: PathBuf,
+    /// Opened from a path (not a caller's backend), so it can be reopened.
+    file_backed: bool,
+    /// A commit failed below the library (disk full, I/O error): redb refuses further
+    /// writes on that handle, so the next write reopens the file first.
+    broken: AtomicBool,
     meta: Meta,
     durable: bool,
     writer: Mutex<WriterState>,
@@ -302,7 +310,7 @@ impl Drop for LeaderTurn<'_> {
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger")
-            .field("path", &self.store.path())
+            .field("path", &self.path)
             .field("origin", &self.meta.origin)
             .field("hash", &self.meta.hash)
             .field("kind", &self.meta.kind)
@@ -424,13 +432,13 @@ impl Ledger {
     }
 
     fn from_store(store: Store, meta: Meta, durability: Durability) -> Result<Ledger> {
-        let reader = store.reader()?;
-        let state = reader.state()?;
-        let ids = merkle::subtrees(0, state.size);
-        let frontier = Frontier::from_subtrees(state.size, reader.nodes(&ids)?)?;
-        drop(reader);
+        let (frontier, state) = load_frontier(&store)?;
+        let path = store.path().to_path_buf();
         Ok(Ledger {
-            store,
+            file_backed: store.is_file(),
+            store: RwLock::new(Some(Arc::new(store))),
+            path,
+            broken: AtomicBool::new(false),
             meta,
             durable: durability == Durability::Immediate,
             writer: Mutex::new(WriterState {
@@ -464,7 +472,56 @@ impl Ledger {
 
     /// The ledger file.
     pub fn path(&self) -> &Path {
-        self.store.path()
+        &self.path
+    }
+
+    fn store(&self) -> Result<Arc<Store>> {
+        self.store
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                Error::Storage(format!(
+                    "{}: a write failed and reopening the file failed too; open it again",
+                    self.path.display()
+                ))
+            })
+    }
+
+    /// After a failed commit, reopen the file (with the writer lock held, so no write is in
+    /// flight) and reload the append state from what is durable. redb refuses writes on a
+    /// handle that saw an I/O error, since it cannot know what reached the disk; a fresh
+    /// handle recovers from the last durable commit, like a restart but in place. Ledgers on
+    /// a caller's backend cannot be reopened here: they keep the storage error.
+    fn recover(&self, guard: &mut WriterState) -> Result<()> {
+        if !self.file_backed || !self.broken.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut slot = self.store.write().unwrap_or_else(|p| p.into_inner());
+        // Release our handle first: the file is locked while any handle is open. A snapshot
+        // still in use elsewhere holds it a moment longer, hence the wait.
+        *slot = None;
+        let (store, meta) = Store::open(&self.path, Some(Duration::from_secs(10)))?;
+        if meta.origin != self.meta.origin || meta.hash != self.meta.hash {
+            return Err(Error::Storage(format!(
+                "{} changed while reopening it after a failed write",
+                self.path.display()
+            )));
+        }
+        let (frontier, state) = load_frontier(&store)?;
+        guard.frontier = frontier;
+        guard.last_time = state.last_time;
+        *slot = Some(Arc::new(store));
+        self.broken.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Note a failed write: the next one reopens the file (see `recover`).
+    fn failed<T>(&self, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            self.broken.store(true, Ordering::Release);
+        }
+        r
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, WriterState>> {
@@ -474,7 +531,7 @@ impl Ledger {
     }
 
     fn snapshot(&self) -> Result<(Reader, State)> {
-        let reader = self.store.reader()?;
+        let reader = self.store()?.reader()?;
         let state = reader.state()?;
         Ok((reader, state))
     }
@@ -612,6 +669,7 @@ impl Ledger {
             slots: queued.iter().map(|q| q.slot.clone()).collect(),
         };
         let mut guard = self.lock()?;
+        self.recover(&mut guard)?;
         self.run_group(&mut guard, own, queued)
     }
 
@@ -624,7 +682,7 @@ impl Ledger {
         queued: Vec<Queued>,
     ) -> Result<Vec<Receipt>> {
         let mut g = Group {
-            w: self.store.writer(self.durable)?,
+            w: self.failed(self.store()?.writer(self.durable))?,
             frontier: guard.frontier.clone(),
             last_time: guard.last_time,
             ids: HashMap::new(),
@@ -822,7 +880,7 @@ impl Ledger {
             root: frontier.root(self.meta.hash),
             last_time,
         });
-        w.commit()?;
+        self.failed(w.commit())?;
         guard.frontier = frontier;
         guard.last_time = last_time;
         Ok(())
@@ -831,8 +889,9 @@ impl Ledger {
     /// Make every append made with [`Durability::NotDurableUntilSync`] durable.
     pub fn sync(&self) -> Result<()> {
         guarded(|| {
-            let _guard = self.lock()?;
-            self.store.sync()
+            let mut guard = self.lock()?;
+            self.recover(&mut guard)?;
+            self.failed(self.store()?.sync())
         })
     }
 
@@ -937,7 +996,8 @@ impl Ledger {
     /// signed note text (C2SP tlog-checkpoint).
     pub fn checkpoint(&self, signer: &Signer, size: Option<u64>) -> Result<String> {
         guarded(|| {
-            let guard = self.lock()?;
+            let mut guard = self.lock()?;
+            self.recover(&mut guard)?;
             let current = guard.frontier.size();
             let size = size.unwrap_or(current);
             check_size(size, current)?;
@@ -947,13 +1007,13 @@ impl Ledger {
                 self.root_at(size)?
             };
             let note = Checkpoint::new(self.meta.origin.clone(), size, root).sign(signer)?;
-            let mut w = self.store.writer(self.durable)?;
+            let mut w = self.failed(self.store()?.writer(self.durable))?;
             w.put_checkpoint(StoredCheckpoint {
                 size,
                 note: note.clone(),
                 verifier_key: signer.verifier().to_key_string(),
             });
-            w.commit()?;
+            self.failed(w.commit())?;
             drop(guard);
             Ok(note)
         })
@@ -1172,6 +1232,15 @@ impl Ledger {
         }
         Ok(cp.size)
     }
+}
+
+/// The append frontier and state of the last durable commit.
+fn load_frontier(store: &Store) -> Result<(Frontier, State)> {
+    let reader = store.reader()?;
+    let state = reader.state()?;
+    let ids = merkle::subtrees(0, state.size);
+    let frontier = Frontier::from_subtrees(state.size, reader.nodes(&ids)?)?;
+    Ok((frontier, state))
 }
 
 fn in_batch(e: Error, pos: usize, len: usize) -> Error {

@@ -290,6 +290,7 @@ pub struct Store {
     // Dropped by hand in `Drop`, where a panic from a corrupt file is contained.
     db: std::mem::ManuallyDrop<Database>,
     path: PathBuf,
+    file: bool,
     tiles: Arc<TileCache>,
 }
 
@@ -364,6 +365,7 @@ impl Store {
                 Store {
                     db: std::mem::ManuallyDrop::new(db),
                     path: path.to_path_buf(),
+                    file: true,
                     tiles: Arc::default(),
                 },
                 meta,
@@ -386,6 +388,7 @@ impl Store {
             Store {
                 db: std::mem::ManuallyDrop::new(db),
                 path: PathBuf::from("(backend)"),
+                file: false,
                 tiles: Arc::default(),
             },
             meta,
@@ -402,6 +405,7 @@ impl Store {
         Store::checked(Store {
             db: std::mem::ManuallyDrop::new(db),
             path: PathBuf::from("(backend)"),
+            file: false,
             tiles: Arc::default(),
         })
     }
@@ -451,6 +455,7 @@ impl Store {
         Store::checked(Store {
             db: std::mem::ManuallyDrop::new(db),
             path: path.to_path_buf(),
+            file: true,
             tiles: Arc::default(),
         })
     }
@@ -458,6 +463,11 @@ impl Store {
     /// The file path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// True if opened from a file path (not a caller's backend): it can be reopened.
+    pub fn is_file(&self) -> bool {
+        self.file
     }
 
     /// A consistent snapshot for reading.

@@ -259,8 +259,9 @@ fn disk_full_refuses_the_append_and_the_ledger_recovers() {
             "budget {budget}: {err}"
         );
         // The fault goes away (space freed). redb refuses further writes on a handle that saw
-        // an I/O failure (it cannot know what reached the disk), so the old handle keeps
-        // answering with a storage error rather than guessing; a reopened one works.
+        // an I/O failure (it cannot know what reached the disk). A file ledger reopens itself
+        // (the test below); a ledger on a caller's backend cannot, so it keeps answering with
+        // a storage error rather than guessing, and a reopened one works.
         disk.disk().budget = None;
         let same_handle = l.append_batch(&[entry(n + 1)]).unwrap_err();
         assert_eq!(
@@ -276,4 +277,104 @@ fn disk_full_refuses_the_append_and_the_ledger_recovers() {
         let more = l.append_batch(&[entry(n + 1)]).unwrap();
         check(&l, &more);
     }
+}
+
+/// A file ledger recovers on the same handle: a write refused by the operating system (here
+/// the file-size limit, `RLIMIT_FSIZE`, standing in for a full disk) fails that append, and
+/// once the limit is lifted the next append reopens the file and succeeds, with nothing
+/// acknowledged lost. The limit is per process, so the scenario runs in a child process (this
+/// test binary again, filtered to the scenario).
+#[test]
+fn file_ledger_recovers_on_the_same_handle_after_a_refused_write() {
+    if std::env::var_os("TRAILSEAL_FSIZE_CHILD").is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "fsize_scenario",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("TRAILSEAL_FSIZE_CHILD", dir.path())
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("1 passed"), "the scenario ran: {log}");
+    assert!(log.contains("scenario: recovered"), "{log}");
+}
+
+fn set_fsize_limit(bytes: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain system calls on this (child) process with valid arguments.
+    unsafe {
+        // Writing past the limit sends SIGXFSZ, which would end the process; ignored, the
+        // write fails with EFBIG instead, as a full disk fails with ENOSPC.
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+    }
+}
+
+#[test]
+fn fsize_scenario() {
+    let Some(dir) = std::env::var_os("TRAILSEAL_FSIZE_CHILD") else {
+        return;
+    };
+    let path = std::path::Path::new(&dir).join("l.redb");
+    let l = Ledger::create(&path, &CreateOptions::new("ex/fsize")).unwrap();
+    let mut acked = l
+        .append_batch(&(1..=50).map(entry).collect::<Vec<_>>())
+        .unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    set_fsize_limit(len + 64 * 1024);
+    let mut n = 50;
+    let mut failed = None;
+    for _ in 0..2000 {
+        let batch: Vec<_> = (0..20)
+            .map(|_| {
+                n += 1;
+                entry(n)
+            })
+            .collect();
+        match l.append_batch(&batch) {
+            Ok(r) => acked.extend(r),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let err = failed.expect("the file limit was reached");
+    assert!(
+        matches!(
+            err.code(),
+            trailseal::ErrorCode::Storage | trailseal::ErrorCode::Io
+        ),
+        "{err}"
+    );
+    // Reads still answer from the last durable state.
+    assert_eq!(l.size().unwrap(), acked.len() as u64);
+    set_fsize_limit(u64::MAX);
+    let more = l.append_batch(&[entry(n + 1), entry(n + 2)]).unwrap();
+    assert_eq!(more[0].index, acked.len() as u64, "no gap, nothing lost");
+    acked.extend(more);
+    check(&l, &acked);
+    let signer = trailseal::Signer::generate("ex/fsize").unwrap();
+    l.checkpoint(&signer, None).unwrap();
+    drop(l);
+    check(&Ledger::open(&path).unwrap(), &acked);
+    println!(
+        "scenario: recovered after {} acknowledged entries",
+        acked.len()
+    );
 }
