@@ -126,6 +126,15 @@ export interface VerifyOptions {
   verifierKey: string
 }
 
+/**
+ * Options of `ledger.verify`: an outside checkpoint (`checkpoint` and `verifierKey`, both or
+ * neither), and `indexes`.
+ */
+export type LedgerVerifyOptions = (VerifyOptions | { checkpoint?: never; verifierKey?: never }) & {
+  /** Also check every query-index posting against its entry (much slower; default false). */
+  indexes?: boolean
+}
+
 /** A proof as accepted by `verifyInclusion`: integers may be bigints. */
 export interface InclusionProofInput {
   hash: HashName
@@ -212,6 +221,10 @@ export interface VerifyReport {
   checkpoints_checked: number
   /** Size of the outside checkpoint the ledger was found consistent with, if one was given. */
   consistent_with_checkpoint: number | null
+  /** Query-index postings checked (their structure; with `indexes: true`, also against the entries). */
+  postings_checked: number
+  /** True if the postings were checked against the entries (`indexes: true` on an entries ledger). */
+  indexes_checked: boolean
 }
 
 /**

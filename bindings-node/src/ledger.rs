@@ -154,20 +154,38 @@ fn open_options(opts: Option<Unknown<'_>>) -> Result<OpenOptions, Error> {
     Ok(out)
 }
 
-/// The `{checkpoint, verifierKey}` of `verify()` (and of `verifyInclusion` and
-/// `verifyConsistency`): both or neither.
+/// The `{checkpoint, verifierKey}` of `verifyInclusion` and `verifyConsistency`: both or
+/// neither.
 pub(crate) fn verify_options(opts: Option<Unknown<'_>>) -> Result<Option<(String, String)>, Error> {
-    let (mut note, mut vkey) = (None, None);
-    for (key, v) in convert::options(opts, "options", &["checkpoint", "verifierKey"])? {
+    Ok(checkpoint_options(opts, &["checkpoint", "verifierKey"])?.0)
+}
+
+/// The options of `ledger.verify()`: `{checkpoint, verifierKey}` as for `verify_options`, and
+/// `indexes` (default false).
+fn ledger_verify_options(
+    opts: Option<Unknown<'_>>,
+) -> Result<(Option<(String, String)>, bool), Error> {
+    checkpoint_options(opts, &["checkpoint", "verifierKey", "indexes"])
+}
+
+/// The options named in `allowed`, out of `checkpoint` and `verifierKey` (both or neither)
+/// and `indexes` (default false).
+fn checkpoint_options(
+    opts: Option<Unknown<'_>>,
+    allowed: &[&str],
+) -> Result<(Option<(String, String)>, bool), Error> {
+    let (mut note, mut vkey, mut indexes) = (None, None, false);
+    for (key, v) in convert::options(opts, "options", allowed)? {
         match key.as_str() {
             "checkpoint" => note = Some(string(&v, "options.checkpoint")?),
             "verifierKey" => vkey = Some(string(&v, "options.verifierKey")?),
+            "indexes" => indexes = convert::boolean(&v, "options.indexes")?,
             _ => unreachable!("options() only returns allowed keys"),
         }
     }
     match (note, vkey) {
-        (Some(n), Some(k)) => Ok(Some((n, k))),
-        (None, None) => Ok(None),
+        (Some(n), Some(k)) => Ok((Some((n, k)), indexes)),
+        (None, None) => Ok((None, indexes)),
         _ => Err(bad_arg(
             "options.checkpoint and options.verifierKey go together",
         )),
@@ -421,19 +439,21 @@ impl Ledger {
 
     /// Check the whole ledger: re-hash every leaf and node, re-verify every kept checkpoint,
     /// and, given a checkpoint held elsewhere and its verifier key, check that the ledger
-    /// still contains that tree (no rollback, no fork).
+    /// still contains that tree (no rollback, no fork). `indexes: true` also checks every
+    /// query-index posting against its entry (much slower).
     #[napi(
-        ts_args_type = "options?: VerifyOptions",
+        ts_args_type = "options?: LedgerVerifyOptions",
         ts_return_type = "Promise<VerifyReport>"
     )]
     pub fn verify(&self, options: Option<Unknown<'_>>) -> AsyncTask<Job<Json>> {
-        self.job(verify_options(options), |l, against| {
+        self.job(ledger_verify_options(options), |l, (against, indexes)| {
+            let opts = VerifyOptions::default().indexes(indexes);
             let report = match against {
                 Some((note, vkey)) => {
                     let verifier = trailseal::Verifier::from_key_string(&vkey)?;
-                    l.verify(&VerifyOptions::default().against(&note, &verifier))?
+                    l.verify(&opts.against(&note, &verifier))?
                 }
-                None => l.verify(&VerifyOptions::default())?,
+                None => l.verify(&opts)?,
             };
             Ok(Json::of(&report.to_json()))
         })

@@ -90,9 +90,12 @@ test('a ledger written from Node is read and verified by the trailseal command',
   const report = await again.verify({ checkpoint: note, verifierKey: signer.verifierKey })
   assert.equal(report.consistent_with_checkpoint, 11)
   assert.equal(report.checkpoints_checked, 2)
+  const deep = await again.verify({ indexes: true })
+  assert.equal(deep.indexes_checked, true)
   await again.close()
-  // The same report, field for field, as the command's.
+  // The same reports, field for field, as the command's.
   assert.deepEqual(cliJson(['verify', file, '--checkpoint', noteFile, '--vkey', signer.verifierKey]), report)
+  assert.deepEqual(cliJson(['verify', file, '--indexes']), deep)
 })
 
 test('a ledger written by the trailseal command is read, verified and extended from Node', async () => {

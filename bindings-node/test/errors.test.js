@@ -171,6 +171,9 @@ test('invalid_argument: impossible arguments, wrong JS types', async () => {
   await rejectsWith('invalid_argument', () => raw.checkpoint({ secretKey: () => 'x' }))
   await rejectsWith('invalid_argument', () => raw.checkpoint(raw))
   await rejectsWith('invalid_argument', () => raw.verify({ checkpoint: 'x' }))
+  // A raw ledger has no query indexes: indexes: true has nothing to check.
+  const report = await raw.verify({ indexes: true })
+  assert.deepEqual([report.size, report.postings_checked, report.indexes_checked], [1, 0, false])
   await raw.close()
 })
 

@@ -176,15 +176,32 @@ test('checkpoints: signed, kept, verified, with verify() against an outside one'
   await ledger.append(entry(3))
   const report = await ledger.verify({ checkpoint: note2, verifierKey: signer.verifierKey })
   // The core's verify report, as `trailseal verify` prints it.
-  assert.deepEqual(Object.keys(report), ['ok', 'size', 'root', 'nodes_checked', 'checkpoints_checked', 'consistent_with_checkpoint'])
+  assert.deepEqual(Object.keys(report), [
+    'ok', 'size', 'root', 'nodes_checked', 'checkpoints_checked', 'consistent_with_checkpoint',
+    'postings_checked', 'indexes_checked',
+  ])
   assert.equal(report.ok, true)
   assert.equal(report.size, 4)
   assert.equal(report.root, ledger.root())
   assert.equal(report.checkpoints_checked, 2)
   assert.equal(report.consistent_with_checkpoint, 3)
   assert.ok(report.nodes_checked >= 1)
+  // Every entry is filed under at least its actor, action and subject; by default only the
+  // indexes' structure is checked.
+  assert.ok(report.postings_checked >= 3 * 4, `${report.postings_checked} postings`)
+  assert.equal(report.indexes_checked, false)
   const plain = await ledger.verify()
   assert.equal(plain.consistent_with_checkpoint, null)
+  // indexes: true also checks every posting against its entry: the same report otherwise.
+  assert.deepEqual(await ledger.verify({ indexes: true }), { ...plain, indexes_checked: true })
+  const deep = await ledger.verify({ checkpoint: note2, verifierKey: signer.verifierKey, indexes: true })
+  assert.deepEqual(deep, { ...report, indexes_checked: true })
+  assert.equal((await ledger.verify({ indexes: false })).indexes_checked, false)
+  await rejectsWith('invalid_argument', () => ledger.verify({ indexes: 'yes' }))
+  await rejectsWith('invalid_argument', () => ledger.verify({ checkpoint: note2, indexes: true }))
+  await rejectsWith('invalid_argument', () => ledger.verify({ index: true }))
+  // The ledger-free checks take no such option.
+  throwsWith('invalid_argument', () => ts.verifyConsistency(ledger.proveConsistency(2), { indexes: true }))
   // A proof from the checkpoint's tree to today's, rooted in the signed root.
   const c = ledger.proveConsistency(cp.size)
   assert.equal(c.old_root, cp.root)

@@ -71,7 +71,10 @@ async function main(): Promise<void> {
   const storedKey: string = stored[0].verifier_key
   const report: VerifyReport = await ledger.verify({ checkpoint: note, verifierKey: signer.verifierKey })
   const ext: number | null = report.consistent_with_checkpoint
-  const checked: number = report.nodes_checked + report.checkpoints_checked
+  const checked: number = report.nodes_checked + report.checkpoints_checked + report.postings_checked
+  const deep: boolean = (await ledger.verify({ indexes: true })).indexes_checked
+  await ledger.verify({ checkpoint: note, verifierKey: signer.verifierKey, indexes: false })
+  await ledger.verify()
   verifyInclusion(p, null, { checkpoint: note, verifierKey: signer.verifierKey })
   verifyConsistency(c, { checkpoint: note, verifierKey: signer.verifierKey })
 
@@ -115,6 +118,10 @@ async function main(): Promise<void> {
   await ledger.query({ order: 'random' })
   // @ts-expect-error: report options are camelCase
   await ledger.report({ change_actions: ['deploy.succeeded'] })
+  // @ts-expect-error: verify's checkpoint needs its verifier key
+  await ledger.verify({ checkpoint: note, indexes: true })
+  // @ts-expect-error: indexes is a boolean
+  await ledger.verify({ indexes: 'yes' })
   // @ts-expect-error: verifyBundle answers at once (it needs no ledger)
   await verifyBundle(b1, signer.verifierKey).then(() => {})
 
