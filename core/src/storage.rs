@@ -6,7 +6,7 @@
 //! |---------------|-----------------------------|----------------------------------------|
 //! | `meta`        | `"meta"`, `"state"`         | postcard [`Meta`], [`State`]           |
 //! | `leaves`      | index of a bundle's first leaf | a bundle: leaves framed by u32 lengths |
-//! | `nodes`       | `level << 58 \| index / 64` | a tile: up to 64 hashes of one level   |
+//! | `nodes`       | `level << 58 \| index / 127` | a tile: up to 127 hashes of one level  |
 //! | `ids`         | entry `id`                  | leaf index                             |
 //! | `checkpoints` | sequence number             | postcard [`StoredCheckpoint`]          |
 //! | `posting_runs` | first leaf index of the run | postcard [`RunInfo`]                   |
@@ -26,11 +26,13 @@
 //! of tuning makes that twice as fast as SQLite. So leaves are grouped into *bundles* and node
 //! hashes into *tiles*, the way C2SP tlog-tiles groups 256 hashes:
 //!
-//! - A tile holds 64 consecutive hashes of one level of the tree (level 0 = leaf hashes). All
-//!   levels are stored, so any node, and so any proof or historical root, is O(log n) tile
-//!   reads with no hashing beyond the proof's own folds. A batch of 1,000 leaves touches about
-//!   32 tiles. Tiles are 64 wide rather than 256 so that the partial tile rewritten by a single
-//!   durable append stays at 2 KiB.
+//! - A tile holds [`TILE_WIDTH`] (127) consecutive hashes of one level of the tree (level 0 =
+//!   leaf hashes). All levels are stored, so any node, and so any proof or historical root, is
+//!   O(log n) tile reads with no hashing beyond the proof's own folds. A batch of 1,000 leaves
+//!   touches about 16 tiles. 127 hashes (4,064 bytes) are what fits one 4 KiB redb leaf page
+//!   with its header: with 64-hash tiles (2 KiB) two tiles did not fit one page (they need
+//!   4,124 bytes), so every tile took a page of its own and half of the node store was empty
+//!   space. The partial tile a single durable append rewrites is one page either way.
 //! - A bundle holds up to 64 consecutive leaves and at most about 16 KiB, so a
 //!   single append rewrites at most one partial bundle of bounded size even when entries are
 //!   large. Bundles are keyed by their first index and found with one range seek.
@@ -68,9 +70,8 @@ const BLOCKS: TableDefinition<BlockKey, &[u8]> = TableDefinition::new("trailseal
 
 /// Version of this storage layout, recorded in [`Meta`]; a file with another one is refused.
 pub const STORAGE_FORMAT: u32 = 2;
-/// Hashes per tile.
-pub const TILE_WIDTH: u64 = 64;
-const TILE_SHIFT: u32 = 6;
+/// Hashes per tile: a full tile fills one 4 KiB page (see the module docs).
+pub const TILE_WIDTH: u64 = 127;
 /// redb's page cache. Its default (1 GiB) lets memory grow with the ledger; an append touches
 /// a few pages at the right edge and a proof O(log n) tiles, so a bounded cache keeps memory
 /// flat at no cost to either.
@@ -166,8 +167,8 @@ fn tile_key(level: u8, tile: u64) -> u64 {
 
 fn tile_of(id: NodeId) -> (u64, usize) {
     (
-        tile_key(id.level, id.index >> TILE_SHIFT),
-        (id.index & (TILE_WIDTH - 1)) as usize,
+        tile_key(id.level, id.index / TILE_WIDTH),
+        (id.index % TILE_WIDTH) as usize,
     )
 }
 
@@ -294,12 +295,12 @@ pub struct Store {
     tiles: Arc<TileCache>,
 }
 
-/// Tree levels whose complete tiles are kept in memory: from level 7 up a tile covers 8,192
-/// leaves or more, so at 10 million entries these levels hold about 2,400 tiles (5 MiB), and
+/// Tree levels whose complete tiles are kept in memory: from level 7 up a tile covers 16,256
+/// leaves or more, so at 10 million entries these levels hold about 1,230 tiles (5 MiB), and
 /// every proof finds all but its lowest seven nodes here instead of in the B-tree.
 pub const CACHED_TILE_LEVEL: u8 = 7;
-/// At most this many tiles (64 hashes each: 8 MiB) are cached; beyond, tiles are read as usual.
-const CACHED_TILES_MAX: usize = 4096;
+/// At most this many tiles (4 KiB each: 8 MiB) are cached; beyond, tiles are read as usual.
+const CACHED_TILES_MAX: usize = 2048;
 
 /// Complete node tiles of the upper tree levels, shared by every snapshot of one open store.
 /// A complete tile never changes in a valid ledger, so a copy read once stays right; only
@@ -1585,10 +1586,10 @@ mod tests {
     fn tile_keys_separate_levels() {
         let a = tile_of(NodeId {
             level: 0,
-            index: 64,
+            index: TILE_WIDTH + 5,
         });
         let b = tile_of(NodeId { level: 1, index: 0 });
-        assert_eq!(a, (1, 0));
+        assert_eq!(a, (1, 5));
         assert_eq!(b, (1 << 58, 0));
         let top = tile_of(NodeId {
             level: 63,
