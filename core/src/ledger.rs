@@ -1075,15 +1075,16 @@ impl Ledger {
             let mut frontier = Frontier::new();
             let mut checker = NodeChecker::new(&reader);
             let mut progress = opts.progress.take();
-            // Two stages on two threads: one reads the leaves and hashes them (the bulk of
-            // the work), the other folds the hashes into the tree and compares every node
-            // with the stored one. Batches keep the hand-over cheap.
+            // Two stages on two threads: one reads the leaves out of the file (redb's page
+            // reads are the larger half of the work), the other hashes them, folds the hashes
+            // into the tree and compares every node with the stored one. Leaves travel in
+            // batches, copied into one buffer each, so the hand-over stays cheap.
             let size = state.size;
             let count = std::thread::scope(|s| -> Result<u64> {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Hash>>>(16);
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<LeafBatch>>(8);
                 let reader = &reader;
                 let producer = s.spawn(move || {
-                    let mut batch = Vec::with_capacity(VERIFY_BATCH);
+                    let mut batch = LeafBatch::default();
                     let scanned = reader.scan_leaves(|index, leaf| {
                         if index >= size {
                             return Err(Error::Tampered {
@@ -1091,23 +1092,24 @@ impl Ledger {
                                 detail: format!("stored beyond the recorded size {size}"),
                             });
                         }
-                        batch.push(alg.leaf_hash(leaf));
-                        if batch.len() == VERIFY_BATCH {
-                            let full =
-                                std::mem::replace(&mut batch, Vec::with_capacity(VERIFY_BATCH));
+                        batch.push(leaf);
+                        if batch.ends.len() == VERIFY_BATCH {
+                            let full = std::mem::take(&mut batch);
                             // A closed channel means the other stage found an error.
                             tx.send(Ok(full))
                                 .map_err(|_| Error::Internal("stopped".into()))?;
                         }
                         Ok(())
                     });
-                    // The scan's own error travels in order, after the hashes before it.
+                    // The scan's own error travels in order, after the leaves before it.
                     let _ = tx.send(scanned.map(|_| batch));
                 });
                 let mut folded = 0u64;
                 let consumed = (|| -> Result<()> {
                     for batch in rx.iter() {
-                        for leaf_hash in batch? {
+                        let batch = batch?;
+                        for leaf in batch.leaves() {
+                            let leaf_hash = alg.leaf_hash(leaf);
                             frontier.push(alg, leaf_hash, |id, h| checker.check(id, h));
                             checker.take_error()?;
                             folded += 1;
@@ -1309,8 +1311,29 @@ fn check_index(index: u64, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// Leaf hashes handed from `verify`'s scan to its tree fold at a time.
-const VERIFY_BATCH: usize = 4096;
+/// Leaves handed from `verify`'s scan to its hashing stage at a time.
+const VERIFY_BATCH: usize = 1024;
+
+/// A batch of leaves copied out of the file for `verify`'s hashing stage.
+#[derive(Default)]
+struct LeafBatch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl LeafBatch {
+    fn push(&mut self, leaf: &[u8]) {
+        self.bytes.extend_from_slice(leaf);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn leaves(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter())
+            .map(|(a, &b)| &self.bytes[a..b])
+    }
+}
 
 /// Compares recomputed nodes with stored ones, reading each tile once.
 struct NodeChecker<'r> {
