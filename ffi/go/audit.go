@@ -2,7 +2,7 @@ package trailseal
 
 // #include <stdlib.h>
 // #include <stdint.h>
-// #include "trailseal.h"
+// #include <trailseal.h>
 import "C"
 
 import (

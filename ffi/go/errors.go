@@ -1,7 +1,7 @@
 package trailseal
 
 // #include <stdint.h>
-// #include "trailseal.h"
+// #include <trailseal.h>
 import "C"
 
 import "io/fs"

@@ -3,7 +3,7 @@ package trailseal
 /*
 #include <stdlib.h>
 #include <stdint.h>
-#include "trailseal.h"
+#include <trailseal.h>
 
 extern void trailsealGoProgress(void *userdata, uint64_t done, uint64_t total);
 
