@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -119,6 +120,7 @@ func TestCommandLedgerReadByGo(t *testing.T) {
 	note := run(t, cli, nil, "checkpoint", path)
 	shown := run(t, cli, nil, "show", path, "1")
 	cliProof := run(t, cli, nil, "prove", "inclusion", path, "1")
+	cliDeep := run(t, cli, nil, "verify", path, "--indexes")
 
 	l, err := Open(path, OpenOptions{})
 	if err != nil {
@@ -133,6 +135,14 @@ func TestCommandLedgerReadByGo(t *testing.T) {
 	report, err := l.Verify(VerifyOptions{Against: trusted})
 	if err != nil || report.Size != 2 || report.CheckpointsChecked != 1 {
 		t.Fatalf("Verify = %+v, %v", report, err)
+	}
+	// The same report, field for field, as the command's `verify --indexes`.
+	var want VerifyReport
+	if err := json.Unmarshal([]byte(cliDeep), &want); err != nil || !want.IndexesChecked {
+		t.Fatalf("verify --indexes printed %s (%v)", cliDeep, err)
+	}
+	if deep, err := l.Verify(VerifyOptions{Indexes: true}); err != nil || !reflect.DeepEqual(deep, want) {
+		t.Fatalf("Verify Indexes = %+v, %v; the command: %+v", deep, err, want)
 	}
 	got, _ := l.Get(1)
 	if string(got)+"\n" != shown {

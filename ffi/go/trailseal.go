@@ -8,9 +8,10 @@ package trailseal
 extern void trailsealGoProgress(void *userdata, uint64_t done, uint64_t total);
 
 static trailseal_status ts_verify_progress(const trailseal_ledger *l, const char *note,
-                                           const char *vkey, void *userdata, char **out) {
-  return trailseal_ledger_verify_with_progress(l, note, vkey, trailsealGoProgress, userdata,
-                                               out);
+                                           const char *vkey, uint32_t flags, void *userdata,
+                                           char **out) {
+  return trailseal_ledger_verify_with_options(l, note, vkey, flags, trailsealGoProgress,
+                                              userdata, out);
 }
 */
 import "C"
@@ -515,6 +516,10 @@ type VerifyOptions struct {
 	// Also check the ledger against this checkpoint held elsewhere: it must contain that
 	// tree (catches rollback and forks; ErrInconsistent).
 	Against *SignedCheckpoint
+	// Also check every query-index posting against its entry (much slower; by default only
+	// the indexes' structure is checked). A doctored index cannot change the record but
+	// could hide entries from Query; this finds that (ErrTampered).
+	Indexes bool
 	// Called from the verifying goroutine with the leaves re-hashed so far and the total.
 	Progress func(done, total uint64)
 }
@@ -544,9 +549,13 @@ func (l *Ledger) Verify(opts VerifyOptions) (VerifyReport, error) {
 			return report, err
 		}
 	}
+	var flags C.uint32_t
+	if opts.Indexes {
+		flags |= C.TRAILSEAL_VERIFY_INDEXES
+	}
 	if opts.Progress == nil {
 		err := l.jsonCall(&report, func(h *C.trailseal_ledger, out **C.char) C.trailseal_status {
-			return C.trailseal_ledger_verify(h, note, vkey, out)
+			return C.trailseal_ledger_verify_with_options(h, note, vkey, flags, nil, nil, out)
 		})
 		return report, err
 	}
@@ -558,7 +567,7 @@ func (l *Ledger) Verify(opts VerifyOptions) (VerifyReport, error) {
 	defer C.free(userdata)
 	*(*C.uintptr_t)(userdata) = C.uintptr_t(handle)
 	err := l.jsonCall(&report, func(h *C.trailseal_ledger, out **C.char) C.trailseal_status {
-		return C.ts_verify_progress(h, note, vkey, userdata, out)
+		return C.ts_verify_progress(h, note, vkey, flags, userdata, out)
 	})
 	if state.recovered != nil {
 		panic(state.recovered)

@@ -292,6 +292,10 @@ func TestRawLedger(t *testing.T) {
 	if n, _ := l.Size(); n != 5 {
 		t.Fatalf("size %d", n)
 	}
+	// A raw ledger has no query indexes: Indexes has nothing to check.
+	if r, err := l.Verify(VerifyOptions{Indexes: true}); err != nil || r.Size != 5 || r.PostingsChecked != 0 || r.IndexesChecked {
+		t.Fatalf("Verify raw = %+v, %v", r, err)
+	}
 }
 
 func TestCreateOpenErrors(t *testing.T) {
@@ -555,13 +559,24 @@ func TestProofsCheckpointsVerify(t *testing.T) {
 		report.ConsistentWithCheckpoint != nil || report.NodesChecked == 0 {
 		t.Fatalf("Verify = %+v, %v", report, err)
 	}
+	// Each entry is filed under at least its actor, action and subject; by default only the
+	// indexes' structure is checked.
+	if report.PostingsChecked < 3*11 || report.IndexesChecked {
+		t.Fatalf("Verify postings = %+v", report)
+	}
+	deep, err := l.Verify(VerifyOptions{Indexes: true})
+	if err != nil || !deep.IndexesChecked || deep.PostingsChecked != report.PostingsChecked ||
+		deep.Size != 11 || deep.Root != root || deep.ConsistentWithCheckpoint != nil {
+		t.Fatalf("Verify Indexes = %+v, %v", deep, err)
+	}
 	var calls int
 	var last [2]uint64
-	report, err = l.Verify(VerifyOptions{Against: old, Progress: func(done, total uint64) {
+	report, err = l.Verify(VerifyOptions{Against: old, Indexes: true, Progress: func(done, total uint64) {
 		calls++
 		last = [2]uint64{done, total}
 	}})
-	if err != nil || report.ConsistentWithCheckpoint == nil || *report.ConsistentWithCheckpoint != 5 {
+	if err != nil || report.ConsistentWithCheckpoint == nil || *report.ConsistentWithCheckpoint != 5 ||
+		!report.IndexesChecked {
 		t.Fatalf("Verify against = %+v, %v", report, err)
 	}
 	if calls == 0 || last != [2]uint64{11, 11} {

@@ -140,6 +140,12 @@ type VerifyReport struct {
 	CheckpointsChecked uint64 `json:"checkpoints_checked"`
 	// The size of the outside checkpoint the ledger was found consistent with, or nil.
 	ConsistentWithCheckpoint *uint64 `json:"consistent_with_checkpoint"`
+	// Query-index postings checked (their structure; with VerifyOptions.Indexes, also
+	// against the entries).
+	PostingsChecked uint64 `json:"postings_checked"`
+	// True if the postings were checked against the entries (VerifyOptions.Indexes on a
+	// ledger of entries; a raw ledger has no indexes).
+	IndexesChecked bool `json:"indexes_checked"`
 }
 
 // LedgerInfo is what never changes about a ledger.

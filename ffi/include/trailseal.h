@@ -60,6 +60,15 @@
 #define TRAILSEAL_SIZE_CURRENT UINT64_MAX
 
 /**
+ * A bit of the `flags` of `trailseal_ledger_verify_with_options`: also check every
+ * query-index posting against its entry (every entry filed under exactly its terms). The
+ * indexes are not part of the tree, so a doctored index cannot change the record, but it
+ * could hide entries from a query; this finds that. Much slower than the default check,
+ * which checks only the indexes' structure.
+ */
+#define TRAILSEAL_VERIFY_INDEXES 1
+
+/**
  * The result of every fallible trailseal function.
  *
  * `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 17 are exactly the core error codes
@@ -524,7 +533,9 @@ trailseal_status trailseal_ledger_checkpoints(const trailseal_ledger *ledger,
  *
  * On success writes the report to `*report_json_out` (free it with `trailseal_string_free`):
  * `{"ok": true, "size", "root", "nodes_checked", "checkpoints_checked",
- * "consistent_with_checkpoint": <size or null>}`, the same as `trailseal verify` prints.
+ * "consistent_with_checkpoint": <size or null>, "postings_checked", "indexes_checked"}`, the
+ * same as `trailseal verify` prints. The query indexes' structure is checked; to check every
+ * posting against its entry too, use `trailseal_ledger_verify_with_options`.
  * Failures: `TRAILSEAL_STATUS_TAMPERED` (the message names the first leaf, node or
  * checkpoint that does not match), `TRAILSEAL_STATUS_INCONSISTENT`,
  * `TRAILSEAL_STATUS_VERIFICATION_FAILED` or `TRAILSEAL_STATUS_MALFORMED` (the outside
@@ -555,6 +566,29 @@ trailseal_status trailseal_ledger_verify_with_progress(const trailseal_ledger *l
                                                        trailseal_progress_fn progress,
                                                        void *userdata,
                                                        char **report_json_out);
+
+/**
+ * `trailseal_ledger_verify` with every option of the core's verify: `checkpoint_note` and
+ * `verifier_key` as there; `flags` is 0 or `TRAILSEAL_VERIFY_INDEXES` (any other bit is
+ * `TRAILSEAL_STATUS_INVALID_ARGUMENT`); `progress` is NULL, or called as by
+ * `trailseal_ledger_verify_with_progress` with `userdata`.
+ *
+ * The report's `"postings_checked"` counts the query-index postings checked and
+ * `"indexes_checked"` is true when they were checked against the entries (with
+ * `TRAILSEAL_VERIFY_INDEXES` on a ledger of entries; a raw ledger has no indexes). A posting
+ * that does not match its entry is `TRAILSEAL_STATUS_TAMPERED`.
+ *
+ * # Safety
+ *
+ * As `trailseal_ledger_verify_with_progress`, except that `progress` may be NULL.
+ */
+trailseal_status trailseal_ledger_verify_with_options(const trailseal_ledger *ledger,
+                                                      const char *checkpoint_note,
+                                                      const char *verifier_key,
+                                                      uint32_t flags,
+                                                      trailseal_progress_fn progress,
+                                                      void *userdata,
+                                                      char **report_json_out);
 
 /**
  * Makes every append made through a handle opened with `durable` false durable.

@@ -581,7 +581,9 @@ pub type trailseal_progress_fn =
 ///
 /// On success writes the report to `*report_json_out` (free it with `trailseal_string_free`):
 /// `{"ok": true, "size", "root", "nodes_checked", "checkpoints_checked",
-/// "consistent_with_checkpoint": <size or null>}`, the same as `trailseal verify` prints.
+/// "consistent_with_checkpoint": <size or null>, "postings_checked", "indexes_checked"}`, the
+/// same as `trailseal verify` prints. The query indexes' structure is checked; to check every
+/// posting against its entry too, use `trailseal_ledger_verify_with_options`.
 /// Failures: `TRAILSEAL_STATUS_TAMPERED` (the message names the first leaf, node or
 /// checkpoint that does not match), `TRAILSEAL_STATUS_INCONSISTENT`,
 /// `TRAILSEAL_STATUS_VERIFICATION_FAILED` or `TRAILSEAL_STATUS_MALFORMED` (the outside
@@ -598,8 +600,18 @@ pub unsafe extern "C" fn trailseal_ledger_verify(
     verifier_key: *const c_char,
     report_json_out: *mut *mut c_char,
 ) -> trailseal_status {
-    // SAFETY: per this function's contract.
-    unsafe { verify_impl(ledger, checkpoint_note, verifier_key, None, report_json_out) }
+    // SAFETY: per this function's contract (no progress, so no userdata).
+    unsafe {
+        trailseal_ledger_verify_with_options(
+            ledger,
+            checkpoint_note,
+            verifier_key,
+            0,
+            None,
+            std::ptr::null_mut(),
+            report_json_out,
+        )
+    }
 }
 
 /// `trailseal_ledger_verify`, calling `progress(userdata, done, total)` while it scans the
@@ -618,43 +630,71 @@ pub unsafe extern "C" fn trailseal_ledger_verify_with_progress(
     userdata: *mut c_void,
     report_json_out: *mut *mut c_char,
 ) -> trailseal_status {
-    let Some(progress) = progress else {
+    if progress.is_none() {
         return guard(|| Err(Failure::null("progress")));
-    };
+    }
     // SAFETY: per this function's contract.
     unsafe {
-        verify_impl(
+        trailseal_ledger_verify_with_options(
             ledger,
             checkpoint_note,
             verifier_key,
-            Some((progress, userdata)),
+            0,
+            progress,
+            userdata,
             report_json_out,
         )
     }
 }
 
-type ProgressFn = unsafe extern "C" fn(*mut c_void, u64, u64);
+/// A bit of the `flags` of `trailseal_ledger_verify_with_options`: also check every
+/// query-index posting against its entry (every entry filed under exactly its terms). The
+/// indexes are not part of the tree, so a doctored index cannot change the record, but it
+/// could hide entries from a query; this finds that. Much slower than the default check,
+/// which checks only the indexes' structure.
+pub const TRAILSEAL_VERIFY_INDEXES: u32 = 1;
 
+/// `trailseal_ledger_verify` with every option of the core's verify: `checkpoint_note` and
+/// `verifier_key` as there; `flags` is 0 or `TRAILSEAL_VERIFY_INDEXES` (any other bit is
+/// `TRAILSEAL_STATUS_INVALID_ARGUMENT`); `progress` is NULL, or called as by
+/// `trailseal_ledger_verify_with_progress` with `userdata`.
+///
+/// The report's `"postings_checked"` counts the query-index postings checked and
+/// `"indexes_checked"` is true when they were checked against the entries (with
+/// `TRAILSEAL_VERIFY_INDEXES` on a ledger of entries; a raw ledger has no indexes). A posting
+/// that does not match its entry is `TRAILSEAL_STATUS_TAMPERED`.
+///
 /// # Safety
-/// As `trailseal_ledger_verify_with_progress`.
-unsafe fn verify_impl(
+///
+/// As `trailseal_ledger_verify_with_progress`, except that `progress` may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_ledger_verify_with_options(
     ledger: *const trailseal_ledger,
     checkpoint_note: *const c_char,
     verifier_key: *const c_char,
-    progress: Option<(ProgressFn, *mut c_void)>,
+    flags: u32,
+    progress: trailseal_progress_fn,
+    userdata: *mut c_void,
     report_json_out: *mut *mut c_char,
 ) -> trailseal_status {
-    // SAFETY: per the caller's contract.
+    // SAFETY: per this function's contract.
     unsafe {
         with_ledger_string(ledger, report_json_out, "report_json_out", |l| {
+            if flags & !TRAILSEAL_VERIFY_INDEXES != 0 {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown verify flags {:#x} (known: TRAILSEAL_VERIFY_INDEXES = 1)",
+                    flags & !TRAILSEAL_VERIFY_INDEXES
+                ))
+                .into());
+            }
             let against = outside_checkpoint(checkpoint_note, verifier_key)?;
             let mut tick = |done: u64, total: u64| {
-                if let Some((f, userdata)) = progress {
+                if let Some(f) = progress {
                     // SAFETY: per the caller's contract.
                     f(userdata, done, total);
                 }
             };
-            let mut opts = VerifyOptions::default();
+            let mut opts = VerifyOptions::default().indexes(flags & TRAILSEAL_VERIFY_INDEXES != 0);
             if progress.is_some() {
                 opts = opts.progress(&mut tick);
             }

@@ -995,6 +995,22 @@ static void test_proofs_and_checkpoints(void) {
   CHECK(u64_member(report, "size") == 13);
   CHECK(u64_member(report, "checkpoints_checked") == 2);
   CHECK(strstr(report, "\"consistent_with_checkpoint\":null") != NULL);
+  /* Each entry is filed under at least its actor, action and subject; by default only the
+   * indexes' structure is checked. */
+  unsigned long long postings = u64_member(report, "postings_checked");
+  CHECK(postings >= 3 * 13 && postings != ~0ULL);
+  CHECK(strstr(report, "\"indexes_checked\":false") != NULL);
+  /* With no flags and no progress, verify_with_options is verify. */
+  char *same = NULL;
+  OK(trailseal_ledger_verify_with_options(l, NULL, NULL, 0, NULL, NULL, &same));
+  STREQ(same, report);
+  trailseal_string_free(same);
+  trailseal_string_free(report);
+  /* TRAILSEAL_VERIFY_INDEXES: every posting checked against its entry too. */
+  OK(trailseal_ledger_verify_with_options(l, NULL, NULL, TRAILSEAL_VERIFY_INDEXES, NULL, NULL,
+                                          &report));
+  CHECK(strstr(report, "\"indexes_checked\":true") != NULL);
+  CHECK(u64_member(report, "postings_checked") == postings);
   trailseal_string_free(report);
   OK(trailseal_ledger_verify(l, note8, vkey, &report));
   CHECK(u64_member(report, "consistent_with_checkpoint") == 8);
@@ -1003,6 +1019,13 @@ static void test_proofs_and_checkpoints(void) {
   OK(trailseal_ledger_verify_with_progress(l, note, vkey, on_progress, &prog, &report));
   CHECK(prog.calls >= 1 && prog.done == 13 && prog.total == 13);
   CHECK(u64_member(report, "consistent_with_checkpoint") == 13);
+  trailseal_string_free(report);
+  prog = (struct progress){0, 0, 0};
+  OK(trailseal_ledger_verify_with_options(l, note8, vkey, TRAILSEAL_VERIFY_INDEXES, on_progress,
+                                          &prog, &report));
+  CHECK(prog.calls >= 1 && prog.done == 13 && prog.total == 13);
+  CHECK(u64_member(report, "consistent_with_checkpoint") == 8);
+  CHECK(strstr(report, "\"indexes_checked\":true") != NULL);
   trailseal_string_free(report);
 
   /* Checkpoint and verify errors. */
@@ -1030,6 +1053,23 @@ static void test_proofs_and_checkpoints(void) {
          trailseal_ledger_verify_with_progress(NULL, NULL, NULL, on_progress, NULL, &out));
   EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
          trailseal_ledger_verify_with_progress(l, NULL, NULL, on_progress, NULL, NULL));
+  /* An unknown flag bit is refused, not ignored. */
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_verify_with_options(l, NULL, NULL, 2, NULL, NULL, &out));
+  MSG_HAS("flags");
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_verify_with_options(l, NULL, NULL, TRAILSEAL_VERIFY_INDEXES | 0x80000000u,
+                                              NULL, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_verify_with_options(l, note, NULL, TRAILSEAL_VERIFY_INDEXES, NULL, NULL,
+                                              &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_verify_with_options(l, note, "not a key", 0, NULL, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_verify_with_options(NULL, NULL, NULL, 0, NULL, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_verify_with_options(l, NULL, NULL, TRAILSEAL_VERIFY_INDEXES, NULL, NULL,
+                                              NULL));
   EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_ledger_verify(l, "\xff", vkey, &out));
   EXPECT(TRAILSEAL_STATUS_INVALID_UTF8, trailseal_verify_checkpoint(note, "\xff", &out));
   EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_checkpoint(l, signer, 14, &out));
