@@ -1200,6 +1200,17 @@ impl Writer {
         }
         let mut runs = self.txn.open_table(RUNS).map_err(storage_err)?;
         let mut blocks = self.txn.open_table(BLOCKS).map_err(storage_err)?;
+        if ps.len() < SMALL_RUN {
+            let last = match runs.last().map_err(storage_err)? {
+                Some((k, v)) => Some(RunInfo::decode(k.value(), v.value())?),
+                None => None,
+            };
+            if let Some(last) = last.filter(|r| {
+                r.level == 0 && r.end == first && r.postings + ps.len() as u64 <= SMALL_RUN as u64
+            }) {
+                return extend_run(&mut runs, &mut blocks, last, ps, end);
+            }
+        }
         let id = next_run_id(&blocks)?;
         let count = ps.len() as u64;
         write_run(&mut blocks, id, ps.into_iter().map(Ok))?;
@@ -1324,6 +1335,18 @@ impl RunInfo {
         encode(self)
     }
 
+    /// Decode a run record as stored (key: first leaf); for tests that inspect the file.
+    #[doc(hidden)]
+    pub fn decode_for_tests(first: u64, bytes: &[u8]) -> RunInfo {
+        RunInfo::decode(first, bytes).unwrap_or(RunInfo {
+            first,
+            id: u64::MAX,
+            level: u8::MAX,
+            end: first,
+            postings: 0,
+        })
+    }
+
     fn damaged(&self, key: &(u64, u64, u64), detail: &str) -> Error {
         Error::Tampered {
             location: format!("posting run {} block {:x}:{}", self.id, key.1, key.2),
@@ -1363,6 +1386,48 @@ fn write_run(
         }
     }
     put(&mut b)
+}
+
+/// A commit with fewer postings than this joins the last run when that is a level-0 run of
+/// at most this many (one or two blocks): single appends would otherwise each make a run of
+/// a few postings, and every eighth commit a merge. Rewriting a small run is about the cost
+/// of rewriting the partial leaf bundle, which such a commit does anyway.
+const SMALL_RUN: usize = 512;
+
+/// Rewrite the small level-0 run `last` with `postings` (of the leaves right after it) added.
+fn extend_run(
+    runs: &mut redb::Table<'_, u64, &'static [u8]>,
+    blocks: &mut BlockTable<'_>,
+    last: RunInfo,
+    postings: Vec<Posting>,
+    end: u64,
+) -> Result<()> {
+    let id = last.id;
+    let mut all = Vec::with_capacity(last.postings as usize + postings.len());
+    for item in blocks
+        .range((id, 0, 0)..=(id, u64::MAX, u64::MAX))
+        .map_err(storage_err)?
+    {
+        let (k, v) = item.map_err(storage_err)?;
+        let k = k.value();
+        all.extend(decode_block((k.1, k.2), v.value()).map_err(|e| last.damaged(&k, &e))?);
+    }
+    all.extend(postings);
+    all.sort_unstable();
+    all.dedup();
+    blocks
+        .retain_in((id, 0, 0)..=(id, u64::MAX, u64::MAX), |_, _| false)
+        .map_err(storage_err)?;
+    let count = all.len() as u64;
+    write_run(blocks, id, all.into_iter().map(Ok))?;
+    let info = RunInfo {
+        end,
+        postings: count,
+        ..last
+    };
+    runs.insert(info.first, info.encode()?.as_slice())
+        .map_err(storage_err)?;
+    Ok(())
 }
 
 /// Reads one run's postings block by block from a table that is being written to.
@@ -1424,11 +1489,15 @@ fn merge_runs(
     let mut out = BlockBuilder::default();
     let mut count = 0u64;
     let mut last: Option<Posting> = None;
+    let mut heads = Vec::with_capacity(readers.len());
+    for r in readers.iter_mut() {
+        heads.push(r.peek(blocks)?);
+    }
     loop {
         // Runs are few (MERGE_WIDTH): a linear scan for the smallest head is enough.
         let mut best: Option<(usize, Posting)> = None;
-        for (n, r) in readers.iter_mut().enumerate() {
-            if let Some(p) = r.peek(blocks)? {
+        for (n, head) in heads.iter().enumerate() {
+            if let Some(p) = *head {
                 if best.is_none_or(|(_, b)| p < b) {
                     best = Some((n, p));
                 }
@@ -1436,6 +1505,7 @@ fn merge_runs(
         }
         let Some((n, p)) = best else { break };
         readers[n].pos += 1;
+        heads[n] = readers[n].peek(blocks)?;
         if last.is_some_and(|l| p <= l) {
             return Err(readers[n].info.damaged(
                 &readers[n].last_key.unwrap_or_default(),

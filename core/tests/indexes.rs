@@ -47,14 +47,24 @@ fn entry(r: &mut Rng, i: u64) -> Value {
     e
 }
 
-/// Appends `n` entries in commits of 1 to 12 entries (most of them singles), so that the
-/// 8-way merges reach level 2 (64 commits) and leave runs of mixed levels behind.
+/// Appends `n` entries in commits of 1 to 12 entries (most of them singles): small commits
+/// join the last small run, and 8-way merges combine the runs they fill.
 fn build(path: &Path, n: u64, seed: u64) -> Vec<Value> {
+    build_in(path, n, seed, |r| {
+        if r.below(3) == 0 {
+            1 + r.below(12)
+        } else {
+            1
+        }
+    })
+}
+
+fn build_in(path: &Path, n: u64, seed: u64, batch: impl Fn(&mut Rng) -> u64) -> Vec<Value> {
     let l = Ledger::create(path, &CreateOptions::new("ex/indexes")).unwrap();
     let mut r = Rng(seed);
     let mut all = Vec::new();
     while (all.len() as u64) < n {
-        let k = if r.below(3) == 0 { 1 + r.below(12) } else { 1 };
+        let k = batch(&mut r);
         let k = k.min(n - all.len() as u64);
         let batch: Vec<Value> = (0..k)
             .map(|j| entry(&mut r, all.len() as u64 + j))
@@ -169,6 +179,38 @@ fn queries_over_merged_runs_agree_with_a_scan() {
         assert!(report.indexes_checked);
         assert!(report.postings >= 6 * n, "{} postings", report.postings);
     }
+}
+
+/// Commits of 70 to 90 entries (each its own run): 75 of them merge up to level 2.
+#[test]
+fn deep_merges_agree_with_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    let n = 6000;
+    let all = build_in(&path, n, 0xdee9, |r| 70 + r.below(21));
+    let levels: Vec<u8> = {
+        let db = Database::open(&path).unwrap();
+        let r = db.begin_read().unwrap();
+        let t = r.open_table(RUNS).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|item| {
+                let (k, v) = item.unwrap();
+                trailseal::storage::RunInfo::decode_for_tests(k.value(), v.value()).level
+            })
+            .collect()
+    };
+    assert!(levels.contains(&2), "a level-2 run exists: {levels:?}");
+    let l = Ledger::open(&path).unwrap();
+    let mut r = Rng(99);
+    for q in queries(&mut r, n).into_iter().take(25) {
+        let mut want: Vec<u64> = (0..n).filter(|&i| matches(&all[i as usize], &q)).collect();
+        if q.order == Order::NewestFirst {
+            want.reverse();
+        }
+        assert_eq!(all_pages(&l, q.clone()), want, "{q:?}");
+    }
+    l.verify(&VerifyOptions::default().indexes(true)).unwrap();
 }
 
 #[test]
