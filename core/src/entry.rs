@@ -234,46 +234,98 @@ impl Entry {
 /// An entry that passed validation: the caller's fields, ready to be stamped and encoded.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ValidEntry<'a> {
-    fields: &'a Map<String, Value>,
+    fields: Fields<'a>,
+}
+
+/// The top-level members of an entry object, found in one pass over it (no hashing of field
+/// names), in the order RFC 8785 sorts them (`action` < `actor` < ... < `time` < `v`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Fields<'a> {
+    action: Option<&'a Value>,
+    actor: Option<&'a Value>,
+    attrs: Option<&'a Value>,
+    authz: Option<&'a Value>,
+    change: Option<&'a Value>,
+    id: Option<&'a Value>,
+    links: Option<&'a Value>,
+    occurred_at: Option<&'a Value>,
+    payload: Option<&'a Value>,
+    subject: Option<&'a Value>,
+    time: Option<&'a Value>,
+    v: Option<&'a Value>,
+}
+
+impl<'a> Fields<'a> {
+    /// The caller-given members (all but `v` and `time`) with their quoted keys, in RFC 8785
+    /// order.
+    fn caller_members(&self) -> [(&'static [u8], Option<&'a Value>); 10] {
+        [
+            (b"\"action\":", self.action),
+            (b"\"actor\":", self.actor),
+            (b"\"attrs\":", self.attrs),
+            (b"\"authz\":", self.authz),
+            (b"\"change\":", self.change),
+            (b"\"id\":", self.id),
+            (b"\"links\":", self.links),
+            (b"\"occurred_at\":", self.occurred_at),
+            (b"\"payload\":", self.payload),
+            (b"\"subject\":", self.subject),
+        ]
+    }
+
+    /// Writes `{` and the caller-given members, leaving the object open.
+    fn write_caller_members(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let mut first = true;
+        for (key, value) in self.caller_members() {
+            if let Some(value) = value {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                out.extend_from_slice(key);
+                write_value(out, value);
+            }
+        }
+    }
 }
 
 impl<'a> ValidEntry<'a> {
     /// The caller's `id`, if any.
     pub fn id(&self) -> Option<&'a str> {
-        self.fields.get("id").and_then(Value::as_str)
+        self.fields.id.and_then(Value::as_str)
     }
 
     /// Indexes of earlier entries this one links to.
     pub fn linked_indexes(&self) -> impl Iterator<Item = u64> + 'a {
         self.fields
-            .get("links")
+            .links
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|l| l.get("index").and_then(Value::as_u64))
+            .filter_map(|l| member(l, "index").and_then(Value::as_u64))
     }
 
     /// Canonical encoding of the caller-given fields alone, used to compare a retried entry
     /// with the stored one under the `id` rule.
     pub fn caller_fields_canonical(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_object(&mut out, self.fields.iter().filter(|(k, _)| *k != "v"));
+        let mut out = Vec::with_capacity(512);
+        self.fields.write_caller_members(&mut out);
+        out.push(b'}');
         out
     }
 
     /// The leaf bytes: the canonical JSON of the entry with `v` and `time` set, refused if
     /// longer than `max_bytes`.
     pub fn encode(&self, time: &Timestamp, max_bytes: u64) -> Result<Vec<u8>> {
-        let v = Value::from(FORMAT_VERSION);
-        let t = Value::String(time.to_string());
-        let mut out = Vec::with_capacity(256);
-        write_object(
-            &mut out,
-            self.fields
-                .iter()
-                .filter(|(k, _)| *k != "v")
-                .chain([(&"v".to_string(), &v), (&"time".to_string(), &t)]),
-        );
+        let mut out = Vec::with_capacity(512);
+        // `actor`, `action` and `subject` are always there, so `time` follows a member.
+        self.fields.write_caller_members(&mut out);
+        out.extend_from_slice(b",\"time\":\"");
+        time.write_rfc3339(&mut out);
+        out.extend_from_slice(b"\",\"v\":");
+        out.extend_from_slice(itoa::Buffer::new().format(FORMAT_VERSION).as_bytes());
+        out.push(b'}');
         if out.len() as u64 > max_bytes {
             return Err(Error::invalid_entry(
                 "(entry)",
@@ -316,20 +368,78 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
             }
             out.push(b']');
         }
+        Value::Object(o) if sorted_ascii_keys(o) => {
+            write_members(out, o.iter().map(|(k, v)| (k.as_str(), v)))
+        }
         Value::Object(o) => write_object(out, o.iter()),
     }
 }
 
+/// The member `key` of `v` if it is an object, found by a scan: for the few members of a
+/// link that is cheaper than hashing the key.
+fn member<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    v.as_object()?
+        .iter()
+        .find_map(|(k, x)| (k == key).then_some(x))
+}
+
+/// Whether the keys of `o` are ASCII and already in RFC 8785 order (as they often are), so
+/// that it can be written as it stands.
+fn sorted_ascii_keys(o: &Map<String, Value>) -> bool {
+    let mut keys = o.keys();
+    let Some(mut prev) = keys.next() else {
+        return true;
+    };
+    if !prev.is_ascii() {
+        return false;
+    }
+    for k in keys {
+        if !k.is_ascii() || k <= prev {
+            return false;
+        }
+        prev = k;
+    }
+    true
+}
+
+/// Members held on the stack when sorting an object; larger objects sort in a `Vec`.
+const INLINE_MEMBERS: usize = 8;
+
+static NULL: Value = Value::Null;
+
 fn write_object<'v>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'v String, &'v Value)>) {
-    let mut members: Vec<_> = members.collect();
+    let mut inline: [(&str, &Value); INLINE_MEMBERS] = [("", &NULL); INLINE_MEMBERS];
+    let mut spilled: Vec<(&str, &Value)> = Vec::new();
+    let mut n = 0;
+    for (k, v) in members {
+        if n < INLINE_MEMBERS {
+            inline[n] = (k, v);
+        } else {
+            if spilled.is_empty() {
+                spilled.extend_from_slice(&inline);
+            }
+            spilled.push((k, v));
+        }
+        n += 1;
+    }
+    let members = if n <= INLINE_MEMBERS {
+        &mut inline[..n]
+    } else {
+        &mut spilled[..]
+    };
     // Byte order equals UTF-16 order unless a key holds characters above U+FFFF.
     if members.iter().all(|(k, _)| k.is_ascii()) {
         members.sort_unstable_by(|a, b| a.0.cmp(b.0));
     } else {
         members.sort_unstable_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
     }
+    write_members(out, members.iter().copied());
+}
+
+/// `{"key":value,...}`, the members in the order given.
+fn write_members<'v>(out: &mut Vec<u8>, members: impl Iterator<Item = (&'v str, &'v Value)>) {
     out.push(b'{');
-    for (i, (k, v)) in members.into_iter().enumerate() {
+    for (i, (k, v)) in members.enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -374,30 +484,45 @@ fn is_jcs_exact(n: &serde_json::Number, text: &str) -> bool {
     ryu_js::Buffer::new().format(number_as_f64(n)) == text
 }
 
+/// For each byte: 0 if it stands as itself in a JSON string, else the letter of its short
+/// escape (`n` for `\n`), or `u` for `\u00XX`.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'u';
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
 fn write_string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Runs without escapes are copied whole.
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            0x08 => b"\\b",
-            0x09 => b"\\t",
-            0x0a => b"\\n",
-            0x0c => b"\\f",
-            0x0d => b"\\r",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
+        let esc = ESCAPE[b as usize];
+        if esc == 0 {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
+        if esc == b'u' {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             out.extend_from_slice(b"\\u00");
             out.push(HEX[(b >> 4) as usize]);
             out.push(HEX[(b & 0xf) as usize]);
         } else {
-            out.extend_from_slice(esc);
+            out.push(b'\\');
+            out.push(esc);
         }
         start = i + 1;
     }
@@ -502,16 +627,32 @@ pub fn validate(entry: &Value, index: u64) -> Result<ValidEntry<'_>> {
     let obj = entry
         .as_object()
         .ok_or_else(|| Error::invalid_entry("(entry)", "must be a JSON object"))?;
-    for key in obj.keys() {
-        if !TOP_LEVEL_FIELDS.contains(&key.as_str()) {
-            return Err(Error::invalid_entry(
-                key,
-                format!("unknown field; allowed: {}", TOP_LEVEL_FIELDS.join(", ")),
-            ));
-        }
+    // One pass over the members; an unknown field is reported before any other rule.
+    let mut fields = Fields::default();
+    for (key, value) in obj {
+        let slot = match key.as_str() {
+            "v" => &mut fields.v,
+            "id" => &mut fields.id,
+            "time" => &mut fields.time,
+            "actor" => &mut fields.actor,
+            "action" => &mut fields.action,
+            "subject" => &mut fields.subject,
+            "authz" => &mut fields.authz,
+            "change" => &mut fields.change,
+            "links" => &mut fields.links,
+            "occurred_at" => &mut fields.occurred_at,
+            "attrs" => &mut fields.attrs,
+            "payload" => &mut fields.payload,
+            _ => {
+                return Err(Error::invalid_entry(
+                    key,
+                    format!("unknown field; allowed: {}", TOP_LEVEL_FIELDS.join(", ")),
+                ))
+            }
+        };
+        *slot = Some(value);
     }
-    let fields = obj;
-    match fields.get("v") {
+    match fields.v {
         None => {}
         Some(v) if v.as_u64() == Some(FORMAT_VERSION) => {}
         Some(_) => {
@@ -521,37 +662,40 @@ pub fn validate(entry: &Value, index: u64) -> Result<ValidEntry<'_>> {
             ))
         }
     }
-    if fields.contains_key("time") {
+    if fields.time.is_some() {
         return Err(Error::invalid_entry(
             "time",
             "is assigned by the ledger; put the source's own time in `occurred_at`",
         ));
     }
-    if let Some(id) = fields.get("id") {
+    if let Some(id) = fields.id {
         let id = id
             .as_str()
             .ok_or_else(|| Error::invalid_entry("id", "must be a string"))?;
-        let n = id.chars().count();
-        if !(1..=256).contains(&n) {
-            return Err(Error::invalid_entry(
-                "id",
-                format!("must be 1 to 256 characters, got {n}"),
-            ));
+        // At most 256 bytes is at most 256 characters: count them only when it matters.
+        if id.is_empty() || id.len() > 256 {
+            let n = id.chars().count();
+            if !(1..=256).contains(&n) {
+                return Err(Error::invalid_entry(
+                    "id",
+                    format!("must be 1 to 256 characters, got {n}"),
+                ));
+            }
         }
     }
-    validate_actor(fields.get("actor"))?;
-    validate_action(fields.get("action"))?;
-    validate_subject(fields.get("subject"))?;
-    if let Some(a) = fields.get("authz") {
+    validate_actor(fields.actor)?;
+    validate_action(fields.action)?;
+    validate_subject(fields.subject)?;
+    if let Some(a) = fields.authz {
         validate_authz(a)?;
     }
-    if let Some(c) = fields.get("change") {
+    if let Some(c) = fields.change {
         validate_change(c)?;
     }
-    if let Some(l) = fields.get("links") {
+    if let Some(l) = fields.links {
         validate_links(l, index)?;
     }
-    if let Some(t) = fields.get("occurred_at") {
+    if let Some(t) = fields.occurred_at {
         let s = t
             .as_str()
             .ok_or_else(|| Error::invalid_entry("occurred_at", "must be an RFC 3339 string"))?;
@@ -559,7 +703,7 @@ pub fn validate(entry: &Value, index: u64) -> Result<ValidEntry<'_>> {
             Error::invalid_entry("occurred_at", format!("must be RFC 3339 date-time: {e}"))
         })?;
     }
-    if let Some(a) = fields.get("attrs") {
+    if let Some(a) = fields.attrs {
         let map = a
             .as_object()
             .ok_or_else(|| Error::invalid_entry("attrs", "must be an object"))?;
@@ -575,49 +719,89 @@ pub fn validate(entry: &Value, index: u64) -> Result<ValidEntry<'_>> {
             }
         }
     }
-    if let Some(p) = fields.get("payload") {
-        check_numbers(p, "payload")?;
+    if let Some(p) = fields.payload {
+        check_numbers(p, Field::Name("payload"))?;
     }
     Ok(ValidEntry { fields })
 }
 
-fn non_empty_str<'a>(v: Option<&'a Value>, field: &str, required: bool) -> Result<Option<&'a str>> {
-    match v {
-        None if required => Err(Error::invalid_entry(field, "is required")),
-        None => Ok(None),
-        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
-        Some(Value::String(_)) => Err(Error::invalid_entry(field, "must not be empty")),
-        Some(_) => Err(Error::invalid_entry(field, "must be a string")),
+/// Where a rule was broken, turned into its JSON path (`links[2].rel`) only when it was: the
+/// path of a valid entry is never built.
+#[derive(Clone, Copy)]
+enum Field<'a> {
+    /// A field by its whole path: `actor.id`.
+    Name(&'a str),
+    /// `links[i]`, or its member `links[i].rel`.
+    Link(usize, Option<&'a str>),
+    /// `change.before` or `change.after`.
+    Change(&'a str),
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Field::Name(name) => f.write_str(name),
+            Field::Link(i, None) => write!(f, "links[{i}]"),
+            Field::Link(i, Some(member)) => write!(f, "links[{i}].{member}"),
+            Field::Change(member) => write!(f, "change.{member}"),
+        }
     }
 }
 
-fn object<'a>(
+impl Field<'_> {
+    fn error(self, rule: impl Into<String>) -> Error {
+        Error::invalid_entry(self.to_string(), rule)
+    }
+}
+
+fn non_empty_str<'a>(
     v: Option<&'a Value>,
-    field: &str,
-    allowed: &[&str],
-) -> Result<&'a Map<String, Value>> {
+    field: Field<'_>,
+    required: bool,
+) -> Result<Option<&'a str>> {
+    match v {
+        None if required => Err(field.error("is required")),
+        None => Ok(None),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
+        Some(Value::String(_)) => Err(field.error("must not be empty")),
+        Some(_) => Err(field.error("must be a string")),
+    }
+}
+
+/// The members of the object at `field`, one slot per name in `allowed` (in that order),
+/// found in one pass; an unknown member is refused, naming the first one.
+fn object<'a, const N: usize>(
+    v: Option<&'a Value>,
+    field: Field<'_>,
+    allowed: &[&str; N],
+) -> Result<[Option<&'a Value>; N]> {
     let obj = match v {
-        None => return Err(Error::invalid_entry(field, "is required")),
+        None => return Err(field.error("is required")),
         Some(Value::Object(o)) => o,
-        Some(_) => return Err(Error::invalid_entry(field, "must be an object")),
+        Some(_) => return Err(field.error("must be an object")),
     };
-    for key in obj.keys() {
-        if !allowed.contains(&key.as_str()) {
-            return Err(Error::invalid_entry(
-                format!("{field}.{key}"),
-                format!("unknown field; allowed: {}", allowed.join(", ")),
-            ));
+    let mut slots = [None; N];
+    for (key, value) in obj {
+        match allowed.iter().position(|a| a == key) {
+            Some(i) => slots[i] = Some(value),
+            None => {
+                return Err(Error::invalid_entry(
+                    format!("{field}.{key}"),
+                    format!("unknown field; allowed: {}", allowed.join(", ")),
+                ))
+            }
         }
     }
-    Ok(obj)
+    Ok(slots)
 }
 
 fn validate_actor(v: Option<&Value>) -> Result<()> {
-    let obj = object(v, "actor", &["id", "role", "tenant", "via"])?;
-    non_empty_str(obj.get("id"), "actor.id", true)?;
-    non_empty_str(obj.get("role"), "actor.role", false)?;
-    non_empty_str(obj.get("tenant"), "actor.tenant", false)?;
-    if let Some(via) = obj.get("via") {
+    let [id, role, tenant, via] =
+        object(v, Field::Name("actor"), &["id", "role", "tenant", "via"])?;
+    non_empty_str(id, Field::Name("actor.id"), true)?;
+    non_empty_str(role, Field::Name("actor.role"), false)?;
+    non_empty_str(tenant, Field::Name("actor.tenant"), false)?;
+    if let Some(via) = via {
         let list = via
             .as_array()
             .ok_or_else(|| Error::invalid_entry("actor.via", "must be an array of strings"))?;
@@ -635,7 +819,7 @@ fn validate_actor(v: Option<&Value>) -> Result<()> {
 
 /// `^[a-z0-9][a-z0-9._:-]{0,127}$`
 fn validate_action(v: Option<&Value>) -> Result<()> {
-    let s = non_empty_str(v, "action", true)?.unwrap_or_default();
+    let s = non_empty_str(v, Field::Name("action"), true)?.unwrap_or_default();
     let bytes = s.as_bytes();
     let first_ok = bytes
         .first()
@@ -653,28 +837,29 @@ fn validate_action(v: Option<&Value>) -> Result<()> {
 }
 
 fn validate_subject(v: Option<&Value>) -> Result<()> {
-    let obj = object(v, "subject", &["type", "id"])?;
-    non_empty_str(obj.get("type"), "subject.type", true)?;
-    non_empty_str(obj.get("id"), "subject.id", true)?;
+    let [kind, id] = object(v, Field::Name("subject"), &["type", "id"])?;
+    non_empty_str(kind, Field::Name("subject.type"), true)?;
+    non_empty_str(id, Field::Name("subject.id"), true)?;
     Ok(())
 }
 
 fn validate_authz(v: &Value) -> Result<()> {
-    let obj = object(
+    let [decision, policy, policy_version, reason] = object(
         Some(v),
-        "authz",
+        Field::Name("authz"),
         &["decision", "policy", "policy_version", "reason"],
     )?;
-    let decision = non_empty_str(obj.get("decision"), "authz.decision", true)?.unwrap_or_default();
+    let decision =
+        non_empty_str(decision, Field::Name("authz.decision"), true)?.unwrap_or_default();
     if !matches!(decision, "allow" | "break_glass" | "override") {
         return Err(Error::invalid_entry(
             "authz.decision",
             format!("{decision:?} must be one of allow, break_glass, override"),
         ));
     }
-    non_empty_str(obj.get("policy"), "authz.policy", true)?;
-    non_empty_str(obj.get("policy_version"), "authz.policy_version", false)?;
-    let reason = non_empty_str(obj.get("reason"), "authz.reason", false)?;
+    non_empty_str(policy, Field::Name("authz.policy"), true)?;
+    non_empty_str(policy_version, Field::Name("authz.policy_version"), false)?;
+    let reason = non_empty_str(reason, Field::Name("authz.reason"), false)?;
     if decision != "allow" && reason.is_none() {
         return Err(Error::invalid_entry(
             "authz.reason",
@@ -685,15 +870,16 @@ fn validate_authz(v: &Value) -> Result<()> {
 }
 
 fn validate_change(v: &Value) -> Result<()> {
-    let obj = object(Some(v), "change", &["before", "after"])?;
-    if obj.is_empty() {
+    let [before, after] = object(Some(v), Field::Name("change"), &["before", "after"])?;
+    if before.is_none() && after.is_none() {
         return Err(Error::invalid_entry(
             "change",
             "must hold `before`, `after` or both",
         ));
     }
-    for (k, val) in obj {
-        check_numbers(val, &format!("change.{k}"))?;
+    // In the members' own order: the first offending one is named.
+    for (k, val) in v.as_object().into_iter().flatten() {
+        check_numbers(val, Field::Change(k))?;
     }
     Ok(())
 }
@@ -703,36 +889,32 @@ fn validate_links(v: &Value, index: u64) -> Result<()> {
         .as_array()
         .ok_or_else(|| Error::invalid_entry("links", "must be an array"))?;
     for (i, link) in list.iter().enumerate() {
-        let field = format!("links[{i}]");
-        let obj = object(Some(link), &field, &["rel", "index", "ref"])?;
-        non_empty_str(obj.get("rel"), &format!("{field}.rel"), true)?;
-        match (obj.get("index"), obj.get("ref")) {
+        let [rel, ix, reference] =
+            object(Some(link), Field::Link(i, None), &["rel", "index", "ref"])?;
+        non_empty_str(rel, Field::Link(i, Some("rel")), true)?;
+        match (ix, reference) {
             (Some(ix), None) => {
                 let ix = ix.as_u64().ok_or_else(|| {
-                    Error::invalid_entry(format!("{field}.index"), "must be a non-negative integer")
+                    Field::Link(i, Some("index")).error("must be a non-negative integer")
                 })?;
                 if ix >= index {
-                    return Err(Error::invalid_entry(
-                        format!("{field}.index"),
-                        format!("{ix} must name an earlier entry (this entry would be {index})"),
-                    ));
+                    return Err(Field::Link(i, Some("index")).error(format!(
+                        "{ix} must name an earlier entry (this entry would be {index})"
+                    )));
                 }
             }
             (None, Some(r)) => {
-                non_empty_str(Some(r), &format!("{field}.ref"), true)?;
+                non_empty_str(Some(r), Field::Link(i, Some("ref")), true)?;
             }
             _ => {
-                return Err(Error::invalid_entry(
-                    field,
-                    "must have exactly one of `index` or `ref`",
-                ))
+                return Err(Field::Link(i, None).error("must have exactly one of `index` or `ref`"))
             }
         }
     }
     Ok(())
 }
 
-fn check_numbers(v: &Value, field: &str) -> Result<()> {
+fn check_numbers(v: &Value, field: Field<'_>) -> Result<()> {
     match unsafe_integer(v) {
         None => Ok(()),
         Some((path, n)) => Err(Error::invalid_entry(
@@ -812,8 +994,75 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The RFC 3339 form of a time in the years 0000 to 9999, written by hand (the ledger
+    /// writes one per entry): `YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ`. `None` for other years.
+    fn rfc3339_digits(self) -> Option<[u8; 30]> {
+        const NANOS: i128 = 1_000_000_000;
+        const FIRST: i128 = -62_167_219_200 * NANOS; // 0000-01-01T00:00:00Z
+        const END: i128 = 253_402_300_800 * NANOS; // 10000-01-01T00:00:00Z
+        if !(FIRST..END).contains(&self.0) {
+            return None;
+        }
+        // Seconds fit an i64 easily; dividing an i64 (years 1678 to 2261) is much cheaper
+        // than dividing an i128.
+        let (secs, nanos) = match i64::try_from(self.0) {
+            Ok(n) => (
+                n.div_euclid(1_000_000_000),
+                n.rem_euclid(1_000_000_000) as u32,
+            ),
+            Err(_) => (
+                self.0.div_euclid(NANOS) as i64,
+                self.0.rem_euclid(NANOS) as u32,
+            ),
+        };
+        let days = secs.div_euclid(86_400);
+        let day_secs = secs.rem_euclid(86_400) as u32;
+        // Days to the civil date (H. Hinnant's `civil_from_days`), eras of 400 years
+        // starting on March 1st.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097) as u32;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = (i64::from(yoe) + era * 400 + i64::from(month <= 2)) as u32;
+
+        let mut b = *b"0000-00-00T00:00:00.000000000Z";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, day_secs / 3600);
+        put(14, 2, day_secs / 60 % 60);
+        put(17, 2, day_secs % 60);
+        put(20, 9, nanos);
+        Some(b)
+    }
+
+    /// Appends the RFC 3339 form (as [`Display`](std::fmt::Display) writes it) to `out`.
+    fn write_rfc3339(self, out: &mut Vec<u8>) {
+        match self.rfc3339_digits() {
+            Some(b) => out.extend_from_slice(&b),
+            None => out.extend_from_slice(self.to_string().as_bytes()),
+        }
+    }
+}
+
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(b) = self.rfc3339_digits() {
+            // ASCII digits and separators only.
+            return f.write_str(std::str::from_utf8(&b).map_err(|_| std::fmt::Error)?);
+        }
+        // Years before 0000 (and times beyond the `time` crate's range, shown as the epoch).
         let t =
             OffsetDateTime::from_unix_timestamp_nanos(self.0).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         write!(

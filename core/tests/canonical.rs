@@ -79,7 +79,10 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(arb_string(), inner, 0..6)
+            prop::collection::btree_map(arb_string(), inner.clone(), 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            // Members in any order, and more of them than the writer sorts on the stack.
+            prop::collection::vec((arb_string(), inner), 0..24)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
