@@ -948,9 +948,17 @@ impl Ledger {
             let alg = self.meta.hash;
             let mut ranges = merkle::inclusion_ranges(index, size)?;
             ranges.push(index..index + 1);
-            ranges.push(0..size);
+            // As in `prove_consistency`: the current root is in the state record.
+            let current = size == state.size;
+            if !current {
+                ranges.push(0..size);
+            }
             let mut hashes = hash_ranges(alg, |ids| reader.nodes(ids), &ranges)?;
-            let root = hashes.pop().unwrap_or_default();
+            let root = if current {
+                state.root
+            } else {
+                hashes.pop().unwrap_or_default()
+            };
             let leaf_hash = hashes.pop().unwrap_or_default();
             Ok(InclusionProof {
                 hash: alg,
@@ -977,9 +985,18 @@ impl Ledger {
             let alg = self.meta.hash;
             let mut ranges = merkle::consistency_ranges(old, size)?;
             ranges.push(0..old);
-            ranges.push(0..size);
+            // The current root is in the state record; an older one is folded from its
+            // subtrees (popcount(size) more tile reads).
+            let current = size == state.size;
+            if !current {
+                ranges.push(0..size);
+            }
             let mut hashes = hash_ranges(alg, |ids| reader.nodes(ids), &ranges)?;
-            let new_root = hashes.pop().unwrap_or_default();
+            let new_root = if current {
+                state.root
+            } else {
+                hashes.pop().unwrap_or_default()
+            };
             let old_root = hashes.pop().unwrap_or_default();
             Ok(ConsistencyProof {
                 hash: alg,

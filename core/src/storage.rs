@@ -295,12 +295,14 @@ pub struct Store {
     tiles: Arc<TileCache>,
 }
 
-/// Tree levels whose complete tiles are kept in memory: from level 7 up a tile covers 16,256
-/// leaves or more, so at 10 million entries these levels hold about 1,230 tiles (5 MiB), and
-/// every proof finds all but its lowest seven nodes here instead of in the B-tree.
-pub const CACHED_TILE_LEVEL: u8 = 7;
+/// Tree levels whose complete tiles are kept in memory: from level 4 up a tile covers 2,032
+/// leaves or more, so at 1 million entries these levels hold about 980 tiles (4 MiB), and
+/// every proof finds all but its lowest four nodes here instead of in the B-tree. Beyond
+/// [`CACHED_TILES_MAX`] tiles (about 4 million entries) the tiles read first stay cached; the
+/// upper levels, which every proof reads, are among them.
+pub const CACHED_TILE_LEVEL: u8 = 2;
 /// At most this many tiles (4 KiB each: 8 MiB) are cached; beyond, tiles are read as usual.
-const CACHED_TILES_MAX: usize = 2048;
+const CACHED_TILES_MAX: usize = 4096;
 
 /// Complete node tiles of the upper tree levels, shared by every snapshot of one open store.
 /// A complete tile never changes in a valid ledger, so a copy read once stays right; only
@@ -320,17 +322,14 @@ impl TileCache {
             .cloned()
     }
 
-    fn offer(&self, level: u8, key: u64, tile: &[u8]) -> Option<Arc<[u8]>> {
+    fn offer(&self, level: u8, key: u64, tile: &[u8]) {
         if level < CACHED_TILE_LEVEL || tile.len() != TILE_WIDTH as usize * 32 {
-            return None;
+            return;
         }
         let mut map = self.tiles.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= CACHED_TILES_MAX {
-            return None;
+        if map.len() < CACHED_TILES_MAX {
+            map.insert(key, Arc::from(tile));
         }
-        let shared: Arc<[u8]> = Arc::from(tile);
-        map.insert(key, shared.clone());
-        Some(shared)
     }
 }
 
@@ -540,32 +539,41 @@ fn read_nodes(
     ids: &[NodeId],
     shared: Option<&TileCache>,
 ) -> Result<Vec<Hash>> {
-    let mut cache: BTreeMap<u64, Arc<[u8]>> = BTreeMap::new();
-    let mut out = Vec::with_capacity(ids.len());
-    for &id in ids {
-        let (key, pos) = tile_of(id);
-        if let std::collections::btree_map::Entry::Vacant(slot) = cache.entry(key) {
-            let tile = match shared.and_then(|c| c.get(key)) {
-                Some(t) => t,
-                None => {
-                    let guard = table.get(key).map_err(storage_err)?;
-                    let bytes = guard.as_ref().map(|g| g.value()).unwrap_or_default();
-                    shared
-                        .and_then(|c| c.offer(id.level, key, bytes))
-                        .unwrap_or_else(|| Arc::from(bytes))
-                }
-            };
-            slot.insert(tile);
+    let mut out = vec![[0u8; 32]; ids.len()];
+    // Visit the ids tile by tile, so each tile is looked up once and only the hashes needed
+    // are copied out of it (a proof needs one or two hashes of each 4 KiB tile it reads).
+    let mut order: Vec<(u64, usize)> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, &id)| (tile_of(id).0, n))
+        .collect();
+    order.sort_unstable();
+    let mut take = |bytes: &[u8], group: &[(u64, usize)]| -> Result<()> {
+        for &(_, n) in group {
+            let id = ids[n];
+            let pos = tile_of(id).1;
+            out[n] = bytes
+                .get(pos * 32..pos * 32 + 32)
+                .and_then(|h| Hash::try_from(h).ok())
+                .ok_or_else(|| Error::Tampered {
+                    location: format!("node level {} index {}", id.level, id.index),
+                    detail: "not stored".into(),
+                })?;
         }
-        let tile = &cache[&key];
-        let hash = tile
-            .get(pos * 32..pos * 32 + 32)
-            .and_then(|h| Hash::try_from(h).ok())
-            .ok_or_else(|| Error::Tampered {
-                location: format!("node level {} index {}", id.level, id.index),
-                detail: "not stored".into(),
-            })?;
-        out.push(hash);
+        Ok(())
+    };
+    for group in order.chunk_by(|a, b| a.0 == b.0) {
+        let key = group[0].0;
+        if let Some(tile) = shared.and_then(|c| c.get(key)) {
+            take(&tile, group)?;
+            continue;
+        }
+        let guard = table.get(key).map_err(storage_err)?;
+        let bytes = guard.as_ref().map(|g| g.value()).unwrap_or_default();
+        if let Some(c) = shared {
+            c.offer(ids[group[0].1].level, key, bytes);
+        }
+        take(bytes, group)?;
     }
     Ok(out)
 }
