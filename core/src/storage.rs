@@ -35,7 +35,8 @@
 //!   space. The partial tile a single durable append rewrites is one page either way.
 //! - A bundle holds up to 64 consecutive leaves and at most about 16 KiB, so a
 //!   single append rewrites at most one partial bundle of bounded size even when entries are
-//!   large. Bundles are keyed by their first index and found with one range seek.
+//!   large; bundles filled by small commits close at one page (4 KiB), since each such commit
+//!   rewrites the open bundle whole. Bundles are keyed by their first index and found with one range seek.
 //!   ([`BUNDLE_CLOSE_BYTES`] says why the byte limit sits just under 16 KiB.)
 //!
 //! Only complete subtree hashes are stored; the append frontier (one hash per set bit of the
@@ -84,6 +85,12 @@ pub const BUNDLE_MAX_LEAVES: usize = 64;
 /// two, so a bundle a little over 16 KiB would occupy 32 KiB. Closing just under 16 KiB (less
 /// the page header and key) keeps that rounding loss near zero for typical entries.
 pub const BUNDLE_CLOSE_BYTES: usize = 16 * 1024 - 96;
+/// Commits of fewer leaves than this (single appends, small group commits) close bundles at
+/// [`SMALL_BUNDLE_CLOSE_BYTES`]: each such commit rewrites the open bundle, and a bundle that
+/// fits one page costs one page write.
+pub const SMALL_COMMIT_LEAVES: usize = 16;
+/// What fits one 4 KiB redb leaf page with its header, key and length.
+pub const SMALL_BUNDLE_CLOSE_BYTES: usize = 4096 - 16;
 
 /// The kind of leaf a ledger holds, fixed at creation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,8 +206,8 @@ fn bundle_leaves(bundle: &[u8]) -> impl Iterator<Item = Result<&[u8]>> + '_ {
     })
 }
 
-fn bundle_is_open(bundle: &[u8]) -> bool {
-    bundle.len() < BUNDLE_CLOSE_BYTES && bundle_leaves(bundle).count() < BUNDLE_MAX_LEAVES
+fn bundle_is_open(bundle: &[u8], close: usize) -> bool {
+    bundle.len() < close && bundle_leaves(bundle).count() < BUNDLE_MAX_LEAVES
 }
 
 fn push_framed(bundle: &mut Vec<u8>, leaf: &[u8]) {
@@ -1160,16 +1167,23 @@ impl Writer {
         if self.leaves.is_empty() {
             return Ok(());
         }
+        // A small commit rewrites the open bundle whole; keeping the bundles such commits
+        // fill to one page makes that a 4 KiB write instead of up to 16 KiB.
+        let close = if self.leaves.len() < SMALL_COMMIT_LEAVES {
+            SMALL_BUNDLE_CLOSE_BYTES
+        } else {
+            BUNDLE_CLOSE_BYTES
+        };
         let mut table = self.txn.open_table(LEAVES).map_err(storage_err)?;
         let (mut start, mut bundle) = match table.last().map_err(storage_err)? {
-            Some((k, v)) if bundle_is_open(v.value()) => (k.value(), v.value().to_vec()),
+            Some((k, v)) if bundle_is_open(v.value(), close) => (k.value(), v.value().to_vec()),
             _ => (self.first_new_leaf, Vec::new()),
         };
         let mut count = bundle_leaves(&bundle).count();
         let mut dirty = false;
         for (index, leaf) in (self.first_new_leaf..).zip(&self.leaves) {
-            let full = count >= BUNDLE_MAX_LEAVES
-                || (count > 0 && bundle.len() + 4 + leaf.len() > BUNDLE_CLOSE_BYTES);
+            let full =
+                count >= BUNDLE_MAX_LEAVES || (count > 0 && bundle.len() + 4 + leaf.len() > close);
             if full {
                 if dirty {
                     table
