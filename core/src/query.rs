@@ -153,47 +153,68 @@ impl TermRef<'_> {
     }
 
     fn of_entry(e: &Value) -> Vec<TermRef<'_>> {
+        fn members(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
+            v.as_object().into_iter().flatten()
+        }
         let mut out = Vec::with_capacity(12);
         let Some(obj) = e.as_object() else {
             return out;
         };
-        // One pass over the entry's fields (a map lookup per field name costs more).
+        // One pass over each object's members: a lookup by name hashes the name (SipHash in
+        // serde_json's ordered map), which costs more than walking a handful of members.
         for (name, v) in obj {
             match name.as_str() {
                 "actor" => {
-                    if let Some(a) = v.as_object() {
-                        out.extend(a.get("id").and_then(Value::as_str).map(TermRef::Actor));
-                        for via in a.get("via").and_then(Value::as_array).into_iter().flatten() {
-                            out.extend(via.as_str().map(TermRef::Via));
+                    for (k, v) in members(v) {
+                        match k.as_str() {
+                            "id" => out.extend(v.as_str().map(TermRef::Actor)),
+                            "via" => {
+                                for via in v.as_array().into_iter().flatten() {
+                                    out.extend(via.as_str().map(TermRef::Via));
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
                 "action" => out.extend(v.as_str().map(TermRef::Action)),
                 "subject" => {
-                    let t = v.get("type").and_then(Value::as_str);
-                    let i = v.get("id").and_then(Value::as_str);
+                    let (mut t, mut i) = (None, None);
+                    for (k, v) in members(v) {
+                        match k.as_str() {
+                            "type" => t = v.as_str(),
+                            "id" => i = v.as_str(),
+                            _ => {}
+                        }
+                    }
                     if let (Some(t), Some(i)) = (t, i) {
                         out.push(TermRef::Subject(t, i));
                     }
                 }
                 "attrs" => {
-                    for (k, v) in v.as_object().into_iter().flatten() {
+                    for (k, v) in members(v) {
                         out.extend(v.as_str().map(|v| TermRef::Attr(k, v)));
                     }
                 }
                 "links" => {
                     for l in v.as_array().into_iter().flatten() {
-                        out.extend(l.get("ref").and_then(Value::as_str).map(TermRef::Ref));
-                        out.extend(l.get("index").and_then(Value::as_u64).map(TermRef::LinksTo));
+                        for (k, v) in members(l) {
+                            match k.as_str() {
+                                "ref" => out.extend(v.as_str().map(TermRef::Ref)),
+                                "index" => out.extend(v.as_u64().map(TermRef::LinksTo)),
+                                _ => {}
+                            }
+                        }
                     }
                 }
                 "authz" => {
-                    out.extend(
-                        v.get("decision")
-                            .and_then(Value::as_str)
-                            .map(TermRef::Decision),
-                    );
-                    out.extend(v.get("policy").and_then(Value::as_str).map(TermRef::Policy));
+                    for (k, v) in members(v) {
+                        match k.as_str() {
+                            "decision" => out.extend(v.as_str().map(TermRef::Decision)),
+                            "policy" => out.extend(v.as_str().map(TermRef::Policy)),
+                            _ => {}
+                        }
+                    }
                 }
                 _ => {}
             }
