@@ -787,6 +787,15 @@ impl Ledger {
         entries: &[Value],
         new_ids: &mut Vec<String>,
     ) -> Result<Vec<Receipt>> {
+        if entries.len() >= PARALLEL_ENCODE_MIN && !repeats_an_id(g, entries) {
+            let last_time = g.last_time;
+            if let Some(receipts) = self.process_entries_parallel(g, entries, new_ids)? {
+                return Ok(receipts);
+            }
+            // A refusal: the sequential path below finds it and reports it exactly as it
+            // always has (the first failing entry in order, whatever the failure).
+            g.last_time = last_time;
+        }
         let alg = self.meta.hash;
         let mut receipts = Vec::with_capacity(entries.len());
         let (mut key_buf, mut hashes) = (Vec::new(), Vec::new());
@@ -820,6 +829,109 @@ impl Ledger {
             receipts.push(receipt);
         }
         Ok(receipts)
+    }
+
+    /// [`Ledger::process_entries`] for a large batch, with the expensive part of each entry
+    /// (canonical encoding, leaf hash, index terms) on two threads: validation, ids and times
+    /// first, in order; then the encoding in two halves at once; then the tree and the writer,
+    /// in order. Returns `None` (having queued nothing) if any entry is refused, so that the
+    /// caller reports it the sequential way. The batch must not repeat an id, nor reuse one
+    /// queued earlier in the group ([`repeats_an_id`]).
+    fn process_entries_parallel(
+        &self,
+        g: &mut Group,
+        entries: &[Value],
+        new_ids: &mut Vec<String>,
+    ) -> Result<Option<Vec<Receipt>>> {
+        enum Planned<'v> {
+            Existing(Receipt),
+            New(ValidEntry<'v>, Timestamp, &'v Value),
+        }
+        let alg = self.meta.hash;
+        let max = self.meta.max_entry_bytes;
+        let mut next = g.frontier.size();
+        let mut plan = Vec::with_capacity(entries.len());
+        for value in entries {
+            let Ok(valid) = entry::validate(value, next) else {
+                return Ok(None);
+            };
+            if let Some(id) = valid.id() {
+                match self.existing_receipt(g, id, &valid) {
+                    Ok(Some(r)) => {
+                        plan.push(Planned::Existing(r));
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(_) => return Ok(None),
+                }
+            }
+            let time = Timestamp::now().at_least(g.last_time);
+            g.last_time = time;
+            plan.push(Planned::New(valid, time, value));
+            next += 1;
+        }
+        let new: Vec<(ValidEntry<'_>, Timestamp, &Value)> = plan
+            .iter()
+            .filter_map(|p| match p {
+                Planned::New(v, t, value) => Some((*v, *t, *value)),
+                Planned::Existing(_) => None,
+            })
+            .collect();
+        type Encoded = Result<(Vec<u8>, Hash, Vec<u64>)>;
+        let encode = |part: &[(ValidEntry<'_>, Timestamp, &Value)]| -> Vec<Encoded> {
+            let mut buf = Vec::new();
+            part.iter()
+                .map(|(valid, time, value)| {
+                    let bytes = valid.encode(time, max)?;
+                    let leaf_hash = alg.leaf_hash(&bytes);
+                    let mut terms = Vec::with_capacity(12);
+                    Term::hashes_of_entry(value, &mut buf, &mut terms);
+                    Ok((bytes, leaf_hash, terms))
+                })
+                .collect()
+        };
+        let (first, second) = new.split_at(new.len() / 2);
+        let mut encoded = std::thread::scope(|s| {
+            let other = s.spawn(|| encode(second));
+            let mut done = encode(first);
+            done.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
+            done
+        });
+        if encoded.iter().any(|e| e.is_err()) {
+            return Ok(None);
+        }
+        let mut receipts = Vec::with_capacity(entries.len());
+        let mut encoded = encoded.drain(..);
+        for p in plan {
+            let (valid, time) = match p {
+                Planned::Existing(r) => {
+                    receipts.push(r);
+                    continue;
+                }
+                Planned::New(valid, time, _) => (valid, time),
+            };
+            let Some(Ok((bytes, leaf_hash, terms))) = encoded.next() else {
+                return Err(Error::Internal("an encoded entry went missing".into()));
+            };
+            let index = g.frontier.size();
+            let receipt =
+                push_hashed_leaf(alg, &mut g.frontier, &mut g.w, bytes, leaf_hash, Some(time));
+            g.w.put_postings(&terms, index);
+            if let Some(id) = valid.id() {
+                g.w.put_id(id, index);
+                g.ids.insert(
+                    id.to_owned(),
+                    (valid.caller_fields_canonical(), receipt.clone()),
+                );
+                new_ids.push(id.to_owned());
+            }
+            receipts.push(receipt);
+        }
+        Ok(Some(receipts))
     }
 
     /// The receipt of an entry already carrying `id`, if its caller-given fields match.
@@ -1272,6 +1384,21 @@ fn in_batch(e: Error, pos: usize, len: usize) -> Error {
     }
 }
 
+/// Batches of at least this many entries encode on two threads (see
+/// `Ledger::process_entries_parallel`); below, a thread costs more than it saves.
+const PARALLEL_ENCODE_MIN: usize = 64;
+
+/// True if a batch names one `id` twice, or one already queued in this group: the second
+/// must get the first's receipt, which the parallel path cannot know before the first is
+/// encoded.
+fn repeats_an_id(g: &Group, entries: &[Value]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .iter()
+        .filter_map(|e| e.get("id").and_then(Value::as_str))
+        .any(|id| g.ids.contains_key(id) || !seen.insert(id))
+}
+
 fn push_leaf(
     alg: HashAlg,
     frontier: &mut Frontier,
@@ -1279,8 +1406,19 @@ fn push_leaf(
     bytes: Vec<u8>,
     time: Option<Timestamp>,
 ) -> Receipt {
-    let index = frontier.size();
     let leaf_hash = alg.leaf_hash(&bytes);
+    push_hashed_leaf(alg, frontier, w, bytes, leaf_hash, time)
+}
+
+fn push_hashed_leaf(
+    alg: HashAlg,
+    frontier: &mut Frontier,
+    w: &mut Writer,
+    bytes: Vec<u8>,
+    leaf_hash: Hash,
+    time: Option<Timestamp>,
+) -> Receipt {
+    let index = frontier.size();
     frontier.push(alg, leaf_hash, |id, h| w.push_node(id, *h));
     w.push_leaf(index, bytes);
     Receipt {

@@ -437,3 +437,81 @@ fn concurrent_appends_group_commit_and_refusals_stay_separate() {
     }
     l.verify(&VerifyOptions::default()).unwrap();
 }
+
+/// Large batches encode on two threads; everything a caller can see must be what the
+/// one-entry-at-a-time path gives: indexes, leaf bytes (but `time`), ids returning their
+/// stored receipts, and which entry a refusal names.
+#[test]
+fn large_batches_match_the_sequential_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = Ledger::create(dir.path().join("big.redb"), &CreateOptions::new("ex/b")).unwrap();
+    let small = Ledger::create(dir.path().join("small.redb"), &CreateOptions::new("ex/b")).unwrap();
+    let with_id = |n: u64| {
+        let mut e = entry(n);
+        if n % 17 == 0 {
+            e["id"] = json!(format!("ev-{n}"));
+        }
+        e
+    };
+    // Batch 2 retries ids of batch 1 (same fields: their stored receipts come back).
+    let b1: Vec<Value> = (0..150).map(with_id).collect();
+    let mut b2: Vec<Value> = (150..300).map(with_id).collect();
+    b2[7] = with_id(17);
+    b2[90] = with_id(34);
+    let mut got_big = Vec::new();
+    let mut got_small = Vec::new();
+    for b in [&b1, &b2] {
+        got_big.extend(big.append_batch(b).unwrap());
+        for chunk in b.chunks(10) {
+            got_small.extend(small.append_batch(chunk).unwrap());
+        }
+    }
+    assert_eq!(got_big.len(), 300);
+    let idx = |rs: &[trailseal::Receipt]| rs.iter().map(|r| r.index).collect::<Vec<_>>();
+    assert_eq!(idx(&got_big), idx(&got_small));
+    assert_eq!(
+        got_big[157].index, 17,
+        "a retried id gets its stored receipt"
+    );
+    assert_eq!(got_big[157], got_big[17]);
+    assert_eq!(big.size().unwrap(), 298);
+    let strip = |l: &Ledger, i: u64| {
+        let mut v = l.get(i).unwrap();
+        v.as_object_mut().unwrap().remove("time");
+        v
+    };
+    for i in 0..298 {
+        assert_eq!(strip(&big, i), strip(&small, i), "leaf {i}");
+    }
+    for r in &got_big {
+        assert_eq!(r.leaf_hash, big.leaf_hash(r.index).unwrap());
+        assert_eq!(r.root, big.root_at(r.tree_size).unwrap());
+    }
+    big.verify(&VerifyOptions::default().indexes(true)).unwrap();
+
+    // Refusals name the same entry as the sequential path, and write nothing.
+    let refuse = |mutate: &dyn Fn(&mut Vec<Value>)| {
+        let mut b: Vec<Value> = (1000..1100).map(entry).collect();
+        mutate(&mut b);
+        let e = big.append_batch(&b).unwrap_err();
+        assert_eq!(big.size().unwrap(), 298, "nothing written");
+        e.to_string()
+    };
+    let msg = refuse(&|b| b[70]["action"] = json!(""));
+    assert!(msg.contains("[70]"), "{msg}");
+    let msg = refuse(&|b| b[5]["id"] = json!("ev-17"));
+    assert_eq!(
+        big.append_batch(&[]).unwrap().len(),
+        0,
+        "the ledger still works after: {msg}"
+    );
+    assert!(msg.contains("ev-17"), "an id conflict names the id: {msg}");
+    // An id twice in one batch: the second gets the first's receipt.
+    let mut b: Vec<Value> = (2000..2100).map(entry).collect();
+    b[3]["id"] = json!("twice");
+    b[60] = b[3].clone();
+    let rs = big.append_batch(&b).unwrap();
+    assert_eq!(rs[60], rs[3]);
+    assert_eq!(big.size().unwrap(), 298 + 99);
+    big.verify(&VerifyOptions::default().indexes(true)).unwrap();
+}
