@@ -188,18 +188,11 @@ fn deep_merges_agree_with_a_scan() {
     let path = dir.path().join("l.redb");
     let n = 6000;
     let all = build_in(&path, n, 0xdee9, |r| 70 + r.below(21));
-    let levels: Vec<u8> = {
-        let db = Database::open(&path).unwrap();
-        let r = db.begin_read().unwrap();
-        let t = r.open_table(RUNS).unwrap();
-        t.iter()
-            .unwrap()
-            .map(|item| {
-                let (k, v) = item.unwrap();
-                trailseal::storage::RunInfo::decode_for_tests(k.value(), v.value()).level
-            })
-            .collect()
-    };
+    let levels: Vec<u8> = trailseal::storage::tamper::runs(&path)
+        .unwrap()
+        .iter()
+        .map(|r| r.level)
+        .collect();
     assert!(levels.contains(&2), "a level-2 run exists: {levels:?}");
     let l = Ledger::open(&path).unwrap();
     let mut r = Rng(99);
