@@ -817,19 +817,12 @@ impl Ledger {
             let bytes = valid
                 .encode(&time, self.meta.max_entry_bytes)
                 .map_err(|e| in_batch(e, pos, entries.len()))?;
-            let receipt = push_leaf(alg, &mut g.frontier, &mut g.w, bytes, Some(time));
+            let leaf_hash = alg.leaf_hash(&bytes);
             hashes.clear();
             Term::hashes_of_entry(value, &mut key_buf, &mut hashes);
-            g.w.put_postings(&hashes, index);
-            if let Some(id) = valid.id() {
-                g.w.put_id(id, index);
-                g.ids.insert(
-                    id.to_owned(),
-                    (valid.caller_fields_canonical(), receipt.clone()),
-                );
-                new_ids.push(id.to_owned());
-            }
-            receipts.push(receipt);
+            receipts.push(queue_entry(
+                g, alg, &valid, bytes, leaf_hash, time, &hashes, new_ids,
+            ));
         }
         Ok(receipts)
     }
@@ -920,19 +913,9 @@ impl Ledger {
             let Some(Ok((bytes, leaf_hash, terms))) = encoded.next() else {
                 return Err(Error::Internal("an encoded entry went missing".into()));
             };
-            let index = g.frontier.size();
-            let receipt =
-                push_hashed_leaf(alg, &mut g.frontier, &mut g.w, bytes, leaf_hash, Some(time));
-            g.w.put_postings(&terms, index);
-            if let Some(id) = valid.id() {
-                g.w.put_id(id, index);
-                g.ids.insert(
-                    id.to_owned(),
-                    (valid.caller_fields_canonical(), receipt.clone()),
-                );
-                new_ids.push(id.to_owned());
-            }
-            receipts.push(receipt);
+            receipts.push(queue_entry(
+                g, alg, &valid, bytes, leaf_hash, time, &terms, new_ids,
+            ));
         }
         Ok(Some(receipts))
     }
@@ -1286,7 +1269,7 @@ impl Ledger {
             }
             let mut postings = reader.check_postings(state.size, entries)?;
             if opts.indexes && entries {
-                postings = crate::query::check_indexes(&reader, state.size)?;
+                postings = crate::query::check_indexes(&reader)?;
             }
             let external_checkpoint = match opts.checkpoint {
                 Some((note, verifier)) => {
@@ -1405,6 +1388,32 @@ fn repeats_an_id(g: &Group, entries: &[Value]) -> bool {
         .iter()
         .filter_map(|e| e.get("id").and_then(Value::as_str))
         .any(|id| g.ids.contains_key(id) || !seen.insert(id))
+}
+
+/// Queue a new entry's leaf, its index terms and its `id` into the group; its receipt.
+#[allow(clippy::too_many_arguments)]
+fn queue_entry(
+    g: &mut Group,
+    alg: HashAlg,
+    valid: &ValidEntry<'_>,
+    bytes: Vec<u8>,
+    leaf_hash: Hash,
+    time: Timestamp,
+    term_hashes: &[u64],
+    new_ids: &mut Vec<String>,
+) -> Receipt {
+    let index = g.frontier.size();
+    let receipt = push_hashed_leaf(alg, &mut g.frontier, &mut g.w, bytes, leaf_hash, Some(time));
+    g.w.put_postings(term_hashes, index);
+    if let Some(id) = valid.id() {
+        g.w.put_id(id, index);
+        g.ids.insert(
+            id.to_owned(),
+            (valid.caller_fields_canonical(), receipt.clone()),
+        );
+        new_ids.push(id.to_owned());
+    }
+    receipt
 }
 
 fn push_leaf(

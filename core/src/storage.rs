@@ -933,22 +933,8 @@ impl Reader {
 
     /// Call `f(index, bytes)` for every stored leaf in order, checking that bundles are
     /// contiguous; returns the number of leaves seen.
-    pub fn scan_leaves(&self, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
-        let mut next = 0u64;
-        for item in self.leaves_t()?.iter().map_err(storage_err)? {
-            let (start, bundle) = item.map_err(storage_err)?;
-            if start.value() != next {
-                return Err(Error::Tampered {
-                    location: format!("leaf {next}"),
-                    detail: format!("leaf bundles jump from {next} to {}", start.value()),
-                });
-            }
-            for leaf in bundle_leaves(bundle.value()) {
-                f(next, leaf?)?;
-                next += 1;
-            }
-        }
-        Ok(next)
+    pub fn scan_leaves(&self, f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
+        self.scan_bundles(0, 0, u64::MAX, f)
     }
 
     /// Leaves `first..end` as `(index, bytes)`, in order.
@@ -956,7 +942,7 @@ impl Reader {
         &self,
         first: u64,
         end: u64,
-        mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+        f: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
         let start = match self
             .leaves_t()?
@@ -967,6 +953,25 @@ impl Reader {
             Some(item) => item.map_err(storage_err)?.0.value(),
             None => 0,
         };
+        let next = self.scan_bundles(start, first, end, f)?;
+        if next < end {
+            return Err(Error::Tampered {
+                location: format!("leaf {next}"),
+                detail: format!("missing: leaves up to {end} were expected"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Walk the bundles from the one keyed `start`, checking they are contiguous, and call
+    /// `f` for the leaves in `first..end`. Returns the index after the last leaf walked.
+    fn scan_bundles(
+        &self,
+        start: u64,
+        first: u64,
+        end: u64,
+        mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<u64> {
         let mut next = start;
         for item in self.leaves_t()?.range(start..).map_err(storage_err)? {
             let (key, bundle) = item.map_err(storage_err)?;
@@ -979,7 +984,7 @@ impl Reader {
             for leaf in bundle_leaves(bundle.value()) {
                 let leaf = leaf?;
                 if next >= end {
-                    return Ok(());
+                    return Ok(next);
                 }
                 if next >= first {
                     f(next, leaf)?;
@@ -987,13 +992,7 @@ impl Reader {
                 next += 1;
             }
         }
-        if next < end {
-            return Err(Error::Tampered {
-                location: format!("leaf {next}"),
-                detail: format!("missing: leaves up to {end} were expected"),
-            });
-        }
-        Ok(())
+        Ok(next)
     }
 
     /// The runs of the query indexes, in leaf order.
@@ -1387,21 +1386,23 @@ fn write_run(
     postings: impl Iterator<Item = Result<Posting>>,
 ) -> Result<()> {
     let mut b = BlockBuilder::default();
-    let mut put = |b: &mut BlockBuilder| -> Result<()> {
-        if let Some((first, value, _)) = b.take() {
-            blocks
-                .insert((id, first.0, first.1), value.as_slice())
-                .map_err(storage_err)?;
-        }
-        Ok(())
-    };
     for p in postings {
         b.push(p?);
         if b.is_full() {
-            put(&mut b)?;
+            put_block(blocks, id, &mut b)?;
         }
     }
-    put(&mut b)
+    put_block(blocks, id, &mut b)
+}
+
+/// Store the block `b` holds (if any) as a block of run `id`.
+fn put_block(blocks: &mut BlockTable<'_>, id: u64, b: &mut BlockBuilder) -> Result<()> {
+    if let Some((first, value, _)) = b.take() {
+        blocks
+            .insert((id, first.0, first.1), value.as_slice())
+            .map_err(storage_err)?;
+    }
+    Ok(())
 }
 
 /// A commit with fewer postings than this joins the last run when that is a level-0 run of
@@ -1542,18 +1543,10 @@ fn merge_runs(
         out.push(p);
         count += 1;
         if out.is_full() {
-            if let Some((first, value, _)) = out.take() {
-                blocks
-                    .insert((id, first.0, first.1), value.as_slice())
-                    .map_err(storage_err)?;
-            }
+            put_block(blocks, id, &mut out)?;
         }
     }
-    if let Some((first, value, _)) = out.take() {
-        blocks
-            .insert((id, first.0, first.1), value.as_slice())
-            .map_err(storage_err)?;
-    }
+    put_block(blocks, id, &mut out)?;
     for r in tail {
         blocks
             .retain_in((r.id, 0, 0)..=(r.id, u64::MAX, u64::MAX), |_, _| false)

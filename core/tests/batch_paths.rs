@@ -10,17 +10,8 @@ use serde_json::{json, Value};
 use trailseal::ledger::PARALLEL_BATCHES;
 use trailseal::{CreateOptions, Ledger, VerifyOptions};
 
-/// xorshift64: reproducible noise without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
+mod common;
+use common::Rng;
 
 fn plain(r: &mut Rng) -> Value {
     json!({

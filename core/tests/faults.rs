@@ -224,6 +224,25 @@ fn non_durable_appends_are_lost_whole_or_kept_whole_and_sync_makes_them_durable(
     assert_eq!(l.size().unwrap(), 30, "unsynced commits vanish whole");
 }
 
+/// Append batches of 20 entries numbered after `n` until one is refused (at most `tries`),
+/// keeping the receipts; the last entry number used, and the refusal.
+fn append_until_refused(
+    l: &Ledger,
+    acked: &mut Vec<Receipt>,
+    mut n: u64,
+    tries: usize,
+) -> (u64, Option<trailseal::Error>) {
+    for _ in 0..tries {
+        let batch: Vec<_> = (n + 1..=n + 20).map(entry).collect();
+        n += 20;
+        match l.append_batch(&batch) {
+            Ok(r) => acked.extend(r),
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
+}
+
 #[test]
 fn disk_full_refuses_the_append_and_the_ledger_recovers() {
     for budget in [0u64, 3_000, 20_000, 70_000, 150_000] {
@@ -233,23 +252,7 @@ fn disk_full_refuses_the_append_and_the_ledger_recovers() {
             .append_batch(&(1..=50).map(entry).collect::<Vec<_>>())
             .unwrap();
         disk.disk().budget = Some(budget);
-        let mut n = 50;
-        let mut failed = None;
-        for _ in 0..200 {
-            let batch: Vec<_> = (0..20)
-                .map(|_| {
-                    n += 1;
-                    entry(n)
-                })
-                .collect();
-            match l.append_batch(&batch) {
-                Ok(r) => acked.extend(r),
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
+        let (n, failed) = append_until_refused(&l, &mut acked, 50, 200);
         let err = failed.unwrap_or_else(|| panic!("budget {budget}: the disk never filled"));
         assert!(
             matches!(
@@ -337,23 +340,7 @@ fn fsize_scenario() {
         .unwrap();
     let len = std::fs::metadata(&path).unwrap().len();
     set_fsize_limit(len + 64 * 1024);
-    let mut n = 50;
-    let mut failed = None;
-    for _ in 0..2000 {
-        let batch: Vec<_> = (0..20)
-            .map(|_| {
-                n += 1;
-                entry(n)
-            })
-            .collect();
-        match l.append_batch(&batch) {
-            Ok(r) => acked.extend(r),
-            Err(e) => {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
+    let (n, failed) = append_until_refused(&l, &mut acked, 50, 2000);
     let err = failed.expect("the file limit was reached");
     assert!(
         matches!(

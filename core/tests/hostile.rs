@@ -18,6 +18,9 @@ use trailseal::{
     VerifyOptions,
 };
 
+mod common;
+use common::Rng;
+
 const ORIGIN: &str = "example.com/hostile";
 
 // ---------------------------------------------------------------------------------------------
@@ -225,22 +228,6 @@ fn write_copy(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
     p
-}
-
-/// xorshift64: reproducible noise without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

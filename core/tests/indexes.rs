@@ -9,24 +9,12 @@ use serde_json::{json, Value};
 use trailseal::query::{Order, Query};
 use trailseal::{CreateOptions, ErrorCode, Ledger, VerifyOptions};
 
+mod common;
+use common::Rng;
+
 const BLOCKS: TableDefinition<(u64, u64, u64), &[u8]> =
     TableDefinition::new("trailseal.posting_blocks");
 const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.posting_runs");
-
-/// xorshift64: reproducible noise without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn entry(r: &mut Rng, i: u64) -> Value {
     let action = ["deploy.succeeded", "build.succeeded", "approval.granted"][r.below(3) as usize];

@@ -22,6 +22,9 @@ use trailseal::{
     Checkpoint, CreateOptions, ErrorCode, Ledger, OpenOptions, Receipt, Signer, VerifyOptions,
 };
 
+mod common;
+use common::Rng;
+
 const ORIGIN: &str = "example.com/soak";
 const READERS: usize = 4;
 
@@ -59,18 +62,6 @@ fn entry_for(index: u64) -> Value {
         e["links"] = json!([{"rel": "after", "index": index - 1}]);
     }
     e
-}
-
-/// xorshift64.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 type Handle = RwLock<Option<Ledger>>;
