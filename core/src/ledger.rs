@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -270,6 +270,8 @@ pub struct Ledger {
     /// Signalled when a group commit ends: its callers' slots are filled, and the next
     /// group may start.
     group_done: Condvar,
+    /// Signalled when a request joins the queue while a new leader gathers its group.
+    arrived: Condvar,
 }
 
 /// Appends waiting for the next group commit, and whether one is running.
@@ -277,13 +279,26 @@ pub struct Ledger {
 struct Pending {
     queue: Vec<Queued>,
     committing: bool,
+    /// A new leader is waiting for the callers it expects (see [`Ledger::gather`]).
+    gathering: bool,
+    /// How many callers were appending when the last group ended: those it answered, who
+    /// usually append again at once, and those already queued for the next one.
+    active: usize,
+    /// How long the last group's commit took.
+    last_commit: Duration,
 }
+
+/// The longest a new leader waits for the callers it expects, whatever the last commit took.
+const MAX_GATHER: Duration = Duration::from_millis(2);
 
 /// Ends a leader's turn even if it unwinds: followers must never wait for a leader that is
 /// gone, and a request taken into a group always gets an answer.
 struct LeaderTurn<'a> {
     ledger: &'a Ledger,
     slots: Vec<Arc<Slot>>,
+    /// Requests in this group, the leader's own included.
+    requests: usize,
+    started: Instant,
 }
 
 impl Drop for LeaderTurn<'_> {
@@ -302,6 +317,8 @@ impl Drop for LeaderTurn<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         p.committing = false;
+        p.active = self.requests + p.queue.len();
+        p.last_commit = self.started.elapsed();
         drop(p);
         self.ledger.group_done.notify_all();
     }
@@ -447,6 +464,7 @@ impl Ledger {
             }),
             pending: Mutex::new(Pending::default()),
             group_done: Condvar::new(),
+            arrived: Condvar::new(),
         })
     }
 
@@ -632,8 +650,7 @@ impl Ledger {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.committing {
             pending.committing = true;
-            let queued = std::mem::take(&mut pending.queue);
-            drop(pending);
+            let queued = self.gather(pending, 1);
             return self.lead(Some(work), queued);
         }
         let slot: Arc<Slot> = Arc::default();
@@ -641,6 +658,9 @@ impl Ledger {
             work: work.into_owned(),
             slot: slot.clone(),
         });
+        if pending.gathering {
+            self.arrived.notify_one();
+        }
         loop {
             pending = self
                 .group_done
@@ -651,8 +671,7 @@ impl Ledger {
             }
             if !pending.committing {
                 pending.committing = true;
-                let queued = std::mem::take(&mut pending.queue);
-                drop(pending);
+                let queued = self.gather(pending, 0);
                 self.lead(None, queued)?;
                 return take_slot(&slot).unwrap_or_else(|| {
                     Err(Error::Internal("queued append was not processed".into()))
@@ -661,12 +680,45 @@ impl Ledger {
         }
     }
 
+    /// A new leader's group: everything queued, after waiting briefly for the callers that
+    /// were appending when the last group ended (as PostgreSQL's `commit_delay` does when
+    /// other transactions are active).
+    ///
+    /// Without the wait, concurrent callers split into two halves that take turns: the
+    /// callers a commit answers come back while the next group (the callers that queued
+    /// during that commit) is already committing, so each fsync carries half of them. The
+    /// wait is for at most half the last commit's duration (capped at [`MAX_GATHER`]), and
+    /// only when more callers were active than are queued, so a lone appender never waits
+    /// and callers that stop appending cost one short wait before the estimate follows.
+    /// `own` is 1 when the leader's request is not in the queue.
+    fn gather(&self, mut pending: MutexGuard<'_, Pending>, own: usize) -> Vec<Queued> {
+        let expected = pending.active;
+        if pending.queue.len() + own < expected {
+            let deadline = Instant::now() + (pending.last_commit / 2).min(MAX_GATHER);
+            pending.gathering = true;
+            while pending.queue.len() + own < expected {
+                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                    break;
+                };
+                pending = self
+                    .arrived
+                    .wait_timeout(pending, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+            pending.gathering = false;
+        }
+        std::mem::take(&mut pending.queue)
+    }
+
     /// One leader's turn: commit `own` and `queued` together, answer every queued caller,
     /// then let the next group start.
     fn lead(&self, own: Option<Work<'_>>, queued: Vec<Queued>) -> Result<Vec<Receipt>> {
         let _turn = LeaderTurn {
             ledger: self,
             slots: queued.iter().map(|q| q.slot.clone()).collect(),
+            requests: queued.len() + usize::from(own.is_some()),
+            started: Instant::now(),
         };
         let mut guard = self.lock()?;
         self.recover(&mut guard)?;
