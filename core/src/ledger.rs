@@ -733,8 +733,12 @@ impl Ledger {
         own: Option<Work<'_>>,
         queued: Vec<Queued>,
     ) -> Result<Vec<Receipt>> {
+        let mut w = self.failed(self.store()?.writer(self.durable))?;
+        if self.meta.kind == LedgerKind::Entries {
+            w.index_with(query::leaf_term_hashes);
+        }
         let mut g = Group {
-            w: self.failed(self.store()?.writer(self.durable))?,
+            w,
             frontier: guard.frontier.clone(),
             last_time: guard.last_time,
             ids: HashMap::new(),

@@ -418,17 +418,82 @@ impl Page {
     }
 }
 
-/// Walks one posting list, forward or backward, jumping to a target.
+/// The term hashes of stored entry `index` (see [`crate::storage::LeafTerms`]).
+pub(crate) fn leaf_term_hashes(
+    index: u64,
+    leaf: &[u8],
+    buf: &mut Vec<u8>,
+    out: &mut Vec<u64>,
+) -> Result<()> {
+    let entry: Value = serde_json::from_slice(leaf).map_err(|e| Error::Tampered {
+        location: format!("leaf {index}"),
+        detail: format!("stored entry is not JSON: {e}"),
+    })?;
+    Term::hashes_of_entry(&entry, buf, out);
+    Ok(())
+}
+
+/// Walks one posting list, forward or backward, jumping to a target: the indexed postings
+/// from the runs, then those of the unindexed tail.
 struct Postings<'r> {
     reader: &'r Reader,
     key: Vec<u8>,
     back: bool,
     chunk: Vec<u64>,
+    /// Where the runs end and the tail starts.
+    indexed: u64,
+    /// This term's postings in the tail, ascending.
+    tail: Vec<u64>,
 }
 
-impl Postings<'_> {
+impl<'r> Postings<'r> {
+    fn new(reader: &'r Reader, term: &Term, back: bool) -> Result<Postings<'r>> {
+        let key = term.key();
+        let h = crate::postings::term_hash(&key);
+        let (indexed, tail) = reader.tail_postings(leaf_term_hashes)?;
+        let from = tail.partition_point(|&(th, _)| th < h);
+        let tail = tail[from..]
+            .iter()
+            .take_while(|&&(th, _)| th == h)
+            .map(|&(_, i)| i)
+            .collect();
+        Ok(Postings {
+            reader,
+            key,
+            back,
+            chunk: Vec::new(),
+            indexed,
+            tail,
+        })
+    }
+
     /// Forward: the smallest posting `>= target`; backward: the largest `<= target`.
     fn seek(&mut self, target: u64) -> Result<Option<u64>> {
+        if self.back {
+            if target >= self.indexed {
+                let t = &self.tail;
+                let n = t.partition_point(|&x| x <= target);
+                if let Some(i) = n.checked_sub(1) {
+                    return Ok(Some(t[i]));
+                }
+            }
+            match self.indexed.checked_sub(1) {
+                Some(last) => self.seek_runs(target.min(last)),
+                None => Ok(None),
+            }
+        } else {
+            if target < self.indexed {
+                if let Some(y) = self.seek_runs(target)? {
+                    return Ok(Some(y));
+                }
+            }
+            let t = &self.tail;
+            Ok(t.get(t.partition_point(|&x| x < target)).copied())
+        }
+    }
+
+    /// [`Postings::seek`] over the runs alone.
+    fn seek_runs(&mut self, target: u64) -> Result<Option<u64>> {
         // Inside the loaded chunk the answer is in it, whichever the direction.
         let covered = match (self.chunk.first(), self.chunk.last()) {
             (Some(&lo), Some(&hi)) => target >= lo && target <= hi,
@@ -521,13 +586,8 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
     let terms = q.terms();
     let mut lists: Vec<Postings<'_>> = terms
         .iter()
-        .map(|t| Postings {
-            reader,
-            key: t.key(),
-            back,
-            chunk: Vec::new(),
-        })
-        .collect();
+        .map(|t| Postings::new(reader, t, back))
+        .collect::<Result<_>>()?;
     let mut hits = Vec::new();
     let mut more = false;
     if lo < hi {
@@ -622,12 +682,7 @@ const TRACE_LIMIT: usize = 10_000;
 /// Entries filed under `term` from `from` on (ascending), at most `max`, each re-checked (see
 /// `run`).
 fn postings(reader: &Reader, term: &Term, from: u64, max: usize) -> Result<Vec<u64>> {
-    let mut p = Postings {
-        reader,
-        key: term.key(),
-        back: false,
-        chunk: Vec::new(),
-    };
+    let mut p = Postings::new(reader, term, false)?;
     let mut out = Vec::new();
     let mut x = from;
     while out.len() < max {
@@ -870,12 +925,8 @@ pub(crate) fn check_indexes(reader: &Reader) -> Result<u64> {
             let mut expected = Vec::new();
             let (mut buf, mut hashes) = (Vec::new(), Vec::new());
             reader.scan_leaf_range(run.first, run.end, |index, leaf| {
-                let entry: Value = serde_json::from_slice(leaf).map_err(|e| Error::Tampered {
-                    location: format!("leaf {index}"),
-                    detail: format!("stored entry is not JSON: {e}"),
-                })?;
                 hashes.clear();
-                Term::hashes_of_entry(&entry, &mut buf, &mut hashes);
+                leaf_term_hashes(index, leaf, &mut buf, &mut hashes)?;
                 expected.extend(
                     hashes
                         .iter()

@@ -19,6 +19,14 @@
 //! Runs cover disjoint, ascending ranges of leaves, so a query walks them in leaf order and
 //! never merges them on the fly. [`crate::postings`] says why, and how blocks are encoded.
 //!
+//! The last few leaves (fewer than [`INDEX_TAIL_LEAVES`]) may be in no run yet: a commit that
+//! leaves the unindexed tail that short writes no postings at all, and the first commit that
+//! would make it longer indexes the whole tail with its own leaves. Single durable appends
+//! thus touch the two index tables once every 64 commits rather than in every commit (two
+//! fewer B-trees copied and written per fsync); queries read the tail's entries instead
+//! ([`Reader::tail_postings`]). The index is derived data, outside the tree, so this moves no
+//! durability guarantee.
+//!
 //! # Why bundles and tiles
 //!
 //! Every B-tree insert costs a descent, a page copy and later a page write; with one key per
@@ -70,7 +78,9 @@ type BlockKey = (u64, u64, u64);
 const BLOCKS: TableDefinition<BlockKey, &[u8]> = TableDefinition::new("trailseal.posting_blocks");
 
 /// Version of this storage layout, recorded in [`Meta`]; a file with another one is refused.
-pub const STORAGE_FORMAT: u32 = 2;
+/// 3: the query indexes may leave a short tail unindexed (an older reader would call it
+/// damaged).
+pub const STORAGE_FORMAT: u32 = 3;
 /// Hashes per tile: a full tile fills one 4 KiB page (see the module docs).
 pub const TILE_WIDTH: u64 = 127;
 /// redb's page cache. Its default (1 GiB) lets memory grow with the ledger; an append touches
@@ -91,6 +101,15 @@ pub const BUNDLE_CLOSE_BYTES: usize = 16 * 1024 - 96;
 pub const SMALL_COMMIT_LEAVES: usize = 16;
 /// What fits one 4 KiB redb leaf page with its header, key and length.
 pub const SMALL_BUNDLE_CLOSE_BYTES: usize = 4096 - 16;
+
+/// The unindexed tail of an entries ledger (the leaves after the last posting run) is always
+/// shorter than this; see the module docs.
+pub const INDEX_TAIL_LEAVES: u64 = 64;
+
+/// The term hashes of stored entry `index` (for indexing leaves of earlier commits, which the
+/// writer holds only as bytes): appends to `out`, using `buf` as scratch. Storage knows no
+/// entries; the ledger passes `query::leaf_term_hashes`.
+pub type LeafTerms = fn(u64, &[u8], &mut Vec<u8>, &mut Vec<u64>) -> Result<()>;
 
 /// The kind of leaf a ledger holds, fixed at creation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -497,6 +516,7 @@ impl Store {
             ids: Vec::new(),
             checkpoints: Vec::new(),
             postings: Vec::new(),
+            terms_of: None,
             state: None,
         })
     }
@@ -596,6 +616,8 @@ pub struct Reader {
     runs: OnceLock<ReadOnlyTable<u64, &'static [u8]>>,
     blocks: OnceLock<ReadOnlyTable<BlockKey, &'static [u8]>>,
     tiles: Arc<TileCache>,
+    /// See [`Reader::tail_postings`].
+    tail: OnceLock<Vec<Posting>>,
 }
 
 /// Open `def` in `txn` once, into `cell`.
@@ -623,6 +645,7 @@ impl Reader {
             runs: OnceLock::new(),
             blocks: OnceLock::new(),
             tiles,
+            tail: OnceLock::new(),
         }
     }
 
@@ -843,11 +866,8 @@ impl Reader {
             end = info.end;
             runs.push(info);
         }
-        if dense && end != size {
-            return Err(Error::Tampered {
-                location: "posting runs".into(),
-                detail: format!("cover leaves up to {end}, tree size {size}"),
-            });
+        if dense && size - end >= INDEX_TAIL_LEAVES {
+            return Err(unindexed_tail(end, size));
         }
         runs.sort_by_key(|r| r.id);
         let mut total = 0u64;
@@ -934,7 +954,7 @@ impl Reader {
     /// Call `f(index, bytes)` for every stored leaf in order, checking that bundles are
     /// contiguous; returns the number of leaves seen.
     pub fn scan_leaves(&self, f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
-        self.scan_bundles(0, 0, u64::MAX, f)
+        walk_bundles(self.leaves_t()?, 0, 0, u64::MAX, f)
     }
 
     /// Leaves `first..end` as `(index, bytes)`, in order.
@@ -944,55 +964,33 @@ impl Reader {
         end: u64,
         f: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
-        let start = match self
-            .leaves_t()?
-            .range(..=first)
-            .map_err(storage_err)?
-            .next_back()
-        {
-            Some(item) => item.map_err(storage_err)?.0.value(),
-            None => 0,
-        };
-        let next = self.scan_bundles(start, first, end, f)?;
-        if next < end {
-            return Err(Error::Tampered {
-                location: format!("leaf {next}"),
-                detail: format!("missing: leaves up to {end} were expected"),
-            });
-        }
-        Ok(())
+        leaf_range(self.leaves_t()?, first, end, f)
     }
 
-    /// Walk the bundles from the one keyed `start`, checking they are contiguous, and call
-    /// `f` for the leaves in `first..end`. Returns the index after the last leaf walked.
-    fn scan_bundles(
-        &self,
-        start: u64,
-        first: u64,
-        end: u64,
-        mut f: impl FnMut(u64, &[u8]) -> Result<()>,
-    ) -> Result<u64> {
-        let mut next = start;
-        for item in self.leaves_t()?.range(start..).map_err(storage_err)? {
-            let (key, bundle) = item.map_err(storage_err)?;
-            if key.value() != next {
-                return Err(Error::Tampered {
-                    location: format!("leaf {next}"),
-                    detail: format!("leaf bundles jump from {next} to {}", key.value()),
-                });
-            }
-            for leaf in bundle_leaves(bundle.value()) {
-                let leaf = leaf?;
-                if next >= end {
-                    return Ok(next);
-                }
-                if next >= first {
-                    f(next, leaf)?;
-                }
-                next += 1;
-            }
+    /// Where the query indexes end: leaves from here on are the unindexed tail.
+    pub fn indexed_end(&self) -> Result<u64> {
+        match self.runs_t()?.last().map_err(storage_err)? {
+            Some((k, v)) => Ok(RunInfo::decode(k.value(), v.value())?.end),
+            None => Ok(0),
         }
-        Ok(next)
+    }
+
+    /// The postings of the unindexed tail of an entries ledger, `(term hash, index)` sorted,
+    /// computed with `terms_of` once per reader; with where the tail starts.
+    pub fn tail_postings(&self, terms_of: LeafTerms) -> Result<(u64, &[Posting])> {
+        let first = self.indexed_end()?;
+        if let Some(t) = self.tail.get() {
+            return Ok((first, t));
+        }
+        let size = self.state()?.size;
+        if size.saturating_sub(first) >= INDEX_TAIL_LEAVES {
+            return Err(unindexed_tail(first, size));
+        }
+        let mut ps = Vec::new();
+        index_leaves(self.leaves_t()?, first, size, terms_of, &mut ps)?;
+        ps.sort_unstable();
+        ps.dedup();
+        Ok((first, self.tail.get_or_init(|| ps)))
     }
 
     /// The runs of the query indexes, in leaf order.
@@ -1072,6 +1070,8 @@ pub struct Writer {
     ids: Vec<(String, u64)>,
     checkpoints: Vec<StoredCheckpoint>,
     postings: Vec<Posting>,
+    /// Set for an entries ledger: how to index the tail's leaves.
+    terms_of: Option<LeafTerms>,
     state: Option<State>,
 }
 
@@ -1119,6 +1119,12 @@ impl Writer {
     /// Queue a newly complete node.
     pub fn push_node(&mut self, id: NodeId, hash: Hash) {
         self.nodes.push((id, hash));
+    }
+
+    /// Keep the query indexes (an entries ledger): postings are written when the unindexed
+    /// tail reaches [`INDEX_TAIL_LEAVES`], the tail's own read back and indexed with `f`.
+    pub fn index_with(&mut self, f: LeafTerms) {
+        self.terms_of = Some(f);
     }
 
     /// Add leaf `index` (one of the leaves queued in this writer) to the posting lists of
@@ -1203,20 +1209,35 @@ impl Writer {
         Ok(())
     }
 
-    /// Write this commit's postings as a new run, then merge runs while the last
-    /// [`MERGE_WIDTH`] have the same level.
+    /// Unless the unindexed tail stays short (see the module docs), write the postings of the
+    /// tail and of this commit as a new run, then merge runs while the last [`MERGE_WIDTH`]
+    /// have the same level.
     fn flush_postings(&mut self) -> Result<()> {
-        if self.postings.is_empty() {
+        let mut ps = std::mem::take(&mut self.postings);
+        let Some(terms_of) = self.terms_of else {
+            return Ok(());
+        };
+        if self.leaves.is_empty() {
             return Ok(());
         }
-        let mut ps = std::mem::take(&mut self.postings);
+        let end = self.first_new_leaf + self.leaves.len() as u64;
+        let first = match self.txn.open_table(RUNS).map_err(storage_err)?.last() {
+            Ok(Some((k, v))) => RunInfo::decode(k.value(), v.value())?.end,
+            Ok(None) => 0,
+            Err(e) => return Err(storage_err(e)),
+        };
+        if end.saturating_sub(first) < INDEX_TAIL_LEAVES {
+            return Ok(());
+        }
+        if first < self.first_new_leaf {
+            let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+            index_leaves(&leaves, first, self.first_new_leaf, terms_of, &mut ps)?;
+        }
         ps.sort_unstable();
         ps.dedup();
-        let first = self.first_new_leaf;
-        let end = first + self.leaves.len() as u64;
         if let Some(&(_, i)) = ps.iter().find(|(_, i)| *i < first || *i >= end) {
             return Err(Error::Internal(format!(
-                "posting for leaf {i} outside the commit's leaves {first}..{end}"
+                "posting for leaf {i} outside the leaves to index {first}..{end}"
             )));
         }
         let mut runs = self.txn.open_table(RUNS).map_err(storage_err)?;
@@ -1396,6 +1417,87 @@ fn write_run(
 }
 
 /// Store the block `b` holds (if any) as a block of run `id`.
+/// A tail longer than any writer leaves: the index runs were cut short.
+fn unindexed_tail(first: u64, size: u64) -> Error {
+    Error::Tampered {
+        location: "posting runs".into(),
+        detail: format!(
+            "cover leaves up to {first}, tree size {size}: at most {} leaves are left unindexed",
+            INDEX_TAIL_LEAVES - 1
+        ),
+    }
+}
+
+/// Append the postings of stored leaves `first..end` to `out` (unsorted).
+fn index_leaves<T: ReadableTable<u64, &'static [u8]>>(
+    table: &T,
+    first: u64,
+    end: u64,
+    terms_of: LeafTerms,
+    out: &mut Vec<Posting>,
+) -> Result<()> {
+    let (mut buf, mut hashes) = (Vec::new(), Vec::new());
+    leaf_range(table, first, end, |index, leaf| {
+        hashes.clear();
+        terms_of(index, leaf, &mut buf, &mut hashes)?;
+        out.extend(hashes.iter().map(|&h| (h, index)));
+        Ok(())
+    })
+}
+
+/// Leaves `first..end` of a leaf table as `(index, bytes)`, in order.
+fn leaf_range<T: ReadableTable<u64, &'static [u8]>>(
+    table: &T,
+    first: u64,
+    end: u64,
+    f: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let start = match table.range(..=first).map_err(storage_err)?.next_back() {
+        Some(item) => item.map_err(storage_err)?.0.value(),
+        None => 0,
+    };
+    let next = walk_bundles(table, start, first, end, f)?;
+    if next < end {
+        return Err(Error::Tampered {
+            location: format!("leaf {next}"),
+            detail: format!("missing: leaves up to {end} were expected"),
+        });
+    }
+    Ok(())
+}
+
+/// Walk the bundles from the one keyed `start`, checking they are contiguous, and call `f`
+/// for the leaves in `first..end`. Returns the index after the last leaf walked.
+fn walk_bundles<T: ReadableTable<u64, &'static [u8]>>(
+    table: &T,
+    start: u64,
+    first: u64,
+    end: u64,
+    mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<u64> {
+    let mut next = start;
+    for item in table.range(start..).map_err(storage_err)? {
+        let (key, bundle) = item.map_err(storage_err)?;
+        if key.value() != next {
+            return Err(Error::Tampered {
+                location: format!("leaf {next}"),
+                detail: format!("leaf bundles jump from {next} to {}", key.value()),
+            });
+        }
+        for leaf in bundle_leaves(bundle.value()) {
+            let leaf = leaf?;
+            if next >= end {
+                return Ok(next);
+            }
+            if next >= first {
+                f(next, leaf)?;
+            }
+            next += 1;
+        }
+    }
+    Ok(next)
+}
+
 fn put_block(blocks: &mut BlockTable<'_>, id: u64, b: &mut BlockBuilder) -> Result<()> {
     if let Some((first, value, _)) = b.take() {
         blocks

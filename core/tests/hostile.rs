@@ -701,7 +701,7 @@ fn doctored_posting_lists_neither_panic_nor_hang() {
     const BLOCKS: TableDefinition<(u64, u64, u64), &[u8]> =
         TableDefinition::new("trailseal.posting_blocks");
 
-    let b = build(60);
+    let b = build(150);
     // The biggest posting block of the file, decoded.
     let (key, honest) = {
         let db = Database::open(&b.path).unwrap();

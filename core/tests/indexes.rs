@@ -322,7 +322,7 @@ fn doctored_postings_are_found_by_verify_and_filtered_by_query() {
 fn damaged_blocks_are_tampered_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.redb");
-    build(&path, 40, 3);
+    build(&path, 200, 3);
     {
         let db = Database::open(&path).unwrap();
         let w = db.begin_write().unwrap();
@@ -337,4 +337,83 @@ fn damaged_blocks_are_tampered_not_panics() {
     let err = l.verify(&VerifyOptions::default()).unwrap_err();
     assert_eq!(err.code(), ErrorCode::Tampered, "{err}");
     assert!(err.to_string().contains("posting run"), "{err}");
+}
+
+/// Commits that leave the unindexed tail under 64 leaves write no postings; the commit that
+/// would make it longer indexes the whole tail. Queries see the tail's entries at every size,
+/// oldest and newest first.
+#[test]
+fn single_appends_index_every_64th_commit_and_queries_cover_the_tail() {
+    use trailseal::storage::{tamper, INDEX_TAIL_LEAVES};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    let mut l = Ledger::create(&path, &CreateOptions::new("ex/indexes")).unwrap();
+    let mut r = Rng(0x7a11);
+    let mut all: Vec<Value> = Vec::new();
+    let mut flushes = 0;
+    let mut indexed_before = 0;
+    for i in 0..300u64 {
+        let e = entry(&mut r, i);
+        l.append(&e).unwrap();
+        all.push(e);
+        let size = i + 1;
+        // The file is locked while open; reopening also shows the tail lives in the file.
+        drop(l);
+        let indexed = tamper::runs(&path).unwrap().last().map_or(0, |r| r.end);
+        l = Ledger::open(&path).unwrap();
+        assert!(
+            size - indexed < INDEX_TAIL_LEAVES,
+            "size {size}, indexed {indexed}"
+        );
+        if indexed != indexed_before {
+            assert_eq!(
+                indexed, size,
+                "a flush indexes everything up to its own leaves"
+            );
+            flushes += 1;
+            indexed_before = indexed;
+        }
+        if size % 10 == 3 || size - indexed == 1 {
+            for q in queries(&mut r, size).into_iter().take(6) {
+                let mut want: Vec<u64> = (0..size)
+                    .filter(|&j| matches(&all[j as usize], &q))
+                    .collect();
+                if q.order == Order::NewestFirst {
+                    want.reverse();
+                }
+                assert_eq!(all_pages(&l, q.clone()), want, "size {size}: {q:?}");
+            }
+        }
+    }
+    assert_eq!(flushes, 300 / INDEX_TAIL_LEAVES);
+    let report = l.verify(&VerifyOptions::default().indexes(true)).unwrap();
+    assert!(report.indexes_checked);
+}
+
+/// Runs cut short (the last one deleted) leave a tail no writer leaves: `verify` says the
+/// indexes were tampered with, and queries refuse rather than scan an unbounded tail.
+#[test]
+fn an_index_cut_short_is_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    build_in(&path, 400, 5, |_| 100);
+    {
+        let db = Database::open(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        {
+            let mut runs = w.open_table(RUNS).unwrap();
+            let last = runs.last().unwrap().unwrap().0.value();
+            runs.remove(last).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let l = Ledger::open(&path).unwrap();
+    let err = l.verify(&VerifyOptions::default()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Tampered, "{err}");
+    assert!(err.to_string().contains("unindexed"), "{err}");
+    let q = Query {
+        actor: Some("user-1".into()),
+        ..Query::default()
+    };
+    assert_eq!(l.query(&q).unwrap_err().code(), ErrorCode::Tampered);
 }
