@@ -1244,7 +1244,7 @@ impl Ledger {
             let (reader, state) = self.snapshot()?;
             let alg = self.meta.hash;
             let mut frontier = Frontier::new();
-            let mut checker = NodeChecker::new(&reader);
+            let mut checker = NodeChecker::new(&reader, state.size);
             let mut progress = opts.progress.take();
             // Two stages on two threads: one reads the leaves out of the file (redb's page
             // reads are the larger half of the work), the other hashes them, folds the hashes
@@ -1309,10 +1309,14 @@ impl Ledger {
             reader.scan_tiles(|level, tile, bytes| check_tile(level, tile, bytes, state.size))?;
             let root = frontier.root(alg);
             if root != state.root {
+                // Every leaf and node under a stored tile matched: what differs is in the
+                // partial tiles at the right edge, or the record itself.
+                let unstored = state.size / crate::storage::TILE_WIDTH * crate::storage::TILE_WIDTH;
                 return Err(Error::Tampered {
                     location: "state record".into(),
                     detail: format!(
-                        "stored root {} but the leaves hash to {}",
+                        "stored root {} but the leaves hash to {} (one of leaves {unstored}.. \
+                         or the record was changed)",
                         merkle::to_hex(&state.root),
                         merkle::to_hex(&root)
                     ),
@@ -1566,15 +1570,18 @@ impl LeafBatch {
 /// Compares recomputed nodes with stored ones, reading each tile once.
 struct NodeChecker<'r> {
     reader: &'r Reader,
+    /// The tree size: nodes of the partial tile of each level are not stored.
+    size: u64,
     tiles: Vec<(u64, Vec<u8>)>,
     checked: u64,
     error: Option<Error>,
 }
 
 impl<'r> NodeChecker<'r> {
-    fn new(reader: &'r Reader) -> Self {
+    fn new(reader: &'r Reader, size: u64) -> Self {
         NodeChecker {
             reader,
+            size,
             tiles: vec![(u64::MAX, Vec::new()); 64],
             checked: 0,
             error: None,
@@ -1586,6 +1593,10 @@ impl<'r> NodeChecker<'r> {
             return;
         }
         let tile_index = id.index / crate::storage::TILE_WIDTH;
+        let complete_tiles = (self.size >> id.level) / crate::storage::TILE_WIDTH;
+        if tile_index >= complete_tiles {
+            return;
+        }
         let slot = &mut self.tiles[id.level as usize];
         if slot.0 != tile_index {
             match self.reader.tile(id.level, tile_index) {
@@ -1621,18 +1632,20 @@ impl<'r> NodeChecker<'r> {
     }
 }
 
+/// A stored tile must be a complete one of this tree (partial tiles are never stored).
 fn check_tile(level: u8, tile: u64, bytes: &[u8], size: u64) -> Result<()> {
     let nodes_at_level = if level >= 64 { 0 } else { size >> level };
     let first = tile.saturating_mul(crate::storage::TILE_WIDTH);
     let expected = nodes_at_level
         .saturating_sub(first)
         .min(crate::storage::TILE_WIDTH);
-    if bytes.len() as u64 != expected * 32 {
+    if expected != crate::storage::TILE_WIDTH || bytes.len() as u64 != expected * 32 {
         return Err(Error::Tampered {
             location: format!("node level {level} index {first}"),
             detail: format!(
-                "tile holds {} bytes; a tree of {size} leaves has {expected} nodes there",
-                bytes.len()
+                "tile holds {} bytes; a tree of {size} leaves has {expected} nodes there (only complete tiles of {} are stored)",
+                bytes.len(),
+                crate::storage::TILE_WIDTH
             ),
         });
     }

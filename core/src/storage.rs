@@ -47,8 +47,13 @@
 //!   rewrites the open bundle whole. Bundles are keyed by their first index and found with one range seek.
 //!   ([`BUNDLE_CLOSE_BYTES`] says why the byte limit sits just under 16 KiB.)
 //!
-//! Only complete subtree hashes are stored; the append frontier (one hash per set bit of the
-//! size) lives in the ledger's memory and is rebuilt from the stored nodes on open.
+//! Only complete tiles are stored. The nodes of the partial tile at the right edge of each level
+//! (fewer than 127 per level) are hashed from the leaves or the level below when read
+//! ([`Edge`]), and a tile is written once, by the commit that completes it. A single durable
+//! append then touches the node store once every 127 commits instead of rewriting about two
+//! partial tiles (and their B-tree paths) in each, and a batch writes no partial tiles at all.
+//! The append frontier (one hash per set bit of the size) lives in the ledger's memory and is
+//! rebuilt on open.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
@@ -560,9 +565,27 @@ fn read_leaf(table: &impl ReadableTable<u64, &'static [u8]>, index: u64) -> Resu
     Ok(leaf.to_vec())
 }
 
-/// Fetch node hashes, reading each tile once.
+/// What reading nodes needs to know of the tree, to tell stored nodes from those of a partial
+/// tile (never stored) and derive the latter.
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    alg: HashAlg,
+    size: u64,
+}
+
+impl Edge {
+    /// True if `id` lies in the partial tile of its level in a tree of this size: not stored.
+    fn unstored(&self, id: NodeId) -> bool {
+        let at_level = self.size.checked_shr(u32::from(id.level)).unwrap_or(0);
+        (id.index / TILE_WIDTH + 1).saturating_mul(TILE_WIDTH) > at_level
+    }
+}
+
+/// Fetch node hashes: stored ones reading each tile once, those of partial tiles derived.
 fn read_nodes(
     table: &impl ReadableTable<u64, &'static [u8]>,
+    leaves: &impl ReadableTable<u64, &'static [u8]>,
+    edge: Edge,
     ids: &[NodeId],
     shared: Option<&TileCache>,
 ) -> Result<Vec<Hash>> {
@@ -572,6 +595,7 @@ fn read_nodes(
     let mut order: Vec<(u64, usize)> = ids
         .iter()
         .enumerate()
+        .filter(|(_, &id)| !edge.unstored(id))
         .map(|(n, &id)| (tile_of(id).0, n))
         .collect();
     order.sort_unstable();
@@ -602,7 +626,45 @@ fn read_nodes(
         }
         take(bytes, group)?;
     }
+    let mut derived = HashMap::new();
+    for (n, &id) in ids.iter().enumerate() {
+        if edge.unstored(id) {
+            out[n] = derive_node(table, leaves, edge, id, &mut derived)?;
+        }
+    }
     Ok(out)
+}
+
+/// The hash of `id`, from its tile if stored, else from its children (a leaf from its bytes).
+/// Only nodes of partial tiles are derived, so the work is bounded by what those tiles cover:
+/// under 127 leaves hashed and under 127 node hashes per level.
+fn derive_node(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    leaves: &impl ReadableTable<u64, &'static [u8]>,
+    edge: Edge,
+    id: NodeId,
+    memo: &mut HashMap<NodeId, Hash>,
+) -> Result<Hash> {
+    if !edge.unstored(id) {
+        return Ok(read_nodes(table, leaves, edge, &[id], None)?[0]);
+    }
+    if let Some(h) = memo.get(&id) {
+        return Ok(*h);
+    }
+    let h = match id.level {
+        0 => edge.alg.leaf_hash(&read_leaf(leaves, id.index)?),
+        level => {
+            let child = |index| NodeId {
+                level: level - 1,
+                index,
+            };
+            let left = derive_node(table, leaves, edge, child(2 * id.index), memo)?;
+            let right = derive_node(table, leaves, edge, child(2 * id.index + 1), memo)?;
+            edge.alg.node_hash(&left, &right)
+        }
+    };
+    memo.insert(id, h);
+    Ok(h)
 }
 
 /// A read snapshot. Tables are opened on first use: a proof needs two of the seven.
@@ -618,6 +680,7 @@ pub struct Reader {
     tiles: Arc<TileCache>,
     /// See [`Reader::tail_postings`].
     tail: OnceLock<Vec<Posting>>,
+    edge: OnceLock<Edge>,
 }
 
 /// Open `def` in `txn` once, into `cell`.
@@ -646,6 +709,7 @@ impl Reader {
             blocks: OnceLock::new(),
             tiles,
             tail: OnceLock::new(),
+            edge: OnceLock::new(),
         }
     }
 
@@ -710,9 +774,26 @@ impl Reader {
         read_leaf(self.leaves_t()?, index)
     }
 
-    /// Hashes of the given nodes, in order.
+    /// Hashes of the given nodes (complete subtrees of this snapshot's tree), in order.
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
-        read_nodes(self.nodes_t()?, ids, Some(&self.tiles))
+        read_nodes(
+            self.nodes_t()?,
+            self.leaves_t()?,
+            self.edge()?,
+            ids,
+            Some(&self.tiles),
+        )
+    }
+
+    fn edge(&self) -> Result<Edge> {
+        if let Some(e) = self.edge.get() {
+            return Ok(*e);
+        }
+        let e = Edge {
+            alg: self.meta()?.hash,
+            size: self.state()?.size,
+        };
+        Ok(*self.edge.get_or_init(|| e))
     }
 
     /// The raw tile `tile` of `level` (up to [`TILE_WIDTH`] hashes), if stored.
@@ -1162,10 +1243,30 @@ impl Writer {
         read_leaf(&t, index)
     }
 
-    /// Committed node hashes.
+    /// Committed node hashes (complete subtrees of the committed tree).
     pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
+        let edge = self.committed_edge()?;
         let t = self.txn.open_table(NODES).map_err(storage_err)?;
-        read_nodes(&t, ids, None)
+        let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        read_nodes(&t, &leaves, edge, ids, None)
+    }
+
+    /// The hash and size of the tree as last committed.
+    fn committed_edge(&self) -> Result<Edge> {
+        let t = self.txn.open_table(META).map_err(storage_err)?;
+        let record = |key: &str| -> Result<Vec<u8>> {
+            Ok(t.get(key)
+                .map_err(storage_err)?
+                .ok_or_else(|| Error::NotALedger(format!("no {key} record")))?
+                .value()
+                .to_vec())
+        };
+        let meta: Meta = decode("meta", &record("meta")?)?;
+        let state: State = decode("state", &record("state")?)?;
+        Ok(Edge {
+            alg: meta.hash,
+            size: state.size,
+        })
     }
 
     fn flush_leaves(&mut self) -> Result<()> {
@@ -1285,38 +1386,67 @@ impl Writer {
         }
     }
 
+    /// Write the tiles this commit completes. Their hashes from earlier commits (a partial
+    /// tile is never stored) are derived: a leaf tile's from the leaves, a higher tile's from
+    /// the two complete tiles below it, stored by now since levels are written in order.
     fn flush_nodes(&mut self) -> Result<()> {
         if self.nodes.is_empty() {
             return Ok(());
         }
-        // Group by tile so each tile is read and written once per commit.
+        // Group by tile so each tile is built once per commit.
         let mut tiles: BTreeMap<u64, Vec<(usize, Hash)>> = BTreeMap::new();
         for &(id, hash) in &self.nodes {
             let (key, pos) = tile_of(id);
             tiles.entry(key).or_default().push((pos, hash));
         }
+        let full = TILE_WIDTH as usize;
+        let end = self.first_new_leaf + self.leaves.len() as u64;
+        let mut alg = None;
         let mut table = self.txn.open_table(NODES).map_err(storage_err)?;
         for (key, mut items) in tiles {
             items.sort_by_key(|(pos, _)| *pos);
-            let mut tile = if items[0].0 == 0 {
-                Vec::with_capacity(items.len() * 32)
-            } else {
-                table
-                    .get(key)
-                    .map_err(storage_err)?
-                    .map(|g| g.value().to_vec())
-                    .unwrap_or_default()
-            };
+            if items[items.len() - 1].0 != full - 1 {
+                continue;
+            }
+            let (level, tile) = ((key >> 58) as u8, key & ((1 << 58) - 1));
+            let first = tile * TILE_WIDTH;
+            let mut bytes = Vec::with_capacity(full * 32);
+            let before = items[0].0 as u64;
+            if before > 0 {
+                let alg = match alg {
+                    Some(a) => a,
+                    None => *alg.insert(self.committed_edge()?.alg),
+                };
+                let edge = Edge { alg, size: end };
+                let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+                if level == 0 {
+                    leaf_range(&leaves, first, first + before, |_, leaf| {
+                        bytes.extend_from_slice(&alg.leaf_hash(leaf));
+                        Ok(())
+                    })?;
+                } else {
+                    let below: Vec<NodeId> = (2 * first..2 * (first + before))
+                        .map(|index| NodeId {
+                            level: level - 1,
+                            index,
+                        })
+                        .collect();
+                    let hashes = read_nodes(&table, &leaves, edge, &below, None)?;
+                    for pair in hashes.chunks_exact(2) {
+                        bytes.extend_from_slice(&alg.node_hash(&pair[0], &pair[1]));
+                    }
+                }
+            }
             for (pos, hash) in items {
-                if tile.len() != pos * 32 {
+                if bytes.len() != pos * 32 {
                     return Err(Error::Internal(format!(
                         "node tile {key:#x} holds {} hashes, next is {pos}",
-                        tile.len() / 32
+                        bytes.len() / 32
                     )));
                 }
-                tile.extend_from_slice(&hash);
+                bytes.extend_from_slice(&hash);
             }
-            table.insert(key, tile.as_slice()).map_err(storage_err)?;
+            table.insert(key, bytes.as_slice()).map_err(storage_err)?;
         }
         Ok(())
     }

@@ -5,7 +5,8 @@ use trailseal::merkle::NodeId;
 use trailseal::storage::tamper;
 use trailseal::{CreateOptions, Error, ErrorCode, Ledger, Signer, VerifyOptions};
 
-const N: u64 = 200;
+/// Two complete leaf tiles (0..254) and one of level 1: only complete tiles are stored.
+const N: u64 = 300;
 
 fn build(dir: &tempfile::TempDir) -> (std::path::PathBuf, Signer) {
     let path = dir.path().join("t.redb");
@@ -51,13 +52,25 @@ fn changed_leaf_is_named() {
 }
 
 #[test]
+fn changed_recent_leaf_is_caught_by_the_root() {
+    // Leaf 290 is in the partial tile at the right edge (never stored): no stored leaf hash
+    // to compare with, so the recomputed root disagrees with the state record's.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = build(&dir);
+    tamper::edit(&path, |t| t.set_leaf(290, br#"{"forged":true}"#)).unwrap();
+    let err = verify_fails(&path);
+    assert_eq!(tampered_at(&err), "state record", "{err}");
+    assert!(err.to_string().contains("leaves 254.."), "{err}");
+}
+
+#[test]
 fn changed_node_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = build(&dir);
-    let id = NodeId { level: 3, index: 9 };
+    let id = NodeId { level: 1, index: 9 };
     tamper::edit(&path, |t| t.set_node(id, [7u8; 32])).unwrap();
     let err = verify_fails(&path);
-    assert_eq!(tampered_at(&err), "node level 3 index 9", "{err}");
+    assert_eq!(tampered_at(&err), "node level 1 index 9", "{err}");
 }
 
 #[test]
@@ -99,11 +112,15 @@ fn changed_checkpoint_is_named() {
     let l = Ledger::open(&path).unwrap();
     let note = l.checkpoints().unwrap()[1]
         .note
-        .replace("\n200\n", "\n199\n");
+        .replace(&format!("\n{N}\n"), &format!("\n{}\n", N - 1));
     drop(l);
     tamper::edit(&path, |t| t.set_checkpoint_note(1, &note)).unwrap();
     let err = verify_fails(&path);
-    assert_eq!(tampered_at(&err), "checkpoint 1 (size 200)", "{err}");
+    assert_eq!(
+        tampered_at(&err),
+        format!("checkpoint 1 (size {N})"),
+        "{err}"
+    );
 }
 
 #[test]
