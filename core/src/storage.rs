@@ -339,12 +339,39 @@ const CACHED_TILES_MAX: usize = 4096;
 /// A complete tile never changes in a valid ledger, so a copy read once stays right; only
 /// partial tiles (the right edge, still growing) are always read from the snapshot. `verify`
 /// bypasses the cache and reads every tile from the file.
+///
+/// It also keeps the nodes of the partial tiles (never stored): those each commit adds, and
+/// those a reader had to derive. A node's hash never changes once the node is complete, so
+/// these too stay right for every later snapshot, and proofs near the right edge (most of
+/// them: every proof against the current size ends there) do not re-hash leaves.
 #[derive(Default)]
 pub struct TileCache {
     tiles: RwLock<HashMap<u64, Arc<[u8]>>>,
+    edge: RwLock<HashMap<NodeId, Hash>>,
 }
 
+/// Edge nodes kept at most; past it, those now under a stored tile are dropped (the partial
+/// tiles of a tree hold under 127 nodes per level, so what remains is small).
+const EDGE_NODES_MAX: usize = 16 * 1024;
+
 impl TileCache {
+    fn edge_node(&self, id: NodeId) -> Option<Hash> {
+        self.edge
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .copied()
+    }
+
+    /// Remember nodes of partial tiles of a tree of `size` leaves.
+    fn remember_edge(&self, nodes: impl IntoIterator<Item = (NodeId, Hash)>, size: u64) {
+        let mut map = self.edge.write().unwrap_or_else(|p| p.into_inner());
+        map.extend(nodes);
+        if map.len() > EDGE_NODES_MAX {
+            map.retain(|id, _| unstored(*id, size));
+        }
+    }
+
     fn get(&self, key: u64) -> Option<Arc<[u8]>> {
         self.tiles
             .read()
@@ -523,6 +550,7 @@ impl Store {
             postings: Vec::new(),
             terms_of: None,
             state: None,
+            tiles: self.tiles.clone(),
         })
     }
 
@@ -574,11 +602,15 @@ struct Edge {
 }
 
 impl Edge {
-    /// True if `id` lies in the partial tile of its level in a tree of this size: not stored.
     fn unstored(&self, id: NodeId) -> bool {
-        let at_level = self.size.checked_shr(u32::from(id.level)).unwrap_or(0);
-        (id.index / TILE_WIDTH + 1).saturating_mul(TILE_WIDTH) > at_level
+        unstored(id, self.size)
     }
+}
+
+/// True if `id` lies in the partial tile of its level in a tree of `size` leaves: not stored.
+fn unstored(id: NodeId, size: u64) -> bool {
+    let at_level = size.checked_shr(u32::from(id.level)).unwrap_or(0);
+    (id.index / TILE_WIDTH + 1).saturating_mul(TILE_WIDTH) > at_level
 }
 
 /// Fetch node hashes: stored ones reading each tile once, those of partial tiles derived.
@@ -629,7 +661,15 @@ fn read_nodes(
     let mut derived = HashMap::new();
     for (n, &id) in ids.iter().enumerate() {
         if edge.unstored(id) {
-            out[n] = derive_node(table, leaves, edge, id, &mut derived)?;
+            out[n] = match shared.and_then(|c| c.edge_node(id)) {
+                Some(h) => h,
+                None => derive_node(table, leaves, edge, id, &mut derived)?,
+            };
+        }
+    }
+    if let Some(c) = shared {
+        if !derived.is_empty() {
+            c.remember_edge(derived, edge.size);
         }
     }
     Ok(out)
@@ -1154,6 +1194,8 @@ pub struct Writer {
     /// Set for an entries ledger: how to index the tail's leaves.
     terms_of: Option<LeafTerms>,
     state: Option<State>,
+    /// The store's cache, told the new edge nodes once they are committed.
+    tiles: Arc<TileCache>,
 }
 
 /// A point in a [`Writer`]'s queue to roll back to (see [`Writer::mark`]).
@@ -1478,7 +1520,12 @@ impl Writer {
             t.insert("state", encode(state)?.as_slice())
                 .map_err(storage_err)?;
         }
-        self.txn.commit().map_err(storage_err)
+        let nodes = std::mem::take(&mut self.nodes);
+        let end = self.first_new_leaf + self.leaves.len() as u64;
+        let tiles = self.tiles.clone();
+        self.txn.commit().map_err(storage_err)?;
+        tiles.remember_edge(nodes.into_iter().filter(|(id, _)| unstored(*id, end)), end);
+        Ok(())
     }
 }
 
