@@ -279,7 +279,7 @@ pub struct Ledger {
 struct Pending {
     queue: Vec<Queued>,
     committing: bool,
-    /// A new leader is waiting for the callers it expects (see [`Ledger::gather`]).
+    /// A new leader is waiting for the callers it expects (see [`Gather`]).
     gathering: bool,
     /// How many callers were appending when the last group ended: those it answered, who
     /// usually append again at once, and those already queued for the next one.
@@ -290,6 +290,31 @@ struct Pending {
 
 /// The longest a new leader waits for the callers it expects, whatever the last commit took.
 const MAX_GATHER: Duration = Duration::from_millis(2);
+
+/// How a new leader gathers its group: it waits briefly for the callers that were appending
+/// when the last group ended (as PostgreSQL's `commit_delay` does when other transactions
+/// are active), processing each request as it arrives.
+///
+/// Without the wait, concurrent callers split into two halves that take turns: the callers
+/// a commit answers come back while the next group (the callers that queued during that
+/// commit) is already committing, so each fsync carries half of them. The wait lasts at most
+/// half the last commit's duration (capped at [`MAX_GATHER`]) and ends as soon as the
+/// expected callers are in, so a lone appender never waits and callers that stop appending
+/// cost one short wait before the estimate follows.
+struct Gather {
+    /// Requests expected in the group, the leader's own included.
+    expected: usize,
+    deadline: Instant,
+}
+
+impl Gather {
+    fn plan(pending: &Pending) -> Gather {
+        Gather {
+            expected: pending.active,
+            deadline: Instant::now() + (pending.last_commit / 2).min(MAX_GATHER),
+        }
+    }
+}
 
 /// Ends a leader's turn even if it unwinds: followers must never wait for a leader that is
 /// gone, and a request taken into a group always gets an answer.
@@ -650,8 +675,10 @@ impl Ledger {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.committing {
             pending.committing = true;
-            let queued = self.gather(pending, 1);
-            return self.lead(Some(work), queued);
+            let gather = Gather::plan(&pending);
+            let queued = std::mem::take(&mut pending.queue);
+            drop(pending);
+            return self.lead(Some(work), queued, gather);
         }
         let slot: Arc<Slot> = Arc::default();
         pending.queue.push(Queued {
@@ -671,8 +698,10 @@ impl Ledger {
             }
             if !pending.committing {
                 pending.committing = true;
-                let queued = self.gather(pending, 0);
-                self.lead(None, queued)?;
+                let gather = Gather::plan(&pending);
+                let queued = std::mem::take(&mut pending.queue);
+                drop(pending);
+                self.lead(None, queued, gather)?;
                 return take_slot(&slot).unwrap_or_else(|| {
                     Err(Error::Internal("queued append was not processed".into()))
                 });
@@ -680,41 +709,41 @@ impl Ledger {
         }
     }
 
-    /// A new leader's group: everything queued, after waiting briefly for the callers that
-    /// were appending when the last group ended (as PostgreSQL's `commit_delay` does when
-    /// other transactions are active).
-    ///
-    /// Without the wait, concurrent callers split into two halves that take turns: the
-    /// callers a commit answers come back while the next group (the callers that queued
-    /// during that commit) is already committing, so each fsync carries half of them. The
-    /// wait is for at most half the last commit's duration (capped at [`MAX_GATHER`]), and
-    /// only when more callers were active than are queued, so a lone appender never waits
-    /// and callers that stop appending cost one short wait before the estimate follows.
-    /// `own` is 1 when the leader's request is not in the queue.
-    fn gather(&self, mut pending: MutexGuard<'_, Pending>, own: usize) -> Vec<Queued> {
-        let expected = pending.active;
-        if pending.queue.len() + own < expected {
-            let deadline = Instant::now() + (pending.last_commit / 2).min(MAX_GATHER);
-            pending.gathering = true;
-            while pending.queue.len() + own < expected {
-                let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                    break;
-                };
-                pending = self
-                    .arrived
-                    .wait_timeout(pending, left)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
+    /// More requests for the group being assembled (see [`Gather`]): whatever has been
+    /// queued since the leader last looked, waiting for it while fewer than the expected
+    /// callers are in and the deadline has not passed. `None` when the group is complete.
+    fn gather_more(&self, gather: &Gather, have: usize) -> Option<Vec<Queued>> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if !pending.queue.is_empty() {
+                return Some(std::mem::take(&mut pending.queue));
             }
+            if have >= gather.expected {
+                return None;
+            }
+            let left = gather
+                .deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())?;
+            pending.gathering = true;
+            pending = self
+                .arrived
+                .wait_timeout(pending, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
             pending.gathering = false;
         }
-        std::mem::take(&mut pending.queue)
     }
 
-    /// One leader's turn: commit `own` and `queued` together, answer every queued caller,
-    /// then let the next group start.
-    fn lead(&self, own: Option<Work<'_>>, queued: Vec<Queued>) -> Result<Vec<Receipt>> {
-        let _turn = LeaderTurn {
+    /// One leader's turn: commit `own`, `queued` and what it gathers together, answer every
+    /// queued caller, then let the next group start.
+    fn lead(
+        &self,
+        own: Option<Work<'_>>,
+        queued: Vec<Queued>,
+        gather: Gather,
+    ) -> Result<Vec<Receipt>> {
+        let mut turn = LeaderTurn {
             ledger: self,
             slots: queued.iter().map(|q| q.slot.clone()).collect(),
             requests: queued.len() + usize::from(own.is_some()),
@@ -722,7 +751,7 @@ impl Ledger {
         };
         let mut guard = self.lock()?;
         self.recover(&mut guard)?;
-        self.run_group(&mut guard, own, queued)
+        self.run_group(&mut guard, own, queued, &gather, &mut turn)
     }
 
     /// Process `own` (if any) and every queued request in one write transaction. Returns the
@@ -732,6 +761,8 @@ impl Ledger {
         guard: &mut WriterState,
         own: Option<Work<'_>>,
         queued: Vec<Queued>,
+        gather: &Gather,
+        turn: &mut LeaderTurn<'_>,
     ) -> Result<Vec<Receipt>> {
         let mut w = self.failed(self.store()?.writer(self.durable))?;
         if self.meta.kind == LedgerKind::Entries {
@@ -745,13 +776,25 @@ impl Ledger {
         };
         let start = guard.frontier.size();
         let mut own_result = own.map(|work| self.process(&mut g, &work));
-        let mut results: Vec<(Arc<Slot>, Result<Vec<Receipt>>)> = queued
-            .into_iter()
-            .map(|q| {
+        let mut results: Vec<(Arc<Slot>, Result<Vec<Receipt>>)> = Vec::new();
+        // Process what is queued while the rest of the group arrives: the waiting overlaps
+        // the work instead of adding to it.
+        let mut batch = queued;
+        loop {
+            for q in batch.drain(..) {
                 let r = self.process(&mut g, &q.work);
-                (q.slot, r)
-            })
-            .collect();
+                results.push((q.slot, r));
+            }
+            let have = results.len() + usize::from(own_result.is_some());
+            match self.gather_more(gather, have) {
+                Some(more) => {
+                    turn.slots.extend(more.iter().map(|q| q.slot.clone()));
+                    turn.requests += more.len();
+                    batch = more;
+                }
+                None => break,
+            }
+        }
         // The leaf hash of every new leaf, by index, from the receipts that carry them.
         let mut leaf_hashes = vec![[0u8; 32]; (g.frontier.size() - start) as usize];
         let receipts = || {
