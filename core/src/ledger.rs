@@ -1289,16 +1289,22 @@ impl Ledger {
             let mut frontier = Frontier::new();
             let mut checker = NodeChecker::new(&reader, state.size);
             let mut progress = opts.progress.take();
-            // Two stages on two threads: one reads the leaves out of the file (redb's page
-            // reads are the larger half of the work), the other hashes them, folds the hashes
-            // into the tree and compares every node with the stored one. Leaves travel in
-            // batches, copied into one buffer each, so the hand-over stays cheap.
+            // Two stages on two threads: one reads the leaves out of the file, the other
+            // folds their hashes into the tree and compares every node with the stored one.
+            // Hashing the leaves is the largest part of the work, so both stages do it: the
+            // reader hashes a share of each batch, more while the folder falls behind (batches
+            // queue up), less while it waits. Leaves travel in batches, copied into one
+            // buffer each, and the buffers come back for reuse.
             let size = state.size;
+            let queued = std::sync::atomic::AtomicUsize::new(0);
             let count = std::thread::scope(|s| -> Result<u64> {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Result<LeafBatch>>(8);
-                let reader = &reader;
+                let (back_tx, back_rx) = std::sync::mpsc::channel::<LeafBatch>();
+                let (reader, queued) = (&reader, &queued);
                 let producer = s.spawn(move || {
                     let mut batch = LeafBatch::default();
+                    // Of every 16 leaves, how many this stage hashes.
+                    let mut share = 6usize;
                     let scanned = reader.scan_leaves(|index, leaf| {
                         if index >= size {
                             return Err(Error::Tampered {
@@ -1308,7 +1314,16 @@ impl Ledger {
                         }
                         batch.push(leaf);
                         if batch.ends.len() == VERIFY_BATCH {
-                            let full = std::mem::take(&mut batch);
+                            let behind = queued.load(Ordering::Relaxed);
+                            share = match behind {
+                                0 => share.saturating_sub(1),
+                                1 => share,
+                                _ => (share + 1).min(16),
+                            };
+                            batch.hash_share(alg, share);
+                            let next = back_rx.try_recv().unwrap_or_default();
+                            let full = std::mem::replace(&mut batch, next.cleared());
+                            queued.fetch_add(1, Ordering::Relaxed);
                             // A closed channel means the other stage found an error.
                             tx.send(Ok(full))
                                 .map_err(|_| Error::Internal("stopped".into()))?;
@@ -1321,9 +1336,13 @@ impl Ledger {
                 let mut folded = 0u64;
                 let consumed = (|| -> Result<()> {
                     for batch in rx.iter() {
+                        queued.fetch_sub(1, Ordering::Relaxed);
                         let batch = batch?;
-                        for leaf in batch.leaves() {
-                            let leaf_hash = alg.leaf_hash(leaf);
+                        for (n, leaf) in batch.leaves().enumerate() {
+                            let leaf_hash = match batch.hashes.get(n) {
+                                Some(h) => *h,
+                                None => alg.leaf_hash(leaf),
+                            };
                             frontier.push(alg, leaf_hash, |id, h| checker.check(id, h));
                             checker.take_error()?;
                             folded += 1;
@@ -1333,6 +1352,7 @@ impl Ledger {
                                 }
                             }
                         }
+                        let _ = back_tx.send(batch);
                     }
                     Ok(())
                 })();
@@ -1594,9 +1614,27 @@ const VERIFY_BATCH: usize = 1024;
 struct LeafBatch {
     bytes: Vec<u8>,
     ends: Vec<usize>,
+    /// Hashes of the first leaves, computed by the stage that read them.
+    hashes: Vec<Hash>,
 }
 
 impl LeafBatch {
+    fn cleared(mut self) -> Self {
+        self.bytes.clear();
+        self.ends.clear();
+        self.hashes.clear();
+        self
+    }
+
+    /// Hash the first `share`/16 of the leaves.
+    fn hash_share(&mut self, alg: HashAlg, share: usize) {
+        let n = self.ends.len() * share / 16;
+        let mut hashes = std::mem::take(&mut self.hashes);
+        hashes.clear();
+        hashes.extend(self.leaves().take(n).map(|l| alg.leaf_hash(l)));
+        self.hashes = hashes;
+    }
+
     fn push(&mut self, leaf: &[u8]) {
         self.bytes.extend_from_slice(leaf);
         self.ends.push(self.bytes.len());
