@@ -186,9 +186,10 @@ test('checkpoints: signed, kept, verified, with verify() against an outside one'
   assert.equal(report.checkpoints_checked, 2)
   assert.equal(report.consistent_with_checkpoint, 3)
   assert.ok(report.nodes_checked >= 1)
-  // Every entry is filed under at least its actor, action and subject; by default only the
-  // indexes' structure is checked.
-  assert.ok(report.postings_checked >= 3 * 4, `${report.postings_checked} postings`)
+  // Under 64 entries, every entry is in the query indexes' unindexed tail (queries read those
+  // entries directly): no stored postings to check yet. By default only the indexes'
+  // structure is checked.
+  assert.equal(report.postings_checked, 0)
   assert.equal(report.indexes_checked, false)
   const plain = await ledger.verify()
   assert.equal(plain.consistent_with_checkpoint, null)

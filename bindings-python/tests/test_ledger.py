@@ -272,14 +272,15 @@ def test_checkpoints_and_full_verify(ledger_path: Path) -> None:
         "indexes_checked": False,
     }
     assert report["nodes_checked"] >= 10
-    # Every entry is filed under at least its actor, action and subject.
-    assert report["postings_checked"] >= 3 * 10
+    # Under 64 entries, every entry is in the query indexes' unindexed tail (queries read
+    # those entries directly): no stored postings to check yet.
+    assert report["postings_checked"] == 0
     # indexes=True also checks every posting against its entry: the same report otherwise.
     assert led.verify(indexes=True) == {**report, "indexes_checked": True}
     led.append(make_entry(10))
     deep = led.verify(checkpoint=note, verifier_key=signer.verifier_key, indexes=True)
     assert (deep["consistent_with_checkpoint"], deep["indexes_checked"]) == (10, True)
-    assert deep["postings_checked"] > report["postings_checked"]
+    assert deep["postings_checked"] == 0
     assert led.verify(checkpoint=note, verifier_key=signer.verifier_key)["indexes_checked"] is False
     with pytest.raises(TypeError):
         led.verify(indexes="yes")  # type: ignore[arg-type]

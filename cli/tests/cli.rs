@@ -1184,7 +1184,8 @@ fn checkpoint_and_verify_against_it_with_vkey_string_and_file() {
 
 #[test]
 fn verify_indexes_also_checks_every_posting_against_its_entry() {
-    let fx = Fx::with_entries(6);
+    // 70 entries: the query indexes cover all but a short unindexed tail (under 64).
+    let fx = Fx::with_entries(70);
     // The library's report for the same ledger and options, key for key.
     let library = |opts: VerifyOptions<'_>| {
         let l = Ledger::open(&fx.ledger).unwrap();
@@ -1194,15 +1195,15 @@ fn verify_indexes_also_checks_every_posting_against_its_entry() {
     assert_eq!(plain["indexes_checked"], false);
     let postings = plain["postings_checked"].as_u64().unwrap();
     // Every entry files at least its actor, action and subject.
-    assert!(postings >= 3 * 6, "{plain}");
+    assert!(postings >= 3 * 64, "{plain}");
     assert_eq!(plain, library(VerifyOptions::default()));
     let deep = run(&["verify", fx.l(), "--indexes"]).expect(0).json();
     assert_eq!(deep["indexes_checked"], true);
     assert!(
-        deep["postings_checked"].as_u64().unwrap() >= 3 * 6,
+        deep["postings_checked"].as_u64().unwrap() >= 3 * 64,
         "{deep}"
     );
-    assert_eq!(deep["size"], 6);
+    assert_eq!(deep["size"], 70);
     assert_eq!(deep, library(VerifyOptions::default().indexes(true)));
     // With an outside checkpoint too.
     let note = fx.checkpoint("cp.txt", None);
@@ -1218,7 +1219,7 @@ fn verify_indexes_also_checks_every_posting_against_its_entry() {
     .expect(0)
     .json();
     assert_eq!(both["indexes_checked"], true);
-    assert_eq!(both["consistent_with_checkpoint"], 6);
+    assert_eq!(both["consistent_with_checkpoint"], 70);
     assert_eq!(both["postings_checked"], deep["postings_checked"]);
     run(&["verify", fx.l(), "--indexes=yes"]).expect(2);
 
@@ -1233,7 +1234,8 @@ fn verify_indexes_also_checks_every_posting_against_its_entry() {
 
 #[test]
 fn verify_reports_a_tampered_leaf_with_1_and_names_it() {
-    let fx = Fx::with_entries(6);
+    // 70 entries: leaf 3 is under the first complete (stored) tile of 64 leaves.
+    let fx = Fx::with_entries(70);
     run(&["verify", fx.l()]).expect(0);
     let mut doctored = fx.show(3);
     doctored["actor"]["id"] = "mallory".into();
@@ -1249,7 +1251,7 @@ fn verify_reports_a_tampered_leaf_with_1_and_names_it() {
 
 #[test]
 fn verify_reports_a_tampered_node_and_checkpoint_with_1() {
-    let fx = Fx::with_entries(4);
+    let fx = Fx::with_entries(70);
     trailseal::storage::tamper::edit(&fx.ledger, |t| {
         t.set_node(NodeId { level: 1, index: 1 }, [7u8; 32])
     })

@@ -1374,7 +1374,7 @@ impl Ledger {
             if root != state.root {
                 // Every leaf and node under a stored tile matched: what differs is in the
                 // partial tiles at the right edge, or the record itself.
-                let unstored = state.size / crate::storage::TILE_WIDTH * crate::storage::TILE_WIDTH;
+                let unstored = state.size / 64 * 64;
                 return Err(Error::Tampered {
                     location: "state record".into(),
                     detail: format!(
@@ -1670,26 +1670,21 @@ impl<'r> NodeChecker<'r> {
     }
 
     fn check(&mut self, id: NodeId, computed: &Hash) {
-        if self.error.is_some() {
+        if self.error.is_some() || !crate::storage::is_stored(id, self.size) {
             return;
         }
-        let tile_index = id.index / crate::storage::TILE_WIDTH;
-        let complete_tiles = (self.size >> id.level) / crate::storage::TILE_WIDTH;
-        if tile_index >= complete_tiles {
-            return;
-        }
-        let slot = &mut self.tiles[id.level as usize];
-        if slot.0 != tile_index {
-            match self.reader.tile(id.level, tile_index) {
-                Ok(t) => *slot = (tile_index, t.unwrap_or_default()),
+        let (key, pos) = crate::storage::tile_of(id);
+        let slot = &mut self.tiles[usize::from(id.level / crate::storage::TILE_HEIGHT)];
+        if slot.0 != key {
+            match self.reader.tile(key) {
+                Ok(t) => *slot = (key, t.unwrap_or_default()),
                 Err(e) => {
                     self.error = Some(e);
                     return;
                 }
             }
         }
-        let pos = (id.index % crate::storage::TILE_WIDTH) as usize * 32;
-        let stored = slot.1.get(pos..pos + 32);
+        let stored = slot.1.get(pos * 32..pos * 32 + 32);
         self.checked += 1;
         if stored != Some(&computed[..]) {
             let (location, what) = if id.level == 0 {
@@ -1714,19 +1709,26 @@ impl<'r> NodeChecker<'r> {
 }
 
 /// A stored tile must be a complete one of this tree (partial tiles are never stored).
-fn check_tile(level: u8, tile: u64, bytes: &[u8], size: u64) -> Result<()> {
-    let nodes_at_level = if level >= 64 { 0 } else { size >> level };
-    let first = tile.saturating_mul(crate::storage::TILE_WIDTH);
-    let expected = nodes_at_level
-        .saturating_sub(first)
-        .min(crate::storage::TILE_WIDTH);
-    if expected != crate::storage::TILE_WIDTH || bytes.len() as u64 != expected * 32 {
+fn check_tile(tier: u8, tile: u64, bytes: &[u8], size: u64) -> Result<()> {
+    use crate::storage::{is_stored, TILE_HASHES, TILE_HEIGHT};
+    let level = tier.saturating_mul(TILE_HEIGHT);
+    let first = tile.saturating_mul(64);
+    let id = NodeId {
+        level,
+        index: first,
+    };
+    if level >= 64 || !is_stored(id, size) || bytes.len() != TILE_HASHES * 32 {
         return Err(Error::Tampered {
             location: format!("node level {level} index {first}"),
             detail: format!(
-                "tile holds {} bytes; a tree of {size} leaves has {expected} nodes there (only complete tiles of {} are stored)",
+                "a tile of {} bytes is stored there; a tree of {size} leaves has {} (only \
+                 complete tiles of {TILE_HASHES} hashes are stored)",
                 bytes.len(),
-                crate::storage::TILE_WIDTH
+                if level < 64 && is_stored(id, size) {
+                    "a complete tile"
+                } else {
+                    "no complete tile"
+                }
             ),
         });
     }

@@ -34,13 +34,14 @@
 //! of tuning makes that twice as fast as SQLite. So leaves are grouped into *bundles* and node
 //! hashes into *tiles*, the way C2SP tlog-tiles groups 256 hashes:
 //!
-//! - A tile holds [`TILE_WIDTH`] (127) consecutive hashes of one level of the tree (level 0 =
-//!   leaf hashes). All levels are stored, so any node, and so any proof or historical root, is
-//!   O(log n) tile reads with no hashing beyond the proof's own folds. A batch of 1,000 leaves
-//!   touches about 16 tiles. 127 hashes (4,064 bytes) are what fits one 4 KiB redb leaf page
-//!   with its header: with 64-hash tiles (2 KiB) two tiles did not fit one page (they need
-//!   4,124 bytes), so every tile took a page of its own and half of the node store was empty
-//!   space. The partial tile a single durable append rewrites is one page either way.
+//! - A tile holds a subtree [`TILE_HEIGHT`] (6) levels deep: 64 consecutive nodes of one level
+//!   and the 62 nodes above them within the tile ([`TILE_HASHES`], 4,032 bytes, one 4 KiB redb
+//!   page with its header). Tier `t` tiles hold levels `6t` to `6t + 5`; level 0 holds the leaf
+//!   hashes. Every level is stored, so any node, and so any proof or historical root, is read
+//!   with no hashing beyond the proof's own folds, and a proof of a million-entry tree reads
+//!   four tiles, one per six levels (the upper ones cached, see [`TileCache`]), where tiles
+//!   of one level each would take twenty. (Strips of 127 hashes of a single level, the layout
+//!   before storage format 4, cost a proof one page read per level below the cached ones.)
 //! - A bundle holds up to 64 consecutive leaves and at most about 16 KiB, so a
 //!   single append rewrites at most one partial bundle of bounded size even when entries are
 //!   large; bundles filled by small commits close at one page (4 KiB), since each such commit
@@ -55,7 +56,7 @@
 //! The append frontier (one hash per set bit of the size) lives in the ledger's memory and is
 //! rebuilt on open.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -84,10 +85,14 @@ const BLOCKS: TableDefinition<BlockKey, &[u8]> = TableDefinition::new("trailseal
 
 /// Version of this storage layout, recorded in [`Meta`]; a file with another one is refused.
 /// 3: the query indexes may leave a short tail unindexed (an older reader would call it
-/// damaged).
-pub const STORAGE_FORMAT: u32 = 3;
-/// Hashes per tile: a full tile fills one 4 KiB page (see the module docs).
-pub const TILE_WIDTH: u64 = 127;
+/// damaged). 4: node tiles hold six-level subtrees, and only complete ones are stored.
+pub const STORAGE_FORMAT: u32 = 4;
+/// Tree levels per tile (see the module docs).
+pub const TILE_HEIGHT: u8 = 6;
+/// Nodes of a tile's bottom level.
+const TILE_SPAN: u64 = 1 << TILE_HEIGHT;
+/// Hashes in a tile: 64 + 32 + 16 + 8 + 4 + 2. A tile fills one 4 KiB page.
+pub const TILE_HASHES: usize = 2 * TILE_SPAN as usize - 2;
 /// redb's page cache. Its default (1 GiB) lets memory grow with the ledger; an append touches
 /// a few pages at the right edge and a proof O(log n) tiles, so a bounded cache keeps memory
 /// flat at no cost to either.
@@ -192,15 +197,28 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_stdvec(value).map_err(|e| Error::Internal(format!("encoding a record: {e}")))
 }
 
-fn tile_key(level: u8, tile: u64) -> u64 {
-    (u64::from(level) << 58) | tile
+fn tile_key(tier: u8, tile: u64) -> u64 {
+    (u64::from(tier) << 58) | tile
 }
 
-fn tile_of(id: NodeId) -> (u64, usize) {
+/// The key of the tile holding node `id`, and the node's position in it: a tile lists its
+/// levels bottom up, each left to right.
+pub fn tile_of(id: NodeId) -> (u64, usize) {
+    let k = id.level % TILE_HEIGHT;
+    let width = TILE_SPAN >> k;
+    let offset = 2 * TILE_SPAN - ((2 * TILE_SPAN) >> k);
     (
-        tile_key(id.level, id.index / TILE_WIDTH),
-        (id.index % TILE_WIDTH) as usize,
+        tile_key(id.level / TILE_HEIGHT, id.index / width),
+        (offset + id.index % width) as usize,
     )
+}
+
+/// True if node `id` is stored in a tree of `size` leaves: its tile is complete, i.e. the
+/// tile's subtree spans only leaves below `size`. (The node itself is then complete too.)
+pub fn is_stored(id: NodeId, size: u64) -> bool {
+    let shift = u32::from(id.level / TILE_HEIGHT + 1) * u32::from(TILE_HEIGHT);
+    let tile = id.index >> (TILE_HEIGHT - id.level % TILE_HEIGHT);
+    shift < 64 && tile < size >> shift
 }
 
 /// Iterate the leaves framed in a bundle.
@@ -326,13 +344,13 @@ pub struct Store {
     tiles: Arc<TileCache>,
 }
 
-/// Tree levels whose complete tiles are kept in memory: from level 4 up a tile covers 2,032
-/// leaves or more, so at 1 million entries these levels hold about 980 tiles (4 MiB), and
-/// every proof finds all but its lowest four nodes here instead of in the B-tree. Beyond
-/// [`CACHED_TILES_MAX`] tiles (about 4 million entries) the tiles read first stay cached; the
-/// upper levels, which every proof reads, are among them.
-pub const CACHED_TILE_LEVEL: u8 = 2;
-/// At most this many tiles (4 KiB each: 8 MiB) are cached; beyond, tiles are read as usual.
+/// Tiers whose tiles are kept in memory once read: from tier 1 up (levels 6 and above) a tile
+/// covers 4,096 leaves, so at 1 million entries these tiers hold about 250 tiles (1 MiB), at
+/// 10 million about 2,500, and a proof reads just its tier-0 tile from the B-tree. Beyond
+/// [`CACHED_TILES_MAX`] tiles (about 16 million entries) the tiles read first stay cached;
+/// the upper tiers, which every proof reads, are among them.
+pub const CACHED_TILE_TIER: u8 = 1;
+/// At most this many tiles (4 KiB each: 16 MiB) are cached; beyond, tiles are read as usual.
 const CACHED_TILES_MAX: usize = 4096;
 
 /// Complete node tiles of the upper tree levels, shared by every snapshot of one open store.
@@ -380,8 +398,8 @@ impl TileCache {
             .cloned()
     }
 
-    fn offer(&self, level: u8, key: u64, tile: &[u8]) {
-        if level < CACHED_TILE_LEVEL || tile.len() != TILE_WIDTH as usize * 32 {
+    fn offer(&self, key: u64, tile: &[u8]) {
+        if ((key >> 58) as u8) < CACHED_TILE_TIER || tile.len() != TILE_HASHES * 32 {
             return;
         }
         let mut map = self.tiles.write().unwrap_or_else(|p| p.into_inner());
@@ -607,10 +625,9 @@ impl Edge {
     }
 }
 
-/// True if `id` lies in the partial tile of its level in a tree of `size` leaves: not stored.
+/// True if `id` lies in a partial tile in a tree of `size` leaves: not stored.
 fn unstored(id: NodeId, size: u64) -> bool {
-    let at_level = size.checked_shr(u32::from(id.level)).unwrap_or(0);
-    (id.index / TILE_WIDTH + 1).saturating_mul(TILE_WIDTH) > at_level
+    !is_stored(id, size)
 }
 
 /// Fetch node hashes: stored ones reading each tile once, those of partial tiles derived.
@@ -654,7 +671,7 @@ fn read_nodes(
         let guard = table.get(key).map_err(storage_err)?;
         let bytes = guard.as_ref().map(|g| g.value()).unwrap_or_default();
         if let Some(c) = shared {
-            c.offer(ids[group[0].1].level, key, bytes);
+            c.offer(key, bytes);
         }
         take(bytes, group)?;
     }
@@ -836,11 +853,11 @@ impl Reader {
         Ok(*self.edge.get_or_init(|| e))
     }
 
-    /// The raw tile `tile` of `level` (up to [`TILE_WIDTH`] hashes), if stored.
-    pub fn tile(&self, level: u8, tile: u64) -> Result<Option<Vec<u8>>> {
+    /// The raw tile with key `key` (see [`tile_of`]), if stored.
+    pub fn tile(&self, key: u64) -> Result<Option<Vec<u8>>> {
         Ok(self
             .nodes_t()?
-            .get(tile_key(level, tile))
+            .get(key)
             .map_err(storage_err)?
             .map(|g| g.value().to_vec()))
     }
@@ -1162,7 +1179,7 @@ impl Reader {
         Ok(())
     }
 
-    /// Every tile of the node store as `(level, tile index, bytes)`, in key order.
+    /// Every tile of the node store as `(tier, tile index, bytes)`, in key order.
     pub fn scan_tiles(&self, mut f: impl FnMut(u8, u64, &[u8]) -> Result<()>) -> Result<()> {
         for item in self.nodes_t()?.iter().map_err(storage_err)? {
             let (k, v) = item.map_err(storage_err)?;
@@ -1428,67 +1445,76 @@ impl Writer {
         }
     }
 
-    /// Write the tiles this commit completes. Their hashes from earlier commits (a partial
-    /// tile is never stored) are derived: a leaf tile's from the leaves, a higher tile's from
-    /// the two complete tiles below it, stored by now since levels are written in order.
+    /// Write the tiles this commit completes. Their nodes from earlier commits (a partial
+    /// tile is never stored) are derived: a tier-0 tile's bottom level from the leaves, a
+    /// higher tile's from the complete tiles below it (stored by now: tiers are written in
+    /// order), and the levels above from the level below.
     fn flush_nodes(&mut self) -> Result<()> {
-        if self.nodes.is_empty() {
+        let end = self.first_new_leaf + self.leaves.len() as u64;
+        let mut keys: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(id, _)| is_stored(*id, end))
+            .map(|(id, _)| tile_of(*id).0)
+            .collect();
+        if keys.is_empty() {
             return Ok(());
         }
-        // Group by tile so each tile is built once per commit.
-        let mut tiles: BTreeMap<u64, Vec<(usize, Hash)>> = BTreeMap::new();
-        for &(id, hash) in &self.nodes {
-            let (key, pos) = tile_of(id);
-            tiles.entry(key).or_default().push((pos, hash));
-        }
-        let full = TILE_WIDTH as usize;
-        let end = self.first_new_leaf + self.leaves.len() as u64;
-        let mut alg = None;
+        keys.sort_unstable();
+        keys.dedup();
+        let new: HashMap<NodeId, Hash> = self.nodes.iter().copied().collect();
+        let alg = self.committed_edge()?.alg;
+        let edge = Edge { alg, size: end };
         let mut table = self.txn.open_table(NODES).map_err(storage_err)?;
-        for (key, mut items) in tiles {
-            items.sort_by_key(|(pos, _)| *pos);
-            if items[items.len() - 1].0 != full - 1 {
-                continue;
+        let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        for key in keys {
+            let (tier, tile) = ((key >> 58) as u8, key & ((1 << 58) - 1));
+            let bottom = tier * TILE_HEIGHT;
+            let first = tile * TILE_SPAN;
+            let node = |level, index| NodeId { level, index };
+            let mut hashes: Vec<Hash> = Vec::with_capacity(TILE_HASHES);
+            // This commit added the bottom level's last nodes; the ones before are older.
+            let older = (0..TILE_SPAN)
+                .take_while(|p| !new.contains_key(&node(bottom, first + p)))
+                .count() as u64;
+            if older > 0 && tier == 0 {
+                leaf_range(&leaves, first, first + older, |_, leaf| {
+                    hashes.push(alg.leaf_hash(leaf));
+                    Ok(())
+                })?;
+            } else if older > 0 {
+                let below: Vec<NodeId> = (2 * first..2 * (first + older))
+                    .map(|index| node(bottom - 1, index))
+                    .collect();
+                let children = read_nodes(&table, &leaves, edge, &below, None)?;
+                hashes.extend(
+                    children
+                        .chunks_exact(2)
+                        .map(|c| alg.node_hash(&c[0], &c[1])),
+                );
             }
-            let (level, tile) = ((key >> 58) as u8, key & ((1 << 58) - 1));
-            let first = tile * TILE_WIDTH;
-            let mut bytes = Vec::with_capacity(full * 32);
-            let before = items[0].0 as u64;
-            if before > 0 {
-                let alg = match alg {
-                    Some(a) => a,
-                    None => *alg.insert(self.committed_edge()?.alg),
-                };
-                let edge = Edge { alg, size: end };
-                let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
-                if level == 0 {
-                    leaf_range(&leaves, first, first + before, |_, leaf| {
-                        bytes.extend_from_slice(&alg.leaf_hash(leaf));
-                        Ok(())
-                    })?;
-                } else {
-                    let below: Vec<NodeId> = (2 * first..2 * (first + before))
-                        .map(|index| NodeId {
-                            level: level - 1,
-                            index,
-                        })
-                        .collect();
-                    let hashes = read_nodes(&table, &leaves, edge, &below, None)?;
-                    for pair in hashes.chunks_exact(2) {
-                        bytes.extend_from_slice(&alg.node_hash(&pair[0], &pair[1]));
-                    }
+            for p in older..TILE_SPAN {
+                let id = node(bottom, first + p);
+                hashes.push(*new.get(&id).ok_or_else(|| {
+                    Error::Internal(format!("completing tile {key:#x}: node {id:?} missing"))
+                })?);
+            }
+            let mut start = 0;
+            for k in 1..TILE_HEIGHT {
+                let width = (TILE_SPAN >> k) as usize;
+                for q in 0..width {
+                    let id = node(bottom + k, tile * width as u64 + q as u64);
+                    let h = match new.get(&id) {
+                        Some(h) => *h,
+                        None => alg.node_hash(&hashes[start + 2 * q], &hashes[start + 2 * q + 1]),
+                    };
+                    hashes.push(h);
                 }
+                start += 2 * width;
             }
-            for (pos, hash) in items {
-                if bytes.len() != pos * 32 {
-                    return Err(Error::Internal(format!(
-                        "node tile {key:#x} holds {} hashes, next is {pos}",
-                        bytes.len() / 32
-                    )));
-                }
-                bytes.extend_from_slice(&hash);
-            }
-            table.insert(key, bytes.as_slice()).map_err(storage_err)?;
+            table
+                .insert(key, hashes.concat().as_slice())
+                .map_err(storage_err)?;
         }
         Ok(())
     }
@@ -1958,18 +1984,42 @@ mod tests {
     }
 
     #[test]
-    fn tile_keys_separate_levels() {
-        let a = tile_of(NodeId {
-            level: 0,
-            index: TILE_WIDTH + 5,
-        });
-        let b = tile_of(NodeId { level: 1, index: 0 });
-        assert_eq!(a, (1, 5));
-        assert_eq!(b, (1 << 58, 0));
-        let top = tile_of(NodeId {
-            level: 63,
-            index: 1,
-        });
-        assert_eq!(top.0 >> 58, 63);
+    fn tiles_hold_six_level_subtrees() {
+        let at = |level, index| tile_of(NodeId { level, index });
+        // tier 0, tile 1: leaves 64..128 at 0..64, then 32 level-1 nodes, ..., 2 level-5 nodes
+        assert_eq!(at(0, 64 + 5), (1, 5));
+        assert_eq!(at(1, 32), (1, 64));
+        assert_eq!(at(2, 16 + 3), (1, 96 + 3));
+        assert_eq!(at(5, 3), (1, 124 + 1));
+        // level 6 starts tier 1
+        assert_eq!(at(6, 0), (1 << 58, 0));
+        assert_eq!(at(11, 1), (1 << 58, 124 + 1));
+        assert_eq!(at(63, 0).0 >> 58, 10);
+        // every position of a tile is used exactly once
+        let mut seen = [false; TILE_HASHES];
+        for level in 0..TILE_HEIGHT {
+            for index in 0..(TILE_SPAN >> level) {
+                let (key, pos) = at(level, index);
+                assert_eq!(key, 0);
+                assert!(!std::mem::replace(&mut seen[pos], true));
+            }
+        }
+        assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn a_tile_is_stored_once_its_subtree_is_complete() {
+        let id = |level, index| NodeId { level, index };
+        assert!(!is_stored(id(0, 0), 63));
+        assert!(is_stored(id(0, 0), 64));
+        assert!(is_stored(id(5, 1), 64));
+        assert!(!is_stored(id(0, 64), 127));
+        assert!(is_stored(id(0, 64), 128));
+        // tier 1 needs 4,096 leaves
+        assert!(!is_stored(id(6, 0), 4095));
+        assert!(is_stored(id(6, 0), 4096));
+        assert!(is_stored(id(11, 1), 4096));
+        // the top tier never completes
+        assert!(!is_stored(id(63, 0), u64::MAX));
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Once;
 
 use serde_json::{json, Value};
 use trailseal::merkle::{Frontier, Hash, NodeId};
-use trailseal::storage::{tamper, State, TILE_WIDTH};
+use trailseal::storage::{is_stored, tamper, State};
 use trailseal::{
     entry, Checkpoint, CreateOptions, ErrorCode, HashAlg, Ledger, Signer, Timestamp, Verifier,
     VerifyOptions,
@@ -532,10 +532,9 @@ fn forge_consistently(path: &Path, index: u64, resign: Option<&Signer>) {
     let (after, roots) = nodes_of(&new_leaves);
     assert_ne!(before, after, "the forgery changes the leaf hash");
     // Only complete tiles are stored: the forger rewrites the stored nodes that change.
-    let in_stored_tile = |id: &NodeId| (id.index / TILE_WIDTH + 1) * TILE_WIDTH <= size >> id.level;
     let changed: Vec<(NodeId, Hash)> = after
         .iter()
-        .filter(|(id, h)| before.get(id) != Some(h) && in_stored_tile(id))
+        .filter(|(id, h)| before.get(id) != Some(h) && is_stored(**id, size))
         .map(|(id, h)| (*id, *h))
         .collect();
 

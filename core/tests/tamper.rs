@@ -5,7 +5,7 @@ use trailseal::merkle::NodeId;
 use trailseal::storage::tamper;
 use trailseal::{CreateOptions, Error, ErrorCode, Ledger, Signer, VerifyOptions};
 
-/// Two complete leaf tiles (0..254) and one of level 1: only complete tiles are stored.
+/// Four complete tier-0 tiles (leaves 0..256) and a partial one: only complete tiles are stored.
 const N: u64 = 300;
 
 fn build(dir: &tempfile::TempDir) -> (std::path::PathBuf, Signer) {
@@ -60,7 +60,7 @@ fn changed_recent_leaf_is_caught_by_the_root() {
     tamper::edit(&path, |t| t.set_leaf(290, br#"{"forged":true}"#)).unwrap();
     let err = verify_fails(&path);
     assert_eq!(tampered_at(&err), "state record", "{err}");
-    assert!(err.to_string().contains("leaves 254.."), "{err}");
+    assert!(err.to_string().contains("leaves 256.."), "{err}");
 }
 
 #[test]

@@ -559,9 +559,10 @@ func TestProofsCheckpointsVerify(t *testing.T) {
 		report.ConsistentWithCheckpoint != nil || report.NodesChecked == 0 {
 		t.Fatalf("Verify = %+v, %v", report, err)
 	}
-	// Each entry is filed under at least its actor, action and subject; by default only the
+	// Under 64 entries, every entry is in the query indexes' unindexed tail (queries read
+	// those entries directly): no stored postings to check yet. By default only the
 	// indexes' structure is checked.
-	if report.PostingsChecked < 3*11 || report.IndexesChecked {
+	if report.PostingsChecked != 0 || report.IndexesChecked {
 		t.Fatalf("Verify postings = %+v", report)
 	}
 	deep, err := l.Verify(VerifyOptions{Indexes: true})

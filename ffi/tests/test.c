@@ -995,10 +995,11 @@ static void test_proofs_and_checkpoints(void) {
   CHECK(u64_member(report, "size") == 13);
   CHECK(u64_member(report, "checkpoints_checked") == 2);
   CHECK(strstr(report, "\"consistent_with_checkpoint\":null") != NULL);
-  /* Each entry is filed under at least its actor, action and subject; by default only the
-   * indexes' structure is checked. */
+  /* Under 64 entries, every entry is in the query indexes' unindexed tail (queries read those
+   * entries directly): no stored postings to check yet. By default only the indexes'
+   * structure is checked. */
   unsigned long long postings = u64_member(report, "postings_checked");
-  CHECK(postings >= 3 * 13 && postings != ~0ULL);
+  CHECK(postings == 0);
   CHECK(strstr(report, "\"indexes_checked\":false") != NULL);
   /* With no flags and no progress, verify_with_options is verify. */
   char *same = NULL;
