@@ -222,11 +222,65 @@ impl Work<'_> {
     }
 }
 
-/// Where a waiting caller finds the outcome of its queued request.
-type Slot = Mutex<Option<Result<Vec<Receipt>>>>;
+/// Where a waiting caller finds the outcome of its queued request, or is told to lead the
+/// next group. Each caller sleeps on its own slot, so the end of a group wakes exactly the
+/// callers it answered (and one to lead), not every waiter at once.
+#[derive(Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    ready: Condvar,
+}
 
-fn take_slot(slot: &Slot) -> Option<Result<Vec<Receipt>>> {
-    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+#[derive(Default)]
+struct SlotState {
+    outcome: Option<Result<Vec<Receipt>>>,
+    answered: bool,
+    lead: bool,
+}
+
+/// What a queued caller wakes up to.
+enum Woken {
+    Done(Result<Vec<Receipt>>),
+    Lead,
+}
+
+impl Slot {
+    fn state(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Give the caller its outcome (only the first answer counts).
+    fn answer(&self, outcome: Result<Vec<Receipt>>) {
+        let mut s = self.state();
+        if !s.answered {
+            s.answered = true;
+            s.outcome = Some(outcome);
+            self.ready.notify_one();
+        }
+    }
+
+    /// Make the caller lead the next group.
+    fn hand_lead(&self) {
+        self.state().lead = true;
+        self.ready.notify_one();
+    }
+
+    fn wait(&self) -> Woken {
+        let mut s = self.state();
+        loop {
+            if let Some(outcome) = s.outcome.take() {
+                return Woken::Done(outcome);
+            }
+            if std::mem::take(&mut s.lead) {
+                return Woken::Lead;
+            }
+            s = self.ready.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn take(&self) -> Option<Result<Vec<Receipt>>> {
+        self.state().outcome.take()
+    }
 }
 
 struct Queued {
@@ -267,9 +321,6 @@ pub struct Ledger {
     durable: bool,
     writer: Mutex<WriterState>,
     pending: Mutex<Pending>,
-    /// Signalled when a group commit ends: its callers' slots are filled, and the next
-    /// group may start.
-    group_done: Condvar,
     /// Signalled when a request joins the queue while a new leader gathers its group.
     arrived: Condvar,
 }
@@ -321,6 +372,9 @@ impl Gather {
 struct LeaderTurn<'a> {
     ledger: &'a Ledger,
     slots: Vec<Arc<Slot>>,
+    /// The queued callers' outcomes, given once the turn has ended: a caller answered
+    /// earlier would find the group still committing and queue behind it.
+    answers: Vec<(Arc<Slot>, Result<Vec<Receipt>>)>,
     /// Requests in this group, the leader's own included.
     requests: usize,
     started: Instant,
@@ -328,24 +382,28 @@ struct LeaderTurn<'a> {
 
 impl Drop for LeaderTurn<'_> {
     fn drop(&mut self) {
-        for slot in &self.slots {
-            let mut s = slot.lock().unwrap_or_else(|p| p.into_inner());
-            if s.is_none() {
-                *s = Some(Err(Error::Internal(
-                    "the group commit holding this append failed".into(),
-                )));
-            }
-        }
         let mut p = self
             .ledger
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        p.committing = false;
         p.active = self.requests + p.queue.len();
         p.last_commit = self.started.elapsed();
+        // The turn passes to the oldest queued caller (still `committing`, so nobody else
+        // takes it), or ends.
+        match p.queue.first() {
+            Some(next) => next.slot.hand_lead(),
+            None => p.committing = false,
+        }
         drop(p);
-        self.ledger.group_done.notify_all();
+        for (slot, outcome) in self.answers.drain(..) {
+            slot.answer(outcome);
+        }
+        for slot in &self.slots {
+            slot.answer(Err(Error::Internal(
+                "the group commit holding this append failed".into(),
+            )));
+        }
     }
 }
 
@@ -488,7 +546,6 @@ impl Ledger {
                 last_time: state.last_time,
             }),
             pending: Mutex::new(Pending::default()),
-            group_done: Condvar::new(),
             arrived: Condvar::new(),
         })
     }
@@ -667,10 +724,11 @@ impl Ledger {
     /// returns only once the commit holding its entries is durable.
     ///
     /// A caller that finds no commit running leads one, with its borrowed input and whatever
-    /// is queued. A caller that finds one running queues an owned copy and sleeps until a
-    /// group ends: then either its request was in that group (its slot holds the answer), or
-    /// it leads the next group, taking everything queued by then. Followers never contend
-    /// for the writer lock, so a finished caller returns as soon as its commit is durable.
+    /// is queued. A caller that finds one running queues an owned copy and sleeps on its own
+    /// slot until either its request's group has committed (the slot holds the answer) or
+    /// the ending leader hands it the next turn, when it leads everything queued by then.
+    /// Followers never contend for the writer lock, so a finished caller returns as soon as
+    /// its commit is durable.
     fn submit(&self, work: Work<'_>) -> Result<Vec<Receipt>> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.committing {
@@ -688,23 +746,18 @@ impl Ledger {
         if pending.gathering {
             self.arrived.notify_one();
         }
-        loop {
-            pending = self
-                .group_done
-                .wait(pending)
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some(done) = take_slot(&slot) {
-                return done;
-            }
-            if !pending.committing {
-                pending.committing = true;
+        drop(pending);
+        match slot.wait() {
+            Woken::Done(outcome) => outcome,
+            Woken::Lead => {
+                let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
                 let gather = Gather::plan(&pending);
                 let queued = std::mem::take(&mut pending.queue);
                 drop(pending);
                 self.lead(None, queued, gather)?;
-                return take_slot(&slot).unwrap_or_else(|| {
+                slot.take().unwrap_or_else(|| {
                     Err(Error::Internal("queued append was not processed".into()))
-                });
+                })
             }
         }
     }
@@ -746,6 +799,7 @@ impl Ledger {
         let mut turn = LeaderTurn {
             ledger: self,
             slots: queued.iter().map(|q| q.slot.clone()).collect(),
+            answers: Vec::new(),
             requests: queued.len() + usize::from(own.is_some()),
             started: Instant::now(),
         };
@@ -843,7 +897,7 @@ impl Ledger {
                 (Err(e), Ok(_)) => Err(duplicate(e)),
                 (_, r) => r,
             };
-            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            turn.answers.push((slot, r));
         }
         committed.map(|_| own_result)?
     }
