@@ -59,7 +59,7 @@
 use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use redb::{
@@ -342,6 +342,17 @@ pub struct Store {
     path: PathBuf,
     file: bool,
     tiles: Arc<TileCache>,
+    tail: Arc<Mutex<TailPostings>>,
+}
+
+/// The postings of the unindexed tail as this process's commits computed them, so the commit
+/// that indexes the tail need not parse those entries again. Only a cache: it is used when it
+/// covers exactly the leaves to index, and otherwise they are read back from the file.
+#[derive(Default)]
+struct TailPostings {
+    first: u64,
+    end: u64,
+    postings: Vec<Posting>,
 }
 
 /// Tiers whose tiles are kept in memory once read: from tier 1 up (levels 6 and above) a tile
@@ -443,6 +454,7 @@ impl Store {
                     path: path.to_path_buf(),
                     file: true,
                     tiles: Arc::default(),
+                    tail: Arc::default(),
                 },
                 meta,
                 state,
@@ -466,6 +478,7 @@ impl Store {
                 path: PathBuf::from("(backend)"),
                 file: false,
                 tiles: Arc::default(),
+                tail: Arc::default(),
             },
             meta,
             state,
@@ -483,6 +496,7 @@ impl Store {
             path: PathBuf::from("(backend)"),
             file: false,
             tiles: Arc::default(),
+            tail: Arc::default(),
         })
     }
 
@@ -533,6 +547,7 @@ impl Store {
             path: path.to_path_buf(),
             file: true,
             tiles: Arc::default(),
+            tail: Arc::default(),
         })
     }
 
@@ -569,6 +584,8 @@ impl Store {
             terms_of: None,
             state: None,
             tiles: self.tiles.clone(),
+            tail: self.tail.clone(),
+            tail_after: None,
         })
     }
 
@@ -1213,6 +1230,9 @@ pub struct Writer {
     state: Option<State>,
     /// The store's cache, told the new edge nodes once they are committed.
     tiles: Arc<TileCache>,
+    tail: Arc<Mutex<TailPostings>>,
+    /// What the tail cache holds once this commit is durable.
+    tail_after: Option<TailPostings>,
 }
 
 /// A point in a [`Writer`]'s queue to roll back to (see [`Writer::mark`]).
@@ -1386,12 +1406,37 @@ impl Writer {
             Ok(None) => 0,
             Err(e) => return Err(storage_err(e)),
         };
+        let cached = {
+            let t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+            (t.first == first && t.end == self.first_new_leaf).then(|| t.postings.clone())
+        };
         if end.saturating_sub(first) < INDEX_TAIL_LEAVES {
+            // Without a usable cache, start caching from this commit's leaves.
+            let (first_cached, mut postings) = match cached {
+                Some(c) => (first, c),
+                None => (self.first_new_leaf, Vec::new()),
+            };
+            postings.extend(ps);
+            self.tail_after = Some(TailPostings {
+                first: first_cached,
+                end,
+                postings,
+            });
             return Ok(());
         }
+        self.tail_after = Some(TailPostings {
+            first: end,
+            end,
+            postings: Vec::new(),
+        });
         if first < self.first_new_leaf {
-            let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
-            index_leaves(&leaves, first, self.first_new_leaf, terms_of, &mut ps)?;
+            match cached {
+                Some(c) => ps.extend(c),
+                None => {
+                    let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+                    index_leaves(&leaves, first, self.first_new_leaf, terms_of, &mut ps)?;
+                }
+            }
         }
         ps.sort_unstable();
         ps.dedup();
@@ -1549,7 +1594,11 @@ impl Writer {
         let nodes = std::mem::take(&mut self.nodes);
         let end = self.first_new_leaf + self.leaves.len() as u64;
         let tiles = self.tiles.clone();
+        let (tail, tail_after) = (self.tail.clone(), self.tail_after.take());
         self.txn.commit().map_err(storage_err)?;
+        if let Some(t) = tail_after {
+            *tail.lock().unwrap_or_else(|p| p.into_inner()) = t;
+        }
         tiles.remember_edge(nodes.into_iter().filter(|(id, _)| unstored(*id, end)), end);
         Ok(())
     }
