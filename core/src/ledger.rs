@@ -1340,90 +1340,48 @@ impl Ledger {
         guarded(|| {
             let (reader, state) = self.snapshot()?;
             let alg = self.meta.hash;
-            let mut frontier = Frontier::new();
-            let mut checker = NodeChecker::new(&reader, state.size);
             let mut progress = opts.progress.take();
-            // Two stages on two threads: one reads the leaves out of the file, the other
-            // folds their hashes into the tree and compares every node with the stored one.
-            // Hashing the leaves is the largest part of the work, so both stages do it: the
-            // reader hashes a share of each batch, more while the folder falls behind (batches
-            // queue up), less while it waits. Leaves travel in batches, copied into one
-            // buffer each, and the buffers come back for reuse.
+            // Two halves on two threads, each reading its leaves, hashing them, folding the
+            // hashes into the tree and comparing every node with the stored one. The right
+            // half starts from the left half's perfect subtrees as stored, which the left
+            // half checks when it computes them; so the whole tree is checked with no
+            // hand-over between the threads. (Hashing is most of the work: BLAKE3 of a
+            // ~430-byte leaf takes longer than reading it.)
             let size = state.size;
-            let queued = std::sync::atomic::AtomicUsize::new(0);
-            let count = std::thread::scope(|s| -> Result<u64> {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Result<LeafBatch>>(8);
-                let (back_tx, back_rx) = std::sync::mpsc::channel::<LeafBatch>();
-                let (reader, queued) = (&reader, &queued);
-                let producer = s.spawn(move || {
-                    let mut batch = LeafBatch::default();
-                    // Of every 16 leaves, how many this stage hashes.
-                    let mut share = 6usize;
-                    let scanned = reader.scan_leaves(|index, leaf| {
-                        if index >= size {
-                            return Err(Error::Tampered {
-                                location: format!("leaf {index}"),
-                                detail: format!("stored beyond the recorded size {size}"),
-                            });
-                        }
-                        batch.push(leaf);
-                        if batch.ends.len() == VERIFY_BATCH {
-                            let behind = queued.load(Ordering::Relaxed);
-                            share = match behind {
-                                0 => share.saturating_sub(1),
-                                1 => share,
-                                _ => (share + 1).min(16),
-                            };
-                            batch.hash_share(alg, share);
-                            let next = back_rx.try_recv().unwrap_or_default();
-                            let full = std::mem::replace(&mut batch, next.cleared());
-                            queued.fetch_add(1, Ordering::Relaxed);
-                            // A closed channel means the other stage found an error.
-                            tx.send(Ok(full))
-                                .map_err(|_| Error::Internal("stopped".into()))?;
-                        }
-                        Ok(())
-                    });
-                    // The scan's own error travels in order, after the leaves before it.
-                    let _ = tx.send(scanned.map(|_| batch));
+            let split = if size >= VERIFY_SPLIT_MIN {
+                size / 2 / VERIFY_SPLIT_ALIGN * VERIFY_SPLIT_ALIGN
+            } else {
+                size
+            };
+            let folded = std::sync::atomic::AtomicU64::new(0);
+            let (left, right) = std::thread::scope(|s| {
+                let (reader, folded) = (&reader, &folded);
+                let right = (split < size).then(|| {
+                    s.spawn(move || verify_leaves(reader, alg, split, size, folded, None))
                 });
-                let mut folded = 0u64;
-                let consumed = (|| -> Result<()> {
-                    for batch in rx.iter() {
-                        queued.fetch_sub(1, Ordering::Relaxed);
-                        let batch = batch?;
-                        for (n, leaf) in batch.leaves().enumerate() {
-                            let leaf_hash = match batch.hashes.get(n) {
-                                Some(h) => *h,
-                                None => alg.leaf_hash(leaf),
-                            };
-                            frontier.push(alg, leaf_hash, |id, h| checker.check(id, h));
-                            checker.take_error()?;
-                            folded += 1;
-                            if let Some(p) = progress.as_mut() {
-                                if folded % 65_536 == 1 || folded == size {
-                                    p(folded, size);
-                                }
-                            }
-                        }
-                        let _ = back_tx.send(batch);
-                    }
-                    Ok(())
-                })();
-                // A panic of the storage engine in the scan is reported like one here.
-                if let Err(panic) = producer.join() {
-                    std::panic::resume_unwind(panic);
+                let left = verify_leaves(reader, alg, 0, split, folded, progress.as_deref_mut());
+                (left, right.map(join_scoped))
+            });
+            let (left_frontier, mut nodes_checked) = left?;
+            let frontier = match right {
+                Some(r) => {
+                    let (f, n) = r?;
+                    nodes_checked += n;
+                    f
                 }
-                consumed?;
-                Ok(folded)
-            })?;
-            if count != state.size {
+                None => left_frontier,
+            };
+            if let Some(p) = progress.as_mut() {
+                p(size, size);
+            }
+            let stored = reader.stored_leaves()?;
+            if stored > size {
                 return Err(Error::Tampered {
-                    location: format!("leaf {count}"),
-                    detail: format!("missing: the state records {} leaves", state.size),
+                    location: format!("leaf {size}"),
+                    detail: format!("stored beyond the recorded size {size}"),
                 });
             }
-            reader.scan_tiles(|level, tile, bytes| check_tile(level, tile, bytes, state.size))?;
+            reader.scan_tiles(|tier, tile, bytes| check_tile(tier, tile, bytes, state.size))?;
             let root = frontier.root(alg);
             if root != state.root {
                 // Every leaf and node under a stored tile matched: what differs is in the
@@ -1457,7 +1415,7 @@ impl Ledger {
             Ok(VerifyReport {
                 size: state.size,
                 root,
-                nodes: checker.checked,
+                nodes: nodes_checked,
                 checkpoints,
                 external_checkpoint,
                 postings,
@@ -1660,46 +1618,52 @@ fn check_index(index: u64, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// Leaves handed from `verify`'s scan to its hashing stage at a time.
-const VERIFY_BATCH: usize = 1024;
-
-/// A batch of leaves copied out of the file for `verify`'s hashing stage.
-#[derive(Default)]
-struct LeafBatch {
-    bytes: Vec<u8>,
-    ends: Vec<usize>,
-    /// Hashes of the first leaves, computed by the stage that read them.
-    hashes: Vec<Hash>,
+/// Join a scoped thread, passing its panic on (`guarded` turns it into an error).
+fn join_scoped<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-impl LeafBatch {
-    fn cleared(mut self) -> Self {
-        self.bytes.clear();
-        self.ends.clear();
-        self.hashes.clear();
-        self
-    }
+/// Ledgers from this size on are verified in two halves on two threads.
+const VERIFY_SPLIT_MIN: u64 = 1 << 16;
+/// Where the halves meet: a multiple of the leaves a tier-1 tile spans, so the right half
+/// starts from a few large stored subtrees.
+const VERIFY_SPLIT_ALIGN: u64 = 1 << 12;
 
-    /// Hash the first `share`/16 of the leaves.
-    fn hash_share(&mut self, alg: HashAlg, share: usize) {
-        let n = self.ends.len() * share / 16;
-        let mut hashes = std::mem::take(&mut self.hashes);
-        hashes.clear();
-        hashes.extend(self.leaves().take(n).map(|l| alg.leaf_hash(l)));
-        self.hashes = hashes;
-    }
-
-    fn push(&mut self, leaf: &[u8]) {
-        self.bytes.extend_from_slice(leaf);
-        self.ends.push(self.bytes.len());
-    }
-
-    fn leaves(&self) -> impl Iterator<Item = &[u8]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(self.ends.iter())
-            .map(|(a, &b)| &self.bytes[a..b])
-    }
+/// `verify`'s work on leaves `first..end` of a tree of `size`: hash each leaf, fold it into
+/// the tree (starting from the stored perfect subtrees of `0..first`) and compare every
+/// completed node with the stored one. Returns the frontier at `end` and the nodes compared;
+/// adds to `folded` as it goes, and reports it to `progress`.
+fn verify_leaves<'p>(
+    reader: &Reader,
+    alg: HashAlg,
+    first: u64,
+    end: u64,
+    folded: &std::sync::atomic::AtomicU64,
+    mut progress: Option<&mut (dyn FnMut(u64, u64) + 'p)>,
+) -> Result<(Frontier, u64)> {
+    let size = reader.state()?.size;
+    let mut frontier = if first == 0 {
+        Frontier::new()
+    } else {
+        Frontier::from_subtrees(first, reader.nodes(&merkle::subtrees(0, first))?)?
+    };
+    let mut checker = NodeChecker::new(reader, size);
+    let mut since = 0u64;
+    reader.scan_leaf_range(first, end, |_, leaf| {
+        frontier.push(alg, alg.leaf_hash(leaf), |id, h| checker.check(id, h));
+        checker.take_error()?;
+        since += 1;
+        if since == 65_536 {
+            let done = folded.fetch_add(since, Ordering::Relaxed) + since;
+            since = 0;
+            if let Some(p) = progress.as_mut() {
+                p(done, size);
+            }
+        }
+        Ok(())
+    })?;
+    folded.fetch_add(since, Ordering::Relaxed);
+    Ok((frontier, checker.checked))
 }
 
 /// Compares recomputed nodes with stored ones, reading each tile once.

@@ -1122,6 +1122,22 @@ impl Reader {
         leaf_range(self.leaves_t()?, first, end, f)
     }
 
+    /// How many leaves the stored bundles hold (the last bundle's first index plus its
+    /// leaves): the tree size in a sound file.
+    pub fn stored_leaves(&self) -> Result<u64> {
+        match self.leaves_t()?.last().map_err(storage_err)? {
+            Some((k, v)) => {
+                let mut n = 0u64;
+                for leaf in bundle_leaves(v.value()) {
+                    leaf?;
+                    n += 1;
+                }
+                Ok(k.value() + n)
+            }
+            None => Ok(0),
+        }
+    }
+
     /// Where the query indexes end: leaves from here on are the unindexed tail.
     pub fn indexed_end(&self) -> Result<u64> {
         match self.runs_t()?.last().map_err(storage_err)? {

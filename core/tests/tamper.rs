@@ -155,3 +155,56 @@ fn changed_byte_of_the_file_is_caught() {
     let err = verify_fails(&path);
     assert_eq!(tampered_at(&err), "leaf 123", "{err}");
 }
+
+/// Ledgers of 65,536 leaves and more are verified in two halves on two threads, the right one
+/// starting from the left one's subtrees as stored: a change in either half is still named,
+/// and progress still counts every leaf.
+#[test]
+fn both_halves_of_a_large_ledger_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.redb");
+    {
+        let l = Ledger::create(&path, &CreateOptions::new("example.com/large").raw()).unwrap();
+        for batch in 0..7u64 {
+            let leaves: Vec<Vec<u8>> = (batch * 10_000..(batch + 1) * 10_000)
+                .map(|i| format!("leaf {i}").into_bytes())
+                .collect();
+            let refs: Vec<&[u8]> = leaves.iter().map(|v| v.as_slice()).collect();
+            l.append_raw_batch(&refs).unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut progress = |done: u64, total: u64| seen.push((done, total));
+        let report = l
+            .verify_with(VerifyOptions::default().progress(&mut progress))
+            .unwrap();
+        assert_eq!(report.size, 70_000);
+        assert_eq!(seen.last(), Some(&(70_000, 70_000)));
+        assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    }
+    let cases: Vec<(
+        &str,
+        Box<dyn Fn(&mut tamper::Tables<'_>) -> trailseal::Result<()>>,
+    )> = vec![
+        ("leaf 1000", Box::new(|t| t.set_leaf(1000, b"forged"))),
+        ("leaf 60000", Box::new(|t| t.set_leaf(60_000, b"forged"))),
+        (
+            "node level 3 index 7500",
+            Box::new(|t| {
+                t.set_node(
+                    NodeId {
+                        level: 3,
+                        index: 7500,
+                    },
+                    [7u8; 32],
+                )
+            }),
+        ),
+    ];
+    for (want, doctor) in cases {
+        let copy = dir.path().join("copy.redb");
+        std::fs::copy(&path, &copy).unwrap();
+        tamper::edit(&copy, |t| doctor(t)).unwrap();
+        let err = verify_fails(&copy);
+        assert_eq!(tampered_at(&err), want, "{err}");
+    }
+}
