@@ -181,10 +181,8 @@ fn both_halves_of_a_large_ledger_are_checked() {
         assert_eq!(seen.last(), Some(&(70_000, 70_000)));
         assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
     }
-    let cases: Vec<(
-        &str,
-        Box<dyn Fn(&mut tamper::Tables<'_>) -> trailseal::Result<()>>,
-    )> = vec![
+    type Doctor = Box<dyn Fn(&mut tamper::Tables<'_>) -> trailseal::Result<()>>;
+    let cases: Vec<(&str, Doctor)> = vec![
         ("leaf 1000", Box::new(|t| t.set_leaf(1000, b"forged"))),
         ("leaf 60000", Box::new(|t| t.set_leaf(60_000, b"forged"))),
         (
