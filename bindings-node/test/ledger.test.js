@@ -185,7 +185,9 @@ test('checkpoints: signed, kept, verified, with verify() against an outside one'
   assert.equal(report.root, ledger.root())
   assert.equal(report.checkpoints_checked, 2)
   assert.equal(report.consistent_with_checkpoint, 3)
-  assert.ok(report.nodes_checked >= 1)
+  // Node hashes are stored a complete 64-leaf tile at a time: under 64 entries there are none
+  // to compare (the recomputed root is checked against the stored one instead).
+  assert.equal(report.nodes_checked, 0)
   // Under 64 entries, every entry is in the query indexes' unindexed tail (queries read those
   // entries directly): no stored postings to check yet. By default only the indexes'
   // structure is checked.

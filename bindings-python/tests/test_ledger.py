@@ -271,7 +271,9 @@ def test_checkpoints_and_full_verify(ledger_path: Path) -> None:
         "postings_checked": report["postings_checked"],
         "indexes_checked": False,
     }
-    assert report["nodes_checked"] >= 10
+    # Node hashes are stored a complete 64-leaf tile at a time: under 64 entries there are
+    # none to compare (the recomputed root is checked against the stored one instead).
+    assert report["nodes_checked"] == 0
     # Under 64 entries, every entry is in the query indexes' unindexed tail (queries read
     # those entries directly): no stored postings to check yet.
     assert report["postings_checked"] == 0

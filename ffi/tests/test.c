@@ -1224,7 +1224,9 @@ static void test_tampering(void) {
   l = NULL;
   OK(trailseal_ledger_open(path, 0, true, &l));
   EXPECT(TRAILSEAL_STATUS_TAMPERED, trailseal_ledger_verify(l, NULL, NULL, &out));
-  MSG_HAS("leaf 2");
+  /* Under 64 leaves no leaf hash is stored (tiles are stored complete): the leaves hash to
+   * another root, and the message names the range. */
+  MSG_HAS("one of leaves 0..");
   EXPECT(TRAILSEAL_STATUS_TAMPERED, trailseal_ledger_verify(l, note, vkey, &out));
   /* Reading is not verifying: the edited entry is still readable. */
   char *e2 = NULL;
