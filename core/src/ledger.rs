@@ -994,55 +994,65 @@ impl Ledger {
     ) -> Result<Option<Vec<Receipt>>> {
         enum Planned<'v> {
             Existing(Receipt),
-            New(ValidEntry<'v>, Timestamp, &'v Value),
+            New(u64, Timestamp, &'v Value),
         }
         let alg = self.meta.hash;
         let max = self.meta.max_entry_bytes;
         let mut next = g.frontier.size();
         let mut plan = Vec::with_capacity(entries.len());
+        // Only an entry with an `id` may be one already stored (and then take no index), so
+        // a batch without ids is validated on the two threads along with the encoding.
+        let has_ids = entries.iter().any(|v| v.get("id").is_some());
         for value in entries {
-            let Ok(valid) = entry::validate(value, next) else {
-                return Ok(None);
-            };
-            if let Some(id) = valid.id() {
-                match self.existing_receipt(g, id, &valid) {
-                    Ok(Some(r)) => {
-                        plan.push(Planned::Existing(r));
-                        continue;
+            if has_ids {
+                let Ok(valid) = entry::validate(value, next) else {
+                    return Ok(None);
+                };
+                if let Some(id) = valid.id() {
+                    match self.existing_receipt(g, id, &valid) {
+                        Ok(Some(r)) => {
+                            plan.push(Planned::Existing(r));
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(_) => return Ok(None),
                     }
-                    Ok(None) => {}
-                    Err(_) => return Ok(None),
                 }
             }
             let time = Timestamp::now().at_least(g.last_time);
             g.last_time = time;
-            plan.push(Planned::New(valid, time, value));
+            plan.push(Planned::New(next, time, value));
             next += 1;
         }
-        let new: Vec<(ValidEntry<'_>, Timestamp, &Value)> = plan
+        let new: Vec<(u64, Timestamp, &Value)> = plan
             .iter()
             .filter_map(|p| match p {
-                Planned::New(v, t, value) => Some((*v, *t, *value)),
+                Planned::New(i, t, value) => Some((*i, *t, *value)),
                 Planned::Existing(_) => None,
             })
             .collect();
-        type Encoded = Result<(Vec<u8>, Hash, Vec<u64>)>;
-        let encode = |part: &[(ValidEntry<'_>, Timestamp, &Value)]| -> Vec<Encoded> {
+        type Encoded<'v> = Result<(ValidEntry<'v>, Vec<u8>, Hash, Vec<u64>)>;
+        fn encode<'v>(
+            alg: HashAlg,
+            max: u64,
+            part: &[(u64, Timestamp, &'v Value)],
+        ) -> Vec<Encoded<'v>> {
             let mut buf = Vec::new();
             part.iter()
-                .map(|(valid, time, value)| {
-                    let bytes = valid.encode(time, max)?;
+                .map(|&(index, time, value)| {
+                    let valid = entry::validate(value, index)?;
+                    let bytes = valid.encode(&time, max)?;
                     let leaf_hash = alg.leaf_hash(&bytes);
                     let mut terms = Vec::with_capacity(12);
                     Term::hashes_of_entry(value, &mut buf, &mut terms);
-                    Ok((bytes, leaf_hash, terms))
+                    Ok((valid, bytes, leaf_hash, terms))
                 })
                 .collect()
-        };
+        }
         let (first, second) = new.split_at(new.len() / 2);
         let mut encoded = std::thread::scope(|s| {
-            let other = s.spawn(|| encode(second));
-            let mut done = encode(first);
+            let other = s.spawn(|| encode(alg, max, second));
+            let mut done = encode(alg, max, first);
             done.extend(
                 other
                     .join()
@@ -1056,14 +1066,14 @@ impl Ledger {
         let mut receipts = Vec::with_capacity(entries.len());
         let mut encoded = encoded.drain(..);
         for p in plan {
-            let (valid, time) = match p {
+            let time = match p {
                 Planned::Existing(r) => {
                     receipts.push(r);
                     continue;
                 }
-                Planned::New(valid, time, _) => (valid, time),
+                Planned::New(_, time, _) => time,
             };
-            let Some(Ok((bytes, leaf_hash, terms))) = encoded.next() else {
+            let Some(Ok((valid, bytes, leaf_hash, terms))) = encoded.next() else {
                 return Err(Error::Internal("an encoded entry went missing".into()));
             };
             receipts.push(queue_entry(

@@ -1512,31 +1512,38 @@ impl Writer {
     /// order), and the levels above from the level below.
     fn flush_nodes(&mut self) -> Result<()> {
         let end = self.first_new_leaf + self.leaves.len() as u64;
-        let mut keys: Vec<u64> = self
+        // This commit's nodes of the tiles it completes, by tile and position.
+        let mut new: Vec<(u64, usize, Hash)> = self
             .nodes
             .iter()
             .filter(|(id, _)| is_stored(*id, end))
-            .map(|(id, _)| tile_of(*id).0)
+            .map(|&(id, h)| {
+                let (key, pos) = tile_of(id);
+                (key, pos, h)
+            })
             .collect();
-        if keys.is_empty() {
+        if new.is_empty() {
             return Ok(());
         }
-        keys.sort_unstable();
-        keys.dedup();
-        let new: HashMap<NodeId, Hash> = self.nodes.iter().copied().collect();
+        new.sort_unstable_by_key(|&(key, pos, _)| (key, pos));
         let alg = self.committed_edge()?.alg;
         let edge = Edge { alg, size: end };
         let mut table = self.txn.open_table(NODES).map_err(storage_err)?;
         let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
-        for key in keys {
+        for group in new.chunk_by(|a, b| a.0 == b.0) {
+            let key = group[0].0;
             let (tier, tile) = ((key >> 58) as u8, key & ((1 << 58) - 1));
             let bottom = tier * TILE_HEIGHT;
             let first = tile * TILE_SPAN;
-            let node = |level, index| NodeId { level, index };
+            let mut slots = [None; TILE_HASHES];
+            for &(_, pos, h) in group {
+                slots[pos] = Some(h);
+            }
             let mut hashes: Vec<Hash> = Vec::with_capacity(TILE_HASHES);
             // This commit added the bottom level's last nodes; the ones before are older.
-            let older = (0..TILE_SPAN)
-                .take_while(|p| !new.contains_key(&node(bottom, first + p)))
+            let older = slots[..TILE_SPAN as usize]
+                .iter()
+                .take_while(|s| s.is_none())
                 .count() as u64;
             if older > 0 && tier == 0 {
                 leaf_range(&leaves, first, first + older, |_, leaf| {
@@ -1545,7 +1552,10 @@ impl Writer {
                 })?;
             } else if older > 0 {
                 let below: Vec<NodeId> = (2 * first..2 * (first + older))
-                    .map(|index| node(bottom - 1, index))
+                    .map(|index| NodeId {
+                        level: bottom - 1,
+                        index,
+                    })
                     .collect();
                 let children = read_nodes(&table, &leaves, edge, &below, None)?;
                 hashes.extend(
@@ -1554,19 +1564,23 @@ impl Writer {
                         .map(|c| alg.node_hash(&c[0], &c[1])),
                 );
             }
-            for p in older..TILE_SPAN {
-                let id = node(bottom, first + p);
-                hashes.push(*new.get(&id).ok_or_else(|| {
-                    Error::Internal(format!("completing tile {key:#x}: node {id:?} missing"))
+            for (pos, slot) in slots
+                .iter()
+                .enumerate()
+                .take(TILE_SPAN as usize)
+                .skip(older as usize)
+            {
+                hashes.push(slot.ok_or_else(|| {
+                    Error::Internal(format!("completing tile {key:#x}: position {pos} missing"))
                 })?);
             }
+            // The levels above: this commit's nodes, or (under older nodes) their children's.
             let mut start = 0;
             for k in 1..TILE_HEIGHT {
                 let width = (TILE_SPAN >> k) as usize;
                 for q in 0..width {
-                    let id = node(bottom + k, tile * width as u64 + q as u64);
-                    let h = match new.get(&id) {
-                        Some(h) => *h,
+                    let h = match slots[start + 2 * width + q] {
+                        Some(h) => h,
                         None => alg.node_hash(&hashes[start + 2 * q], &hashes[start + 2 * q + 1]),
                     };
                     hashes.push(h);
