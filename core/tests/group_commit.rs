@@ -84,12 +84,13 @@ fn concurrent_appenders_share_commits_and_gather_into_one_group() {
         assert_eq!(r.root, l.root_at(r.tree_size).unwrap());
     }
     l.verify(&VerifyOptions::default()).unwrap();
-    // redb syncs once per durable commit. Taking turns in two halves would give groups of
-    // about 4; gathering gives groups of nearly all 8 (the first commits, before the leader
-    // knows how many callers there are, are smaller).
+    // redb syncs once per durable commit. Taking turns in two halves gives groups of about
+    // 4 (3.9 measured with the wait disabled); gathering gives nearly all 8 (7.3 measured:
+    // the first commits, before the leader knows how many callers there are, are smaller).
+    // The bound leaves room for a loaded machine.
     let per_commit = appends as f64 / commits as f64;
     assert!(
-        per_commit >= 6.0,
+        per_commit >= 5.0,
         "{appends} appends took {commits} commits ({per_commit:.1} per commit)"
     );
 }
