@@ -1382,11 +1382,17 @@ impl Ledger {
                 let (reader, folded) = (&reader, &folded);
                 let right = (split < size).then(|| {
                     s.spawn(move || {
-                        let leaves = verify_leaves(reader, alg, split, size, folded, None);
+                        let leaves = verify_leaves(reader, alg, (split, size, size), folded, None);
                         (leaves, structure(reader))
                     })
                 });
-                let left = verify_leaves(reader, alg, 0, split, folded, progress.as_deref_mut());
+                let left = verify_leaves(
+                    reader,
+                    alg,
+                    (0, split, size),
+                    folded,
+                    progress.as_deref_mut(),
+                );
                 (left, right.map(join_scoped))
             });
             let (right, (tiles, ids, postings)) = match right {
@@ -1667,12 +1673,10 @@ const VERIFY_LEFT_SHARE: u64 = 55;
 fn verify_leaves<'p>(
     reader: &Reader,
     alg: HashAlg,
-    first: u64,
-    end: u64,
+    (first, end, size): (u64, u64, u64),
     folded: &std::sync::atomic::AtomicU64,
     mut progress: Option<&mut (dyn FnMut(u64, u64) + 'p)>,
 ) -> Result<(Frontier, u64)> {
-    let size = reader.state()?.size;
     let mut frontier = if first == 0 {
         Frontier::new()
     } else {

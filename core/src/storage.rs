@@ -397,7 +397,7 @@ impl TileCache {
         let mut map = self.edge.write().unwrap_or_else(|p| p.into_inner());
         map.extend(nodes);
         if map.len() > EDGE_NODES_MAX {
-            map.retain(|id, _| unstored(*id, size));
+            map.retain(|id, _| !is_stored(*id, size));
         }
     }
 
@@ -636,17 +636,6 @@ struct Edge {
     size: u64,
 }
 
-impl Edge {
-    fn unstored(&self, id: NodeId) -> bool {
-        unstored(id, self.size)
-    }
-}
-
-/// True if `id` lies in a partial tile in a tree of `size` leaves: not stored.
-fn unstored(id: NodeId, size: u64) -> bool {
-    !is_stored(id, size)
-}
-
 /// Fetch node hashes: stored ones reading each tile once, those of partial tiles derived.
 fn read_nodes(
     table: &impl ReadableTable<u64, &'static [u8]>,
@@ -661,7 +650,7 @@ fn read_nodes(
     let mut order: Vec<(u64, usize)> = ids
         .iter()
         .enumerate()
-        .filter(|(_, &id)| !edge.unstored(id))
+        .filter(|(_, &id)| is_stored(id, edge.size))
         .map(|(n, &id)| (tile_of(id).0, n))
         .collect();
     order.sort_unstable();
@@ -694,7 +683,7 @@ fn read_nodes(
     }
     let mut derived = HashMap::new();
     for (n, &id) in ids.iter().enumerate() {
-        if edge.unstored(id) {
+        if !is_stored(id, edge.size) {
             out[n] = match shared.and_then(|c| c.edge_node(id)) {
                 Some(h) => h,
                 None => derive_node(table, leaves, edge, id, &mut derived)?,
@@ -719,7 +708,7 @@ fn derive_node(
     id: NodeId,
     memo: &mut HashMap<NodeId, Hash>,
 ) -> Result<Hash> {
-    if !edge.unstored(id) {
+    if is_stored(id, edge.size) {
         return Ok(read_nodes(table, leaves, edge, &[id], None)?[0]);
     }
     if let Some(h) = memo.get(&id) {
@@ -755,6 +744,8 @@ pub struct Reader {
     /// See [`Reader::tail_postings`].
     tail: OnceLock<Vec<Posting>>,
     edge: OnceLock<Edge>,
+    /// The state record, read once per snapshot (proofs and the edge both need it).
+    state: OnceLock<State>,
 }
 
 /// Open `def` in `txn` once, into `cell`.
@@ -784,6 +775,7 @@ impl Reader {
             tiles,
             tail: OnceLock::new(),
             edge: OnceLock::new(),
+            state: OnceLock::new(),
         }
     }
 
@@ -837,10 +829,14 @@ impl Reader {
 
     /// Size, root and last time at this snapshot.
     pub fn state(&self) -> Result<State> {
-        self.record("state").map_err(|e| Error::Tampered {
+        if let Some(state) = self.state.get() {
+            return Ok(*state);
+        }
+        let state: State = self.record("state").map_err(|e| Error::Tampered {
             location: "state record".into(),
             detail: e.to_string(),
-        })
+        })?;
+        Ok(*self.state.get_or_init(|| state))
     }
 
     /// The bytes of leaf `index`.
@@ -1106,12 +1102,6 @@ impl Reader {
         Ok(out)
     }
 
-    /// Call `f(index, bytes)` for every stored leaf in order, checking that bundles are
-    /// contiguous; returns the number of leaves seen.
-    pub fn scan_leaves(&self, f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<u64> {
-        walk_bundles(self.leaves_t()?, 0, 0, u64::MAX, f)
-    }
-
     /// Leaves `first..end` as `(index, bytes)`, in order.
     pub fn scan_leaf_range(
         &self,
@@ -1140,10 +1130,7 @@ impl Reader {
 
     /// Where the query indexes end: leaves from here on are the unindexed tail.
     pub fn indexed_end(&self) -> Result<u64> {
-        match self.runs_t()?.last().map_err(storage_err)? {
-            Some((k, v)) => Ok(RunInfo::decode(k.value(), v.value())?.end),
-            None => Ok(0),
-        }
+        runs_end(self.runs_t()?)
     }
 
     /// The postings of the unindexed tail of an entries ledger, `(term hash, index)` sorted,
@@ -1417,11 +1404,8 @@ impl Writer {
             return Ok(());
         }
         let end = self.first_new_leaf + self.leaves.len() as u64;
-        let first = match self.txn.open_table(RUNS).map_err(storage_err)?.last() {
-            Ok(Some((k, v))) => RunInfo::decode(k.value(), v.value())?.end,
-            Ok(None) => 0,
-            Err(e) => return Err(storage_err(e)),
-        };
+        let mut runs = self.txn.open_table(RUNS).map_err(storage_err)?;
+        let first = runs_end(&runs)?;
         let cached = {
             let t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
             (t.first == first && t.end == self.first_new_leaf).then(|| t.postings.clone())
@@ -1461,7 +1445,6 @@ impl Writer {
                 "posting for leaf {i} outside the leaves to index {first}..{end}"
             )));
         }
-        let mut runs = self.txn.open_table(RUNS).map_err(storage_err)?;
         let mut blocks = self.txn.open_table(BLOCKS).map_err(storage_err)?;
         if ps.len() < SMALL_RUN {
             let last = match runs.last().map_err(storage_err)? {
@@ -1629,7 +1612,10 @@ impl Writer {
         if let Some(t) = tail_after {
             *tail.lock().unwrap_or_else(|p| p.into_inner()) = t;
         }
-        tiles.remember_edge(nodes.into_iter().filter(|(id, _)| unstored(*id, end)), end);
+        tiles.remember_edge(
+            nodes.into_iter().filter(|(id, _)| !is_stored(*id, end)),
+            end,
+        );
         Ok(())
     }
 }
@@ -1699,6 +1685,14 @@ fn write_run(
 }
 
 /// Store the block `b` holds (if any) as a block of run `id`.
+/// Where the query indexes' runs end (the first leaf of the unindexed tail).
+fn runs_end(runs: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
+    match runs.last().map_err(storage_err)? {
+        Some((k, v)) => Ok(RunInfo::decode(k.value(), v.value())?.end),
+        None => Ok(0),
+    }
+}
+
 /// A tail longer than any writer leaves: the index runs were cut short.
 fn unindexed_tail(first: u64, size: u64) -> Error {
     Error::Tampered {

@@ -41,12 +41,17 @@ fn tampered_at(err: &Error) -> String {
     }
 }
 
-#[test]
-fn changed_leaf_is_named() {
+/// `verify`'s error after leaf `index` of a fresh ledger is rewritten behind its back.
+fn verify_after_forging_leaf(index: u64) -> Error {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = build(&dir);
-    tamper::edit(&path, |t| t.set_leaf(137, br#"{"forged":true}"#)).unwrap();
-    let err = verify_fails(&path);
+    tamper::edit(&path, |t| t.set_leaf(index, br#"{"forged":true}"#)).unwrap();
+    verify_fails(&path)
+}
+
+#[test]
+fn changed_leaf_is_named() {
+    let err = verify_after_forging_leaf(137);
     assert_eq!(err.code(), ErrorCode::Tampered);
     assert_eq!(tampered_at(&err), "leaf 137", "{err}");
 }
@@ -55,10 +60,7 @@ fn changed_leaf_is_named() {
 fn changed_recent_leaf_is_caught_by_the_root() {
     // Leaf 290 is in the partial tile at the right edge (never stored): no stored leaf hash
     // to compare with, so the recomputed root disagrees with the state record's.
-    let dir = tempfile::tempdir().unwrap();
-    let (path, _) = build(&dir);
-    tamper::edit(&path, |t| t.set_leaf(290, br#"{"forged":true}"#)).unwrap();
-    let err = verify_fails(&path);
+    let err = verify_after_forging_leaf(290);
     assert_eq!(tampered_at(&err), "state record", "{err}");
     assert!(err.to_string().contains("leaves 256.."), "{err}");
 }
