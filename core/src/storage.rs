@@ -49,9 +49,11 @@
 //!   ([`BUNDLE_CLOSE_BYTES`] says why the byte limit sits just under 16 KiB.)
 //! - Every bundle but the last is stored LZ4-compressed (block format) when that is smaller.
 //!   The entries of one bundle share keys, actors, actions and link shapes, so audit entries
-//!   take about a third of their bytes (the benchmark's: 3.3x smaller, the file 43% smaller);
-//!   a batch's commit spends on compressing about what it saves in writing, and `verify`
-//!   decompresses at several GB/s. The open last bundle stays plain, so a single append
+//!   take about a third of their bytes; a batch's commit spends on compressing about what it
+//!   saves in writing, and `verify` decompresses at several GB/s. A batch closes each bundle
+//!   at the size that should compress to one page ([`PACKED_BUNDLE_BYTES`], going by the
+//!   ratio of the bundle before), since a value just over a page takes two. (The benchmark's
+//!   entries: 3.0x smaller, the file 55% smaller.) The open last bundle stays plain, so a single append
 //!   extends it without decompressing. Decoding is LZ4's safe decoder, and a stored length the
 //!   compressed bytes cannot produce is refused before anything is allocated, since `verify`
 //!   reads files that may have been altered.
@@ -112,8 +114,14 @@ pub const BUNDLE_MAX_LEAVES: usize = 64;
 ///
 /// redb gives a value that outgrows one 4 KiB page a run of pages rounded up to a power of
 /// two, so a bundle a little over 16 KiB would occupy 32 KiB. Closing just under 16 KiB (less
-/// the page header and key) keeps that rounding loss near zero for typical entries.
+/// the page header and key) keeps that rounding loss near zero for the open last bundle,
+/// which is stored plain; closed bundles close earlier, see [`PACKED_BUNDLE_BYTES`].
 pub const BUNDLE_CLOSE_BYTES: usize = 16 * 1024 - 96;
+/// What a closed, compressed bundle should take at most: one 4 KiB page with its header and
+/// key. For the same rounding, a 5 KiB value takes 8 KiB; so a batch closes a bundle at the
+/// size that the compression ratio of the bundle before it says will compress to this, with a
+/// twentieth to spare (between [`SMALL_BUNDLE_CLOSE_BYTES`] and [`BUNDLE_CLOSE_BYTES`]).
+pub const PACKED_BUNDLE_BYTES: usize = 4096 - 64;
 /// Commits of fewer leaves than this (single appends, small group commits) close bundles at
 /// [`SMALL_BUNDLE_CLOSE_BYTES`]: each such commit rewrites the open bundle, and a bundle that
 /// fits one page costs one page write.
@@ -293,6 +301,25 @@ fn stored_closed(framed: &[u8]) -> Vec<u8> {
         }
         _ => stored_plain(framed),
     }
+}
+
+/// How many times smaller than its framed leaves the closed bundle before the open last one
+/// is stored (1 with none).
+fn last_ratio(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<f64> {
+    let mut bundles = table.range::<u64>(..).map_err(storage_err)?.rev();
+    let _open = bundles.next();
+    Ok(match bundles.next() {
+        Some(item) => {
+            let (_, v) = item.map_err(storage_err)?;
+            match v.value() {
+                [BUNDLE_LZ4, a, b, c, d, ..] => {
+                    u32::from_le_bytes([*a, *b, *c, *d]) as f64 / v.value().len() as f64
+                }
+                _ => 1.0,
+            }
+        }
+        None => 1.0,
+    })
 }
 
 /// The framed leaves of stored bundle `value`, whose first leaf is `start`: borrowed when it
@@ -1429,14 +1456,20 @@ impl Writer {
         if self.leaves.is_empty() {
             return Ok(());
         }
-        // A small commit rewrites the open bundle whole; keeping the bundles such commits
-        // fill to one page makes that a 4 KiB write instead of up to 16 KiB.
-        let close = if self.leaves.len() < SMALL_COMMIT_LEAVES {
-            SMALL_BUNDLE_CLOSE_BYTES
-        } else {
-            BUNDLE_CLOSE_BYTES
-        };
         let mut table = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        // A small commit rewrites the open bundle whole; keeping the bundles such commits
+        // fill to one page makes that a 4 KiB write instead of up to 16 KiB. A larger one
+        // closes bundles at what will compress to a page (see `PACKED_BUNDLE_BYTES`).
+        let small = self.leaves.len() < SMALL_COMMIT_LEAVES;
+        let close_at = |ratio: f64| {
+            if small {
+                SMALL_BUNDLE_CLOSE_BYTES
+            } else {
+                ((PACKED_BUNDLE_BYTES as f64 * ratio * 0.95) as usize)
+                    .clamp(SMALL_BUNDLE_CLOSE_BYTES, BUNDLE_CLOSE_BYTES)
+            }
+        };
+        let mut close = close_at(if small { 1.0 } else { last_ratio(&table)? });
         let (mut start, mut bundle, mut count) = match table.last().map_err(storage_err)? {
             Some((k, v)) => match v.value().split_first() {
                 Some((&BUNDLE_PLAIN, framed)) => {
@@ -1455,9 +1488,11 @@ impl Writer {
                 // Compressing here costs a batch about what the smaller write-out saves; on a
                 // thread of its own, beside the tile and index writes, it measured slower (the
                 // ledger computes the receipts' roots on the other core meanwhile).
+                let stored = stored_closed(&bundle);
                 table
-                    .insert(start, stored_closed(&bundle).as_slice())
+                    .insert(start, stored.as_slice())
                     .map_err(storage_err)?;
+                close = close_at(bundle.len() as f64 / stored.len() as f64);
                 start = index;
                 bundle.clear();
                 count = 0;
@@ -2093,6 +2128,21 @@ pub mod tamper {
                 .ok_or_else(|| Error::OutOfRange(index.to_string()))?
                 .map_err(storage_err)?;
             Ok((k.value(), v.value().to_vec()))
+        }
+
+        /// Every stored bundle in order: its first leaf, stored length and tag byte.
+        pub fn stored_bundles(&self) -> Result<Vec<(u64, usize, u8)>> {
+            let t = self.txn.open_table(LEAVES).map_err(storage_err)?;
+            let mut out = Vec::new();
+            for item in t.iter().map_err(storage_err)? {
+                let (k, v) = item.map_err(storage_err)?;
+                out.push((
+                    k.value(),
+                    v.value().len(),
+                    v.value().first().copied().unwrap_or(0),
+                ));
+            }
+            Ok(out)
         }
 
         /// Store `bytes` as the bundle starting at leaf `start`, as they are.

@@ -578,3 +578,55 @@ fn derived_edge_nodes_agree_with_a_naive_tree() {
     }
     l.verify(&VerifyOptions::default()).unwrap();
 }
+
+/// Closed bundles are stored compressed and sized to what compresses to one page: redb gives
+/// a larger value a run of pages rounded up to a power of two.
+#[test]
+fn closed_bundles_are_compressed_to_about_one_page() {
+    use trailseal::storage::{tamper, PACKED_BUNDLE_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pack.redb");
+    let l = Ledger::create(&path, &CreateOptions::new("example.com/pack")).unwrap();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    for batch in 0..4u64 {
+        let entries: Vec<Value> = (batch * 500..(batch + 1) * 500)
+            .map(|n| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let action = ["deploy.succeeded", "deploy.started", "approve"][(rng % 3) as usize];
+                json!({"actor": {"id": format!("user{}@example.com", rng % 40), "role": "release"},
+                       "action": action,
+                       "subject": {"type": "service", "id": format!("svc-{}", rng % 25)},
+                       "attrs": {"ticket": format!("CHG-{n}"), "env": "prod",
+                                 "commit": format!("{rng:016x}{:016x}", rng.rotate_left(17))}})
+            })
+            .collect();
+        l.append_batch(&entries).unwrap();
+    }
+    drop(l);
+    let mut bundles = Vec::new();
+    tamper::edit(&path, |t| {
+        bundles = t.stored_bundles()?;
+        Ok(())
+    })
+    .unwrap();
+    let (last, closed) = bundles.split_last().unwrap();
+    assert_eq!(last.2, 0, "the open bundle is stored plain");
+    assert!(closed.len() > 20, "{bundles:?}");
+    assert!(
+        closed.iter().all(|b| b.2 == 1),
+        "closed bundles compressed: {bundles:?}"
+    );
+    // The first closed bundle has no ratio to go by; the rest fill a page, rarely overflowing.
+    let over = closed.iter().filter(|b| b.1 > PACKED_BUNDLE_BYTES).count();
+    assert!(over * 20 <= closed.len(), "{over} over a page: {bundles:?}");
+    let mean = closed[1..].iter().map(|b| b.1).sum::<usize>() / (closed.len() - 1);
+    assert!(
+        mean * 4 >= PACKED_BUNDLE_BYTES * 3,
+        "mean {mean}: {bundles:?}"
+    );
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(l.verify(&VerifyOptions::default()).unwrap().size, 2000);
+    assert_eq!(l.get(1234).unwrap()["attrs"]["ticket"], "CHG-1234");
+}
