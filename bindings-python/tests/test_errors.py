@@ -68,11 +68,12 @@ def _tampered(tmp: Path) -> None:
     path = tmp / "t.redb"
     with trailseal.Ledger.create(path, origin="o", raw=True) as led:
         led.append_raw_batch([b"MARKER-%03d-" % i + b"X" * 64 for i in range(100)])
+        led.append_raw(b"MARKER-END-" + b"X" * 64)
     data = path.read_bytes()
-    # Leaves 0..64 fill one bundle, stored compressed; the open last one is stored as it is.
-    at = data.index(b"MARKER-090-")
-    assert data.count(b"MARKER-090-") == 1
-    path.write_bytes(data[:at] + b"MARKER-090-" + b"Y" * 64 + data[at + 75 :])
+    # Closed bundles are stored compressed; the last one, holding the last leaf, as it is.
+    at = data.index(b"MARKER-END-")
+    assert data.count(b"MARKER-END-") == 1
+    path.write_bytes(data[:at] + b"MARKER-END-" + b"Y" * 64 + data[at + 75 :])
     with trailseal.Ledger.open(path) as led:
         led.verify()
 

@@ -42,18 +42,17 @@
 //!   four tiles, one per six levels (the upper ones cached, see [`TileCache`]), where tiles
 //!   of one level each would take twenty. (Strips of 127 hashes of a single level, the layout
 //!   before storage format 4, cost a proof one page read per level below the cached ones.)
-//! - A bundle holds up to 64 consecutive leaves and at most about 16 KiB, so a
+//! - A bundle holds up to 128 consecutive leaves and at most about 32 KiB, so a
 //!   single append rewrites at most one partial bundle of bounded size even when entries are
 //!   large; bundles filled by small commits close at one page (4 KiB), since each such commit
 //!   rewrites the open bundle whole. Bundles are keyed by their first index and found with one range seek.
-//!   ([`BUNDLE_CLOSE_BYTES`] says why the byte limit sits just under 16 KiB.)
+//!   ([`BUNDLE_CLOSE_BYTES`] says why the byte limit sits just under 32 KiB.)
 //! - Every bundle but the last is stored LZ4-compressed (block format) when that is smaller.
 //!   The entries of one bundle share keys, actors, actions and link shapes, so audit entries
 //!   take about a third of their bytes; a batch's commit spends on compressing about what it
 //!   saves in writing, and `verify` decompresses at several GB/s. A batch closes each bundle
-//!   at the size that should compress to one page ([`PACKED_BUNDLE_BYTES`], going by the
-//!   ratio of the bundle before), since a value just over a page takes two. (The benchmark's
-//!   entries: 3.0x smaller, the file 55% smaller.) The open last bundle stays plain, so a single append
+//!   at the size that should compress to two pages ([`PACKED_BUNDLE_BYTES`], going by the
+//!   ratio of the bundle before), since a value just over that takes four. The open last bundle stays plain, so a single append
 //!   extends it without decompressing. Decoding is LZ4's safe decoder, and a stored length the
 //!   compressed bytes cannot produce is refused before anything is allocated, since `verify`
 //!   reads files that may have been altered.
@@ -109,19 +108,20 @@ pub const TILE_HASHES: usize = 2 * TILE_SPAN as usize - 2;
 /// flat at no cost to either.
 const CACHE_BYTES: usize = 64 << 20;
 /// Leaves per bundle at most.
-pub const BUNDLE_MAX_LEAVES: usize = 64;
-/// A bundle takes no leaf that would make it longer than this (unless it is its first).
-///
-/// redb gives a value that outgrows one 4 KiB page a run of pages rounded up to a power of
-/// two, so a bundle a little over 16 KiB would occupy 32 KiB. Closing just under 16 KiB (less
-/// the page header and key) keeps that rounding loss near zero for the open last bundle,
-/// which is stored plain; closed bundles close earlier, see [`PACKED_BUNDLE_BYTES`].
-pub const BUNDLE_CLOSE_BYTES: usize = 16 * 1024 - 96;
-/// What a closed, compressed bundle should take at most: one 4 KiB page with its header and
-/// key. For the same rounding, a 5 KiB value takes 8 KiB; so a batch closes a bundle at the
-/// size that the compression ratio of the bundle before it says will compress to this, with a
-/// twentieth to spare (between [`SMALL_BUNDLE_CLOSE_BYTES`] and [`BUNDLE_CLOSE_BYTES`]).
-pub const PACKED_BUNDLE_BYTES: usize = 4096 - 64;
+pub const BUNDLE_MAX_LEAVES: usize = 128;
+/// A batch's bundle takes no leaf that would make it longer than this (unless it is its
+/// first); typical entries close it earlier, at [`BUNDLE_MAX_LEAVES`] or
+/// [`PACKED_BUNDLE_BYTES`]. Just under a power of two, less the page header and key.
+pub const BUNDLE_CLOSE_BYTES: usize = 32 * 1024 - 96;
+/// What a closed, compressed bundle should take at most: two 4 KiB pages with their header
+/// and key. redb gives a value that outgrows one page a run of pages rounded up to a power of
+/// two (a bundle of 8.5 KiB would take 16 KiB), so a batch closes a bundle at the size that the
+/// compression ratio of the bundle before it says will compress to this, with a twentieth to
+/// spare (between [`SMALL_BUNDLE_CLOSE_BYTES`] and [`BUNDLE_CLOSE_BYTES`]). Two pages rather
+/// than one: every value read through redb costs a buffer, a cache insertion and a system call,
+/// and `verify` measured 10% faster with half as many (a read of one entry then decompresses
+/// up to 32 KiB, a few microseconds).
+pub const PACKED_BUNDLE_BYTES: usize = 8192 - 64;
 /// Commits of fewer leaves than this (single appends, small group commits) close bundles at
 /// [`SMALL_BUNDLE_CLOSE_BYTES`]: each such commit rewrites the open bundle, and a bundle that
 /// fits one page costs one page write.
@@ -1458,7 +1458,7 @@ impl Writer {
         }
         let mut table = self.txn.open_table(LEAVES).map_err(storage_err)?;
         // A small commit rewrites the open bundle whole; keeping the bundles such commits
-        // fill to one page makes that a 4 KiB write instead of up to 16 KiB. A larger one
+        // fill to one page makes that a 4 KiB write instead of up to 32 KiB. A larger one
         // closes bundles at what will compress to a page (see `PACKED_BUNDLE_BYTES`).
         let small = self.leaves.len() < SMALL_COMMIT_LEAVES;
         let close_at = |ratio: f64| {
