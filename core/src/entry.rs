@@ -619,6 +619,108 @@ pub fn stored_caller_fields_canonical(leaf: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The `id` of a stored entry, read from its canonical JSON without parsing the rest.
+///
+/// `verify` reads every entry to check the id index against it; a full parse would cost more
+/// than hashing the leaf. Canonical JSON lists the top-level keys sorted (all of them ASCII),
+/// so the scan stops at the first key past `id`, and skips the values before it byte by
+/// byte, jumping over strings. `Err` names what is wrong with bytes that are not one JSON
+/// object; the caller names the leaf.
+///
+/// ```
+/// use trailseal::entry::stored_id;
+/// let leaf = br#"{"action":"deploy","actor":{"id":"alice"},"id":"req-7","v":1}"#;
+/// assert_eq!(stored_id(leaf).unwrap().as_deref(), Some("req-7"));
+/// assert_eq!(stored_id(br#"{"actor":{"id":"alice"},"v":1}"#).unwrap(), None);
+/// assert!(stored_id(b"not json").is_err());
+/// ```
+pub fn stored_id(leaf: &[u8]) -> std::result::Result<Option<std::borrow::Cow<'_, str>>, String> {
+    let ws = |mut i: usize| {
+        while leaf.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+            i += 1;
+        }
+        i
+    };
+    // The index of the quote closing the string that opens at `i`.
+    let string_end = |i: usize| -> std::result::Result<usize, String> {
+        let mut j = i + 1;
+        loop {
+            let rest = leaf.get(j..).unwrap_or_default();
+            match memchr::memchr2(b'"', b'\\', rest) {
+                Some(k) if rest[k] == b'"' => return Ok(j + k),
+                Some(k) => j += k + 2,
+                None => return Err(format!("a string at byte {i} does not end")),
+            }
+        }
+    };
+    let mut i = ws(0);
+    if leaf.get(i) != Some(&b'{') {
+        return Err("not a JSON object".into());
+    }
+    i = ws(i + 1);
+    if leaf.get(i) == Some(&b'}') {
+        return Ok(None);
+    }
+    loop {
+        if leaf.get(i) != Some(&b'"') {
+            return Err(format!("expected a key at byte {i}"));
+        }
+        let end = string_end(i)?;
+        let key = &leaf[i + 1..end];
+        i = ws(end + 1);
+        if leaf.get(i) != Some(&b':') {
+            return Err(format!("expected ':' at byte {i}"));
+        }
+        i = ws(i + 1);
+        match key.cmp(b"id".as_slice()) {
+            std::cmp::Ordering::Greater => return Ok(None),
+            std::cmp::Ordering::Equal => {
+                if leaf.get(i) != Some(&b'"') {
+                    return Err("`id` is not a string".into());
+                }
+                let end = string_end(i)?;
+                let raw = &leaf[i + 1..end];
+                return if raw.contains(&b'\\') {
+                    serde_json::from_slice::<String>(&leaf[i..=end])
+                        .map(|s| Some(s.into()))
+                        .map_err(|e| format!("`id`: {e}"))
+                } else {
+                    std::str::from_utf8(raw)
+                        .map(|s| Some(s.into()))
+                        .map_err(|e| format!("`id`: {e}"))
+                };
+            }
+            std::cmp::Ordering::Less => {}
+        }
+        // Skip the value: a string, a nested object or array, or a number or literal.
+        let mut depth = 0usize;
+        loop {
+            match leaf.get(i) {
+                None => return Err("the object does not end".into()),
+                Some(b'"') => i = string_end(i)? + 1,
+                Some(b'{' | b'[') => {
+                    depth += 1;
+                    i += 1;
+                }
+                Some(b',' | b'}') if depth == 0 => break,
+                Some(b'}' | b']') => {
+                    depth = depth
+                        .checked_sub(1)
+                        .ok_or_else(|| format!("unbalanced at byte {i}"))?;
+                    i += 1;
+                }
+                Some(_) => i += 1,
+            }
+        }
+        i = ws(i);
+        match leaf.get(i) {
+            Some(b',') => i = ws(i + 1),
+            Some(b'}') => return Ok(None),
+            _ => return Err(format!("expected ',' or '}}' at byte {i}")),
+        }
+    }
+}
+
 /// Validate an entry against SPEC section 3.
 ///
 /// `index` is the index the entry would get: `links[].index` must be smaller. The size limit
@@ -1272,6 +1374,72 @@ mod tests {
         let v = validate(&e, 5).unwrap();
         assert_eq!(v.id(), Some("run-1"));
         assert_eq!(v.linked_indexes().collect::<Vec<_>>(), vec![4]);
+    }
+
+    #[test]
+    fn stored_id_agrees_with_a_full_parse() {
+        let t = Timestamp::parse("2026-11-22T15:43:54.123456789Z").unwrap();
+        let full = json!({"id": "run-1", "actor": {"id": "bot", "via": ["a]\\\"}{"]},
+            "action": "x", "subject": {"type": "role", "id": "admin"},
+            "authz": {"decision": "allow", "policy": "p", "reason": "{\"id\": \"fake\"}"},
+            "change": {"before": null, "after": {"id": [1.5e3, -2, true, {"id": "no"}]}},
+            "attrs": {"env": "prod"}, "payload": {"id": "not this one"}});
+        let ids = [
+            "run-1",
+            "with \"quotes\" and \\",
+            "caf\u{e9} \u{1f600}",
+            "\u{1}",
+        ];
+        let mut leaves = vec![base(), full.clone()];
+        for id in ids {
+            let mut e = full.clone();
+            e["id"] = json!(id);
+            leaves.push(e);
+        }
+        for e in &leaves {
+            let leaf = validate(e, 5)
+                .unwrap()
+                .encode(&t, DEFAULT_MAX_ENTRY_BYTES)
+                .unwrap();
+            let want = e.get("id").and_then(Value::as_str);
+            assert_eq!(stored_id(&leaf).unwrap().as_deref(), want, "{e}");
+            // Whitespace, which canonical JSON never has, is no obstacle either.
+            let spaced =
+                serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&leaf).unwrap());
+            assert_eq!(stored_id(&spaced.unwrap()).unwrap().as_deref(), want);
+        }
+    }
+
+    #[test]
+    fn stored_id_refuses_what_is_not_an_object_and_never_panics() {
+        for bad in [
+            &b""[..],
+            b"[]",
+            b"\"id\"",
+            b"{\"id\":1}",
+            b"{\"a\":1,",
+            b"{\"a\" 1}",
+            b"{\"a\":\"x",
+        ] {
+            assert!(stored_id(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(stored_id(b" {} ").unwrap(), None);
+        let t = Timestamp::parse("2026-11-22T15:43:54.123456789Z").unwrap();
+        let mut e = base();
+        e["id"] = json!("r\"1");
+        e["attrs"] = json!({"k": "v\\"});
+        let leaf = validate(&e, 5)
+            .unwrap()
+            .encode(&t, DEFAULT_MAX_ENTRY_BYTES)
+            .unwrap();
+        for cut in 0..leaf.len() {
+            let _ = stored_id(&leaf[..cut]);
+            for flip in [b'"', b'\\', b'{', b'}', b']', b',', 0xff] {
+                let mut v = leaf.clone();
+                v[cut] = flip;
+                let _ = stored_id(&v);
+            }
+        }
     }
 
     #[test]

@@ -1357,12 +1357,15 @@ impl Ledger {
             // half checks when it computes them; so the whole tree is checked with no
             // hand-over between the threads. (Hashing is most of the work: BLAKE3 of a
             // ~430-byte leaf takes longer than reading it.)
-            // The structure of the tiles, the id index and the query indexes is checked by
-            // the right half's thread once its leaves are done (so the left half is the larger,
+            // The structure of the tiles and the query indexes is checked by the right half's
+            // thread once its leaves are done (so the left half is the larger,
             // VERIFY_LEFT_SHARE), and the outcomes are reported in a fixed order below: the
-            // first failure named is the one a sequential check would name.
+            // first failure named is the one a sequential check would name. The id index is
+            // checked against the entries as they are read (see `IdTally`).
             let size = state.size;
             let entries = self.meta.kind == LedgerKind::Entries;
+            let ids_held = if entries { reader.id_count()? } else { 0 };
+            let check_ids = ids_held > 0;
             let split = if size >= VERIFY_SPLIT_MIN {
                 size / 100 * VERIFY_LEFT_SHARE / VERIFY_SPLIT_ALIGN * VERIFY_SPLIT_ALIGN
             } else {
@@ -1371,18 +1374,21 @@ impl Ledger {
             let structure = |reader: &Reader| {
                 let tiles =
                     reader.scan_tiles(|tier, tile, bytes| check_tile(tier, tile, bytes, size));
-                let ids = match entries {
-                    true => reader.scan_ids(|id, index| check_id(reader, id, index, size)),
-                    false => Ok(()),
-                };
-                (tiles, ids, reader.check_postings(size, entries))
+                (tiles, reader.check_postings(size, entries))
             };
             let folded = std::sync::atomic::AtomicU64::new(0);
             let (left, right) = std::thread::scope(|s| {
                 let (reader, folded) = (&reader, &folded);
                 let right = (split < size).then(|| {
                     s.spawn(move || {
-                        let leaves = verify_leaves(reader, alg, (split, size, size), folded, None);
+                        let leaves = verify_leaves(
+                            reader,
+                            alg,
+                            (split, size, size),
+                            check_ids,
+                            folded,
+                            None,
+                        );
                         (leaves, structure(reader))
                     })
                 });
@@ -1390,20 +1396,22 @@ impl Ledger {
                     reader,
                     alg,
                     (0, split, size),
+                    check_ids,
                     folded,
                     progress.as_deref_mut(),
                 );
                 (left, right.map(join_scoped))
             });
-            let (right, (tiles, ids, postings)) = match right {
+            let (right, (tiles, postings)) = match right {
                 Some((leaves, checked)) => (Some(leaves), checked),
                 None => (None, structure(&reader)),
             };
-            let (left_frontier, mut nodes_checked) = left?;
+            let (left_frontier, mut nodes_checked, mut ids) = left?;
             let frontier = match right {
                 Some(r) => {
-                    let (f, n) = r?;
+                    let (f, n, right_ids) = r?;
                     nodes_checked += n;
+                    ids.then(right_ids);
                     f
                 }
                 None => left_frontier,
@@ -1435,7 +1443,7 @@ impl Ledger {
                 });
             }
             let checkpoints = self.verify_stored_checkpoints(&reader, state.size)?;
-            ids?;
+            ids.outcome(ids_held)?;
             let mut postings = postings?;
             if opts.indexes && entries {
                 postings = crate::query::check_indexes(&reader)?;
@@ -1674,19 +1682,24 @@ fn verify_leaves<'p>(
     reader: &Reader,
     alg: HashAlg,
     (first, end, size): (u64, u64, u64),
+    check_ids: bool,
     folded: &std::sync::atomic::AtomicU64,
     mut progress: Option<&mut (dyn FnMut(u64, u64) + 'p)>,
-) -> Result<(Frontier, u64)> {
+) -> Result<(Frontier, u64, IdTally)> {
     let mut frontier = if first == 0 {
         Frontier::new()
     } else {
         Frontier::from_subtrees(first, reader.nodes(&merkle::subtrees(0, first))?)?
     };
     let mut checker = NodeChecker::new(reader, size);
+    let mut ids = IdTally::default();
     let mut since = 0u64;
-    reader.scan_leaf_range(first, end, |_, leaf| {
+    reader.scan_leaf_range(first, end, |index, leaf| {
         frontier.push(alg, alg.leaf_hash(leaf), |id, h| checker.check(id, h));
         checker.take_error()?;
+        if check_ids {
+            ids.check(reader, index, leaf)?;
+        }
         since += 1;
         if since == 65_536 {
             let done = folded.fetch_add(since, Ordering::Relaxed) + since;
@@ -1698,7 +1711,74 @@ fn verify_leaves<'p>(
         Ok(())
     })?;
     folded.fetch_add(since, Ordering::Relaxed);
-    Ok((frontier, checker.checked))
+    Ok((frontier, checker.checked, ids))
+}
+
+/// The id index checked against the entries in leaf order: each entry's id must be filed
+/// under its index, and the index must hold no more ids than the entries carry. (Walking the
+/// index instead would read an entry per id in id order, i.e. a random bundle each, and
+/// decompress it.) A failure is kept, to be reported after the leaves' and root's own.
+#[derive(Default)]
+struct IdTally {
+    /// Entries carrying an id that the index files under them.
+    carried: u64,
+    error: Option<Error>,
+}
+
+impl IdTally {
+    fn check(&mut self, reader: &Reader, index: u64, leaf: &[u8]) -> Result<()> {
+        if self.error.is_some() {
+            return Ok(());
+        }
+        let id = match entry::stored_id(leaf) {
+            Ok(Some(id)) => id,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                self.error = Some(Error::Tampered {
+                    location: format!("leaf {index}"),
+                    detail: format!("stored entry is not JSON: {e}"),
+                });
+                return Ok(());
+            }
+        };
+        let detail = match reader.id_index(&id)? {
+            Some(i) if i == index => {
+                self.carried += 1;
+                return Ok(());
+            }
+            Some(i) => format!("points at {i}, but entry {index} carries this id"),
+            None => format!("missing, but entry {index} carries this id"),
+        };
+        self.error = Some(Error::Tampered {
+            location: format!("id index entry {id:?}"),
+            detail,
+        });
+        Ok(())
+    }
+
+    /// Add the tally of the leaves after these.
+    fn then(&mut self, later: IdTally) {
+        self.carried += later.carried;
+        if self.error.is_none() {
+            self.error = later.error;
+        }
+    }
+
+    fn outcome(self, held: u64) -> Result<()> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.carried != held {
+            return Err(Error::Tampered {
+                location: "id index".into(),
+                detail: format!(
+                    "holds {held} ids, but the entries carry {} of them",
+                    self.carried
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Compares recomputed nodes with stored ones, reading each tile once.
@@ -1784,23 +1864,6 @@ fn check_tile(tier: u8, tile: u64, bytes: &[u8], size: u64) -> Result<()> {
                 }
             ),
         });
-    }
-    Ok(())
-}
-
-fn check_id(reader: &Reader, id: &str, index: u64, size: u64) -> Result<()> {
-    let tampered = |detail: String| Error::Tampered {
-        location: format!("id index entry {id:?}"),
-        detail,
-    };
-    if index >= size {
-        return Err(tampered(format!("points at {index}, beyond the ledger")));
-    }
-    let leaf = reader.leaf(index)?;
-    let stored: Value = serde_json::from_slice(&leaf)
-        .map_err(|e| tampered(format!("entry {index} is not JSON: {e}")))?;
-    if stored.get("id").and_then(Value::as_str) != Some(id) {
-        return Err(tampered(format!("entry {index} does not carry this id")));
     }
     Ok(())
 }

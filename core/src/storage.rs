@@ -73,7 +73,7 @@ use std::time::{Duration, Instant};
 
 use redb::{
     Database, DatabaseError, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase,
-    ReadableTable, TableDefinition, TableError, WriteTransaction,
+    ReadableTable, ReadableTableMetadata, TableDefinition, TableError, WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -1307,13 +1307,9 @@ impl Reader {
         Ok(())
     }
 
-    /// Every `(id, index)` pair of the id index.
-    pub fn scan_ids(&self, mut f: impl FnMut(&str, u64) -> Result<()>) -> Result<()> {
-        for item in self.ids_t()?.iter().map_err(storage_err)? {
-            let (k, v) = item.map_err(storage_err)?;
-            f(k.value(), v.value())?;
-        }
-        Ok(())
+    /// How many ids the id index holds.
+    pub fn id_count(&self) -> Result<u64> {
+        self.ids_t()?.len().map_err(storage_err)
     }
 }
 
@@ -2128,6 +2124,16 @@ pub mod tamper {
                 .ok_or_else(|| Error::OutOfRange(index.to_string()))?
                 .map_err(storage_err)?;
             Ok((k.value(), v.value().to_vec()))
+        }
+
+        /// File id `id` under `index` in the id index, or (with `None`) remove it.
+        pub fn set_id(&mut self, id: &str, index: Option<u64>) -> Result<()> {
+            let mut t = self.txn.open_table(IDS).map_err(storage_err)?;
+            match index {
+                Some(i) => t.insert(id, i).map(drop),
+                None => t.remove(id).map(drop),
+            }
+            .map_err(storage_err)
         }
 
         /// Every stored bundle in order: its first leaf, stored length and tag byte.

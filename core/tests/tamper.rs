@@ -101,6 +101,68 @@ fn damaged_compressed_bundle_is_named_by_its_first_leaf() {
     assert_eq!(err.code(), ErrorCode::Tampered, "{err}");
 }
 
+/// The id index is checked against the entries: each entry's id filed under its own index,
+/// and no id more than the entries carry.
+#[test]
+fn id_index_changes_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ids.redb");
+    {
+        let l = Ledger::create(&path, &CreateOptions::new("example.com/ids")).unwrap();
+        let entries: Vec<_> = (0..200)
+            .map(|n| {
+                let mut e = json!({"actor": {"id": "alice"}, "action": "deploy.succeeded",
+                                   "subject": {"type": "service", "id": "api"}});
+                if n % 3 == 0 {
+                    e["id"] = json!(format!("req-{n}"));
+                }
+                e
+            })
+            .collect();
+        l.append_batch(&entries).unwrap();
+        l.append(
+            &json!({"id": "quote\"d", "actor": {"id": "bob"}, "action": "approve",
+                          "subject": {"type": "change", "id": "c-1"}}),
+        )
+        .unwrap();
+        l.verify(&VerifyOptions::default()).unwrap();
+    }
+    let copy = dir.path().join("copy.redb");
+    let cases: [(&str, Option<u64>, &str, &str); 4] = [
+        (
+            "req-30",
+            Some(31),
+            r#"id index entry "req-30""#,
+            "points at 31, but entry 30",
+        ),
+        (
+            "req-60",
+            None,
+            r#"id index entry "req-60""#,
+            "missing, but entry 60",
+        ),
+        (
+            "quote\"d",
+            None,
+            "id index entry \"quote\\\"d\"",
+            "entry 200",
+        ),
+        (
+            "never-used",
+            Some(7),
+            "id index",
+            "holds 69 ids, but the entries carry 68",
+        ),
+    ];
+    for (id, index, location, detail) in cases {
+        std::fs::copy(&path, &copy).unwrap();
+        tamper::edit(&copy, |t| t.set_id(id, index)).unwrap();
+        let err = verify_fails(&copy);
+        assert_eq!(tampered_at(&err), location, "{id}: {err}");
+        assert!(err.to_string().contains(detail), "{id}: {err}");
+    }
+}
+
 #[test]
 fn changed_node_is_named() {
     let dir = tempfile::tempdir().unwrap();
