@@ -843,6 +843,23 @@ pub struct Reader {
     edge: OnceLock<Edge>,
     /// The state record, read once per snapshot (proofs and the edge both need it).
     state: OnceLock<State>,
+    /// The bundle [`Reader::leaf`] read last, decompressed: queries load their hits in leaf
+    /// order, often several from one bundle.
+    last_bundle: Mutex<Option<Unpacked>>,
+}
+
+/// A bundle's framed leaves, `first..end`.
+struct Unpacked {
+    first: u64,
+    end: u64,
+    framed: Vec<u8>,
+}
+
+impl Unpacked {
+    fn leaf(&self, index: u64) -> Option<Result<&[u8]>> {
+        let skip = index.checked_sub(self.first).filter(|_| index < self.end)?;
+        bundle_leaves(&self.framed).nth(skip as usize)
+    }
 }
 
 /// Open `def` in `txn` once, into `cell`.
@@ -873,6 +890,7 @@ impl Reader {
             tail: OnceLock::new(),
             edge: OnceLock::new(),
             state: OnceLock::new(),
+            last_bundle: Mutex::new(None),
         }
     }
 
@@ -938,7 +956,32 @@ impl Reader {
 
     /// The bytes of leaf `index`.
     pub fn leaf(&self, index: u64) -> Result<Vec<u8>> {
-        read_leaf(self.leaves_t()?, index)
+        let mut last = self.last_bundle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(leaf) = last.as_ref().and_then(|b| b.leaf(index)) {
+            return Ok(leaf?.to_vec());
+        }
+        let mut range = self.leaves_t()?.range(..=index).map_err(storage_err)?;
+        let missing = || Error::Tampered {
+            location: format!("leaf {index}"),
+            detail: "no stored leaf bytes".into(),
+        };
+        let (start, bundle) = range
+            .next_back()
+            .ok_or_else(missing)?
+            .map_err(storage_err)?;
+        let first = start.value();
+        let mut buf = Vec::new();
+        let framed = unpack_bundle(first, bundle.value(), &mut buf)?.to_vec();
+        let count = bundle_leaves(&framed).count() as u64;
+        let unpacked = last.insert(Unpacked {
+            first,
+            end: first + count,
+            framed,
+        });
+        unpacked
+            .leaf(index)
+            .ok_or_else(missing)?
+            .map(<[u8]>::to_vec)
     }
 
     /// Hashes of the given nodes (complete subtrees of this snapshot's tree), in order.
