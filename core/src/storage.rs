@@ -707,22 +707,33 @@ fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
     })
 }
 
-fn read_leaf(table: &impl ReadableTable<u64, &'static [u8]>, index: u64) -> Result<Vec<u8>> {
-    let mut range = table.range(..=index).map_err(storage_err)?;
-    let missing = || Error::Tampered {
+fn missing_leaf(index: u64) -> Error {
+    Error::Tampered {
         location: format!("leaf {index}"),
         detail: "no stored leaf bytes".into(),
-    };
+    }
+}
+
+/// The bundle holding leaf `index`, decompressed.
+fn bundle_of(table: &impl ReadableTable<u64, &'static [u8]>, index: u64) -> Result<Unpacked> {
+    let mut range = table.range(..=index).map_err(storage_err)?;
     let (start, bundle) = range
         .next_back()
-        .ok_or_else(missing)?
+        .ok_or_else(|| missing_leaf(index))?
         .map_err(storage_err)?;
-    let skip = index - start.value();
+    let first = start.value();
     let mut buf = Vec::new();
-    let leaf = bundle_leaves(unpack_bundle(start.value(), bundle.value(), &mut buf)?)
-        .nth(skip as usize)
-        .ok_or_else(missing)??;
-    Ok(leaf.to_vec())
+    let framed = unpack_bundle(first, bundle.value(), &mut buf)?.to_vec();
+    let count = bundle_leaves(&framed).count() as u64;
+    Ok(Unpacked {
+        first,
+        end: first + count,
+        framed,
+    })
+}
+
+fn read_leaf(table: &impl ReadableTable<u64, &'static [u8]>, index: u64) -> Result<Vec<u8>> {
+    bundle_of(table, index)?.leaf_bytes(index)
 }
 
 /// What reading nodes needs to know of the tree, to tell stored nodes from those of a partial
@@ -860,6 +871,11 @@ impl Unpacked {
         let skip = index.checked_sub(self.first).filter(|_| index < self.end)?;
         bundle_leaves(&self.framed).nth(skip as usize)
     }
+
+    fn leaf_bytes(&self, index: u64) -> Result<Vec<u8>> {
+        let leaf = self.leaf(index).ok_or_else(|| missing_leaf(index))??;
+        Ok(leaf.to_vec())
+    }
 }
 
 /// Open `def` in `txn` once, into `cell`.
@@ -960,28 +976,8 @@ impl Reader {
         if let Some(leaf) = last.as_ref().and_then(|b| b.leaf(index)) {
             return Ok(leaf?.to_vec());
         }
-        let mut range = self.leaves_t()?.range(..=index).map_err(storage_err)?;
-        let missing = || Error::Tampered {
-            location: format!("leaf {index}"),
-            detail: "no stored leaf bytes".into(),
-        };
-        let (start, bundle) = range
-            .next_back()
-            .ok_or_else(missing)?
-            .map_err(storage_err)?;
-        let first = start.value();
-        let mut buf = Vec::new();
-        let framed = unpack_bundle(first, bundle.value(), &mut buf)?.to_vec();
-        let count = bundle_leaves(&framed).count() as u64;
-        let unpacked = last.insert(Unpacked {
-            first,
-            end: first + count,
-            framed,
-        });
-        unpacked
-            .leaf(index)
-            .ok_or_else(missing)?
-            .map(<[u8]>::to_vec)
+        last.insert(bundle_of(self.leaves_t()?, index)?)
+            .leaf_bytes(index)
     }
 
     /// Hashes of the given nodes (complete subtrees of this snapshot's tree), in order.
