@@ -7,6 +7,9 @@
 //!   `time` (the ledger assigns it, so validation refuses it), validate again, encode with the
 //!   same time. The id rule compares the same caller fields before and after.
 //! - Indexing an entry (`query::Term::of_entry`) never panics.
+//! - `entry::stored_id` (how `verify` reads ids) never panics on any bytes, and on canonical
+//!   JSON agrees with a full parse: the top-level `id` if it is a string, an error if it is
+//!   something else, none if there is none; on a stored entry, the id it was given.
 
 use serde_json::Value;
 use trailseal::entry::{self, Timestamp, DEFAULT_MAX_ENTRY_BYTES};
@@ -23,6 +26,7 @@ fn times() -> [Timestamp; 3] {
 
 /// The target.
 pub fn run(data: &[u8]) {
+    let _ = entry::stored_id(data);
     let value = match entry::parse_json(data) {
         Ok(v) => v,
         Err(e) => {
@@ -39,6 +43,18 @@ pub fn run(data: &[u8]) {
     );
 
     let _ = trailseal::query::Term::of_entry(&value);
+    let scanned = entry::stored_id(&canonical);
+    match value.as_object().map(|o| o.get("id")) {
+        None => assert!(scanned.is_err(), "not an object, yet {scanned:?}"),
+        Some(None) => assert_eq!(scanned, Ok(None)),
+        Some(Some(Value::String(id))) => {
+            assert_eq!(
+                scanned.as_ref().map(|s| s.as_deref()),
+                Ok(Some(id.as_str()))
+            )
+        }
+        Some(Some(_)) => assert!(scanned.is_err(), "id not a string, yet {scanned:?}"),
+    }
 
     // The index the entry would get decides which links are earlier entries.
     for index in [0, 7, u64::MAX] {
@@ -71,6 +87,10 @@ pub fn run(data: &[u8]) {
                 "leaf bytes not canonical"
             );
             assert_eq!(stored["v"], Value::from(entry::FORMAT_VERSION));
+            assert_eq!(
+                entry::stored_id(&bytes).expect("a stored entry").as_deref(),
+                valid.id()
+            );
             assert_eq!(stored["time"], Value::from(time.to_string()));
             // The id rule: a retry is recognised by its caller fields.
             assert_eq!(
