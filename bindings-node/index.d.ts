@@ -634,7 +634,8 @@ export declare class Ledger {
    * Record what `gate()` resolved with as a `gate.passed` / `gate.failed` entry by
    * `actor`, on the gated subject, linking every piece of evidence and carrying the
    * policy's digest. `result` must be the object `gate()` resolved with, on this ledger,
-   * with this `policy`.
+   * with this `policy`, and the ledger must still reach it (else `inconsistent`: an entry
+   * since changed the verdict; evaluate the gate again).
    */
   recordGate(policy: GatePolicy | string, result: GateResult, actor: string): Promise<Receipt>
   /**

@@ -6,7 +6,7 @@
 //! | `trace(index, {forward})` | `Ledger::trace`, `Trace::to_json` |
 //! | `why(index)` | `Ledger::why`, `Why::to_json` |
 //! | `gate(subject, policy)` | `GatePolicy::from_json`, `Ledger::gate`, `GateResult::to_json` |
-//! | `recordGate(policy, result, actor)` | `Ledger::record_gate` |
+//! | `recordGate(policy, result, actor)` | `Ledger::record_gate_result` |
 //! | `bundle(selection, {signer} or {checkpoint, verifierKey})` | `Ledger::bundle`, `Ledger::bundle_with_checkpoint`, `Bundle::to_text` |
 //! | `report({since, changeActions})` | `Ledger::report_with`, `Report::to_json` |
 //!
@@ -269,7 +269,8 @@ impl Ledger {
     /// Record what `gate()` resolved with as a `gate.passed` / `gate.failed` entry by
     /// `actor`, on the gated subject, linking every piece of evidence and carrying the
     /// policy's digest. `result` must be the object `gate()` resolved with, on this ledger,
-    /// with this `policy`.
+    /// with this `policy`, and the ledger must still reach it (else `inconsistent`: an entry
+    /// since changed the verdict; evaluate the gate again).
     #[napi(
         js_name = "recordGate",
         ts_args_type = "policy: GatePolicy | string, result: GateResult, actor: string",
@@ -297,9 +298,9 @@ impl Ledger {
             Ok((policy, result, actor))
         })();
         self.job(args, |l, (policy, result, actor)| {
-            Ok(Json::of(
-                &l.record_gate(&policy, &result, &actor)?.to_json(),
-            ))
+            let receipt =
+                l.record_gate_result(&result.subject, &policy, &result.to_json(), &actor)?;
+            Ok(Json::of(&receipt.to_json()))
         })
     }
 

@@ -339,6 +339,18 @@ test('recordGate: the outcome as a gate.passed / gate.failed entry; evaluating a
   await ledger.close()
 })
 
+test('recordGate: a result the ledger no longer reaches is inconsistent, and nothing is written', async () => {
+  const ledger = await history()
+  const stale = await ledger.gate('release:2026.11.4', POLICY)
+  await ledger.append({ actor: { id: 'ci' }, action: 'scan.passed', subject: { type: 'release', id: '2026.11.4' } })
+  const e = await rejectsWith('inconsistent', () => ledger.recordGate(POLICY, stale, 'release-gate-bot'))
+  assert.match(e.message, /evaluate the gate again/)
+  assert.equal(ledger.size, 28)
+  const fresh = await ledger.gate('release:2026.11.4', POLICY)
+  assert.equal((await ledger.recordGate(POLICY, fresh, 'release-gate-bot')).index, 28)
+  await ledger.close()
+})
+
 test('bundle: a subject, checked with verifyBundle and the verifier key alone', async () => {
   const ledger = await history()
   const signer = ts.Signer.generate(ORIGIN)

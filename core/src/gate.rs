@@ -471,6 +471,28 @@ impl Ledger {
         self.append(&result.to_entry(policy, actor)?)
     }
 
+    /// Record `given`, a gate result a caller holds as JSON (what [`GateResult::to_json`] gave
+    /// it, e.g. through a binding), once it is checked to be the ledger's own verdict: the
+    /// gate is evaluated again on `subject` and must give exactly `given`. Otherwise
+    /// [`Error::Inconsistent`]: the ledger changed since, or the result was edited. So a
+    /// recorded `gate.passed` is always one the ledger reached.
+    pub fn record_gate_result(
+        &self,
+        subject: &str,
+        policy: &GatePolicy,
+        given: &Value,
+        actor: &str,
+    ) -> Result<Receipt> {
+        let now = self.gate(subject, policy)?;
+        if &now.to_json() != given {
+            return Err(Error::Inconsistent(format!(
+                "the result is not the outcome of this gate on {subject} now (the ledger \
+                 changed since, or the result was edited): evaluate the gate again"
+            )));
+        }
+        self.record_gate(policy, &now, actor)
+    }
+
     /// Evaluate the gate and record its verdict in one call, so what is recorded is always
     /// the ledger's own verdict (bindings need not rebuild a result from JSON). Returns the
     /// result and the receipt of the `gate.passed` / `gate.failed` entry.

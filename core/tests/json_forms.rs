@@ -81,3 +81,40 @@ fn gate_and_record_records_the_ledgers_own_verdict() {
     assert_eq!(recorded["action"], "gate.failed");
     assert_eq!(recorded["subject"], json!({"type": "release", "id": "r1"}));
 }
+
+#[test]
+fn a_gate_result_held_as_json_is_recorded_only_if_it_is_the_ledgers_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = trailseal::Ledger::create(
+        dir.path().join("g.redb"),
+        &trailseal::CreateOptions::new("ex/g"),
+    )
+    .unwrap();
+    l.append(&json!({"actor": {"id": "ci"}, "action": "test.passed", "subject": {"type": "release", "id": "r1"}}))
+        .unwrap();
+    let policy = trailseal::gate::GatePolicy::from_json(r#"{"require": ["test.passed"]}"#).unwrap();
+    let held = l.gate("release:r1", &policy).unwrap().to_json();
+    assert_eq!(held["passed"], true);
+    // Edited: refused, nothing recorded.
+    let mut forged = held.clone();
+    forged["subject"] = json!("release:r2");
+    let err = l
+        .record_gate_result("release:r1", &policy, &forged, "mallory")
+        .unwrap_err();
+    assert_eq!(err.code(), trailseal::ErrorCode::Inconsistent, "{err}");
+    assert_eq!(l.size().unwrap(), 1);
+    // Another policy than the one evaluated: its verdict differs, so refused too.
+    let stricter = trailseal::gate::GatePolicy::from_json(
+        r#"{"min_approvals": 1, "require": ["test.passed"]}"#,
+    )
+    .unwrap();
+    let err = l
+        .record_gate_result("release:r1", &stricter, &held, "mallory")
+        .unwrap_err();
+    assert_eq!(err.code(), trailseal::ErrorCode::Inconsistent, "{err}");
+    // As given: recorded.
+    let receipt = l
+        .record_gate_result("release:r1", &policy, &held, "gatekeeper")
+        .unwrap();
+    assert_eq!(l.get(receipt.index).unwrap()["action"], "gate.passed");
+}
