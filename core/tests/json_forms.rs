@@ -59,9 +59,8 @@ fn report_options_parse() {
     }
 }
 
-#[test]
-fn gate_and_record_records_the_ledgers_own_verdict() {
-    let dir = tempfile::tempdir().unwrap();
+/// A ledger whose release `r1` has one `test.passed` entry and nothing else.
+fn release_with_a_test_pass(dir: &tempfile::TempDir) -> trailseal::Ledger {
     let l = trailseal::Ledger::create(
         dir.path().join("g.redb"),
         &trailseal::CreateOptions::new("ex/g"),
@@ -69,6 +68,13 @@ fn gate_and_record_records_the_ledgers_own_verdict() {
     .unwrap();
     l.append(&json!({"actor": {"id": "ci"}, "action": "test.passed", "subject": {"type": "release", "id": "r1"}}))
         .unwrap();
+    l
+}
+
+#[test]
+fn gate_and_record_records_the_ledgers_own_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = release_with_a_test_pass(&dir);
     let policy = trailseal::gate::GatePolicy::from_json(
         r#"{"min_approvals": 1, "require": ["test.passed"]}"#,
     )
@@ -85,13 +91,7 @@ fn gate_and_record_records_the_ledgers_own_verdict() {
 #[test]
 fn a_gate_result_held_as_json_is_recorded_only_if_it_is_the_ledgers_verdict() {
     let dir = tempfile::tempdir().unwrap();
-    let l = trailseal::Ledger::create(
-        dir.path().join("g.redb"),
-        &trailseal::CreateOptions::new("ex/g"),
-    )
-    .unwrap();
-    l.append(&json!({"actor": {"id": "ci"}, "action": "test.passed", "subject": {"type": "release", "id": "r1"}}))
-        .unwrap();
+    let l = release_with_a_test_pass(&dir);
     let policy = trailseal::gate::GatePolicy::from_json(r#"{"require": ["test.passed"]}"#).unwrap();
     let held = l.gate("release:r1", &policy).unwrap().to_json();
     assert_eq!(held["passed"], true);
