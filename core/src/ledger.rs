@@ -422,19 +422,56 @@ impl std::fmt::Debug for Ledger {
 ///
 /// redb trusts the file it reads: a page changed behind its back can trip an internal
 /// assertion. An audit tool must report such a file, not crash the process that embeds it
-/// (and a panic must never reach a binding or cross the C ABI).
+/// (and a panic must never reach a binding or cross the C ABI). A panic raised in this
+/// crate's own code is a bug, not evidence against the file: it is [`Error::Internal`], so
+/// that an auditor is not told a sound file was altered (see [`note_panic_sites`]).
 fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    note_panic_sites();
+    PANIC_IN_OWN_CODE.with(|c| c.set(None));
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown failure".into());
-        Err(Error::Tampered {
-            location: "file".into(),
-            detail: format!("the storage engine could not read it ({msg}): the file is corrupt"),
-        })
+        match PANIC_IN_OWN_CODE.with(|c| c.take()) {
+            Some(at) => Err(Error::Internal(format!(
+                "a bug in trailseal ({msg}, at {at}); the file was not found damaged"
+            ))),
+            None => Err(Error::Tampered {
+                location: "file".into(),
+                detail: format!(
+                    "the storage engine could not read it ({msg}): the file is corrupt"
+                ),
+            }),
+        }
     })
+}
+
+thread_local! {
+    /// Where the last panic on this thread was raised, if in this crate's own source.
+    static PANIC_IN_OWN_CODE: std::cell::Cell<Option<String>> = const { std::cell::Cell::new(None) };
+}
+
+/// Install, once per process, a panic hook that notes whether a panic was raised in this
+/// crate's own source, then runs the hook that was installed before (so what is printed is
+/// unchanged). A panic's location is the code that raised it (`unwrap`, `assert!`, indexing
+/// report their caller), and this crate's files share the directory of this one. Panics in
+/// redb, in the standard library, on another thread, or under a hook the host installs later
+/// are not noted, and count as the file's (`tampered`), as before this hook.
+fn note_panic_sites() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let own_dir = file!().trim_end_matches("ledger.rs");
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(l) = info.location().filter(|l| l.file().starts_with(own_dir)) {
+                let at = format!("{}:{}", l.file(), l.line());
+                PANIC_IN_OWN_CODE.with(|c| c.set(Some(at)));
+            }
+            previous(info);
+        }));
+    });
 }
 
 /// Hash the leaf range `[lo, hi)` given its perfect subtrees' hashes from storage.
@@ -1866,4 +1903,30 @@ fn check_tile(tier: u8, tile: u64, bytes: &[u8], size: u64) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn a_panic_in_this_crate_is_internal_and_one_it_cannot_place_is_the_files() {
+        let empty: Vec<u8> = Vec::new();
+        let own = guarded(|| -> Result<u8> { Ok(empty[std::hint::black_box(3)]) }).unwrap_err();
+        assert_eq!(own.code(), ErrorCode::Internal, "{own}");
+        assert!(own.to_string().contains("ledger.rs:"), "{own}");
+        // Raised on another thread: not placed, so reported as before, against the file.
+        let elsewhere = guarded(|| -> Result<()> {
+            std::thread::scope(|s| join_scoped(s.spawn(|| panic!("on another thread"))))
+        })
+        .unwrap_err();
+        assert_eq!(elsewhere.code(), ErrorCode::Tampered, "{elsewhere}");
+        assert!(
+            elsewhere.to_string().contains("on another thread"),
+            "{elsewhere}"
+        );
+        // A later call starts afresh.
+        assert_eq!(guarded(|| Ok(7)).unwrap(), 7);
+    }
 }
