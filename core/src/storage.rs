@@ -1494,7 +1494,7 @@ impl Writer {
         let mut table = self.txn.open_table(LEAVES).map_err(storage_err)?;
         // A small commit rewrites the open bundle whole; keeping the bundles such commits
         // fill to one page makes that a 4 KiB write instead of up to 32 KiB. A larger one
-        // closes bundles at what will compress to a page (see `PACKED_BUNDLE_BYTES`).
+        // closes bundles at what will compress to two pages (see `PACKED_BUNDLE_BYTES`).
         let small = self.leaves.len() < SMALL_COMMIT_LEAVES;
         let close_at = |ratio: f64| {
             if small {
