@@ -456,9 +456,10 @@ thread_local! {
 /// Install, once per process, a panic hook that notes whether a panic was raised in this
 /// crate's own source, then runs the hook that was installed before (so what is printed is
 /// unchanged). A panic's location is the code that raised it (`unwrap`, `assert!`, indexing
-/// report their caller), and this crate's files share the directory of this one. Panics in
-/// redb, in the standard library, on another thread, or under a hook the host installs later
-/// are not noted, and count as the file's (`tampered`), as before this hook.
+/// report their caller), and this crate's files share the directory of this one; a helper
+/// thread carries the note back ([`noted`], [`join_scoped`]). Panics in redb or the standard
+/// library, or under a hook the host installs later, are not noted, and count as the file's
+/// (`tampered`), as before this hook.
 fn note_panic_sites() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -906,12 +907,9 @@ impl Ledger {
             (self.commit(g.w, g.frontier, g.last_time, guard), roots)
         } else {
             std::thread::scope(|s| {
-                let roots = s.spawn(|| receipt_roots(alg, base, &leaf_hashes));
+                let roots = s.spawn(noted(|| receipt_roots(alg, base, &leaf_hashes)));
                 let committed = self.commit(g.w, g.frontier, g.last_time, guard);
-                let roots = roots
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (committed, roots)
+                (committed, join_scoped(roots))
             })
         };
         let fill = |r: &mut Result<Vec<Receipt>>| {
@@ -1088,13 +1086,9 @@ impl Ledger {
         }
         let (first, second) = new.split_at(new.len() / 2);
         let mut encoded = std::thread::scope(|s| {
-            let other = s.spawn(|| encode(alg, max, second));
+            let other = s.spawn(noted(|| encode(alg, max, second)));
             let mut done = encode(alg, max, first);
-            done.extend(
-                other
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            );
+            done.extend(join_scoped(other));
             done
         });
         if encoded.iter().any(|e| e.is_err()) {
@@ -1417,7 +1411,7 @@ impl Ledger {
             let (left, right) = std::thread::scope(|s| {
                 let (reader, folded) = (&reader, &folded);
                 let right = (split < size).then(|| {
-                    s.spawn(move || {
+                    s.spawn(noted(move || {
                         let leaves = verify_leaves(
                             reader,
                             alg,
@@ -1427,7 +1421,7 @@ impl Ledger {
                             None,
                         );
                         (leaves, structure(reader))
-                    })
+                    }))
                 });
                 let left = verify_leaves(
                     reader,
@@ -1698,8 +1692,33 @@ fn check_index(index: u64, size: u64) -> Result<()> {
 }
 
 /// Join a scoped thread, passing its panic on (`guarded` turns it into an error).
-fn join_scoped<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+fn join_scoped<T>(h: std::thread::ScopedJoinHandle<'_, std::result::Result<T, Panicked>>) -> T {
+    match h.join() {
+        Ok(Ok(v)) => v,
+        Ok(Err(Panicked { payload, own_code })) => {
+            // The caller's `guarded` then knows where the thread's panic was raised.
+            PANIC_IN_OWN_CODE.with(|c| c.set(own_code));
+            std::panic::resume_unwind(payload)
+        }
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// A panic caught on a helper thread, with where it was raised if in this crate's code.
+struct Panicked {
+    payload: Box<dyn std::any::Any + Send>,
+    own_code: Option<String>,
+}
+
+/// `f` for a helper thread: a panic in it is caught with the note of where it was raised
+/// ([`note_panic_sites`] keeps that per thread), for [`join_scoped`] to re-raise.
+fn noted<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> std::result::Result<T, Panicked> {
+    move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| Panicked {
+            payload,
+            own_code: PANIC_IN_OWN_CODE.with(|c| c.take()),
+        })
+    }
 }
 
 /// Ledgers from this size on are verified in two halves on two threads.
@@ -1916,14 +1935,25 @@ mod tests {
         let own = guarded(|| -> Result<u8> { Ok(empty[std::hint::black_box(3)]) }).unwrap_err();
         assert_eq!(own.code(), ErrorCode::Internal, "{own}");
         assert!(own.to_string().contains("ledger.rs:"), "{own}");
-        // Raised on another thread: not placed, so reported as before, against the file.
+        // Raised on a helper thread of this crate: placed all the same.
+        let helper = guarded(|| -> Result<u8> {
+            std::thread::scope(|s| {
+                Ok(join_scoped(
+                    s.spawn(noted(|| empty[std::hint::black_box(4)])),
+                ))
+            })
+        })
+        .unwrap_err();
+        assert_eq!(helper.code(), ErrorCode::Internal, "{helper}");
+        // Raised outside this crate's source (here, a payload re-raised without a hook run):
+        // not placed, so reported as before, against the file.
         let elsewhere = guarded(|| -> Result<()> {
-            std::thread::scope(|s| join_scoped(s.spawn(|| panic!("on another thread"))))
+            std::panic::resume_unwind(Box::new("from the storage engine"))
         })
         .unwrap_err();
         assert_eq!(elsewhere.code(), ErrorCode::Tampered, "{elsewhere}");
         assert!(
-            elsewhere.to_string().contains("on another thread"),
+            elsewhere.to_string().contains("from the storage engine"),
             "{elsewhere}"
         );
         // A later call starts afresh.
