@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::checkpoint::Checkpoint;
 use crate::entry::{self, Entry, Timestamp, ValidEntry};
-use crate::error::{Error, Result};
+use crate::error::{guarded, join_scoped, noted, Error, Result};
 use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::note::{Signer, Verifier};
 use crate::proof::{ConsistencyProof, InclusionProof};
@@ -416,63 +416,6 @@ impl std::fmt::Debug for Ledger {
             .field("kind", &self.meta.kind)
             .finish()
     }
-}
-
-/// Run one public operation, turning a panic inside the storage engine into an error.
-///
-/// redb trusts the file it reads: a page changed behind its back can trip an internal
-/// assertion. An audit tool must report such a file, not crash the process that embeds it
-/// (and a panic must never reach a binding or cross the C ABI). A panic raised in this
-/// crate's own code is a bug, not evidence against the file: it is [`Error::Internal`], so
-/// that an auditor is not told a sound file was altered (see [`note_panic_sites`]).
-fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    note_panic_sites();
-    PANIC_IN_OWN_CODE.with(|c| c.set(None));
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown failure".into());
-        match PANIC_IN_OWN_CODE.with(|c| c.take()) {
-            Some(at) => Err(Error::Internal(format!(
-                "a bug in trailseal ({msg}, at {at}); the file was not found damaged"
-            ))),
-            None => Err(Error::Tampered {
-                location: "file".into(),
-                detail: format!(
-                    "the storage engine could not read it ({msg}): the file is corrupt"
-                ),
-            }),
-        }
-    })
-}
-
-thread_local! {
-    /// Where the last panic on this thread was raised, if in this crate's own source.
-    static PANIC_IN_OWN_CODE: std::cell::Cell<Option<String>> = const { std::cell::Cell::new(None) };
-}
-
-/// Install, once per process, a panic hook that notes whether a panic was raised in this
-/// crate's own source, then runs the hook that was installed before (so what is printed is
-/// unchanged). A panic's location is the code that raised it (`unwrap`, `assert!`, indexing
-/// report their caller), and this crate's files share the directory of this one; a helper
-/// thread carries the note back ([`noted`], [`join_scoped`]). Panics in redb or the standard
-/// library, or under a hook the host installs later, are not noted, and count as the file's
-/// (`tampered`), as before this hook.
-fn note_panic_sites() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let own_dir = file!().trim_end_matches("ledger.rs");
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if let Some(l) = info.location().filter(|l| l.file().starts_with(own_dir)) {
-                let at = format!("{}:{}", l.file(), l.line());
-                PANIC_IN_OWN_CODE.with(|c| c.set(Some(at)));
-            }
-            previous(info);
-        }));
-    });
 }
 
 /// Hash the leaf range `[lo, hi)` given its perfect subtrees' hashes from storage.
@@ -1691,36 +1634,6 @@ fn check_index(index: u64, size: u64) -> Result<()> {
     Ok(())
 }
 
-/// Join a scoped thread, passing its panic on (`guarded` turns it into an error).
-fn join_scoped<T>(h: std::thread::ScopedJoinHandle<'_, std::result::Result<T, Panicked>>) -> T {
-    match h.join() {
-        Ok(Ok(v)) => v,
-        Ok(Err(Panicked { payload, own_code })) => {
-            // The caller's `guarded` then knows where the thread's panic was raised.
-            PANIC_IN_OWN_CODE.with(|c| c.set(own_code));
-            std::panic::resume_unwind(payload)
-        }
-        Err(payload) => std::panic::resume_unwind(payload),
-    }
-}
-
-/// A panic caught on a helper thread, with where it was raised if in this crate's code.
-struct Panicked {
-    payload: Box<dyn std::any::Any + Send>,
-    own_code: Option<String>,
-}
-
-/// `f` for a helper thread: a panic in it is caught with the note of where it was raised
-/// ([`note_panic_sites`] keeps that per thread), for [`join_scoped`] to re-raise.
-fn noted<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> std::result::Result<T, Panicked> {
-    move || {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| Panicked {
-            payload,
-            own_code: PANIC_IN_OWN_CODE.with(|c| c.take()),
-        })
-    }
-}
-
 /// Ledgers from this size on are verified in two halves on two threads.
 const VERIFY_SPLIT_MIN: u64 = 1 << 16;
 /// Where the halves meet: a multiple of the leaves a tier-1 tile spans, so the right half
@@ -1922,41 +1835,4 @@ fn check_tile(tier: u8, tile: u64, bytes: &[u8], size: u64) -> Result<()> {
         });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::ErrorCode;
-
-    #[test]
-    fn a_panic_in_this_crate_is_internal_and_one_it_cannot_place_is_the_files() {
-        let empty: Vec<u8> = Vec::new();
-        let own = guarded(|| -> Result<u8> { Ok(empty[std::hint::black_box(3)]) }).unwrap_err();
-        assert_eq!(own.code(), ErrorCode::Internal, "{own}");
-        assert!(own.to_string().contains("ledger.rs:"), "{own}");
-        // Raised on a helper thread of this crate: placed all the same.
-        let helper = guarded(|| -> Result<u8> {
-            std::thread::scope(|s| {
-                Ok(join_scoped(
-                    s.spawn(noted(|| empty[std::hint::black_box(4)])),
-                ))
-            })
-        })
-        .unwrap_err();
-        assert_eq!(helper.code(), ErrorCode::Internal, "{helper}");
-        // Raised outside this crate's source (here, a payload re-raised without a hook run):
-        // not placed, so reported as before, against the file.
-        let elsewhere = guarded(|| -> Result<()> {
-            std::panic::resume_unwind(Box::new("from the storage engine"))
-        })
-        .unwrap_err();
-        assert_eq!(elsewhere.code(), ErrorCode::Tampered, "{elsewhere}");
-        assert!(
-            elsewhere.to_string().contains("from the storage engine"),
-            "{elsewhere}"
-        );
-        // A later call starts afresh.
-        assert_eq!(guarded(|| Ok(7)).unwrap(), 7);
-    }
 }

@@ -303,23 +303,14 @@ fn stored_closed(framed: &[u8]) -> Vec<u8> {
     }
 }
 
-/// How many times smaller than its framed leaves the closed bundle before the open last one
-/// is stored (1 with none).
-fn last_ratio(table: &impl ReadableTable<u64, &'static [u8]>) -> Result<f64> {
-    let mut bundles = table.range::<u64>(..).map_err(storage_err)?.rev();
-    let _open = bundles.next();
-    Ok(match bundles.next() {
-        Some(item) => {
-            let (_, v) = item.map_err(storage_err)?;
-            match v.value() {
-                [BUNDLE_LZ4, a, b, c, d, ..] => {
-                    u32::from_le_bytes([*a, *b, *c, *d]) as f64 / v.value().len() as f64
-                }
-                _ => 1.0,
-            }
+/// How many times smaller than its framed leaves stored bundle `value` is (1 if plain).
+fn stored_ratio(value: &[u8]) -> f64 {
+    match value {
+        [BUNDLE_LZ4, a, b, c, d, ..] => {
+            u32::from_le_bytes([*a, *b, *c, *d]) as f64 / value.len() as f64
         }
-        None => 1.0,
-    })
+        _ => 1.0,
+    }
 }
 
 /// The framed leaves of stored bundle `value`, whose first leaf is `start`: borrowed when it
@@ -823,7 +814,17 @@ fn derive_node(
         return Ok(*h);
     }
     let h = match id.level {
-        0 => edge.alg.leaf_hash(&read_leaf(leaves, id.index)?),
+        0 => {
+            // The partial tile's leaves, hashed in one walk over their bundles (each
+            // decompressed once) rather than a bundle read per leaf: its other nodes need
+            // them too.
+            let first = id.index / TILE_SPAN * TILE_SPAN;
+            leaf_range(leaves, first, edge.size, |index, leaf| {
+                memo.insert(NodeId { level: 0, index }, edge.alg.leaf_hash(leaf));
+                Ok(())
+            })?;
+            *memo.get(&id).ok_or_else(|| missing_leaf(id.index))?
+        }
         level => {
             let child = |index| NodeId {
                 level: level - 1,
@@ -1504,18 +1505,23 @@ impl Writer {
                     .clamp(SMALL_BUNDLE_CLOSE_BYTES, BUNDLE_CLOSE_BYTES)
             }
         };
-        let mut close = close_at(if small { 1.0 } else { last_ratio(&table)? });
-        let (mut start, mut bundle, mut count) = match table.last().map_err(storage_err)? {
-            Some((k, v)) => match v.value().split_first() {
-                Some((&BUNDLE_PLAIN, framed)) => {
-                    let count = bundle_leaves(framed).count();
-                    (k.value(), framed.to_vec(), count)
-                }
-                // Compressed already: closed.
-                _ => (self.first_new_leaf, Vec::new(), 0),
-            },
-            None => (self.first_new_leaf, Vec::new(), 0),
+        // The open last bundle (stored plain), and how well the one before it compressed.
+        let (open, ratio) = {
+            let mut newest = table.range::<u64>(..).map_err(storage_err)?.rev();
+            let open = match newest.next().transpose().map_err(storage_err)? {
+                Some((k, v)) => match v.value().split_first() {
+                    Some((&BUNDLE_PLAIN, framed)) => Some((k.value(), framed.to_vec())),
+                    // Compressed already: closed.
+                    _ => None,
+                },
+                None => None,
+            };
+            let before = newest.next().transpose().map_err(storage_err)?;
+            (open, before.map_or(1.0, |(_, v)| stored_ratio(v.value())))
         };
+        let mut close = close_at(ratio);
+        let (mut start, mut bundle) = open.unwrap_or((self.first_new_leaf, Vec::new()));
+        let mut count = bundle_leaves(&bundle).count();
         for (index, leaf) in (self.first_new_leaf..).zip(&self.leaves) {
             let full = count >= BUNDLE_MAX_LEAVES
                 || (count > 0 && 1 + bundle.len() + 4 + leaf.len() > close);
@@ -2126,15 +2132,7 @@ pub mod tamper {
     impl Tables<'_> {
         /// Replace the bytes of one leaf inside its bundle.
         pub fn set_leaf(&mut self, index: u64, bytes: &[u8]) -> Result<()> {
-            let mut t = self.txn.open_table(LEAVES).map_err(storage_err)?;
-            let (start, old) = {
-                let mut r = t.range(..=index).map_err(storage_err)?;
-                let (k, v) = r
-                    .next_back()
-                    .ok_or_else(|| Error::OutOfRange(index.to_string()))?
-                    .map_err(storage_err)?;
-                (k.value(), v.value().to_vec())
-            };
+            let (start, old) = self.stored_bundle(index)?;
             let mut buf = Vec::new();
             let mut new = Vec::new();
             for (i, leaf) in bundle_leaves(unpack_bundle(start, &old, &mut buf)?).enumerate() {
@@ -2150,8 +2148,7 @@ pub mod tamper {
                 Some(&BUNDLE_LZ4) => stored_closed(&new),
                 _ => stored_plain(&new),
             };
-            t.insert(start, new.as_slice()).map_err(storage_err)?;
-            Ok(())
+            self.put_stored_bundle(start, &new)
         }
 
         /// The first leaf and stored bytes (tag byte first) of the bundle holding leaf `index`.

@@ -1,5 +1,7 @@
 //! The ledger facade end to end: appends, ids, proofs, checkpoints, reopen, concurrency.
 
+mod common;
+
 use serde_json::{json, Value};
 use trailseal::merkle::{self, HashAlg};
 use trailseal::{
@@ -587,13 +589,11 @@ fn closed_bundles_are_compressed_to_about_two_pages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pack.redb");
     let l = Ledger::create(&path, &CreateOptions::new("example.com/pack")).unwrap();
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = common::Rng(0x2545_f491_4f6c_dd1d);
     for batch in 0..4u64 {
         let entries: Vec<Value> = (batch * 1000..(batch + 1) * 1000)
             .map(|n| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
+                let rng = noise.next();
                 let action = ["deploy.succeeded", "deploy.started", "approve"][(rng % 3) as usize];
                 json!({"actor": {"id": format!("user{}@example.com", rng % 40), "role": "release"},
                        "action": action,
