@@ -91,6 +91,22 @@ mod hashing {
             .bench(|| alg.leaf_hash(black_box(&leaf)));
     }
 
+    /// The leaf hashes of a bundle's worth of typical entries (64) at once, as `verify`
+    /// hashes them (compare with 64 times `leaf_hash`).
+    #[divan::bench(args = ALGS)]
+    fn leaf_hashes_64(bencher: Bencher, alg: HashAlg) {
+        let leaves: Vec<Vec<u8>> = (0..64).map(|i| tb::leaf_bytes(123_456 + i)).collect();
+        let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
+        let mut out = Vec::with_capacity(64);
+        bencher
+            .counter(BytesCount::new(leaves.iter().map(Vec::len).sum::<usize>()))
+            .bench_local(|| {
+                out.clear();
+                alg.leaf_hashes(black_box(&refs), &mut out);
+                out[63]
+            });
+    }
+
     /// `H(0x01 || left || right)`.
     #[divan::bench(args = ALGS)]
     fn node_hash(bencher: Bencher, alg: HashAlg) {

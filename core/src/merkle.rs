@@ -48,6 +48,23 @@ impl HashAlg {
         self.hash_parts(&[&[0x00], data])
     }
 
+    /// [`HashAlg::leaf_hash`] of each of `leaves`, appended to `out` in order. For BLAKE3
+    /// the leaves are hashed side by side in SIMD lanes, several times faster than one at a
+    /// time for leaves of a few hundred bytes.
+    ///
+    /// ```
+    /// use trailseal::HashAlg;
+    /// let mut out = Vec::new();
+    /// HashAlg::Blake3.leaf_hashes(&[b"a".as_slice(), b"bc"], &mut out);
+    /// assert_eq!(out, vec![HashAlg::Blake3.leaf_hash(b"a"), HashAlg::Blake3.leaf_hash(b"bc")]);
+    /// ```
+    pub fn leaf_hashes(self, leaves: &[&[u8]], out: &mut Vec<Hash>) {
+        match self {
+            HashAlg::Blake3 => crate::hash_many::blake3_leaf_hashes(leaves, out),
+            HashAlg::Sha256 => out.extend(leaves.iter().map(|l| self.leaf_hash(l))),
+        }
+    }
+
     /// The hash of an interior node, `H(0x01 || left || right)`.
     pub fn node_hash(self, left: &Hash, right: &Hash) -> Hash {
         // One 65-byte input hashed at once: a streaming hasher's buffering costs BLAKE3 about

@@ -1249,6 +1249,17 @@ impl Reader {
         leaf_range(self.leaves_t()?, first, end, f)
     }
 
+    /// Leaves `first..end` in order, a stored bundle's worth at a time: `f` gets the index of
+    /// the first leaf it is given and the leaves.
+    pub fn scan_leaf_batches(
+        &self,
+        first: u64,
+        end: u64,
+        f: impl FnMut(u64, &[&[u8]]) -> Result<()>,
+    ) -> Result<()> {
+        leaf_batches(self.leaves_t()?, first, end, f)
+    }
+
     /// How many leaves the stored bundles hold (the last bundle's first index plus its
     /// leaves): the tree size in a sound file.
     pub fn stored_leaves(&self) -> Result<u64> {
@@ -1881,7 +1892,22 @@ fn leaf_range<T: ReadableTable<u64, &'static [u8]>>(
     table: &T,
     first: u64,
     end: u64,
-    f: impl FnMut(u64, &[u8]) -> Result<()>,
+    mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    leaf_batches(table, first, end, |at, leaves| {
+        leaves
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, leaf)| f(at + i as u64, leaf))
+    })
+}
+
+/// Leaves `first..end` of a leaf table, a bundle's worth at a time (see [`walk_bundles`]).
+fn leaf_batches<T: ReadableTable<u64, &'static [u8]>>(
+    table: &T,
+    first: u64,
+    end: u64,
+    f: impl FnMut(u64, &[&[u8]]) -> Result<()>,
 ) -> Result<()> {
     let start = match table.range(..=first).map_err(storage_err)?.next_back() {
         Some(item) => item.map_err(storage_err)?.0.value(),
@@ -1898,13 +1924,14 @@ fn leaf_range<T: ReadableTable<u64, &'static [u8]>>(
 }
 
 /// Walk the bundles from the one keyed `start`, checking they are contiguous, and call `f`
-/// for the leaves in `first..end`. Returns the index after the last leaf walked.
+/// with the leaves of each bundle that fall in `first..end` and the index of the first of
+/// them. Returns the index after the last leaf walked.
 fn walk_bundles<T: ReadableTable<u64, &'static [u8]>>(
     table: &T,
     start: u64,
     first: u64,
     end: u64,
-    mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+    mut f: impl FnMut(u64, &[&[u8]]) -> Result<()>,
 ) -> Result<u64> {
     let mut next = start;
     let mut buf = Vec::new();
@@ -1916,15 +1943,25 @@ fn walk_bundles<T: ReadableTable<u64, &'static [u8]>>(
                 detail: format!("leaf bundles jump from {next} to {}", key.value()),
             });
         }
+        let at = next.max(first);
+        let mut leaves = Vec::with_capacity(BUNDLE_MAX_LEAVES);
+        let mut ended = false;
         for leaf in bundle_leaves(unpack_bundle(next, bundle.value(), &mut buf)?) {
             let leaf = leaf?;
             if next >= end {
-                return Ok(next);
+                ended = true;
+                break;
             }
             if next >= first {
-                f(next, leaf)?;
+                leaves.push(leaf);
             }
             next += 1;
+        }
+        if !leaves.is_empty() {
+            f(at, &leaves)?;
+        }
+        if ended {
+            return Ok(next);
         }
     }
     Ok(next)
