@@ -309,34 +309,54 @@ impl<'a> ValidEntry<'a> {
     /// Canonical encoding of the caller-given fields alone, used to compare a retried entry
     /// with the stored one under the `id` rule.
     pub fn caller_fields_canonical(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(512);
-        self.fields.write_caller_members(&mut out);
-        out.push(b'}');
-        out
+        caller_fields_canonical(&self.encoding_before_time())
     }
 
     /// The leaf bytes: the canonical JSON of the entry with `v` and `time` set, refused if
     /// longer than `max_bytes`.
     pub fn encode(&self, time: &Timestamp, max_bytes: u64) -> Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(512);
-        // `actor`, `action` and `subject` are always there, so `time` follows a member.
-        self.fields.write_caller_members(&mut out);
-        out.extend_from_slice(b",\"time\":\"");
-        time.write_rfc3339(&mut out);
-        out.extend_from_slice(b"\",\"v\":");
-        out.extend_from_slice(itoa::Buffer::new().format(FORMAT_VERSION).as_bytes());
-        out.push(b'}');
-        if out.len() as u64 > max_bytes {
-            return Err(Error::invalid_entry(
-                "(entry)",
-                format!(
-                    "canonical encoding is {} bytes, the ledger's limit is {max_bytes}",
-                    out.len()
-                ),
-            ));
-        }
-        Ok(out)
+        encode_with_time(&self.encoding_before_time(), time, max_bytes)
     }
+
+    /// The leaf bytes up to where `time` goes: `{` and the caller-given members, which is
+    /// all of the encoding that does not depend on when the entry is appended. Finished by
+    /// [`encode_with_time`]; with `}` added, [`ValidEntry::caller_fields_canonical`].
+    pub fn encoding_before_time(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        self.fields.write_caller_members(&mut out);
+        out
+    }
+}
+
+/// [`ValidEntry::caller_fields_canonical`] from [`ValidEntry::encoding_before_time`].
+pub fn caller_fields_canonical(before_time: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(before_time.len() + 1);
+    out.extend_from_slice(before_time);
+    out.push(b'}');
+    out
+}
+
+/// The leaf bytes of an entry from [`ValidEntry::encoding_before_time`] and its `time`,
+/// refused if longer than `max_bytes` (what [`ValidEntry::encode`] returns).
+pub fn encode_with_time(before_time: &[u8], time: &Timestamp, max_bytes: u64) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(before_time.len() + 48);
+    out.extend_from_slice(before_time);
+    // `actor`, `action` and `subject` are always there, so `time` follows a member.
+    out.extend_from_slice(b",\"time\":\"");
+    time.write_rfc3339(&mut out);
+    out.extend_from_slice(b"\",\"v\":");
+    out.extend_from_slice(itoa::Buffer::new().format(FORMAT_VERSION).as_bytes());
+    out.push(b'}');
+    if out.len() as u64 > max_bytes {
+        return Err(Error::invalid_entry(
+            "(entry)",
+            format!(
+                "canonical encoding is {} bytes, the ledger's limit is {max_bytes}",
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// RFC 8785 (JCS) canonical JSON of `value`.

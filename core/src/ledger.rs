@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -210,16 +210,58 @@ struct WriterState {
 /// What one append call asks for.
 enum Work<'a> {
     Entries(Cow<'a, [Value]>),
+    /// Entries made ready by the caller's own thread while it waited to queue them.
+    Prepared(Vec<PreparedEntry>),
     Raw(Vec<Cow<'a, [u8]>>),
 }
 
 impl Work<'_> {
-    fn into_owned(self) -> Work<'static> {
+    /// The request as a queued caller hands it to a leader on another thread. Entries are
+    /// prepared here, on the caller's thread ([`prepare`]), rather than copied: the leader of
+    /// a group processes every request in it one after another, so what the callers can do
+    /// on their own threads is off the group's critical path.
+    fn into_owned(self, size_floor: u64) -> Work<'static> {
         match self {
-            Work::Entries(e) => Work::Entries(Cow::Owned(e.into_owned())),
+            Work::Entries(e) => match prepare(&e, size_floor) {
+                Some(prepared) => Work::Prepared(prepared),
+                None => Work::Entries(Cow::Owned(e.into_owned())),
+            },
+            Work::Prepared(p) => Work::Prepared(p),
             Work::Raw(l) => Work::Raw(l.into_iter().map(|c| Cow::Owned(c.into_owned())).collect()),
         }
     }
+}
+
+/// An entry validated and encoded up to its `time` by the thread appending it, with its
+/// query index terms; the leader only stamps, hashes and stores it.
+struct PreparedEntry {
+    id: Option<String>,
+    /// [`ValidEntry::encoding_before_time`].
+    before_time: Vec<u8>,
+    terms: Vec<u64>,
+}
+
+/// `entries` prepared for a leader, or `None` if one is refused. Validation depends on the
+/// index an entry gets only through its links (each must name an earlier entry), and that
+/// index is at least `size_floor`, the size of the ledger when the caller queues: an entry
+/// valid at the floor is valid where it lands. Any refusal, or an entry linking at or past
+/// the floor, leaves the whole request to the leader's usual path, so that what is refused
+/// is reported exactly as it always has been.
+fn prepare(entries: &[Value], size_floor: u64) -> Option<Vec<PreparedEntry>> {
+    let mut key_buf = Vec::new();
+    entries
+        .iter()
+        .map(|value| {
+            let valid = entry::validate(value, size_floor).ok()?;
+            let mut terms = Vec::with_capacity(12);
+            Term::hashes_of_entry(value, &mut key_buf, &mut terms);
+            Some(PreparedEntry {
+                id: valid.id().map(str::to_owned),
+                before_time: valid.encoding_before_time(),
+                terms,
+            })
+        })
+        .collect()
 }
 
 /// Where a waiting caller finds the outcome of its queued request, or is told to lead the
@@ -320,6 +362,9 @@ pub struct Ledger {
     meta: Meta,
     durable: bool,
     writer: Mutex<WriterState>,
+    /// The tree size as of the last commit: a floor for the index of any entry appended
+    /// after it is read, which queued callers prepare their entries against.
+    committed_size: AtomicU64,
     pending: Mutex<Pending>,
     /// Signalled when a request joins the queue while a new leader gathers its group.
     arrived: Condvar,
@@ -522,6 +567,7 @@ impl Ledger {
             broken: AtomicBool::new(false),
             meta,
             durable: durability == Durability::Immediate,
+            committed_size: AtomicU64::new(frontier.size()),
             writer: Mutex::new(WriterState {
                 frontier,
                 last_time: state.last_time,
@@ -713,15 +759,19 @@ impl Ledger {
     fn submit(&self, work: Work<'_>) -> Result<Vec<Receipt>> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.committing {
-            pending.committing = true;
-            let gather = Gather::plan(&pending);
-            let queued = std::mem::take(&mut pending.queue);
-            drop(pending);
-            return self.lead(Some(work), queued, gather);
+            return self.lead_now(pending, work);
+        }
+        drop(pending);
+        // A follower: its request is made its own (prepared, where entries can be) outside
+        // the lock, so the leader gathering the group never waits for that work.
+        let work = work.into_owned(self.committed_size.load(Ordering::Acquire));
+        pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if !pending.committing {
+            return self.lead_now(pending, work);
         }
         let slot: Arc<Slot> = Arc::default();
         pending.queue.push(Queued {
-            work: work.into_owned(),
+            work,
             slot: slot.clone(),
         });
         if pending.gathering {
@@ -741,6 +791,19 @@ impl Ledger {
                 })
             }
         }
+    }
+
+    /// Take the turn no one holds and lead a group with `work`.
+    fn lead_now(
+        &self,
+        mut pending: MutexGuard<'_, Pending>,
+        work: Work<'_>,
+    ) -> Result<Vec<Receipt>> {
+        pending.committing = true;
+        let gather = Gather::plan(&pending);
+        let queued = std::mem::take(&mut pending.queue);
+        drop(pending);
+        self.lead(Some(work), queued, gather)
     }
 
     /// More requests for the group being assembled (see [`Gather`]): whatever has been
@@ -888,6 +951,7 @@ impl Ledger {
         let mut new_ids = Vec::new();
         let result = match work {
             Work::Entries(entries) => self.process_entries(g, entries, &mut new_ids),
+            Work::Prepared(entries) => self.process_prepared(g, entries, &mut new_ids),
             Work::Raw(leaves) => Ok(leaves
                 .iter()
                 .map(|leaf| {
@@ -930,32 +994,65 @@ impl Ledger {
             // always has (the first failing entry in order, whatever the failure).
             g.last_time = last_time;
         }
-        let alg = self.meta.hash;
         let mut receipts = Vec::with_capacity(entries.len());
         let (mut key_buf, mut hashes) = (Vec::new(), Vec::new());
         for (pos, value) in entries.iter().enumerate() {
             let index = g.frontier.size();
             let valid =
                 entry::validate(value, index).map_err(|e| in_batch(e, pos, entries.len()))?;
-            if let Some(id) = valid.id() {
-                if let Some(r) = self.existing_receipt(g, id, &valid)? {
-                    receipts.push(r);
-                    continue;
-                }
-            }
-            let time = Timestamp::now().at_least(g.last_time);
-            g.last_time = time;
-            let bytes = valid
-                .encode(&time, self.meta.max_entry_bytes)
-                .map_err(|e| in_batch(e, pos, entries.len()))?;
-            let leaf_hash = alg.leaf_hash(&bytes);
             hashes.clear();
             Term::hashes_of_entry(value, &mut key_buf, &mut hashes);
-            receipts.push(queue_entry(
-                g, alg, &valid, bytes, leaf_hash, time, &hashes, new_ids,
-            ));
+            let before_time = valid.encoding_before_time();
+            let at = (pos, entries.len());
+            receipts.push(self.queue_valid(g, at, valid.id(), &before_time, &hashes, new_ids)?);
         }
         Ok(receipts)
+    }
+
+    /// [`Ledger::process_entries`] for entries a queued caller prepared: the same steps in
+    /// the same order from the id check on (validation passed on the caller's thread).
+    fn process_prepared(
+        &self,
+        g: &mut Group,
+        entries: &[PreparedEntry],
+        new_ids: &mut Vec<String>,
+    ) -> Result<Vec<Receipt>> {
+        let mut receipts = Vec::with_capacity(entries.len());
+        for (pos, p) in entries.iter().enumerate() {
+            let (id, at) = (p.id.as_deref(), (pos, entries.len()));
+            receipts.push(self.queue_valid(g, at, id, &p.before_time, &p.terms, new_ids)?);
+        }
+        Ok(receipts)
+    }
+
+    /// One valid entry of a request (at `(position, request length)`) into the group, given
+    /// its `id`, [`ValidEntry::encoding_before_time`] and index terms: the stored entry's
+    /// receipt if the id is recorded with the same fields, else the entry stamped with its
+    /// `time` (refused if then over the size limit), hashed and queued.
+    fn queue_valid(
+        &self,
+        g: &mut Group,
+        (pos, len): (usize, usize),
+        id: Option<&str>,
+        before_time: &[u8],
+        terms: &[u64],
+        new_ids: &mut Vec<String>,
+    ) -> Result<Receipt> {
+        let id = id.map(|id| (id, entry::caller_fields_canonical(before_time)));
+        if let Some((id, fields)) = &id {
+            if let Some(r) = self.existing_receipt(g, id, fields)? {
+                return Ok(r);
+            }
+        }
+        let time = Timestamp::now().at_least(g.last_time);
+        g.last_time = time;
+        let bytes = entry::encode_with_time(before_time, &time, self.meta.max_entry_bytes)
+            .map_err(|e| in_batch(e, pos, len))?;
+        let alg = self.meta.hash;
+        let leaf_hash = alg.leaf_hash(&bytes);
+        Ok(queue_entry(
+            g, alg, id, bytes, leaf_hash, time, terms, new_ids,
+        ))
     }
 
     /// [`Ledger::process_entries`] for a large batch, with the expensive part of each entry
@@ -987,7 +1084,7 @@ impl Ledger {
                     return Ok(None);
                 };
                 if let Some(id) = valid.id() {
-                    match self.existing_receipt(g, id, &valid) {
+                    match self.existing_receipt(g, id, &valid.caller_fields_canonical()) {
                         Ok(Some(r)) => {
                             plan.push(Planned::Existing(r));
                             continue;
@@ -1050,23 +1147,19 @@ impl Ledger {
             let Some(Ok((valid, bytes, leaf_hash, terms))) = encoded.next() else {
                 return Err(Error::Internal("an encoded entry went missing".into()));
             };
+            let id = valid.id().map(|id| (id, valid.caller_fields_canonical()));
             receipts.push(queue_entry(
-                g, alg, &valid, bytes, leaf_hash, time, &terms, new_ids,
+                g, alg, id, bytes, leaf_hash, time, &terms, new_ids,
             ));
         }
         Ok(Some(receipts))
     }
 
-    /// The receipt of an entry already carrying `id`, if its caller-given fields match.
-    fn existing_receipt(
-        &self,
-        g: &Group,
-        id: &str,
-        valid: &ValidEntry<'_>,
-    ) -> Result<Option<Receipt>> {
-        let ours = valid.caller_fields_canonical();
+    /// The receipt of an entry already carrying `id`, if its caller-given fields match:
+    /// `ours`, as [`ValidEntry::caller_fields_canonical`] gives them.
+    fn existing_receipt(&self, g: &Group, id: &str, ours: &[u8]) -> Result<Option<Receipt>> {
         if let Some((fields, receipt)) = g.ids.get(id) {
-            if *fields != ours {
+            if fields.as_slice() != ours {
                 return Err(Error::IdConflict {
                     id: id.into(),
                     index: receipt.index,
@@ -1116,6 +1209,8 @@ impl Ledger {
             last_time,
         });
         self.failed(w.commit())?;
+        self.committed_size
+            .store(frontier.size(), Ordering::Release);
         guard.frontier = frontier;
         guard.last_time = last_time;
         Ok(())
@@ -1541,12 +1636,13 @@ fn repeats_an_id(g: &Group, entries: &[Value]) -> bool {
         .any(|id| g.ids.contains_key(id) || !seen.insert(id))
 }
 
-/// Queue a new entry's leaf, its index terms and its `id` into the group; its receipt.
+/// Queue a new entry's leaf, its index terms and its `id` (with its canonical caller
+/// fields) into the group; its receipt.
 #[allow(clippy::too_many_arguments)]
 fn queue_entry(
     g: &mut Group,
     alg: HashAlg,
-    valid: &ValidEntry<'_>,
+    id: Option<(&str, Vec<u8>)>,
     bytes: Vec<u8>,
     leaf_hash: Hash,
     time: Timestamp,
@@ -1556,12 +1652,9 @@ fn queue_entry(
     let index = g.frontier.size();
     let receipt = push_hashed_leaf(alg, &mut g.frontier, &mut g.w, bytes, leaf_hash, Some(time));
     g.w.put_postings(term_hashes, index);
-    if let Some(id) = valid.id() {
+    if let Some((id, fields)) = id {
         g.w.put_id(id, index);
-        g.ids.insert(
-            id.to_owned(),
-            (valid.caller_fields_canonical(), receipt.clone()),
-        );
+        g.ids.insert(id.to_owned(), (fields, receipt.clone()));
         new_ids.push(id.to_owned());
     }
     receipt
