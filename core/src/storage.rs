@@ -59,7 +59,7 @@
 //!
 //! Only complete tiles are stored. The nodes of the partial tile at the right edge of each level
 //! (fewer than 127 per level) are hashed from the leaves or the level below when read
-//! ([`Edge`]), and a tile is written once, by the commit that completes it. A single durable
+//! (`Edge`), and a tile is written once, by the commit that completes it. A single durable
 //! append then touches the node store once every 127 commits instead of rewriting about two
 //! partial tiles (and their B-tree paths) in each, and a batch writes no partial tiles at all.
 //! The append frontier (one hash per set bit of the size) lives in the ledger's memory and is
@@ -445,7 +445,7 @@ struct TailPostings {
 /// Tiers whose tiles are kept in memory once read: from tier 1 up (levels 6 and above) a tile
 /// covers 4,096 leaves, so at 1 million entries these tiers hold about 250 tiles (1 MiB), at
 /// 10 million about 2,500, and a proof reads just its tier-0 tile from the B-tree. Beyond
-/// [`CACHED_TILES_MAX`] tiles (about 16 million entries) the tiles read first stay cached;
+/// `CACHED_TILES_MAX` tiles (about 16 million entries) the tiles read first stay cached;
 /// the upper tiers, which every proof reads, are among them.
 pub const CACHED_TILE_TIER: u8 = 1;
 /// At most this many tiles (4 KiB each: 16 MiB) are cached; beyond, tiles are read as usual.
