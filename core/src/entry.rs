@@ -315,7 +315,7 @@ impl<'a> ValidEntry<'a> {
     /// The leaf bytes: the canonical JSON of the entry with `v` and `time` set, refused if
     /// longer than `max_bytes`.
     pub fn encode(&self, time: &Timestamp, max_bytes: u64) -> Result<Vec<u8>> {
-        encode_with_time(&self.encoding_before_time(), time, max_bytes)
+        encode_with_time(self.encoding_before_time(), time, max_bytes)
     }
 
     /// The leaf bytes up to where `time` goes: `{` and the caller-given members, which is
@@ -336,11 +336,11 @@ pub fn caller_fields_canonical(before_time: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The leaf bytes of an entry from [`ValidEntry::encoding_before_time`] and its `time`,
-/// refused if longer than `max_bytes` (what [`ValidEntry::encode`] returns).
-pub fn encode_with_time(before_time: &[u8], time: &Timestamp, max_bytes: u64) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(before_time.len() + 48);
-    out.extend_from_slice(before_time);
+/// The leaf bytes of an entry from [`ValidEntry::encoding_before_time`] (completed in
+/// place) and its `time`, refused if longer than `max_bytes` (what [`ValidEntry::encode`]
+/// returns).
+pub fn encode_with_time(before_time: Vec<u8>, time: &Timestamp, max_bytes: u64) -> Result<Vec<u8>> {
+    let mut out = before_time;
     // `actor`, `action` and `subject` are always there, so `time` follows a member.
     out.extend_from_slice(b",\"time\":\"");
     time.write_rfc3339(&mut out);

@@ -18,7 +18,7 @@
 use blake3::platform::Platform;
 use blake3::IncrementCounter;
 
-use crate::merkle::Hash;
+use crate::merkle::{Hash, HashAlg};
 
 const BLOCK_LEN: usize = 64;
 const CHUNK_LEN: usize = 1024;
@@ -70,11 +70,7 @@ pub(crate) fn blake3_leaf_hashes(leaves: &[&[u8]], out: &mut Vec<Hash>) {
             if leaf.len() < CHUNK_LEN {
                 starts[leading(leaf) + 1] += 1;
             } else {
-                hashes[i] = *blake3::Hasher::new()
-                    .update(&[0x00])
-                    .update(leaf)
-                    .finalize()
-                    .as_bytes();
+                hashes[i] = HashAlg::Blake3.leaf_hash(leaf);
             }
         }
         for g in 1..=GROUPS {

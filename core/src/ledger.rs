@@ -241,6 +241,21 @@ struct PreparedEntry {
     terms: Vec<u64>,
 }
 
+impl PreparedEntry {
+    /// `value` validated as the entry at `index` (refused as [`entry::validate`] refuses it),
+    /// encoded up to its `time`, with its index terms; `key_buf` is scratch space.
+    fn new(value: &Value, index: u64, key_buf: &mut Vec<u8>) -> Result<PreparedEntry> {
+        let valid = entry::validate(value, index)?;
+        let mut terms = Vec::with_capacity(12);
+        Term::hashes_of_entry(value, key_buf, &mut terms);
+        Ok(PreparedEntry {
+            id: valid.id().map(str::to_owned),
+            before_time: valid.encoding_before_time(),
+            terms,
+        })
+    }
+}
+
 /// `entries` prepared for a leader, or `None` if one is refused. Validation depends on the
 /// index an entry gets only through its links (each must name an earlier entry), and that
 /// index is at least `size_floor`, the size of the ledger when the caller queues: an entry
@@ -251,16 +266,7 @@ fn prepare(entries: &[Value], size_floor: u64) -> Option<Vec<PreparedEntry>> {
     let mut key_buf = Vec::new();
     entries
         .iter()
-        .map(|value| {
-            let valid = entry::validate(value, size_floor).ok()?;
-            let mut terms = Vec::with_capacity(12);
-            Term::hashes_of_entry(value, &mut key_buf, &mut terms);
-            Some(PreparedEntry {
-                id: valid.id().map(str::to_owned),
-                before_time: valid.encoding_before_time(),
-                terms,
-            })
-        })
+        .map(|value| PreparedEntry::new(value, size_floor, &mut key_buf).ok())
         .collect()
 }
 
@@ -873,14 +879,14 @@ impl Ledger {
             ids: HashMap::new(),
         };
         let start = guard.frontier.size();
-        let mut own_result = own.map(|work| self.process(&mut g, &work));
+        let mut own_result = own.map(|work| self.process(&mut g, work));
         let mut results: Vec<(Arc<Slot>, Result<Vec<Receipt>>)> = Vec::new();
         // Process what is queued while the rest of the group arrives: the waiting overlaps
         // the work instead of adding to it.
         let mut batch = queued;
         loop {
             for q in batch.drain(..) {
-                let r = self.process(&mut g, &q.work);
+                let r = self.process(&mut g, q.work);
                 results.push((q.slot, r));
             }
             let have = results.len() + usize::from(own_result.is_some());
@@ -944,13 +950,13 @@ impl Ledger {
     }
 
     /// Queue one request into the group; on refusal, undo exactly what it queued.
-    fn process(&self, g: &mut Group, work: &Work<'_>) -> Result<Vec<Receipt>> {
+    fn process(&self, g: &mut Group, work: Work<'_>) -> Result<Vec<Receipt>> {
         let mark = g.w.mark();
         let frontier = g.frontier.clone();
         let last_time = g.last_time;
         let mut new_ids = Vec::new();
         let result = match work {
-            Work::Entries(entries) => self.process_entries(g, entries, &mut new_ids),
+            Work::Entries(entries) => self.process_entries(g, &entries, &mut new_ids),
             Work::Prepared(entries) => self.process_prepared(g, entries, &mut new_ids),
             Work::Raw(leaves) => Ok(leaves
                 .iter()
@@ -995,16 +1001,12 @@ impl Ledger {
             g.last_time = last_time;
         }
         let mut receipts = Vec::with_capacity(entries.len());
-        let (mut key_buf, mut hashes) = (Vec::new(), Vec::new());
+        let mut key_buf = Vec::new();
         for (pos, value) in entries.iter().enumerate() {
-            let index = g.frontier.size();
-            let valid =
-                entry::validate(value, index).map_err(|e| in_batch(e, pos, entries.len()))?;
-            hashes.clear();
-            Term::hashes_of_entry(value, &mut key_buf, &mut hashes);
-            let before_time = valid.encoding_before_time();
             let at = (pos, entries.len());
-            receipts.push(self.queue_valid(g, at, valid.id(), &before_time, &hashes, new_ids)?);
+            let p = PreparedEntry::new(value, g.frontier.size(), &mut key_buf)
+                .map_err(|e| in_batch(e, pos, entries.len()))?;
+            receipts.push(self.queue_valid(g, at, p, new_ids)?);
         }
         Ok(receipts)
     }
@@ -1014,31 +1016,35 @@ impl Ledger {
     fn process_prepared(
         &self,
         g: &mut Group,
-        entries: &[PreparedEntry],
+        entries: Vec<PreparedEntry>,
         new_ids: &mut Vec<String>,
     ) -> Result<Vec<Receipt>> {
-        let mut receipts = Vec::with_capacity(entries.len());
-        for (pos, p) in entries.iter().enumerate() {
-            let (id, at) = (p.id.as_deref(), (pos, entries.len()));
-            receipts.push(self.queue_valid(g, at, id, &p.before_time, &p.terms, new_ids)?);
+        let len = entries.len();
+        let mut receipts = Vec::with_capacity(len);
+        for (pos, p) in entries.into_iter().enumerate() {
+            receipts.push(self.queue_valid(g, (pos, len), p, new_ids)?);
         }
         Ok(receipts)
     }
 
-    /// One valid entry of a request (at `(position, request length)`) into the group, given
-    /// its `id`, [`ValidEntry::encoding_before_time`] and index terms: the stored entry's
-    /// receipt if the id is recorded with the same fields, else the entry stamped with its
-    /// `time` (refused if then over the size limit), hashed and queued.
+    /// One prepared entry of a request (at `(position, request length)`) into the group: the
+    /// stored entry's receipt if its id is recorded with the same fields, else the entry
+    /// stamped with its `time` (refused if then over the size limit), hashed and queued.
     fn queue_valid(
         &self,
         g: &mut Group,
         (pos, len): (usize, usize),
-        id: Option<&str>,
-        before_time: &[u8],
-        terms: &[u64],
+        p: PreparedEntry,
         new_ids: &mut Vec<String>,
     ) -> Result<Receipt> {
-        let id = id.map(|id| (id, entry::caller_fields_canonical(before_time)));
+        let PreparedEntry {
+            id,
+            before_time,
+            terms,
+        } = p;
+        let id = id
+            .as_deref()
+            .map(|id| (id, entry::caller_fields_canonical(&before_time)));
         if let Some((id, fields)) = &id {
             if let Some(r) = self.existing_receipt(g, id, fields)? {
                 return Ok(r);
@@ -1051,7 +1057,7 @@ impl Ledger {
         let alg = self.meta.hash;
         let leaf_hash = alg.leaf_hash(&bytes);
         Ok(queue_entry(
-            g, alg, id, bytes, leaf_hash, time, terms, new_ids,
+            g, alg, id, bytes, leaf_hash, time, &terms, new_ids,
         ))
     }
 

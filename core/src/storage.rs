@@ -712,9 +712,16 @@ fn bundle_of(table: &impl ReadableTable<u64, &'static [u8]>, index: u64) -> Resu
         .next_back()
         .ok_or_else(|| missing_leaf(index))?
         .map_err(storage_err)?;
-    let first = start.value();
+    let (first, value) = (start.value(), bundle.value());
+    // A compressed bundle is decompressed into `buf`, which is then the bundle; a plain one
+    // is copied out of the table.
     let mut buf = Vec::new();
-    let framed = unpack_bundle(first, bundle.value(), &mut buf)?.to_vec();
+    let framed = if value.first() == Some(&BUNDLE_PLAIN) {
+        unpack_bundle(first, value, &mut buf)?.to_vec()
+    } else {
+        unpack_bundle(first, value, &mut buf)?;
+        buf
+    };
     let count = bundle_leaves(&framed).count() as u64;
     Ok(Unpacked {
         first,
