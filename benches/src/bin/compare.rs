@@ -753,30 +753,34 @@ fn run(args: &Args) -> Res<()> {
     // Durable appends: fsync latency drifts on a shared machine, so the systems take turns,
     // round after round, and each figure is the median of its rounds.
     let mut rounds: BTreeMap<(usize, &str), Vec<f64>> = BTreeMap::new();
-    // A discarded warm-up run first: whichever run came first right after the builds was
-    // the slowest of its system's rounds in most full runs (trailseal's, since it goes first).
-    {
-        let path = tmp.0.join("warm-up-durable.db");
-        eprint!("compare: durable warm-up (discarded) ... ");
+    // One durable child: `system` appending from `threads` threads, a round's share of
+    // `count` appends or `secs`; its entries per second and appends.
+    let durable_child = |system: &str, threads: usize, count: u64, secs: f64| -> Res<Value> {
+        let path = tmp.0.join(format!("{system}-durable-{threads}.db"));
         let r = spawn_child(&[
             "--child".into(),
             "durable".into(),
             "--system".into(),
-            "trailseal".into(),
+            system.into(),
             "--path".into(),
             path.display().to_string(),
             "--hash".into(),
             hash.clone(),
             "--threads".into(),
-            "1".into(),
+            threads.to_string(),
             "--count".into(),
-            (plan.durable_count / plan.rounds as u64).to_string(),
+            (count / plan.rounds as u64).to_string(),
             "--secs".into(),
-            (plan.durable_secs / plan.rounds as f64).to_string(),
-        ])?;
-        eprintln!("{:.0} entries/s", f(&r["eps"]));
+            (secs / plan.rounds as f64).to_string(),
+        ]);
         remove_store(&path);
-    }
+        r
+    };
+    // A discarded warm-up run first: whichever run came first right after the builds was
+    // the slowest of its system's rounds in most full runs (trailseal's, since it goes first).
+    eprint!("compare: durable warm-up (discarded) ... ");
+    let r = durable_child("trailseal", 1, plan.durable_count, plan.durable_secs)?;
+    eprintln!("{:.0} entries/s", f(&r["eps"]));
     for round_no in 0..plan.rounds {
         let mut runs = Vec::new();
         for system in SYSTEMS {
@@ -785,31 +789,14 @@ fn run(args: &Args) -> Res<()> {
         }
         runs.push(("redb_group", 8, plan.threaded_count, plan.threaded_secs));
         for (system, threads, count, secs) in runs {
-            let path = tmp.0.join(format!("{system}-durable-{threads}.db"));
             eprint!(
                 "compare: durable {system:9} {threads} thread(s), round {} ... ",
                 round_no + 1
             );
-            let r = spawn_child(&[
-                "--child".into(),
-                "durable".into(),
-                "--system".into(),
-                system.into(),
-                "--path".into(),
-                path.display().to_string(),
-                "--hash".into(),
-                hash.clone(),
-                "--threads".into(),
-                threads.to_string(),
-                "--count".into(),
-                (count / plan.rounds as u64).to_string(),
-                "--secs".into(),
-                (secs / plan.rounds as f64).to_string(),
-            ])?;
+            let r = durable_child(system, threads, count, secs)?;
             let eps = f(&r["eps"]);
             eprintln!("{eps:.0} entries/s ({} appends)", r["appends"]);
             rounds.entry((threads, system)).or_default().push(eps);
-            remove_store(&path);
         }
     }
     let median_of = |threads: usize| -> Map<String, Value> {
