@@ -106,7 +106,8 @@ pub enum Selection {
     Subject(String, String),
     /// Every entry a query matches (its pages followed, up to [`MAX_ENTRIES`]); or, when its
     /// `limit` is above 0, the one page `Ledger::query` returns for it. Either way the bundle
-    /// lists the entries by index.
+    /// lists the entries by index. A query with no filter (no term, no `since` or `until`)
+    /// is refused with [`Error::InvalidArgument`] rather than bundling the whole ledger.
     Query(Query),
     /// The entries of a trace from `index` (backward, or forward).
     Trace {
@@ -513,6 +514,16 @@ impl Ledger {
                 expected: LedgerKind::Entries.name(),
                 actual: self.kind().name(),
             });
+        }
+        if let Selection::Query(q) = selection {
+            // One answer in every front end: a query with no filter would bundle the whole
+            // ledger, which is never what a bundle for an auditor's question means; asking for
+            // a subject, a trace or the indexes themselves says what is wanted.
+            if q.terms().is_empty() && q.since.is_none() && q.until.is_none() {
+                return Err(Error::InvalidArgument(
+                    "the query has no filter: a bundle of it would hold every entry".into(),
+                ));
+            }
         }
         let found: BTreeSet<u64> = match selection {
             Selection::Subject(t, id) => all_matches(

@@ -51,6 +51,10 @@ pub struct CreateOptions {
     pub max_entry_bytes: u64,
     /// Durability of appends through the returned handle.
     pub durability: Durability,
+    /// The verifier key of the key that will sign this ledger's checkpoints, recorded in the
+    /// ledger so that anyone can read it without the secret ([`Ledger::verifier_key`]) and
+    /// so that a checkpoint signed by another key is refused.
+    pub verifier_key: Option<String>,
 }
 
 impl CreateOptions {
@@ -62,7 +66,14 @@ impl CreateOptions {
             kind: LedgerKind::Entries,
             max_entry_bytes: entry::DEFAULT_MAX_ENTRY_BYTES,
             durability: Durability::Immediate,
+            verifier_key: None,
         }
+    }
+
+    /// Record `verifier` as the key that signs this ledger's checkpoints.
+    pub fn verifier(mut self, verifier: &Verifier) -> Self {
+        self.verifier_key = Some(verifier.to_key_string());
+        self
     }
 
     /// Use this tree hash.
@@ -533,6 +544,11 @@ impl Ledger {
             hash: opts.hash,
             kind: opts.kind,
             max_entry_bytes: opts.max_entry_bytes,
+            verifier_key: opts
+                .verifier_key
+                .as_deref()
+                .map(|k| Verifier::from_key_string(k).map(|v| v.to_key_string()))
+                .transpose()?,
         };
         let state = State {
             size: 0,
@@ -586,6 +602,27 @@ impl Ledger {
     /// The origin line of this log.
     pub fn origin(&self) -> &str {
         &self.meta.origin
+    }
+
+    /// The verifier key of the key that signs this ledger's checkpoints, when one was
+    /// recorded at creation ([`CreateOptions::verifier`]).
+    pub fn verifier_key(&self) -> Option<&str> {
+        self.meta.verifier_key.as_deref()
+    }
+
+    /// Refuses a signer whose verifier key is not the one recorded for this ledger: a
+    /// checkpoint signed by another key would not verify for anyone who trusts the ledger's.
+    fn check_signer(&self, signer: &Signer) -> Result<()> {
+        let Some(want) = self.verifier_key() else {
+            return Ok(());
+        };
+        let got = signer.verifier().to_key_string();
+        if got != want {
+            return Err(Error::InvalidArgument(format!(
+                "the signer key is not this ledger's: its verifier key is {got}, the ledger's is {want}"
+            )));
+        }
+        Ok(())
     }
 
     /// The tree hash.
@@ -1357,6 +1394,7 @@ impl Ledger {
     /// signed note text (C2SP tlog-checkpoint).
     pub fn checkpoint(&self, signer: &Signer, size: Option<u64>) -> Result<String> {
         guarded(|| {
+            self.check_signer(signer)?;
             let mut guard = self.lock()?;
             self.recover(&mut guard)?;
             let current = guard.frontier.size();

@@ -9,6 +9,7 @@
 //!
 //! - [`merkle`]: the tree math (pure functions, no I/O): hashing, proof paths, verification.
 //! - [`proof`]: inclusion and consistency proofs in their SPEC JSON form.
+//! - [`proof_check`]: a proof checked offline, optionally against an outside checkpoint.
 //! - [`entry`]: the audit-entry schema, validation and canonical (RFC 8785) encoding.
 //! - [`note`]: signer and verifier keys, C2SP signed notes (Go `sumdb/note` compatible).
 //! - [`checkpoint`]: C2SP tlog checkpoints, signed as notes.
@@ -35,6 +36,7 @@ pub mod merkle;
 pub mod note;
 pub mod postings;
 pub mod proof;
+pub mod proof_check;
 pub mod query;
 pub mod report;
 pub mod storage;
@@ -51,4 +53,5 @@ pub use ledger::{
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};
 pub use proof::{ConsistencyProof, InclusionProof};
+pub use proof_check::{check_consistency, check_inclusion, Outside};
 pub use report::Report;

@@ -289,18 +289,20 @@ pub fn consistency_ranges(old: u64, new: u64) -> Result<Vec<Range<u64>>> {
     Ok(out)
 }
 
+/// A path of the wrong length is a well-formed proof that does not verify (as Go's
+/// `tlog.CheckRecord` and `CheckTree` treat it), not input that fails to parse: a proof cut
+/// or padded by one hash, or with `old_size` off by one, must fail as a forgery does.
 fn path_len_error(what: &'static str, got: usize, want: usize) -> Error {
-    Error::malformed(
-        what,
-        format!("path has {got} hashes, expected {want} for these sizes"),
-    )
+    Error::verification(format!(
+        "{what}: path has {got} hashes, expected {want} for these sizes"
+    ))
 }
 
 /// Verifies an inclusion proof as RFC 9162 section 2.1.3.2 describes.
 ///
-/// Fails with [`Error::OutOfRange`] if `index >= size` (including `size == 0`), with
-/// [`Error::Malformed`] if `path` has the wrong length for `(index, size)`, and with
-/// [`Error::VerificationFailed`] if the recomputed root differs from `root`.
+/// Fails with [`Error::OutOfRange`] if `index >= size` (including `size == 0`), and with
+/// [`Error::VerificationFailed`] if `path` has the wrong length for `(index, size)` or the
+/// recomputed root differs from `root`.
 pub fn verify_inclusion(
     alg: HashAlg,
     leaf_hash: &Hash,
@@ -347,12 +349,12 @@ pub fn verify_inclusion(
 /// Verifies a consistency proof as RFC 9162 section 2.1.4.2 describes.
 ///
 /// - `old > new`: [`Error::OutOfRange`].
-/// - `old == new`: the path must be empty ([`Error::Malformed`]) and the roots equal
+/// - `old == new`: the path must be empty ([`Error::VerificationFailed`]) and the roots equal
 ///   ([`Error::VerificationFailed`]); for size 0 both must be `alg.empty_root()`.
 /// - `old == 0 < new`: SPEC makes the proof from the empty tree empty, so it is accepted only
 ///   with an empty path and `old_root == alg.empty_root()`; `new_root` is not constrained,
 ///   since every tree extends the empty tree.
-/// - otherwise a path of the wrong length is [`Error::Malformed`] and a proof that does not
+/// - otherwise a path of the wrong length, or a proof that does not
 ///   reproduce both roots is [`Error::VerificationFailed`].
 pub fn verify_consistency(
     alg: HashAlg,
@@ -832,7 +834,7 @@ mod tests {
         );
         assert_eq!(
             c(verify_inclusion(alg, &leaves[1], 1, 5, &path[..2], &root)),
-            ErrorCode::Malformed
+            ErrorCode::VerificationFailed
         );
         assert_eq!(
             c(verify_inclusion(alg, &leaves[2], 1, 5, &path, &root)),
@@ -871,11 +873,11 @@ mod tests {
         );
         assert_eq!(
             c(verify_consistency(alg, 0, 3, &e, &x, &[e])),
-            ErrorCode::Malformed
+            ErrorCode::VerificationFailed
         );
         assert_eq!(
             c(verify_consistency(alg, 1, 1, &x, &x, &[x])),
-            ErrorCode::Malformed
+            ErrorCode::VerificationFailed
         );
         assert_eq!(
             c(verify_consistency(alg, 1, 1, &x, &e, &[])),
@@ -883,7 +885,7 @@ mod tests {
         );
         assert_eq!(
             c(verify_consistency(alg, 1, 2, &x, &e, &[])),
-            ErrorCode::Malformed
+            ErrorCode::VerificationFailed
         );
         assert_eq!(
             c(verify_consistency(alg, 1, 2, &x, &e, &[x])),

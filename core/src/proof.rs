@@ -409,7 +409,11 @@ mod tests {
         assert_eq!(c.verify().unwrap_err().code(), ErrorCode::OutOfRange);
         c.old_size = 3;
         c.path.pop();
-        assert_eq!(c.verify().unwrap_err().code(), ErrorCode::Malformed);
+        // A path one hash short is a proof that does not verify, not unparseable input.
+        assert_eq!(
+            c.verify().unwrap_err().code(),
+            ErrorCode::VerificationFailed
+        );
         let json = r#"{"hash":"sha256","old_size":18446744073709551615,"new_size":18446744073709551615,
             "old_root":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
             "new_root":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","path":[]}"#;

@@ -170,6 +170,11 @@ pub struct Meta {
     pub kind: LedgerKind,
     /// Limit on one leaf's bytes.
     pub max_entry_bytes: u64,
+    /// The verifier key (Go `sumdb/note` form) of the key that signs this ledger's
+    /// checkpoints, when it was named at creation. Kept in its own record beside `meta`, so
+    /// ledgers written before it was recorded still decode (they have none).
+    #[serde(skip)]
+    pub verifier_key: Option<String>,
 }
 
 /// What every commit updates.
@@ -598,6 +603,10 @@ impl Store {
                 .map_err(storage_err)?;
             t.insert("state", encode(state)?.as_slice())
                 .map_err(storage_err)?;
+            if let Some(vkey) = &meta.verifier_key {
+                t.insert("verifier_key", vkey.as_bytes())
+                    .map_err(storage_err)?;
+            }
             txn.open_table(LEAVES).map_err(storage_err)?;
             txn.open_table(NODES).map_err(storage_err)?;
             txn.open_table(IDS).map_err(storage_err)?;
@@ -963,7 +972,15 @@ impl Reader {
 
     /// The ledger's fixed parameters.
     pub fn meta(&self) -> Result<Meta> {
-        self.record("meta")
+        let mut meta: Meta = self.record("meta")?;
+        if let Some(v) = self.meta_t()?.get("verifier_key").map_err(storage_err)? {
+            let key = std::str::from_utf8(v.value()).map_err(|_| Error::Tampered {
+                location: "verifier key record".into(),
+                detail: "not UTF-8".into(),
+            })?;
+            meta.verifier_key = Some(key.to_owned());
+        }
+        Ok(meta)
     }
 
     /// Size, root and last time at this snapshot.

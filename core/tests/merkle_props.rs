@@ -521,7 +521,7 @@ proptest! {
             let want = if i >= s {
                 Err(ErrorCode::OutOfRange)
             } else if ref_path(i, 0, s).len() != path.len() {
-                Err(ErrorCode::Malformed)
+                Err(ErrorCode::VerificationFailed)
             } else if shape(i, s) == shape(i, n) {
                 Ok(())
             } else {
@@ -546,14 +546,14 @@ proptest! {
             p.remove(j);
             prop_assert_eq!(
                 verify_inclusion(alg, &leaf, i, n, &p, &root).unwrap_err().code(),
-                ErrorCode::Malformed
+                ErrorCode::VerificationFailed
             );
         }
         let mut p = path.clone();
         p.push(root);
         prop_assert_eq!(
             verify_inclusion(alg, &leaf, i, n, &p, &root).unwrap_err().code(),
-            ErrorCode::Malformed
+            ErrorCode::VerificationFailed
         );
         prop_assert!(verify_inclusion(alg, &flip(&leaf, bit), i, n, &path, &root).is_err());
         prop_assert!(verify_inclusion(alg, &leaf, i, n, &path, &flip(&root, bit)).is_err());
@@ -623,14 +623,14 @@ proptest! {
             p.remove(j);
             prop_assert_eq!(
                 verify_consistency(alg, m, n, &old_root, &new_root, &p).unwrap_err().code(),
-                ErrorCode::Malformed
+                ErrorCode::VerificationFailed
             );
         }
         let mut p = path.clone();
         p.push(new_root);
         prop_assert_eq!(
             verify_consistency(alg, m, n, &old_root, &new_root, &p).unwrap_err().code(),
-            ErrorCode::Malformed
+            ErrorCode::VerificationFailed
         );
         prop_assert!(verify_consistency(alg, m, n, &flip(&old_root, bit), &new_root, &path).is_err());
         if m > 0 {

@@ -196,6 +196,18 @@ pub struct Recorded {
     pub already_recorded: bool,
 }
 
+impl Recorded {
+    /// The receipt's JSON form ([`Receipt::to_json`]) with `already_recorded`, as every front
+    /// end returns it.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.receipt.to_json();
+        if let Value::Object(o) = &mut v {
+            o.insert("already_recorded".into(), self.already_recorded.into());
+        }
+        v
+    }
+}
+
 /// Environment lookup with empty values treated as unset.
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
