@@ -19,7 +19,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use trailseal::capture::ci::{self, Step};
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
-use trailseal::{Error, Ledger, OpenOptions};
+use trailseal::{Ledger, OpenOptions};
+
+use crate::error::{io_fail, usage, Res};
 
 /// Record one CI step: who, where and what come from the CI system's environment.
 #[derive(Args, Debug)]
@@ -115,52 +117,6 @@ impl From<FormatName> for Format {
             FormatName::Intoto => Format::InToto,
             FormatName::Ocsf => Format::Ocsf,
         }
-    }
-}
-
-/// A failure with the exit status it maps to (as `main`'s own `Failure`).
-#[derive(Debug)]
-pub struct Failure {
-    /// 1 verification failed, 2 refused input or usage, 3 I/O or storage.
-    pub status: u8,
-    /// What to print after `trailseal: `.
-    pub message: String,
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        let code = e.code();
-        let status = if code.is_verification_failure() {
-            1
-        } else if code.is_refused_input() {
-            2
-        } else {
-            3
-        };
-        Failure {
-            status,
-            message: format!("{e} [{code}]"),
-        }
-    }
-}
-
-type Res<T = ()> = Result<T, Failure>;
-
-fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        status: 2,
-        message: message.into(),
-    }
-}
-
-fn io_fail(what: &Path, e: io::Error) -> Failure {
-    Failure {
-        status: if e.kind() == io::ErrorKind::NotFound {
-            2
-        } else {
-            3
-        },
-        message: format!("{}: {e}", what.display()),
     }
 }
 

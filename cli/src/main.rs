@@ -22,6 +22,9 @@ use trailseal::{
 };
 
 mod capture;
+mod error;
+
+use crate::error::{check_failed, io_fail, storage_failed, usage, Failure, Res};
 
 #[derive(Parser)]
 #[command(
@@ -395,76 +398,19 @@ struct AppendArgs {
     occurred_at: Option<String>,
 }
 
-/// A failure with the exit status it maps to.
-struct Failure {
-    status: u8,
-    message: String,
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        let code = e.code();
-        let status = if code.is_verification_failure() {
-            1
-        } else if code.is_refused_input() {
-            2
-        } else {
-            3
-        };
-        Failure {
-            status,
-            message: format!("{e} [{code}]"),
-        }
-    }
-}
-
-impl From<capture::Failure> for Failure {
-    fn from(f: capture::Failure) -> Self {
-        Failure {
-            status: f.status,
-            message: f.message,
-        }
-    }
-}
-
-fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        status: 2,
-        message: message.into(),
-    }
-}
-
-fn io_fail(what: &Path, e: io::Error) -> Failure {
-    Failure {
-        status: if e.kind() == io::ErrorKind::NotFound {
-            2
-        } else {
-            3
-        },
-        message: format!("{}: {e}", what.display()),
-    }
-}
-
-type Res<T = ()> = Result<T, Failure>;
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // A corrupt file can make the storage engine panic; report it as a storage failure with
     // exit status 3 rather than Rust's 101.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)))
         .unwrap_or_else(|_| {
-            Err(Failure {
-                status: 3,
-                message: "internal error: the ledger file may be corrupt (see the message above)"
-                    .into(),
-            })
+            Err(storage_failed(
+                "internal error: the ledger file may be corrupt (see the message above)",
+            ))
         });
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(f) => {
-            eprintln!("trailseal: {}", f.message);
-            std::process::ExitCode::from(f.status)
-        }
+        Err(f) => f.exit(),
     }
 }
 
@@ -534,8 +480,8 @@ fn run(cli: Cli) -> Res {
             checkpoint,
             vkey,
         } => verify_proof(inclusion, leaf, consistency, checkpoint, vkey),
-        Command::Record(a) => capture::record(&a, &open).map_err(Failure::from),
-        Command::Import(a) => capture::import(&a, &open).map_err(Failure::from),
+        Command::Record(a) => capture::record(&a, &open),
+        Command::Import(a) => capture::import(&a, &open),
         Command::Query(q) => query(open_ledger(&q.ledger)?, &q),
         Command::Trace {
             ledger,
@@ -781,11 +727,8 @@ fn append(l: Ledger, a: &AppendArgs) -> Res {
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let value = trailseal::entry::parse_json(&buf).map_err(|e| {
-            let mut f = Failure::from(e);
-            f.message = format!("input line {n}: {}", f.message);
-            f
-        })?;
+        let value = trailseal::entry::parse_json(&buf)
+            .map_err(|e| Failure::from(e).prefixed(format_args!("input line {n}")))?;
         pending.push(value);
         line_of.push(n);
         if a.batch.is_some_and(|b| pending.len() >= b) {
@@ -808,17 +751,15 @@ fn with_input_line(e: Error, line_of: &[usize]) -> Failure {
             .and_then(|pos| line_of.get(pos)),
         _ => None,
     };
-    let mut f = Failure::from(e);
-    f.message = match line {
-        Some(line) => format!("input line {line}: {}", f.message),
-        None => format!(
-            "batch of input lines {}-{}: {}",
+    let f = Failure::from(e);
+    match line {
+        Some(line) => f.prefixed(format_args!("input line {line}")),
+        None => f.prefixed(format_args!(
+            "batch of input lines {}-{}",
             line_of.first().unwrap_or(&0),
             line_of.last().unwrap_or(&0),
-            f.message
-        ),
-    };
-    f
+        )),
+    }
 }
 
 fn split_pair<'a>(flag: &str, s: &'a str, sep: char) -> Res<(&'a str, &'a str)> {
@@ -1204,14 +1145,11 @@ fn gate(
             .filter(|r| !r.met)
             .map(|r| r.name.as_str())
             .collect();
-        Err(Failure {
-            status: 1,
-            message: format!(
-                "{} did not pass the gate: {} missed",
-                result.subject,
-                missed.join(", ")
-            ),
-        })
+        Err(check_failed(format!(
+            "{} did not pass the gate: {} missed",
+            result.subject,
+            missed.join(", ")
+        )))
     }
 }
 
