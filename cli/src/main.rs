@@ -6,25 +6,29 @@
 //! messages go to stderr.
 
 use std::fs;
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Map, Value};
 use trailseal::merkle::{self, HashAlg};
 use trailseal::query::{split_subject, Order, Query};
 use trailseal::report::ReportOptions;
 use trailseal::{
     Checkpoint, ConsistencyProof, CreateOptions, Error, GatePolicy, InclusionProof, Ledger,
-    OpenOptions, Selection, Signer, Timestamp, Verifier, VerifyOptions,
+    OpenOptions, Selection, Signer, Timestamp, VerifyOptions,
 };
 
 mod capture;
 mod error;
+mod io;
 
 use crate::error::{check_failed, io_fail, storage_failed, usage, Failure, Res};
+use crate::io::{
+    emit, emit_line, emit_lines, key_path, print_receipts, progress_bar, read_bytes, read_signer,
+    read_text, read_verifier, stdout_fail, write_secret,
+};
 
 #[derive(Parser)]
 #[command(
@@ -435,7 +439,7 @@ fn run(cli: Cli) -> Res {
         Command::Show { ledger, index, raw } => {
             let l = open_ledger(&ledger)?;
             let bytes = l.get_raw(index)?;
-            let mut out = io::stdout().lock();
+            let mut out = std::io::stdout().lock();
             if raw {
                 out.write_all(&bytes)
             } else if l.kind() == trailseal::LedgerKind::Raw {
@@ -445,7 +449,7 @@ fn run(cli: Cli) -> Res {
             } else {
                 out.write_all(&bytes).and_then(|_| out.write_all(b"\n"))
             }
-            .map_err(|e| io_fail(Path::new("stdout"), e))
+            .map_err(stdout_fail)
         }
         Command::Checkpoint { ledger, key, size } => {
             let l = open_ledger(&ledger)?;
@@ -543,43 +547,6 @@ fn run(cli: Cli) -> Res {
     }
 }
 
-/// Write to stdout; a closed pipe or full disk is an I/O failure (exit 3), not a panic.
-fn emit(text: &str) -> Res {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| io_fail(Path::new("stdout"), e))
-}
-
-fn emit_line(value: &impl std::fmt::Display) -> Res {
-    emit(&format!("{value}\n"))
-}
-
-fn key_path(ledger: &Path) -> PathBuf {
-    let mut s = ledger.as_os_str().to_owned();
-    s.push(".key");
-    PathBuf::from(s)
-}
-
-fn read_text(path: &Path) -> Res<String> {
-    fs::read_to_string(path).map_err(|e| io_fail(path, e))
-}
-
-fn read_signer(path: &Path) -> Res<Signer> {
-    Ok(Signer::from_key_string(&read_text(path)?)?)
-}
-
-/// A verifier key given as the key string itself or as a file holding it.
-fn read_verifier(arg: &str) -> Res<Verifier> {
-    let path = Path::new(arg);
-    let text = if path.is_file() {
-        read_text(path)?
-    } else {
-        arg.to_owned()
-    };
-    Ok(Verifier::from_key_string(&text)?)
-}
-
 fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Option<PathBuf>) -> Res {
     let key = key.unwrap_or_else(|| key_path(ledger));
     let signer = if key.exists() {
@@ -619,50 +586,6 @@ fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Option<Pa
     }))
 }
 
-fn write_secret(path: &Path, text: &str) -> Res {
-    let mut o = fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut f = o.open(path).map_err(|e| io_fail(path, e))?;
-    writeln!(f, "{text}")
-        .and_then(|_| f.sync_all())
-        .map_err(|e| io_fail(path, e))
-}
-
-fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
-    // Only for a person watching: nothing extra when output goes to a pipe or file.
-    if !io::stdout().is_terminal() || !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let (pb, template) = match len {
-        Some(n) => (
-            ProgressBar::new(n),
-            "{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})",
-        ),
-        None => (
-            ProgressBar::new_spinner(),
-            "{spinner} {msg} {pos} ({per_sec})",
-        ),
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        pb.set_style(style);
-    }
-    pb.set_message(what.to_owned());
-    pb
-}
-
-fn print_receipts(receipts: &[trailseal::Receipt]) -> Res {
-    let mut out = io::stdout().lock();
-    for r in receipts {
-        writeln!(out, "{}", r.to_json()).map_err(|e| io_fail(Path::new("stdout"), e))?;
-    }
-    out.flush().map_err(|e| io_fail(Path::new("stdout"), e))
-}
-
 fn append(l: Ledger, a: &AppendArgs) -> Res {
     if a.raw {
         if a.inputs.is_empty() {
@@ -671,7 +594,7 @@ fn append(l: Ledger, a: &AppendArgs) -> Res {
         let leaves = a
             .inputs
             .iter()
-            .map(|p| fs::read(p).map_err(|e| io_fail(p, e)))
+            .map(|p| read_bytes(p))
             .collect::<Res<Vec<_>>>()?;
         let refs: Vec<&[u8]> = leaves.iter().map(Vec::as_slice).collect();
         return print_receipts(&l.append_raw_batch(&refs)?);
@@ -687,9 +610,9 @@ fn append(l: Ledger, a: &AppendArgs) -> Res {
         return Err(usage("give one JSON Lines FILE (or - for stdin)"));
     }
     let input: Box<dyn BufRead> = match a.inputs.first() {
-        None => Box::new(io::stdin().lock()),
-        Some(p) if p.as_os_str() == "-" => Box::new(io::stdin().lock()),
-        Some(p) => Box::new(io::BufReader::new(
+        None => Box::new(std::io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
+        Some(p) => Box::new(std::io::BufReader::new(
             fs::File::open(p).map_err(|e| io_fail(p, e))?,
         )),
     };
@@ -876,8 +799,7 @@ fn verify_proof(
         let proof = InclusionProof::from_json(&read_text(&p)?)?;
         match &leaf {
             Some(lp) => {
-                let bytes = fs::read(lp).map_err(|e| io_fail(lp, e))?;
-                proof.verify_leaf(&bytes)?;
+                proof.verify_leaf(&read_bytes(lp)?)?;
             }
             None => proof.verify()?,
         }
@@ -915,17 +837,13 @@ fn query(l: Ledger, a: &QueryArgs) -> Res {
         ..a.filters.to_query()?
     };
     let page = l.query(&q)?;
-    let mut text = String::new();
     if a.json {
-        for f in &page.entries {
-            text.push_str(&f.to_json().to_string());
-            text.push('\n');
-        }
+        emit_lines(page.entries.iter().map(|f| f.to_json()))?;
     } else {
-        text.push_str(&format!(
+        let mut text = format!(
             "{:>7}  {:<30}  {:<20}  {:<24}  {:<28}  {}\n",
             "INDEX", "TIME", "ACTOR", "ACTION", "SUBJECT", "AUTHZ"
-        ));
+        );
         for f in &page.entries {
             let e = &f.entry;
             text.push_str(&format!(
@@ -938,8 +856,8 @@ fn query(l: Ledger, a: &QueryArgs) -> Res {
                 authz_of(e)
             ));
         }
+        emit(&text)?;
     }
-    emit(&text)?;
     if let Some(c) = &page.next_cursor {
         eprintln!("more entries: continue with --cursor {c}");
     }
@@ -1221,8 +1139,7 @@ fn bundle(l: Ledger, a: &BundleArgs) -> Res {
 
 fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
     let verifier = read_verifier(vkey)?;
-    let bytes = fs::read(file).map_err(|e| io_fail(file, e))?;
-    let report = trailseal::bundle::verify_bundle_bytes(&bytes, &verifier)?;
+    let report = trailseal::bundle::verify_bundle_bytes(&read_bytes(file)?, &verifier)?;
     if json {
         return emit_line(&report.to_json());
     }
