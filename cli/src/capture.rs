@@ -20,6 +20,7 @@ use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
 use trailseal::OpenOptions;
 
+use crate::cli::split_pair;
 use crate::error::{io_fail, usage, Res};
 use crate::io::{emit_line, open_ledger, print_receipts, progress_bar, read_bytes};
 
@@ -118,12 +119,6 @@ impl From<FormatName> for Format {
             FormatName::Ocsf => Format::Ocsf,
         }
     }
-}
-
-fn split_pair<'a>(flag: &str, s: &'a str, sep: char) -> Res<(&'a str, &'a str)> {
-    s.split_once(sep)
-        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
-        .ok_or_else(|| usage(format!("--{flag} {s:?}: expected the form A{sep}B")))
 }
 
 /// `trailseal record`: one entry for this CI step; prints its receipt. A retried step
