@@ -1,5 +1,5 @@
 //! The command line itself: the clap definitions of every command and the argument types
-//! more than one command shares.
+//! more than one command shares. The commands' own argument structs live with the commands.
 
 use std::path::PathBuf;
 
@@ -8,9 +8,10 @@ use trailseal::merkle::HashAlg;
 use trailseal::query::{split_subject, Query};
 use trailseal::Timestamp;
 
+use crate::append::AppendArgs;
 use crate::capture;
 use crate::error::{usage, Res};
-use crate::{AppendArgs, BundleArgs, QueryArgs};
+use crate::questions::{BundleArgs, QueryArgs};
 
 /// The whole command line: the global flags and one command.
 #[derive(Parser)]
