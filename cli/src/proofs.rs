@@ -13,7 +13,7 @@ use crate::io::{
 };
 
 /// Sign a checkpoint of the ledger at `size` (default: now) with `key` (default:
-/// `LEDGER.key`) and print its note; the ledger keeps it too, so later proofs can refer to it.
+/// `LEDGER.key`) and print its note, for whoever must later check this ledger against it.
 pub fn checkpoint(l: Ledger, ledger: &Path, key: Option<PathBuf>, size: Option<u64>) -> Res {
     let signer = read_signer(&key.unwrap_or_else(|| key_path(ledger)))?;
     emit(&l.checkpoint(&signer, size)?)
