@@ -11,15 +11,18 @@
 //! shows progress on a terminal and prints JSON. Exit status as the rest of the command: 2
 //! refused input or usage (nothing written), 3 I/O or storage failure.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 use trailseal::capture::ci::{self, Step};
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
-use trailseal::{Error, Ledger, OpenOptions};
+use trailseal::OpenOptions;
+
+use crate::cli::split_pair;
+use crate::error::{io_fail, usage, Res};
+use crate::io::{emit_line, open_ledger, print_receipts, progress_bar, read_bytes};
 
 /// Record one CI step: who, where and what come from the CI system's environment.
 #[derive(Args, Debug)]
@@ -118,84 +121,6 @@ impl From<FormatName> for Format {
     }
 }
 
-/// A failure with the exit status it maps to (as `main`'s own `Failure`).
-#[derive(Debug)]
-pub struct Failure {
-    /// 1 verification failed, 2 refused input or usage, 3 I/O or storage.
-    pub status: u8,
-    /// What to print after `trailseal: `.
-    pub message: String,
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        let code = e.code();
-        let status = if code.is_verification_failure() {
-            1
-        } else if code.is_refused_input() {
-            2
-        } else {
-            3
-        };
-        Failure {
-            status,
-            message: format!("{e} [{code}]"),
-        }
-    }
-}
-
-type Res<T = ()> = Result<T, Failure>;
-
-fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        status: 2,
-        message: message.into(),
-    }
-}
-
-fn io_fail(what: &Path, e: io::Error) -> Failure {
-    Failure {
-        status: if e.kind() == io::ErrorKind::NotFound {
-            2
-        } else {
-            3
-        },
-        message: format!("{}: {e}", what.display()),
-    }
-}
-
-fn emit(text: &str) -> Res {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| io_fail(Path::new("stdout"), e))
-}
-
-fn split_pair<'a>(flag: &str, s: &'a str, sep: char) -> Res<(&'a str, &'a str)> {
-    s.split_once(sep)
-        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
-        .ok_or_else(|| usage(format!("--{flag} {s:?}: expected the form A{sep}B")))
-}
-
-fn open(path: &Path, opts: &OpenOptions) -> Res<Ledger> {
-    Ok(Ledger::open_with(path, opts)?)
-}
-
-/// A progress bar for a person watching; hidden when output goes to a pipe or file.
-fn progress_bar(what: &str) -> ProgressBar {
-    if !io::stdout().is_terminal() || !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new(0);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-    {
-        pb.set_style(style);
-    }
-    pb.set_message(what.to_owned());
-    pb
-}
-
 /// `trailseal record`: one entry for this CI step; prints its receipt. A retried step
 /// (same run, job, step and content) is recorded once: the stored receipt is printed.
 pub fn record(a: &RecordArgs, opts: &OpenOptions) -> Res {
@@ -210,8 +135,7 @@ pub fn record(a: &RecordArgs, opts: &OpenOptions) -> Res {
         step.refs.push((rel.into(), ext.into()));
     }
     if let Some(p) = &a.payload {
-        let bytes = std::fs::read(p).map_err(|e| io_fail(p, e))?;
-        let v = trailseal::entry::parse_json(&bytes)
+        let v = trailseal::entry::parse_json(&read_bytes(p)?)
             .map_err(|e| usage(format!("--payload {}: {e}", p.display())))?;
         step.payload = Some(v);
     }
@@ -221,9 +145,9 @@ pub fn record(a: &RecordArgs, opts: &OpenOptions) -> Res {
     };
     if a.dry_run {
         let e = ctx.entry(&a.action, subject, &step)?;
-        return emit(&format!("{e}\n"));
+        return emit_line(&e);
     }
-    let l = open(&a.ledger, opts)?;
+    let l = open_ledger(&a.ledger, opts)?;
     let r = ctx.record(&l, &a.action, subject, &step)?;
     if r.already_recorded {
         eprintln!(
@@ -231,7 +155,7 @@ pub fn record(a: &RecordArgs, opts: &OpenOptions) -> Res {
             r.receipt.index
         );
     }
-    emit(&format!("{}\n", r.receipt.to_json()))
+    emit_line(&r.receipt.to_json())
 }
 
 /// `trailseal import ...`: a git repository's commits, or events of a standard format.
@@ -249,11 +173,13 @@ pub fn import(a: &ImportArgs, opts: &OpenOptions) -> Res {
     }
 }
 
+/// `import git`: the commits not yet imported, in atomic batches; conflicts with what is
+/// already recorded are reported, never overwritten.
 fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
     if g.batch == 0 {
         return Err(usage("--batch must be at least 1"));
     }
-    let l = open(&g.ledger, opts)?;
+    let l = open_ledger(&g.ledger, opts)?;
     let options = ImportOptions {
         since: g.since.clone(),
         rev: g.rev.clone(),
@@ -261,7 +187,8 @@ fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
         batch: g.batch,
         signatures: !g.no_signatures,
     };
-    let pb = progress_bar("importing commits");
+    // The length is learned from the first tick, when the commits to import are known.
+    let pb = progress_bar(Some(0), "importing commits");
     let mut tick = |done: u64, total: u64| {
         pb.set_length(total);
         pb.set_position(done);
@@ -290,9 +217,11 @@ fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
             None => String::new(),
         }
     );
-    emit(&format!("{}\n", report.to_json()))
+    emit_line(&report.to_json())
 }
 
+/// `import --format`: every event of the input as one batch, so a file is imported whole or
+/// not at all.
 fn import_events(ledger: &Path, format: Format, input: &Path, opts: &OpenOptions) -> Res {
     let bytes = if input.as_os_str() == "-" {
         let mut buf = Vec::new();
@@ -302,16 +231,10 @@ fn import_events(ledger: &Path, format: Format, input: &Path, opts: &OpenOptions
             .map_err(|e| io_fail(Path::new("stdin"), e))?;
         buf
     } else {
-        std::fs::read(input).map_err(|e| io_fail(input, e))?
+        read_bytes(input)?
     };
     // Map everything before opening the ledger: a refused input leaves it untouched.
     let entries = formats::to_entries(format, &bytes)?;
-    let l = open(ledger, opts)?;
-    let receipts = l.append_batch(&entries)?;
-    let mut text = String::new();
-    for r in &receipts {
-        text.push_str(&r.to_json().to_string());
-        text.push('\n');
-    }
-    emit(&text)
+    let l = open_ledger(ledger, opts)?;
+    print_receipts(&l.append_batch(&entries)?)
 }

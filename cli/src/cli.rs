@@ -1,0 +1,307 @@
+//! The command line itself: the clap definitions of every command and the argument types
+//! more than one command shares. The commands' own argument structs live with the commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use trailseal::merkle::HashAlg;
+use trailseal::query::{split_subject, Query};
+use trailseal::Timestamp;
+
+use crate::append::AppendArgs;
+use crate::capture;
+use crate::error::{usage, Res};
+use crate::questions::{BundleArgs, QueryArgs};
+
+/// The whole command line: the global flags and one command.
+#[derive(Parser)]
+#[command(
+    name = "trailseal",
+    version,
+    about = "A tamper-evident audit ledger for software delivery"
+)]
+pub struct Cli {
+    /// If another process holds the ledger, wait up to this many seconds instead of failing.
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub wait: Option<f64>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--hash` values: the core's `HashAlg` cannot derive clap's `ValueEnum`, so it is mirrored.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum HashName {
+    Blake3,
+    Sha256,
+}
+
+impl From<HashName> for HashAlg {
+    fn from(h: HashName) -> HashAlg {
+        match h {
+            HashName::Blake3 => HashAlg::Blake3,
+            HashName::Sha256 => HashAlg::Sha256,
+        }
+    }
+}
+
+/// The commands; their doc comments are the help text, so each says what the command does.
+// Parsed once per run, so the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a ledger (refuses an existing file) and its signer key; prints the verifier key.
+    Init {
+        ledger: PathBuf,
+        /// The log's origin, e.g. example.com/payments/audit.
+        #[arg(long)]
+        origin: String,
+        #[arg(long, value_enum, default_value = "blake3")]
+        hash: HashName,
+        /// Hold raw leaves (opaque bytes) instead of audit entries.
+        #[arg(long)]
+        raw: bool,
+        /// Signer key file: used if it exists, else created (mode 0600). Default LEDGER.key.
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+    },
+    /// Append entries (JSON Lines from FILE or stdin, or one entry from flags) or raw leaves.
+    Append(AppendArgs),
+    /// Print the entry at INDEX as JSON, or with --raw its exact leaf bytes.
+    Show {
+        ledger: PathBuf,
+        index: u64,
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Print a signed checkpoint note for the current (or an earlier) size, and keep it.
+    Checkpoint {
+        ledger: PathBuf,
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Print an inclusion or consistency proof (SPEC JSON).
+    Prove {
+        #[command(subcommand)]
+        which: ProveCmd,
+    },
+    /// Check the whole ledger, optionally against a checkpoint held elsewhere (with
+    /// --indexes, also every query-index posting against its entry).
+    Verify {
+        ledger: PathBuf,
+        #[arg(long, value_name = "FILE", requires = "vkey")]
+        checkpoint: Option<PathBuf>,
+        /// Verifier key string, or a file holding it.
+        #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+        vkey: Option<String>,
+        /// Also check every query-index posting against its entry (much slower; by default
+        /// only the indexes' structure is checked).
+        #[arg(long)]
+        indexes: bool,
+    },
+    /// Check a proof offline (no ledger needed), optionally against a signed checkpoint.
+    VerifyProof {
+        #[arg(
+            long,
+            value_name = "FILE",
+            conflicts_with = "consistency",
+            required_unless_present = "consistency"
+        )]
+        inclusion: Option<PathBuf>,
+        /// The leaf bytes: must hash to the proof's leaf hash.
+        #[arg(long, value_name = "FILE", requires = "inclusion")]
+        leaf: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        consistency: Option<PathBuf>,
+        #[arg(long, value_name = "FILE", requires = "vkey")]
+        checkpoint: Option<PathBuf>,
+        #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+        vkey: Option<String>,
+    },
+    /// Find entries: every filter must hold; newest first unless --oldest.
+    Query(QueryArgs),
+    /// Draw what an entry rests on (or with --forward, what rests on it) as a tree.
+    Trace {
+        ledger: PathBuf,
+        index: u64,
+        /// Follow links forward: what did this lead to.
+        #[arg(long)]
+        forward: bool,
+        /// Print JSON instead of the tree.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which rule allowed an entry, what that rule said then, and who approved it.
+    Why {
+        ledger: PathBuf,
+        index: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate a release gate policy for a subject: exit 0 if it passes, 1 if not.
+    Gate {
+        ledger: PathBuf,
+        #[arg(long, value_name = "TYPE:ID")]
+        subject: String,
+        /// The gate policy: a JSON file such as {"min_approvals": 2, "approver_roles":
+        /// ["release-manager", "sre"], "forbid_self_approval": true, "require": ["test.passed"]}.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Record the outcome as a gate.passed / gate.failed entry linking the evidence.
+        #[arg(long)]
+        record: bool,
+        /// Actor of the recorded entry (default trailseal-gate).
+        #[arg(long, value_name = "ID", requires = "record")]
+        actor: Option<String>,
+        /// With --record, also sign (and keep) a checkpoint covering the recorded entry.
+        #[arg(long, value_name = "KEYFILE", requires = "record")]
+        key: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an evidence bundle: the selected entries, each with its inclusion proof against
+    /// one signed checkpoint, checkable offline with `verify-bundle` (format: docs/BUNDLE.md).
+    /// Select with --subject TYPE:ID alone (every entry on it), --index N [--forward] (a
+    /// trace), or query filters (every match, or --limit N of them).
+    Bundle(BundleArgs),
+    /// Check an evidence bundle with nothing but the verifier key: exit 0 if every check holds.
+    VerifyBundle {
+        file: PathBuf,
+        /// Verifier key string, or a file holding it.
+        #[arg(long, value_name = "VKEY")]
+        vkey: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where approvals wait: request-to-grant latency, approvals per approver, changes and
+    /// break-glass actions per ISO week.
+    Report {
+        ledger: PathBuf,
+        /// Only entries that happened at or after this time (RFC 3339; `occurred_at`, else
+        /// the recorded time).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Actions counted as changes (repeatable; default deploy.succeeded).
+        #[arg(long = "change-action", value_name = "A")]
+        change_actions: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record one CI step from the CI system's environment (GitHub Actions, GitLab CI, Azure
+    /// Pipelines, Jenkins, Buildkite, CircleCI); prints the receipt.
+    Record(capture::RecordArgs),
+    /// Import evidence: `import git LEDGER [REPO]` (commits), or
+    /// `import LEDGER --format cdevents|intoto|ocsf FILE|-`.
+    Import(capture::ImportArgs),
+    /// Print the verifier key of a ledger's signer key (LEDGER.key) or of KEYFILE.
+    Vkey {
+        #[arg(required_unless_present = "key")]
+        ledger: Option<PathBuf>,
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+    },
+}
+
+/// `prove inclusion` and `prove consistency`.
+#[derive(Subcommand)]
+pub enum ProveCmd {
+    /// Inclusion of the leaf at INDEX in the tree of --size (default: current).
+    Inclusion {
+        ledger: PathBuf,
+        index: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Consistency of the tree of OLD leaves with the tree of --size (default: current).
+    Consistency {
+        ledger: PathBuf,
+        old: u64,
+        #[arg(long)]
+        size: Option<u64>,
+    },
+}
+
+/// Query filters, shared by `query` and `bundle`: every given filter must hold.
+#[derive(Args)]
+pub struct Filters {
+    #[arg(long, value_name = "ID")]
+    pub actor: Option<String>,
+    /// An actor in the delegation chain (`actor.via`).
+    #[arg(long, value_name = "ID")]
+    pub via: Option<String>,
+    #[arg(long, value_name = "A")]
+    pub action: Option<String>,
+    #[arg(long, value_name = "TYPE:ID")]
+    pub subject: Option<String>,
+    #[arg(long, value_name = "K=V")]
+    pub attr: Vec<String>,
+    #[arg(long = "ref", value_name = "R")]
+    pub refs: Vec<String>,
+    /// allow, break_glass or override.
+    #[arg(long, value_name = "D")]
+    pub decision: Option<String>,
+    #[arg(long, value_name = "P")]
+    pub policy: Option<String>,
+    /// Entries that link to this index.
+    #[arg(long, value_name = "INDEX")]
+    pub links_to: Option<u64>,
+    /// Entries recorded at or after this time (RFC 3339).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Entries recorded before this time (RFC 3339).
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+}
+
+impl Filters {
+    /// Whether any filter besides `--subject` is given: `bundle` reads a lone `--subject` as
+    /// "every entry on it" rather than as a query.
+    pub fn has_more_than_subject(&self) -> bool {
+        self.actor.is_some()
+            || self.via.is_some()
+            || self.action.is_some()
+            || !self.attr.is_empty()
+            || !self.refs.is_empty()
+            || self.decision.is_some()
+            || self.policy.is_some()
+            || self.links_to.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
+    }
+
+    /// The core query the filters ask for; the caller sets order, limit and cursor.
+    pub fn to_query(&self) -> Res<Query> {
+        let mut q = Query {
+            actor: self.actor.clone(),
+            via: self.via.clone(),
+            action: self.action.clone(),
+            decision: self.decision.clone(),
+            policy: self.policy.clone(),
+            links_to: self.links_to,
+            refs: self.refs.clone(),
+            ..Query::default()
+        };
+        if let Some(s) = &self.subject {
+            q.subject = Some(split_subject(s)?);
+        }
+        for kv in &self.attr {
+            let (k, v) = split_pair("attr", kv, '=')?;
+            q.attrs.push((k.into(), v.into()));
+        }
+        q.since = self.since.as_deref().map(Timestamp::parse).transpose()?;
+        q.until = self.until.as_deref().map(Timestamp::parse).transpose()?;
+        Ok(q)
+    }
+}
+
+/// A flag value of the form `A<sep>B` with both sides given, such as `--attr K=V`.
+pub fn split_pair<'a>(flag: &str, s: &'a str, sep: char) -> Res<(&'a str, &'a str)> {
+    s.split_once(sep)
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| usage(format!("--{flag} {s:?}: expected the form A{sep}B")))
+}

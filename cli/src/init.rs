@@ -1,0 +1,49 @@
+//! `trailseal init`: a new ledger and the key that signs its checkpoints.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use trailseal::{CreateOptions, Ledger, Signer};
+
+use crate::cli::HashName;
+use crate::error::Res;
+use crate::io::{emit_line, key_path, read_signer, write_secret};
+
+/// Create the ledger, reusing the key file if it exists; prints where everything went and
+/// the verifier key, which is what others need to check this ledger.
+pub fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Option<PathBuf>) -> Res {
+    let key = key.unwrap_or_else(|| key_path(ledger));
+    let signer = if key.exists() {
+        read_signer(&key)?
+    } else {
+        Signer::generate(&origin)?
+    };
+    let mut opts = CreateOptions::new(origin).hash(hash.into());
+    if raw {
+        opts = opts.raw();
+    }
+    // Write the new key first, so a key path that cannot be written leaves no ledger behind.
+    let created_key = !key.exists();
+    if created_key {
+        write_secret(&key, &signer.to_key_string())?;
+    }
+    let l = match Ledger::create(ledger, &opts) {
+        Ok(l) => l,
+        Err(e) => {
+            if created_key {
+                let _ = fs::remove_file(&key);
+            }
+            return Err(e.into());
+        }
+    };
+    emit_line(&json!({
+        "ledger": ledger.display().to_string(),
+        "origin": l.origin(),
+        "hash": l.hash().name(),
+        "kind": l.kind().name(),
+        "key_file": key.display().to_string(),
+        "key_created": created_key,
+        "verifier_key": signer.verifier().to_key_string(),
+    }))
+}

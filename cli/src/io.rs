@@ -1,0 +1,124 @@
+//! Files, keys and the terminal: everything the commands read or write besides the ledger's
+//! own storage, each failure naming the path it happened on.
+
+use std::fmt::Display;
+use std::fs;
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use trailseal::{Ledger, OpenOptions, Receipt, Signer, Verifier};
+
+use crate::error::{io_fail, Failure, Res};
+
+/// Open an existing ledger, honouring `--wait`.
+pub fn open_ledger(path: &Path, opts: &OpenOptions) -> Res<Ledger> {
+    Ok(Ledger::open_with(path, opts)?)
+}
+
+/// Write to stdout; a closed pipe or full disk is an I/O failure (exit 3), not a panic.
+pub fn emit(text: &str) -> Res {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(stdout_fail)
+}
+
+/// One value on a line of its own, as every JSON answer is printed.
+pub fn emit_line(value: &impl Display) -> Res {
+    emit(&format!("{value}\n"))
+}
+
+/// One line per value, each written as it comes: stdout is line-buffered, so a reader of a
+/// long append sees every receipt as soon as its batch commits.
+pub fn emit_lines<T: Display>(values: impl IntoIterator<Item = T>) -> Res {
+    let mut out = io::stdout().lock();
+    for v in values {
+        writeln!(out, "{v}").map_err(stdout_fail)?;
+    }
+    out.flush().map_err(stdout_fail)
+}
+
+/// The receipts of an append, as JSON Lines.
+pub fn print_receipts(receipts: &[Receipt]) -> Res {
+    emit_lines(receipts.iter().map(Receipt::to_json))
+}
+
+/// Failures writing stdout are named like those on a file, so the message says where.
+pub fn stdout_fail(e: io::Error) -> Failure {
+    io_fail(Path::new("stdout"), e)
+}
+
+/// The default signer key file, `LEDGER.key`: appended to the whole name, not replacing its
+/// extension, so `audit.db` and `audit.log` keep keys of their own.
+pub fn key_path(ledger: &Path) -> PathBuf {
+    let mut s = ledger.as_os_str().to_owned();
+    s.push(".key");
+    PathBuf::from(s)
+}
+
+/// A whole file as UTF-8 text.
+pub fn read_text(path: &Path) -> Res<String> {
+    fs::read_to_string(path).map_err(|e| io_fail(path, e))
+}
+
+/// A whole file as bytes (leaves, bundles).
+pub fn read_bytes(path: &Path) -> Res<Vec<u8>> {
+    fs::read(path).map_err(|e| io_fail(path, e))
+}
+
+/// The signer key held in `path`.
+pub fn read_signer(path: &Path) -> Res<Signer> {
+    Ok(Signer::from_key_string(&read_text(path)?)?)
+}
+
+/// A verifier key given as the key string itself or as a file holding it: the string is
+/// short enough to pass inline, the file is what `init` users tend to keep.
+pub fn read_verifier(arg: &str) -> Res<Verifier> {
+    let path = Path::new(arg);
+    let text = if path.is_file() {
+        read_text(path)?
+    } else {
+        arg.to_owned()
+    };
+    Ok(Verifier::from_key_string(&text)?)
+}
+
+/// Write a secret to a new file only its owner can read; an existing file is never
+/// overwritten, so a mistyped path cannot destroy another key.
+pub fn write_secret(path: &Path, text: &str) -> Res {
+    let mut o = fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path).map_err(|e| io_fail(path, e))?;
+    writeln!(f, "{text}")
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io_fail(path, e))
+}
+
+/// A progress bar of `len` steps, or a spinner when the length is not known in advance.
+pub fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
+    // Only for a person watching: nothing extra when output goes to a pipe or file.
+    if !io::stdout().is_terminal() || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let (pb, template) = match len {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{spinner} {msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{spinner} {msg} {pos} ({per_sec})",
+        ),
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style);
+    }
+    pb.set_message(what.to_owned());
+    pb
+}

@@ -1,0 +1,25 @@
+//! `trailseal show`: one entry, or the exact bytes of one leaf.
+
+use std::io::{self, Write};
+
+use trailseal::{Ledger, LedgerKind};
+
+use crate::error::{usage, Res};
+use crate::io::stdout_fail;
+
+/// Print the leaf at `index`: as stored with `--raw` (so it can be hashed or checked against
+/// a proof), else as a JSON line, which only an audit ledger's leaves are.
+pub fn show(l: Ledger, index: u64, raw: bool) -> Res {
+    let bytes = l.get_raw(index)?;
+    let mut out = io::stdout().lock();
+    if raw {
+        out.write_all(&bytes)
+    } else if l.kind() == LedgerKind::Raw {
+        return Err(usage(
+            "this is a raw ledger: use --raw to print the leaf bytes",
+        ));
+    } else {
+        out.write_all(&bytes).and_then(|_| out.write_all(b"\n"))
+    }
+    .map_err(stdout_fail)
+}
