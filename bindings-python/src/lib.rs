@@ -9,6 +9,7 @@
 //! core's strict parser (`entry::parse_json`) reads it, exactly as it reads the command line's
 //! JSON Lines, so every front end refuses the same inputs the same way.
 
+mod convert;
 mod error;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,178 +20,29 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyMapping, PyString};
+use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
 use serde_json::Value;
 use trailseal::bundle::verify_bundle_bytes;
 use trailseal::capture::ci::{self, CiContext, Step};
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
-use trailseal::merkle::{self, HashAlg};
+use trailseal::merkle;
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
 use trailseal::{
-    entry, Checkpoint, ConsistencyProof, CreateOptions, Durability, Error, ErrorCode, GatePolicy,
-    InclusionProof, Ledger, OpenOptions, Receipt, Selection, Signer, Timestamp, Verifier,
-    VerifyOptions,
+    entry, Checkpoint, ConsistencyProof, CreateOptions, Error, ErrorCode, GatePolicy,
+    InclusionProof, Ledger, OpenOptions, Receipt, Selection, Signer, Timestamp, VerifyOptions,
 };
 
+use crate::convert::{
+    checkpoint_pair, dumps, durability, hash_alg, json_arg, json_to_py, proof_text, str_pairs,
+    text_or_bytes, value_to_py, verifier,
+};
 use crate::error::{closed_error_class, core, error_class, guarded, to_py_err};
-
-// ---------------------------------------------------------------------------------------------
-// Conversions.
-// ---------------------------------------------------------------------------------------------
-
-static JSON_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// Python object -> JSON text, with Python's own `json.dumps` (non-finite floats come out as
-/// `NaN`/`Infinity`, which the core's strict parser then refuses as malformed JSON).
-fn dumps(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<String> {
-    let f = JSON_DUMPS.import(py, "json", "dumps")?;
-    f.call1((obj,))?.extract()
-}
-
-/// A JSON value as plain Python objects (dict, list, str, int, float, bool, None).
-fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match v {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else {
-                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(value_to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (k, item) in map {
-                dict.set_item(k, value_to_py(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
-}
-
-/// A proof's SPEC JSON text (from the core's `to_json`) as a dict.
-fn json_to_py<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| to_py_err(py, Error::Internal(format!("proof JSON: {e}"))))?;
-    value_to_py(py, &value)
-}
-
-fn hash_alg(name: &str) -> trailseal::Result<HashAlg> {
-    match name {
-        "blake3" => Ok(HashAlg::Blake3),
-        "sha256" => Ok(HashAlg::Sha256),
-        other => Err(Error::InvalidArgument(format!(
-            "unknown hash {other:?}: expected \"blake3\" or \"sha256\""
-        ))),
-    }
-}
-
-fn durability(durable: bool) -> Durability {
-    if durable {
-        Durability::Immediate
-    } else {
-        Durability::NotDurableUntilSync
-    }
-}
-
-fn verifier(key: &str) -> trailseal::Result<Verifier> {
-    Verifier::from_key_string(key)
-}
-
-/// A proof argument: a dict (as returned by `prove_*`) or its JSON text.
-fn proof_text(py: Python<'_>, proof: &Bound<'_, PyAny>) -> PyResult<String> {
-    if proof.is_instance_of::<PyString>() {
-        return proof.extract();
-    }
-    dumps(py, proof)
-}
-
-/// A JSON document argument (a gate policy, a gate result, a query): a mapping, or its JSON
-/// text. Anything else (a path, a list) is a TypeError naming `what`.
-fn json_arg(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
-    if obj.is_instance_of::<PyString>() {
-        return obj.extract();
-    }
-    if obj.cast::<PyMapping>().is_ok() {
-        return dumps(py, obj);
-    }
-    Err(PyTypeError::new_err(format!(
-        "{what} must be a dict or its JSON text, not {}",
-        obj.get_type().name()?
-    )))
-}
 
 /// A query from its JSON text (`Query::from_json`, which refuses a field it does not know).
 fn parse_query(text: &str) -> trailseal::Result<Query> {
     Query::from_json(&entry::parse_json(text.as_bytes())?)
-}
-
-/// A verifier key and a checkpoint note signed by it: both or neither.
-fn checkpoint_pair<'a>(
-    checkpoint: &'a Option<String>,
-    verifier_key: &'a Option<String>,
-) -> trailseal::Result<Option<(&'a str, Verifier)>> {
-    match (checkpoint, verifier_key) {
-        (Some(note), Some(key)) => Ok(Some((note.as_str(), verifier(key)?))),
-        (None, None) => Ok(None),
-        _ => Err(Error::InvalidArgument(
-            "give both checkpoint and verifier_key, or neither".into(),
-        )),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Capture arguments
-// ---------------------------------------------------------------------------------------------
-
-/// `(str, str)` pairs from a mapping (its items) or from a sequence of 2-item pairs; a str or
-/// anything else is a TypeError naming `what`.
-fn str_pairs(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, String)>> {
-    let bad = || {
-        Ok::<_, PyErr>(PyTypeError::new_err(format!(
-            "{what} must be a mapping of str to str, or a sequence of (str, str) pairs, not {}",
-            obj.get_type().name()?
-        )))
-    };
-    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
-        return Err(bad()?);
-    }
-    let items = if let Ok(m) = obj.cast::<PyMapping>() {
-        m.items()?.into_any()
-    } else {
-        obj.clone()
-    };
-    let Ok(iter) = items.try_iter() else {
-        return Err(bad()?);
-    };
-    let mut out = Vec::new();
-    for item in iter {
-        let item = item?;
-        match item.extract::<(String, String)>() {
-            Ok(pair) => out.push(pair),
-            Err(_) => {
-                return Err(PyTypeError::new_err(format!(
-                    "{what}: every key and value must be a str, not {}",
-                    item.repr()?
-                )))
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The CI environment `env` names: a mapping of variable names to values, or (None) this
@@ -1146,18 +998,11 @@ impl PyLedger {
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Py<PyReceipt>>> {
         let format = core(py, Format::from_name(format))?;
-        let bytes: Vec<u8> = if data.is_instance_of::<PyString>() {
-            data.extract::<String>()?.into_bytes()
-        } else {
-            match data.extract::<PyBackedBytes>() {
-                Ok(b) => b.to_vec(),
-                Err(_) => {
-                    return Err(PyTypeError::new_err(format!(
-                        "data must be bytes or str, not {}",
-                        data.get_type().name()?
-                    )))
-                }
-            }
+        let Some(bytes) = text_or_bytes(data)? else {
+            return Err(PyTypeError::new_err(format!(
+                "data must be bytes or str, not {}",
+                data.get_type().name()?
+            )));
         };
         let rs = self.run(py, move |l| formats::import(l, format, &bytes))?;
         receipts(py, rs)
@@ -1314,17 +1159,10 @@ fn verify_bundle<'py>(
     text: &Bound<'py, PyAny>,
     verifier_key: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let bytes: Vec<u8> = if text.is_instance_of::<PyString>() {
-        text.extract::<String>()?.into_bytes()
-    } else {
-        match text.extract::<PyBackedBytes>() {
-            Ok(b) => b.to_vec(),
-            Err(_) => {
-                return Err(PyTypeError::new_err(
-                    "a bundle is the file's text (str) or its bytes",
-                ))
-            }
-        }
+    let Some(bytes) = text_or_bytes(text)? else {
+        return Err(PyTypeError::new_err(
+            "a bundle is the file's text (str) or its bytes",
+        ));
     };
     let r = py.detach(move || {
         guarded(|| Ok(verify_bundle_bytes(&bytes, &verifier(verifier_key)?)?.to_json()))
