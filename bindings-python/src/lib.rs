@@ -9,8 +9,11 @@
 //! core's strict parser (`entry::parse_json`) reads it, exactly as it reads the command line's
 //! JSON Lines, so every front end refuses the same inputs the same way.
 
+mod checkpoint;
 mod convert;
 mod error;
+mod receipt;
+mod signer;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -31,14 +34,17 @@ use trailseal::query::Query;
 use trailseal::report::ReportOptions;
 use trailseal::{
     entry, Checkpoint, ConsistencyProof, CreateOptions, Error, ErrorCode, GatePolicy,
-    InclusionProof, Ledger, OpenOptions, Receipt, Selection, Signer, Timestamp, VerifyOptions,
+    InclusionProof, Ledger, OpenOptions, Selection, Timestamp, VerifyOptions,
 };
 
+use crate::checkpoint::PyCheckpoint;
 use crate::convert::{
     checkpoint_pair, dumps, durability, hash_alg, json_arg, json_to_py, proof_text, str_pairs,
     text_or_bytes, value_to_py, verifier,
 };
 use crate::error::{closed_error_class, core, error_class, guarded, to_py_err};
+use crate::receipt::{receipts, PyReceipt};
+use crate::signer::PySigner;
 
 /// A query from its JSON text (`Query::from_json`, which refuses a field it does not know).
 fn parse_query(text: &str) -> trailseal::Result<Query> {
@@ -69,222 +75,6 @@ fn ci_context(py: Python<'_>, env: Option<&Bound<'_, PyAny>>) -> PyResult<CiCont
 fn detect_ci<'py>(py: Python<'py>, env: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
     let ctx = ci_context(py, env)?;
     value_to_py(py, &ctx.to_json())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Receipt
-// ---------------------------------------------------------------------------------------------
-
-/// What an append returns: where the entry went and the tree it made.
-#[pyclass(frozen, eq, module = "trailseal", name = "Receipt")]
-#[derive(PartialEq)]
-struct PyReceipt {
-    /// Leaf index, from 0.
-    #[pyo3(get)]
-    index: u64,
-    /// Leaf hash, lowercase hex.
-    #[pyo3(get)]
-    leaf_hash: String,
-    /// Tree size right after this leaf (index + 1).
-    #[pyo3(get)]
-    tree_size: u64,
-    /// Root at tree_size, lowercase hex.
-    #[pyo3(get)]
-    root: String,
-    /// The entry's `time` (RFC 3339, nine fractional digits); None for raw leaves.
-    #[pyo3(get)]
-    time: Option<String>,
-    json: Value,
-}
-
-impl From<Receipt> for PyReceipt {
-    fn from(r: Receipt) -> Self {
-        PyReceipt {
-            index: r.index,
-            leaf_hash: merkle::to_hex(&r.leaf_hash),
-            tree_size: r.tree_size,
-            root: merkle::to_hex(&r.root),
-            time: r.time.map(|t| t.to_string()),
-            json: r.to_json(),
-        }
-    }
-}
-
-#[pymethods]
-impl PyReceipt {
-    /// `{"index", "leaf_hash", "tree_size", "root", "time"}`, as the command line prints it.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        value_to_py(py, &self.json)
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Receipt(index={}, leaf_hash='{}', tree_size={}, root='{}', time={})",
-            self.index,
-            self.leaf_hash,
-            self.tree_size,
-            self.root,
-            self.time
-                .as_ref()
-                .map_or_else(|| "None".to_owned(), |t| format!("'{t}'"))
-        )
-    }
-}
-
-fn receipts(py: Python<'_>, rs: Vec<Receipt>) -> PyResult<Vec<Py<PyReceipt>>> {
-    rs.into_iter()
-        .map(|r| Py::new(py, PyReceipt::from(r)))
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Signer
-// ---------------------------------------------------------------------------------------------
-
-/// An Ed25519 key that signs checkpoints, in Go's `sumdb/note` key format.
-///
-/// `str()` and `repr()` show only `<name>+<key hash>`; the secret leaves only through
-/// `to_string_private()`.
-#[pyclass(frozen, module = "trailseal", name = "Signer")]
-struct PySigner {
-    inner: Signer,
-}
-
-#[pymethods]
-impl PySigner {
-    /// A new random key named `name` (usually the log's origin).
-    #[staticmethod]
-    fn generate(py: Python<'_>, name: &str) -> PyResult<Self> {
-        core(py, Signer::generate(name)).map(|inner| PySigner { inner })
-    }
-
-    /// Parse a signer key string `PRIVATE+KEY+<name>+<hash>+<data>` (Go `note.GenerateKey`).
-    #[staticmethod]
-    fn from_string(py: Python<'_>, skey: &str) -> PyResult<Self> {
-        core(py, Signer::from_key_string(skey)).map(|inner| PySigner { inner })
-    }
-
-    /// The key whose Ed25519 seed is `seed` (32 bytes): same name and seed, same key.
-    #[staticmethod]
-    fn from_seed(py: Python<'_>, name: &str, seed: PyBackedBytes) -> PyResult<Self> {
-        let seed: [u8; 32] = seed.as_ref().try_into().map_err(|_| {
-            to_py_err(
-                py,
-                Error::InvalidArgument(format!("a seed is 32 bytes, not {}", seed.len())),
-            )
-        })?;
-        core(py, Signer::from_seed(name, seed)).map(|inner| PySigner { inner })
-    }
-
-    /// The key's name.
-    #[getter]
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    /// The 32-bit key hash.
-    #[getter]
-    fn key_hash(&self) -> u32 {
-        self.inner.key_hash()
-    }
-
-    /// The public verifier key string `<name>+<hash>+<data>`, safe to publish.
-    #[getter]
-    fn verifier_key(&self) -> String {
-        self.inner.verifier().to_key_string()
-    }
-
-    /// The secret signer key string. Anyone holding it can sign as this key.
-    fn to_string_private(&self) -> String {
-        self.inner.to_key_string()
-    }
-
-    fn __str__(&self) -> String {
-        self.inner.to_string()
-    }
-
-    fn __repr__(&self) -> String {
-        format!("<trailseal.Signer {}>", self.inner)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Checkpoint
-// ---------------------------------------------------------------------------------------------
-
-/// A tree head: the log's origin, the tree size and its root hash (hex), and extension lines.
-#[pyclass(frozen, eq, module = "trailseal", name = "Checkpoint")]
-#[derive(PartialEq)]
-struct PyCheckpoint {
-    inner: Checkpoint,
-}
-
-#[pymethods]
-impl PyCheckpoint {
-    #[new]
-    #[pyo3(signature = (origin, size, root, extensions = Vec::new()))]
-    fn new(
-        py: Python<'_>,
-        origin: String,
-        size: u64,
-        root: &str,
-        extensions: Vec<String>,
-    ) -> PyResult<Self> {
-        let root = core(py, merkle::from_hex("root", root))?;
-        let mut inner = Checkpoint::new(origin, size, root);
-        inner.extensions = extensions;
-        Ok(PyCheckpoint { inner })
-    }
-
-    /// The log's origin line.
-    #[getter]
-    fn origin(&self) -> &str {
-        &self.inner.origin
-    }
-
-    /// The tree size.
-    #[getter]
-    fn size(&self) -> u64 {
-        self.inner.size
-    }
-
-    /// The root hash, lowercase hex.
-    #[getter]
-    fn root(&self) -> String {
-        merkle::to_hex(&self.inner.root)
-    }
-
-    /// Extension lines after the root, without their newlines.
-    #[getter]
-    fn extensions(&self) -> Vec<String> {
-        self.inner.extensions.clone()
-    }
-
-    /// The note body: origin, size, base64 root and extension lines, each newline-terminated.
-    fn to_body(&self) -> String {
-        self.inner.to_body()
-    }
-
-    /// `{"origin", "size", "root", "extensions"}` (root in hex): the shape every binding
-    /// returns for a checkpoint.
-    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        value_to_py(py, &self.inner.to_json())
-    }
-
-    /// Sign with `signer`; returns the signed note text (C2SP tlog-checkpoint).
-    fn sign(&self, py: Python<'_>, signer: &Bound<'_, PySigner>) -> PyResult<String> {
-        core(py, self.inner.sign(&signer.get().inner))
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Checkpoint(origin={:?}, size={}, root='{}', extensions={:?})",
-            self.inner.origin,
-            self.inner.size,
-            merkle::to_hex(&self.inner.root),
-            self.inner.extensions
-        )
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
