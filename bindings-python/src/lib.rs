@@ -14,6 +14,7 @@ mod convert;
 mod error;
 mod receipt;
 mod signer;
+mod verify;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -23,9 +24,8 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyDict, PyMapping, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use serde_json::Value;
-use trailseal::bundle::verify_bundle_bytes;
 use trailseal::capture::ci::{self, CiContext, Step};
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
@@ -33,14 +33,14 @@ use trailseal::merkle;
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
 use trailseal::{
-    entry, Checkpoint, ConsistencyProof, CreateOptions, Error, ErrorCode, GatePolicy,
-    InclusionProof, Ledger, OpenOptions, Selection, Timestamp, VerifyOptions,
+    entry, CreateOptions, Error, ErrorCode, GatePolicy, Ledger, OpenOptions, Selection, Timestamp,
+    VerifyOptions,
 };
 
 use crate::checkpoint::PyCheckpoint;
 use crate::convert::{
-    checkpoint_pair, dumps, durability, hash_alg, json_arg, json_to_py, proof_text, str_pairs,
-    text_or_bytes, value_to_py, verifier,
+    checkpoint_pair, dumps, durability, hash_alg, json_arg, json_to_py, str_pairs, text_or_bytes,
+    value_to_py,
 };
 use crate::error::{closed_error_class, core, error_class, guarded, to_py_err};
 use crate::receipt::{receipts, PyReceipt};
@@ -840,126 +840,6 @@ impl PyLedger {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Ledger-free verification
-// ---------------------------------------------------------------------------------------------
-
-/// Check an inclusion proof (dict or JSON text). With `leaf`, also check that it hashes to the
-/// proof's leaf hash: the exact leaf as text (`Ledger.get_json`) or bytes (`Ledger.get_raw`),
-/// or an entry dict (`Ledger.get`; canonicalized again, so prefer the exact text). With
-/// `checkpoint` and `verifier_key` (both or neither), also check the note's signature and that
-/// the proof is against the tree it commits to (as `trailseal verify-proof --checkpoint`).
-#[pyfunction]
-#[pyo3(signature = (proof, leaf = None, checkpoint = None, verifier_key = None))]
-fn verify_inclusion(
-    py: Python<'_>,
-    proof: &Bound<'_, PyAny>,
-    leaf: Option<&Bound<'_, PyAny>>,
-    checkpoint: Option<String>,
-    verifier_key: Option<String>,
-) -> PyResult<()> {
-    enum Leaf {
-        Bytes(PyBackedBytes),
-        Text(String),
-        Entry(String),
-    }
-    let text = proof_text(py, proof)?;
-    let leaf = match leaf {
-        None => None,
-        Some(obj) if obj.is_instance_of::<PyString>() => Some(Leaf::Text(obj.extract()?)),
-        Some(obj) if obj.cast::<PyMapping>().is_ok() => Some(Leaf::Entry(dumps(py, obj)?)),
-        Some(obj) => match obj.extract::<PyBackedBytes>() {
-            Ok(b) => Some(Leaf::Bytes(b)),
-            Err(_) => {
-                return Err(PyTypeError::new_err(
-                    "leaf must be the leaf text or bytes, or an entry dict",
-                ))
-            }
-        },
-    };
-    let r = py.detach(move || {
-        guarded(|| -> trailseal::Result<()> {
-            let cp = checkpoint_pair(&checkpoint, &verifier_key)?
-                .map(|(note, v)| Checkpoint::verify(note, &v))
-                .transpose()?;
-            let p = InclusionProof::from_json(&text)?;
-            match leaf {
-                None => p.verify()?,
-                Some(Leaf::Bytes(b)) => p.verify_leaf(&b)?,
-                Some(Leaf::Text(t)) => p.verify_leaf(t.as_bytes())?,
-                Some(Leaf::Entry(json)) => {
-                    p.verify_leaf(&entry::canonical_json(&entry::parse_json(json.as_bytes())?))?
-                }
-            }
-            match &cp {
-                Some(c) => p.matches_checkpoint(c),
-                None => Ok(()),
-            }
-        })
-    });
-    core(py, r)
-}
-
-/// Check a consistency proof (dict or JSON text). With `checkpoint` and `verifier_key` (both
-/// or neither), also check the note's signature and that one end of the proof (old or new)
-/// is the tree it commits to.
-#[pyfunction]
-#[pyo3(signature = (proof, checkpoint = None, verifier_key = None))]
-fn verify_consistency(
-    py: Python<'_>,
-    proof: &Bound<'_, PyAny>,
-    checkpoint: Option<String>,
-    verifier_key: Option<String>,
-) -> PyResult<()> {
-    let text = proof_text(py, proof)?;
-    let r = py.detach(move || {
-        guarded(|| -> trailseal::Result<()> {
-            let cp = checkpoint_pair(&checkpoint, &verifier_key)?
-                .map(|(note, v)| Checkpoint::verify(note, &v))
-                .transpose()?;
-            let p = ConsistencyProof::from_json(&text)?;
-            p.verify()?;
-            match &cp {
-                Some(c) => p.matches_checkpoint(c).map(|_| ()),
-                None => Ok(()),
-            }
-        })
-    });
-    core(py, r)
-}
-
-/// Check a signed checkpoint note against a verifier key string; returns what it says.
-#[pyfunction]
-fn verify_checkpoint(py: Python<'_>, note: &str, verifier_key: &str) -> PyResult<PyCheckpoint> {
-    let inner = core(
-        py,
-        py.detach(|| guarded(|| Checkpoint::verify(note, &verifier(verifier_key)?))),
-    )?;
-    Ok(PyCheckpoint { inner })
-}
-
-/// Check an evidence bundle (the file's text, or its bytes) with nothing but the verifier
-/// key: every signature and proof, every leaf hash recomputed from the JSON shown, and the one
-/// canonical spelling (a changed character anywhere is caught). Raises MalformedError or
-/// VerificationError; returns what `trailseal verify-bundle --json` prints: `{"ok": True,
-/// "origin", "hash", "tree_size", "root", "key_name", "entries": [{"index", "entry"}]}`.
-#[pyfunction]
-fn verify_bundle<'py>(
-    py: Python<'py>,
-    text: &Bound<'py, PyAny>,
-    verifier_key: &str,
-) -> PyResult<Bound<'py, PyAny>> {
-    let Some(bytes) = text_or_bytes(text)? else {
-        return Err(PyTypeError::new_err(
-            "a bundle is the file's text (str) or its bytes",
-        ));
-    };
-    let r = py.detach(move || {
-        guarded(|| Ok(verify_bundle_bytes(&bytes, &verifier(verifier_key)?)?.to_json()))
-    });
-    value_to_py(py, &core(py, r)?)
-}
-
 #[pymodule]
 mod _trailseal {
     use super::*;
@@ -973,13 +853,13 @@ mod _trailseal {
     };
 
     #[pymodule_export]
-    use super::{
-        detect_ci, verify_bundle, verify_checkpoint, verify_consistency, verify_inclusion,
-        PyCheckpoint, PyLedger, PyReceipt, PySigner,
-    };
+    use super::{detect_ci, PyCheckpoint, PyLedger, PyReceipt, PySigner};
 
     #[pymodule_export]
     use crate::error::error_codes;
+
+    #[pymodule_export]
+    use crate::verify::{verify_bundle, verify_checkpoint, verify_consistency, verify_inclusion};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
