@@ -1,4 +1,9 @@
 //! `Ledger`: one open ledger file, shared by every Python thread.
+//!
+//! PyO3 takes one `#[pymethods]` block per class (more need its `multiple-pymethods` feature,
+//! and with it the `inventory` crate), so every Python method of `Ledger` is declared here,
+//! with its signature and docstring. The auditor's questions and capture are one-line calls
+//! into `questions.rs` and `capture.rs`, which hold their conversions.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,19 +19,14 @@ use trailseal::capture::ci::Step;
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
 use trailseal::merkle;
-use trailseal::report::ReportOptions;
-use trailseal::{
-    entry, CreateOptions, Error, GatePolicy, Ledger, OpenOptions, Selection, Timestamp,
-    VerifyOptions,
-};
+use trailseal::{entry, CreateOptions, Error, Ledger, OpenOptions, VerifyOptions};
 
 use crate::capture::ci_context;
 use crate::convert::{
-    checkpoint_pair, dumps, durability, hash_alg, json_arg, json_to_py, str_pairs, text_or_bytes,
-    value_to_py,
+    checkpoint_pair, dumps, durability, hash_alg, json_to_py, str_pairs, text_or_bytes, value_to_py,
 };
 use crate::error::{core, guarded, to_py_err};
-use crate::questions::parse_query;
+use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
 use crate::signer::PySigner;
 
@@ -57,7 +57,7 @@ impl PyLedger {
     }
 
     /// Run `f` on the open ledger without the GIL.
-    fn run<T: Send>(
+    pub(crate) fn run<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&Ledger) -> trailseal::Result<T> + Send,
@@ -350,36 +350,26 @@ impl PyLedger {
         limit: Option<Bound<'py, PyAny>>,
         cursor: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        // The core reads a query from its JSON form (`Query::from_json`, "as the bindings pass
-        // it"), so the keyword arguments only become that object.
-        let filters = PyDict::new(py);
-        for (key, value) in [
-            ("actor", actor),
-            ("via", via),
-            ("action", action),
-            ("subject", subject),
-            ("attrs", attrs),
-            ("refs", refs),
-            ("decision", decision),
-            ("policy", policy),
-            ("links_to", links_to),
-            ("since", since),
-            ("until", until),
-            ("order", order),
-            ("limit", limit),
-            ("cursor", cursor),
-        ] {
-            if let Some(v) = value {
-                filters.set_item(key, v)?;
-            }
-        }
-        let text = dumps(py, filters.as_any())?;
-        let page = self.run(py, move |l| {
-            let page = l.query(&parse_query(&text)?)?;
-            let entries: Vec<Value> = page.entries.iter().map(|f| f.to_json()).collect();
-            Ok(serde_json::json!({"entries": entries, "next_cursor": page.next_cursor}))
-        })?;
-        value_to_py(py, &page)
+        questions::query(
+            self,
+            py,
+            [
+                ("actor", actor),
+                ("via", via),
+                ("action", action),
+                ("subject", subject),
+                ("attrs", attrs),
+                ("refs", refs),
+                ("decision", decision),
+                ("policy", policy),
+                ("links_to", links_to),
+                ("since", since),
+                ("until", until),
+                ("order", order),
+                ("limit", limit),
+                ("cursor", cursor),
+            ],
+        )
     }
 
     /// The entries `index` rests on, transitively (links, refs resolved, the policy version
@@ -392,15 +382,13 @@ impl PyLedger {
         index: u64,
         forward: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.run(py, |l| Ok(l.trace(index, forward)?.to_json()))?;
-        value_to_py(py, &v)
+        questions::trace(self, py, index, forward)
     }
 
     /// Which rule allowed entry `index`, what it said then, and who approved that version:
     /// `{"index", "entry", "authz", "policy": {"index", "entry"} | None, "approvals": [...]}`.
     fn why<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.run(py, |l| Ok(l.why(index)?.to_json()))?;
-        value_to_py(py, &v)
+        questions::why(self, py, index)
     }
 
     /// Every checkpoint this ledger signed, oldest first: `{"size", "note", "verifier_key"}`.
@@ -448,12 +436,7 @@ impl PyLedger {
         subject: String,
         policy: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let policy = json_arg(py, policy, "policy")?;
-        let v = self.run(py, move |l| {
-            let p = GatePolicy::from_json(&policy)?;
-            Ok(l.gate(&subject, &p)?.to_json())
-        })?;
-        value_to_py(py, &v)
+        questions::gate(self, py, subject, policy)
     }
 
     /// Record a gate's outcome as a `gate.passed` / `gate.failed` entry by `actor` on
@@ -470,14 +453,7 @@ impl PyLedger {
         result: &Bound<'_, PyAny>,
         actor: String,
     ) -> PyResult<PyReceipt> {
-        let policy = json_arg(py, policy, "policy")?;
-        let result = json_arg(py, result, "result")?;
-        let r = self.run(py, move |l| {
-            let p = GatePolicy::from_json(&policy)?;
-            let given = entry::parse_json(result.as_bytes())?;
-            l.record_gate_result(&subject, &p, &given, &actor)
-        })?;
-        Ok(r.into())
+        questions::record_gate(self, py, subject, policy, result, actor)
     }
 
     /// An evidence bundle (docs/BUNDLE.md): the selected entries, each with its inclusion
@@ -508,64 +484,18 @@ impl PyLedger {
         checkpoint: Option<String>,
         verifier_key: Option<String>,
     ) -> PyResult<String> {
-        let query = query.map(|q| json_arg(py, q, "query")).transpose()?;
-        let signer = signer.map(|s| &s.get().inner);
-        self.run(py, move |l| {
-            let given = [
-                subject.is_some(),
-                index.is_some(),
-                query.is_some(),
-                indexes.is_some(),
-            ];
-            match given.iter().filter(|g| **g).count() {
-                0 => {
-                    return Err(Error::InvalidArgument(
-                        "say what to bundle: subject=, index=, query= or indexes=".into(),
-                    ))
-                }
-                1 => {}
-                _ => {
-                    return Err(Error::InvalidArgument(
-                        "give only one of subject=, index=, query= and indexes=".into(),
-                    ))
-                }
-            }
-            if forward && index.is_none() {
-                return Err(Error::InvalidArgument("forward= goes with index=".into()));
-            }
-            let selection = if let Some(s) = &subject {
-                let (t, id) = trailseal::query::split_subject(s)?;
-                Selection::Subject(t, id)
-            } else if let Some(i) = index {
-                Selection::Trace { index: i, forward }
-            } else if let Some(text) = &query {
-                let q = parse_query(text)?;
-                if q.terms().is_empty() && q.since.is_none() && q.until.is_none() {
-                    return Err(Error::InvalidArgument(
-                        "the query has no filter: a bundle of it would hold every entry".into(),
-                    ));
-                }
-                Selection::Query(q)
-            } else {
-                Selection::Indexes(indexes.clone().unwrap_or_default())
-            };
-            let b = match (&signer, checkpoint_pair(&checkpoint, &verifier_key)?) {
-                (Some(s), None) => l.bundle(&selection, s)?,
-                (None, Some((note, v))) => l.bundle_with_checkpoint(&selection, note, &v)?,
-                (Some(_), Some(_)) => {
-                    return Err(Error::InvalidArgument(
-                        "give signer=, or checkpoint= and verifier_key=, not both".into(),
-                    ))
-                }
-                (None, None) => {
-                    return Err(Error::InvalidArgument(
-                        "give signer= (a fresh checkpoint), or checkpoint= and verifier_key="
-                            .into(),
-                    ))
-                }
-            };
-            Ok(b.to_text())
-        })
+        questions::bundle(
+            self,
+            py,
+            subject,
+            index,
+            forward,
+            query,
+            indexes,
+            signer,
+            checkpoint,
+            verifier_key,
+        )
     }
 
     /// Where approvals wait: request-to-grant latency (median, p90), approvals per approver,
@@ -579,17 +509,7 @@ impl PyLedger {
         since: Option<String>,
         change_actions: Option<Vec<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.run(py, move |l| {
-            let mut opts = ReportOptions {
-                since: since.as_deref().map(Timestamp::parse).transpose()?,
-                ..ReportOptions::default()
-            };
-            if let Some(actions) = change_actions {
-                opts.change_actions = actions;
-            }
-            Ok(l.report_with(&opts)?.to_json())
-        })?;
-        value_to_py(py, &v)
+        questions::report(self, py, since, change_actions)
     }
 
     /// Record one CI step as an entry: who, where and what come from the CI system's
