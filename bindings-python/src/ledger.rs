@@ -5,9 +5,8 @@
 //! with its signature and docstring. The auditor's questions and capture are one-line calls
 //! into `questions.rs` and `capture.rs`, which hold their conversions.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
@@ -15,16 +14,11 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use serde_json::Value;
-use trailseal::capture::ci::Step;
-use trailseal::capture::formats::{self, Format};
-use trailseal::capture::git::{self, ImportOptions};
 use trailseal::merkle;
 use trailseal::{entry, CreateOptions, Error, Ledger, OpenOptions, VerifyOptions};
 
-use crate::capture::ci_context;
-use crate::convert::{
-    checkpoint_pair, dumps, durability, hash_alg, json_to_py, str_pairs, text_or_bytes, value_to_py,
-};
+use crate::capture;
+use crate::convert::{checkpoint_pair, dumps, durability, hash_alg, json_to_py, value_to_py};
 use crate::error::{core, guarded, to_py_err};
 use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
@@ -534,46 +528,7 @@ impl PyLedger {
         payload: Option<&Bound<'py, PyAny>>,
         env: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let ctx = ci_context(py, env)?;
-        let mut attr_map = BTreeMap::new();
-        if let Some(a) = attrs {
-            for (k, v) in str_pairs(a, "attrs")? {
-                attr_map.insert(k, v);
-            }
-        }
-        let refs = match refs {
-            Some(r) => str_pairs(r, "refs")?,
-            None => Vec::new(),
-        };
-        let payload = match payload {
-            Some(p) if !p.is_none() => Some(dumps(py, p)?),
-            _ => None,
-        };
-        let v = self.run(py, move |l| {
-            let step = Step {
-                attrs: attr_map,
-                refs,
-                payload: payload
-                    .map(|text| entry::parse_json(text.as_bytes()))
-                    .transpose()?,
-            };
-            let subject = subject
-                .as_deref()
-                .map(trailseal::query::split_subject)
-                .transpose()?;
-            let r = ctx.record(
-                l,
-                &action,
-                subject.as_ref().map(|(t, i)| (t.as_str(), i.as_str())),
-                &step,
-            )?;
-            let mut v = r.receipt.to_json();
-            if let Value::Object(o) = &mut v {
-                o.insert("already_recorded".into(), r.already_recorded.into());
-            }
-            Ok(v)
-        })?;
-        value_to_py(py, &v)
+        capture::record_ci(self, py, action, subject, attrs, refs, payload, env)
     }
 
     /// Record the commits of the git repository at `repo` (a work tree or bare repository),
@@ -611,37 +566,9 @@ impl PyLedger {
         signatures: bool,
         batch: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if batch == 0 {
-            return Err(to_py_err(
-                py,
-                Error::InvalidArgument("batch must be at least 1".into()),
-            ));
-        }
-        let opts = ImportOptions {
-            since,
-            rev,
-            repository: name,
-            batch,
-            signatures,
-        };
-        let raised: Mutex<Option<PyErr>> = Mutex::new(None);
-        let report = self.run(py, |l| {
-            let mut tick = |done: u64, total: u64| {
-                let Some(cb) = &progress else { return };
-                let mut slot = raised.lock().unwrap_or_else(|p| p.into_inner());
-                if slot.is_some() {
-                    return;
-                }
-                if let Err(e) = Python::attach(|py| cb.call1(py, (done, total)).map(drop)) {
-                    *slot = Some(e);
-                }
-            };
-            Ok(git::import_with(l, &repo, &opts, &mut tick)?.to_json())
-        })?;
-        if let Some(e) = raised.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
-        }
-        value_to_py(py, &report)
+        capture::import_git(
+            self, py, repo, since, progress, rev, name, signatures, batch,
+        )
     }
 
     /// Import events of a standard format (`"cdevents"`, `"intoto"` / `"in-toto"` or
@@ -656,15 +583,7 @@ impl PyLedger {
         format: &str,
         data: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Py<PyReceipt>>> {
-        let format = core(py, Format::from_name(format))?;
-        let Some(bytes) = text_or_bytes(data)? else {
-            return Err(PyTypeError::new_err(format!(
-                "data must be bytes or str, not {}",
-                data.get_type().name()?
-            )));
-        };
-        let rs = self.run(py, move |l| formats::import(l, format, &bytes))?;
-        receipts(py, rs)
+        capture::import_events(self, py, format, data)
     }
 
     /// Close the file (releasing it for other processes). Later calls raise ClosedError (a
