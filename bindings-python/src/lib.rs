@@ -1,13 +1,19 @@
 //! `trailseal._trailseal`: the native half of the `trailseal` Python package.
 //!
 //! A thin layer over the `trailseal` crate with no logic of its own: it converts arguments and
-//! results, maps each core [`ErrorCode`](trailseal::ErrorCode) to one exception class, and releases the GIL around
-//! every call that touches the disk or hashes (`Python::detach`), so other Python threads keep
-//! running while a ledger appends, proves or verifies.
+//! results (`convert.rs`), maps each core [`ErrorCode`](trailseal::ErrorCode) to one exception
+//! class (`error.rs`), and releases the GIL around every call that touches the disk or hashes
+//! (`Python::detach`), so other Python threads keep running while a ledger appends, proves or
+//! verifies.
 //!
 //! Entries cross the boundary as JSON text: Python's `json.dumps` writes the dict, and the
 //! core's strict parser (`entry::parse_json`) reads it, exactly as it reads the command line's
 //! JSON Lines, so every front end refuses the same inputs the same way.
+//!
+//! `Ledger` is in `ledger.rs`; its auditor's questions are in `questions.rs`, and its capture
+//! calls in `capture.rs` with `detect_ci`. `Signer`, `Checkpoint` and `Receipt` each have their
+//! own file, and the ledger-free checks (`verify_inclusion`, `verify_consistency`,
+//! `verify_checkpoint`, `verify_bundle`) are in `verify.rs`.
 
 mod capture;
 mod checkpoint;
@@ -36,17 +42,18 @@ mod _trailseal {
         TrailsealError, VerificationError, WrongKindError,
     };
 
+    // Kept in this order: it is the order of the module's `__dict__`, which a reorder changes.
     #[pymodule_export]
-    use crate::{
-        capture::detect_ci, checkpoint::PyCheckpoint, ledger::PyLedger, receipt::PyReceipt,
-        signer::PySigner,
-    };
+    use crate::capture::detect_ci;
 
     #[pymodule_export]
     use crate::error::error_codes;
 
     #[pymodule_export]
     use crate::verify::{verify_bundle, verify_checkpoint, verify_consistency, verify_inclusion};
+
+    #[pymodule_export]
+    use crate::{checkpoint::PyCheckpoint, ledger::PyLedger, receipt::PyReceipt, signer::PySigner};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
