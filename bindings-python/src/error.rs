@@ -2,8 +2,8 @@
 //!
 //! Every core [`ErrorCode`] has one exception class, all under `TrailsealError`; the module's
 //! init puts the code's string and number on each class (`.code`, `.status`), and
-//! [`to_py_err`] puts the error variant's fields on the raised instance. Panics are caught
-//! here too ([`guarded`]), so nothing from this package escapes `except TrailsealError`.
+//! [`to_py_err`] puts the error variant's fields on the raised instance. A panic becomes
+//! `InternalError` here too ([`guarded`]), never a BaseException.
 
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;

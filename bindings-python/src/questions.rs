@@ -2,8 +2,7 @@
 //! `trace`, `why`, `gate`, `record_gate`, `bundle` and `report`.
 //!
 //! Their Python signatures and docstrings are in `ledger.rs`, with the other methods of the
-//! class (it explains why); these are what those methods call. Results are the core's JSON
-//! forms, the ones the `trailseal` command prints with `--json`.
+//! class (it explains why); these are what those methods call.
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
