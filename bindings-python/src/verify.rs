@@ -1,0 +1,141 @@
+//! The checks that need no ledger, only a proof, note or bundle and the log's public key:
+//! `verify_inclusion`, `verify_consistency`, `verify_checkpoint` and `verify_bundle`. Each
+//! releases the GIL while it hashes and checks signatures.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyMapping, PyString};
+use trailseal::bundle::verify_bundle_bytes;
+use trailseal::{entry, Checkpoint, ConsistencyProof, InclusionProof};
+
+use crate::checkpoint::PyCheckpoint;
+use crate::convert::{checkpoint_pair, dumps, proof_text, text_or_bytes, value_to_py, verifier};
+use crate::error::{core, guarded};
+
+/// The outside checkpoint of `checkpoint=` and `verifier_key=` (both or neither), its
+/// signature checked.
+fn against(
+    checkpoint: &Option<String>,
+    verifier_key: &Option<String>,
+) -> trailseal::Result<Option<Checkpoint>> {
+    checkpoint_pair(checkpoint, verifier_key)?
+        .map(|(note, v)| Checkpoint::verify(note, &v))
+        .transpose()
+}
+
+/// Check an inclusion proof (dict or JSON text). With `leaf`, also check that it hashes to the
+/// proof's leaf hash: the exact leaf as text (`Ledger.get_json`) or bytes (`Ledger.get_raw`),
+/// or an entry dict (`Ledger.get`; canonicalized again, so prefer the exact text). With
+/// `checkpoint` and `verifier_key` (both or neither), also check the note's signature and that
+/// the proof is against the tree it commits to (as `trailseal verify-proof --checkpoint`).
+#[pyfunction]
+#[pyo3(signature = (proof, leaf = None, checkpoint = None, verifier_key = None))]
+pub(crate) fn verify_inclusion(
+    py: Python<'_>,
+    proof: &Bound<'_, PyAny>,
+    leaf: Option<&Bound<'_, PyAny>>,
+    checkpoint: Option<String>,
+    verifier_key: Option<String>,
+) -> PyResult<()> {
+    enum Leaf {
+        Bytes(PyBackedBytes),
+        Text(String),
+        Entry(String),
+    }
+    let text = proof_text(py, proof)?;
+    let leaf = match leaf {
+        None => None,
+        Some(obj) if obj.is_instance_of::<PyString>() => Some(Leaf::Text(obj.extract()?)),
+        Some(obj) if obj.cast::<PyMapping>().is_ok() => Some(Leaf::Entry(dumps(py, obj)?)),
+        Some(obj) => match obj.extract::<PyBackedBytes>() {
+            Ok(b) => Some(Leaf::Bytes(b)),
+            Err(_) => {
+                return Err(PyTypeError::new_err(
+                    "leaf must be the leaf text or bytes, or an entry dict",
+                ))
+            }
+        },
+    };
+    let r = py.detach(move || {
+        guarded(|| -> trailseal::Result<()> {
+            let cp = against(&checkpoint, &verifier_key)?;
+            let p = InclusionProof::from_json(&text)?;
+            match leaf {
+                None => p.verify()?,
+                Some(Leaf::Bytes(b)) => p.verify_leaf(&b)?,
+                Some(Leaf::Text(t)) => p.verify_leaf(t.as_bytes())?,
+                Some(Leaf::Entry(json)) => {
+                    p.verify_leaf(&entry::canonical_json(&entry::parse_json(json.as_bytes())?))?
+                }
+            }
+            match &cp {
+                Some(c) => p.matches_checkpoint(c),
+                None => Ok(()),
+            }
+        })
+    });
+    core(py, r)
+}
+
+/// Check a consistency proof (dict or JSON text). With `checkpoint` and `verifier_key` (both
+/// or neither), also check the note's signature and that one end of the proof (old or new)
+/// is the tree it commits to.
+#[pyfunction]
+#[pyo3(signature = (proof, checkpoint = None, verifier_key = None))]
+pub(crate) fn verify_consistency(
+    py: Python<'_>,
+    proof: &Bound<'_, PyAny>,
+    checkpoint: Option<String>,
+    verifier_key: Option<String>,
+) -> PyResult<()> {
+    let text = proof_text(py, proof)?;
+    let r = py.detach(move || {
+        guarded(|| -> trailseal::Result<()> {
+            let cp = against(&checkpoint, &verifier_key)?;
+            let p = ConsistencyProof::from_json(&text)?;
+            p.verify()?;
+            match &cp {
+                Some(c) => p.matches_checkpoint(c).map(|_| ()),
+                None => Ok(()),
+            }
+        })
+    });
+    core(py, r)
+}
+
+/// Check a signed checkpoint note against a verifier key string; returns what it says.
+#[pyfunction]
+pub(crate) fn verify_checkpoint(
+    py: Python<'_>,
+    note: &str,
+    verifier_key: &str,
+) -> PyResult<PyCheckpoint> {
+    let inner = core(
+        py,
+        py.detach(|| guarded(|| Checkpoint::verify(note, &verifier(verifier_key)?))),
+    )?;
+    Ok(PyCheckpoint { inner })
+}
+
+/// Check an evidence bundle (the file's text, or its bytes) with nothing but the verifier
+/// key: every signature and proof, every leaf hash recomputed from the JSON shown, and the one
+/// canonical spelling (a changed character anywhere is caught). Raises MalformedError or
+/// VerificationError; returns what `trailseal verify-bundle --json` prints: `{"ok": True,
+/// "origin", "hash", "tree_size", "root", "key_name", "entries": [{"index", "entry"}]}`.
+#[pyfunction]
+pub(crate) fn verify_bundle<'py>(
+    py: Python<'py>,
+    text: &Bound<'py, PyAny>,
+    verifier_key: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some(bytes) = text_or_bytes(text)? else {
+        return Err(PyTypeError::new_err(
+            "a bundle is the file's text (str) or its bytes",
+        ));
+    };
+    let r = py.detach(move || {
+        guarded(|| Ok(verify_bundle_bytes(&bytes, &verifier(verifier_key)?)?.to_json()))
+    });
+    value_to_py(py, &core(py, r)?)
+}
