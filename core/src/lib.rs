@@ -30,7 +30,6 @@ pub mod checkpoint;
 pub mod entry;
 pub mod error;
 pub mod gate;
-mod hash_many;
 pub mod ledger;
 pub mod merkle;
 pub mod note;

@@ -18,7 +18,9 @@
 use blake3::platform::Platform;
 use blake3::IncrementCounter;
 
-use crate::merkle::{Hash, HashAlg};
+/// A 32-byte hash; this module works on bytes alone, so the tree math can call it without
+/// it depending back on the tree math.
+type Hash = [u8; 32];
 
 const BLOCK_LEN: usize = 64;
 const CHUNK_LEN: usize = 1024;
@@ -55,8 +57,16 @@ thread_local! {
 /// Groups of leaves by their number of blocks before the last one (0..=15).
 const GROUPS: usize = CHUNK_LEN / BLOCK_LEN;
 
+/// `BLAKE3(0x00 || leaf)` of one leaf, the plain way (leaves of a chunk or more).
+fn leaf_hash(leaf: &[u8]) -> Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(&[0x00]);
+    h.update(leaf);
+    *h.finalize().as_bytes()
+}
+
 /// Appends `BLAKE3(0x00 || leaf)` for each of `leaves` to `out`, in order.
-pub(crate) fn blake3_leaf_hashes(leaves: &[&[u8]], out: &mut Vec<Hash>) {
+pub(super) fn blake3_leaf_hashes(leaves: &[&[u8]], out: &mut Vec<Hash>) {
     let platform = Platform::detect();
     let base = out.len();
     out.resize(base + leaves.len(), [0; 32]);
@@ -70,7 +80,7 @@ pub(crate) fn blake3_leaf_hashes(leaves: &[&[u8]], out: &mut Vec<Hash>) {
             if leaf.len() < CHUNK_LEN {
                 starts[leading(leaf) + 1] += 1;
             } else {
-                hashes[i] = HashAlg::Blake3.leaf_hash(leaf);
+                hashes[i] = leaf_hash(leaf);
             }
         }
         for g in 1..=GROUPS {

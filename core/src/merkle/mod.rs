@@ -7,6 +7,9 @@
 //! ([`fold_subtrees`]). Every function accepts any `u64` without panicking, because sizes and
 //! indexes arrive from untrusted proofs.
 
+mod hash_many;
+pub mod prove;
+
 use std::ops::Range;
 
 use sha2::Digest as _;
@@ -60,7 +63,7 @@ impl HashAlg {
     /// ```
     pub fn leaf_hashes(self, leaves: &[&[u8]], out: &mut Vec<Hash>) {
         match self {
-            HashAlg::Blake3 => crate::hash_many::blake3_leaf_hashes(leaves, out),
+            HashAlg::Blake3 => hash_many::blake3_leaf_hashes(leaves, out),
             HashAlg::Sha256 => out.extend(leaves.iter().map(|l| self.leaf_hash(l))),
         }
     }

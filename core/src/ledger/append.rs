@@ -1,0 +1,457 @@
+//! Processing one append request inside a group: validation, encoding, hashing, indexing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::Value;
+
+use crate::entry::{self, Timestamp, ValidEntry};
+use crate::error::{join_scoped, noted, Error, Result};
+use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
+use crate::query::Term;
+use crate::storage::Writer;
+
+use super::{Ledger, Receipt};
+
+/// What one append call asks for.
+pub(super) enum Work<'a> {
+    Entries(Cow<'a, [Value]>),
+    /// Entries made ready by the caller's own thread while it waited to queue them.
+    Prepared(Vec<PreparedEntry>),
+    Raw(Vec<Cow<'a, [u8]>>),
+}
+
+impl Work<'_> {
+    /// The request as a queued caller hands it to a leader on another thread. Entries are
+    /// prepared here, on the caller's thread ([`prepare`]), rather than copied: the leader of
+    /// a group processes every request in it one after another, so what the callers can do
+    /// on their own threads is off the group's critical path.
+    pub(super) fn into_owned(self, size_floor: u64) -> Work<'static> {
+        match self {
+            Work::Entries(e) => match prepare(&e, size_floor) {
+                Some(prepared) => Work::Prepared(prepared),
+                None => Work::Entries(Cow::Owned(e.into_owned())),
+            },
+            Work::Prepared(p) => Work::Prepared(p),
+            Work::Raw(l) => Work::Raw(l.into_iter().map(|c| Cow::Owned(c.into_owned())).collect()),
+        }
+    }
+}
+
+/// An entry validated and encoded up to its `time` by the thread appending it, with its
+/// query index terms; the leader only stamps, hashes and stores it.
+pub(super) struct PreparedEntry {
+    id: Option<String>,
+    /// [`ValidEntry::encoding_before_time`].
+    before_time: Vec<u8>,
+    terms: Vec<u64>,
+}
+
+impl PreparedEntry {
+    /// `value` validated as the entry at `index` (refused as [`entry::validate`] refuses it),
+    /// encoded up to its `time`, with its index terms; `key_buf` is scratch space.
+    fn new(value: &Value, index: u64, key_buf: &mut Vec<u8>) -> Result<PreparedEntry> {
+        let valid = entry::validate(value, index)?;
+        let mut terms = Vec::with_capacity(12);
+        Term::hashes_of_entry(value, key_buf, &mut terms);
+        Ok(PreparedEntry {
+            id: valid.id().map(str::to_owned),
+            before_time: valid.encoding_before_time(),
+            terms,
+        })
+    }
+}
+
+/// `entries` prepared for a leader, or `None` if one is refused. Validation depends on the
+/// index an entry gets only through its links (each must name an earlier entry), and that
+/// index is at least `size_floor`, the size of the ledger when the caller queues: an entry
+/// valid at the floor is valid where it lands. Any refusal, or an entry linking at or past
+/// the floor, leaves the whole request to the leader's usual path, so that what is refused
+/// is reported exactly as it always has been.
+fn prepare(entries: &[Value], size_floor: u64) -> Option<Vec<PreparedEntry>> {
+    let mut key_buf = Vec::new();
+    entries
+        .iter()
+        .map(|value| PreparedEntry::new(value, size_floor, &mut key_buf).ok())
+        .collect()
+}
+
+/// The state of one group commit being assembled.
+pub(super) struct Group {
+    pub(super) w: Writer,
+    pub(super) frontier: Frontier,
+    pub(super) last_time: Timestamp,
+    /// id -> (canonical caller fields, receipt) of entries new in this group
+    pub(super) ids: HashMap<String, (Vec<u8>, Receipt)>,
+}
+
+impl Ledger {
+    /// Queue one request into the group; on refusal, undo exactly what it queued.
+    pub(super) fn process(&self, g: &mut Group, work: Work<'_>) -> Result<Vec<Receipt>> {
+        let mark = g.w.mark();
+        let frontier = g.frontier.clone();
+        let last_time = g.last_time;
+        let mut new_ids = Vec::new();
+        let result = match work {
+            Work::Entries(entries) => self.process_entries(g, &entries, &mut new_ids),
+            Work::Prepared(entries) => self.process_prepared(g, entries, &mut new_ids),
+            Work::Raw(leaves) => Ok(leaves
+                .iter()
+                .map(|leaf| {
+                    push_leaf(
+                        self.meta.hash,
+                        &mut g.frontier,
+                        &mut g.w,
+                        leaf.to_vec(),
+                        None,
+                    )
+                })
+                .collect()),
+        };
+        if result.is_err() {
+            g.w.rollback(mark);
+            g.frontier = frontier;
+            g.last_time = last_time;
+            for id in new_ids {
+                g.ids.remove(&id);
+            }
+        }
+        result
+    }
+
+    fn process_entries(
+        &self,
+        g: &mut Group,
+        entries: &[Value],
+        new_ids: &mut Vec<String>,
+    ) -> Result<Vec<Receipt>> {
+        if entries.len() >= PARALLEL_ENCODE_MIN
+            && PARALLEL_BATCHES.load(Ordering::Relaxed)
+            && !repeats_an_id(g, entries)
+        {
+            let last_time = g.last_time;
+            if let Some(receipts) = self.process_entries_parallel(g, entries, new_ids)? {
+                return Ok(receipts);
+            }
+            // A refusal: the sequential path below finds it and reports it exactly as it
+            // always has (the first failing entry in order, whatever the failure).
+            g.last_time = last_time;
+        }
+        let mut receipts = Vec::with_capacity(entries.len());
+        let mut key_buf = Vec::new();
+        for (pos, value) in entries.iter().enumerate() {
+            let at = (pos, entries.len());
+            let p = PreparedEntry::new(value, g.frontier.size(), &mut key_buf)
+                .map_err(|e| in_batch(e, pos, entries.len()))?;
+            receipts.push(self.queue_valid(g, at, p, new_ids)?);
+        }
+        Ok(receipts)
+    }
+
+    /// [`Ledger::process_entries`] for entries a queued caller prepared: the same steps in
+    /// the same order from the id check on (validation passed on the caller's thread).
+    fn process_prepared(
+        &self,
+        g: &mut Group,
+        entries: Vec<PreparedEntry>,
+        new_ids: &mut Vec<String>,
+    ) -> Result<Vec<Receipt>> {
+        let len = entries.len();
+        let mut receipts = Vec::with_capacity(len);
+        for (pos, p) in entries.into_iter().enumerate() {
+            receipts.push(self.queue_valid(g, (pos, len), p, new_ids)?);
+        }
+        Ok(receipts)
+    }
+
+    /// One prepared entry of a request (at `(position, request length)`) into the group: the
+    /// stored entry's receipt if its id is recorded with the same fields, else the entry
+    /// stamped with its `time` (refused if then over the size limit), hashed and queued.
+    fn queue_valid(
+        &self,
+        g: &mut Group,
+        (pos, len): (usize, usize),
+        p: PreparedEntry,
+        new_ids: &mut Vec<String>,
+    ) -> Result<Receipt> {
+        let PreparedEntry {
+            id,
+            before_time,
+            terms,
+        } = p;
+        let id = id
+            .as_deref()
+            .map(|id| (id, entry::caller_fields_canonical(&before_time)));
+        if let Some((id, fields)) = &id {
+            if let Some(r) = self.existing_receipt(g, id, fields)? {
+                return Ok(r);
+            }
+        }
+        let time = Timestamp::now().at_least(g.last_time);
+        g.last_time = time;
+        let bytes = entry::encode_with_time(before_time, &time, self.meta.max_entry_bytes)
+            .map_err(|e| in_batch(e, pos, len))?;
+        let alg = self.meta.hash;
+        let leaf_hash = alg.leaf_hash(&bytes);
+        Ok(queue_entry(
+            g, alg, id, bytes, leaf_hash, time, &terms, new_ids,
+        ))
+    }
+
+    /// [`Ledger::process_entries`] for a large batch, with the expensive part of each entry
+    /// (canonical encoding, leaf hash, index terms) on two threads: validation, ids and times
+    /// first, in order; then the encoding in two halves at once; then the tree and the writer,
+    /// in order. Returns `None` (having queued nothing) if any entry is refused, so that the
+    /// caller reports it the sequential way. The batch must not repeat an id, nor reuse one
+    /// queued earlier in the group ([`repeats_an_id`]).
+    fn process_entries_parallel(
+        &self,
+        g: &mut Group,
+        entries: &[Value],
+        new_ids: &mut Vec<String>,
+    ) -> Result<Option<Vec<Receipt>>> {
+        enum Planned<'v> {
+            Existing(Receipt),
+            New(u64, Timestamp, &'v Value),
+        }
+        let alg = self.meta.hash;
+        let max = self.meta.max_entry_bytes;
+        let mut next = g.frontier.size();
+        let mut plan = Vec::with_capacity(entries.len());
+        // Only an entry with an `id` may be one already stored (and then take no index), so
+        // a batch without ids is validated on the two threads along with the encoding.
+        let has_ids = entries.iter().any(|v| v.get("id").is_some());
+        for value in entries {
+            if has_ids {
+                let Ok(valid) = entry::validate(value, next) else {
+                    return Ok(None);
+                };
+                if let Some(id) = valid.id() {
+                    match self.existing_receipt(g, id, &valid.caller_fields_canonical()) {
+                        Ok(Some(r)) => {
+                            plan.push(Planned::Existing(r));
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(_) => return Ok(None),
+                    }
+                }
+            }
+            let time = Timestamp::now().at_least(g.last_time);
+            g.last_time = time;
+            plan.push(Planned::New(next, time, value));
+            next += 1;
+        }
+        let new: Vec<(u64, Timestamp, &Value)> = plan
+            .iter()
+            .filter_map(|p| match p {
+                Planned::New(i, t, value) => Some((*i, *t, *value)),
+                Planned::Existing(_) => None,
+            })
+            .collect();
+        type Encoded<'v> = Result<(ValidEntry<'v>, Vec<u8>, Hash, Vec<u64>)>;
+        fn encode<'v>(
+            alg: HashAlg,
+            max: u64,
+            part: &[(u64, Timestamp, &'v Value)],
+        ) -> Vec<Encoded<'v>> {
+            let mut buf = Vec::new();
+            let mut done: Vec<Encoded<'v>> = part
+                .iter()
+                .map(|&(index, time, value)| {
+                    let valid = entry::validate(value, index)?;
+                    let bytes = valid.encode(&time, max)?;
+                    let mut terms = Vec::with_capacity(12);
+                    Term::hashes_of_entry(value, &mut buf, &mut terms);
+                    Ok((valid, bytes, [0; 32], terms))
+                })
+                .collect();
+            // The leaf hashes all at once (side by side in SIMD lanes, for BLAKE3).
+            let leaves: Vec<&[u8]> = done.iter().flatten().map(|e| e.1.as_slice()).collect();
+            let mut hashes = Vec::with_capacity(leaves.len());
+            alg.leaf_hashes(&leaves, &mut hashes);
+            for (e, h) in done.iter_mut().flatten().zip(hashes) {
+                e.2 = h;
+            }
+            done
+        }
+        let (first, second) = new.split_at(new.len() / 2);
+        let mut encoded = std::thread::scope(|s| {
+            let other = s.spawn(noted(|| encode(alg, max, second)));
+            let mut done = encode(alg, max, first);
+            done.extend(join_scoped(other));
+            done
+        });
+        if encoded.iter().any(|e| e.is_err()) {
+            return Ok(None);
+        }
+        let mut receipts = Vec::with_capacity(entries.len());
+        let mut encoded = encoded.drain(..);
+        for p in plan {
+            let time = match p {
+                Planned::Existing(r) => {
+                    receipts.push(r);
+                    continue;
+                }
+                Planned::New(_, time, _) => time,
+            };
+            let Some(Ok((valid, bytes, leaf_hash, terms))) = encoded.next() else {
+                return Err(Error::Internal("an encoded entry went missing".into()));
+            };
+            let id = valid.id().map(|id| (id, valid.caller_fields_canonical()));
+            receipts.push(queue_entry(
+                g, alg, id, bytes, leaf_hash, time, &terms, new_ids,
+            ));
+        }
+        Ok(Some(receipts))
+    }
+
+    /// The receipt of an entry already carrying `id`, if its caller-given fields match:
+    /// `ours`, as [`ValidEntry::caller_fields_canonical`] gives them.
+    fn existing_receipt(&self, g: &Group, id: &str, ours: &[u8]) -> Result<Option<Receipt>> {
+        if let Some((fields, receipt)) = g.ids.get(id) {
+            if fields.as_slice() != ours {
+                return Err(Error::IdConflict {
+                    id: id.into(),
+                    index: receipt.index,
+                });
+            }
+            return Ok(Some(receipt.clone()));
+        }
+        let Some(index) = g.w.id_index(id)? else {
+            return Ok(None);
+        };
+        let leaf = g.w.leaf(index)?;
+        if entry::stored_caller_fields_canonical(&leaf)? != ours {
+            return Err(Error::IdConflict {
+                id: id.into(),
+                index,
+            });
+        }
+        let stored: Value = serde_json::from_slice(&leaf)
+            .map_err(|e| Error::Internal(format!("stored entry {index}: {e}")))?;
+        let time = stored
+            .get("time")
+            .and_then(Value::as_str)
+            .map(Timestamp::parse)
+            .transpose()?;
+        let mut ids = vec![NodeId { level: 0, index }];
+        ids.extend(merkle::subtrees(0, index + 1));
+        let hashes = g.w.nodes(&ids)?;
+        Ok(Some(Receipt {
+            index,
+            leaf_hash: hashes[0],
+            tree_size: index + 1,
+            root: merkle::fold_subtrees(self.meta.hash, &hashes[1..]),
+            time,
+        }))
+    }
+}
+
+fn in_batch(e: Error, pos: usize, len: usize) -> Error {
+    match e {
+        Error::InvalidEntry { field, rule } if len > 1 => Error::InvalidEntry {
+            field: format!("[{pos}].{field}"),
+            rule,
+        },
+        other => other,
+    }
+}
+
+/// Test hook: `false` sends every batch down the one-entry-at-a-time path, so a test can hold
+/// the two paths to the same results. Not part of the API.
+#[doc(hidden)]
+pub static PARALLEL_BATCHES: AtomicBool = AtomicBool::new(true);
+
+/// Batches of at least this many entries encode on two threads (see
+/// `Ledger::process_entries_parallel`); below, a thread costs more than it saves.
+const PARALLEL_ENCODE_MIN: usize = 64;
+
+/// True if a batch names one `id` twice, or one already queued in this group: the second
+/// must get the first's receipt, which the parallel path cannot know before the first is
+/// encoded.
+fn repeats_an_id(g: &Group, entries: &[Value]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .iter()
+        .filter_map(|e| e.get("id").and_then(Value::as_str))
+        .any(|id| g.ids.contains_key(id) || !seen.insert(id))
+}
+
+/// Queue a new entry's leaf, its index terms and its `id` (with its canonical caller
+/// fields) into the group; its receipt.
+#[allow(clippy::too_many_arguments)]
+fn queue_entry(
+    g: &mut Group,
+    alg: HashAlg,
+    id: Option<(&str, Vec<u8>)>,
+    bytes: Vec<u8>,
+    leaf_hash: Hash,
+    time: Timestamp,
+    term_hashes: &[u64],
+    new_ids: &mut Vec<String>,
+) -> Receipt {
+    let index = g.frontier.size();
+    let receipt = push_hashed_leaf(alg, &mut g.frontier, &mut g.w, bytes, leaf_hash, Some(time));
+    g.w.put_postings(term_hashes, index);
+    if let Some((id, fields)) = id {
+        g.w.put_id(id, index);
+        g.ids.insert(id.to_owned(), (fields, receipt.clone()));
+        new_ids.push(id.to_owned());
+    }
+    receipt
+}
+
+fn push_leaf(
+    alg: HashAlg,
+    frontier: &mut Frontier,
+    w: &mut Writer,
+    bytes: Vec<u8>,
+    time: Option<Timestamp>,
+) -> Receipt {
+    let leaf_hash = alg.leaf_hash(&bytes);
+    push_hashed_leaf(alg, frontier, w, bytes, leaf_hash, time)
+}
+
+fn push_hashed_leaf(
+    alg: HashAlg,
+    frontier: &mut Frontier,
+    w: &mut Writer,
+    bytes: Vec<u8>,
+    leaf_hash: Hash,
+    time: Option<Timestamp>,
+) -> Receipt {
+    let index = frontier.size();
+    frontier.push(alg, leaf_hash, |id, h| w.push_node(id, *h));
+    w.push_leaf(index, bytes);
+    Receipt {
+        index,
+        leaf_hash,
+        tree_size: index + 1,
+        // Filled in by `Ledger::run_group` (see `receipt_roots`), off the commit's path.
+        root: [0; 32],
+        time,
+    }
+}
+
+/// The root after each leaf of a group: `roots[i]` is the root at size `start + i + 1`,
+/// replaying `leaf_hashes` onto the frontier the group started from. Each root folds the
+/// frontier (popcount(size) - 1 node hashes), which for a batch costs more than hashing the
+/// leaves themselves, so it runs beside the commit.
+pub(super) fn receipt_roots(
+    alg: HashAlg,
+    mut frontier: Frontier,
+    leaf_hashes: &[Hash],
+) -> Vec<Hash> {
+    leaf_hashes
+        .iter()
+        .map(|h| {
+            frontier.push(alg, *h, |_, _| {});
+            frontier.root(alg)
+        })
+        .collect()
+}
+
+/// Below this many new leaves a group computes receipt roots inline: a thread costs more.
+pub(super) const PARALLEL_ROOTS_MIN: usize = 64;

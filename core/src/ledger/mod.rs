@@ -1,0 +1,644 @@
+//! The ledger: the facade that composes entries, the Merkle math, storage and checkpoints.
+//!
+//! ```
+//! use trailseal::{Ledger, CreateOptions, Signer, entry::Entry};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("audit.redb");
+//! let ledger = Ledger::create(&path, &CreateOptions::new("example.com/audit")).unwrap();
+//! let r = ledger
+//!     .append_entry(&Entry::new("alice", "deploy.succeeded", "service", "payments-api"))
+//!     .unwrap();
+//! assert_eq!((r.index, r.tree_size), (0, 1));
+//! let proof = ledger.prove_inclusion(0, None).unwrap();
+//! proof.verify().unwrap();
+//! let signer = Signer::generate("example.com/audit").unwrap();
+//! let note = ledger.checkpoint(&signer, None).unwrap();
+//! ledger.verify(&trailseal::VerifyOptions::default().against(&note, &signer.verifier())).unwrap();
+//! ```
+
+mod append;
+mod group_commit;
+mod verify;
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::checkpoint::Checkpoint;
+use crate::entry::{self, Entry, Timestamp};
+use crate::error::{guarded, Error, Result};
+use crate::merkle::prove;
+use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
+use crate::note::{Signer, Verifier};
+use crate::proof::{ConsistencyProof, InclusionProof};
+use crate::query::{self, Page, Query, Trace, Why};
+use crate::storage::{Backend, Meta, Reader, State, Store, StoredCheckpoint, STORAGE_FORMAT};
+
+use self::append::Work;
+use self::group_commit::Pending;
+
+pub use self::append::PARALLEL_BATCHES;
+pub use self::verify::{Progress, VerifyOptions, VerifyReport};
+
+pub use crate::storage::LedgerKind;
+
+/// How a ledger is created. Hash, kind, origin and entry limit never change afterwards.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    /// The log's origin, e.g. `example.com/payments/audit`: the first line of its checkpoints.
+    pub origin: String,
+    /// Tree hash (default BLAKE3).
+    pub hash: HashAlg,
+    /// Leaf kind (default audit entries).
+    pub kind: LedgerKind,
+    /// Limit on one leaf's bytes (default 1 MiB).
+    pub max_entry_bytes: u64,
+    /// Durability of appends through the returned handle.
+    pub durability: Durability,
+    /// The verifier key of the key that will sign this ledger's checkpoints, recorded in the
+    /// ledger so that anyone can read it without the secret ([`Ledger::verifier_key`]) and
+    /// so that a checkpoint signed by another key is refused.
+    pub verifier_key: Option<String>,
+}
+
+impl CreateOptions {
+    /// Defaults for `origin`: BLAKE3, audit entries, 1 MiB, durable appends.
+    pub fn new(origin: impl Into<String>) -> Self {
+        CreateOptions {
+            origin: origin.into(),
+            hash: HashAlg::Blake3,
+            kind: LedgerKind::Entries,
+            max_entry_bytes: entry::DEFAULT_MAX_ENTRY_BYTES,
+            durability: Durability::Immediate,
+            verifier_key: None,
+        }
+    }
+
+    /// Record `verifier` as the key that signs this ledger's checkpoints.
+    pub fn verifier(mut self, verifier: &Verifier) -> Self {
+        self.verifier_key = Some(verifier.to_key_string());
+        self
+    }
+
+    /// Use this tree hash.
+    pub fn hash(mut self, hash: HashAlg) -> Self {
+        self.hash = hash;
+        self
+    }
+
+    /// Hold raw leaves instead of audit entries.
+    pub fn raw(mut self) -> Self {
+        self.kind = LedgerKind::Raw;
+        self
+    }
+}
+
+/// How an existing ledger is opened.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// If another process holds the ledger, wait up to this long for it (default: fail at once
+    /// with [`Error::Locked`]).
+    pub wait: Option<Duration>,
+    /// Durability of appends through this handle.
+    pub durability: Durability,
+}
+
+/// When an append's data reaches the disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Every append is fsync'd before it returns (the default).
+    #[default]
+    Immediate,
+    /// Appends return before their data is fsync'd: a crash may lose them (never corrupt the
+    /// ledger) until [`Ledger::sync`] returns. An explicit opt-in for bulk imports.
+    NotDurableUntilSync,
+}
+
+/// What an append returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Leaf index.
+    pub index: u64,
+    /// Leaf hash.
+    pub leaf_hash: Hash,
+    /// Tree size right after this leaf (`index + 1`).
+    pub tree_size: u64,
+    /// Root at `tree_size`.
+    pub root: Hash,
+    /// The entry's `time` (absent for raw leaves).
+    pub time: Option<Timestamp>,
+}
+
+impl Receipt {
+    /// `{"index", "leaf_hash", "tree_size", "root", "time"}` with hex hashes.
+    pub fn to_json(&self) -> Value {
+        let mut obj = serde_json::Map::new();
+        obj.insert("index".into(), self.index.into());
+        obj.insert("leaf_hash".into(), merkle::to_hex(&self.leaf_hash).into());
+        obj.insert("tree_size".into(), self.tree_size.into());
+        obj.insert("root".into(), merkle::to_hex(&self.root).into());
+        if let Some(t) = self.time {
+            obj.insert("time".into(), t.to_string().into());
+        }
+        Value::Object(obj)
+    }
+}
+
+struct WriterState {
+    frontier: Frontier,
+    last_time: Timestamp,
+}
+
+/// An open ledger. Share one handle across threads (`Ledger` is `Send + Sync`): appends are
+/// serialized, and readers see consistent snapshots while a writer appends.
+pub struct Ledger {
+    /// `None` only if reopening after a failed write failed too (see `recover`).
+    store: RwLock<Option<Arc<Store>>>,
+    path: PathBuf,
+    /// Opened from a path (not a caller's backend), so it can be reopened.
+    file_backed: bool,
+    /// A commit failed below the library (disk full, I/O error): redb refuses further
+    /// writes on that handle, so the next write reopens the file first.
+    broken: AtomicBool,
+    meta: Meta,
+    durable: bool,
+    writer: Mutex<WriterState>,
+    /// The tree size as of the last commit: a floor for the index of any entry appended
+    /// after it is read, which queued callers prepare their entries against.
+    committed_size: AtomicU64,
+    pending: Mutex<Pending>,
+    /// Signalled when a request joins the queue while a new leader gathers its group.
+    arrived: Condvar,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("path", &self.path)
+            .field("origin", &self.meta.origin)
+            .field("hash", &self.meta.hash)
+            .field("kind", &self.meta.kind)
+            .finish()
+    }
+}
+
+impl Ledger {
+    /// Create a ledger at `path`; refuses an existing file.
+    pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<Ledger> {
+        guarded(|| {
+            let (meta, state) = Self::new_records(opts)?;
+            let store = Store::create(path.as_ref(), &meta, &state)?;
+            Self::from_store(store, meta, opts.durability)
+        })
+    }
+
+    /// Create a ledger on a storage backend of the caller's instead of a file: an in-memory
+    /// store, or in tests one that injects faults. The backend must be empty.
+    pub fn create_on(backend: Box<dyn Backend>, opts: &CreateOptions) -> Result<Ledger> {
+        guarded(|| {
+            let (meta, state) = Self::new_records(opts)?;
+            let store = Store::create_on(backend, &meta, &state)?;
+            Self::from_store(store, meta, opts.durability)
+        })
+    }
+
+    fn new_records(opts: &CreateOptions) -> Result<(Meta, State)> {
+        if opts.origin.is_empty() || opts.origin.contains('\n') {
+            return Err(Error::InvalidArgument(
+                "origin must be one non-empty line".into(),
+            ));
+        }
+        let meta = Meta {
+            format: STORAGE_FORMAT,
+            origin: opts.origin.clone(),
+            hash: opts.hash,
+            kind: opts.kind,
+            max_entry_bytes: opts.max_entry_bytes,
+            verifier_key: opts
+                .verifier_key
+                .as_deref()
+                .map(|k| Verifier::from_key_string(k).map(|v| v.to_key_string()))
+                .transpose()?,
+        };
+        let state = State {
+            size: 0,
+            root: opts.hash.empty_root(),
+            last_time: Timestamp::EPOCH,
+        };
+        Ok((meta, state))
+    }
+
+    /// Open an existing ledger; fails at once with [`Error::Locked`] if another process has it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Ledger> {
+        guarded(|| Self::open_with(path, &OpenOptions::default()))
+    }
+
+    /// Open an existing ledger with options.
+    pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Ledger> {
+        guarded(|| {
+            let (store, meta) = Store::open(path.as_ref(), opts.wait)?;
+            Self::from_store(store, meta, opts.durability)
+        })
+    }
+
+    /// Open a ledger kept on a storage backend of the caller's (see [`Ledger::create_on`]).
+    pub fn open_on(backend: Box<dyn Backend>, durability: Durability) -> Result<Ledger> {
+        guarded(|| {
+            let (store, meta) = Store::open_on(backend)?;
+            Self::from_store(store, meta, durability)
+        })
+    }
+
+    fn from_store(store: Store, meta: Meta, durability: Durability) -> Result<Ledger> {
+        let (frontier, state) = load_frontier(&store)?;
+        let path = store.path().to_path_buf();
+        Ok(Ledger {
+            file_backed: store.is_file(),
+            store: RwLock::new(Some(Arc::new(store))),
+            path,
+            broken: AtomicBool::new(false),
+            meta,
+            durable: durability == Durability::Immediate,
+            committed_size: AtomicU64::new(frontier.size()),
+            writer: Mutex::new(WriterState {
+                frontier,
+                last_time: state.last_time,
+            }),
+            pending: Mutex::new(Pending::default()),
+            arrived: Condvar::new(),
+        })
+    }
+
+    /// The origin line of this log.
+    pub fn origin(&self) -> &str {
+        &self.meta.origin
+    }
+
+    /// The verifier key of the key that signs this ledger's checkpoints, when one was
+    /// recorded at creation ([`CreateOptions::verifier`]).
+    pub fn verifier_key(&self) -> Option<&str> {
+        self.meta.verifier_key.as_deref()
+    }
+
+    /// Refuses a signer whose verifier key is not the one recorded for this ledger: a
+    /// checkpoint signed by another key would not verify for anyone who trusts the ledger's.
+    fn check_signer(&self, signer: &Signer) -> Result<()> {
+        let Some(want) = self.verifier_key() else {
+            return Ok(());
+        };
+        let got = signer.verifier().to_key_string();
+        if got != want {
+            return Err(Error::InvalidArgument(format!(
+                "the signer key is not this ledger's: its verifier key is {got}, the ledger's is {want}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The tree hash.
+    pub fn hash(&self) -> HashAlg {
+        self.meta.hash
+    }
+
+    /// The leaf kind.
+    pub fn kind(&self) -> LedgerKind {
+        self.meta.kind
+    }
+
+    /// The most bytes one leaf may have.
+    pub fn max_entry_bytes(&self) -> u64 {
+        self.meta.max_entry_bytes
+    }
+
+    /// The ledger file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn store(&self) -> Result<Arc<Store>> {
+        self.store
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                Error::Storage(format!(
+                    "{}: a write failed and reopening the file failed too; open it again",
+                    self.path.display()
+                ))
+            })
+    }
+
+    /// After a failed commit, reopen the file (with the writer lock held, so no write is in
+    /// flight) and reload the append state from what is durable. redb refuses writes on a
+    /// handle that saw an I/O error, since it cannot know what reached the disk; a fresh
+    /// handle recovers from the last durable commit, like a restart but in place. Ledgers on
+    /// a caller's backend cannot be reopened here: they keep the storage error.
+    fn recover(&self, guard: &mut WriterState) -> Result<()> {
+        if !self.file_backed || !self.broken.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut slot = self.store.write().unwrap_or_else(|p| p.into_inner());
+        // Release our handle first: the file is locked while any handle is open. A snapshot
+        // still in use elsewhere holds it a moment longer, hence the wait.
+        *slot = None;
+        let (store, meta) = Store::open(&self.path, Some(Duration::from_secs(10)))?;
+        if meta.origin != self.meta.origin || meta.hash != self.meta.hash {
+            return Err(Error::Storage(format!(
+                "{} changed while reopening it after a failed write",
+                self.path.display()
+            )));
+        }
+        let (frontier, state) = load_frontier(&store)?;
+        guard.frontier = frontier;
+        guard.last_time = state.last_time;
+        *slot = Some(Arc::new(store));
+        self.broken.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Note a failed write: the next one reopens the file (see `recover`).
+    fn failed<T>(&self, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            self.broken.store(true, Ordering::Release);
+        }
+        r
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, WriterState>> {
+        // A panic while holding the lock cannot leave the state half-updated: it is only
+        // replaced after a successful commit. So a poisoned lock is safe to reuse.
+        Ok(self.writer.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn snapshot(&self) -> Result<(Reader, State)> {
+        let reader = self.store()?.reader()?;
+        let state = reader.state()?;
+        Ok((reader, state))
+    }
+
+    /// Number of leaves.
+    pub fn size(&self) -> Result<u64> {
+        guarded(|| Ok(self.snapshot()?.1.size))
+    }
+
+    /// Root of the current tree.
+    pub fn root(&self) -> Result<Hash> {
+        guarded(|| Ok(self.snapshot()?.1.root))
+    }
+
+    /// Root of the tree at an earlier `size` (O(log n) reads).
+    pub fn root_at(&self, size: u64) -> Result<Hash> {
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            check_size(size, state.size)?;
+            prove::root(self.meta.hash, &|ids: &[NodeId]| reader.nodes(ids), size)
+        })
+    }
+
+    fn need_kind(&self, kind: LedgerKind) -> Result<()> {
+        if self.meta.kind == kind {
+            Ok(())
+        } else {
+            Err(Error::WrongKind {
+                expected: kind.name(),
+                actual: self.meta.kind.name(),
+            })
+        }
+    }
+
+    /// Append one audit entry (a JSON object, SPEC section 3).
+    pub fn append(&self, entry: &Value) -> Result<Receipt> {
+        guarded(|| {
+            let mut r = self.append_batch(std::slice::from_ref(entry))?;
+            r.pop()
+                .ok_or_else(|| Error::Internal("empty receipt list".into()))
+        })
+    }
+
+    /// Append one typed entry.
+    pub fn append_entry(&self, entry: &Entry) -> Result<Receipt> {
+        guarded(|| self.append(&entry.to_json()))
+    }
+
+    /// Append entries atomically: all are written in one commit, or none is.
+    ///
+    /// An entry whose `id` is already recorded with the same caller-given fields is not
+    /// written again; its receipt is the stored entry's.
+    pub fn append_batch(&self, entries: &[Value]) -> Result<Vec<Receipt>> {
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            self.submit(Work::Entries(Cow::Borrowed(entries)))
+        })
+    }
+
+    /// Append one raw leaf (raw ledgers only).
+    pub fn append_raw(&self, leaf: &[u8]) -> Result<Receipt> {
+        guarded(|| {
+            let mut r = self.append_raw_batch(&[leaf])?;
+            r.pop()
+                .ok_or_else(|| Error::Internal("empty receipt list".into()))
+        })
+    }
+
+    /// Append raw leaves atomically (raw ledgers only).
+    pub fn append_raw_batch(&self, leaves: &[&[u8]]) -> Result<Vec<Receipt>> {
+        guarded(|| {
+            self.need_kind(LedgerKind::Raw)?;
+            for (pos, leaf) in leaves.iter().enumerate() {
+                if leaf.len() as u64 > self.meta.max_entry_bytes {
+                    return Err(Error::InvalidArgument(format!(
+                        "leaf {pos} of the batch is {} bytes, the ledger's limit is {}",
+                        leaf.len(),
+                        self.meta.max_entry_bytes
+                    )));
+                }
+            }
+            self.submit(Work::Raw(
+                leaves.iter().map(|l| Cow::Borrowed(*l)).collect(),
+            ))
+        })
+    }
+
+    /// Make every append made with [`Durability::NotDurableUntilSync`] durable.
+    pub fn sync(&self) -> Result<()> {
+        guarded(|| {
+            let mut guard = self.lock()?;
+            self.recover(&mut guard)?;
+            self.failed(self.store()?.sync())
+        })
+    }
+
+    /// The exact leaf bytes at `index`.
+    pub fn get_raw(&self, index: u64) -> Result<Vec<u8>> {
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            check_index(index, state.size)?;
+            reader.leaf(index)
+        })
+    }
+
+    /// The audit entry at `index` as JSON text: exactly the recorded leaf bytes, so the text
+    /// hashes to the leaf hash (re-serializing [`Ledger::get`]'s value need not: JSON number
+    /// formats differ between serializers). Entry ledgers only.
+    pub fn get_json(&self, index: u64) -> Result<String> {
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            String::from_utf8(self.get_raw(index)?).map_err(|e| Error::Tampered {
+                location: format!("leaf {index}"),
+                detail: format!("stored entry is not UTF-8: {e}"),
+            })
+        })
+    }
+
+    /// The audit entry at `index`, as recorded (entry ledgers only).
+    pub fn get(&self, index: u64) -> Result<Value> {
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            let bytes = self.get_raw(index)?;
+            serde_json::from_slice(&bytes).map_err(|e| Error::Tampered {
+                location: format!("leaf {index}"),
+                detail: format!("stored entry is not JSON: {e}"),
+            })
+        })
+    }
+
+    /// The leaf hash at `index`.
+    pub fn leaf_hash(&self, index: u64) -> Result<Hash> {
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            check_index(index, state.size)?;
+            Ok(reader.nodes(&[NodeId { level: 0, index }])?[0])
+        })
+    }
+
+    /// Inclusion proof of leaf `index` in the tree of `size` (default: current).
+    pub fn prove_inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionProof> {
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            let size = size.unwrap_or(state.size);
+            check_size(size, state.size)?;
+            check_index(index, size)?;
+            // The current root is in the state record; an older one is folded from its
+            // subtrees (popcount(size) more tile reads).
+            let root = (size == state.size).then_some(state.root);
+            prove::inclusion(
+                self.meta.hash,
+                &|ids: &[NodeId]| reader.nodes(ids),
+                index,
+                size,
+                root,
+            )
+        })
+    }
+
+    /// Consistency proof from the tree of `old` leaves to the tree of `size` (default: current).
+    pub fn prove_consistency(&self, old: u64, size: Option<u64>) -> Result<ConsistencyProof> {
+        guarded(|| {
+            let (reader, state) = self.snapshot()?;
+            let size = size.unwrap_or(state.size);
+            check_size(size, state.size)?;
+            let root = (size == state.size).then_some(state.root);
+            prove::consistency(
+                self.meta.hash,
+                &|ids: &[NodeId]| reader.nodes(ids),
+                old,
+                size,
+                root,
+            )
+        })
+    }
+
+    /// Sign a checkpoint for `size` (default: current) and keep it in the ledger. Returns the
+    /// signed note text (C2SP tlog-checkpoint).
+    pub fn checkpoint(&self, signer: &Signer, size: Option<u64>) -> Result<String> {
+        guarded(|| {
+            self.check_signer(signer)?;
+            let mut guard = self.lock()?;
+            self.recover(&mut guard)?;
+            let current = guard.frontier.size();
+            let size = size.unwrap_or(current);
+            check_size(size, current)?;
+            let root = if size == current {
+                guard.frontier.root(self.meta.hash)
+            } else {
+                self.root_at(size)?
+            };
+            let note = Checkpoint::new(self.meta.origin.clone(), size, root).sign(signer)?;
+            let mut w = self.failed(self.store()?.writer(self.durable))?;
+            w.put_checkpoint(StoredCheckpoint {
+                size,
+                note: note.clone(),
+                verifier_key: signer.verifier().to_key_string(),
+            });
+            self.failed(w.commit())?;
+            drop(guard);
+            Ok(note)
+        })
+    }
+
+    /// Entries matching every filter of `q`, one page at a time (entry ledgers only). Reads
+    /// only the posting lists of its filters and the entries it returns.
+    pub fn query(&self, q: &Query) -> Result<Page> {
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            let (reader, state) = self.snapshot()?;
+            query::run(&reader, state.size, q)
+        })
+    }
+
+    /// The entries `index` rests on, transitively (its `links`, refs resolved to the entries
+    /// named by or first carrying them, and the policy version that allowed each), or with
+    /// `forward`, the entries that rest on it.
+    pub fn trace(&self, index: u64, forward: bool) -> Result<Trace> {
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            let (reader, state) = self.snapshot()?;
+            query::trace(&reader, state.size, index, forward)
+        })
+    }
+
+    /// Which rule allowed entry `index`, what that rule said then, and who approved it.
+    pub fn why(&self, index: u64) -> Result<Why> {
+        guarded(|| {
+            self.need_kind(LedgerKind::Entries)?;
+            let (reader, state) = self.snapshot()?;
+            query::why(&reader, state.size, index)
+        })
+    }
+
+    /// Every checkpoint this ledger signed, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        guarded(|| self.snapshot()?.0.checkpoints())
+    }
+}
+
+/// The append frontier and state of the last durable commit.
+fn load_frontier(store: &Store) -> Result<(Frontier, State)> {
+    let reader = store.reader()?;
+    let state = reader.state()?;
+    let ids = merkle::subtrees(0, state.size);
+    let frontier = Frontier::from_subtrees(state.size, reader.nodes(&ids)?)?;
+    Ok((frontier, state))
+}
+
+fn check_size(size: u64, current: u64) -> Result<()> {
+    if size > current {
+        return Err(Error::OutOfRange(format!(
+            "tree size {size} is beyond the ledger's {current} entries"
+        )));
+    }
+    Ok(())
+}
+
+fn check_index(index: u64, size: u64) -> Result<()> {
+    if index >= size {
+        return Err(Error::OutOfRange(format!(
+            "index {index} is not below the tree size {size}"
+        )));
+    }
+    Ok(())
+}
