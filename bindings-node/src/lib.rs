@@ -148,9 +148,9 @@ pub fn verify_bundle(
     let run = || -> trailseal::Result<Json> {
         let verifier = Verifier::from_key_string(&string(&verifier_key, "verifierKey")?)?;
         let report = if type_of(&bundle)? == napi::ValueType::String {
-            trailseal::bundle::verify_bundle(&string(&bundle, "bundle")?, &verifier)?
+            trailseal::evidence::verify_bundle(&string(&bundle, "bundle")?, &verifier)?
         } else {
-            trailseal::bundle::verify_bundle_bytes(&convert::bytes(&bundle, "bundle")?, &verifier)?
+            trailseal::evidence::verify_bundle_bytes(&convert::bytes(&bundle, "bundle")?, &verifier)?
         };
         Ok(Json::of(&report.to_json()))
     };

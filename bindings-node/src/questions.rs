@@ -20,7 +20,7 @@ use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown, ValueType
 use napi::Env;
 use napi_derive::napi;
 use serde_json::json;
-use trailseal::bundle::Selection;
+use trailseal::evidence::Selection;
 use trailseal::query::{split_subject, Query};
 use trailseal::report::ReportOptions;
 use trailseal::{Error, GatePolicy, GateResult, Verifier};

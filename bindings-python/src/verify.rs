@@ -6,7 +6,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyMapping, PyString};
-use trailseal::bundle::verify_bundle_bytes;
+use trailseal::evidence::verify_bundle_bytes;
 use trailseal::{entry, Checkpoint, ConsistencyProof, InclusionProof};
 
 use crate::checkpoint::PyCheckpoint;

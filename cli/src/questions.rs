@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 use trailseal::merkle;
-use trailseal::query::{split_subject, Order, Query, Trace, TraceNode, Why};
+use trailseal::query::{split_subject, Order, Query};
+use trailseal::trace::{Trace, TraceNode};
+use trailseal::why::Why;
 use trailseal::report::{ReportOptions, Wait};
 use trailseal::{GatePolicy, Ledger, Selection, Timestamp};
 

@@ -35,7 +35,7 @@ pub fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>, inde
 /// Check an evidence bundle with nothing but the verifier key, and list what it proves.
 pub fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
     let verifier = read_verifier(vkey)?;
-    let report = trailseal::bundle::verify_bundle_bytes(&read_bytes(file)?, &verifier)?;
+    let report = trailseal::evidence::verify_bundle_bytes(&read_bytes(file)?, &verifier)?;
     if json {
         return emit_line(&report.to_json());
     }

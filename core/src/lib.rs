@@ -14,9 +14,11 @@
 //! - [`note`]: signer and verifier keys, C2SP signed notes (Go `sumdb/note` compatible).
 //! - [`checkpoint`]: C2SP tlog checkpoints, signed as notes.
 //! - [`postings`]: posting lists of the query indexes: term hashes, block encoding (pure).
-//! - [`query`]: secondary indexes, queries, `trace` and `why` (traceability).
+//! - [`query`]: the secondary indexes and queries over them.
+//! - [`trace`]: what an entry rests on, or what rests on it.
+//! - [`why`]: which rule allowed an entry, and who approved that rule.
 //! - [`gate`]: release gates evaluated against the ledger.
-//! - [`bundle`]: evidence bundles, checked without the ledger.
+//! - [`evidence`]: evidence bundles, checked without the ledger.
 //! - [`report`]: approval latency and change statistics.
 //! - [`storage`]: the only module that knows redb.
 //! - [`ledger`]: the facade that composes them.
@@ -24,11 +26,11 @@
 
 #![warn(missing_docs)]
 
-pub mod bundle;
 pub mod capture;
 pub mod checkpoint;
 pub mod entry;
 pub mod error;
+pub mod evidence;
 pub mod gate;
 pub mod ledger;
 pub mod merkle;
@@ -39,11 +41,13 @@ pub mod proof_check;
 pub mod query;
 pub mod report;
 pub mod storage;
+pub mod trace;
+pub mod why;
 
-pub use bundle::{verify_bundle, Bundle, BundleReport, Selection};
 pub use checkpoint::Checkpoint;
 pub use entry::{Entry, Timestamp};
 pub use error::{Error, ErrorCode, Result};
+pub use evidence::{verify_bundle, verify_bundle_bytes, Bundle, BundleReport, Selection};
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
     CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, VerifyOptions,

@@ -21,8 +21,6 @@
 //! assert_eq!(page.entries.iter().map(|f| f.index).collect::<Vec<_>>(), vec![2, 0]);
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
 use serde_json::{json, Value};
 
 use crate::entry::Timestamp;
@@ -435,7 +433,7 @@ pub(crate) fn leaf_term_hashes(
 
 /// Walks one posting list, forward or backward, jumping to a target: the indexed postings
 /// from the runs, then those of the unindexed tail.
-struct Postings<'r> {
+pub(crate) struct Postings<'r> {
     reader: &'r Reader,
     key: Vec<u8>,
     back: bool,
@@ -447,7 +445,7 @@ struct Postings<'r> {
 }
 
 impl<'r> Postings<'r> {
-    fn new(reader: &'r Reader, term: &Term, back: bool) -> Result<Postings<'r>> {
+    pub(crate) fn new(reader: &'r Reader, term: &Term, back: bool) -> Result<Postings<'r>> {
         let key = term.key();
         let h = crate::postings::term_hash(&key);
         let (indexed, tail) = reader.tail_postings(leaf_term_hashes)?;
@@ -468,7 +466,7 @@ impl<'r> Postings<'r> {
     }
 
     /// Forward: the smallest posting `>= target`; backward: the largest `<= target`.
-    fn seek(&mut self, target: u64) -> Result<Option<u64>> {
+    pub(crate) fn seek(&mut self, target: u64) -> Result<Option<u64>> {
         if self.back {
             if target >= self.indexed {
                 let t = &self.tail;
@@ -493,7 +491,7 @@ impl<'r> Postings<'r> {
     }
 
     /// [`Postings::seek`] over the runs alone.
-    fn seek_runs(&mut self, target: u64) -> Result<Option<u64>> {
+    pub(crate) fn seek_runs(&mut self, target: u64) -> Result<Option<u64>> {
         // Inside the loaded chunk the answer is in it, whichever the direction.
         let covered = match (self.chunk.first(), self.chunk.last()) {
             (Some(&lo), Some(&hi)) => target >= lo && target <= hi,
@@ -544,7 +542,7 @@ fn first_at_or_after(reader: &Reader, size: u64, t: Timestamp) -> Result<u64> {
 }
 
 /// True if `entry` is filed under every one of `terms`.
-fn has_terms(entry: &Value, terms: &[Term]) -> bool {
+pub(crate) fn has_terms(entry: &Value, terms: &[Term]) -> bool {
     if terms.is_empty() {
         return true;
     }
@@ -552,7 +550,7 @@ fn has_terms(entry: &Value, terms: &[Term]) -> bool {
     terms.iter().all(|t| own.binary_search(t).is_ok())
 }
 
-fn load(reader: &Reader, index: u64) -> Result<Found> {
+pub(crate) fn load(reader: &Reader, index: u64) -> Result<Found> {
     let leaf = reader.leaf(index)?;
     let entry = serde_json::from_slice(&leaf).map_err(|e| Error::Tampered {
         location: format!("leaf {index}"),
@@ -639,266 +637,6 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
     Ok(Page {
         entries: hits,
         next_cursor,
-    })
-}
-
-/// One node of a [`Trace`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct TraceNode {
-    /// The entry.
-    pub found: Found,
-    /// Indexes this node leads to in the trace's direction (what it rests on, backward; what
-    /// rests on it, forward).
-    pub links: Vec<u64>,
-}
-
-/// The graph of entries reachable from one entry through `links`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Trace {
-    /// Where the trace started.
-    pub root: u64,
-    /// Every entry reached, in index order, root included.
-    pub nodes: Vec<TraceNode>,
-    /// External refs no entry of the ledger carries or is named by.
-    pub unresolved: Vec<String>,
-}
-
-impl Trace {
-    /// `{"root": N, "nodes": [{"index": N, "entry": {...}, "links": [N, ...]}], "unresolved": [...]}`
-    pub fn to_json(&self) -> Value {
-        json!({
-            "root": self.root,
-            "nodes": self.nodes.iter().map(|n| json!({
-                "index": n.found.index, "entry": n.found.entry, "links": n.links,
-            })).collect::<Vec<_>>(),
-            "unresolved": self.unresolved,
-        })
-    }
-}
-
-/// Most entries one trace visits; a trace is a question about one change, not a scan.
-const TRACE_LIMIT: usize = 10_000;
-
-/// Entries filed under `term` from `from` on (ascending), at most `max`, each re-checked (see
-/// `run`).
-fn postings(reader: &Reader, term: &Term, from: u64, max: usize) -> Result<Vec<u64>> {
-    let mut p = Postings::new(reader, term, false)?;
-    let mut out = Vec::new();
-    let mut x = from;
-    while out.len() < max {
-        match p.seek(x)? {
-            Some(y) => {
-                if has_terms(&load(reader, y)?.entry, std::slice::from_ref(term)) {
-                    out.push(y);
-                }
-                match y.checked_add(1) {
-                    Some(n) => x = n,
-                    None => break,
-                }
-            }
-            None => break,
-        }
-    }
-    Ok(out)
-}
-
-/// The entry an external ref names: the entry whose `id` is the ref, else the earliest entry
-/// that carries it, if that is not `from` itself.
-fn resolve_ref(reader: &Reader, r: &str, from: u64) -> Result<Option<u64>> {
-    if let Some(i) = reader.id_index(r)? {
-        if i != from {
-            return Ok(Some(i));
-        }
-    }
-    Ok(postings(reader, &Term::Ref(r.to_owned()), 0, 1)?
-        .first()
-        .copied()
-        .filter(|&i| i < from))
-}
-
-/// The `policy.published` entry for `authz.policy` (and `policy_version`, when given) in
-/// force at entry `before`: the latest one recorded before it.
-pub(crate) fn resolve_policy(reader: &Reader, e: &Value, before: u64) -> Result<Option<u64>> {
-    let Some(authz) = e.get("authz") else {
-        return Ok(None);
-    };
-    let Some(policy) = authz.get("policy").and_then(Value::as_str) else {
-        return Ok(None);
-    };
-    let version = authz.get("policy_version").and_then(Value::as_str);
-    let q = Query {
-        action: Some("policy.published".into()),
-        subject: Some(("policy".into(), policy.into())),
-        attrs: version
-            .map(|v| vec![("version".to_owned(), v.to_owned())])
-            .unwrap_or_default(),
-        cursor: Some(before.to_string()),
-        limit: 1,
-        ..Query::default()
-    };
-    Ok(run(reader, before, &q)?.entries.first().map(|f| f.index))
-}
-
-/// Follow links from `root`: backward (what it rests on, transitively, with refs resolved and
-/// the policy that allowed each entry) or forward (what rests on it).
-pub(crate) fn trace(reader: &Reader, size: u64, root: u64, forward: bool) -> Result<Trace> {
-    if root >= size {
-        return Err(Error::OutOfRange(format!(
-            "index {root} is not below the tree size {size}"
-        )));
-    }
-    let mut nodes: BTreeMap<u64, TraceNode> = BTreeMap::new();
-    let mut unresolved = BTreeSet::new();
-    let mut todo = VecDeque::from([root]);
-    while let Some(i) = todo.pop_front() {
-        if nodes.contains_key(&i) || nodes.len() >= TRACE_LIMIT {
-            continue;
-        }
-        let found = load(reader, i)?;
-        let mut links = BTreeSet::new();
-        if forward {
-            links.extend(postings(reader, &Term::LinksTo(i), i + 1, TRACE_LIMIT)?);
-            if let Some(id) = found.entry.get("id").and_then(Value::as_str) {
-                links.extend(postings(
-                    reader,
-                    &Term::Ref(id.to_owned()),
-                    i + 1,
-                    TRACE_LIMIT,
-                )?);
-            }
-            if found.entry.get("action").and_then(Value::as_str) == Some("policy.published") {
-                if let Some(p) = found.entry.pointer("/subject/id").and_then(Value::as_str) {
-                    for j in postings(reader, &Term::Policy(p.to_owned()), i + 1, TRACE_LIMIT)? {
-                        if resolve_policy(reader, &load(reader, j)?.entry, j)? == Some(i) {
-                            links.insert(j);
-                        }
-                    }
-                }
-            }
-        } else {
-            for l in found
-                .entry
-                .get("links")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(ix) = l.get("index").and_then(Value::as_u64) {
-                    links.insert(ix);
-                } else if let Some(r) = l.get("ref").and_then(Value::as_str) {
-                    match resolve_ref(reader, r, i)? {
-                        Some(ix) => {
-                            links.insert(ix);
-                        }
-                        None => {
-                            unresolved.insert(r.to_owned());
-                        }
-                    }
-                }
-            }
-            links.extend(resolve_policy(reader, &found.entry, i)?);
-        }
-        links.retain(|&l| l < size && l != i);
-        todo.extend(links.iter().copied());
-        nodes.insert(
-            i,
-            TraceNode {
-                found,
-                links: links.into_iter().collect(),
-            },
-        );
-    }
-    Ok(Trace {
-        root,
-        nodes: nodes.into_values().collect(),
-        unresolved: unresolved.into_iter().collect(),
-    })
-}
-
-/// Why an entry was allowed: its authorization, the policy version in force, and who
-/// approved that version.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Why {
-    /// The entry asked about.
-    pub entry: Found,
-    /// Its `authz`, if any.
-    pub authz: Option<Value>,
-    /// The `policy.published` entry its `authz.policy` / `policy_version` resolve to.
-    pub policy: Option<Found>,
-    /// `approval.granted` entries for that policy version: linking to it, or on subject
-    /// `policy:<id>` with the same `attrs.version`.
-    pub approvals: Vec<Found>,
-}
-
-impl Why {
-    /// `{"index", "entry", "authz", "policy": {"index", "entry"} | null, "approvals": [...]}`
-    pub fn to_json(&self) -> Value {
-        json!({
-            "index": self.entry.index,
-            "entry": self.entry.entry,
-            "authz": self.authz,
-            "policy": self.policy.as_ref().map(Found::to_json),
-            "approvals": self.approvals.iter().map(Found::to_json).collect::<Vec<_>>(),
-        })
-    }
-}
-
-pub(crate) fn why(reader: &Reader, size: u64, index: u64) -> Result<Why> {
-    if index >= size {
-        return Err(Error::OutOfRange(format!(
-            "index {index} is not below the tree size {size}"
-        )));
-    }
-    let entry = load(reader, index)?;
-    let authz = entry.entry.get("authz").cloned();
-    let policy = resolve_policy(reader, &entry.entry, index)?
-        .map(|i| load(reader, i))
-        .transpose()?;
-    let mut approvals = BTreeSet::new();
-    if let Some(p) = &policy {
-        let approved = Query {
-            action: Some("approval.granted".into()),
-            links_to: Some(p.index),
-            order: Order::OldestFirst,
-            limit: TRACE_LIMIT,
-            ..Query::default()
-        };
-        approvals.extend(
-            run(reader, size, &approved)?
-                .entries
-                .iter()
-                .map(|f| f.index),
-        );
-        if let Some(pid) = p.entry.pointer("/subject/id").and_then(Value::as_str) {
-            let on_subject = Query {
-                action: Some("approval.granted".into()),
-                subject: Some(("policy".into(), pid.into())),
-                attrs: p
-                    .entry
-                    .pointer("/attrs/version")
-                    .and_then(Value::as_str)
-                    .map(|v| vec![("version".to_owned(), v.to_owned())])
-                    .unwrap_or_default(),
-                order: Order::OldestFirst,
-                limit: TRACE_LIMIT,
-                ..Query::default()
-            };
-            approvals.extend(
-                run(reader, size, &on_subject)?
-                    .entries
-                    .iter()
-                    .map(|f| f.index),
-            );
-        }
-    }
-    Ok(Why {
-        entry,
-        authz,
-        policy,
-        approvals: approvals
-            .into_iter()
-            .map(|i| load(reader, i))
-            .collect::<Result<_>>()?,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
-use trailseal::bundle::{verify_bundle, verify_bundle_bytes, Bundle, Selection};
+use trailseal::evidence::{verify_bundle, verify_bundle_bytes, Bundle, Selection};
 use trailseal::gate::GatePolicy;
 use trailseal::query::{Order, Query};
 use trailseal::report::ReportOptions;

@@ -1,7 +1,7 @@
 //! The JSON forms the bindings share: bundle selections and report options.
 
 use serde_json::json;
-use trailseal::bundle::Selection;
+use trailseal::evidence::Selection;
 use trailseal::report::ReportOptions;
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use trailseal::bundle::{verify_bundle_bytes, Selection};
+use trailseal::evidence::{verify_bundle_bytes, Selection};
 use trailseal::gate::GatePolicy;
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;

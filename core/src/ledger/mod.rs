@@ -35,8 +35,10 @@ use crate::merkle::prove;
 use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::note::{Signer, Verifier};
 use crate::proof::{ConsistencyProof, InclusionProof};
-use crate::query::{self, Page, Query, Trace, Why};
+use crate::query::{self, Page, Query};
 use crate::storage::{Backend, Meta, Reader, State, Store, StoredCheckpoint, STORAGE_FORMAT};
+use crate::trace::{self, Trace};
+use crate::why::{self, Why};
 
 use self::append::Work;
 use self::group_commit::Pending;
@@ -597,7 +599,7 @@ impl Ledger {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
             let (reader, state) = self.snapshot()?;
-            query::trace(&reader, state.size, index, forward)
+            trace::trace(&reader, state.size, index, forward)
         })
     }
 
@@ -606,7 +608,7 @@ impl Ledger {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
             let (reader, state) = self.snapshot()?;
-            query::why(&reader, state.size, index)
+            why::why(&reader, state.size, index)
         })
     }
 
