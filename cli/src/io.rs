@@ -72,16 +72,33 @@ pub fn read_signer(path: &Path) -> Res<Signer> {
     Ok(Signer::from_key_string(&read_text(path)?)?)
 }
 
-/// A verifier key given as the key string itself or as a file holding it: the string is
-/// short enough to pass inline, the file is what `init` users tend to keep.
-pub fn read_verifier(arg: &str) -> Res<Verifier> {
+/// The text of a verifier key given as the key string itself or as a file holding it: the
+/// string is short enough to pass inline, the file is what `init` users tend to keep.
+pub fn verifier_text(arg: &str) -> Res<String> {
     let path = Path::new(arg);
-    let text = if path.is_file() {
-        read_text(path)?
+    if path.is_file() {
+        read_text(path)
     } else {
-        arg.to_owned()
-    };
-    Ok(Verifier::from_key_string(&text)?)
+        Ok(arg.to_owned())
+    }
+}
+
+/// A verifier key given as [`verifier_text`] takes it, parsed.
+pub fn read_verifier(arg: &str) -> Res<Verifier> {
+    Ok(Verifier::from_key_string(&verifier_text(arg)?)?)
+}
+
+/// The texts of `--checkpoint FILE` and `--vkey VKEY`, each read when given, for
+/// [`trailseal::Outside::pair`] to judge: whether one without the other is allowed is the
+/// core's rule, not the command's.
+pub fn outside_texts(
+    checkpoint: Option<&Path>,
+    vkey: Option<&str>,
+) -> Res<(Option<String>, Option<String>)> {
+    Ok((
+        checkpoint.map(read_text).transpose()?,
+        vkey.map(verifier_text).transpose()?,
+    ))
 }
 
 /// Write a secret to a new file only its owner can read; an existing file is never

@@ -1681,14 +1681,9 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
             );
         }
     }
-    // Wrong path lengths or sizes are errors (1 or 2), never a panic and never success.
+    // Impossible indexes and sizes are errors (1 or 2), never a panic and never success.
+    // (Paths of the wrong length: `verify_proof_paths_of_the_wrong_length_fail_with_1`.)
     let mut odd = Vec::new();
-    let mut p = inc.clone();
-    p["path"].as_array_mut().unwrap().pop();
-    odd.push(("inclusion", p));
-    let mut p = inc.clone();
-    p["path"].as_array_mut().unwrap().push(inc["root"].clone());
-    odd.push(("inclusion", p));
     let mut p = inc.clone();
     p["index"] = 9.into();
     odd.push(("inclusion", p));
@@ -1701,9 +1696,6 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
     let mut p = cons.clone();
     p["path"] = json!([]);
     odd.push(("consistency", p));
-    let mut p = cons.clone();
-    p["old_size"] = 2.into();
-    odd.push(("consistency", p));
     for (kind, p) in odd {
         let path = fx.write("odd.json", p.to_string());
         let r = run(&["verify-proof", &format!("--{kind}"), s(&path)]);
@@ -1713,6 +1705,56 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
             r.status,
             r.stderr
         );
+    }
+}
+
+#[test]
+fn verify_proof_paths_of_the_wrong_length_fail_with_1() {
+    // A well-formed proof whose path does not fit its sizes parses; it just does not verify
+    // (as Go's tlog.CheckRecord and CheckTree): 1, verification_failed, with or without an
+    // outside checkpoint. Only text that does not parse is malformed (2).
+    let fx = Fx::with_entries(9);
+    let note = fx.checkpoint("cp.txt", None);
+    let inc = run(&["prove", "inclusion", fx.l(), "5"]).expect(0).json();
+    let cons = run(&["prove", "consistency", fx.l(), "3"]).expect(0).json();
+    let mut cases: Vec<(&str, &str, Value)> = Vec::new();
+    let mut p = inc.clone();
+    p["path"].as_array_mut().unwrap().pop();
+    cases.push(("inclusion", "path one hash short", p));
+    let mut p = inc.clone();
+    p["path"].as_array_mut().unwrap().push(inc["root"].clone());
+    cases.push(("inclusion", "path one hash long", p));
+    for old in [2, 4] {
+        let mut p = cons.clone();
+        p["old_size"] = old.into();
+        cases.push(("consistency", "old_size off by one", p));
+    }
+    let vkey = fx.vkey();
+    for (kind, what, p) in cases {
+        let path = fx.write("wrong.json", p.to_string());
+        let flag = format!("--{kind}");
+        for outside in [false, true] {
+            let mut args = vec!["verify-proof", &flag, s(&path)];
+            if outside {
+                args.extend_from_slice(&["--checkpoint", s(&note), "--vkey", &vkey]);
+            }
+            let r = run(&args);
+            assert_eq!(
+                (r.status, r.stdout.is_empty()),
+                (1, true),
+                "{kind} proof, {what} (outside checkpoint: {outside}): stderr {}",
+                r.stderr
+            );
+            assert!(r.stderr.contains("[verification_failed]"), "{}", r.stderr);
+        }
+    }
+    // The same proofs cut short no longer parse: malformed, 2.
+    for (kind, p) in [("--inclusion", &inc), ("--consistency", &cons)] {
+        let text = p.to_string();
+        let path = fx.write("cut.json", &text[..text.len() - 1]);
+        run(&["verify-proof", kind, s(&path)])
+            .expect(2)
+            .stderr_has("[malformed]");
     }
 }
 
