@@ -2509,10 +2509,21 @@ fn record_and_import_from_the_shell() {
     );
     let second = record();
     assert_eq!(second.status.code(), Some(0));
-    assert_eq!(
-        first.stdout, second.stdout,
-        "a retried step is recorded once"
+    let receipt = |out: &std::process::Output| -> Value {
+        serde_json::from_slice(&out.stdout).expect("one JSON receipt")
+    };
+    let (mut first_r, mut second_r) = (receipt(&first), receipt(&second));
+    check_receipt(&first_r, 0);
+    assert_eq!(first_r["already_recorded"], false, "{first_r}");
+    assert_eq!(second_r["already_recorded"], true, "{second_r}");
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already recorded at index 0"),
+        "a retry says so on stderr"
     );
+    for r in [&mut first_r, &mut second_r] {
+        r.as_object_mut().unwrap().remove("already_recorded");
+    }
+    assert_eq!(first_r, second_r, "a retried step is recorded once");
     assert_eq!(fx.size(), 1);
     // a CDEvents file, and something that is not one
     let events = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/capture/cdevents");
