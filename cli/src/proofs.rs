@@ -9,13 +9,15 @@ use trailseal::{check_consistency, check_inclusion, Ledger, OpenOptions, Outside
 use crate::cli::ProveCmd;
 use crate::error::{usage, Res};
 use crate::io::{
-    emit, emit_line, key_path, open_ledger, outside_texts, read_bytes, read_signer, read_text,
+    emit, emit_line, key_path, ledger_signer, open_ledger, outside_texts, read_bytes, read_signer,
+    read_text,
 };
 
-/// Sign a checkpoint of the ledger at `size` (default: now) with `key` (default:
-/// `LEDGER.key`) and print its note, for whoever must later check this ledger against it.
+/// Sign a checkpoint of the ledger at `size` (default: now) with its signer key (found as
+/// [`ledger_signer`] finds it) and print its note, for whoever must later check this ledger
+/// against it.
 pub fn checkpoint(l: Ledger, ledger: &Path, key: Option<PathBuf>, size: Option<u64>) -> Res {
-    let signer = read_signer(&key.unwrap_or_else(|| key_path(ledger)))?;
+    let signer = ledger_signer(&l, ledger, key.as_deref())?;
     emit(&l.checkpoint(&signer, size)?)
 }
 
@@ -72,13 +74,25 @@ pub fn verify_proof(
     emit_line(&Value::Object(report))
 }
 
-/// Print the verifier key of `key`, or of the ledger's default key file: the string to hand
-/// to whoever checks the checkpoints.
-pub fn vkey(ledger: Option<PathBuf>, key: Option<PathBuf>) -> Res {
-    let path = match (key, ledger) {
-        (Some(k), _) => k,
-        (None, Some(l)) => key_path(&l),
+/// Print the verifier key of `key`, or the one `ledger` recorded when it was created: the
+/// string to hand to whoever checks the checkpoints. A ledger created before ledgers recorded
+/// it has only its default key file, `LEDGER.key`, to ask.
+pub fn vkey(ledger: Option<PathBuf>, key: Option<PathBuf>, open: &OpenOptions) -> Res {
+    let ledger = match (key, ledger) {
+        (Some(k), _) => return emit_line(&read_signer(&k)?.verifier()),
+        (None, Some(l)) => l,
         (None, None) => return Err(usage("give LEDGER or --key KEYFILE")),
     };
-    emit_line(&read_signer(&path)?.verifier())
+    if let Some(vk) = open_ledger(&ledger, open)?.verifier_key() {
+        return emit_line(&vk);
+    }
+    let fallback = key_path(&ledger);
+    if !fallback.exists() {
+        return Err(usage(format!(
+            "{} records no verifier key (it was created before ledgers recorded one) and {} does not exist: give its signer key with --key KEYFILE",
+            ledger.display(),
+            fallback.display()
+        )));
+    }
+    emit_line(&read_signer(&fallback)?.verifier())
 }
