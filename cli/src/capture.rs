@@ -121,8 +121,9 @@ impl From<FormatName> for Format {
     }
 }
 
-/// `trailseal record`: one entry for this CI step; prints its receipt. A retried step
-/// (same run, job, step and content) is recorded once: the stored receipt is printed.
+/// `trailseal record`: one entry for this CI step; prints its receipt with
+/// `already_recorded`. A retried step (same run, job, step and content) is recorded once:
+/// the stored receipt is printed, marked `"already_recorded": true`.
 pub fn record(a: &RecordArgs, opts: &OpenOptions) -> Res {
     let ctx = ci::detect_env()?;
     let mut step = Step::default();
@@ -155,7 +156,7 @@ pub fn record(a: &RecordArgs, opts: &OpenOptions) -> Res {
             r.receipt.index
         );
     }
-    emit_line(&r.receipt.to_json())
+    emit_line(&r.to_json())
 }
 
 /// `trailseal import ...`: a git repository's commits, or events of a standard format.

@@ -61,6 +61,7 @@ pub enum Command {
         #[arg(long)]
         raw: bool,
         /// Signer key file: used if it exists, else created (mode 0600). Default LEDGER.key.
+        /// The ledger records its verifier key; only this key signs its checkpoints.
         #[arg(long, value_name = "KEYFILE")]
         key: Option<PathBuf>,
     },
@@ -76,6 +77,8 @@ pub enum Command {
     /// Print a signed checkpoint note for the current (or an earlier) size, and keep it.
     Checkpoint {
         ledger: PathBuf,
+        /// Signer key file (default: $TRAILSEAL_KEY_FILE, else LEDGER.key); its verifier key
+        /// must be the one the ledger recorded.
         #[arg(long, value_name = "KEYFILE")]
         key: Option<PathBuf>,
         #[arg(long)]
@@ -155,7 +158,11 @@ pub enum Command {
         /// Actor of the recorded entry (default trailseal-gate).
         #[arg(long, value_name = "ID", requires = "record")]
         actor: Option<String>,
-        /// With --record, also sign (and keep) a checkpoint covering the recorded entry.
+        /// With --record, also sign (and keep) a checkpoint covering the recorded entry, with
+        /// the ledger's signer key (--key, else $TRAILSEAL_KEY_FILE, else LEDGER.key).
+        #[arg(long, requires = "record")]
+        sign: bool,
+        /// The signer key file for --sign; giving it implies --sign.
         #[arg(long, value_name = "KEYFILE", requires = "record")]
         key: Option<PathBuf>,
         /// Print JSON instead of text.
@@ -198,10 +205,12 @@ pub enum Command {
     /// Import evidence: `import git LEDGER [REPO]` (commits), or
     /// `import LEDGER --format cdevents|intoto|ocsf FILE|-`.
     Import(capture::ImportArgs),
-    /// Print the verifier key of a ledger's signer key (LEDGER.key) or of KEYFILE.
+    /// Print the verifier key a ledger recorded when it was created (no secret is read), or
+    /// that of KEYFILE. For a ledger created before ledgers recorded it, that of LEDGER.key.
     Vkey {
         #[arg(required_unless_present = "key")]
         ledger: Option<PathBuf>,
+        /// A signer key file: print its verifier key instead (LEDGER is not opened).
         #[arg(long, value_name = "KEYFILE")]
         key: Option<PathBuf>,
     },

@@ -8,18 +8,23 @@ use trailseal::{CreateOptions, Ledger, Signer};
 
 use crate::cli::HashName;
 use crate::error::Res;
-use crate::io::{emit_line, key_path, read_signer, write_secret};
+use crate::io::{emit_line, key_path, read_signer, write_secret, KEY_ENV};
 
-/// Create the ledger, reusing the key file if it exists; prints where everything went and
-/// the verifier key, which is what others need to check this ledger.
+/// Create the ledger, reusing the key file if it exists, and record the key's verifier in
+/// it, so that `vkey LEDGER` needs no secret and no other key can sign its checkpoints;
+/// prints where everything went and the verifier key, which is what others need to check
+/// this ledger.
 pub fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Option<PathBuf>) -> Res {
-    let key = key.unwrap_or_else(|| key_path(ledger));
+    let default_key = key_path(ledger);
+    let key = key.unwrap_or_else(|| default_key.clone());
     let signer = if key.exists() {
         read_signer(&key)?
     } else {
         Signer::generate(&origin)?
     };
-    let mut opts = CreateOptions::new(origin).hash(hash.into());
+    let mut opts = CreateOptions::new(origin)
+        .hash(hash.into())
+        .verifier(&signer.verifier());
     if raw {
         opts = opts.raw();
     }
@@ -37,6 +42,13 @@ pub fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Optio
             return Err(e.into());
         }
     };
+    if key != default_key {
+        eprintln!(
+            "the signer key is {}, not {}: give it to the commands that sign with --key or {KEY_ENV}",
+            key.display(),
+            default_key.display()
+        );
+    }
     emit_line(&json!({
         "ledger": ledger.display().to_string(),
         "origin": l.origin(),

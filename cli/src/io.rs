@@ -7,9 +7,9 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use trailseal::{Ledger, OpenOptions, Receipt, Signer, Verifier};
+use trailseal::{Error, Ledger, OpenOptions, Receipt, Signer, Verifier};
 
-use crate::error::{io_fail, Failure, Res};
+use crate::error::{io_fail, usage, Failure, Res};
 
 /// Open an existing ledger, honouring `--wait`.
 pub fn open_ledger(path: &Path, opts: &OpenOptions) -> Res<Ledger> {
@@ -57,6 +57,57 @@ pub fn key_path(ledger: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The environment variable naming the signer key file when `--key` is not given: a CI job
+/// can point every signing command at a key mounted from its secret store.
+pub const KEY_ENV: &str = "TRAILSEAL_KEY_FILE";
+
+/// The key that signs `ledger`'s checkpoints, for a command about to sign with it.
+///
+/// The first place given is used: `--key`, else `TRAILSEAL_KEY_FILE`, else `LEDGER.key`. A
+/// place given with no file there is not passed over for the next one, since that would sign
+/// with a key other than the one asked for. When the file is not there, the usage error names where
+/// it looked and the ledger's verifier key, which is how the right key file is recognised.
+///
+/// A key whose verifier is not the one the ledger recorded is refused here, before anything
+/// is written: the core refuses it too, but only when it signs, and `gate --record` appends
+/// its verdict first; here the message can also say which file it was.
+pub fn ledger_signer(l: &Ledger, ledger: &Path, key: Option<&Path>) -> Res<Signer> {
+    let from_env = std::env::var_os(KEY_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let (path, place) = match (key, from_env) {
+        (Some(k), _) => (k.to_path_buf(), "--key".to_owned()),
+        (None, Some(e)) => (e, KEY_ENV.to_owned()),
+        (None, None) => (
+            key_path(ledger),
+            format!("the default, LEDGER.key: no --key and no {KEY_ENV}"),
+        ),
+    };
+    if !path.exists() {
+        let wanted = match l.verifier_key() {
+            Some(vk) => format!("the key whose verifier key is {vk}"),
+            None => "its signer key".to_owned(),
+        };
+        return Err(usage(format!(
+            "no signer key at {} ({place}); to sign for {}, give {wanted} with --key KEYFILE or {KEY_ENV}",
+            path.display(),
+            ledger.display()
+        )));
+    }
+    let signer = read_signer(&path)?;
+    if let Some(want) = l.verifier_key() {
+        let got = signer.verifier().to_key_string();
+        if got != want {
+            return Err(Error::InvalidArgument(format!(
+                "{} ({place}) is not this ledger's signer key: its verifier key is {got}, the ledger's is {want}; nothing written",
+                path.display()
+            ))
+            .into());
+        }
+    }
+    Ok(signer)
+}
+
 /// A whole file as UTF-8 text.
 pub fn read_text(path: &Path) -> Res<String> {
     fs::read_to_string(path).map_err(|e| io_fail(path, e))
@@ -67,21 +118,39 @@ pub fn read_bytes(path: &Path) -> Res<Vec<u8>> {
     fs::read(path).map_err(|e| io_fail(path, e))
 }
 
-/// The signer key held in `path`.
+/// The signer key held in `path`; a file that is not one is named in the message.
 pub fn read_signer(path: &Path) -> Res<Signer> {
-    Ok(Signer::from_key_string(&read_text(path)?)?)
+    Signer::from_key_string(&read_text(path)?)
+        .map_err(|e| Failure::from(e).prefixed(path.display()))
 }
 
-/// A verifier key given as the key string itself or as a file holding it: the string is
-/// short enough to pass inline, the file is what `init` users tend to keep.
-pub fn read_verifier(arg: &str) -> Res<Verifier> {
+/// The text of a verifier key given as the key string itself or as a file holding it: the
+/// string is short enough to pass inline, the file is what `init` users tend to keep.
+pub fn verifier_text(arg: &str) -> Res<String> {
     let path = Path::new(arg);
-    let text = if path.is_file() {
-        read_text(path)?
+    if path.is_file() {
+        read_text(path)
     } else {
-        arg.to_owned()
-    };
-    Ok(Verifier::from_key_string(&text)?)
+        Ok(arg.to_owned())
+    }
+}
+
+/// A verifier key given as [`verifier_text`] takes it, parsed.
+pub fn read_verifier(arg: &str) -> Res<Verifier> {
+    Ok(Verifier::from_key_string(&verifier_text(arg)?)?)
+}
+
+/// The texts of `--checkpoint FILE` and `--vkey VKEY`, each read when given, for
+/// [`trailseal::Outside::pair`] to judge: whether one without the other is allowed is the
+/// core's rule, not the command's.
+pub fn outside_texts(
+    checkpoint: Option<&Path>,
+    vkey: Option<&str>,
+) -> Res<(Option<String>, Option<String>)> {
+    Ok((
+        checkpoint.map(read_text).transpose()?,
+        vkey.map(verifier_text).transpose()?,
+    ))
 }
 
 /// Write a secret to a new file only its owner can read; an existing file is never

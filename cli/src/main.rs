@@ -13,7 +13,7 @@ use trailseal::OpenOptions;
 
 use crate::cli::{Cli, Command};
 use crate::error::{storage_failed, usage, Res};
-use crate::io::open_ledger;
+use crate::io::{ledger_signer, open_ledger};
 
 mod append;
 mod capture;
@@ -103,16 +103,25 @@ fn run(cli: Cli) -> Res {
             policy,
             record,
             actor,
+            sign,
             key,
             json,
-        } => questions::gate(
-            open_ledger(&ledger, &open)?,
-            &subject,
-            &policy,
-            record.then(|| actor.unwrap_or_else(|| "trailseal-gate".into())),
-            key,
-            json,
-        ),
+        } => {
+            let l = open_ledger(&ledger, &open)?;
+            // The key is found (and checked) before the verdict is recorded, so a missing or
+            // wrong key leaves the ledger as it was.
+            let signer = (sign || key.is_some())
+                .then(|| ledger_signer(&l, &ledger, key.as_deref()))
+                .transpose()?;
+            questions::gate(
+                l,
+                &subject,
+                &policy,
+                record.then(|| actor.unwrap_or_else(|| "trailseal-gate".into())),
+                signer,
+                json,
+            )
+        }
         Command::Bundle(args) => questions::bundle(open_ledger(&args.ledger, &open)?, &args),
         Command::VerifyBundle { file, vkey, json } => verify::verify_bundle(&file, &vkey, json),
         Command::Report {
@@ -121,6 +130,6 @@ fn run(cli: Cli) -> Res {
             change_actions,
             json,
         } => questions::report(open_ledger(&ledger, &open)?, since, change_actions, json),
-        Command::Vkey { ledger, key } => proofs::vkey(ledger, key),
+        Command::Vkey { ledger, key } => proofs::vkey(ledger, key, &open),
     }
 }

@@ -4,18 +4,20 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use trailseal::{Checkpoint, ConsistencyProof, InclusionProof, Ledger, OpenOptions};
+use trailseal::{check_consistency, check_inclusion, Ledger, OpenOptions, Outside};
 
 use crate::cli::ProveCmd;
 use crate::error::{usage, Res};
 use crate::io::{
-    emit, emit_line, key_path, open_ledger, read_bytes, read_signer, read_text, read_verifier,
+    emit, emit_line, key_path, ledger_signer, open_ledger, outside_texts, read_bytes, read_signer,
+    read_text,
 };
 
-/// Sign a checkpoint of the ledger at `size` (default: now) with `key` (default:
-/// `LEDGER.key`) and print its note, for whoever must later check this ledger against it.
+/// Sign a checkpoint of the ledger at `size` (default: now) with its signer key (found as
+/// [`ledger_signer`] finds it) and print its note, for whoever must later check this ledger
+/// against it.
 pub fn checkpoint(l: Ledger, ledger: &Path, key: Option<PathBuf>, size: Option<u64>) -> Res {
-    let signer = read_signer(&key.unwrap_or_else(|| key_path(ledger)))?;
+    let signer = ledger_signer(&l, ledger, key.as_deref())?;
     emit(&l.checkpoint(&signer, size)?)
 }
 
@@ -38,7 +40,8 @@ pub fn prove(which: ProveCmd, open: &OpenOptions) -> Res {
 
 /// Check an inclusion or a consistency proof on its own, and against a signed checkpoint
 /// when one is given; prints what was checked. No ledger is opened: this is what someone
-/// without a copy of the ledger runs.
+/// without a copy of the ledger runs. The checks and their order are the core's
+/// (`check_inclusion`, `check_consistency`), so a bad input fails here as in every binding.
 pub fn verify_proof(
     inclusion: Option<PathBuf>,
     leaf: Option<PathBuf>,
@@ -46,48 +49,50 @@ pub fn verify_proof(
     checkpoint: Option<PathBuf>,
     vkey: Option<String>,
 ) -> Res {
-    let cp = match (&checkpoint, &vkey) {
-        (Some(c), Some(k)) => Some(Checkpoint::verify(&read_text(c)?, &read_verifier(k)?)?),
-        _ => None,
-    };
+    let (note, vkey) = outside_texts(checkpoint.as_deref(), vkey.as_deref())?;
+    let outside = Outside::pair(note.as_deref(), vkey.as_deref())?;
     let mut report = Map::new();
-    if let Some(p) = inclusion {
-        let proof = InclusionProof::from_json(&read_text(&p)?)?;
-        match &leaf {
-            Some(lp) => {
-                proof.verify_leaf(&read_bytes(lp)?)?;
-            }
-            None => proof.verify()?,
-        }
-        if let Some(c) = &cp {
-            proof.matches_checkpoint(c)?;
-        }
-        report.insert("index".into(), proof.index.into());
-        report.insert("tree_size".into(), proof.tree_size.into());
+    let checkpoint = if let Some(p) = inclusion {
+        let leaf_bytes = leaf.as_deref().map(read_bytes).transpose()?;
+        let checked = check_inclusion(&read_text(&p)?, leaf_bytes.as_deref(), outside)?;
+        report.insert("index".into(), checked.proof.index.into());
+        report.insert("tree_size".into(), checked.proof.tree_size.into());
         report.insert("leaf_checked".into(), leaf.is_some().into());
+        checked.checkpoint
     } else if let Some(p) = consistency {
-        let proof = ConsistencyProof::from_json(&read_text(&p)?)?;
-        proof.verify()?;
-        if let Some(c) = &cp {
-            proof.matches_checkpoint(c)?;
-        }
-        report.insert("old_size".into(), proof.old_size.into());
-        report.insert("new_size".into(), proof.new_size.into());
-    }
+        let (checked, _) = check_consistency(&read_text(&p)?, outside)?;
+        report.insert("old_size".into(), checked.proof.old_size.into());
+        report.insert("new_size".into(), checked.proof.new_size.into());
+        checked.checkpoint
+    } else {
+        return Err(usage("give --inclusion FILE or --consistency FILE"));
+    };
     report.insert("ok".into(), true.into());
-    if let Some(c) = &cp {
+    if let Some(c) = &checkpoint {
         report.insert("checkpoint_size".into(), c.size.into());
     }
     emit_line(&Value::Object(report))
 }
 
-/// Print the verifier key of `key`, or of the ledger's default key file: the string to hand
-/// to whoever checks the checkpoints.
-pub fn vkey(ledger: Option<PathBuf>, key: Option<PathBuf>) -> Res {
-    let path = match (key, ledger) {
-        (Some(k), _) => k,
-        (None, Some(l)) => key_path(&l),
+/// Print the verifier key of `key`, or the one `ledger` recorded when it was created: the
+/// string to hand to whoever checks the checkpoints. A ledger created before ledgers recorded
+/// it has only its default key file, `LEDGER.key`, to ask.
+pub fn vkey(ledger: Option<PathBuf>, key: Option<PathBuf>, open: &OpenOptions) -> Res {
+    let ledger = match (key, ledger) {
+        (Some(k), _) => return emit_line(&read_signer(&k)?.verifier()),
+        (None, Some(l)) => l,
         (None, None) => return Err(usage("give LEDGER or --key KEYFILE")),
     };
-    emit_line(&read_signer(&path)?.verifier())
+    if let Some(vk) = open_ledger(&ledger, open)?.verifier_key() {
+        return emit_line(&vk);
+    }
+    let fallback = key_path(&ledger);
+    if !fallback.exists() {
+        return Err(usage(format!(
+            "{} records no verifier key (it was created before ledgers recorded one) and {} does not exist: give its signer key with --key KEYFILE",
+            ledger.display(),
+            fallback.display()
+        )));
+    }
+    emit_line(&read_signer(&fallback)?.verifier())
 }

@@ -11,11 +11,11 @@ use trailseal::query::{split_subject, Order, Query};
 use trailseal::trace::{Trace, TraceNode};
 use trailseal::why::Why;
 use trailseal::report::{ReportOptions, Wait};
-use trailseal::{GatePolicy, Ledger, Selection, Timestamp};
+use trailseal::{GatePolicy, Ledger, Selection, Signer, Timestamp};
 
 use crate::cli::Filters;
 use crate::error::{check_failed, io_fail, usage, Res};
-use crate::io::{emit, emit_line, emit_lines, key_path, read_signer, read_text, read_verifier};
+use crate::io::{emit, emit_line, emit_lines, ledger_signer, read_text, read_verifier};
 use crate::render::{actor_of, authz_of, entries, node_line, str_at, subject_of};
 
 /// `query`: the filters and how to page through the matches.
@@ -56,7 +56,7 @@ pub struct BundleArgs {
     /// The bundle file to write ('-' for stdout).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
-    /// Sign a fresh checkpoint with this key (default LEDGER.key).
+    /// Sign a fresh checkpoint with this key (default: $TRAILSEAL_KEY_FILE, else LEDGER.key).
     #[arg(long, value_name = "KEYFILE")]
     pub key: Option<PathBuf>,
     /// Prove against this signed checkpoint instead of signing a fresh one.
@@ -222,14 +222,14 @@ fn describe_why(w: &Why) -> String {
 }
 
 /// Evaluate the gate policy in `policy_file` for `subject`, record the verdict as an entry
-/// when `record_as` names its actor (and sign a checkpoint over it with `key`), and print
+/// when `record_as` names its actor (and sign a checkpoint over it with `signer`), and print
 /// each requirement. A failed gate is a failed check (exit 1), so a pipeline can stop on it.
 pub fn gate(
     l: Ledger,
     subject: &str,
     policy_file: &Path,
     record_as: Option<String>,
-    key: Option<PathBuf>,
+    signer: Option<Signer>,
     json: bool,
 ) -> Res {
     let policy = GatePolicy::from_json(&read_text(policy_file)?)?;
@@ -242,8 +242,8 @@ pub fn gate(
             "gate.failed"
         };
         eprintln!("recorded {action} at index {}", receipt.index);
-        if let Some(k) = &key {
-            let note = l.checkpoint(&read_signer(k)?, Some(receipt.tree_size))?;
+        if let Some(signer) = &signer {
+            let note = l.checkpoint(signer, Some(receipt.tree_size))?;
             let size = note.lines().nth(1).unwrap_or("?");
             eprintln!("signed a checkpoint at size {size} (kept in the ledger)");
         }
@@ -321,7 +321,7 @@ pub fn bundle(l: Ledger, a: &BundleArgs) -> Res {
             l.bundle_with_checkpoint(&selection, &read_text(c)?, &read_verifier(k)?)?
         }
         _ => {
-            let signer = read_signer(&a.key.clone().unwrap_or_else(|| key_path(&a.ledger)))?;
+            let signer = ledger_signer(&l, &a.ledger, a.key.as_deref())?;
             l.bundle(&selection, &signer)?
         }
     };

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use trailseal::merkle;
-use trailseal::{Ledger, VerifyOptions};
+use trailseal::{Ledger, Outside, VerifyOptions};
 
 use crate::error::Res;
-use crate::io::{emit, emit_line, progress_bar, read_bytes, read_text, read_verifier};
+use crate::io::{emit, emit_line, outside_texts, progress_bar, read_bytes, read_verifier};
 use crate::render::{entries, node_line};
 
 /// Check the whole ledger (and with `indexes` every index posting), and that it extends the
@@ -17,15 +17,14 @@ pub fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>, inde
     let size = l.size()?;
     let pb = progress_bar(Some(size), "verifying");
     let mut tick = |done: u64, _total: u64| pb.set_position(done);
-    let external = match (&checkpoint, &vkey) {
-        (Some(c), Some(k)) => Some((read_text(c)?, read_verifier(k)?)),
-        _ => None,
-    };
+    let (note, vkey) = outside_texts(checkpoint.as_deref(), vkey.as_deref())?;
+    let outside = Outside::pair(note.as_deref(), vkey.as_deref())?;
+    let verifier = outside.map(|o| o.verifier()).transpose()?;
     let mut opts = VerifyOptions::default()
         .indexes(indexes)
         .progress(&mut tick);
-    if let Some((note, v)) = &external {
-        opts = opts.against(note, v);
+    if let (Some(o), Some(v)) = (outside, &verifier) {
+        opts = opts.against(o.note, v);
     }
     let report = l.verify_with(opts);
     pb.finish_and_clear();

@@ -16,6 +16,8 @@ use trailseal::{Ledger, VerifyOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
 const ORIGIN: &str = "example.com/trailseal/cli-test";
+/// The environment variable a signing command reads its key file from when `--key` is not given.
+const KEY_ENV: &str = "TRAILSEAL_KEY_FILE";
 /// How long a test waits for one line from a streaming child before calling it stuck.
 const LINE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -97,14 +99,28 @@ impl Run {
 fn command(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args);
-    // Keep the environment from changing output (colors, progress bars).
+    // Keep the environment from changing output (colors, progress bars) or the key a
+    // command signs with.
     c.env("NO_COLOR", "1");
+    c.env_remove(KEY_ENV);
     c
 }
 
 /// Run with `stdin` as the whole standard input.
 fn run_in(args: &[&str], stdin: &[u8]) -> Run {
-    let mut child = command(args)
+    run_command(command(args), args, stdin)
+}
+
+/// Run with an empty standard input and these environment variables set.
+fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = command(args);
+    c.envs(env.iter().copied());
+    run_command(c, args, b"")
+}
+
+/// Run `c` (made by [`command`] from `args`) with `stdin` as the whole standard input.
+fn run_command(mut c: Command, args: &[&str], stdin: &[u8]) -> Run {
+    let mut child = c
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1158,21 +1174,11 @@ fn checkpoint_and_verify_against_it_with_vkey_string_and_file() {
     // --checkpoint and --vkey go together.
     run(&["verify", fx.l(), "--checkpoint", s(&note_path)]).expect(2);
     run(&["verify", fx.l(), "--vkey", &fx.vkey()]).expect(2);
-    // Another key file signs too (and is then recorded in the ledger).
+    // Another key is refused: the ledger recorded its signer's verifier key at init.
     let other = Fx::new(&[]);
-    let other_note = run(&["checkpoint", fx.l(), "--key", s(&other.key())])
-        .expect(0)
-        .out();
-    let other_path = fx.write("other.txt", &other_note);
-    run(&[
-        "verify",
-        fx.l(),
-        "--checkpoint",
-        s(&other_path),
-        "--vkey",
-        &other.vkey(),
-    ])
-    .expect(0);
+    run(&["checkpoint", fx.l(), "--key", s(&other.key())])
+        .expect(2)
+        .stderr_has("is not this ledger's signer key");
     // A missing key file is refused input; so is a garbage one.
     run(&["checkpoint", fx.l(), "--key", s(&fx.path("none.key"))]).expect(2);
     let garbage = fx.write("garbage.key", "PRIVATE+KEY+nope\n");
@@ -1410,11 +1416,16 @@ fn malformed_keys_and_notes() {
     // A missing checkpoint file.
     verify(&fx.path("nope.txt"), &vkey).expect(2);
 
-    // Signed by another key: the signature does not verify -> 1.
+    // The same checkpoint signed by another key (the command refuses to sign with one, so
+    // the library does): the signature does not verify -> 1.
     let other = Fx::new(&[]); // same origin, another key
-    let forged = run(&["checkpoint", fx.l(), "--key", s(&other.key())])
-        .expect(0)
-        .out();
+    let other_key =
+        trailseal::Signer::from_key_string(&std::fs::read_to_string(other.key()).unwrap()).unwrap();
+    let ours = trailseal::Verifier::from_key_string(&vkey).unwrap();
+    let forged = trailseal::Checkpoint::verify(&note, &ours)
+        .unwrap()
+        .sign(&other_key)
+        .unwrap();
     let forged_path = fx.write("forged.txt", forged);
     verify(&forged_path, &vkey)
         .expect(1)
@@ -1431,6 +1442,200 @@ fn malformed_keys_and_notes() {
     // vkey of a missing key file.
     run(&["vkey", "--key", s(&fx.path("nokey"))]).expect(2);
     run(&["vkey"]).expect(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// signer keys: where the commands that sign find theirs, and which they accept
+
+/// A ledger of 3 entries whose signer key `init` wrote elsewhere than `LEDGER.key`.
+fn key_elsewhere_fx() -> (Fx, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    let key = secrets.join("signer.key");
+    let ledger = dir.path().join("audit.redb");
+    let r = run(&["init", s(&ledger), "--origin", ORIGIN, "--key", s(&key)]).expect(0);
+    assert!(
+        r.stderr.contains(KEY_ENV),
+        "init says how to find the key: {}",
+        r.stderr
+    );
+    let fx = Fx {
+        dir,
+        ledger,
+        init: r.json(),
+    };
+    fx.append(&[entry(0), entry(1), entry(2)]);
+    assert!(!fx.key().exists());
+    (fx, key)
+}
+
+/// `gate --record` on a subject of `key_elsewhere_fx`, with `extra` flags (the signing ones).
+fn gate_record<'a>(fx: &'a Fx, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "gate",
+        fx.l(),
+        "--subject",
+        "service:svc-1",
+        "--policy",
+        GATE_POLICY,
+        "--record",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// How many checkpoints the ledger keeps, as `verify` counts them.
+fn kept_checkpoints(fx: &Fx) -> u64 {
+    run(&["verify", fx.l()]).expect(0).json()["checkpoints_checked"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn a_key_kept_elsewhere_answers_vkey_and_signs_through_the_env_or_key() {
+    let (fx, key) = key_elsewhere_fx();
+    // The ledger recorded the verifier key: no secret needed to print it.
+    assert_eq!(run(&["vkey", fx.l()]).expect(0).out().trim(), fx.vkey());
+    let verifier = trailseal::Verifier::from_key_string(&fx.vkey()).unwrap();
+    let signed = |r: Run| {
+        let note = r.expect(0).out();
+        trailseal::Checkpoint::verify(&note, &verifier).expect("signed by the ledger's key")
+    };
+    let cp = signed(run_env(&["checkpoint", fx.l()], &[(KEY_ENV, s(&key))]));
+    assert_eq!(cp.size, 3);
+    signed(run(&["checkpoint", fx.l(), "--key", s(&key)]));
+    // --key comes before the environment.
+    let missing = fx.path("missing.key");
+    signed(run_env(
+        &["checkpoint", fx.l(), "--key", s(&key)],
+        &[(KEY_ENV, s(&missing))],
+    ));
+    assert_eq!(kept_checkpoints(&fx), 3);
+    // bundle and gate --record --sign find it the same way.
+    let b = fx.path("b.json");
+    run_env(
+        &["bundle", fx.l(), "--subject", "service:svc-1", "-o", s(&b)],
+        &[(KEY_ENV, s(&key))],
+    )
+    .expect(0);
+    run(&["verify-bundle", s(&b), "--vkey", &fx.vkey()]).expect(0);
+    // (The gate fails, exit 1, after its notes: `expect` wants a failure's message first.)
+    let r = run_env(&gate_record(&fx, &["--sign"]), &[(KEY_ENV, s(&key))]);
+    assert_eq!(r.status, 1, "{}", r.stderr);
+    r.stderr_has("recorded gate.failed at index 3")
+        .stderr_has("signed a checkpoint at size 4");
+    assert_eq!(kept_checkpoints(&fx), 5);
+}
+
+#[test]
+fn no_signer_key_anywhere_exits_2_naming_where_it_looked_and_the_verifier_key() {
+    let (fx, key) = key_elsewhere_fx();
+    let default_key = fx.key();
+    for args in [
+        vec!["checkpoint", fx.l()],
+        vec!["bundle", fx.l(), "--subject", "service:svc-1", "-o", "-"],
+        gate_record(&fx, &["--sign"]),
+    ] {
+        run(&args)
+            .expect(2)
+            .stderr_has("no signer key at")
+            .stderr_has(s(&default_key))
+            .stderr_has("--key")
+            .stderr_has(KEY_ENV)
+            .stderr_has(&fx.vkey());
+    }
+    // A place given with no file there is not passed over: that would sign with another key
+    // than the one asked for.
+    let missing = fx.path("missing.key");
+    run_env(&["checkpoint", fx.l()], &[(KEY_ENV, s(&missing))])
+        .expect(2)
+        .stderr_has(s(&missing))
+        .stderr_has(KEY_ENV)
+        .stderr_has(&fx.vkey());
+    run(&["checkpoint", fx.l(), "--key", s(&missing)])
+        .expect(2)
+        .stderr_has("(--key)")
+        .stderr_has(&fx.vkey());
+    // Nothing was signed or recorded; the key still works.
+    assert_eq!(kept_checkpoints(&fx), 0);
+    assert_eq!(fx.size(), 3);
+    run(&["checkpoint", fx.l(), "--key", s(&key)]).expect(0);
+}
+
+#[test]
+fn a_key_not_the_ledgers_is_refused_with_2_and_nothing_signed() {
+    let (fx, key) = key_elsewhere_fx();
+    let other = Fx::new(&[]); // same origin, another key
+    let wrong = other.key();
+    let refused = |r: Run| {
+        r.expect(2)
+            .stderr_has("is not this ledger's signer key")
+            .stderr_has(&other.vkey())
+            .stderr_has(&fx.vkey())
+            .stderr_has("invalid_argument");
+    };
+    refused(run(&["checkpoint", fx.l(), "--key", s(&wrong)]));
+    refused(run_env(&["checkpoint", fx.l()], &[(KEY_ENV, s(&wrong))]));
+    // A wrong LEDGER.key too.
+    std::fs::copy(&wrong, fx.key()).unwrap();
+    refused(run(&["checkpoint", fx.l()]));
+    refused(run(&[
+        "bundle",
+        fx.l(),
+        "--subject",
+        "service:svc-1",
+        "-o",
+        s(&fx.path("b.json")),
+    ]));
+    assert!(!fx.path("b.json").exists());
+    // gate checks the key before it records its verdict.
+    refused(run(&gate_record(&fx, &["--key", s(&wrong)])));
+    assert_eq!(fx.size(), 3, "nothing recorded");
+    assert_eq!(kept_checkpoints(&fx), 0, "nothing signed");
+    // --key still comes first.
+    run(&["checkpoint", fx.l(), "--key", s(&key)]).expect(0);
+}
+
+#[test]
+fn ledger_key_is_still_the_default_and_vkey_reads_no_secret() {
+    let fx = Fx::with_entries(2);
+    run(&["checkpoint", fx.l()]).expect(0);
+    // TRAILSEAL_KEY_FILE comes before LEDGER.key.
+    let moved = fx.path("moved.key");
+    std::fs::rename(fx.key(), &moved).unwrap();
+    run(&["checkpoint", fx.l()]).expect(2);
+    run_env(&["checkpoint", fx.l()], &[(KEY_ENV, s(&moved))]).expect(0);
+    assert_eq!(run(&["vkey", fx.l()]).expect(0).out().trim(), fx.vkey());
+    assert_eq!(kept_checkpoints(&fx), 2);
+}
+
+#[test]
+fn a_ledger_created_without_a_verifier_key_falls_back_to_ledger_key() {
+    // As every ledger made before ledgers recorded their verifier key.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("old.redb");
+    Ledger::create(&ledger, &trailseal::CreateOptions::new(ORIGIN)).unwrap();
+    assert_eq!(
+        Ledger::open(&ledger).unwrap().verifier_key(),
+        None,
+        "the fixture records no verifier key"
+    );
+    let l = s(&ledger);
+    run(&["vkey", l])
+        .expect(2)
+        .stderr_has("records no verifier key")
+        .stderr_has(&format!("{l}.key"));
+    run(&["checkpoint", l])
+        .expect(2)
+        .stderr_has("its signer key");
+    let signer = trailseal::Signer::generate(ORIGIN).unwrap();
+    let key = dir.path().join("old.redb.key");
+    std::fs::write(&key, signer.to_key_string()).unwrap();
+    let vkey = signer.verifier().to_key_string();
+    assert_eq!(run(&["vkey", l]).expect(0).out().trim(), vkey);
+    let note = run(&["checkpoint", l]).expect(0).out();
+    trailseal::Checkpoint::verify(&note, &signer.verifier()).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1681,14 +1886,9 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
             );
         }
     }
-    // Wrong path lengths or sizes are errors (1 or 2), never a panic and never success.
+    // Impossible indexes and sizes are errors (1 or 2), never a panic and never success.
+    // (Paths of the wrong length: `verify_proof_paths_of_the_wrong_length_fail_with_1`.)
     let mut odd = Vec::new();
-    let mut p = inc.clone();
-    p["path"].as_array_mut().unwrap().pop();
-    odd.push(("inclusion", p));
-    let mut p = inc.clone();
-    p["path"].as_array_mut().unwrap().push(inc["root"].clone());
-    odd.push(("inclusion", p));
     let mut p = inc.clone();
     p["index"] = 9.into();
     odd.push(("inclusion", p));
@@ -1701,9 +1901,6 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
     let mut p = cons.clone();
     p["path"] = json!([]);
     odd.push(("consistency", p));
-    let mut p = cons.clone();
-    p["old_size"] = 2.into();
-    odd.push(("consistency", p));
     for (kind, p) in odd {
         let path = fx.write("odd.json", p.to_string());
         let r = run(&["verify-proof", &format!("--{kind}"), s(&path)]);
@@ -1713,6 +1910,56 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
             r.status,
             r.stderr
         );
+    }
+}
+
+#[test]
+fn verify_proof_paths_of_the_wrong_length_fail_with_1() {
+    // A well-formed proof whose path does not fit its sizes parses; it just does not verify
+    // (as Go's tlog.CheckRecord and CheckTree): 1, verification_failed, with or without an
+    // outside checkpoint. Only text that does not parse is malformed (2).
+    let fx = Fx::with_entries(9);
+    let note = fx.checkpoint("cp.txt", None);
+    let inc = run(&["prove", "inclusion", fx.l(), "5"]).expect(0).json();
+    let cons = run(&["prove", "consistency", fx.l(), "3"]).expect(0).json();
+    let mut cases: Vec<(&str, &str, Value)> = Vec::new();
+    let mut p = inc.clone();
+    p["path"].as_array_mut().unwrap().pop();
+    cases.push(("inclusion", "path one hash short", p));
+    let mut p = inc.clone();
+    p["path"].as_array_mut().unwrap().push(inc["root"].clone());
+    cases.push(("inclusion", "path one hash long", p));
+    for old in [2, 4] {
+        let mut p = cons.clone();
+        p["old_size"] = old.into();
+        cases.push(("consistency", "old_size off by one", p));
+    }
+    let vkey = fx.vkey();
+    for (kind, what, p) in cases {
+        let path = fx.write("wrong.json", p.to_string());
+        let flag = format!("--{kind}");
+        for outside in [false, true] {
+            let mut args = vec!["verify-proof", &flag, s(&path)];
+            if outside {
+                args.extend_from_slice(&["--checkpoint", s(&note), "--vkey", &vkey]);
+            }
+            let r = run(&args);
+            assert_eq!(
+                (r.status, r.stdout.is_empty()),
+                (1, true),
+                "{kind} proof, {what} (outside checkpoint: {outside}): stderr {}",
+                r.stderr
+            );
+            assert!(r.stderr.contains("[verification_failed]"), "{}", r.stderr);
+        }
+    }
+    // The same proofs cut short no longer parse: malformed, 2.
+    for (kind, p) in [("--inclusion", &inc), ("--consistency", &cons)] {
+        let text = p.to_string();
+        let path = fx.write("cut.json", &text[..text.len() - 1]);
+        run(&["verify-proof", kind, s(&path)])
+            .expect(2)
+            .stderr_has("[malformed]");
     }
 }
 
@@ -1877,6 +2124,8 @@ fn a_held_ledger_is_locked_at_once_and_wait_waits_for_it() {
         t.elapsed()
     );
     run(&["verify", fx.l()]).expect(3).stderr_has("locked");
+    // vkey reads the verifier key the ledger recorded, so it opens the ledger too.
+    run(&["vkey", fx.l()]).expect(3).stderr_has("locked");
     run_in(&["append", fx.l()], &lines(&[entry(9)]))
         .expect(3)
         .stderr_has("locked");
@@ -2467,10 +2716,21 @@ fn record_and_import_from_the_shell() {
     );
     let second = record();
     assert_eq!(second.status.code(), Some(0));
-    assert_eq!(
-        first.stdout, second.stdout,
-        "a retried step is recorded once"
+    let receipt = |out: &std::process::Output| -> Value {
+        serde_json::from_slice(&out.stdout).expect("one JSON receipt")
+    };
+    let (mut first_r, mut second_r) = (receipt(&first), receipt(&second));
+    check_receipt(&first_r, 0);
+    assert_eq!(first_r["already_recorded"], false, "{first_r}");
+    assert_eq!(second_r["already_recorded"], true, "{second_r}");
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("already recorded at index 0"),
+        "a retry says so on stderr"
     );
+    for r in [&mut first_r, &mut second_r] {
+        r.as_object_mut().unwrap().remove("already_recorded");
+    }
+    assert_eq!(first_r, second_r, "a retried step is recorded once");
     assert_eq!(fx.size(), 1);
     // a CDEvents file, and something that is not one
     let events = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/capture/cdevents");
