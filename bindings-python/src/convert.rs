@@ -11,7 +11,6 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyMapping, PyString};
 use serde_json::Value;
-use trailseal::merkle::HashAlg;
 use trailseal::{Durability, Error, Verifier};
 
 use crate::error::to_py_err;
@@ -62,17 +61,6 @@ pub(crate) fn json_to_py<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py
     let value: Value = serde_json::from_str(text)
         .map_err(|e| to_py_err(py, Error::Internal(format!("proof JSON: {e}"))))?;
     value_to_py(py, &value)
-}
-
-/// The tree hash named `name`.
-pub(crate) fn hash_alg(name: &str) -> trailseal::Result<HashAlg> {
-    match name {
-        "blake3" => Ok(HashAlg::Blake3),
-        "sha256" => Ok(HashAlg::Sha256),
-        other => Err(Error::InvalidArgument(format!(
-            "unknown hash {other:?}: expected \"blake3\" or \"sha256\""
-        ))),
-    }
 }
 
 /// The durability of a `durable=` argument.

@@ -6,6 +6,7 @@
 //! into `questions.rs` and `capture.rs`, which hold their conversions.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -14,11 +15,11 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use serde_json::Value;
-use trailseal::merkle;
+use trailseal::merkle::{self, HashAlg};
 use trailseal::{entry, CreateOptions, Error, Ledger, OpenOptions, VerifyOptions};
 
 use crate::capture;
-use crate::convert::{checkpoint_pair, dumps, durability, hash_alg, json_to_py, value_to_py};
+use crate::convert::{checkpoint_pair, dumps, durability, json_to_py, value_to_py};
 use crate::error::{core, guarded, to_py_err};
 use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
@@ -103,7 +104,7 @@ impl PyLedger {
         durable: bool,
         max_entry_bytes: Option<u64>,
     ) -> PyResult<Self> {
-        let mut opts = CreateOptions::new(origin).hash(core(py, hash_alg(hash))?);
+        let mut opts = CreateOptions::new(origin).hash(core(py, HashAlg::from_str(hash))?);
         if raw {
             opts = opts.raw();
         }
