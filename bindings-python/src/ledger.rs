@@ -16,10 +16,10 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use serde_json::Value;
 use trailseal::merkle::{self, HashAlg};
-use trailseal::{entry, CreateOptions, Error, Ledger, OpenOptions, VerifyOptions};
+use trailseal::{entry, CreateOptions, Error, Ledger, OpenOptions, Outside, VerifyOptions};
 
 use crate::capture;
-use crate::convert::{checkpoint_pair, dumps, durability, json_to_py, value_to_py};
+use crate::convert::{dumps, durability, json_to_py, value_to_py};
 use crate::error::{core, guarded, to_py_err};
 use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
@@ -410,10 +410,12 @@ impl PyLedger {
         indexes: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let report = self.run(py, |l| {
-            let external = checkpoint_pair(&checkpoint, &verifier_key)?;
+            let outside = Outside::pair(checkpoint.as_deref(), verifier_key.as_deref())?;
+            // `VerifyOptions` borrows the parsed verifier, so it must outlive the options.
+            let verifier = outside.map(|o| o.verifier()).transpose()?;
             let mut opts = VerifyOptions::default().indexes(indexes);
-            if let Some((note, v)) = &external {
-                opts = opts.against(note, v);
+            if let (Some(o), Some(v)) = (&outside, &verifier) {
+                opts = opts.against(o.note, v);
             }
             Ok(l.verify(&opts)?.to_json())
         })?;

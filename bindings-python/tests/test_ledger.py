@@ -191,6 +191,25 @@ def test_proofs_verify_ledger_free(ledger_path: Path) -> None:
         led.root(14)
 
 
+def test_a_proof_path_of_the_wrong_length_does_not_verify(ledger_path: Path) -> None:
+    """A path cut or padded by one hash, or a consistency proof with old_size off by one, is a
+    proof that fails (as in Go's tlog), not input that fails to parse."""
+    led = trailseal.Ledger.create(ledger_path, origin="o", hash="sha256")
+    led.append_batch([make_entry(i) for i in range(13)])
+    p = led.prove_inclusion(3)
+    assert len(p["path"]) >= 2
+    for path in (p["path"][:-1], p["path"] + [p["path"][0]]):
+        with pytest.raises(trailseal.VerificationError):
+            trailseal.verify_inclusion(dict(p, path=path))
+        with pytest.raises(trailseal.VerificationError):
+            trailseal.verify_inclusion(dict(p, path=path), leaf=led.get_json(3))
+    c = led.prove_consistency(5)
+    trailseal.verify_consistency(c)
+    for bad in (dict(c, old_size=6), dict(c, path=c["path"][:-1]), dict(c, path=c["path"] + [c["path"][0]])):
+        with pytest.raises(trailseal.VerificationError):
+            trailseal.verify_consistency(bad)
+
+
 def test_proofs_against_a_signed_checkpoint(ledger_path: Path) -> None:
     """verify_inclusion / verify_consistency with checkpoint= and verifier_key=, as the
     command's `verify-proof --checkpoint --vkey`."""
