@@ -100,20 +100,6 @@ pub(crate) fn json_arg(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> Py
     )))
 }
 
-/// A verifier key and a checkpoint note signed by it: both or neither.
-pub(crate) fn checkpoint_pair<'a>(
-    checkpoint: &'a Option<String>,
-    verifier_key: &'a Option<String>,
-) -> trailseal::Result<Option<(&'a str, Verifier)>> {
-    match (checkpoint, verifier_key) {
-        (Some(note), Some(key)) => Ok(Some((note.as_str(), verifier(key)?))),
-        (None, None) => Ok(None),
-        _ => Err(Error::InvalidArgument(
-            "give both checkpoint and verifier_key, or neither".into(),
-        )),
-    }
-}
-
 /// `(str, str)` pairs from a mapping (its items) or from a sequence of 2-item pairs; a str or
 /// anything else is a TypeError naming `what`.
 pub(crate) fn str_pairs(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, String)>> {

@@ -461,7 +461,9 @@ impl PyLedger {
     /// Select with exactly one of `subject="TYPE:ID"` (every entry on it), `index=N` (the
     /// trace from N; with `forward=True`, what N led to), `query={...}` (a dict or JSON text
     /// with `Ledger.query`'s keywords: every match, or one page when it has a `limit`) or
-    /// `indexes=[...]` (those entries). Prove against a fresh checkpoint signed by `signer`
+    /// `indexes=[...]` (those entries); the core reads them as every front end does, so any
+    /// other combination is a MalformedError, and a query with no filter (it would hold every
+    /// entry) an InvalidArgumentError. Prove against a fresh checkpoint signed by `signer`
     /// (and kept in the ledger), or against `checkpoint`, a note signed earlier, with its
     /// `verifier_key`.
     #[pyo3(signature = (
