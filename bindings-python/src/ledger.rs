@@ -37,6 +37,7 @@ pub(crate) struct PyLedger {
     kind: &'static str,
     path: PathBuf,
     max_entry_bytes: u64,
+    verifier_key: Option<String>,
 }
 
 impl PyLedger {
@@ -47,6 +48,7 @@ impl PyLedger {
             kind: l.kind().name(),
             path: l.path().to_owned(),
             max_entry_bytes: l.max_entry_bytes(),
+            verifier_key: l.verifier_key().map(str::to_owned),
             inner: RwLock::new(Some(l)),
         }
     }
@@ -90,11 +92,15 @@ impl PyLedger {
     ///
     /// `hash` is "blake3" (default) or "sha256" (bit-for-bit RFC 6962); `raw=True` holds opaque
     /// byte leaves instead of audit entries; `durable=False` lets appends return before their
-    /// fsync until `sync()` (bulk imports).
+    /// fsync until `sync()` (bulk imports). `verifier_key` (a `Signer.verifier_key`) is
+    /// recorded as the key that signs this ledger's checkpoints: `checkpoint` (and `bundle`
+    /// with a signer) then refuses any other signer with InvalidArgumentError.
     #[staticmethod]
     #[pyo3(signature = (
-        path, origin, hash = "blake3", raw = false, durable = true, max_entry_bytes = None
+        path, origin, hash = "blake3", raw = false, durable = true, max_entry_bytes = None,
+        verifier_key = None
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
         path: PathBuf,
@@ -103,6 +109,7 @@ impl PyLedger {
         raw: bool,
         durable: bool,
         max_entry_bytes: Option<u64>,
+        verifier_key: Option<String>,
     ) -> PyResult<Self> {
         let mut opts = CreateOptions::new(origin).hash(core(py, HashAlg::from_str(hash))?);
         if raw {
@@ -112,6 +119,7 @@ impl PyLedger {
             opts.max_entry_bytes = max;
         }
         opts.durability = durability(durable);
+        opts.verifier_key = verifier_key;
         let l = core(py, py.detach(|| guarded(|| Ledger::create(&path, &opts))))?;
         Ok(Self::wrap(l))
     }
@@ -166,6 +174,13 @@ impl PyLedger {
     #[getter]
     fn max_entry_bytes(&self) -> u64 {
         self.max_entry_bytes
+    }
+
+    /// The verifier key recorded at creation as the one that signs this ledger's checkpoints
+    /// (as the core spells it), or None when none was recorded.
+    #[getter]
+    fn verifier_key(&self) -> Option<&str> {
+        self.verifier_key.as_deref()
     }
 
     /// True once `close()` was called.
