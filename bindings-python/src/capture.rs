@@ -12,7 +12,6 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use serde_json::Value;
 use trailseal::capture::ci::{self, CiContext, Step};
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
@@ -91,17 +90,14 @@ pub(crate) fn record_ci<'py>(
             .as_deref()
             .map(trailseal::query::split_subject)
             .transpose()?;
-        let r = ctx.record(
-            l,
-            &action,
-            subject.as_ref().map(|(t, i)| (t.as_str(), i.as_str())),
-            &step,
-        )?;
-        let mut v = r.receipt.to_json();
-        if let Value::Object(o) = &mut v {
-            o.insert("already_recorded".into(), r.already_recorded.into());
-        }
-        Ok(v)
+        Ok(ctx
+            .record(
+                l,
+                &action,
+                subject.as_ref().map(|(t, i)| (t.as_str(), i.as_str())),
+                &step,
+            )?
+            .to_json())
     })?;
     value_to_py(py, &v)
 }

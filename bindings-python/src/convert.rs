@@ -11,7 +11,6 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyList, PyMapping, PyString};
 use serde_json::Value;
-use trailseal::merkle::HashAlg;
 use trailseal::{Durability, Error, Verifier};
 
 use crate::error::to_py_err;
@@ -64,17 +63,6 @@ pub(crate) fn json_to_py<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py
     value_to_py(py, &value)
 }
 
-/// The tree hash named `name`.
-pub(crate) fn hash_alg(name: &str) -> trailseal::Result<HashAlg> {
-    match name {
-        "blake3" => Ok(HashAlg::Blake3),
-        "sha256" => Ok(HashAlg::Sha256),
-        other => Err(Error::InvalidArgument(format!(
-            "unknown hash {other:?}: expected \"blake3\" or \"sha256\""
-        ))),
-    }
-}
-
 /// The durability of a `durable=` argument.
 pub(crate) fn durability(durable: bool) -> Durability {
     if durable {
@@ -110,20 +98,6 @@ pub(crate) fn json_arg(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> Py
         "{what} must be a dict or its JSON text, not {}",
         obj.get_type().name()?
     )))
-}
-
-/// A verifier key and a checkpoint note signed by it: both or neither.
-pub(crate) fn checkpoint_pair<'a>(
-    checkpoint: &'a Option<String>,
-    verifier_key: &'a Option<String>,
-) -> trailseal::Result<Option<(&'a str, Verifier)>> {
-    match (checkpoint, verifier_key) {
-        (Some(note), Some(key)) => Ok(Some((note.as_str(), verifier(key)?))),
-        (None, None) => Ok(None),
-        _ => Err(Error::InvalidArgument(
-            "give both checkpoint and verifier_key, or neither".into(),
-        )),
-    }
 }
 
 /// `(str, str)` pairs from a mapping (its items) or from a sequence of 2-item pairs; a str or

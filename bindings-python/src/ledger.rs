@@ -6,6 +6,7 @@
 //! into `questions.rs` and `capture.rs`, which hold their conversions.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -14,11 +15,11 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use serde_json::Value;
-use trailseal::merkle;
-use trailseal::{entry, CreateOptions, Error, Ledger, OpenOptions, VerifyOptions};
+use trailseal::merkle::{self, HashAlg};
+use trailseal::{entry, CreateOptions, Error, Ledger, OpenOptions, Outside, VerifyOptions};
 
 use crate::capture;
-use crate::convert::{checkpoint_pair, dumps, durability, hash_alg, json_to_py, value_to_py};
+use crate::convert::{dumps, durability, json_to_py, value_to_py};
 use crate::error::{core, guarded, to_py_err};
 use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
@@ -36,6 +37,7 @@ pub(crate) struct PyLedger {
     kind: &'static str,
     path: PathBuf,
     max_entry_bytes: u64,
+    verifier_key: Option<String>,
 }
 
 impl PyLedger {
@@ -46,6 +48,7 @@ impl PyLedger {
             kind: l.kind().name(),
             path: l.path().to_owned(),
             max_entry_bytes: l.max_entry_bytes(),
+            verifier_key: l.verifier_key().map(str::to_owned),
             inner: RwLock::new(Some(l)),
         }
     }
@@ -89,11 +92,15 @@ impl PyLedger {
     ///
     /// `hash` is "blake3" (default) or "sha256" (bit-for-bit RFC 6962); `raw=True` holds opaque
     /// byte leaves instead of audit entries; `durable=False` lets appends return before their
-    /// fsync until `sync()` (bulk imports).
+    /// fsync until `sync()` (bulk imports). `verifier_key` (a `Signer.verifier_key`) is
+    /// recorded as the key that signs this ledger's checkpoints: `checkpoint` (and `bundle`
+    /// with a signer) then refuses any other signer with InvalidArgumentError.
     #[staticmethod]
     #[pyo3(signature = (
-        path, origin, hash = "blake3", raw = false, durable = true, max_entry_bytes = None
+        path, origin, hash = "blake3", raw = false, durable = true, max_entry_bytes = None,
+        verifier_key = None
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         py: Python<'_>,
         path: PathBuf,
@@ -102,8 +109,9 @@ impl PyLedger {
         raw: bool,
         durable: bool,
         max_entry_bytes: Option<u64>,
+        verifier_key: Option<String>,
     ) -> PyResult<Self> {
-        let mut opts = CreateOptions::new(origin).hash(core(py, hash_alg(hash))?);
+        let mut opts = CreateOptions::new(origin).hash(core(py, HashAlg::from_str(hash))?);
         if raw {
             opts = opts.raw();
         }
@@ -111,6 +119,7 @@ impl PyLedger {
             opts.max_entry_bytes = max;
         }
         opts.durability = durability(durable);
+        opts.verifier_key = verifier_key;
         let l = core(py, py.detach(|| guarded(|| Ledger::create(&path, &opts))))?;
         Ok(Self::wrap(l))
     }
@@ -165,6 +174,13 @@ impl PyLedger {
     #[getter]
     fn max_entry_bytes(&self) -> u64 {
         self.max_entry_bytes
+    }
+
+    /// The verifier key recorded at creation as the one that signs this ledger's checkpoints
+    /// (as the core spells it), or None when none was recorded.
+    #[getter]
+    fn verifier_key(&self) -> Option<&str> {
+        self.verifier_key.as_deref()
     }
 
     /// True once `close()` was called.
@@ -409,10 +425,12 @@ impl PyLedger {
         indexes: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let report = self.run(py, |l| {
-            let external = checkpoint_pair(&checkpoint, &verifier_key)?;
+            let outside = Outside::pair(checkpoint.as_deref(), verifier_key.as_deref())?;
+            // `VerifyOptions` borrows the parsed verifier, so it must outlive the options.
+            let verifier = outside.map(|o| o.verifier()).transpose()?;
             let mut opts = VerifyOptions::default().indexes(indexes);
-            if let Some((note, v)) = &external {
-                opts = opts.against(note, v);
+            if let (Some(o), Some(v)) = (&outside, &verifier) {
+                opts = opts.against(o.note, v);
             }
             Ok(l.verify(&opts)?.to_json())
         })?;
@@ -458,7 +476,9 @@ impl PyLedger {
     /// Select with exactly one of `subject="TYPE:ID"` (every entry on it), `index=N` (the
     /// trace from N; with `forward=True`, what N led to), `query={...}` (a dict or JSON text
     /// with `Ledger.query`'s keywords: every match, or one page when it has a `limit`) or
-    /// `indexes=[...]` (those entries). Prove against a fresh checkpoint signed by `signer`
+    /// `indexes=[...]` (those entries); the core reads them as every front end does, so any
+    /// other combination is a MalformedError, and a query with no filter (it would hold every
+    /// entry) an InvalidArgumentError. Prove against a fresh checkpoint signed by `signer`
     /// (and kept in the ledger), or against `checkpoint`, a note signed earlier, with its
     /// `verifier_key`.
     #[pyo3(signature = (

@@ -6,13 +6,13 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use trailseal::entry;
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
-use trailseal::{Error, GatePolicy, Selection, Timestamp};
+use trailseal::{Error, GatePolicy, Outside, Selection, Timestamp};
 
-use crate::convert::{checkpoint_pair, dumps, json_arg, value_to_py};
+use crate::convert::{dumps, json_arg, value_to_py};
 use crate::ledger::PyLedger;
 use crate::receipt::PyReceipt;
 use crate::signer::PySigner;
@@ -117,47 +117,34 @@ pub(crate) fn bundle(
     let query = query.map(|q| json_arg(py, q, "query")).transpose()?;
     let signer = signer.map(|s| &s.get().inner);
     ledger.run(py, move |l| {
-        let given = [
-            subject.is_some(),
-            index.is_some(),
-            query.is_some(),
-            indexes.is_some(),
-        ];
-        match given.iter().filter(|g| **g).count() {
-            0 => {
-                return Err(Error::InvalidArgument(
-                    "say what to bundle: subject=, index=, query= or indexes=".into(),
-                ))
-            }
-            1 => {}
-            _ => {
-                return Err(Error::InvalidArgument(
-                    "give only one of subject=, index=, query= and indexes=".into(),
-                ))
-            }
+        // The core reads a selection from its JSON form (`Selection::from_json`), which holds
+        // the rules on which keywords go together, so the keyword arguments only become that
+        // object.
+        let mut given = Map::new();
+        if let Some(s) = subject {
+            given.insert("subject".into(), s.into());
         }
-        if forward && index.is_none() {
-            return Err(Error::InvalidArgument("forward= goes with index=".into()));
+        if let Some(i) = index {
+            given.insert("index".into(), i.into());
         }
-        let selection = if let Some(s) = &subject {
-            let (t, id) = trailseal::query::split_subject(s)?;
-            Selection::Subject(t, id)
-        } else if let Some(i) = index {
-            Selection::Trace { index: i, forward }
-        } else if let Some(text) = &query {
-            let q = parse_query(text)?;
-            if q.terms().is_empty() && q.since.is_none() && q.until.is_none() {
-                return Err(Error::InvalidArgument(
-                    "the query has no filter: a bundle of it would hold every entry".into(),
-                ));
-            }
-            Selection::Query(q)
-        } else {
-            Selection::Indexes(indexes.clone().unwrap_or_default())
-        };
-        let b = match (&signer, checkpoint_pair(&checkpoint, &verifier_key)?) {
+        // `forward=False` is the keyword's default and so says nothing; passing it on would
+        // make the core refuse every selection other than a trace.
+        if forward {
+            given.insert("forward".into(), true.into());
+        }
+        if let Some(text) = &query {
+            given.insert("query".into(), entry::parse_json(text.as_bytes())?);
+        }
+        if let Some(ix) = indexes {
+            given.insert("indexes".into(), ix.into());
+        }
+        let selection = Selection::from_json(&Value::Object(given))?;
+        // The core has one call per way of proving a bundle and no rule choosing between
+        // them, so the choice between `signer=` and an outside checkpoint is made here.
+        let outside = Outside::pair(checkpoint.as_deref(), verifier_key.as_deref())?;
+        let b = match (signer, outside) {
             (Some(s), None) => l.bundle(&selection, s)?,
-            (None, Some((note, v))) => l.bundle_with_checkpoint(&selection, note, &v)?,
+            (None, Some(o)) => l.bundle_with_checkpoint(&selection, o.note, &o.verifier()?)?,
             (Some(_), Some(_)) => {
                 return Err(Error::InvalidArgument(
                     "give signer=, or checkpoint= and verifier_key=, not both".into(),

@@ -7,22 +7,11 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyMapping, PyString};
 use trailseal::evidence::verify_bundle_bytes;
-use trailseal::{entry, Checkpoint, ConsistencyProof, InclusionProof};
+use trailseal::{check_consistency, check_inclusion, entry, Checkpoint, Outside};
 
 use crate::checkpoint::PyCheckpoint;
-use crate::convert::{checkpoint_pair, dumps, proof_text, text_or_bytes, value_to_py, verifier};
+use crate::convert::{dumps, proof_text, text_or_bytes, value_to_py, verifier};
 use crate::error::{core, guarded};
-
-/// The outside checkpoint of `checkpoint=` and `verifier_key=` (both or neither), its
-/// signature checked.
-fn against(
-    checkpoint: &Option<String>,
-    verifier_key: &Option<String>,
-) -> trailseal::Result<Option<Checkpoint>> {
-    checkpoint_pair(checkpoint, verifier_key)?
-        .map(|(note, v)| Checkpoint::verify(note, &v))
-        .transpose()
-}
 
 /// Check an inclusion proof (dict or JSON text). With `leaf`, also check that it hashes to the
 /// proof's leaf hash: the exact leaf as text (`Ledger.get_json`) or bytes (`Ledger.get_raw`),
@@ -59,20 +48,19 @@ pub(crate) fn verify_inclusion(
     };
     let r = py.detach(move || {
         guarded(|| -> trailseal::Result<()> {
-            let cp = against(&checkpoint, &verifier_key)?;
-            let p = InclusionProof::from_json(&text)?;
-            match leaf {
-                None => p.verify()?,
-                Some(Leaf::Bytes(b)) => p.verify_leaf(&b)?,
-                Some(Leaf::Text(t)) => p.verify_leaf(t.as_bytes())?,
+            let outside = Outside::pair(checkpoint.as_deref(), verifier_key.as_deref())?;
+            // An entry dict is hashed as its canonical JSON, the form the ledger recorded.
+            let canonical;
+            let leaf: Option<&[u8]> = match &leaf {
+                None => None,
+                Some(Leaf::Bytes(b)) => Some(b),
+                Some(Leaf::Text(t)) => Some(t.as_bytes()),
                 Some(Leaf::Entry(json)) => {
-                    p.verify_leaf(&entry::canonical_json(&entry::parse_json(json.as_bytes())?))?
+                    canonical = entry::canonical_json(&entry::parse_json(json.as_bytes())?);
+                    Some(&canonical)
                 }
-            }
-            match &cp {
-                Some(c) => p.matches_checkpoint(c),
-                None => Ok(()),
-            }
+            };
+            check_inclusion(&text, leaf, outside).map(drop)
         })
     });
     core(py, r)
@@ -92,13 +80,8 @@ pub(crate) fn verify_consistency(
     let text = proof_text(py, proof)?;
     let r = py.detach(move || {
         guarded(|| -> trailseal::Result<()> {
-            let cp = against(&checkpoint, &verifier_key)?;
-            let p = ConsistencyProof::from_json(&text)?;
-            p.verify()?;
-            match &cp {
-                Some(c) => p.matches_checkpoint(c).map(|_| ()),
-                None => Ok(()),
-            }
+            let outside = Outside::pair(checkpoint.as_deref(), verifier_key.as_deref())?;
+            check_consistency(&text, outside).map(drop)
         })
     });
     core(py, r)

@@ -279,16 +279,25 @@ def test_bundles_of_a_trace_a_query_and_against_an_earlier_checkpoint(
 
 
 def test_bundle_arguments_are_checked(led: trailseal.Ledger, signer: trailseal.Signer, ledger_path: Path) -> None:
+    # The selection is the core's (`Selection::from_json`): one that does not say what to
+    # bundle is malformed, as in every front end.
     for how in (
         {},  # nothing selected
         {"subject": "release:2026.11.3", "index": 3},  # two selections
         {"query": {"actor": "alice"}, "indexes": [1]},
         {"subject": "release:2026.11.3", "forward": True},  # forward goes with index
-        {"query": {"order": "oldest"}},  # a query without a filter
+    ):
+        with pytest.raises(trailseal.MalformedError):
+            led.bundle(signer=signer, **how)
+    for how in (
+        {"query": {}},  # a query without a filter would bundle every entry
+        {"query": "{}"},
+        {"query": {"order": "oldest"}},
         {"subject": "release:none"},  # matches nothing
     ):
         with pytest.raises(trailseal.InvalidArgumentError):
             led.bundle(signer=signer, **how)
+    assert led.checkpoints() == []  # a refused bundle signs nothing
     with pytest.raises(trailseal.InvalidArgumentError):
         led.bundle(subject="release:2026.11.3")  # no signer, no checkpoint
     note = led.checkpoint(signer)

@@ -144,6 +144,7 @@ def test_record_ci_twice_and_retried_is_one_entry(led: trailseal.Ledger, case: T
         env=env,
     )
     assert first["already_recorded"] is False
+    assert set(first) == {"index", "leaf_hash", "tree_size", "root", "time", "already_recorded"}
     assert (first["index"], first["tree_size"]) == (0, 1)
     assert first["root"] == led.root() and first["leaf_hash"] == led.leaf_hash(0)
     assert first["time"] == led.get(0)["time"]

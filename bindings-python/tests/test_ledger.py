@@ -24,6 +24,7 @@ def test_create_append_get_reopen(ledger_path: Path) -> None:
     assert (led.origin, led.hash, led.kind) == ("example.com/audit", "sha256", "entries")
     assert led.path == ledger_path
     assert led.max_entry_bytes == 1 << 20
+    assert led.verifier_key is None
     assert len(led) == 0 and led  # a ledger is truthy even when empty
     empty_root = led.root()
     assert empty_root == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -60,6 +61,7 @@ def test_create_append_get_reopen(ledger_path: Path) -> None:
         assert (again.origin, again.hash, again.kind) == ("example.com/audit", "sha256", "entries")
         assert len(again) == 3 and again.root() == root3
         assert again.get(2)["subject"]["id"] == "payments-api-2"
+        assert again.verifier_key is None
 
 
 def test_default_hash_is_blake3_and_paths_may_be_pathlike(ledger_path: Path) -> None:
@@ -189,6 +191,52 @@ def test_proofs_verify_ledger_free(ledger_path: Path) -> None:
         led.prove_consistency(5, 4)
     with pytest.raises(trailseal.OutOfRangeError):
         led.root(14)
+
+
+def test_a_proof_path_of_the_wrong_length_does_not_verify(ledger_path: Path) -> None:
+    """A path cut or padded by one hash, or a consistency proof with old_size off by one, is a
+    proof that fails (as in Go's tlog), not input that fails to parse."""
+    led = trailseal.Ledger.create(ledger_path, origin="o", hash="sha256")
+    led.append_batch([make_entry(i) for i in range(13)])
+    p = led.prove_inclusion(3)
+    assert len(p["path"]) >= 2
+    for path in (p["path"][:-1], p["path"] + [p["path"][0]]):
+        with pytest.raises(trailseal.VerificationError):
+            trailseal.verify_inclusion(dict(p, path=path))
+        with pytest.raises(trailseal.VerificationError):
+            trailseal.verify_inclusion(dict(p, path=path), leaf=led.get_json(3))
+    c = led.prove_consistency(5)
+    trailseal.verify_consistency(c)
+    for bad in (dict(c, old_size=6), dict(c, path=c["path"][:-1]), dict(c, path=c["path"] + [c["path"][0]])):
+        with pytest.raises(trailseal.VerificationError):
+            trailseal.verify_consistency(bad)
+
+
+def test_a_recorded_verifier_key_refuses_another_signer(ledger_path: Path) -> None:
+    signer = trailseal.Signer.from_seed("example.com/audit", bytes(32))
+    other = trailseal.Signer.from_seed("example.com/audit", bytes([1] * 32))
+    led = trailseal.Ledger.create(ledger_path, origin="example.com/audit", verifier_key=signer.verifier_key)
+    assert led.verifier_key == signer.verifier_key
+    led.append_batch([make_entry(i) for i in range(3)])
+    with pytest.raises(trailseal.InvalidArgumentError):
+        led.checkpoint(other)
+    with pytest.raises(trailseal.InvalidArgumentError):
+        led.bundle(indexes=[0], signer=other)
+    assert led.checkpoints() == []  # nothing kept
+    note = led.checkpoint(signer)
+    assert trailseal.verify_checkpoint(note, signer.verifier_key).size == 3
+    assert [c["size"] for c in led.checkpoints()] == [3]
+    with pytest.raises(AttributeError):
+        led.verifier_key = other.verifier_key  # type: ignore[misc]
+    led.close()
+    with trailseal.Ledger.open(ledger_path) as again:
+        assert again.verifier_key == signer.verifier_key
+        with pytest.raises(trailseal.InvalidArgumentError):
+            again.checkpoint(other, size=2)
+        assert [c["size"] for c in again.checkpoints()] == [3]
+    with pytest.raises(trailseal.MalformedError):
+        trailseal.Ledger.create(ledger_path.with_name("bad.redb"), origin="o", verifier_key="not a key")
+    assert not ledger_path.with_name("bad.redb").exists()
 
 
 def test_proofs_against_a_signed_checkpoint(ledger_path: Path) -> None:

@@ -21,7 +21,11 @@ def record(led: trailseal.Ledger, actor: str, service: str) -> trailseal.Receipt
 
 def main(directory: Path) -> int:
     signer: trailseal.Signer = trailseal.Signer.generate("example.com/typed")
-    with trailseal.Ledger.create(directory / "t.redb", origin="example.com/typed", hash="sha256") as led:
+    with trailseal.Ledger.create(
+        directory / "t.redb", origin="example.com/typed", hash="sha256", verifier_key=signer.verifier_key
+    ) as led:
+        recorded_key: Optional[str] = led.verifier_key
+        assert recorded_key == signer.verifier_key
         r = record(led, "alice", "payments-api")
         index: int = r.index
         root: str = r.root

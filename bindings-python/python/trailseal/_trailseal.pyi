@@ -337,7 +337,9 @@ class Ledger:
         raw: bool = False,
         durable: bool = True,
         max_entry_bytes: int | None = None,
-    ) -> Ledger: ...
+        verifier_key: str | None = None,
+    ) -> Ledger:
+        """Create a ledger; ``verifier_key`` records the only key its checkpoints may be signed by."""
     @staticmethod
     def open(path: _Path, wait: float | None = None, durable: bool = True) -> Ledger: ...
     @property
@@ -350,6 +352,9 @@ class Ledger:
     def path(self) -> Path: ...
     @property
     def max_entry_bytes(self) -> int: ...
+    @property
+    def verifier_key(self) -> str | None:
+        """The verifier key recorded at creation, or None."""
     @property
     def closed(self) -> bool: ...
     def append(self, entry: Mapping[str, Any]) -> Receipt: ...
