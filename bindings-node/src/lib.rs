@@ -150,7 +150,10 @@ pub fn verify_bundle(
         let report = if type_of(&bundle)? == napi::ValueType::String {
             trailseal::evidence::verify_bundle(&string(&bundle, "bundle")?, &verifier)?
         } else {
-            trailseal::evidence::verify_bundle_bytes(&convert::bytes(&bundle, "bundle")?, &verifier)?
+            trailseal::evidence::verify_bundle_bytes(
+                &convert::bytes(&bundle, "bundle")?,
+                &verifier,
+            )?
         };
         Ok(Json::of(&report.to_json()))
     };

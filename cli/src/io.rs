@@ -7,7 +7,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use trailseal::{Error, Ledger, OpenOptions, Receipt, Signer, Verifier};
+use trailseal::{Ledger, OpenOptions, Receipt, Signer, Verifier};
 
 use crate::error::{io_fail, usage, Failure, Res};
 
@@ -95,16 +95,10 @@ pub fn ledger_signer(l: &Ledger, ledger: &Path, key: Option<&Path>) -> Res<Signe
         )));
     }
     let signer = read_signer(&path)?;
-    if let Some(want) = l.verifier_key() {
-        let got = signer.verifier().to_key_string();
-        if got != want {
-            return Err(Error::InvalidArgument(format!(
-                "{} ({place}) is not this ledger's signer key: its verifier key is {got}, the ledger's is {want}; nothing written",
-                path.display()
-            ))
-            .into());
-        }
-    }
+    // Checked here as well as when signing: `gate --record` writes its verdict before it signs.
+    l.check_signer(&signer).map_err(|e| {
+        Failure::from(e).prefixed(format!("{} ({place}), nothing written", path.display()))
+    })?;
     Ok(signer)
 }
 

@@ -8,9 +8,9 @@ use clap::Args;
 use serde_json::json;
 use trailseal::merkle;
 use trailseal::query::{split_subject, Order, Query};
+use trailseal::report::{ReportOptions, Wait};
 use trailseal::trace::{Trace, TraceNode};
 use trailseal::why::Why;
-use trailseal::report::{ReportOptions, Wait};
 use trailseal::{GatePolicy, Ledger, Selection, Signer, Timestamp};
 
 use crate::cli::Filters;

@@ -604,6 +604,9 @@ impl Ledger {
     }
 
     fn bundle_indexes(&self, indexes: &[u64], note: &str, verifier: &Verifier) -> Result<Bundle> {
+        // A bundle proven against a checkpoint of another key would verify only for someone
+        // who trusts that key, not the ledger's.
+        self.check_verifier(verifier)?;
         let cp = Checkpoint::verify(note, verifier)?;
         let note = only_signature_of(note, verifier)?;
         if cp.origin != self.origin() {

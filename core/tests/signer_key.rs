@@ -58,3 +58,31 @@ fn a_malformed_verifier_key_is_refused_at_creation() {
     assert_eq!(e.code(), ErrorCode::Malformed);
     assert!(!dir.path().join("l.redb").exists());
 }
+
+#[test]
+fn a_bundle_against_a_checkpoint_of_another_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = Signer::generate("example.com/log").unwrap();
+    let other = Signer::generate("example.com/log").unwrap();
+    let l = Ledger::create(
+        dir.path().join("l.redb"),
+        &CreateOptions::new("example.com/log"),
+    )
+    .unwrap();
+    l.append_entry(&entry(0)).unwrap();
+    // Signed by `other` while the ledger had no recorded key: a checkpoint of this tree.
+    let foreign = l.checkpoint(&other, None).unwrap();
+    drop(l);
+    let path = dir.path().join("k.redb");
+    let opts = CreateOptions::new("example.com/log").verifier(&signer.verifier());
+    let l = Ledger::create(&path, &opts).unwrap();
+    let sel = trailseal::Selection::Indexes(vec![0]);
+    l.append_entry(&entry(0)).unwrap();
+    let e = l
+        .bundle_with_checkpoint(&sel, &foreign, &other.verifier())
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
+    let own = l.checkpoint(&signer, None).unwrap();
+    l.bundle_with_checkpoint(&sel, &own, &signer.verifier())
+        .unwrap();
+}

@@ -286,16 +286,23 @@ impl Ledger {
         self.meta.verifier_key.as_deref()
     }
 
-    /// Refuses a signer whose verifier key is not the one recorded for this ledger: a
-    /// checkpoint signed by another key would not verify for anyone who trusts the ledger's.
-    fn check_signer(&self, signer: &Signer) -> Result<()> {
+    /// Refuses ([`Error::InvalidArgument`], naming both keys) a signer whose verifier key is
+    /// not the one recorded for this ledger: a checkpoint signed by another key would not
+    /// verify for anyone who trusts the ledger's. Every call that signs checks this; a front
+    /// end may check earlier, before work that must not happen with the wrong key.
+    pub fn check_signer(&self, signer: &Signer) -> Result<()> {
+        self.check_verifier(&signer.verifier())
+    }
+
+    /// As [`Ledger::check_signer`], for a verifier key a checkpoint is said to be signed by.
+    pub fn check_verifier(&self, verifier: &Verifier) -> Result<()> {
         let Some(want) = self.verifier_key() else {
             return Ok(());
         };
-        let got = signer.verifier().to_key_string();
+        let got = verifier.to_key_string();
         if got != want {
             return Err(Error::InvalidArgument(format!(
-                "the signer key is not this ledger's: its verifier key is {got}, the ledger's is {want}"
+                "the key is not this ledger's signer key: its verifier key is {got}, the ledger's is {want}"
             )));
         }
         Ok(())
