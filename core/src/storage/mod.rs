@@ -69,6 +69,7 @@ mod bundles;
 mod reader;
 mod runs;
 mod tables;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod tamper;
 mod tiles;
@@ -93,6 +94,7 @@ pub use bundles::{
     SMALL_COMMIT_LEAVES,
 };
 pub use reader::Reader;
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub use runs::MAX_MERGED_POSTINGS;
 pub use runs::{LeafTerms, RunInfo, INDEX_TAIL_LEAVES};

@@ -386,7 +386,7 @@ pub(super) fn add_run(
         // A merge runs inside this commit: past the cap, runs stay as they are, so no
         // append ever waits for more than one bounded merge.
         let merged: u64 = tail.iter().map(|r| r.postings).sum();
-        if merged > MAX_MERGED_POSTINGS.load(std::sync::atomic::Ordering::Relaxed) {
+        if merged > max_merged_postings() {
             return Ok(());
         }
         tail.reverse();
@@ -473,11 +473,25 @@ fn extend_run(
 /// machine (~130 ns a posting). With 1,000-entry commits the runs then stop growing at about
 /// 512,000 entries each (3.3 million postings): a query seeks once per run, about 20 runs at
 /// 10 million entries, instead of one append in every few million pausing for a merge of
-/// everything before it (some 25 s at 32 million entries). A `static` only so that a test can
-/// lower it; not part of the API.
+/// everything before it (some 25 s at 32 million entries).
+const MERGED_POSTINGS_CAP: u64 = 4 << 20;
+
+/// The merge cap in force, [`MERGED_POSTINGS_CAP`] unless a test lowers it: reaching the real
+/// cap would take millions of entries. Only with the `testing` feature; not part of the API.
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub static MAX_MERGED_POSTINGS: std::sync::atomic::AtomicU64 =
-    std::sync::atomic::AtomicU64::new(4 << 20);
+    std::sync::atomic::AtomicU64::new(MERGED_POSTINGS_CAP);
+
+#[cfg(feature = "testing")]
+fn max_merged_postings() -> u64 {
+    MAX_MERGED_POSTINGS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(not(feature = "testing"))]
+fn max_merged_postings() -> u64 {
+    MERGED_POSTINGS_CAP
+}
 
 /// Reads one run's postings block by block from a table that is being written to.
 struct RunReader {
