@@ -2,22 +2,25 @@
 //!
 //! # Layout
 //!
-//! | table         | key                         | value                                  |
-//! |---------------|-----------------------------|----------------------------------------|
-//! | `meta`        | `"meta"`, `"state"`         | postcard [`Meta`], [`State`]           |
-//! | `leaves`      | index of a bundle's first leaf | a bundle: leaves framed by u32 lengths, LZ4-compressed unless last |
-//! | `nodes`       | `level << 58 \| index / 127` | a tile: up to 127 hashes of one level  |
-//! | `ids`         | entry `id`                  | leaf index                             |
-//! | `checkpoints` | sequence number             | postcard [`StoredCheckpoint`]          |
-//! | `posting_runs` | first leaf index of the run | postcard [`RunInfo`]                   |
+//! | table            | key                                   | value                                    |
+//! |------------------|---------------------------------------|------------------------------------------|
+//! | `meta`           | `"meta"`, `"state"`, `"verifier_key"` | postcard [`Meta`], [`State`]; the key's text ([`Meta::verifier_key`]) |
+//! | `leaves`         | index of a bundle's first leaf        | a bundle: a tag byte, then leaves framed by u32 lengths, LZ4-compressed once closed (when that is smaller) |
+//! | `nodes`          | `tier << 58 \| tile` ([`tile_of`])     | a complete tile: the [`TILE_HASHES`] (126) hashes of a six-level subtree |
+//! | `ids`            | entry `id`                            | leaf index                               |
+//! | `checkpoints`    | sequence number                       | postcard [`StoredCheckpoint`]            |
+//! | `posting_runs`   | first leaf index of the run           | postcard [`RunInfo`]                     |
 //! | `posting_blocks` | (run id, term hash, index) of the block's first posting | a block of postings |
 //!
-//! The secondary indexes (actor, action, subject, attrs, refs, link targets, decision) are
-//! posting lists kept as sorted runs that are merged as they accumulate: each commit writes
-//! its postings as one new run at the right edge of `posting_blocks`, and whenever the last
-//! [`MERGE_WIDTH`](crate::postings::MERGE_WIDTH) runs have the same level they are merged into one run of the next level.
-//! Runs cover disjoint, ascending ranges of leaves, so a query walks them in leaf order and
-//! never merges them on the fly. [`crate::postings`] says why, and how blocks are encoded.
+//! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
+//! policy: see [`crate::query::Term`]) are posting lists kept as sorted runs that are merged as
+//! they accumulate: each commit that indexes writes its postings as one new run at the right edge
+//! of `posting_blocks` (or, with few postings, rewrites the last run while that is small), and
+//! whenever the last [`MERGE_WIDTH`](crate::postings::MERGE_WIDTH) runs have the same level they
+//! are merged into one run of the next level, unless the merged run would pass a size cap (past it,
+//! runs stay side by side, so no append waits for a merge of everything before it). Runs cover
+//! disjoint, ascending ranges of leaves, so a query walks them in leaf order and never merges them
+//! on the fly. [`crate::postings`] says why, and how blocks are encoded.
 //!
 //! The last few leaves (fewer than [`INDEX_TAIL_LEAVES`]) may be in no run yet: a commit that
 //! leaves the unindexed tail that short writes no postings at all, and the first commit that
@@ -26,6 +29,18 @@
 //! fewer B-trees copied and written per fsync); queries read the tail's entries instead
 //! ([`Reader::tail_postings`]). The index is derived data, outside the tree, so this moves no
 //! durability guarantee.
+//!
+//! # Crashes
+//!
+//! A commit is one redb write transaction: its leaves, tiles, ids, postings, checkpoints and
+//! state record reach the file together or not at all, so after a crash the tables agree with
+//! the `state` record and with each other. A durable commit is fsync'd before
+//! [`Writer::commit`] returns; a non-durable one is not, and a crash loses it, with every
+//! commit after the last durable one, whole (redb reopens the file in its last durable state;
+//! [`Store::sync`] makes the commits before it durable). Nothing in memory outlives what it
+//! describes: the tile cache and the unindexed tail's postings are updated only once a commit
+//! has returned, and the append frontier (one hash per set bit of the size) lives in the
+//! ledger's memory and is rebuilt on open.
 //!
 //! # Why bundles and tiles
 //!
@@ -37,34 +52,37 @@
 //! - A tile holds a subtree [`TILE_HEIGHT`] (6) levels deep: 64 consecutive nodes of one level
 //!   and the 62 nodes above them within the tile ([`TILE_HASHES`], 4,032 bytes, one 4 KiB redb
 //!   page with its header). Tier `t` tiles hold levels `6t` to `6t + 5`; level 0 holds the leaf
-//!   hashes. Every level is stored, so any node, and so any proof or historical root, is read
-//!   with no hashing beyond the proof's own folds, and a proof of a million-entry tree reads
-//!   four tiles, one per six levels (the upper ones cached, see [`TileCache`]), where tiles
-//!   of one level each would take twenty. (Strips of 127 hashes of a single level, the layout
-//!   before storage format 4, cost a proof one page read per level below the cached ones.)
-//! - A bundle holds up to 128 consecutive leaves and at most about 32 KiB, so a
-//!   single append rewrites at most one partial bundle of bounded size even when entries are
-//!   large; bundles filled by small commits close at one page (4 KiB), since each such commit
-//!   rewrites the open bundle whole. Bundles are keyed by their first index and found with one range seek.
-//!   ([`BUNDLE_CLOSE_BYTES`] says why the byte limit sits just under 32 KiB.)
+//!   hashes. A complete tile stores every level, so any node under one, and so any proof or
+//!   historical root, is read with no hashing beyond the proof's own folds, and a proof of a
+//!   million-entry tree reads four tiles, one per six levels (the upper ones cached, see
+//!   [`TileCache`]), where tiles of one level each would take twenty. (Strips of 127 hashes of
+//!   a single level, the layout before storage format 4, cost a proof one page read per level
+//!   below the cached ones.)
+//! - A bundle holds up to [`BUNDLE_MAX_LEAVES`] (128) consecutive leaves and at most about
+//!   32 KiB, so a single append rewrites at most one partial bundle of bounded size even when
+//!   entries are large; bundles filled by small commits close at one page (4 KiB), since each
+//!   such commit rewrites the open bundle whole. Bundles are keyed by their first index and
+//!   found with one range seek. ([`BUNDLE_CLOSE_BYTES`] says why the byte limit sits just
+//!   under 32 KiB.)
 //! - Every bundle but the last is stored LZ4-compressed (block format) when that is smaller.
 //!   The entries of one bundle share keys, actors, actions and link shapes, so audit entries
 //!   take about a third of their bytes; a batch's commit spends on compressing about what it
 //!   saves in writing, and `verify` decompresses at several GB/s. A batch closes each bundle
 //!   at the size that should compress to two pages ([`PACKED_BUNDLE_BYTES`], going by the
-//!   ratio of the bundle before), since a value just over that takes four. The open last bundle stays plain, so a single append
-//!   extends it without decompressing. Decoding is LZ4's safe decoder, and a stored length the
-//!   compressed bytes cannot produce is refused before anything is allocated, since `verify`
-//!   reads files that may have been altered.
+//!   ratio of the bundle before), since a value just over that takes four. The open last
+//!   bundle stays plain, so a single append extends it without decompressing. Decoding is
+//!   LZ4's safe decoder, and a stored length the compressed bytes cannot produce is refused
+//!   before anything is allocated, since `verify` reads files that may have been altered.
 //!
-//! Only complete tiles are stored. The nodes of the partial tile at the right edge of each level
-//! (fewer than 127 per level) are hashed from the leaves or the level below when read
-//! (`Edge`), and a tile is written once, by the commit that completes it. A single durable
-//! append then touches the node store once every 127 commits instead of rewriting about two
-//! partial tiles (and their B-tree paths) in each, and a batch writes no partial tiles at all.
-//! The append frontier (one hash per set bit of the size) lives in the ledger's memory and is
-//! rebuilt on open.
+//! Only complete tiles are stored. The nodes of the partial tile at the right edge of each tier
+//! (fewer than 64 per level) are hashed from the leaves or the level below when read, and kept
+//! in memory once known ([`TileCache`]); a tile is written once, by the commit that completes
+//! it. A single durable append then touches the node store once every 64 commits instead of
+//! rewriting the partial tiles it changes (and their B-tree paths) in each, and a batch writes
+//! no partial tiles at all.
 
+// One concept a file. The concept modules work on redb tables handed to them; `Reader` and
+// `Writer` own a snapshot or a transaction, open the tables and hand them over.
 mod bundles;
 mod reader;
 mod runs;
@@ -257,7 +275,7 @@ impl Backend for BoxedBackend {
     }
 }
 
-/// A ledger file.
+/// A ledger file, or a ledger on a caller's storage backend.
 pub struct Store {
     // Dropped by hand in `Drop`, where a panic from a corrupt file is contained.
     db: std::mem::ManuallyDrop<Database>,

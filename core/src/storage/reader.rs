@@ -35,7 +35,8 @@ fn open_ro<K: redb::Key + 'static, V: redb::Value + 'static>(
     })
 }
 
-/// A read snapshot. Tables are opened on first use: a proof needs two of the seven.
+/// A read snapshot. Tables are opened on first use: a proof needs three of the seven (meta,
+/// nodes and leaves).
 pub struct Reader {
     txn: ReadTransaction,
     meta: OnceLock<ReadOnlyTable<&'static str, &'static [u8]>>,

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::postings::{decode_block, term_hash, BlockBuilder, Posting, MERGE_WIDTH};
 
 /// The unindexed tail of an entries ledger (the leaves after the last posting run) is always
-/// shorter than this; see the module docs.
+/// shorter than this; see the [`storage`](crate::storage) module docs.
 pub const INDEX_TAIL_LEAVES: u64 = 64;
 
 /// The term hashes of stored entry `index` (for indexing leaves of earlier commits, which the
@@ -28,7 +28,7 @@ pub struct RunInfo {
     pub first: u64,
     /// Block key prefix; a merged run gets a new id, above every earlier one.
     pub id: u64,
-    /// 0 for a commit's own run; a merge of [`MERGE_WIDTH`] runs of level `l` has `l + 1`.
+    /// 0 for a run that commits wrote; a merge of [`MERGE_WIDTH`] runs of level `l` has `l + 1`.
     pub level: u8,
     /// One past the run's last leaf.
     pub end: u64,
@@ -336,7 +336,8 @@ impl RunTables<'_> {
 
 /// Write the postings `ps` of leaves `first..end` (the unindexed tail and a commit's own) as a
 /// new run, or into the last run when both are small (see [`SMALL_RUN`]), then merge runs
-/// while the last [`MERGE_WIDTH`] have the same level.
+/// while the last [`MERGE_WIDTH`] have the same level and the merged run stays under the cap
+/// ([`MERGED_POSTINGS_CAP`]).
 pub(super) fn add_run(
     runs: &mut redb::Table<'_, u64, &'static [u8]>,
     blocks: &mut BlockTable<'_>,

@@ -1,6 +1,7 @@
 //! Raw access for tests that tamper with a ledger file behind the library's back.
 //!
-//! Not part of the stable API: it exists so the test suite can prove `verify` catches edits.
+//! Only with the `testing` feature, and not part of the API: it exists so the test suite can
+//! prove `verify` catches edits.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use super::tables::storage_err;
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, HashAlg, NodeId};
 
-/// Tree levels per tile (see the module docs).
+/// Tree levels per tile (see the [`storage`](crate::storage) module docs).
 pub const TILE_HEIGHT: u8 = 6;
 /// Nodes of a tile's bottom level.
 const TILE_SPAN: u64 = 1 << TILE_HEIGHT;
@@ -58,9 +58,9 @@ pub const CACHED_TILE_TIER: u8 = 1;
 const CACHED_TILES_MAX: usize = 4096;
 
 /// Complete node tiles of the upper tree levels, shared by every snapshot of one open store.
-/// A complete tile never changes in a valid ledger, so a copy read once stays right; only
-/// partial tiles (the right edge, still growing) are always read from the snapshot. `verify`
-/// bypasses the cache and reads every tile from the file.
+/// A complete tile never changes in a valid ledger, so a copy read once stays right (partial
+/// tiles, at the right edge and still growing, are never stored). `verify` bypasses the cache
+/// and reads every tile from the file.
 ///
 /// It also keeps the nodes of the partial tiles (never stored): those each commit adds, and
 /// those a reader had to derive. A node's hash never changes once the node is complete, so
@@ -73,7 +73,7 @@ pub struct TileCache {
 }
 
 /// Edge nodes kept at most; past it, those now under a stored tile are dropped (the partial
-/// tiles of a tree hold under 127 nodes per level, so what remains is small).
+/// tiles of a tree hold under 64 nodes per level, so what remains is small).
 const EDGE_NODES_MAX: usize = 16 * 1024;
 
 impl TileCache {
@@ -185,7 +185,7 @@ pub(super) fn read_nodes(
 
 /// The hash of `id`, from its tile if stored, else from its children (a leaf from its bytes).
 /// Only nodes of partial tiles are derived, so the work is bounded by what those tiles cover:
-/// under 127 leaves hashed and under 127 node hashes per level.
+/// under 64 leaves hashed and under 64 node hashes per level.
 fn derive_node(
     table: &impl ReadableTable<u64, &'static [u8]>,
     leaves: &impl ReadableTable<u64, &'static [u8]>,

@@ -26,7 +26,8 @@ pub(super) struct TailPostings {
     postings: Vec<Posting>,
 }
 
-/// One write transaction. Leaves and nodes are buffered and written tile by tile at commit.
+/// One write transaction. What a commit adds is queued, and written at [`Writer::commit`]:
+/// leaves into bundles, nodes into the tiles they complete.
 pub struct Writer {
     txn: WriteTransaction,
     leaves: Vec<Vec<u8>>,
@@ -41,7 +42,7 @@ pub struct Writer {
     /// The store's cache, told the new edge nodes once they are committed.
     tiles: Arc<TileCache>,
     tail: Arc<Mutex<TailPostings>>,
-    /// What the tail cache holds once this commit is durable.
+    /// What the tail cache holds once this commit succeeds.
     tail_after: Option<TailPostings>,
 }
 
@@ -188,9 +189,8 @@ impl Writer {
         append_leaves(&mut table, self.first_new_leaf, &self.leaves)
     }
 
-    /// Unless the unindexed tail stays short (see the module docs), write the postings of the
-    /// tail and of this commit as a new run, then merge runs while the last
-    /// [`MERGE_WIDTH`](crate::postings::MERGE_WIDTH) have the same level.
+    /// Unless the unindexed tail stays short (see [`crate::storage`]), add the postings of
+    /// the tail and of this commit to the runs ([`add_run`]).
     fn flush_postings(&mut self) -> Result<()> {
         let mut ps = std::mem::take(&mut self.postings);
         let Some(terms_of) = self.terms_of else {
