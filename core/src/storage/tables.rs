@@ -1,0 +1,34 @@
+//! The redb tables (the layout is in the parent module's docs) and the helpers every part of
+//! storage uses to read and write them.
+
+use serde::{Deserialize, Serialize};
+
+use redb::TableDefinition;
+
+use crate::error::{Error, Result};
+
+pub(super) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("trailseal.meta");
+pub(super) const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.leaves");
+pub(super) const NODES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.nodes");
+pub(super) const IDS: TableDefinition<&str, u64> = TableDefinition::new("trailseal.ids");
+pub(super) const CHECKPOINTS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("trailseal.checkpoints");
+pub(super) const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.posting_runs");
+/// Posting block key: (run id, term hash, index) of the block's first posting.
+pub(super) type BlockKey = (u64, u64, u64);
+pub(super) const BLOCKS: TableDefinition<BlockKey, &[u8]> =
+    TableDefinition::new("trailseal.posting_blocks");
+pub(super) type BlockTable<'t> = redb::Table<'t, BlockKey, &'static [u8]>;
+
+pub(super) fn storage_err(e: impl std::fmt::Display) -> Error {
+    Error::Storage(e.to_string())
+}
+
+pub(super) fn decode<'a, T: Deserialize<'a>>(what: &str, bytes: &'a [u8]) -> Result<T> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| Error::NotALedger(format!("unreadable {what} record: {e}")))
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    postcard::to_stdvec(value).map_err(|e| Error::Internal(format!("encoding a record: {e}")))
+}

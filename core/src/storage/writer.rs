@@ -1,0 +1,296 @@
+//! [`Writer`]: one write transaction, which queues a commit's leaves, nodes, ids, postings
+//! and checkpoints and writes them at [`Writer::commit`].
+
+use std::sync::{Arc, Mutex};
+
+use redb::{ReadableTable, WriteTransaction};
+
+use super::bundles::{append_leaves, read_leaf};
+use super::runs::{add_run, index_leaves, runs_end, LeafTerms, INDEX_TAIL_LEAVES};
+use super::tables::{
+    decode, encode, storage_err, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, RUNS,
+};
+use super::tiles::{completed, is_stored, read_nodes, write_tiles, Edge, TileCache};
+use super::{Meta, State, StoredCheckpoint};
+use crate::error::{Error, Result};
+use crate::merkle::{Hash, NodeId};
+use crate::postings::Posting;
+
+/// The postings of the unindexed tail as this process's commits computed them, so the commit
+/// that indexes the tail need not parse those entries again. Only a cache: it is used when it
+/// covers exactly the leaves to index, and otherwise they are read back from the file.
+#[derive(Default)]
+pub(super) struct TailPostings {
+    first: u64,
+    end: u64,
+    postings: Vec<Posting>,
+}
+
+/// One write transaction. What a commit adds is queued, and written at [`Writer::commit`]:
+/// leaves into bundles, nodes into the tiles they complete.
+pub struct Writer {
+    txn: WriteTransaction,
+    leaves: Vec<Vec<u8>>,
+    first_new_leaf: u64,
+    nodes: Vec<(NodeId, Hash)>,
+    ids: Vec<(String, u64)>,
+    checkpoints: Vec<StoredCheckpoint>,
+    postings: Vec<Posting>,
+    /// Set for an entries ledger: how to index the tail's leaves.
+    terms_of: Option<LeafTerms>,
+    state: Option<State>,
+    /// The store's cache, told the new edge nodes once they are committed.
+    tiles: Arc<TileCache>,
+    tail: Arc<Mutex<TailPostings>>,
+    /// What the tail cache holds once this commit succeeds.
+    tail_after: Option<TailPostings>,
+}
+
+/// A point in a [`Writer`]'s queue to roll back to (see [`Writer::mark`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    leaves: usize,
+    nodes: usize,
+    ids: usize,
+    postings: usize,
+}
+
+impl Writer {
+    pub(super) fn new(
+        txn: WriteTransaction,
+        tiles: Arc<TileCache>,
+        tail: Arc<Mutex<TailPostings>>,
+    ) -> Writer {
+        Writer {
+            txn,
+            leaves: Vec::new(),
+            first_new_leaf: 0,
+            nodes: Vec::new(),
+            ids: Vec::new(),
+            checkpoints: Vec::new(),
+            postings: Vec::new(),
+            terms_of: None,
+            state: None,
+            tiles,
+            tail,
+            tail_after: None,
+        }
+    }
+
+    /// Remember how much is queued, so one request of a group commit can be undone alone.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            leaves: self.leaves.len(),
+            nodes: self.nodes.len(),
+            ids: self.ids.len(),
+            postings: self.postings.len(),
+        }
+    }
+
+    /// Drop everything queued since `mark`.
+    pub fn rollback(&mut self, mark: Mark) {
+        self.leaves.truncate(mark.leaves);
+        self.nodes.truncate(mark.nodes);
+        self.ids.truncate(mark.ids);
+        self.postings.truncate(mark.postings);
+    }
+
+    /// True if nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.leaves.is_empty() && self.checkpoints.is_empty()
+    }
+
+    /// Queue leaf `index` (leaves must be queued in order, starting at the current size).
+    pub fn push_leaf(&mut self, index: u64, bytes: Vec<u8>) {
+        if self.leaves.is_empty() {
+            self.first_new_leaf = index;
+        }
+        self.leaves.push(bytes);
+    }
+
+    /// Queue a newly complete node.
+    pub fn push_node(&mut self, id: NodeId, hash: Hash) {
+        self.nodes.push((id, hash));
+    }
+
+    /// Keep the query indexes (an entries ledger): postings are written when the unindexed
+    /// tail reaches [`INDEX_TAIL_LEAVES`], the tail's own read back and indexed with `f`.
+    pub fn index_with(&mut self, f: LeafTerms) {
+        self.terms_of = Some(f);
+    }
+
+    /// Add leaf `index` (one of the leaves queued in this writer) to the posting lists of
+    /// the terms with these hashes (`postings::term_hash`; repeats are fine).
+    pub fn put_postings(&mut self, term_hashes: &[u64], index: u64) {
+        self.postings
+            .extend(term_hashes.iter().map(|&h| (h, index)));
+    }
+
+    /// Record that entry `id` is at `index`.
+    pub fn put_id(&mut self, id: &str, index: u64) {
+        self.ids.push((id.to_owned(), index));
+    }
+
+    /// Keep a signed checkpoint.
+    pub fn put_checkpoint(&mut self, cp: StoredCheckpoint) {
+        self.checkpoints.push(cp);
+    }
+
+    /// Set the state written at commit.
+    pub fn set_state(&mut self, state: State) {
+        self.state = Some(state);
+    }
+
+    /// The committed leaf index carrying entry id `id`.
+    pub fn id_index(&self, id: &str) -> Result<Option<u64>> {
+        let t = self.txn.open_table(IDS).map_err(storage_err)?;
+        let found = t.get(id).map_err(storage_err)?.map(|g| g.value());
+        Ok(found)
+    }
+
+    /// The committed bytes of leaf `index`.
+    pub fn leaf(&self, index: u64) -> Result<Vec<u8>> {
+        let t = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        read_leaf(&t, index)
+    }
+
+    /// Committed node hashes (complete subtrees of the committed tree).
+    pub fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>> {
+        let edge = self.committed_edge()?;
+        let t = self.txn.open_table(NODES).map_err(storage_err)?;
+        let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        read_nodes(&t, &leaves, edge, ids, None)
+    }
+
+    /// The hash and size of the tree as last committed.
+    fn committed_edge(&self) -> Result<Edge> {
+        let t = self.txn.open_table(META).map_err(storage_err)?;
+        let record = |key: &str| -> Result<Vec<u8>> {
+            Ok(t.get(key)
+                .map_err(storage_err)?
+                .ok_or_else(|| Error::NotALedger(format!("no {key} record")))?
+                .value()
+                .to_vec())
+        };
+        let meta: Meta = decode("meta", &record("meta")?)?;
+        let state: State = decode("state", &record("state")?)?;
+        Ok(Edge {
+            alg: meta.hash,
+            size: state.size,
+        })
+    }
+
+    /// Write this commit's leaves into bundles (see [`append_leaves`]).
+    fn flush_leaves(&mut self) -> Result<()> {
+        if self.leaves.is_empty() {
+            return Ok(());
+        }
+        let mut table = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        append_leaves(&mut table, self.first_new_leaf, &self.leaves)
+    }
+
+    /// Unless the unindexed tail stays short (see [`crate::storage`]), add the postings of
+    /// the tail and of this commit to the runs ([`add_run`]).
+    fn flush_postings(&mut self) -> Result<()> {
+        let mut ps = std::mem::take(&mut self.postings);
+        let Some(terms_of) = self.terms_of else {
+            return Ok(());
+        };
+        if self.leaves.is_empty() {
+            return Ok(());
+        }
+        let end = self.first_new_leaf + self.leaves.len() as u64;
+        let mut runs = self.txn.open_table(RUNS).map_err(storage_err)?;
+        let first = runs_end(&runs)?;
+        let cached = {
+            let t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+            (t.first == first && t.end == self.first_new_leaf).then(|| t.postings.clone())
+        };
+        if end.saturating_sub(first) < INDEX_TAIL_LEAVES {
+            // Without a usable cache, start caching from this commit's leaves.
+            let (first_cached, mut postings) = match cached {
+                Some(c) => (first, c),
+                None => (self.first_new_leaf, Vec::new()),
+            };
+            postings.extend(ps);
+            self.tail_after = Some(TailPostings {
+                first: first_cached,
+                end,
+                postings,
+            });
+            return Ok(());
+        }
+        self.tail_after = Some(TailPostings {
+            first: end,
+            end,
+            postings: Vec::new(),
+        });
+        if first < self.first_new_leaf {
+            match cached {
+                Some(c) => ps.extend(c),
+                None => {
+                    let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+                    index_leaves(&leaves, first, self.first_new_leaf, terms_of, &mut ps)?;
+                }
+            }
+        }
+        let mut blocks = self.txn.open_table(BLOCKS).map_err(storage_err)?;
+        add_run(&mut runs, &mut blocks, first, end, ps)
+    }
+
+    /// Write the tiles this commit completes (see [`write_tiles`]).
+    fn flush_nodes(&mut self) -> Result<()> {
+        let end = self.first_new_leaf + self.leaves.len() as u64;
+        // This commit's nodes of the tiles it completes, by tile and position.
+        let new = completed(&self.nodes, end);
+        if new.is_empty() {
+            return Ok(());
+        }
+        let alg = self.committed_edge()?.alg;
+        let mut table = self.txn.open_table(NODES).map_err(storage_err)?;
+        let leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        write_tiles(&mut table, &leaves, alg, end, &new)
+    }
+
+    /// Write everything queued and commit.
+    pub fn commit(mut self) -> Result<()> {
+        self.flush_leaves()?;
+        self.flush_nodes()?;
+        self.flush_postings()?;
+        {
+            let mut t = self.txn.open_table(IDS).map_err(storage_err)?;
+            for (id, index) in &self.ids {
+                t.insert(id.as_str(), *index).map_err(storage_err)?;
+            }
+        }
+        if !self.checkpoints.is_empty() {
+            let mut t = self.txn.open_table(CHECKPOINTS).map_err(storage_err)?;
+            let next = t
+                .last()
+                .map_err(storage_err)?
+                .map(|(k, _)| k.value() + 1)
+                .unwrap_or(0);
+            for (seq, cp) in (next..).zip(&self.checkpoints) {
+                t.insert(seq, encode(cp)?.as_slice()).map_err(storage_err)?;
+            }
+        }
+        if let Some(state) = &self.state {
+            let mut t = self.txn.open_table(META).map_err(storage_err)?;
+            t.insert("state", encode(state)?.as_slice())
+                .map_err(storage_err)?;
+        }
+        let nodes = std::mem::take(&mut self.nodes);
+        let end = self.first_new_leaf + self.leaves.len() as u64;
+        let tiles = self.tiles.clone();
+        let (tail, tail_after) = (self.tail.clone(), self.tail_after.take());
+        self.txn.commit().map_err(storage_err)?;
+        if let Some(t) = tail_after {
+            *tail.lock().unwrap_or_else(|p| p.into_inner()) = t;
+        }
+        tiles.remember_edge(
+            nodes.into_iter().filter(|(id, _)| !is_stored(*id, end)),
+            end,
+        );
+        Ok(())
+    }
+}
