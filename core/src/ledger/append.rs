@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+#[cfg(feature = "testing")]
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
@@ -126,9 +127,7 @@ impl Ledger {
         entries: &[Value],
         new_ids: &mut Vec<String>,
     ) -> Result<Vec<Receipt>> {
-        if entries.len() >= PARALLEL_ENCODE_MIN
-            && PARALLEL_BATCHES.load(Ordering::Relaxed)
-            && !repeats_an_id(g, entries)
+        if entries.len() >= PARALLEL_ENCODE_MIN && parallel_batches() && !repeats_an_id(g, entries)
         {
             let last_time = g.last_time;
             if let Some(receipts) = self.process_entries_parallel(g, entries, new_ids)? {
@@ -359,10 +358,18 @@ fn in_batch(e: Error, pos: usize, len: usize) -> Error {
     }
 }
 
-/// Test hook: `false` sends every batch down the one-entry-at-a-time path, so a test can hold
-/// the two paths to the same results. Not part of the API.
-#[doc(hidden)]
+/// Test hook (the `testing` feature): `false` sends every batch down the one-entry-at-a-time
+/// path, so a test can hold the two paths to the same results. Not part of the API.
+#[cfg(feature = "testing")]
 pub static PARALLEL_BATCHES: AtomicBool = AtomicBool::new(true);
+
+/// Whether a large batch may take the two-thread path (always, but under the test hook).
+fn parallel_batches() -> bool {
+    #[cfg(feature = "testing")]
+    return PARALLEL_BATCHES.load(Ordering::Relaxed);
+    #[cfg(not(feature = "testing"))]
+    true
+}
 
 /// Batches of at least this many entries encode on two threads (see
 /// `Ledger::process_entries_parallel`); below, a thread costs more than it saves.

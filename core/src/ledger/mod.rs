@@ -43,6 +43,7 @@ use crate::why::{self, Why};
 use self::append::Work;
 use self::group_commit::Pending;
 
+#[cfg(feature = "testing")]
 pub use self::append::PARALLEL_BATCHES;
 pub use self::verify::{Progress, VerifyOptions, VerifyReport};
 
