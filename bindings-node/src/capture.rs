@@ -204,7 +204,7 @@ impl Ledger {
     /// `process.env`), plus the step's own `attrs`, `refs` (`[{rel, ref}]`) and `payload`.
     /// The entry `id` is derived from the run and the step, so a retried step is recorded
     /// once: the second time nothing is written and the stored entry's receipt comes back
-    /// with `alreadyRecorded: true`. Rejects with `invalid_argument` outside a known CI
+    /// with `already_recorded: true`. Rejects with `invalid_argument` outside a known CI
     /// system or for an attr key starting `ci.`.
     #[napi(
         js_name = "recordCi",
@@ -221,11 +221,7 @@ impl Ledger {
         self.job(args, |l, a| {
             let subject = a.subject.as_ref().map(|(t, i)| (t.as_str(), i.as_str()));
             let r = a.ctx.record(l, &a.action, subject, &a.step)?;
-            let mut v = r.receipt.to_json();
-            if let Value::Object(o) = &mut v {
-                o.insert("alreadyRecorded".into(), r.already_recorded.into());
-            }
-            Ok(Json::of(&v))
+            Ok(Json::of(&r.to_json()))
         })
     }
 
