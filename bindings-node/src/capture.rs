@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown, ValueType};
 use napi::Env;
 use napi_derive::napi;
-use serde_json::Value;
 use trailseal::capture::ci::{self, CiContext, Step};
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
