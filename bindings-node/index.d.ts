@@ -339,7 +339,10 @@ export interface GateResult {
   requirements: GateRequirement[]
 }
 
-/** What to bundle: exactly one of a subject, a trace, a query or a list of indexes. */
+/**
+ * What to bundle: exactly one of a subject, a trace, a query (with at least one filter: a query
+ * with none is refused, since it would bundle every entry) or a list of indexes.
+ */
 export type BundleSelection =
   | { subject: string; index?: never; forward?: never; query?: never; indexes?: never }
   | { index: number | bigint; forward?: boolean; subject?: never; query?: never; indexes?: never }
@@ -446,7 +449,7 @@ export interface RecordCiOptions {
  * whether it was already there (a retried step: nothing written, the stored entry's receipt).
  */
 export interface CiRecorded extends Receipt {
-  alreadyRecorded: boolean
+  already_recorded: boolean
 }
 
 /** Options of `ledger.importGit` (as `trailseal import git`). */
@@ -516,7 +519,7 @@ export declare class Ledger {
    * `process.env`), plus the step's own `attrs`, `refs` (`[{rel, ref}]`) and `payload`.
    * The entry `id` is derived from the run and the step, so a retried step is recorded
    * once: the second time nothing is written and the stored entry's receipt comes back
-   * with `alreadyRecorded: true`. Rejects with `invalid_argument` outside a known CI
+   * with `already_recorded: true`. Rejects with `invalid_argument` outside a known CI
    * system or for an attr key starting `ci.`.
    */
   recordCi(action: string, options?: RecordCiOptions): Promise<CiRecorded>

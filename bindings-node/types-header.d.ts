@@ -339,7 +339,10 @@ export interface GateResult {
   requirements: GateRequirement[]
 }
 
-/** What to bundle: exactly one of a subject, a trace, a query or a list of indexes. */
+/**
+ * What to bundle: exactly one of a subject, a trace, a query (with at least one filter: a query
+ * with none is refused, since it would bundle every entry) or a list of indexes.
+ */
 export type BundleSelection =
   | { subject: string; index?: never; forward?: never; query?: never; indexes?: never }
   | { index: number | bigint; forward?: boolean; subject?: never; query?: never; indexes?: never }
@@ -446,7 +449,7 @@ export interface RecordCiOptions {
  * whether it was already there (a retried step: nothing written, the stored entry's receipt).
  */
 export interface CiRecorded extends Receipt {
-  alreadyRecorded: boolean
+  already_recorded: boolean
 }
 
 /** Options of `ledger.importGit` (as `trailseal import git`). */

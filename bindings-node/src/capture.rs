@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown, ValueType};
 use napi::Env;
 use napi_derive::napi;
-use serde_json::Value;
 use trailseal::capture::ci::{self, CiContext, Step};
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
@@ -204,7 +203,7 @@ impl Ledger {
     /// `process.env`), plus the step's own `attrs`, `refs` (`[{rel, ref}]`) and `payload`.
     /// The entry `id` is derived from the run and the step, so a retried step is recorded
     /// once: the second time nothing is written and the stored entry's receipt comes back
-    /// with `alreadyRecorded: true`. Rejects with `invalid_argument` outside a known CI
+    /// with `already_recorded: true`. Rejects with `invalid_argument` outside a known CI
     /// system or for an attr key starting `ci.`.
     #[napi(
         js_name = "recordCi",
@@ -221,11 +220,7 @@ impl Ledger {
         self.job(args, |l, a| {
             let subject = a.subject.as_ref().map(|(t, i)| (t.as_str(), i.as_str()));
             let r = a.ctx.record(l, &a.action, subject, &a.step)?;
-            let mut v = r.receipt.to_json();
-            if let Value::Object(o) = &mut v {
-                o.insert("alreadyRecorded".into(), r.already_recorded.into());
-            }
-            Ok(Json::of(&v))
+            Ok(Json::of(&r.to_json()))
         })
     }
 

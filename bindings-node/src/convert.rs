@@ -292,19 +292,26 @@ pub(crate) fn strings(v: &Unknown<'_>, what: &str) -> Result<Vec<String>, Error>
 
 /// A proof given as an object (fields read exactly, `number` or `bigint` for integers) or
 /// as its SPEC JSON text, as the JSON text the core's proof parser reads.
-pub(crate) fn proof_text(v: &Unknown<'_>, what: &'static str) -> Result<String, Error> {
+pub(crate) fn proof_text(env: &Env, v: &Unknown<'_>, what: &'static str) -> Result<String, Error> {
     match type_of(v)? {
         ValueType::String => string(v, what),
-        ValueType::Object => Ok(to_json(v, what, 0)?.to_string()),
+        ValueType::Object => Ok(to_json(env, v, what, 0)?.to_string()),
         _ => Err(bad_arg(format!(
             "{what} must be an object or its JSON text"
         ))),
     }
 }
 
+/// A JS value as JSON for a core parser, with integers exact (`bigint` too, which
+/// `JSON.stringify` refuses) and a `Date` as its RFC 3339 text.
+pub(crate) fn json_value(env: &Env, v: &Unknown<'_>, what: &'static str) -> Result<Value, Error> {
+    to_json(env, v, what, 0)
+}
+
 /// A JS value as JSON, with integers exact (`bigint` too). `undefined`, functions and
-/// symbols are left out of objects and are `null` in arrays, as `JSON.stringify` does.
-fn to_json(v: &Unknown<'_>, what: &'static str, depth: usize) -> Result<Value, Error> {
+/// symbols are left out of objects and are `null` in arrays, as `JSON.stringify` does; a
+/// `Date` is what `JSON.stringify` makes of it.
+fn to_json(env: &Env, v: &Unknown<'_>, what: &'static str, depth: usize) -> Result<Value, Error> {
     let malformed = |reason: String| Error::Malformed { what, reason };
     if depth > MAX_DEPTH {
         return Err(malformed("nested too deeply (or cyclic)".into()));
@@ -334,10 +341,11 @@ fn to_json(v: &Unknown<'_>, what: &'static str, depth: usize) -> Result<Value, E
                 _ => return Err(malformed("a bigint does not fit in 64 bits".into())),
             }
         }
+        ValueType::Object if v.is_date().unwrap_or(false) => json_arg(env, v, what)?,
         ValueType::Object if v.is_array().unwrap_or(false) => Value::Array(
             elements(v, what)?
                 .iter()
-                .map(|e| to_json(e, what, depth + 1))
+                .map(|e| to_json(env, e, what, depth + 1))
                 .collect::<Result<_, _>>()?,
         ),
         ValueType::Object => {
@@ -354,7 +362,7 @@ fn to_json(v: &Unknown<'_>, what: &'static str, depth: usize) -> Result<Value, E
                 ) {
                     continue;
                 }
-                map.insert(key, to_json(&value, what, depth + 1)?);
+                map.insert(key, to_json(env, &value, what, depth + 1)?);
             }
             Value::Object(map)
         }

@@ -13,7 +13,7 @@ use napi::bindgen_prelude::{AsyncTask, Buffer, ToNapiValue, TypeName, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
-use trailseal::{CreateOptions, Durability, Error, HashAlg, OpenOptions, VerifyOptions};
+use trailseal::{CreateOptions, Durability, Error, HashAlg, OpenOptions, Outside, VerifyOptions};
 
 use crate::convert::{self, bytes, entry_text, opt_u64, parse_entry, string, u64_arg};
 use crate::error::{bad_arg, closed, guard, js_error};
@@ -154,26 +154,27 @@ fn open_options(opts: Option<Unknown<'_>>) -> Result<OpenOptions, Error> {
     Ok(out)
 }
 
-/// The `{checkpoint, verifierKey}` of `verifyInclusion` and `verifyConsistency`: both or
-/// neither.
-pub(crate) fn verify_options(opts: Option<Unknown<'_>>) -> Result<Option<(String, String)>, Error> {
+/// The `{checkpoint, verifierKey}` options of `verifyInclusion`, `verifyConsistency` and
+/// `ledger.verify()`, as given: the core's `Outside::pair` decides what a half pair means.
+pub(crate) type CheckpointPair = (Option<String>, Option<String>);
+
+/// The `{checkpoint, verifierKey}` of `verifyInclusion` and `verifyConsistency`.
+pub(crate) fn verify_options(opts: Option<Unknown<'_>>) -> Result<CheckpointPair, Error> {
     Ok(checkpoint_options(opts, &["checkpoint", "verifierKey"])?.0)
 }
 
 /// The options of `ledger.verify()`: `{checkpoint, verifierKey}` as for `verify_options`, and
 /// `indexes` (default false).
-fn ledger_verify_options(
-    opts: Option<Unknown<'_>>,
-) -> Result<(Option<(String, String)>, bool), Error> {
+fn ledger_verify_options(opts: Option<Unknown<'_>>) -> Result<(CheckpointPair, bool), Error> {
     checkpoint_options(opts, &["checkpoint", "verifierKey", "indexes"])
 }
 
-/// The options named in `allowed`, out of `checkpoint` and `verifierKey` (both or neither)
-/// and `indexes` (default false).
+/// The options named in `allowed`, out of `checkpoint`, `verifierKey` and `indexes` (default
+/// false).
 fn checkpoint_options(
     opts: Option<Unknown<'_>>,
     allowed: &[&str],
-) -> Result<(Option<(String, String)>, bool), Error> {
+) -> Result<(CheckpointPair, bool), Error> {
     let (mut note, mut vkey, mut indexes) = (None, None, false);
     for (key, v) in convert::options(opts, "options", allowed)? {
         match key.as_str() {
@@ -183,13 +184,7 @@ fn checkpoint_options(
             _ => unreachable!("options() only returns allowed keys"),
         }
     }
-    match (note, vkey) {
-        (Some(n), Some(k)) => Ok((Some((n, k)), indexes)),
-        (None, None) => Ok((None, indexes)),
-        _ => Err(bad_arg(
-            "options.checkpoint and options.verifierKey go together",
-        )),
-    }
+    Ok(((note, vkey), indexes))
 }
 
 fn receipt(r: trailseal::Receipt) -> Json {
@@ -446,17 +441,17 @@ impl Ledger {
         ts_return_type = "Promise<VerifyReport>"
     )]
     pub fn verify(&self, options: Option<Unknown<'_>>) -> AsyncTask<Job<Json>> {
-        self.job(ledger_verify_options(options), |l, (against, indexes)| {
-            let opts = VerifyOptions::default().indexes(indexes);
-            let report = match against {
-                Some((note, vkey)) => {
-                    let verifier = trailseal::Verifier::from_key_string(&vkey)?;
-                    l.verify(&opts.against(&note, &verifier))?
-                }
-                None => l.verify(&opts)?,
-            };
-            Ok(Json::of(&report.to_json()))
-        })
+        self.job(
+            ledger_verify_options(options),
+            |l, ((note, vkey), indexes)| {
+                let opts = VerifyOptions::default().indexes(indexes);
+                let report = match Outside::pair(note.as_deref(), vkey.as_deref())? {
+                    Some(outside) => l.verify(&opts.against(outside.note, &outside.verifier()?))?,
+                    None => l.verify(&opts)?,
+                };
+                Ok(Json::of(&report.to_json()))
+            },
+        )
     }
 
     /// Make every append durable (for ledgers opened with `durable: false`).

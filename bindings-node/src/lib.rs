@@ -20,7 +20,7 @@ mod types;
 use napi::bindgen_prelude::{JsValue, Unknown};
 use napi::Env;
 use napi_derive::napi;
-use trailseal::{ErrorCode, Verifier};
+use trailseal::{ErrorCode, Outside, Verifier};
 
 use crate::convert::{is_nullish, proof_text, string, type_of};
 use crate::error::{guard, js_error};
@@ -29,15 +29,6 @@ use crate::types::Json;
 
 pub use crate::ledger::Ledger;
 pub use crate::signer::Signer;
-
-/// The checkpoint of a `{checkpoint, verifierKey}` option, signature checked.
-fn against(opts: Option<Unknown<'_>>) -> trailseal::Result<Option<trailseal::Checkpoint>> {
-    verify_options(opts)?
-        .map(|(note, vkey)| {
-            trailseal::Checkpoint::verify(&note, &Verifier::from_key_string(&vkey)?)
-        })
-        .transpose()
-}
 
 /// Check an inclusion proof (an object in SPEC form, or its JSON text): that its path leads
 /// from `leaf_hash` at `index` to `root`. Given `leaf` (the leaf bytes as a Buffer or
@@ -57,16 +48,14 @@ pub fn verify_inclusion(
     options: Option<Unknown<'_>>,
 ) -> napi::Result<()> {
     let run = || -> trailseal::Result<()> {
-        let proof = trailseal::InclusionProof::from_json(&proof_text(&proof, "inclusion proof")?)?;
-        let cp = against(options)?;
-        match leaf {
-            Some(leaf) if !is_nullish(&leaf)? => {
-                let bytes = leaf_bytes(&env, &leaf)?;
-                proof.verify_leaf(&bytes)?;
-            }
-            _ => proof.verify()?,
-        }
-        cp.map_or(Ok(()), |cp| proof.matches_checkpoint(&cp))
+        let proof = proof_text(&env, &proof, "inclusion proof")?;
+        let leaf = match leaf {
+            Some(leaf) if !is_nullish(&leaf)? => Some(leaf_bytes(&env, &leaf)?),
+            _ => None,
+        };
+        let (note, vkey) = verify_options(options)?;
+        let outside = Outside::pair(note.as_deref(), vkey.as_deref())?;
+        trailseal::check_inclusion(&proof, leaf.as_deref(), outside).map(|_| ())
     };
     guard(run).map_err(|e| js_error(&env, &e))
 }
@@ -97,14 +86,10 @@ pub fn verify_consistency(
     options: Option<Unknown<'_>>,
 ) -> napi::Result<()> {
     guard(|| {
-        let text = proof_text(&proof, "consistency proof")?;
-        let proof = trailseal::ConsistencyProof::from_json(&text)?;
-        let cp = against(options)?;
-        proof.verify()?;
-        match cp {
-            Some(cp) => proof.matches_checkpoint(&cp).map(|_| ()),
-            None => Ok(()),
-        }
+        let proof = proof_text(&env, &proof, "consistency proof")?;
+        let (note, vkey) = verify_options(options)?;
+        let outside = Outside::pair(note.as_deref(), vkey.as_deref())?;
+        trailseal::check_consistency(&proof, outside).map(|_| ())
     })
     .map_err(|e| js_error(&env, &e))
 }

@@ -19,9 +19,9 @@ use std::sync::Arc;
 use napi::bindgen_prelude::{AsyncTask, JsObjectValue, Object, Unknown, ValueType};
 use napi::Env;
 use napi_derive::napi;
-use serde_json::json;
+use serde_json::{json, Value};
 use trailseal::evidence::Selection;
-use trailseal::query::{split_subject, Query};
+use trailseal::query::Query;
 use trailseal::report::ReportOptions;
 use trailseal::{Error, GatePolicy, GateResult, Verifier};
 
@@ -80,72 +80,16 @@ enum Anchor {
     Checkpoint(String, Verifier),
 }
 
-/// What to bundle: exactly one of `subject`, `index` (with `forward`), `query`, `indexes`.
+/// What to bundle, in the core's selection form (`Selection::from_json`); `query` may also be
+/// given as its JSON text, as `query()`'s filters may.
 fn selection_arg(env: &Env, v: Unknown<'_>) -> Result<Selection, Error> {
-    if convert::is_nullish(&v)? {
-        return Err(bad_arg(
-            "selection must be {subject}, {index, forward?}, {query} or {indexes}",
-        ));
-    }
-    let opts = convert::options(
-        Some(v),
-        "selection",
-        &["subject", "index", "forward", "query", "indexes"],
-    )?;
-    let has = |k: &str| opts.iter().any(|(key, _)| key == k);
-    let picked: Vec<&str> = ["subject", "index", "query", "indexes"]
-        .into_iter()
-        .filter(|k| has(k))
-        .collect();
-    if picked.len() != 1 {
-        return Err(bad_arg(format!(
-            "selection must hold exactly one of subject, index, query or indexes (got {})",
-            if picked.is_empty() {
-                "none".to_owned()
-            } else {
-                picked.join(", ")
-            }
-        )));
-    }
-    if has("forward") && !has("index") {
-        return Err(bad_arg("selection.forward goes with selection.index"));
-    }
-    let mut forward = false;
-    let mut out = None;
-    for (key, v) in &opts {
-        match key.as_str() {
-            "subject" => {
-                let (t, id) = split_subject(&string(v, "selection.subject")?)?;
-                out = Some(Selection::Subject(t, id));
-            }
-            "index" => {
-                out = Some(Selection::Trace {
-                    index: u64_arg(v, "selection.index")?,
-                    forward: false,
-                })
-            }
-            "forward" => forward = boolean(v, "selection.forward")?,
-            "query" => {
-                out = Some(Selection::Query(Query::from_json(&json_arg(
-                    env,
-                    v,
-                    "selection.query",
-                )?)?))
-            }
-            "indexes" => {
-                let ix = convert::array(v, "selection.indexes", |i, e| {
-                    u64_arg(e, &format!("selection.indexes[{i}]"))
-                })?;
-                out = Some(Selection::Indexes(ix));
-            }
-            _ => unreachable!("options() only returns allowed keys"),
+    let mut value = convert::json_value(env, &v, "selection")?;
+    if let Some(q) = value.get_mut("query") {
+        if let Value::String(text) = q {
+            *q = trailseal::entry::parse_json(text.as_bytes())?;
         }
     }
-    Ok(match out {
-        Some(Selection::Trace { index, .. }) => Selection::Trace { index, forward },
-        Some(s) => s,
-        None => unreachable!("exactly one selection key was checked"),
-    })
+    Selection::from_json(&value)
 }
 
 /// How to prove a bundle: `{signer}`, or `{checkpoint, verifierKey}`.

@@ -430,13 +430,17 @@ test('bundle: a trace, a query, indexes, and against a checkpoint signed earlier
   await rejectsWith('invalid_argument', () => ledger.bundle({ query: { actor: 'nobody' } }, { signer }))
   await rejectsWith('out_of_range', () => ledger.bundle({ indexes: [99] }, { signer }))
   await rejectsWith('out_of_range', () => ledger.bundle({ index: 99 }, { signer }))
-  // Exactly one selection, and exactly one way to prove it.
-  await rejectsWith('invalid_argument', () => ledger.bundle({ subject: 'release:2026.11.3', index: 3 }, { signer }))
-  await rejectsWith('invalid_argument', () => ledger.bundle({}, { signer }))
-  await rejectsWith('invalid_argument', () => ledger.bundle(undefined, { signer }))
-  await rejectsWith('invalid_argument', () => ledger.bundle({ subject: 'release:2026.11.3', forward: true }, { signer }))
-  await rejectsWith('invalid_argument', () => ledger.bundle({ subjects: 'release:2026.11.3' }, { signer }))
-  await rejectsWith('invalid_argument', () => ledger.bundle({ indexes: [-1] }, { signer }))
+  // A query with no filter would bundle every entry: refused, as in every front end.
+  await rejectsWith('invalid_argument', () => ledger.bundle({ query: {} }, { signer }))
+  await rejectsWith('invalid_argument', () => ledger.bundle({ query: '{"limit": 5}' }, { signer }))
+  // Exactly one selection (the core's selection form, so another shape is malformed), and
+  // exactly one way to prove it.
+  await rejectsWith('malformed', () => ledger.bundle({ subject: 'release:2026.11.3', index: 3 }, { signer }))
+  await rejectsWith('malformed', () => ledger.bundle({}, { signer }))
+  await rejectsWith('malformed', () => ledger.bundle(undefined, { signer }))
+  await rejectsWith('malformed', () => ledger.bundle({ subject: 'release:2026.11.3', forward: true }, { signer }))
+  await rejectsWith('malformed', () => ledger.bundle({ subjects: 'release:2026.11.3' }, { signer }))
+  await rejectsWith('malformed', () => ledger.bundle({ indexes: [-1] }, { signer }))
   await rejectsWith('malformed', () => ledger.bundle({ subject: 'no-colon' }, { signer }))
   await rejectsWith('malformed', () => ledger.bundle({ query: { actr: 'alice' } }, { signer }))
   await rejectsWith('invalid_argument', () => ledger.bundle({ index: 3 }))

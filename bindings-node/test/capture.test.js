@@ -110,17 +110,17 @@ test('recordCi: one entry per step, a retry records nothing', async () => {
     }
     const size = ledger.size
     const first = await ledger.recordCi('test.passed', opts)
-    assert.deepEqual(Object.keys(first).sort(), ['alreadyRecorded', 'index', 'leaf_hash', 'root', 'time', 'tree_size'])
-    assert.equal(first.alreadyRecorded, false)
+    assert.deepEqual(Object.keys(first).sort(), ['already_recorded', 'index', 'leaf_hash', 'root', 'time', 'tree_size'])
+    assert.equal(first.already_recorded, false)
     assert.equal(first.index, size)
     const again = await ledger.recordCi('test.passed', opts)
-    assert.equal(again.alreadyRecorded, true, file)
-    assert.deepEqual({ ...again, alreadyRecorded: false }, first)
+    assert.equal(again.already_recorded, true, file)
+    assert.deepEqual({ ...again, already_recorded: false }, first)
     assert.equal(ledger.size, size + 1, `${file}: recorded twice`)
     if (retry) {
       // The step retried: attempt-specific variables differ, still one entry.
       const r = await ledger.recordCi('test.passed', { ...opts, env: { ...env, [retry[0]]: retry[1] } })
-      assert.equal(r.alreadyRecorded, true, `${file}: a retry was recorded twice`)
+      assert.equal(r.already_recorded, true, `${file}: a retry was recorded twice`)
       assert.equal(r.index, first.index)
     }
     const e = ledger.get(first.index)
@@ -141,8 +141,8 @@ test('recordCi: one entry per step, a retry records nothing', async () => {
   const env = envFile('github-actions.env')
   const a = await ledger.recordCi('deploy.succeeded', { env, subject: 'service:payments-api' })
   const b = await ledger.recordCi('deploy.succeeded', { env, subject: { type: 'service', id: 'payments-api' } })
-  assert.equal(a.alreadyRecorded, false)
-  assert.equal(b.alreadyRecorded, true)
+  assert.equal(a.already_recorded, false)
+  assert.equal(b.already_recorded, true)
   assert.equal(b.index, a.index)
   assert.deepEqual(ledger.get(a.index).subject, { type: 'service', id: 'payments-api' })
 

@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     payload: { tests: 120 },
     env: process.env,
   })
-  const retried: boolean = rec.alreadyRecorded
+  const retried: boolean = rec.already_recorded
   const recIndex: number = rec.index
   await ledger.recordCi('deploy.succeeded', { subject: { type: 'service', id: 'payments-api' } })
   await ledger.recordCi('build.succeeded')

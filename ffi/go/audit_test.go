@@ -497,7 +497,9 @@ func TestAuditBundles(t *testing.T) {
 		{Selection{Subject: "release:2026.11.3", Indexes: []uint64{1}}, ErrMalformed},
 		{Selection{Subject: "release:2026.11.3", Index: new(uint64)}, ErrMalformed},
 		{SelectSubject("nocolon"), ErrMalformed},
-		{SelectQuery(Query{Cursor: "x"}), ErrMalformed},
+		// A query with no filter would bundle every entry: refused, whatever else it holds.
+		{SelectQuery(Query{}), ErrInvalidArgument},
+		{SelectQuery(Query{Cursor: "x"}), ErrInvalidArgument},
 	} {
 		_, err := l.Bundle(c.sel, s)
 		wantCode(t, err, c.want)

@@ -680,12 +680,15 @@ void trailseal_signer_free(trailseal_signer *signer);
  * Verifies an inclusion proof given as SPEC JSON (RFC 9162 section 2.1.3.2): its path leads
  * from `leaf_hash` at `index` to `root`. Needs no ledger.
  *
- * With `checkpoint_note` and `verifier_key` (pass both or neither, NULL), the checkpoint's
- * signature is checked too and the proof must be for its tree (same size and root), so the
- * root is one the log signed. Returns `TRAILSEAL_STATUS_OK` when everything checks out;
- * `TRAILSEAL_STATUS_MALFORMED` for a proof, note or key that does not parse (or a path of the
- * wrong length); `TRAILSEAL_STATUS_OUT_OF_RANGE` for an index outside the tree;
- * `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a proof or signature that does not verify.
+ * With `checkpoint_note` and `verifier_key` (pass both or neither, NULL: one without the
+ * other is `TRAILSEAL_STATUS_INVALID_ARGUMENT`), the checkpoint's signature is checked too
+ * and the proof must be for its tree (same size and root), so the root is one the log
+ * signed. Returns `TRAILSEAL_STATUS_OK` when everything checks out;
+ * `TRAILSEAL_STATUS_MALFORMED` for a proof, note or key that does not parse;
+ * `TRAILSEAL_STATUS_OUT_OF_RANGE` for an index outside the tree;
+ * `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a proof (a path of the wrong length included)
+ * or signature that does not verify. The checks run in the core's one order
+ * (`trailseal::proof_check`): the checkpoint's signature before the proof.
  *
  * # Safety
  *

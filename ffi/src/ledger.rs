@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use trailseal::merkle::to_hex;
 use trailseal::{
-    CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Verifier, VerifyOptions,
+    CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Outside, VerifyOptions,
 };
 
 use crate::{
@@ -688,6 +688,7 @@ pub unsafe extern "C" fn trailseal_ledger_verify_with_options(
                 .into());
             }
             let against = outside_checkpoint(checkpoint_note, verifier_key)?;
+            let verifier = against.as_ref().map(Outside::verifier).transpose()?;
             let mut tick = |done: u64, total: u64| {
                 if let Some(f) = progress {
                     // SAFETY: per the caller's contract.
@@ -698,22 +699,23 @@ pub unsafe extern "C" fn trailseal_ledger_verify_with_options(
             if progress.is_some() {
                 opts = opts.progress(&mut tick);
             }
-            if let Some((note, v)) = &against {
-                opts = opts.against(note, v);
+            if let (Some(outside), Some(v)) = (&against, &verifier) {
+                opts = opts.against(outside.note, v);
             }
             Ok(l.verify_with(opts)?.to_json())
         })
     }
 }
 
-/// The optional `(checkpoint_note, verifier_key)` pair: both or neither.
+/// The optional `(checkpoint_note, verifier_key)` pair, as the core's `Outside::pair` takes
+/// it (which refuses one without the other).
 ///
 /// # Safety
 /// Both are NULL or NUL-terminated strings.
 pub(crate) unsafe fn outside_checkpoint<'a>(
     checkpoint_note: *const c_char,
     verifier_key: *const c_char,
-) -> Res<Option<(&'a str, Verifier)>> {
+) -> Res<Option<Outside<'a>>> {
     // SAFETY: per the caller's contract.
     let (note, vkey) = unsafe {
         (
@@ -721,14 +723,7 @@ pub(crate) unsafe fn outside_checkpoint<'a>(
             opt_str(verifier_key, "verifier_key")?,
         )
     };
-    match (note, vkey) {
-        (None, None) => Ok(None),
-        (Some(note), Some(vkey)) => Ok(Some((note, Verifier::from_key_string(vkey)?))),
-        _ => Err(Error::InvalidArgument(
-            "checkpoint_note and verifier_key go together: give both or neither".into(),
-        )
-        .into()),
-    }
+    Ok(Outside::pair(note, vkey)?)
 }
 
 /// Makes every append made through a handle opened with `durable` false durable.

@@ -3,48 +3,23 @@
 use std::ffi::c_char;
 
 use trailseal::merkle::to_hex;
-use trailseal::{entry, Checkpoint, ConsistencyProof, Error, InclusionProof};
+use trailseal::{check_consistency, check_inclusion, entry, Checkpoint, Error};
 
 use crate::ledger::{outside_checkpoint, parse_hash};
-use crate::{arg_bytes, arg_str, guard, put_json, put_string, trailseal_status, Out, Res};
-
-/// Opens the optional outside checkpoint: `Some` (its signature checked) when one was given.
-///
-/// # Safety
-/// Both are NULL or NUL-terminated strings.
-unsafe fn trusted_checkpoint(
-    checkpoint_note: *const c_char,
-    verifier_key: *const c_char,
-) -> Res<Option<Checkpoint>> {
-    // SAFETY: per the caller's contract.
-    let against = unsafe { outside_checkpoint(checkpoint_note, verifier_key)? };
-    match against {
-        None => Ok(None),
-        Some((note, verifier)) => Ok(Some(Checkpoint::verify(note, &verifier)?)),
-    }
-}
-
-fn check_inclusion(proof: &str, leaf: Option<&[u8]>, trusted: Option<Checkpoint>) -> Res {
-    let proof = InclusionProof::from_json(proof)?;
-    match leaf {
-        Some(bytes) => proof.verify_leaf(bytes)?,
-        None => proof.verify()?,
-    }
-    if let Some(cp) = trusted {
-        proof.matches_checkpoint(&cp)?;
-    }
-    Ok(())
-}
+use crate::{arg_bytes, arg_str, guard, put_json, put_string, trailseal_status, Out};
 
 /// Verifies an inclusion proof given as SPEC JSON (RFC 9162 section 2.1.3.2): its path leads
 /// from `leaf_hash` at `index` to `root`. Needs no ledger.
 ///
-/// With `checkpoint_note` and `verifier_key` (pass both or neither, NULL), the checkpoint's
-/// signature is checked too and the proof must be for its tree (same size and root), so the
-/// root is one the log signed. Returns `TRAILSEAL_STATUS_OK` when everything checks out;
-/// `TRAILSEAL_STATUS_MALFORMED` for a proof, note or key that does not parse (or a path of the
-/// wrong length); `TRAILSEAL_STATUS_OUT_OF_RANGE` for an index outside the tree;
-/// `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a proof or signature that does not verify.
+/// With `checkpoint_note` and `verifier_key` (pass both or neither, NULL: one without the
+/// other is `TRAILSEAL_STATUS_INVALID_ARGUMENT`), the checkpoint's signature is checked too
+/// and the proof must be for its tree (same size and root), so the root is one the log
+/// signed. Returns `TRAILSEAL_STATUS_OK` when everything checks out;
+/// `TRAILSEAL_STATUS_MALFORMED` for a proof, note or key that does not parse;
+/// `TRAILSEAL_STATUS_OUT_OF_RANGE` for an index outside the tree;
+/// `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a proof (a path of the wrong length included)
+/// or signature that does not verify. The checks run in the core's one order
+/// (`trailseal::proof_check`): the checkpoint's signature before the proof.
 ///
 /// # Safety
 ///
@@ -60,8 +35,9 @@ pub unsafe extern "C" fn trailseal_verify_inclusion(
         // SAFETY: per this function's contract.
         unsafe {
             let proof = arg_str(proof_json, "proof_json")?;
-            let trusted = trusted_checkpoint(checkpoint_note, verifier_key)?;
-            check_inclusion(proof, None, trusted)
+            let outside = outside_checkpoint(checkpoint_note, verifier_key)?;
+            check_inclusion(proof, None, outside)?;
+            Ok(())
         }
     })
 }
@@ -88,8 +64,9 @@ pub unsafe extern "C" fn trailseal_verify_inclusion_leaf(
         unsafe {
             let proof = arg_str(proof_json, "proof_json")?;
             let leaf = arg_bytes(leaf, leaf_len, "leaf")?;
-            let trusted = trusted_checkpoint(checkpoint_note, verifier_key)?;
-            check_inclusion(proof, Some(leaf), trusted)
+            let outside = outside_checkpoint(checkpoint_note, verifier_key)?;
+            check_inclusion(proof, Some(leaf), outside)?;
+            Ok(())
         }
     })
 }
@@ -115,12 +92,8 @@ pub unsafe extern "C" fn trailseal_verify_consistency(
         // SAFETY: per this function's contract.
         unsafe {
             let proof = arg_str(proof_json, "proof_json")?;
-            let trusted = trusted_checkpoint(checkpoint_note, verifier_key)?;
-            let proof = ConsistencyProof::from_json(proof)?;
-            proof.verify()?;
-            if let Some(cp) = trusted {
-                proof.matches_checkpoint(&cp)?;
-            }
+            let outside = outside_checkpoint(checkpoint_note, verifier_key)?;
+            check_consistency(proof, outside)?;
             Ok(())
         }
     })

@@ -1,0 +1,368 @@
+//! The shared case table (`tests/vectors/cases.json`, format in `tests/vectors/README.md`),
+//! replayed through the `trailseal` command: every front end answers each row the same.
+//!
+//! The command's contract is its exit status, with a core error's code at the end of its
+//! message (`... [malformed]`). A refusal of the command's own (a flag combination clap or the
+//! command refuses) names no code; it must then exit with the status the expected code maps to
+//! (2 for refused input, 1 for a failed check), which is all the command promises for it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
+
+/// Rows the command cannot express, each with the reason. Flags are typed and named, so a
+/// misspelt or mistyped key is refused by the flag parser rather than by the core; a row whose
+/// arguments cannot be written as flags and is not listed here fails the test.
+const SKIP: &[(&str, &str)] = &[
+    (
+        "query: an unknown filter is refused",
+        "filters are flags: a misspelt one is a clap error",
+    ),
+    (
+        "query: a filter of the wrong type",
+        "flags are text: there is no number to pass as --actor",
+    ),
+    (
+        "query: an unknown order",
+        "the order is the --oldest flag: there is no other to name",
+    ),
+    (
+        "bundle: indexes, sorted and once each",
+        "the command has no flag for a list of indexes",
+    ),
+    (
+        "bundle: an index beyond the log",
+        "the command has no flag for a list of indexes",
+    ),
+    (
+        "bundle: an unknown key",
+        "selections are flags: a misspelt one is a clap error",
+    ),
+    (
+        "bundle: an unknown query filter",
+        "filters are flags: a misspelt one is a clap error",
+    ),
+    (
+        "bundle: a negative index",
+        "the command has no flag for a list of indexes",
+    ),
+    (
+        "bundle: an index that is not a number",
+        "--index is parsed by clap, not the core",
+    ),
+];
+
+fn table() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/cases.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+struct Fixture {
+    dir: TempDir,
+    entries: PathBuf,
+    raw: PathBuf,
+    key: PathBuf,
+    files: std::cell::Cell<u32>,
+}
+
+impl Fixture {
+    /// A new file in the fixture's directory holding `bytes`.
+    fn file(&self, bytes: &[u8]) -> String {
+        let n = self.files.get() + 1;
+        self.files.set(n);
+        let p = self.dir.path().join(format!("arg-{n}"));
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    }
+}
+
+struct Run {
+    status: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn trailseal(args: &[String]) -> Run {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+fn ok(args: &[String]) -> Run {
+    let r = trailseal(args);
+    assert_eq!(r.status, 0, "{args:?}: {}", r.stderr);
+    r
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+fn fixture(t: &Value) -> Fixture {
+    let f = &t["fixture"];
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("signer.key");
+    std::fs::write(&key, f["signer_key"].as_str().unwrap()).unwrap();
+    let entries = dir.path().join("entries.redb");
+    let raw = dir.path().join("raw.redb");
+    let fx = Fixture {
+        entries: entries.clone(),
+        raw: raw.clone(),
+        key: key.clone(),
+        dir,
+        files: Default::default(),
+    };
+    for (ledger, extra) in [(&entries, None), (&raw, Some("--raw"))] {
+        let mut args = vec![
+            s("init"),
+            ledger.display().to_string(),
+            s("--origin"),
+            s(f["origin"].as_str().unwrap()),
+            s("--hash"),
+            s(f["hash"].as_str().unwrap()),
+            s("--key"),
+            key.display().to_string(),
+        ];
+        args.extend(extra.map(s));
+        ok(&args);
+    }
+    let lines: Vec<String> = f["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    let batch = fx.file(format!("{}\n", lines.join("\n")).as_bytes());
+    ok(&[s("append"), entries.display().to_string(), batch]);
+    let mut args = vec![s("append"), raw.display().to_string(), s("--raw")];
+    for leaf in f["raw_leaves"].as_array().unwrap() {
+        args.push(fx.file(leaf.as_str().unwrap().as_bytes()));
+    }
+    ok(&args);
+    fx
+}
+
+/// A query's filters as flags; `None` when the JSON has no flag form.
+fn filter_flags(filter: &Value) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for (k, v) in filter.as_object()? {
+        match (k.as_str(), v) {
+            (
+                "actor" | "via" | "action" | "subject" | "decision" | "policy" | "since" | "until"
+                | "cursor",
+                Value::String(x),
+            ) => {
+                out.extend([format!("--{k}"), x.clone()]);
+            }
+            ("attrs", Value::Object(m)) => {
+                for (ak, av) in m {
+                    out.extend([s("--attr"), format!("{ak}={}", av.as_str()?)]);
+                }
+            }
+            ("refs", Value::Array(refs)) => {
+                for r in refs {
+                    out.extend([s("--ref"), s(r.as_str()?)]);
+                }
+            }
+            ("links_to", Value::Number(n)) => out.extend([s("--links-to"), s(n.as_u64()?)]),
+            ("limit", Value::Number(n)) => out.extend([s("--limit"), s(n.as_u64()?)]),
+            ("order", Value::String(o)) if o == "oldest" => out.push(s("--oldest")),
+            ("order", Value::String(o)) if o == "newest" => {}
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// A bundle selection as flags; `None` when the JSON has no flag form.
+fn selection_flags(sel: &Value) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for (k, v) in sel.as_object()? {
+        match (k.as_str(), v) {
+            ("subject", Value::String(x)) => out.extend([s("--subject"), x.clone()]),
+            ("index", Value::Number(n)) => out.extend([s("--index"), s(n.as_u64()?)]),
+            ("forward", Value::Bool(true)) => out.push(s("--forward")),
+            ("forward", Value::Bool(false)) => {}
+            ("query", q) => out.extend(filter_flags(q)?),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The flags of a row's outside checkpoint, only the halves it gives.
+fn outside_flags(fx: &Fixture, a: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(note) = a.get("checkpoint").and_then(Value::as_str) {
+        out.extend([s("--checkpoint"), fx.file(note.as_bytes())]);
+    }
+    if let Some(vkey) = a.get("verifier_key").and_then(Value::as_str) {
+        out.extend([s("--vkey"), s(vkey)]);
+    }
+    out
+}
+
+/// The command line of a row, and how to read its stdout into the result shape; `None` when
+/// the row has no command-line form.
+type Reader = fn(&str) -> Value;
+
+fn command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Reader)> {
+    let entries = fx.entries.display().to_string();
+    let raw = fx.raw.display().to_string();
+    Some(match call {
+        "query" => {
+            let mut args = vec![s("query"), entries, s("--json")];
+            args.extend(filter_flags(&a["filter"])?);
+            (args, |out| {
+                let ix: Vec<Value> = out
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap()["index"].clone())
+                    .collect();
+                json!({ "indexes": ix })
+            })
+        }
+        "bundle" => {
+            let mut args = vec![
+                s("bundle"),
+                entries,
+                s("--key"),
+                fx.key.display().to_string(),
+            ];
+            args.extend(selection_flags(&a["selection"])?);
+            args.extend([
+                s("-o"),
+                fx.dir.path().join("out.bundle").display().to_string(),
+            ]);
+            args.push(s("--json"));
+            (args, |out| {
+                let v: Value = serde_json::from_str(out).unwrap();
+                json!({ "indexes": v["entries"] })
+            })
+        }
+        "gate" => {
+            let policy = fx.file(a["policy"].to_string().as_bytes());
+            let subject = s(a["subject"].as_str()?);
+            (
+                vec![
+                    s("gate"),
+                    entries,
+                    s("--subject"),
+                    subject,
+                    s("--policy"),
+                    policy,
+                    s("--json"),
+                ],
+                |out| {
+                    let v: Value = serde_json::from_str(out).unwrap();
+                    let missed: Vec<&Value> = v["requirements"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|r| r["met"] == json!(false))
+                        .map(|r| &r["name"])
+                        .collect();
+                    json!({ "passed": v["passed"], "missed": missed })
+                },
+            )
+        }
+        "verify" => {
+            let mut args = vec![s("verify"), raw];
+            args.extend(outside_flags(fx, a));
+            (args, |out| {
+                let v: Value = serde_json::from_str(out).unwrap();
+                json!({ "size": v["size"], "consistent_with_checkpoint": v["consistent_with_checkpoint"] })
+            })
+        }
+        "verify_inclusion" | "verify_consistency" => {
+            let kind = if call == "verify_inclusion" {
+                "--inclusion"
+            } else {
+                "--consistency"
+            };
+            let mut args = vec![
+                s("verify-proof"),
+                s(kind),
+                fx.file(a["proof"].to_string().as_bytes()),
+            ];
+            if let Some(leaf) = a.get("leaf").and_then(Value::as_str) {
+                args.extend([s("--leaf"), fx.file(leaf.as_bytes())]);
+            }
+            args.extend(outside_flags(fx, a));
+            (args, |_| json!({}))
+        }
+        other => panic!("unknown call {other:?} in the case table"),
+    })
+}
+
+/// The exit status the command gives for a core error code (the README's error table).
+fn exit_status_of(code: &str) -> i32 {
+    match code {
+        "verification_failed" | "tampered" | "inconsistent" => 1,
+        "not_found" | "not_a_ledger" | "locked" | "storage" | "io" | "internal" => 3,
+        _ => 2,
+    }
+}
+
+/// The code at the end of the command's message: `trailseal: ... [code]`.
+fn code_in(stderr: &str) -> Option<&str> {
+    let line = stderr.trim_end().lines().last()?;
+    let code = line.strip_suffix(']')?.rsplit_once('[')?.1;
+    code.chars()
+        .all(|c| c.is_ascii_lowercase() || c == '_')
+        .then_some(code)
+}
+
+#[test]
+fn every_row_as_the_table_says() {
+    let t = table();
+    let fx = fixture(&t);
+    let skip: BTreeMap<&str, &str> = SKIP.iter().copied().collect();
+    let rows = t["cases"].as_array().unwrap();
+    for name in skip.keys() {
+        assert!(
+            rows.iter().any(|r| r["name"] == *name),
+            "SKIP names no row: {name}"
+        );
+    }
+    let mut failed = Vec::new();
+    for row in rows {
+        let name = row["name"].as_str().unwrap();
+        let call = row["call"].as_str().unwrap();
+        if skip.contains_key(name) {
+            continue;
+        }
+        let Some((args, read)) = command(&fx, call, &row["args"]) else {
+            failed.push(format!("{name}: no command-line form, and not in SKIP"));
+            continue;
+        };
+        let r = trailseal(&args);
+        // A failed gate prints its result and exits 1.
+        let gate_result = call == "gate" && r.status == 1 && r.stdout.starts_with('{');
+        let got = if r.status == 0 || gate_result {
+            json!({ "ok": read(&r.stdout) })
+        } else {
+            match code_in(&r.stderr) {
+                Some(code) => json!({ "error": code }),
+                None => match row["expect"]["error"].as_str() {
+                    Some(want) if exit_status_of(want) == r.status => row["expect"].clone(),
+                    _ => json!({ "exit": r.status, "stderr": r.stderr }),
+                },
+            }
+        };
+        if got != row["expect"] {
+            failed.push(format!(
+                "{name}: got {got}, want {} ({args:?})",
+                row["expect"]
+            ));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}

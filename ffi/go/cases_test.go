@@ -1,0 +1,251 @@
+package trailseal
+
+// The shared case table (tests/vectors/cases.json, format in tests/vectors/README.md),
+// replayed through the Go package: every front end answers each row the same.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// casesSkip lists the rows the Go API cannot express, each with the reason. Queries and
+// selections are structs, so a misspelt or mistyped key is a compile error in Go, not a
+// refusal by the library; an outside checkpoint is one *SignedCheckpoint, so half of one
+// cannot be passed. A row whose arguments do not survive the typed API and is not listed
+// here fails the test.
+var casesSkip = map[string]string{
+	"query: an unknown filter is refused":              "Query is a struct: no field to misspell",
+	"query: a filter of the wrong type":                "Query.Actor is a string",
+	"bundle: an unknown key":                           "Selection is a struct: no field to misspell",
+	"bundle: an unknown query filter":                  "Query is a struct: no field to misspell",
+	"bundle: a negative index":                         "Selection.Indexes is []uint64",
+	"bundle: a trace, forward false":                   "Forward false is Go's zero value, never written: the row \"a trace backward\" is that call",
+	"bundle: an index that is not a number":            "Selection.Index is *uint64",
+	"verify_inclusion: a checkpoint without its key":   "SignedCheckpoint holds both halves or is nil",
+	"verify_inclusion: a key without its checkpoint":   "SignedCheckpoint holds both halves or is nil",
+	"verify_consistency: a checkpoint without its key": "SignedCheckpoint holds both halves or is nil",
+	"verify_consistency: a key without its checkpoint": "SignedCheckpoint holds both halves or is nil",
+	"verify: a checkpoint without its key":             "SignedCheckpoint holds both halves or is nil",
+	"verify: a key without its checkpoint":             "SignedCheckpoint holds both halves or is nil",
+}
+
+type caseRow struct {
+	Name   string                     `json:"name"`
+	Call   string                     `json:"call"`
+	Args   map[string]json.RawMessage `json:"args"`
+	Expect json.RawMessage            `json:"expect"`
+}
+
+type caseTable struct {
+	Fixture struct {
+		Origin    string            `json:"origin"`
+		Hash      HashAlg           `json:"hash"`
+		SignerKey string            `json:"signer_key"`
+		Entries   []json.RawMessage `json:"entries"`
+		RawLeaves []string          `json:"raw_leaves"`
+	} `json:"fixture"`
+	Cases []caseRow `json:"cases"`
+}
+
+type caseFixture struct {
+	entries, raw *Ledger
+	signer       *Signer
+}
+
+// sameJSON reports whether two JSON texts hold the same value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
+}
+
+// typed decodes text into v and reports whether v writes the same JSON back: whether the
+// typed API can say what the row says.
+func typed(text []byte, v any) bool {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.DisallowUnknownFields()
+	if dec.Decode(v) != nil {
+		return false
+	}
+	back, err := json.Marshal(v)
+	return err == nil && sameJSON(text, back)
+}
+
+// errNotTyped marks a row whose arguments the typed API cannot express.
+var errNotTyped = errors.New("not expressible in the Go API")
+
+func str(a map[string]json.RawMessage, key string) (string, bool) {
+	raw, ok := a[key]
+	if !ok {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// outside is the row's checkpoint: nil for none; errNotTyped for half of one.
+func outside(a map[string]json.RawMessage) (*SignedCheckpoint, error) {
+	note, hasNote := str(a, "checkpoint")
+	vkey, hasKey := str(a, "verifier_key")
+	switch {
+	case !hasNote && !hasKey:
+		return nil, nil
+	case hasNote && hasKey:
+		return &SignedCheckpoint{Note: note, VerifierKey: vkey}, nil
+	}
+	return nil, errNotTyped
+}
+
+func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, error) {
+	switch call {
+	case "query":
+		var q Query
+		if !typed(a["filter"], &q) {
+			return nil, errNotTyped
+		}
+		page, err := fx.entries.Query(q)
+		if err != nil {
+			return nil, err
+		}
+		ix := []uint64{}
+		for _, f := range page.Entries {
+			ix = append(ix, f.Index)
+		}
+		return map[string]any{"indexes": ix}, nil
+	case "bundle":
+		var sel Selection
+		if !typed(a["selection"], &sel) {
+			return nil, errNotTyped
+		}
+		text, err := fx.entries.Bundle(sel, fx.signer)
+		if err != nil {
+			return nil, err
+		}
+		var b struct {
+			Entries []struct {
+				Index uint64 `json:"index"`
+			} `json:"entries"`
+		}
+		if err := json.Unmarshal(text, &b); err != nil {
+			return nil, err
+		}
+		ix := []uint64{}
+		for _, e := range b.Entries {
+			ix = append(ix, e.Index)
+		}
+		return map[string]any{"indexes": ix}, nil
+	case "gate":
+		subject, _ := str(a, "subject")
+		r, err := fx.entries.Gate(subject, a["policy"])
+		if err != nil {
+			return nil, err
+		}
+		missed := []string{}
+		for _, q := range r.Requirements {
+			if !q.Met {
+				missed = append(missed, q.Name)
+			}
+		}
+		return map[string]any{"passed": r.Passed, "missed": missed}, nil
+	case "verify":
+		cp, err := outside(a)
+		if err != nil {
+			return nil, err
+		}
+		r, err := fx.raw.Verify(VerifyOptions{Against: cp})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"size": r.Size, "consistent_with_checkpoint": r.ConsistentWithCheckpoint}, nil
+	case "verify_inclusion":
+		cp, err := outside(a)
+		if err != nil {
+			return nil, err
+		}
+		var leaf []byte
+		if s, ok := str(a, "leaf"); ok {
+			leaf = []byte(s)
+		}
+		return map[string]any{}, VerifyInclusionJSON(a["proof"], leaf, cp)
+	case "verify_consistency":
+		cp, err := outside(a)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{}, VerifyConsistencyJSON(a["proof"], cp)
+	}
+	return nil, errors.New("unknown call " + call)
+}
+
+func TestCaseTable(t *testing.T) {
+	var table caseTable
+	readVectors(t, "cases.json", &table)
+	f := table.Fixture
+	dir := t.TempDir()
+	entries, err := Create(filepath.Join(dir, "entries.redb"), CreateOptions{Origin: f.Origin, Hash: f.Hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer entries.Close()
+	if _, err := entries.AppendBatch(f.Entries); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := Create(filepath.Join(dir, "raw.redb"), CreateOptions{Origin: f.Origin, Hash: f.Hash, Raw: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var leaves [][]byte
+	for _, l := range f.RawLeaves {
+		leaves = append(leaves, []byte(l))
+	}
+	if _, err := raw.AppendRawBatch(leaves); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ParseSigner(f.SignerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer signer.Close()
+	fx := &caseFixture{entries: entries, raw: raw, signer: signer}
+
+	names := map[string]bool{}
+	for _, row := range table.Cases {
+		names[row.Name] = true
+	}
+	for name := range casesSkip {
+		if !names[name] {
+			t.Errorf("casesSkip names no row: %s", name)
+		}
+	}
+	for _, row := range table.Cases {
+		t.Run(row.Name, func(t *testing.T) {
+			if why, ok := casesSkip[row.Name]; ok {
+				t.Skip(why)
+			}
+			result, err := runCase(fx, row.Call, row.Args)
+			var got any
+			var e *Error
+			switch {
+			case errors.Is(err, errNotTyped):
+				t.Fatal("the typed API cannot express this row, and it is not in casesSkip")
+			case errors.As(err, &e):
+				got = map[string]any{"error": e.Code.String()}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				got = map[string]any{"ok": result}
+			}
+			text, _ := json.Marshal(got)
+			if !sameJSON(text, row.Expect) {
+				t.Errorf("got %s, want %s", text, row.Expect)
+			}
+		})
+	}
+}
