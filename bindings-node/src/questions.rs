@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use trailseal::evidence::Selection;
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
-use trailseal::{Error, GatePolicy, GateResult, Verifier};
+use trailseal::{Error, GatePolicy, GateResult};
 
 use crate::convert::{self, boolean, json_arg, string, type_of, u64_arg};
 use crate::error::bad_arg;
@@ -72,12 +72,12 @@ fn kept_arg(v: &Unknown<'_>) -> Result<(GateResult, GatePolicy, std::sync::Weak<
     ))
 }
 
-/// How a bundle's proofs are anchored.
-enum Anchor {
-    /// Sign a fresh checkpoint of the current tree (kept in the ledger).
-    Sign(trailseal::Signer),
-    /// Prove against a checkpoint signed earlier.
-    Checkpoint(String, Verifier),
+/// The `{signer}` or `{checkpoint, verifierKey}` options of `bundle()`, as given: the core's
+/// `Anchor::choose` decides which (exactly one) is meant.
+struct AnchorArgs {
+    signer: Option<trailseal::Signer>,
+    checkpoint: Option<String>,
+    verifier_key: Option<String>,
 }
 
 /// What to bundle, in the core's selection form (`Selection::from_json`); `query` may also be
@@ -93,26 +93,21 @@ fn selection_arg(env: &Env, v: Unknown<'_>) -> Result<Selection, Error> {
 }
 
 /// How to prove a bundle: `{signer}`, or `{checkpoint, verifierKey}`.
-fn anchor_arg(env: &Env, v: Option<Unknown<'_>>) -> Result<Anchor, Error> {
-    let mut signer = None;
-    let mut note = None;
-    let mut vkey = None;
+fn anchor_arg(env: &Env, v: Option<Unknown<'_>>) -> Result<AnchorArgs, Error> {
+    let mut a = AnchorArgs {
+        signer: None,
+        checkpoint: None,
+        verifier_key: None,
+    };
     for (key, v) in convert::options(v, "options", &["signer", "checkpoint", "verifierKey"])? {
         match key.as_str() {
-            "signer" => signer = Some(signer_arg(env, &v)?),
-            "checkpoint" => note = Some(string(&v, "options.checkpoint")?),
-            "verifierKey" => vkey = Some(string(&v, "options.verifierKey")?),
+            "signer" => a.signer = Some(signer_arg(env, &v)?),
+            "checkpoint" => a.checkpoint = Some(string(&v, "options.checkpoint")?),
+            "verifierKey" => a.verifier_key = Some(string(&v, "options.verifierKey")?),
             _ => unreachable!("options() only returns allowed keys"),
         }
     }
-    match (signer, note, vkey) {
-        (Some(s), None, None) => Ok(Anchor::Sign(s)),
-        (None, Some(n), Some(k)) => Ok(Anchor::Checkpoint(n, Verifier::from_key_string(&k)?)),
-        _ => Err(bad_arg(
-            "options must be {signer} (sign a checkpoint now) or {checkpoint, verifierKey} \
-             (prove against one signed earlier)",
-        )),
-    }
+    Ok(a)
 }
 
 /// `report()`'s `{since, changeActions}`.
@@ -266,13 +261,12 @@ impl Ledger {
     ) -> AsyncTask<Job<String>> {
         let args = selection_arg(&env, selection).and_then(|s| Ok((s, anchor_arg(&env, options)?)));
         self.job(args, |l, (selection, anchor)| {
-            let b = match anchor {
-                Anchor::Sign(signer) => l.bundle(&selection, &signer)?,
-                Anchor::Checkpoint(note, verifier) => {
-                    l.bundle_with_checkpoint(&selection, &note, &verifier)?
-                }
-            };
-            Ok(b.to_text())
+            let anchor = trailseal::Anchor::choose(
+                anchor.signer.as_ref(),
+                anchor.checkpoint.as_deref(),
+                anchor.verifier_key.as_deref(),
+            )?;
+            Ok(l.bundle_anchored(&selection, &anchor)?.to_text())
         })
     }
 

@@ -43,6 +43,12 @@ const calls = {
     const r = await fx.entries.gate(a.subject, a.policy)
     return { passed: r.passed, missed: r.requirements.filter((q) => !q.met).map((q) => q.name) }
   },
+  async report(fx, a) {
+    const opts = {}
+    if ('since' in a) opts.since = a.since
+    if ('change_actions' in a) opts.changeActions = a.change_actions
+    return fx.entries.report(opts)
+  },
   async verify(fx, a) {
     const r = await fx.raw.verify(outside(a))
     return { size: r.size, consistent_with_checkpoint: r.consistent_with_checkpoint }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use trailseal::entry;
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
-use trailseal::{Error, GatePolicy, Outside, Selection, Timestamp};
+use trailseal::{Anchor, GatePolicy, Selection, Timestamp};
 
 use crate::convert::{dumps, json_arg, value_to_py};
 use crate::ledger::PyLedger;
@@ -139,23 +139,8 @@ pub(crate) fn bundle(
             given.insert("indexes".into(), ix.into());
         }
         let selection = Selection::from_json(&Value::Object(given))?;
-        // The core has one call per way of proving a bundle and no rule choosing between
-        // them, so the choice between `signer=` and an outside checkpoint is made here.
-        let outside = Outside::pair(checkpoint.as_deref(), verifier_key.as_deref())?;
-        let b = match (signer, outside) {
-            (Some(s), None) => l.bundle(&selection, s)?,
-            (None, Some(o)) => l.bundle_with_checkpoint(&selection, o.note, &o.verifier()?)?,
-            (Some(_), Some(_)) => {
-                return Err(Error::InvalidArgument(
-                    "give signer=, or checkpoint= and verifier_key=, not both".into(),
-                ))
-            }
-            (None, None) => {
-                return Err(Error::InvalidArgument(
-                    "give signer= (a fresh checkpoint), or checkpoint= and verifier_key=".into(),
-                ))
-            }
-        };
+        let anchor = Anchor::choose(signer, checkpoint.as_deref(), verifier_key.as_deref())?;
+        let b = l.bundle_anchored(&selection, &anchor)?;
         Ok(b.to_text())
     })
 }

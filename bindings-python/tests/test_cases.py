@@ -61,6 +61,10 @@ def gate(fx: Fixture, a: Dict[str, Any]) -> Any:
     return {"passed": r["passed"], "missed": [q["name"] for q in r["requirements"] if not q["met"]]}
 
 
+def report(fx: Fixture, a: Dict[str, Any]) -> Any:
+    return fx[0].report(**a)
+
+
 def verify(fx: Fixture, a: Dict[str, Any]) -> Any:
     r = fx[1].verify(**outside(a))
     return {"size": r["size"], "consistent_with_checkpoint": r["consistent_with_checkpoint"]}
@@ -81,6 +85,7 @@ CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "query": query,
     "bundle": bundle,
     "gate": gate,
+    "report": report,
     "verify": verify,
     "verify_inclusion": verify_inclusion,
     "verify_consistency": verify_consistency,

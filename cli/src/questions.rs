@@ -11,11 +11,11 @@ use trailseal::query::{split_subject, Order, Query};
 use trailseal::report::{ReportOptions, Wait};
 use trailseal::trace::{Trace, TraceNode};
 use trailseal::why::Why;
-use trailseal::{GatePolicy, Ledger, Selection, Signer, Timestamp};
+use trailseal::{Anchor, GatePolicy, Ledger, Selection, Signer, Timestamp};
 
 use crate::cli::Filters;
 use crate::error::{check_failed, io_fail, usage, Res};
-use crate::io::{emit, emit_line, emit_lines, ledger_signer, read_text, read_verifier};
+use crate::io::{emit, emit_line, emit_lines, ledger_signer, outside_texts, read_text};
 use crate::render::{actor_of, authz_of, entries, node_line, str_at, subject_of};
 
 /// `query`: the filters and how to page through the matches.
@@ -316,15 +316,14 @@ pub fn bundle(l: Ledger, a: &BundleArgs) -> Res {
     if a.limit == Some(0) {
         return Err(usage("--limit must be at least 1"));
     }
-    let b = match (&a.checkpoint, &a.vkey) {
-        (Some(c), Some(k)) => {
-            l.bundle_with_checkpoint(&selection, &read_text(c)?, &read_verifier(k)?)?
-        }
-        _ => {
-            let signer = ledger_signer(&l, &a.ledger, a.key.as_deref())?;
-            l.bundle(&selection, &signer)?
-        }
+    let (note, vkey) = outside_texts(a.checkpoint.as_deref(), a.vkey.as_deref())?;
+    // The ledger's signer key is looked for only when no checkpoint is given to prove against.
+    let signer = match (&note, &vkey) {
+        (None, None) => Some(ledger_signer(&l, &a.ledger, a.key.as_deref())?),
+        _ => None,
     };
+    let anchor = Anchor::choose(signer.as_ref(), note.as_deref(), vkey.as_deref())?;
+    let b = l.bundle_anchored(&selection, &anchor)?;
     let text = b.to_text();
     if a.output.as_os_str() == "-" {
         return emit(&text);

@@ -273,6 +273,21 @@ fn command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Reader)>
                 },
             )
         }
+        "report" => {
+            let mut args = vec![s("report"), entries, s("--json")];
+            if let Some(since) = a.get("since").and_then(Value::as_str) {
+                args.extend([s("--since"), s(since)]);
+            }
+            for action in a
+                .get("change_actions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                args.extend([s("--change-action"), s(action.as_str()?)]);
+            }
+            (args, |out| serde_json::from_str(out).unwrap())
+        }
         "verify" => {
             let mut args = vec![s("verify"), raw];
             args.extend(outside_flags(fx, a));

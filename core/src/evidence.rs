@@ -45,6 +45,7 @@ use crate::ledger::{Ledger, LedgerKind};
 use crate::merkle::{self, Hash, HashAlg};
 use crate::note::{Note, Signer, Verifier};
 use crate::proof::InclusionProof;
+use crate::proof_check::Outside;
 use crate::query::{Found, Order, Query};
 
 /// The `format` value of this version.
@@ -178,6 +179,38 @@ impl Selection {
                             .ok_or_else(|| bad("indexes must be numbers".into()))
                     })
                     .collect::<Result<_>>()?,
+            )),
+        }
+    }
+}
+
+/// What a bundle's proofs are made against.
+#[derive(Clone, Copy, Debug)]
+pub enum Anchor<'a> {
+    /// A checkpoint signed now with this key (and kept in the ledger).
+    Sign(&'a Signer),
+    /// A checkpoint signed earlier, for example one a witness cosigned, with the verifier key
+    /// that signed it.
+    Checkpoint(Outside<'a>),
+}
+
+impl<'a> Anchor<'a> {
+    /// The anchor a front end's optional arguments name: a signer, or a checkpoint with its
+    /// verifier key; exactly one of the two ([`Error::InvalidArgument`] otherwise, as for half
+    /// of a checkpoint pair).
+    pub fn choose(
+        signer: Option<&'a Signer>,
+        checkpoint: Option<&'a str>,
+        verifier_key: Option<&'a str>,
+    ) -> Result<Self> {
+        match (signer, Outside::pair(checkpoint, verifier_key)?) {
+            (Some(s), None) => Ok(Anchor::Sign(s)),
+            (None, Some(o)) => Ok(Anchor::Checkpoint(o)),
+            (Some(_), Some(_)) => Err(Error::InvalidArgument(
+                "give a signer (sign a checkpoint now) or a checkpoint and its verifier key (prove against one signed earlier), not both".into(),
+            )),
+            (None, None) => Err(Error::InvalidArgument(
+                "give a signer (sign a checkpoint now) or a checkpoint and its verifier key (prove against one signed earlier)".into(),
             )),
         }
     }
@@ -588,6 +621,16 @@ impl Ledger {
         let size = self.size()?;
         let note = self.checkpoint(signer, Some(size))?;
         self.bundle_indexes(&indexes, &note, &signer.verifier())
+    }
+
+    /// Bundle the selected entries, proven against what `anchor` names: the one call every
+    /// front end makes, so that choosing between signing now and a checkpoint signed earlier
+    /// is one rule.
+    pub fn bundle_anchored(&self, selection: &Selection, anchor: &Anchor<'_>) -> Result<Bundle> {
+        match anchor {
+            Anchor::Sign(signer) => self.bundle(selection, signer),
+            Anchor::Checkpoint(o) => self.bundle_with_checkpoint(selection, o.note, &o.verifier()?),
+        }
     }
 
     /// Bundle the selected entries, proven against a checkpoint signed earlier (for example

@@ -47,7 +47,7 @@ pub mod why;
 pub use checkpoint::Checkpoint;
 pub use entry::{Entry, Timestamp};
 pub use error::{Error, ErrorCode, Result};
-pub use evidence::{verify_bundle, verify_bundle_bytes, Bundle, BundleReport, Selection};
+pub use evidence::{verify_bundle, verify_bundle_bytes, Anchor, Bundle, BundleReport, Selection};
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
     CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, VerifyOptions,

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use trailseal::query::Query;
+use trailseal::report::ReportOptions;
 use trailseal::{
     check_consistency, check_inclusion, CreateOptions, Error, GatePolicy, HashAlg, Ledger, Outside,
     Selection, Signer, VerifyOptions,
@@ -121,6 +122,10 @@ fn run(fx: &Fixture, call: &str, args: &Value) -> Result<Value, Error> {
             check_consistency(&args["proof"].to_string(), outside)?;
             Ok(json!({}))
         }
+        "report" => Ok(fx
+            .entries
+            .report_with(&ReportOptions::from_json(args)?)?
+            .to_json()),
         other => panic!("unknown call {other:?} in the case table"),
     }
 }

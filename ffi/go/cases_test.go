@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // casesSkip lists the rows the Go API cannot express, each with the reason. Queries and
@@ -31,6 +32,7 @@ var casesSkip = map[string]string{
 	"verify_consistency: a key without its checkpoint": "SignedCheckpoint holds both halves or is nil",
 	"verify: a checkpoint without its key":             "SignedCheckpoint holds both halves or is nil",
 	"verify: a key without its checkpoint":             "SignedCheckpoint holds both halves or is nil",
+	"report: a since that is not RFC 3339 is refused":  "ReportOptions.Since is a time.Time",
 }
 
 type caseRow struct {
@@ -153,6 +155,37 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 			}
 		}
 		return map[string]any{"passed": r.Passed, "missed": missed}, nil
+	case "report":
+		var opts ReportOptions
+		if since, ok := str(a, "since"); ok {
+			t, err := time.Parse(time.RFC3339Nano, since)
+			if err != nil {
+				return nil, errNotTyped
+			}
+			opts.Since = t
+		}
+		if raw, ok := a["change_actions"]; ok {
+			if err := json.Unmarshal(raw, &opts.ChangeActions); err != nil {
+				return nil, err
+			}
+		}
+		r, err := fx.entries.Report(opts)
+		if err != nil {
+			return nil, err
+		}
+		text, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(text, &m); err != nil {
+			return nil, err
+		}
+		// Go writes a time in its own RFC 3339 spelling; the core writes nine digits.
+		if r.Since != nil {
+			m["since"] = r.Since.UTC().Format("2006-01-02T15:04:05.000000000Z")
+		}
+		return m, nil
 	case "verify":
 		cp, err := outside(a)
 		if err != nil {

@@ -2637,6 +2637,9 @@ static trailseal_status run_case(const struct case_fixture *fx, const char *call
     if (st == TRAILSEAL_STATUS_OK) *shape = gate_shape(out);
     free(subject);
     free(policy);
+  } else if (strcmp(call, "report") == 0) {
+    st = trailseal_ledger_report(fx->entries, args, &out);
+    if (st == TRAILSEAL_STATUS_OK) *shape = xstrdup(out);
   } else if (strcmp(call, "verify") == 0) {
     st = trailseal_ledger_verify_with_options(fx->raw, note, vkey, 0, NULL, NULL, &out);
     if (st == TRAILSEAL_STATUS_OK) *shape = verify_shape(out);
