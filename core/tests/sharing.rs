@@ -217,8 +217,19 @@ fn non_durable_handles_hold_the_file_alone() {
         },
     )
     .unwrap();
+    assert_eq!(l.sharing(), Sharing::Exclusive);
     l.append(&entry(0)).unwrap();
     l.sync().unwrap();
+}
+
+#[test]
+fn a_handle_reports_how_it_was_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    let w = create(&path);
+    assert_eq!((w.sharing(), w.read_only()), (Sharing::MultiWriter, false));
+    let r = Ledger::open_with(&path, &read_only()).unwrap();
+    assert_eq!((r.sharing(), r.read_only()), (Sharing::MultiWriter, true));
 }
 
 #[test]

@@ -360,6 +360,18 @@ impl Ledger {
         &self.path
     }
 
+    /// How this handle shares the file with other processes: the mode asked for at open, or
+    /// the default chosen for its durability ([`OpenOptions::sharing`]); always
+    /// [`Sharing::Exclusive`] on a caller's backend.
+    pub fn sharing(&self) -> Sharing {
+        self.sharing
+    }
+
+    /// Whether this handle was opened read-only ([`OpenOptions::read_only`]).
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn store(&self) -> Result<Arc<Store>> {
         self.store
             .read()
