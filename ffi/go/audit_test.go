@@ -497,7 +497,8 @@ func TestAuditBundles(t *testing.T) {
 		{Selection{Subject: "release:2026.11.3", Indexes: []uint64{1}}, ErrMalformed},
 		{Selection{Subject: "release:2026.11.3", Index: new(uint64)}, ErrMalformed},
 		{SelectSubject("nocolon"), ErrMalformed},
-		{SelectQuery(Query{Cursor: "x"}), ErrMalformed},
+		{SelectQuery(Query{Actor: "alice", Cursor: "x"}), ErrMalformed},
+		{SelectQuery(Query{Cursor: "x"}), ErrInvalidArgument}, // no filter: every entry
 	} {
 		_, err := l.Bundle(c.sel, s)
 		wantCode(t, err, c.want)
