@@ -9,6 +9,15 @@ export type HashName = 'blake3' | 'sha256'
 export type LedgerKind = 'entries' | 'raw'
 
 /**
+ * How a handle shares its ledger file with other handles and processes (every handle open on
+ * a file at once must use the same mode). `'multi-writer'`: any number read and append at
+ * once, each following the others' commits (the default for durable handles).
+ * `'single-writer'`: one writes, any number read beside it. `'exclusive'`: a writing handle
+ * holds the file alone (the default, and the only mode, for `durable: false`).
+ */
+export type Sharing = 'exclusive' | 'single-writer' | 'multi-writer'
+
+/**
  * The `code` of every error this package throws or rejects with (the core's stable codes;
  * `errorCodes()` lists them in the order of their numeric `status`).
  */
@@ -106,14 +115,20 @@ export interface CreateOptions {
   durable?: boolean
   /** Limit on one leaf's bytes (default 1 MiB). */
   maxEntryBytes?: number
+  /** How the returned handle shares the file (default: see `Sharing`). */
+  share?: Sharing
 }
 
 /** Options of `Ledger.open`. */
 export interface OpenOptions {
-  /** If another process holds the ledger, wait up to this many milliseconds (default: reject with `locked` at once). */
+  /** If another handle or process holds the ledger in a way `share` does not allow, wait up to this many milliseconds (default: reject with `locked` at once). */
   wait?: number
   /** Appends resolve once fsync'd (default true). */
   durable?: boolean
+  /** How this handle shares the file (default `'multi-writer'`, `'exclusive'` when not durable). A shared mode with `durable: false` rejects with `invalid_argument`. */
+  share?: Sharing
+  /** Never write a byte of the file (read permission is enough); appends, checkpoints and `sync` reject with `invalid_argument` (default false). */
+  readOnly?: boolean
 }
 
 /**
@@ -539,8 +554,10 @@ export declare class Ledger {
   /** Create a new ledger file at `path` (refused with `already_exists` if it exists). */
   static create(path: string, options: CreateOptions): Promise<Ledger>
   /**
-   * Open an existing ledger file. Another process holding it makes this reject with
-   * `locked` at once, or after `options.wait` milliseconds.
+   * Open an existing ledger file. `options.share` says how this handle shares the file with
+   * others (default `'multi-writer'`, or `'exclusive'` when not durable); when the mode
+   * keeps this handle out it rejects with `locked` at once, or after `options.wait`
+   * milliseconds. `options.readOnly` opens a handle that never writes to the file.
    */
   static open(path: string, options?: OpenOptions): Promise<Ledger>
   /** The log's origin line (the first line of its checkpoints). */
@@ -553,6 +570,16 @@ export declare class Ledger {
   get path(): string
   /** The most bytes one leaf (one canonical entry) may have. */
   get maxEntryBytes(): number
+  /**
+   * How this handle shares the file: the mode asked for, or the default chosen for its
+   * durability.
+   */
+  get sharing(): Sharing
+  /**
+   * Whether this handle was opened with `readOnly: true` (every write through it rejects
+   * with `invalid_argument`).
+   */
+  get readOnly(): boolean
   /** Whether `close()` was called. */
   get closed(): boolean
   /** The number of leaves. */

@@ -9,6 +9,15 @@ export type HashName = 'blake3' | 'sha256'
 export type LedgerKind = 'entries' | 'raw'
 
 /**
+ * How a handle shares its ledger file with other handles and processes (every handle open on
+ * a file at once must use the same mode). `'multi-writer'`: any number read and append at
+ * once, each following the others' commits (the default for durable handles).
+ * `'single-writer'`: one writes, any number read beside it. `'exclusive'`: a writing handle
+ * holds the file alone (the default, and the only mode, for `durable: false`).
+ */
+export type Sharing = 'exclusive' | 'single-writer' | 'multi-writer'
+
+/**
  * The `code` of every error this package throws or rejects with (the core's stable codes;
  * `errorCodes()` lists them in the order of their numeric `status`).
  */
@@ -106,14 +115,20 @@ export interface CreateOptions {
   durable?: boolean
   /** Limit on one leaf's bytes (default 1 MiB). */
   maxEntryBytes?: number
+  /** How the returned handle shares the file (default: see `Sharing`). */
+  share?: Sharing
 }
 
 /** Options of `Ledger.open`. */
 export interface OpenOptions {
-  /** If another process holds the ledger, wait up to this many milliseconds (default: reject with `locked` at once). */
+  /** If another handle or process holds the ledger in a way `share` does not allow, wait up to this many milliseconds (default: reject with `locked` at once). */
   wait?: number
   /** Appends resolve once fsync'd (default true). */
   durable?: boolean
+  /** How this handle shares the file (default `'multi-writer'`, `'exclusive'` when not durable). A shared mode with `durable: false` rejects with `invalid_argument`. */
+  share?: Sharing
+  /** Never write a byte of the file (read permission is enough); appends, checkpoints and `sync` reject with `invalid_argument` (default false). */
+  readOnly?: boolean
 }
 
 /**

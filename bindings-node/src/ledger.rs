@@ -13,7 +13,9 @@ use napi::bindgen_prelude::{AsyncTask, Buffer, ToNapiValue, TypeName, Unknown};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
-use trailseal::{CreateOptions, Durability, Error, HashAlg, OpenOptions, Outside, VerifyOptions};
+use trailseal::{
+    CreateOptions, Durability, Error, HashAlg, OpenOptions, Outside, Sharing, VerifyOptions,
+};
 
 use crate::convert::{self, bytes, entry_text, opt_u64, parse_entry, string, u64_arg};
 use crate::error::{bad_arg, closed, guard, js_error};
@@ -58,6 +60,8 @@ pub struct Ledger {
     kind: &'static str,
     path: String,
     max_entry_bytes: u64,
+    sharing: &'static str,
+    read_only: bool,
 }
 
 impl Ledger {
@@ -68,6 +72,8 @@ impl Ledger {
             kind: inner.kind().name(),
             path: inner.path().to_string_lossy().into_owned(),
             max_entry_bytes: inner.max_entry_bytes(),
+            sharing: inner.sharing().name(),
+            read_only: inner.read_only(),
             shared: Arc::new(Shared {
                 ledger: RwLock::new(Some(inner)),
                 closed: AtomicBool::new(false),
@@ -115,7 +121,7 @@ fn create_options(opts: Option<Unknown<'_>>) -> Result<CreateOptions, Error> {
     for (key, v) in convert::options(
         opts,
         "options",
-        &["origin", "hash", "raw", "durable", "maxEntryBytes"],
+        &["origin", "hash", "raw", "durable", "maxEntryBytes", "share"],
     )? {
         match key.as_str() {
             "origin" => origin = Some(string(&v, "options.origin")?),
@@ -127,6 +133,7 @@ fn create_options(opts: Option<Unknown<'_>>) -> Result<CreateOptions, Error> {
             }
             "durable" => out.durability = durability(convert::boolean(&v, "options.durable")?),
             "maxEntryBytes" => out.max_entry_bytes = u64_arg(&v, "options.maxEntryBytes")?,
+            "share" => out.sharing = Some(sharing(&v)?),
             _ => unreachable!("options() only returns allowed keys"),
         }
     }
@@ -136,7 +143,7 @@ fn create_options(opts: Option<Unknown<'_>>) -> Result<CreateOptions, Error> {
 
 fn open_options(opts: Option<Unknown<'_>>) -> Result<OpenOptions, Error> {
     let mut out = OpenOptions::default();
-    for (key, v) in convert::options(opts, "options", &["wait", "durable"])? {
+    for (key, v) in convert::options(opts, "options", &["wait", "durable", "share", "readOnly"])? {
         match key.as_str() {
             "wait" => {
                 let ms = convert::number(&v, "options.wait")?;
@@ -148,10 +155,17 @@ fn open_options(opts: Option<Unknown<'_>>) -> Result<OpenOptions, Error> {
                 out.wait = Some(Duration::from_secs_f64(ms / 1000.0));
             }
             "durable" => out.durability = durability(convert::boolean(&v, "options.durable")?),
+            "share" => out.sharing = Some(sharing(&v)?),
+            "readOnly" => out.read_only = convert::boolean(&v, "options.readOnly")?,
             _ => unreachable!("options() only returns allowed keys"),
         }
     }
     Ok(out)
+}
+
+/// `options.share`: a mode name, parsed by the core as in every binding.
+fn sharing(v: &Unknown<'_>) -> Result<Sharing, Error> {
+    string(v, "options.share")?.parse()
 }
 
 /// The `{checkpoint, verifierKey}` options of `verifyInclusion`, `verifyConsistency` and
@@ -209,8 +223,10 @@ impl Ledger {
         })
     }
 
-    /// Open an existing ledger file. Another process holding it makes this reject with
-    /// `locked` at once, or after `options.wait` milliseconds.
+    /// Open an existing ledger file. `options.share` says how this handle shares the file with
+    /// others (default `'multi-writer'`, or `'exclusive'` when not durable); when the mode
+    /// keeps this handle out it rejects with `locked` at once, or after `options.wait`
+    /// milliseconds. `options.readOnly` opens a handle that never writes to the file.
     #[napi(
         ts_args_type = "path: string, options?: OpenOptions",
         ts_return_type = "Promise<Ledger>"
@@ -263,6 +279,20 @@ impl Ledger {
             self.kind,
             self.shared.is_closed()
         )
+    }
+
+    /// How this handle shares the file: the mode asked for, or the default chosen for its
+    /// durability.
+    #[napi(getter, ts_return_type = "Sharing")]
+    pub fn sharing(&self) -> &'static str {
+        self.sharing
+    }
+
+    /// Whether this handle was opened with `readOnly: true` (every write through it rejects
+    /// with `invalid_argument`).
+    #[napi(getter, js_name = "readOnly")]
+    pub fn read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Whether `close()` was called.

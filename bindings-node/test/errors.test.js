@@ -237,15 +237,15 @@ test('not_a_ledger: open another program\'s file, random bytes, an empty file', 
   }
 })
 
-test('locked: a second open of a held ledger, at once or after `wait` ms', async () => {
+test('locked: a second exclusive open of a held ledger, at once or after `wait` ms', async () => {
   const file = ledgerPath()
-  const first = await ts.Ledger.create(file, { origin: 'o' })
-  await rejectsWith('locked', () => ts.Ledger.open(file))
+  const first = await ts.Ledger.create(file, { origin: 'o', share: 'exclusive' })
+  await rejectsWith('locked', () => ts.Ledger.open(file, { share: 'exclusive' }))
   const t0 = Date.now()
-  await rejectsWith('locked', () => ts.Ledger.open(file, { wait: 200 }))
+  await rejectsWith('locked', () => ts.Ledger.open(file, { wait: 200, share: 'exclusive' }))
   assert.ok(Date.now() - t0 >= 190, 'waited')
   // Released by close(): a waiting open gets it.
-  const waiting = ts.Ledger.open(file, { wait: 10_000 })
+  const waiting = ts.Ledger.open(file, { wait: 10_000, share: 'exclusive' })
   setTimeout(() => first.close(), 100)
   const second = await waiting
   assert.equal(second.origin, 'o')

@@ -268,3 +268,67 @@ test('close: calls in flight finish; later ones reject; the file is released', a
   await reopened.verify()
   await reopened.close()
 })
+
+test('sharing: two handles in the default mode both append and see each other\'s entries', async () => {
+  const file = ledgerPath()
+  const a = await ts.Ledger.create(file, { origin: 'o' })
+  const b = await ts.Ledger.open(file)
+  try {
+    assert.equal(a.sharing, 'multi-writer')
+    assert.equal(b.sharing, 'multi-writer')
+    assert.equal((await a.append(entry(0))).index, 0)
+    assert.equal((await b.append(entry(1))).index, 1)
+    assert.equal((await a.append(entry(2))).index, 2)
+    assert.equal(a.size, 3)
+    assert.equal(b.size, 3)
+    assert.deepEqual(a.get(1), b.get(1))
+    assert.equal(b.get(2).subject.id, 'svc-2')
+    assert.equal(a.root(), b.root())
+  } finally {
+    await b.close()
+    await a.close()
+  }
+})
+
+test('sharing: a read-only handle reads beside a writer and refuses writes', async () => {
+  const file = ledgerPath()
+  const w = await ts.Ledger.create(file, { origin: 'o' })
+  await w.append(entry(0))
+  const r = await ts.Ledger.open(file, { readOnly: true })
+  try {
+    assert.equal(r.readOnly, true)
+    assert.equal(w.readOnly, false)
+    assert.equal(r.size, 1)
+    await w.append(entry(1))
+    assert.equal(r.size, 2)
+    assert.deepEqual(r.get(1), w.get(1))
+    const err = await rejectsWith('invalid_argument', () => r.append(entry(2)))
+    assert.match(err.message, /read-only/)
+    await rejectsWith('invalid_argument', () => r.sync())
+    await rejectsWith('invalid_argument', () => r.checkpoint(ts.Signer.generate('o')))
+    assert.equal(w.size, 2)
+  } finally {
+    await r.close()
+    await w.close()
+  }
+})
+
+test('sharing: modes by name, and refused names and combinations', async () => {
+  const file = ledgerPath()
+  await (await ts.Ledger.create(file, { origin: 'o', share: 'single-writer' })).close()
+  const s = await ts.Ledger.open(file, { share: 'single_writer' })
+  assert.equal(s.sharing, 'single-writer')
+  await s.close()
+  const nd = await ts.Ledger.open(file, { durable: false })
+  assert.equal(nd.sharing, 'exclusive')
+  await nd.close()
+  await rejectsWith('malformed', () => ts.Ledger.open(file, { share: 'shared' }))
+  await rejectsWith('invalid_argument', () => ts.Ledger.open(file, { share: 42 }))
+  await rejectsWith('invalid_argument', () => ts.Ledger.open(file, { readOnly: 'yes' }))
+  await rejectsWith('invalid_argument', () =>
+    ts.Ledger.open(file, { durable: false, share: 'multi-writer' }),
+  )
+  await rejectsWith('malformed', () =>
+    ts.Ledger.create(ledgerPath(), { origin: 'o', share: 'shared' }),
+  )
+})

@@ -28,6 +28,7 @@ import {
   type QueryPage,
   type Receipt,
   type Report,
+  type Sharing,
   type StoredCheckpoint,
   type Trace,
   type TrailsealError,
@@ -58,6 +59,11 @@ async function main(): Promise<void> {
   const raw: Buffer = ledger.getRaw(0n)
   const size: number = ledger.size
   const root: string = ledger.root(size)
+  const reader: Ledger = await Ledger.open('audit.redb', { share: 'multi-writer', readOnly: true })
+  const mode: Sharing = reader.sharing
+  const readOnly: boolean = reader.readOnly
+  await reader.close()
+  await (await Ledger.open('audit.redb', { share: 'exclusive', wait: 100, durable: false })).close()
   const p: InclusionProof = ledger.proveInclusion(index, size)
   const c: ConsistencyProof = ledger.proveConsistency(1)
   verifyInclusion(p, e)
@@ -190,7 +196,7 @@ async function main(): Promise<void> {
   Signer.generate()
   // @ts-expect-error: proofs come back synchronously
   await ledger.proveInclusion(0).then(() => {})
-  void [rs, leafHash, time, v, root, cp, stored, storedKey, ext, checked, kind, hash, again, codes, wrong]
+  void [mode, readOnly, rs, leafHash, time, v, root, cp, stored, storedKey, ext, checked, kind, hash, again, codes, wrong]
   void [firstEntry, linked, rule, passed, recorded, inTree, median, breakGlass]
 }
 

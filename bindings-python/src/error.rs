@@ -93,7 +93,7 @@ pyo3::create_exception!(
     trailseal,
     LedgerLockedError,
     TrailsealError,
-    "Another process has the ledger open."
+    "The ledger is held in a way this open's sharing mode does not allow."
 );
 pyo3::create_exception!(
     trailseal,

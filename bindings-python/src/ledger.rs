@@ -16,7 +16,9 @@ use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use serde_json::Value;
 use trailseal::merkle::{self, HashAlg};
-use trailseal::{entry, CreateOptions, Error, Ledger, OpenOptions, Outside, VerifyOptions};
+use trailseal::{
+    entry, CreateOptions, Error, Ledger, OpenOptions, Outside, Sharing, VerifyOptions,
+};
 
 use crate::capture;
 use crate::convert::{dumps, durability, json_to_py, value_to_py};
@@ -38,6 +40,8 @@ pub(crate) struct PyLedger {
     path: PathBuf,
     max_entry_bytes: u64,
     verifier_key: Option<String>,
+    sharing: &'static str,
+    read_only: bool,
 }
 
 impl PyLedger {
@@ -49,6 +53,8 @@ impl PyLedger {
             path: l.path().to_owned(),
             max_entry_bytes: l.max_entry_bytes(),
             verifier_key: l.verifier_key().map(str::to_owned),
+            sharing: l.sharing().name(),
+            read_only: l.read_only(),
             inner: RwLock::new(Some(l)),
         }
     }
@@ -68,6 +74,11 @@ impl PyLedger {
         });
         core(py, r)
     }
+}
+
+/// `None` leaves the default to the core; a name is parsed by the core, as in every binding.
+fn sharing(name: Option<&str>) -> trailseal::Result<Option<Sharing>> {
+    name.map(Sharing::from_str).transpose()
 }
 
 impl Drop for PyLedger {
@@ -94,11 +105,12 @@ impl PyLedger {
     /// byte leaves instead of audit entries; `durable=False` lets appends return before their
     /// fsync until `sync()` (bulk imports). `verifier_key` (a `Signer.verifier_key`) is
     /// recorded as the key that signs this ledger's checkpoints: `checkpoint` (and `bundle`
-    /// with a signer) then refuses any other signer with InvalidArgumentError.
+    /// with a signer) then refuses any other signer with InvalidArgumentError. `share` is the
+    /// sharing mode of the returned handle, as for `open`.
     #[staticmethod]
     #[pyo3(signature = (
         path, origin, hash = "blake3", raw = false, durable = true, max_entry_bytes = None,
-        verifier_key = None
+        verifier_key = None, share = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn create(
@@ -110,6 +122,7 @@ impl PyLedger {
         durable: bool,
         max_entry_bytes: Option<u64>,
         verifier_key: Option<String>,
+        share: Option<&str>,
     ) -> PyResult<Self> {
         let mut opts = CreateOptions::new(origin).hash(core(py, HashAlg::from_str(hash))?);
         if raw {
@@ -120,15 +133,31 @@ impl PyLedger {
         }
         opts.durability = durability(durable);
         opts.verifier_key = verifier_key;
+        opts.sharing = core(py, sharing(share))?;
         let l = core(py, py.detach(|| guarded(|| Ledger::create(&path, &opts))))?;
         Ok(Self::wrap(l))
     }
 
-    /// Open a ledger file. If another process holds it, fail at once (LedgerLockedError), or
-    /// wait up to `wait` seconds.
+    /// Open a ledger file.
+    ///
+    /// `share` says how this handle shares the file with other handles and processes:
+    /// "multi-writer" (the default for durable handles: any number read and append at once,
+    /// each following the others' commits), "single-writer" (one writes, any number read) or
+    /// "exclusive" (the default, and only mode, for `durable=False`: a writing handle holds
+    /// the file alone). Every handle open on a file at once must use the same mode. When the
+    /// mode keeps this handle out, fail at once (LedgerLockedError), or wait up to `wait`
+    /// seconds. `read_only=True` never writes a byte of the file (read permission is
+    /// enough); appends, checkpoints and `sync` through it raise InvalidArgumentError.
     #[staticmethod]
-    #[pyo3(signature = (path, wait = None, durable = true))]
-    fn open(py: Python<'_>, path: PathBuf, wait: Option<f64>, durable: bool) -> PyResult<Self> {
+    #[pyo3(signature = (path, wait = None, durable = true, share = None, read_only = false))]
+    fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        wait: Option<f64>,
+        durable: bool,
+        share: Option<&str>,
+        read_only: bool,
+    ) -> PyResult<Self> {
         let wait = wait
             .map(|s| {
                 Duration::try_from_secs_f64(s)
@@ -138,6 +167,8 @@ impl PyLedger {
         let opts = OpenOptions {
             wait: core(py, wait)?,
             durability: durability(durable),
+            sharing: core(py, sharing(share))?,
+            read_only,
         };
         let l = core(
             py,
@@ -181,6 +212,19 @@ impl PyLedger {
     #[getter]
     fn verifier_key(&self) -> Option<&str> {
         self.verifier_key.as_deref()
+    }
+
+    /// How this handle shares the file: "multi-writer", "single-writer" or "exclusive" (the
+    /// mode asked for, or the default chosen for its durability).
+    #[getter]
+    fn sharing(&self) -> &'static str {
+        self.sharing
+    }
+
+    /// True when this handle was opened with `read_only=True`.
+    #[getter]
+    fn read_only(&self) -> bool {
+        self.read_only
     }
 
     /// True once `close()` was called.

@@ -94,8 +94,8 @@ def _id_conflict(tmp: Path) -> None:
 
 
 def _locked(tmp: Path) -> None:
-    led = _entries(tmp)
-    trailseal.Ledger.open(led.path)
+    led = trailseal.Ledger.create(tmp / "e.redb", origin="example.com/audit", share="exclusive")
+    trailseal.Ledger.open(led.path, share="exclusive")
 
 
 def _not_a_ledger(tmp: Path) -> None:

@@ -420,7 +420,7 @@ def test_close_and_context_manager(ledger_path: Path) -> None:
 HOLDER = textwrap.dedent(
     """
     import sys, time, trailseal
-    led = trailseal.Ledger.open(sys.argv[1])
+    led = trailseal.Ledger.open(sys.argv[1], share="exclusive")
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
     led.close()
@@ -438,15 +438,58 @@ def test_locked_by_another_process_and_wait(ledger_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         with pytest.raises(trailseal.LedgerLockedError) as e:
-            trailseal.Ledger.open(ledger_path)
+            trailseal.Ledger.open(ledger_path, share="exclusive")
         assert e.value.code == "locked" and e.value.status == 13
         start = time.monotonic()
         with pytest.raises(trailseal.LedgerLockedError):
-            trailseal.Ledger.open(ledger_path, wait=0.2)
+            trailseal.Ledger.open(ledger_path, wait=0.2, share="exclusive")
         assert time.monotonic() - start >= 0.15
-        with trailseal.Ledger.open(ledger_path, wait=30) as led:
-            assert len(led) == 0
+        with trailseal.Ledger.open(ledger_path, wait=30, share="exclusive") as led:
+            assert len(led) == 0 and led.sharing == "exclusive"
     finally:
         holder.wait(timeout=30)
     with pytest.raises(trailseal.InvalidArgumentError):
         trailseal.Ledger.open(ledger_path, wait=-1)
+
+
+def test_two_default_handles_append_and_follow_each_other(ledger_path: Path) -> None:
+    with trailseal.Ledger.create(ledger_path, origin="o") as a, trailseal.Ledger.open(
+        ledger_path
+    ) as b:
+        assert (a.sharing, b.sharing) == ("multi-writer", "multi-writer")
+        assert a.append(make_entry(0)).index == 0
+        assert b.append(make_entry(1)).index == 1
+        assert a.append(make_entry(2)).index == 2
+        assert len(a) == len(b) == 3
+        assert a.get(1) == b.get(1) and b.get(2) == a.get(2)
+        assert a.root() == b.root()
+
+
+def test_a_read_only_handle_reads_beside_a_writer_and_refuses_writes(ledger_path: Path) -> None:
+    with trailseal.Ledger.create(ledger_path, origin="o") as w:
+        w.append(make_entry(0))
+        with trailseal.Ledger.open(ledger_path, read_only=True) as r:
+            assert r.read_only and not w.read_only
+            assert len(r) == 1
+            w.append(make_entry(1))
+            assert len(r) == 2 and r.get(1) == w.get(1)
+            with pytest.raises(trailseal.InvalidArgumentError, match="read-only"):
+                r.append(make_entry(2))
+            with pytest.raises(trailseal.InvalidArgumentError):
+                r.sync()
+            with pytest.raises(trailseal.InvalidArgumentError):
+                r.checkpoint(trailseal.Signer.generate("o"))
+        assert len(w) == 2
+
+
+def test_sharing_modes_by_name_and_refused_ones(ledger_path: Path) -> None:
+    with trailseal.Ledger.create(ledger_path, origin="o", share="single-writer") as led:
+        assert led.sharing == "single-writer"
+    with trailseal.Ledger.open(ledger_path, share="single_writer") as led:  # type: ignore[arg-type]
+        assert led.sharing == "single-writer"
+    with trailseal.Ledger.open(ledger_path, durable=False) as led:
+        assert led.sharing == "exclusive"
+    with pytest.raises(trailseal.MalformedError, match="shared"):
+        trailseal.Ledger.open(ledger_path, share="shared")  # type: ignore[arg-type]
+    with pytest.raises(trailseal.InvalidArgumentError):
+        trailseal.Ledger.open(ledger_path, durable=False, share="multi-writer")

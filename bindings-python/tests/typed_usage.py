@@ -66,6 +66,9 @@ def main(directory: Path) -> int:
         policy = led.why(index)["policy"]
         assert found == [0] and cursor is None and traced == [0] and policy is None
         n: int = len(led)
+        with trailseal.Ledger.open(directory / "t.redb", share="multi-writer", read_only=True) as reader:
+            mode: str = reader.sharing
+            assert reader.read_only and mode == "multi-writer" and len(reader) == n
         try:
             led.get(99)
         except trailseal.OutOfRangeError as e:

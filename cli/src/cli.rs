@@ -24,8 +24,32 @@ pub struct Cli {
     /// If another process holds the ledger, wait up to this many seconds instead of failing.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub wait: Option<f64>,
+    /// How this process shares the ledger file with others; every process that has it open at
+    /// once must use the same mode. multi-writer (the default): any number of processes read
+    /// and append. single-writer: one appends, any number read. exclusive: one process has the
+    /// file, readers included (one fsync per commit instead of two).
+    #[arg(long, global = true, value_name = "MODE")]
+    pub share: Option<ShareName>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--share` values: the core's `Sharing` cannot derive clap's `ValueEnum`, so it is mirrored.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ShareName {
+    Exclusive,
+    SingleWriter,
+    MultiWriter,
+}
+
+impl From<ShareName> for trailseal::Sharing {
+    fn from(s: ShareName) -> Self {
+        match s {
+            ShareName::Exclusive => trailseal::Sharing::Exclusive,
+            ShareName::SingleWriter => trailseal::Sharing::SingleWriter,
+            ShareName::MultiWriter => trailseal::Sharing::MultiWriter,
+        }
+    }
 }
 
 /// `--hash` values: the core's `HashAlg` cannot derive clap's `ValueEnum`, so it is mirrored.

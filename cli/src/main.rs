@@ -52,7 +52,14 @@ fn run(cli: Cli) -> Res {
             .wait
             .map(|s| Duration::try_from_secs_f64(s).map_err(|e| usage(format!("--wait: {e}"))))
             .transpose()?,
+        sharing: cli.share.map(Into::into),
         ..OpenOptions::default()
+    };
+    // Commands that only read open the file read-only: they never change a byte of it, work
+    // with read permission alone, and run beside a process that is appending.
+    let read = OpenOptions {
+        read_only: true,
+        ..open.clone()
     };
     match cli.command {
         Command::Init {
@@ -64,18 +71,18 @@ fn run(cli: Cli) -> Res {
         } => init::init(&ledger, origin, hash, raw, key),
         Command::Append(args) => append::append(open_ledger(&args.ledger, &open)?, &args),
         Command::Show { ledger, index, raw } => {
-            show::show(open_ledger(&ledger, &open)?, index, raw)
+            show::show(open_ledger(&ledger, &read)?, index, raw)
         }
         Command::Checkpoint { ledger, key, size } => {
             proofs::checkpoint(open_ledger(&ledger, &open)?, &ledger, key, size)
         }
-        Command::Prove { which } => proofs::prove(which, &open),
+        Command::Prove { which } => proofs::prove(which, &read),
         Command::Verify {
             ledger,
             checkpoint,
             vkey,
             indexes,
-        } => verify::verify(open_ledger(&ledger, &open)?, checkpoint, vkey, indexes),
+        } => verify::verify(open_ledger(&ledger, &read)?, checkpoint, vkey, indexes),
         Command::VerifyProof {
             inclusion,
             leaf,
@@ -85,18 +92,18 @@ fn run(cli: Cli) -> Res {
         } => proofs::verify_proof(inclusion, leaf, consistency, checkpoint, vkey),
         Command::Record(a) => capture::record(&a, &open),
         Command::Import(a) => capture::import(&a, &open),
-        Command::Query(q) => questions::query(open_ledger(&q.ledger, &open)?, &q),
+        Command::Query(q) => questions::query(open_ledger(&q.ledger, &read)?, &q),
         Command::Trace {
             ledger,
             index,
             forward,
             json,
-        } => questions::trace(open_ledger(&ledger, &open)?, index, forward, json),
+        } => questions::trace(open_ledger(&ledger, &read)?, index, forward, json),
         Command::Why {
             ledger,
             index,
             json,
-        } => questions::why(open_ledger(&ledger, &open)?, index, json),
+        } => questions::why(open_ledger(&ledger, &read)?, index, json),
         Command::Gate {
             ledger,
             subject,
@@ -107,7 +114,8 @@ fn run(cli: Cli) -> Res {
             key,
             json,
         } => {
-            let l = open_ledger(&ledger, &open)?;
+            let writes = record || sign || key.is_some();
+            let l = open_ledger(&ledger, if writes { &open } else { &read })?;
             // The key is found (and checked) before the verdict is recorded, so a missing or
             // wrong key leaves the ledger as it was.
             let signer = (sign || key.is_some())
@@ -122,14 +130,23 @@ fn run(cli: Cli) -> Res {
                 json,
             )
         }
-        Command::Bundle(args) => questions::bundle(open_ledger(&args.ledger, &open)?, &args),
+        Command::Bundle(args) => {
+            // Signing a fresh checkpoint keeps it in the ledger; proving against one given
+            // only reads.
+            let how = if args.checkpoint.is_some() {
+                &read
+            } else {
+                &open
+            };
+            questions::bundle(open_ledger(&args.ledger, how)?, &args)
+        }
         Command::VerifyBundle { file, vkey, json } => verify::verify_bundle(&file, &vkey, json),
         Command::Report {
             ledger,
             since,
             change_actions,
             json,
-        } => questions::report(open_ledger(&ledger, &open)?, since, change_actions, json),
-        Command::Vkey { ledger, key } => proofs::vkey(ledger, key, &open),
+        } => questions::report(open_ledger(&ledger, &read)?, since, change_actions, json),
+        Command::Vkey { ledger, key } => proofs::vkey(ledger, key, &read),
     }
 }

@@ -2088,9 +2088,18 @@ fn bad_usage_exits_2() {
 
 #[test]
 fn a_held_ledger_is_locked_at_once_and_wait_waits_for_it() {
+    // Exclusive sharing: the holder keeps every other process out, readers included.
     let fx = Fx::with_entries(1);
     // A long-lived writer: it holds the ledger open as long as its stdin is open.
-    let (mut holder, mut stdin, rx) = spawn_piped(&["--wait", "10", "append", fx.l(), "-"]);
+    let (mut holder, mut stdin, rx) = spawn_piped(&[
+        "--share",
+        "exclusive",
+        "--wait",
+        "10",
+        "append",
+        fx.l(),
+        "-",
+    ]);
     writeln!(stdin, "{}", entry(1)).unwrap();
     stdin.flush().unwrap();
     // Without --batch the receipt only comes at EOF; so prove the ledger is open by waiting
@@ -2098,7 +2107,7 @@ fn a_held_ledger_is_locked_at_once_and_wait_waits_for_it() {
     // these probes, holding the ledger for an instant, cannot make it fail to start.)
     let start = Instant::now();
     let locked = loop {
-        let r = run(&["show", fx.l(), "0"]);
+        let r = run(&["--share", "exclusive", "show", fx.l(), "0"]);
         if r.status != 0 {
             break r;
         }
@@ -2115,7 +2124,7 @@ fn a_held_ledger_is_locked_at_once_and_wait_waits_for_it() {
     locked.expect(3).stderr_has("locked");
     // A refusal is immediate.
     let t = Instant::now();
-    run(&["prove", "inclusion", fx.l(), "0"])
+    run(&["--share", "exclusive", "prove", "inclusion", fx.l(), "0"])
         .expect(3)
         .stderr_has("locked");
     assert!(
@@ -2123,14 +2132,21 @@ fn a_held_ledger_is_locked_at_once_and_wait_waits_for_it() {
         "refusing took {:?}",
         t.elapsed()
     );
-    run(&["verify", fx.l()]).expect(3).stderr_has("locked");
-    // vkey reads the verifier key the ledger recorded, so it opens the ledger too.
-    run(&["vkey", fx.l()]).expect(3).stderr_has("locked");
-    run_in(&["append", fx.l()], &lines(&[entry(9)]))
+    run(&["--share", "exclusive", "verify", fx.l()])
         .expect(3)
         .stderr_has("locked");
+    // vkey reads the verifier key the ledger recorded, so it opens the ledger too.
+    run(&["--share", "exclusive", "vkey", fx.l()])
+        .expect(3)
+        .stderr_has("locked");
+    run_in(
+        &["--share", "exclusive", "append", fx.l()],
+        &lines(&[entry(9)]),
+    )
+    .expect(3)
+    .stderr_has("locked");
     // --wait: the second reader waits until the holder lets go.
-    let waiter = command(&["--wait", "10", "show", fx.l(), "1"])
+    let waiter = command(&["--share", "exclusive", "--wait", "10", "show", fx.l(), "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -2160,10 +2176,18 @@ fn a_held_ledger_is_locked_at_once_and_wait_waits_for_it() {
     let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["actor"]["id"], "user-1");
     // --wait also works after the subcommand, and a short --wait on a held ledger gives up.
-    let (mut holder, stdin, _rx) = spawn_piped(&["--wait", "10", "append", fx.l(), "-"]);
+    let (mut holder, stdin, _rx) = spawn_piped(&[
+        "--share",
+        "exclusive",
+        "--wait",
+        "10",
+        "append",
+        fx.l(),
+        "-",
+    ]);
     let start = Instant::now();
     loop {
-        if run(&["show", fx.l(), "0"]).status == 3 {
+        if run(&["--share", "exclusive", "show", fx.l(), "0"]).status == 3 {
             break;
         }
         assert!(
@@ -2177,7 +2201,7 @@ fn a_held_ledger_is_locked_at_once_and_wait_waits_for_it() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let t = Instant::now();
-    run(&["show", fx.l(), "0", "--wait", "0.3"])
+    run(&["show", fx.l(), "0", "--wait", "0.3", "--share", "exclusive"])
         .expect(3)
         .stderr_has("locked");
     assert!(
@@ -2187,8 +2211,51 @@ fn a_held_ledger_is_locked_at_once_and_wait_waits_for_it() {
     );
     drop(stdin);
     assert!(holder.wait().unwrap().success());
-    run(&["show", fx.l(), "0", "--wait", "0.3"]).expect(0);
+    run(&["show", fx.l(), "0", "--wait", "0.3", "--share", "exclusive"]).expect(0);
     assert_eq!(fx.size(), 2);
+}
+
+#[test]
+fn beside_a_streaming_appender_every_reader_and_another_writer_works() {
+    // The scenario with the default sharing: a service holds the ledger open and
+    // appends; an auditor reads, and a deploy script records, beside it.
+    let fx = Fx::with_entries(2);
+    let (mut holder, mut stdin, rx) = spawn_piped(&["append", fx.l(), "-", "--batch", "1"]);
+    writeln!(stdin, "{}", entry(2)).unwrap();
+    stdin.flush().unwrap();
+    let first: Value = serde_json::from_str(&rx.recv_timeout(LINE_TIMEOUT).unwrap()).unwrap();
+    check_receipt(&first, 2);
+    let before = std::fs::read(&fx.ledger).unwrap();
+    for args in [
+        vec!["show", fx.l(), "0"],
+        vec!["prove", "inclusion", fx.l(), "1"],
+        vec!["prove", "consistency", fx.l(), "1"],
+        vec!["verify", fx.l()],
+        vec!["verify", fx.l(), "--indexes"],
+        vec!["query", fx.l(), "--actor", "user-1"],
+        vec!["trace", fx.l(), "1"],
+        vec!["why", fx.l(), "1"],
+        vec!["report", fx.l()],
+        vec!["vkey", fx.l()],
+    ] {
+        run(&args).expect(0);
+    }
+    assert!(
+        std::fs::read(&fx.ledger).unwrap() == before,
+        "a read-only command changed the file"
+    );
+    // Another process appends beside the holder, and the holder follows it.
+    let other = run_in(&["append", fx.l()], &lines(&[entry(3)])).expect(0);
+    let theirs: Value = serde_json::from_slice(&other.stdout).unwrap();
+    check_receipt(&theirs, 3);
+    writeln!(stdin, "{}", entry(4)).unwrap();
+    stdin.flush().unwrap();
+    let next: Value = serde_json::from_str(&rx.recv_timeout(LINE_TIMEOUT).unwrap()).unwrap();
+    check_receipt(&next, 4);
+    drop(stdin);
+    assert!(holder.wait().unwrap().success());
+    run(&["verify", fx.l()]).expect(0);
+    assert_eq!(fx.size(), 5);
 }
 
 #[test]

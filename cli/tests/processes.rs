@@ -1,9 +1,11 @@
 //! Several processes appending to one ledger at once.
 //!
-//! With `--wait`, each waits for the others: every process succeeds, every entry is recorded
-//! exactly once at the index its receipt names, retried ids are not duplicated, and the ledger
-//! verifies. Without `--wait`, a process that finds the ledger held fails at once with exit
-//! status 3 and a `locked` message, having written nothing.
+//! With the default sharing (multi-writer), processes append side by side while others read:
+//! every process succeeds, every entry is recorded exactly once at the index its receipt names,
+//! retried ids are not duplicated, readers only ever see committed entries, and the ledger
+//! verifies. With `--share exclusive`, a process that finds the ledger held waits
+//! (`--wait`) or fails at once with exit status 3 and a `locked` message, having written
+//! nothing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use trailseal::{Ledger, VerifyOptions};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
 const ORIGIN: &str = "example.com/processes";
+const EXCLUSIVE: Option<&str> = Some("exclusive");
 
 fn init(dir: &Path) -> PathBuf {
     let ledger = dir.join("shared.redb");
@@ -43,9 +46,18 @@ fn lines(p: usize, n: usize) -> String {
         .collect()
 }
 
-/// `trailseal [--wait W] append LEDGER - --batch B` with `input` on stdin.
-fn spawn_append(ledger: &Path, wait: Option<&str>, batch: usize, input: String) -> Child {
+/// `trailseal [--share S] [--wait W] append LEDGER - --batch B` with `input` on stdin.
+fn spawn_append(
+    ledger: &Path,
+    share: Option<&str>,
+    wait: Option<&str>,
+    batch: usize,
+    input: String,
+) -> Child {
     let mut args: Vec<String> = Vec::new();
+    if let Some(s) = share {
+        args.extend(["--share".into(), s.into()]);
+    }
     if let Some(w) = wait {
         args.extend(["--wait".into(), w.into()]);
     }
@@ -91,11 +103,14 @@ fn concurrent_appenders_with_wait_lose_and_duplicate_nothing() {
         .map(|p| {
             (
                 p,
-                spawn_append(&ledger, Some("30"), 1 + p * 3, lines(p, EACH)),
+                spawn_append(&ledger, None, Some("30"), 1 + p * 3, lines(p, EACH)),
             )
         })
         .collect();
-    children.push((0, spawn_append(&ledger, Some("30"), 7, lines(0, EACH))));
+    children.push((
+        0,
+        spawn_append(&ledger, None, Some("30"), 7, lines(0, EACH)),
+    ));
     let mut by_proc: Vec<Vec<Vec<Value>>> = vec![Vec::new(); PROCS];
     for (p, child) in children {
         let out = child.wait_with_output().unwrap();
@@ -160,13 +175,20 @@ fn concurrent_appenders_with_wait_lose_and_duplicate_nothing() {
 }
 
 #[test]
-fn without_wait_a_held_ledger_is_refused_at_once() {
+fn exclusive_without_wait_a_held_ledger_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = init(dir.path());
-    let holder = Ledger::open(&ledger).unwrap();
+    let holder = Ledger::open_with(
+        &ledger,
+        &trailseal::OpenOptions {
+            sharing: Some(trailseal::Sharing::Exclusive),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     // Without --wait: exit 3, "locked", at once, nothing written.
     let started = Instant::now();
-    let out = spawn_append(&ledger, None, 1, lines(9, 3))
+    let out = spawn_append(&ledger, EXCLUSIVE, None, 1, lines(9, 3))
         .wait_with_output()
         .unwrap();
     let took = started.elapsed();
@@ -180,7 +202,7 @@ fn without_wait_a_held_ledger_is_refused_at_once() {
     );
     // With a short --wait: the same refusal, once the wait is over.
     let started = Instant::now();
-    let out = spawn_append(&ledger, Some("0.5"), 1, lines(9, 3))
+    let out = spawn_append(&ledger, EXCLUSIVE, Some("0.5"), 1, lines(9, 3))
         .wait_with_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
@@ -188,7 +210,7 @@ fn without_wait_a_held_ledger_is_refused_at_once() {
     assert!(started.elapsed() >= Duration::from_millis(500), "it waited");
     assert_eq!(holder.size().unwrap(), 0, "nothing was written");
     // With a long --wait: it gets the ledger once the holder lets go.
-    let waiter = spawn_append(&ledger, Some("30"), 1, lines(9, 3));
+    let waiter = spawn_append(&ledger, EXCLUSIVE, Some("30"), 1, lines(9, 3));
     std::thread::sleep(Duration::from_millis(300));
     drop(holder);
     let out = waiter.wait_with_output().unwrap();
@@ -201,11 +223,11 @@ fn without_wait_a_held_ledger_is_refused_at_once() {
 }
 
 #[test]
-fn racing_appenders_without_wait_either_succeed_whole_or_fail_locked() {
+fn exclusive_racing_appenders_without_wait_either_succeed_whole_or_fail_locked() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = init(dir.path());
     let children: Vec<Child> = (0..4)
-        .map(|p| spawn_append(&ledger, None, 5, lines(p, 20)))
+        .map(|p| spawn_append(&ledger, EXCLUSIVE, None, 5, lines(p, 20)))
         .collect();
     let mut written = 0;
     for (p, child) in children.into_iter().enumerate() {
@@ -229,4 +251,98 @@ fn racing_appenders_without_wait_either_succeed_whole_or_fail_locked() {
     assert!(written > 0, "at least one racer got the ledger");
     let l = Ledger::open(&ledger).unwrap();
     assert_eq!(l.verify(&VerifyOptions::default()).unwrap().size, written);
+}
+
+/// Runs the command to its end; its exit status and stdout.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn four_writers_and_a_reader_at_once() {
+    // Four processes append 10,000 entries each (TRAILSEAL_PROCESS_ENTRIES to change it) in
+    // batches while a fifth runs `verify` and `query` in a loop.
+    let each: usize = std::env::var("TRAILSEAL_PROCESS_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    const PROCS: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = init(dir.path());
+    let l = ledger.to_str().unwrap().to_owned();
+    let writers: Vec<Child> = (0..PROCS)
+        .map(|p| spawn_append(&ledger, None, None, 100, lines(p, each)))
+        .collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (l, done) = (l.clone(), done.clone());
+        std::thread::spawn(move || {
+            let (mut verified, mut last_size, mut last_hits) = (0, 0u64, 0usize);
+            let deadline = Instant::now() + Duration::from_secs(600);
+            while !done.load(std::sync::atomic::Ordering::Acquire) && Instant::now() < deadline {
+                let (code, out, err) = run(&["verify", &l]);
+                assert_eq!(code, Some(0), "verify during the run: {err}");
+                let size = serde_json::from_str::<Value>(&out).unwrap()["size"]
+                    .as_u64()
+                    .unwrap();
+                assert!(size >= last_size, "the ledger shrank: {size} < {last_size}");
+                last_size = size;
+                verified += 1;
+                let (code, out, err) = run(&["query", &l, "--actor", "proc-1", "--json"]);
+                assert_eq!(code, Some(0), "query during the run: {err}");
+                let hits: Vec<Value> = out
+                    .lines()
+                    .map(|x| serde_json::from_str(x).unwrap())
+                    .collect();
+                for h in &hits {
+                    assert_eq!(h["entry"]["actor"]["id"], "proc-1", "{h}");
+                    assert!(h["index"].as_u64().unwrap() < (PROCS * each) as u64);
+                }
+                assert!(
+                    hits.len() >= last_hits,
+                    "a committed entry vanished from a query"
+                );
+                last_hits = hits.len();
+            }
+            verified
+        })
+    };
+    let mut indexes = Vec::new();
+    for (p, w) in writers.into_iter().enumerate() {
+        let out = w.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "writer {p}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = receipts(&out);
+        assert_eq!(r.len(), each, "writer {p}: one receipt per entry");
+        indexes.extend(r.iter().map(|r| r["index"].as_u64().unwrap()));
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let verified = reader.join().unwrap();
+    assert!(verified > 0, "the reader never ran");
+    indexes.sort_unstable();
+    assert_eq!(
+        indexes,
+        (0..(PROCS * each) as u64).collect::<Vec<_>>(),
+        "{} receipts, every index once",
+        PROCS * each
+    );
+    let l = Ledger::open(&ledger).unwrap();
+    let report = l.verify(&VerifyOptions::default().indexes(true)).unwrap();
+    assert_eq!(
+        report.size,
+        (PROCS * each) as u64,
+        "every entry stored once"
+    );
+    println!(
+        "{} entries from {PROCS} processes; the reader verified {verified} times during the run",
+        PROCS * each
+    );
 }

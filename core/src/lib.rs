@@ -50,7 +50,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use evidence::{verify_bundle, verify_bundle_bytes, Anchor, Bundle, BundleReport, Selection};
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
-    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, VerifyOptions,
+    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, Sharing, VerifyOptions,
     VerifyReport,
 };
 pub use merkle::{Hash, HashAlg};

@@ -481,12 +481,17 @@ fn another_programs_redb_file_is_not_a_ledger() {
 
 #[test]
 fn a_ledger_open_elsewhere_is_locked() {
+    // Exclusive sharing: a handle that has the file excludes every other.
     let b = build(5);
-    let first = Ledger::open(&b.path).unwrap();
-    let e = Ledger::open(&b.path).unwrap_err();
+    let exclusive = trailseal::OpenOptions {
+        sharing: Some(trailseal::Sharing::Exclusive),
+        ..Default::default()
+    };
+    let first = Ledger::open_with(&b.path, &exclusive).unwrap();
+    let e = Ledger::open_with(&b.path, &exclusive).unwrap_err();
     assert_eq!(e.code(), ErrorCode::Locked, "{e}");
     drop(first);
-    Ledger::open(&b.path).unwrap();
+    Ledger::open_with(&b.path, &exclusive).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

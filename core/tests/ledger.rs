@@ -284,11 +284,19 @@ fn checkpoints_are_kept_and_checked_against() {
 
 #[test]
 fn second_process_handle_is_locked_out_or_waits() {
+    // Exclusive sharing: redb refuses a second open of the same file even within a process.
     let dir = tempfile::tempdir().unwrap();
-    let l = new_ledger(&dir, HashAlg::Blake3);
     let path = dir.path().join("l.redb");
-    // redb refuses a second open of the same file even within a process
-    assert_eq!(Ledger::open(&path).unwrap_err().code(), ErrorCode::Locked);
+    let exclusive = OpenOptions {
+        sharing: Some(trailseal::Sharing::Exclusive),
+        ..OpenOptions::default()
+    };
+    drop(new_ledger(&dir, HashAlg::Blake3));
+    let l = Ledger::open_with(&path, &exclusive).unwrap();
+    assert_eq!(
+        Ledger::open_with(&path, &exclusive).unwrap_err().code(),
+        ErrorCode::Locked
+    );
     let waiter = std::thread::spawn({
         let path = path.clone();
         move || {
@@ -296,7 +304,7 @@ fn second_process_handle_is_locked_out_or_waits() {
                 &path,
                 &OpenOptions {
                     wait: Some(std::time::Duration::from_secs(20)),
-                    ..OpenOptions::default()
+                    ..exclusive
                 },
             )
             .map(|l| l.size().unwrap())

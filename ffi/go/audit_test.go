@@ -500,6 +500,7 @@ func TestAuditBundles(t *testing.T) {
 		// A query with no filter would bundle every entry: refused, whatever else it holds.
 		{SelectQuery(Query{}), ErrInvalidArgument},
 		{SelectQuery(Query{Cursor: "x"}), ErrInvalidArgument},
+		{SelectQuery(Query{Actor: "alice", Cursor: "x"}), ErrMalformed},
 	} {
 		_, err := l.Bundle(c.sel, s)
 		wantCode(t, err, c.want)

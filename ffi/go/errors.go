@@ -25,7 +25,7 @@ const (
 	CodeAlreadyExists      Code = 10  // Create over an existing file
 	CodeNotFound           Code = 11  // no such ledger file
 	CodeNotALedger         Code = 12  // another program's file, random bytes, an unknown format
-	CodeLocked             Code = 13  // another handle or process has the ledger open
+	CodeLocked             Code = 13  // another handle or process holds the ledger exclusively
 	CodeStorage            Code = 14  // the storage engine failed
 	CodeIO                 Code = 15  // an operating-system I/O error
 	CodeInternal           Code = 16  // a bug in trailseal

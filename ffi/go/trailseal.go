@@ -146,14 +146,22 @@ type CreateOptions struct {
 	Raw           bool       // hold raw leaves (opaque bytes) instead of audit entries
 	MaxEntryBytes uint64     // the most bytes one leaf may have; 0 for the default (1 MiB)
 	Durability    Durability // of appends through the returned handle
+	Share         Sharing    // how the returned handle shares the file ("" for the default)
 }
 
 // OpenOptions says how an existing ledger is opened.
 type OpenOptions struct {
-	// If another handle or process holds the ledger, wait up to this long for it (rounded up
-	// to a millisecond); 0 fails at once with ErrLocked.
+	// If another handle or process holds the ledger exclusively, wait up to this long for it
+	// (rounded up to a millisecond); 0 fails at once with ErrLocked.
 	Wait       time.Duration
 	Durability Durability // of appends through this handle
+	// How this handle shares the file with others ("" for the default, MultiWriter for a
+	// durable handle). A shared mode with NotDurableUntilSync is ErrInvalidArgument; an
+	// unknown name ErrMalformed.
+	Share Sharing
+	// Open for reading only: the handle never writes a byte of the file (read permission is
+	// enough); Append, Checkpoint and Sync through it are ErrInvalidArgument.
+	ReadOnly bool
 }
 
 // Ledger is an open ledger. Close it to release the file.
@@ -184,10 +192,14 @@ func Create(path string, opts CreateOptions) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
+	share, err := cs.addOpt(string(opts.Share), "share", CodeMalformed)
+	if err != nil {
+		return nil, err
+	}
 	var h *C.trailseal_ledger
 	err = call(func() C.trailseal_status {
-		return C.trailseal_ledger_create(cpath, origin, hash, C.bool(opts.Raw),
-			C.uint64_t(opts.MaxEntryBytes), C.bool(opts.Durability == Immediate), &h)
+		return C.trailseal_ledger_create_with(cpath, origin, hash, C.bool(opts.Raw),
+			C.uint64_t(opts.MaxEntryBytes), C.bool(opts.Durability == Immediate), share, &h)
 	})
 	if err != nil {
 		return nil, err
@@ -196,20 +208,27 @@ func Create(path string, opts CreateOptions) (*Ledger, error) {
 }
 
 // Open opens an existing ledger: ErrNotFound if there is no file, ErrNotALedger if it is not
-// a ledger, ErrLocked if another handle or process holds it (after waiting opts.Wait).
+// a ledger, ErrLocked if another handle or process holds it in a way opts.Share does not
+// allow (after waiting opts.Wait).
 func Open(path string, opts OpenOptions) (*Ledger, error) {
-	cpath, err := cString(path, "path", CodeInvalidArgument)
+	var cs cstrs
+	defer cs.free()
+	cpath, err := cs.add(path, "path", CodeInvalidArgument)
 	if err != nil {
 		return nil, err
 	}
-	defer C.free(unsafe.Pointer(cpath))
+	share, err := cs.addOpt(string(opts.Share), "share", CodeMalformed)
+	if err != nil {
+		return nil, err
+	}
 	waitMS := uint64((opts.Wait + time.Millisecond - 1) / time.Millisecond)
 	if opts.Wait <= 0 {
 		waitMS = 0
 	}
 	var h *C.trailseal_ledger
 	err = call(func() C.trailseal_status {
-		return C.trailseal_ledger_open(cpath, C.uint64_t(waitMS), C.bool(opts.Durability == Immediate), &h)
+		return C.trailseal_ledger_open_with(cpath, C.uint64_t(waitMS), C.bool(opts.Durability == Immediate),
+			share, C.bool(opts.ReadOnly), &h)
 	})
 	if err != nil {
 		return nil, err
@@ -266,7 +285,7 @@ func (l *Ledger) jsonCall(v any, f func(h *C.trailseal_ledger, out **C.char) C.t
 	return nil
 }
 
-// Info returns what never changes about the ledger.
+// Info returns what never changes about the ledger, and how this handle was opened.
 func (l *Ledger) Info() (LedgerInfo, error) {
 	var info LedgerInfo
 	err := l.jsonCall(&info, func(h *C.trailseal_ledger, out **C.char) C.trailseal_status {

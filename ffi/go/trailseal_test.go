@@ -301,7 +301,7 @@ func TestRawLedger(t *testing.T) {
 func TestCreateOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "l.redb")
-	l, err := Create(path, CreateOptions{Origin: "example.com/go/open", Hash: SHA256})
+	l, err := Create(path, CreateOptions{Origin: "example.com/go/open", Hash: SHA256, Share: Exclusive})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,10 +311,10 @@ func TestCreateOpenErrors(t *testing.T) {
 	if !errors.Is(err, fs.ErrExist) {
 		t.Error("ErrAlreadyExists is not fs.ErrExist")
 	}
-	_, err = Open(path, OpenOptions{})
+	_, err = Open(path, OpenOptions{Share: Exclusive})
 	wantCode(t, err, ErrLocked)
 	start := time.Now()
-	_, err = Open(path, OpenOptions{Wait: 50 * time.Millisecond})
+	_, err = Open(path, OpenOptions{Wait: 50 * time.Millisecond, Share: Exclusive})
 	wantCode(t, err, ErrLocked)
 	if time.Since(start) < 40*time.Millisecond {
 		t.Error("Open did not wait")
@@ -324,7 +324,7 @@ func TestCreateOpenErrors(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		l.Close()
 	}()
-	l2, err := Open(path, OpenOptions{Wait: 10 * time.Second})
+	l2, err := Open(path, OpenOptions{Wait: 10 * time.Second, Share: Exclusive})
 	if err != nil {
 		t.Fatalf("Open after release: %v", err)
 	}
@@ -357,6 +357,82 @@ func TestCreateOpenErrors(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "x.redb")); err == nil {
 		t.Error("a refused Create left a file")
 	}
+}
+
+func TestSharing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.redb")
+	a, err := Create(path, CreateOptions{Origin: "example.com/go/shared"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// Two handles in the default mode both append, and each sees the other's entries.
+	b, err := Open(path, OpenOptions{})
+	if err != nil {
+		t.Fatalf("second Open in the default mode: %v", err)
+	}
+	defer b.Close()
+	if info, err := b.Info(); err != nil || info.Sharing != MultiWriter || info.ReadOnly {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
+	if r, err := a.Append(entry("alice", "deploy.succeeded", "from-a")); err != nil || r.Index != 0 {
+		t.Fatalf("append through a: %+v, %v", r, err)
+	}
+	if r, err := b.Append(entry("bob", "deploy.succeeded", "from-b")); err != nil || r.Index != 1 {
+		t.Fatalf("append through b: %+v, %v", r, err)
+	}
+	for _, l := range []*Ledger{a, b} {
+		if n, err := l.Size(); err != nil || n != 2 {
+			t.Fatalf("Size = %d, %v", n, err)
+		}
+	}
+	if e, err := a.Get(1); err != nil || !bytes.Contains(e, []byte(`"from-b"`)) {
+		t.Fatalf("a.Get(1) = %+v, %v", e, err)
+	}
+	if e, err := b.Get(0); err != nil || !bytes.Contains(e, []byte(`"from-a"`)) {
+		t.Fatalf("b.Get(0) = %+v, %v", e, err)
+	}
+
+	// A read-only handle reads beside the writers and refuses every write.
+	r, err := Open(path, OpenOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if info, err := r.Info(); err != nil || !info.ReadOnly {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
+	if _, err := a.Append(entry("alice", "deploy.succeeded", "again")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Size(); err != nil || n != 3 {
+		t.Fatalf("read-only Size = %d, %v", n, err)
+	}
+	_, err = r.Append(entry("mallory", "deploy.succeeded", "x"))
+	wantCode(t, err, ErrInvalidArgument)
+	wantCode(t, r.Sync(), ErrInvalidArgument)
+	if n, _ := a.Size(); n != 3 {
+		t.Fatalf("a refused append wrote: size %d", n)
+	}
+
+	// Modes by name ("_" for "-", as the library spells them); refused names and combinations.
+	_, err = Open(path, OpenOptions{Share: "shared"})
+	wantCode(t, err, ErrMalformed)
+	_, err = Open(path, OpenOptions{Share: "multi-writer\x00"})
+	wantCode(t, err, ErrMalformed)
+	_, err = Open(path, OpenOptions{Share: MultiWriter, Durability: NotDurableUntilSync})
+	wantCode(t, err, ErrInvalidArgument)
+	created := filepath.Join(t.TempDir(), "single.redb")
+	c, err := Create(created, CreateOptions{Origin: "example.com/go/shared", Share: "single_writer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if info, err := c.Info(); err != nil || info.Sharing != SingleWriter {
+		t.Fatalf("Info = %+v, %v", info, err)
+	}
+	_, err = Create(filepath.Join(t.TempDir(), "x.redb"), CreateOptions{Origin: "o", Share: "shared"})
+	wantCode(t, err, ErrMalformed)
 }
 
 func TestClosed(t *testing.T) {

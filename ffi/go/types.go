@@ -21,6 +21,24 @@ const (
 	SHA256 HashAlg = "sha256" // bit-for-bit RFC 6962 / RFC 9162
 )
 
+// Sharing names how a handle shares its ledger file with other handles and processes. Every
+// handle open on a file at once must use the same mode. The library parses the name, so any
+// spelling it accepts ("_" for "-") works here too.
+type Sharing string
+
+// The sharing modes. The zero value means the default: MultiWriter for durable handles,
+// Exclusive for NotDurableUntilSync ones (the only mode they accept).
+const (
+	// Exclusive: a writing handle holds the file alone (others fail with ErrLocked);
+	// read-only handles share it with each other only.
+	Exclusive Sharing = "exclusive"
+	// SingleWriter: one handle writes; any number read beside it and follow its commits.
+	SingleWriter Sharing = "single-writer"
+	// MultiWriter: any number of handles read and append at once, each following the
+	// others' commits.
+	MultiWriter Sharing = "multi-writer"
+)
+
 // Hash is a 32-byte tree hash (leaf, node or root). Its text and JSON form is 64 lowercase
 // hex digits.
 type Hash [32]byte
@@ -155,6 +173,8 @@ type LedgerInfo struct {
 	Hash          HashAlg `json:"hash"`
 	Kind          string  `json:"kind"` // "entries" or "raw"
 	MaxEntryBytes uint64  `json:"max_entry_bytes"`
+	Sharing       Sharing `json:"sharing"`   // the mode this handle was opened in, the default resolved
+	ReadOnly      bool    `json:"read_only"` // this handle was opened read-only
 }
 
 // Entry is an audit entry (SPEC section 3). Append takes it, or any other value that

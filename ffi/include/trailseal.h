@@ -136,7 +136,8 @@ enum trailseal_status
    */
   TRAILSEAL_STATUS_NOT_A_LEDGER = 12,
   /**
-   * Another handle or process has the ledger open.
+   * Another handle or process holds the ledger in a way this open's sharing mode does not
+   * allow (an exclusive writer, or an exclusive open while others have it).
    */
   TRAILSEAL_STATUS_LOCKED = 13,
   /**
@@ -268,8 +269,9 @@ void trailseal_bytes_free(uint8_t *bytes, size_t len);
  *   `false` is the opt-in for bulk imports: appends may be lost (never corrupted) by a crash
  *   until `trailseal_ledger_sync` returns.
  *
- * Hash, kind, origin and limit never change afterwards. Free the handle with
- * `trailseal_ledger_free`.
+ * The handle shares the file in the default mode (see `trailseal_ledger_open_with`; use
+ * `trailseal_ledger_create_with` to choose it). Hash, kind, origin and limit never change
+ * afterwards. Free the handle with `trailseal_ledger_free`.
  *
  * # Safety
  *
@@ -286,13 +288,26 @@ trailseal_status trailseal_ledger_create(const char *path,
                                          trailseal_ledger **ledger_out);
 
 /**
- * Opens an existing ledger and writes its handle to `*ledger_out`.
+ * `trailseal_ledger_create` with the sharing mode of the returned handle: `sharing` is as
+ * for `trailseal_ledger_open_with` (NULL for the default).
  *
- * A ledger is open in one handle at a time (in this or another process): while another
- * holds it, this fails with `TRAILSEAL_STATUS_LOCKED` at once if `wait_ms` is 0, or after
- * waiting up to `wait_ms` milliseconds for it to be released. `durable` is as for
- * `trailseal_ledger_create`. A missing file is `TRAILSEAL_STATUS_NOT_FOUND`; a file that is
- * not a ledger is `TRAILSEAL_STATUS_NOT_A_LEDGER`.
+ * # Safety
+ *
+ * As `trailseal_ledger_create`; `sharing` is NULL or a NUL-terminated string.
+ */
+trailseal_status trailseal_ledger_create_with(const char *path,
+                                              const char *origin,
+                                              const char *hash,
+                                              bool raw,
+                                              uint64_t max_entry_bytes,
+                                              bool durable,
+                                              const char *sharing,
+                                              trailseal_ledger **ledger_out);
+
+/**
+ * Opens an existing ledger and writes its handle to `*ledger_out`, in the default sharing
+ * mode and for writing: `trailseal_ledger_open_with(path, wait_ms, durable, NULL, false,
+ * ledger_out)`.
  *
  * # Safety
  *
@@ -305,6 +320,39 @@ trailseal_status trailseal_ledger_open(const char *path,
                                        trailseal_ledger **ledger_out);
 
 /**
+ * Opens an existing ledger and writes its handle to `*ledger_out`.
+ *
+ * - `sharing`: how this handle shares the file with other handles and processes, or NULL
+ *   for the default. `"multi-writer"` (the default for durable handles): any number of
+ *   handles read and append at once, each following the others' commits.
+ *   `"single-writer"`: one writer, any number of readers beside it. `"exclusive"` (the
+ *   default, and the only mode, for `durable` false): a writing handle holds the file
+ *   alone. Every handle open on a file at once must use the same mode. `_` may stand for
+ *   `-`; another name is `TRAILSEAL_STATUS_MALFORMED`, a shared mode with `durable` false
+ *   `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
+ * - `read_only`: the handle never writes a byte of the file (read permission is enough);
+ *   appends, checkpoints and sync through it are `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
+ * - `wait_ms`: while the mode keeps this handle out (another holds the file exclusively),
+ *   fail with `TRAILSEAL_STATUS_LOCKED` at once if 0, or after waiting up to `wait_ms`
+ *   milliseconds for it to be released.
+ * - `durable`: as for `trailseal_ledger_create`.
+ *
+ * A missing file is `TRAILSEAL_STATUS_NOT_FOUND`; a file that is not a ledger is
+ * `TRAILSEAL_STATUS_NOT_A_LEDGER`.
+ *
+ * # Safety
+ *
+ * `path` is NULL or a NUL-terminated string; `sharing` is NULL or a NUL-terminated string;
+ * `ledger_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_open_with(const char *path,
+                                            uint64_t wait_ms,
+                                            bool durable,
+                                            const char *sharing,
+                                            bool read_only,
+                                            trailseal_ledger **ledger_out);
+
+/**
  * Closes a ledger: releases the handle and unlocks the file. NULL is ignored.
  *
  * # Safety
@@ -314,9 +362,11 @@ trailseal_status trailseal_ledger_open(const char *path,
 void trailseal_ledger_free(trailseal_ledger *ledger);
 
 /**
- * Writes what never changes about the ledger to `*info_json_out`:
+ * Writes what never changes about the ledger and this handle to `*info_json_out`:
  * `{"path": "...", "origin": "...", "hash": "blake3"|"sha256", "kind": "entries"|"raw",
- * "max_entry_bytes": N}` (`path` lossily converted to UTF-8). Free it with
+ * "max_entry_bytes": N, "sharing": "multi-writer"|"single-writer"|"exclusive", "read_only":
+ * bool}` (`path` lossily converted to UTF-8; `sharing` is the mode the handle was opened
+ * in, the default resolved). Free it with
  * `trailseal_string_free`.
  *
  * # Safety

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use trailseal::merkle::to_hex;
 use trailseal::{
-    CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Outside, VerifyOptions,
+    CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Outside, Sharing, VerifyOptions,
 };
 
 use crate::{
@@ -44,6 +44,11 @@ pub(crate) fn parse_hash(name: Option<&str>) -> Res<HashAlg> {
     }
 }
 
+/// NULL is the core's default; a name is parsed by the core, so every binding accepts the same.
+fn parse_sharing(name: Option<&str>) -> Res<Option<Sharing>> {
+    Ok(name.map(str::parse).transpose()?)
+}
+
 fn receipts_json(receipts: &[trailseal::Receipt]) -> Value {
     Value::Array(receipts.iter().map(|r| r.to_json()).collect())
 }
@@ -65,8 +70,9 @@ fn boxed(ledger: Ledger) -> *mut trailseal_ledger {
 ///   `false` is the opt-in for bulk imports: appends may be lost (never corrupted) by a crash
 ///   until `trailseal_ledger_sync` returns.
 ///
-/// Hash, kind, origin and limit never change afterwards. Free the handle with
-/// `trailseal_ledger_free`.
+/// The handle shares the file in the default mode (see `trailseal_ledger_open_with`; use
+/// `trailseal_ledger_create_with` to choose it). Hash, kind, origin and limit never change
+/// afterwards. Free the handle with `trailseal_ledger_free`.
 ///
 /// # Safety
 ///
@@ -83,14 +89,48 @@ pub unsafe extern "C" fn trailseal_ledger_create(
     durable: bool,
     ledger_out: *mut *mut trailseal_ledger,
 ) -> trailseal_status {
+    // SAFETY: forwarded contract; a NULL `sharing` is allowed.
+    unsafe {
+        trailseal_ledger_create_with(
+            path,
+            origin,
+            hash,
+            raw,
+            max_entry_bytes,
+            durable,
+            std::ptr::null(),
+            ledger_out,
+        )
+    }
+}
+
+/// `trailseal_ledger_create` with the sharing mode of the returned handle: `sharing` is as
+/// for `trailseal_ledger_open_with` (NULL for the default).
+///
+/// # Safety
+///
+/// As `trailseal_ledger_create`; `sharing` is NULL or a NUL-terminated string.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn trailseal_ledger_create_with(
+    path: *const c_char,
+    origin: *const c_char,
+    hash: *const c_char,
+    raw: bool,
+    max_entry_bytes: u64,
+    durable: bool,
+    sharing: *const c_char,
+    ledger_out: *mut *mut trailseal_ledger,
+) -> trailseal_status {
     guard(|| {
         let out = Out::new(ledger_out, "ledger_out")?;
         // SAFETY: per this function's contract.
-        let (path, origin, hash) = unsafe {
+        let (path, origin, hash, sharing) = unsafe {
             (
                 arg_path(path, "path")?,
                 arg_str(origin, "origin")?,
                 opt_str(hash, "hash")?,
+                opt_str(sharing, "sharing")?,
             )
         };
         let mut opts = CreateOptions::new(origin).hash(parse_hash(hash)?);
@@ -101,6 +141,7 @@ pub unsafe extern "C" fn trailseal_ledger_create(
             opts.max_entry_bytes = max_entry_bytes;
         }
         opts.durability = durability(durable);
+        opts.sharing = parse_sharing(sharing)?;
         let ledger = Ledger::create(&path, &opts)?;
         // SAFETY: per this function's contract.
         unsafe { out.write(boxed(ledger)) };
@@ -108,13 +149,9 @@ pub unsafe extern "C" fn trailseal_ledger_create(
     })
 }
 
-/// Opens an existing ledger and writes its handle to `*ledger_out`.
-///
-/// A ledger is open in one handle at a time (in this or another process): while another
-/// holds it, this fails with `TRAILSEAL_STATUS_LOCKED` at once if `wait_ms` is 0, or after
-/// waiting up to `wait_ms` milliseconds for it to be released. `durable` is as for
-/// `trailseal_ledger_create`. A missing file is `TRAILSEAL_STATUS_NOT_FOUND`; a file that is
-/// not a ledger is `TRAILSEAL_STATUS_NOT_A_LEDGER`.
+/// Opens an existing ledger and writes its handle to `*ledger_out`, in the default sharing
+/// mode and for writing: `trailseal_ledger_open_with(path, wait_ms, durable, NULL, false,
+/// ledger_out)`.
 ///
 /// # Safety
 ///
@@ -127,13 +164,54 @@ pub unsafe extern "C" fn trailseal_ledger_open(
     durable: bool,
     ledger_out: *mut *mut trailseal_ledger,
 ) -> trailseal_status {
+    // SAFETY: forwarded contract; a NULL `sharing` is allowed.
+    unsafe {
+        trailseal_ledger_open_with(path, wait_ms, durable, std::ptr::null(), false, ledger_out)
+    }
+}
+
+/// Opens an existing ledger and writes its handle to `*ledger_out`.
+///
+/// - `sharing`: how this handle shares the file with other handles and processes, or NULL
+///   for the default. `"multi-writer"` (the default for durable handles): any number of
+///   handles read and append at once, each following the others' commits.
+///   `"single-writer"`: one writer, any number of readers beside it. `"exclusive"` (the
+///   default, and the only mode, for `durable` false): a writing handle holds the file
+///   alone. Every handle open on a file at once must use the same mode. `_` may stand for
+///   `-`; another name is `TRAILSEAL_STATUS_MALFORMED`, a shared mode with `durable` false
+///   `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
+/// - `read_only`: the handle never writes a byte of the file (read permission is enough);
+///   appends, checkpoints and sync through it are `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
+/// - `wait_ms`: while the mode keeps this handle out (another holds the file exclusively),
+///   fail with `TRAILSEAL_STATUS_LOCKED` at once if 0, or after waiting up to `wait_ms`
+///   milliseconds for it to be released.
+/// - `durable`: as for `trailseal_ledger_create`.
+///
+/// A missing file is `TRAILSEAL_STATUS_NOT_FOUND`; a file that is not a ledger is
+/// `TRAILSEAL_STATUS_NOT_A_LEDGER`.
+///
+/// # Safety
+///
+/// `path` is NULL or a NUL-terminated string; `sharing` is NULL or a NUL-terminated string;
+/// `ledger_out` is NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_ledger_open_with(
+    path: *const c_char,
+    wait_ms: u64,
+    durable: bool,
+    sharing: *const c_char,
+    read_only: bool,
+    ledger_out: *mut *mut trailseal_ledger,
+) -> trailseal_status {
     guard(|| {
         let out = Out::new(ledger_out, "ledger_out")?;
         // SAFETY: per this function's contract.
-        let path = unsafe { arg_path(path, "path")? };
+        let (path, sharing) = unsafe { (arg_path(path, "path")?, opt_str(sharing, "sharing")?) };
         let opts = OpenOptions {
             wait: (wait_ms > 0).then(|| Duration::from_millis(wait_ms)),
             durability: durability(durable),
+            sharing: parse_sharing(sharing)?,
+            read_only,
         };
         let ledger = Ledger::open_with(&path, &opts)?;
         // SAFETY: per this function's contract.
@@ -195,9 +273,11 @@ pub(crate) unsafe fn with_ledger_string<T: Display>(
     }
 }
 
-/// Writes what never changes about the ledger to `*info_json_out`:
+/// Writes what never changes about the ledger and this handle to `*info_json_out`:
 /// `{"path": "...", "origin": "...", "hash": "blake3"|"sha256", "kind": "entries"|"raw",
-/// "max_entry_bytes": N}` (`path` lossily converted to UTF-8). Free it with
+/// "max_entry_bytes": N, "sharing": "multi-writer"|"single-writer"|"exclusive", "read_only":
+/// bool}` (`path` lossily converted to UTF-8; `sharing` is the mode the handle was opened
+/// in, the default resolved). Free it with
 /// `trailseal_string_free`.
 ///
 /// # Safety
@@ -217,6 +297,8 @@ pub unsafe extern "C" fn trailseal_ledger_info(
                 "hash": l.hash().name(),
                 "kind": l.kind().name(),
                 "max_entry_bytes": l.max_entry_bytes(),
+                "sharing": l.sharing().name(),
+                "read_only": l.read_only(),
             }))
         })
     }

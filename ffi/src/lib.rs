@@ -74,7 +74,8 @@ pub enum trailseal_status {
     NotFound = 11,
     /// Another program's file, random bytes, an unknown format.
     NotALedger = 12,
-    /// Another handle or process has the ledger open.
+    /// Another handle or process holds the ledger in a way this open's sharing mode does not
+    /// allow (an exclusive writer, or an exclusive open while others have it).
     Locked = 13,
     /// The storage engine failed.
     Storage = 14,

@@ -448,7 +448,8 @@ static void test_create_open(void) {
   trailseal_ledger *l = SENTINEL, *untouched = SENTINEL;
   char *info = NULL;
 
-  OK(trailseal_ledger_create(path, "example.com/ffi/open", "sha256", false, 4096, true, &l));
+  OK(trailseal_ledger_create_with(path, "example.com/ffi/open", "sha256", false, 4096, true,
+                                 "exclusive", &l));
   CHECK(l != SENTINEL && l != NULL);
   OK(trailseal_ledger_info(l, &info));
   CHECK(strstr(info, "\"origin\":\"example.com/ffi/open\"") != NULL);
@@ -456,13 +457,17 @@ static void test_create_open(void) {
   CHECK(strstr(info, "\"kind\":\"entries\"") != NULL);
   CHECK(strstr(info, "\"max_entry_bytes\":4096") != NULL);
   CHECK(strstr(info, "open.redb") != NULL);
+  CHECK(strstr(info, "\"sharing\":\"exclusive\"") != NULL);
+  CHECK(strstr(info, "\"read_only\":false") != NULL);
   trailseal_string_free(info);
   CHECK(size_of(l) == 0);
 
-  /* A second handle on the same file is refused while the first is open. */
-  EXPECT(TRAILSEAL_STATUS_LOCKED, trailseal_ledger_open(path, 0, true, &untouched));
+  /* A second exclusive handle on the same file is refused while the first is open. */
+  EXPECT(TRAILSEAL_STATUS_LOCKED,
+         trailseal_ledger_open_with(path, 0, true, "exclusive", false, &untouched));
   MSG_HAS("already open");
-  EXPECT(TRAILSEAL_STATUS_LOCKED, trailseal_ledger_open(path, 30, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_LOCKED,
+         trailseal_ledger_open_with(path, 30, true, "exclusive", false, &untouched));
   EXPECT(TRAILSEAL_STATUS_ALREADY_EXISTS,
          trailseal_ledger_create(path, "o", NULL, false, 0, true, &untouched));
   char *e = entry_json("alice", "deploy.succeeded", "payments");
@@ -552,6 +557,95 @@ static void test_create_open(void) {
   free(junk);
   free(empty);
   free(e);
+  free(path);
+}
+
+/* ---- sharing modes and read-only handles ------------------------------------------- */
+
+static void test_sharing(void) {
+  char *path = wpath("shared.redb");
+  trailseal_ledger *a = NULL, *b = NULL, *r = NULL, *untouched = SENTINEL;
+  char *info = NULL, *receipt = NULL, *got = NULL;
+
+  /* Two handles in the default mode both append, and each sees the other's entries. */
+  OK(trailseal_ledger_create(path, "example.com/ffi/shared", NULL, false, 0, true, &a));
+  OK(trailseal_ledger_open(path, 0, true, &b));
+  OK(trailseal_ledger_info(b, &info));
+  CHECK(strstr(info, "\"sharing\":\"multi-writer\"") != NULL);
+  trailseal_string_free(info);
+  char *ea = entry_json("alice", "deploy.succeeded", "from-a");
+  char *eb = entry_json("bob", "deploy.succeeded", "from-b");
+  OK(trailseal_ledger_append(a, ea, &receipt));
+  CHECK(strstr(receipt, "\"index\":0,") != NULL);
+  trailseal_string_free(receipt);
+  OK(trailseal_ledger_append(b, eb, &receipt));
+  CHECK(strstr(receipt, "\"index\":1,") != NULL);
+  trailseal_string_free(receipt);
+  CHECK(size_of(a) == 2 && size_of(b) == 2);
+  OK(trailseal_ledger_get(a, 1, &got));
+  CHECK(strstr(got, "from-b") != NULL);
+  trailseal_string_free(got);
+  OK(trailseal_ledger_get(b, 0, &got));
+  CHECK(strstr(got, "from-a") != NULL);
+  trailseal_string_free(got);
+
+  /* A read-only handle reads beside the writers and refuses every write. */
+  OK(trailseal_ledger_open_with(path, 0, true, NULL, true, &r));
+  OK(trailseal_ledger_info(r, &info));
+  CHECK(strstr(info, "\"read_only\":true") != NULL);
+  trailseal_string_free(info);
+  CHECK(size_of(r) == 2);
+  OK(trailseal_ledger_append(a, ea, &receipt)); /* the same entry again: a new leaf */
+  trailseal_string_free(receipt);
+  CHECK(size_of(r) == 3);
+  receipt = SENTINEL;
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_ledger_append(r, eb, &receipt));
+  MSG_HAS("read-only");
+  CHECK(receipt == SENTINEL);
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_ledger_sync(r));
+  CHECK(size_of(a) == 3);
+  trailseal_ledger_free(r);
+  trailseal_ledger_free(b);
+  trailseal_ledger_free(a);
+
+  /* Modes by name ("_" for "-"); a create in a mode; refused names and combinations. */
+  a = NULL;
+  OK(trailseal_ledger_open_with(path, 0, true, "single_writer", false, &a));
+  OK(trailseal_ledger_info(a, &info));
+  CHECK(strstr(info, "\"sharing\":\"single-writer\"") != NULL);
+  trailseal_string_free(info);
+  trailseal_ledger_free(a);
+  char *p2 = wpath("shared-created.redb");
+  a = NULL;
+  OK(trailseal_ledger_create_with(p2, "example.com/ffi/shared", NULL, true, 0, true,
+                                  "single-writer", &a));
+  OK(trailseal_ledger_info(a, &info));
+  CHECK(strstr(info, "\"sharing\":\"single-writer\"") != NULL);
+  trailseal_string_free(info);
+  trailseal_ledger_free(a);
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_open_with(path, 0, true, "shared", false, &untouched));
+  MSG_HAS("shared");
+  EXPECT(TRAILSEAL_STATUS_INVALID_UTF8,
+         trailseal_ledger_open_with(path, 0, true, "\xff", false, &untouched));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_open_with(path, 0, false, "multi-writer", false, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_open_with(NULL, 0, true, NULL, true, &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_open_with(path, 0, true, NULL, true, NULL));
+  char *p3 = wpath("shared-refused.redb");
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_create_with(p3, "o", NULL, false, 0, true, "shared", &untouched));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_create_with(p3, "o", NULL, false, 0, true, NULL, NULL));
+  CHECK(untouched == SENTINEL);
+  CHECK(access(p3, F_OK) != 0);
+
+  free(ea);
+  free(eb);
+  free(p3);
+  free(p2);
   free(path);
 }
 
@@ -1123,7 +1217,8 @@ static void test_proofs_and_checkpoints(void) {
     char *p = strstr(short_proof, "\"tree_size\":1");
     CHECK(p != NULL);
     if (p) p[12] = '2'; /* tree size 2 needs a path of one hash */
-    EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_inclusion(short_proof, NULL, NULL));
+    EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+           trailseal_verify_inclusion(short_proof, NULL, NULL));
   }
   trailseal_string_free(short_proof);
   EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_inclusion(NULL, NULL, NULL));
@@ -2754,6 +2849,7 @@ int main(int argc, char **argv) {
   test_library();
   test_signers();
   test_create_open();
+  test_sharing();
   test_entries();
   test_raw();
   test_proofs_and_checkpoints();

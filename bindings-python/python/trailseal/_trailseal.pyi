@@ -41,6 +41,7 @@ __all__ = [
 
 _HashName = Literal["blake3", "sha256"]
 _Kind = Literal["entries", "raw"]
+_Sharing = Literal["exclusive", "single-writer", "multi-writer"]
 _Path = str | os.PathLike[str]
 _Bytes = bytes | bytearray
 
@@ -338,10 +339,18 @@ class Ledger:
         durable: bool = True,
         max_entry_bytes: int | None = None,
         verifier_key: str | None = None,
+        share: _Sharing | None = None,
     ) -> Ledger:
         """Create a ledger; ``verifier_key`` records the only key its checkpoints may be signed by."""
     @staticmethod
-    def open(path: _Path, wait: float | None = None, durable: bool = True) -> Ledger: ...
+    def open(
+        path: _Path,
+        wait: float | None = None,
+        durable: bool = True,
+        share: _Sharing | None = None,
+        read_only: bool = False,
+    ) -> Ledger:
+        """Open a ledger; ``share`` defaults to "multi-writer" ("exclusive" when not durable)."""
     @property
     def origin(self) -> str: ...
     @property
@@ -355,6 +364,10 @@ class Ledger:
     @property
     def verifier_key(self) -> str | None:
         """The verifier key recorded at creation, or None."""
+    @property
+    def sharing(self) -> _Sharing: ...
+    @property
+    def read_only(self) -> bool: ...
     @property
     def closed(self) -> bool: ...
     def append(self, entry: Mapping[str, Any]) -> Receipt: ...

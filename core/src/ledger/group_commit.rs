@@ -183,6 +183,7 @@ impl Ledger {
     /// Followers never contend for the writer lock, so a finished caller returns as soon as
     /// its commit is durable.
     pub(super) fn submit(&self, work: Work<'_>) -> Result<Vec<Receipt>> {
+        self.writable()?;
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.committing {
             return self.lead_now(pending, work);
@@ -289,6 +290,7 @@ impl Ledger {
         turn: &mut LeaderTurn<'_>,
     ) -> Result<Vec<Receipt>> {
         let mut w = self.failed(self.store()?.writer(self.durable))?;
+        self.failed(self.follow(guard, &w))?;
         if self.meta.kind == LedgerKind::Entries {
             w.index_with(query::leaf_term_hashes);
         }

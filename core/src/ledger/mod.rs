@@ -36,7 +36,10 @@ use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::note::{Signer, Verifier};
 use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::query::{self, Page, Query};
-use crate::storage::{Backend, Meta, Reader, State, Store, StoredCheckpoint, STORAGE_FORMAT};
+pub use crate::storage::Sharing;
+use crate::storage::{
+    Backend, Meta, Reader, State, Store, StoredCheckpoint, Writer, STORAGE_FORMAT,
+};
 use crate::trace::{self, Trace};
 use crate::why::{self, Why};
 
@@ -62,6 +65,9 @@ pub struct CreateOptions {
     pub max_entry_bytes: u64,
     /// Durability of appends through the returned handle.
     pub durability: Durability,
+    /// How the returned handle shares the file with other processes (see
+    /// [`OpenOptions::sharing`]).
+    pub sharing: Option<Sharing>,
     /// The verifier key of the key that will sign this ledger's checkpoints, recorded in the
     /// ledger so that anyone can read it without the secret ([`Ledger::verifier_key`]) and
     /// so that a checkpoint signed by another key is refused.
@@ -77,6 +83,7 @@ impl CreateOptions {
             kind: LedgerKind::Entries,
             max_entry_bytes: entry::DEFAULT_MAX_ENTRY_BYTES,
             durability: Durability::Immediate,
+            sharing: None,
             verifier_key: None,
         }
     }
@@ -108,6 +115,15 @@ pub struct OpenOptions {
     pub wait: Option<Duration>,
     /// Durability of appends through this handle.
     pub durability: Durability,
+    /// How this process shares the file with others (default: [`Sharing::MultiWriter`] for
+    /// durable handles; a [`Durability::NotDurableUntilSync`] handle holds the file alone,
+    /// since its commits exist only in this process's memory until `sync`). Every process
+    /// that has the file open at once must use the same mode.
+    pub sharing: Option<Sharing>,
+    /// Open for reading only: the handle never writes a byte of the file (no repair, no
+    /// state flushed on close) and needs only read permission; appends and checkpoints are
+    /// refused with [`Error::InvalidArgument`].
+    pub read_only: bool,
 }
 
 /// When an append's data reaches the disk.
@@ -169,6 +185,10 @@ pub struct Ledger {
     broken: AtomicBool,
     meta: Meta,
     durable: bool,
+    /// How the file is shared with other processes; kept to reopen it the same way.
+    sharing: Sharing,
+    /// Opened read-only: every write is refused before it starts.
+    read_only: bool,
     writer: Mutex<WriterState>,
     /// The tree size as of the last commit: a floor for the index of any entry appended
     /// after it is read, which queued callers prepare their entries against.
@@ -194,8 +214,9 @@ impl Ledger {
     pub fn create(path: impl AsRef<Path>, opts: &CreateOptions) -> Result<Ledger> {
         guarded(|| {
             let (meta, state) = Self::new_records(opts)?;
-            let store = Store::create(path.as_ref(), &meta, &state)?;
-            Self::from_store(store, meta, opts.durability)
+            let sharing = sharing_for(opts.sharing, opts.durability)?;
+            let store = Store::create(path.as_ref(), &meta, &state, sharing)?;
+            Self::from_store(store, meta, opts.durability, sharing, false)
         })
     }
 
@@ -205,7 +226,7 @@ impl Ledger {
         guarded(|| {
             let (meta, state) = Self::new_records(opts)?;
             let store = Store::create_on(backend, &meta, &state)?;
-            Self::from_store(store, meta, opts.durability)
+            Self::from_store(store, meta, opts.durability, Sharing::Exclusive, false)
         })
     }
 
@@ -243,8 +264,9 @@ impl Ledger {
     /// Open an existing ledger with options.
     pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Ledger> {
         guarded(|| {
-            let (store, meta) = Store::open(path.as_ref(), opts.wait)?;
-            Self::from_store(store, meta, opts.durability)
+            let sharing = sharing_for(opts.sharing, opts.durability)?;
+            let (store, meta) = Store::open(path.as_ref(), opts.wait, sharing, opts.read_only)?;
+            Self::from_store(store, meta, opts.durability, sharing, opts.read_only)
         })
     }
 
@@ -252,14 +274,23 @@ impl Ledger {
     pub fn open_on(backend: Box<dyn Backend>, durability: Durability) -> Result<Ledger> {
         guarded(|| {
             let (store, meta) = Store::open_on(backend)?;
-            Self::from_store(store, meta, durability)
+            Self::from_store(store, meta, durability, Sharing::Exclusive, false)
         })
     }
 
-    fn from_store(store: Store, meta: Meta, durability: Durability) -> Result<Ledger> {
+    /// A caller's backend has no file locks, so only [`Sharing::Exclusive`] works on one.
+    fn from_store(
+        store: Store,
+        meta: Meta,
+        durability: Durability,
+        sharing: Sharing,
+        read_only: bool,
+    ) -> Result<Ledger> {
         let (frontier, state) = load_frontier(&store)?;
         let path = store.path().to_path_buf();
         Ok(Ledger {
+            sharing,
+            read_only,
             file_backed: store.is_file(),
             store: RwLock::new(Some(Arc::new(store))),
             path,
@@ -329,6 +360,18 @@ impl Ledger {
         &self.path
     }
 
+    /// How this handle shares the file with other processes: the mode asked for at open, or
+    /// the default chosen for its durability ([`OpenOptions::sharing`]); always
+    /// [`Sharing::Exclusive`] on a caller's backend.
+    pub fn sharing(&self) -> Sharing {
+        self.sharing
+    }
+
+    /// Whether this handle was opened read-only ([`OpenOptions::read_only`]).
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     fn store(&self) -> Result<Arc<Store>> {
         self.store
             .read()
@@ -355,7 +398,12 @@ impl Ledger {
         // Release our handle first: the file is locked while any handle is open. A snapshot
         // still in use elsewhere holds it a moment longer, hence the wait.
         *slot = None;
-        let (store, meta) = Store::open(&self.path, Some(Duration::from_secs(10)))?;
+        let (store, meta) = Store::open(
+            &self.path,
+            Some(Duration::from_secs(10)),
+            self.sharing,
+            self.read_only,
+        )?;
         if meta.origin != self.meta.origin || meta.hash != self.meta.hash {
             return Err(Error::Storage(format!(
                 "{} changed while reopening it after a failed write",
@@ -367,6 +415,43 @@ impl Ledger {
         guard.last_time = state.last_time;
         *slot = Some(Arc::new(store));
         self.broken.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Brings this handle's idea of the tree (append frontier, last `time`) up to what is
+    /// committed, which another process or handle may have extended since this one last
+    /// wrote. Read through `w`, the write transaction about to be used, so nothing can commit
+    /// in between; a no-op (one record read) when nothing changed.
+    fn follow(&self, guard: &mut WriterState, w: &Writer) -> Result<()> {
+        let state = w.committed_state()?;
+        let ours = guard.frontier.size();
+        if state.size == ours && state.root == guard.frontier.root(self.meta.hash) {
+            return Ok(());
+        }
+        if state.size < ours {
+            // Appends never remove leaves: a shorter tree is a file replaced or rolled back
+            // behind this handle's back.
+            return Err(Error::Inconsistent(format!(
+                "{} holds {} entries, fewer than the {ours} this handle saw: the file was replaced or rolled back",
+                self.path.display(),
+                state.size
+            )));
+        }
+        let ids = merkle::subtrees(0, state.size);
+        guard.frontier = Frontier::from_subtrees(state.size, w.nodes(&ids)?)?;
+        guard.last_time = state.last_time;
+        self.committed_size.fetch_max(state.size, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Refuses a write through a read-only handle before anything starts.
+    fn writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::InvalidArgument(format!(
+                "{} was opened read-only: nothing can be written through this handle",
+                self.path.display()
+            )));
+        }
         Ok(())
     }
 
@@ -385,9 +470,22 @@ impl Ledger {
     }
 
     fn snapshot(&self) -> Result<(Reader, State)> {
-        let reader = self.store()?.reader()?;
-        let state = reader.state()?;
-        Ok((reader, state))
+        let read = || -> Result<(Reader, State)> {
+            let reader = self.store()?.reader()?;
+            let state = reader.state()?;
+            Ok((reader, state))
+        };
+        match read() {
+            // In a shared mode redb refuses reads too once a write on the handle failed, so a
+            // file-backed handle reopens the file, as its next write would, and reads again.
+            Err(_) if self.file_backed && self.broken.load(Ordering::Acquire) => {
+                let mut guard = self.lock()?;
+                self.recover(&mut guard)?;
+                drop(guard);
+                read()
+            }
+            r => r,
+        }
     }
 
     /// Number of leaves.
@@ -476,6 +574,7 @@ impl Ledger {
     /// Make every append made with [`Durability::NotDurableUntilSync`] durable.
     pub fn sync(&self) -> Result<()> {
         guarded(|| {
+            self.writable()?;
             let mut guard = self.lock()?;
             self.recover(&mut guard)?;
             self.failed(self.store()?.sync())
@@ -567,8 +666,11 @@ impl Ledger {
     pub fn checkpoint(&self, signer: &Signer, size: Option<u64>) -> Result<String> {
         guarded(|| {
             self.check_signer(signer)?;
+            self.writable()?;
             let mut guard = self.lock()?;
             self.recover(&mut guard)?;
+            let mut w = self.failed(self.store()?.writer(self.durable))?;
+            self.failed(self.follow(&mut guard, &w))?;
             let current = guard.frontier.size();
             let size = size.unwrap_or(current);
             check_size(size, current)?;
@@ -578,7 +680,6 @@ impl Ledger {
                 self.root_at(size)?
             };
             let note = Checkpoint::new(self.meta.origin.clone(), size, root).sign(signer)?;
-            let mut w = self.failed(self.store()?.writer(self.durable))?;
             w.put_checkpoint(StoredCheckpoint {
                 size,
                 note: note.clone(),
@@ -623,6 +724,22 @@ impl Ledger {
     /// Every checkpoint this ledger signed, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
         guarded(|| self.snapshot()?.0.checkpoints())
+    }
+}
+
+/// The sharing mode a handle opens with: the one asked for, else [`Sharing::MultiWriter`],
+/// except that a non-durable handle must hold the file alone (redb keeps a non-durable commit
+/// in this process's memory, where no other process could follow it).
+fn sharing_for(asked: Option<Sharing>, durability: Durability) -> Result<Sharing> {
+    match (asked, durability) {
+        (Some(s), Durability::NotDurableUntilSync) if s != Sharing::Exclusive => {
+            Err(Error::InvalidArgument(format!(
+                "non-durable appends need the file to themselves: sharing {s} cannot be used with them"
+            )))
+        }
+        (Some(s), _) => Ok(s),
+        (None, Durability::Immediate) => Ok(Sharing::MultiWriter),
+        (None, Durability::NotDurableUntilSync) => Ok(Sharing::Exclusive),
     }
 }
 

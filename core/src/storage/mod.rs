@@ -98,7 +98,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redb::{Database, DatabaseError, Durability, ReadableDatabase, ReadableTable};
+use redb::{
+    ConcurrencyMode, Database, DatabaseError, Durability, ReadOnlyDatabase, ReadTransaction,
+    ReadableDatabase, ReadableTable, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::entry::Timestamp;
@@ -221,17 +224,113 @@ fn map_open_error(path: &Path, e: DatabaseError) -> Error {
     }
 }
 
+/// How processes share one ledger file: redb's concurrency modes. Every process that opens a
+/// file at the same time must use the same one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Sharing {
+    /// The process that opens the file for writing excludes every other, readers included;
+    /// read-only handles share the file with each other only. A commit is fsync'd once.
+    Exclusive,
+    /// One process writes; any number of processes read beside it and follow its commits.
+    SingleWriter,
+    /// Any number of processes write, one commit at a time, and any number read beside them.
+    /// The default: a reader is never refused because a service is appending, and a script
+    /// can record into the ledger a running service holds. A commit is fsync'd twice (redb's
+    /// two-phase commit, so that a reader in another process never follows a half-written
+    /// one).
+    #[default]
+    MultiWriter,
+}
+
+impl Sharing {
+    /// `"exclusive"`, `"single-writer"` or `"multi-writer"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sharing::Exclusive => "exclusive",
+            Sharing::SingleWriter => "single-writer",
+            Sharing::MultiWriter => "multi-writer",
+        }
+    }
+
+    fn mode(self) -> ConcurrencyMode {
+        match self {
+            Sharing::Exclusive => ConcurrencyMode::ExclusiveWriter,
+            Sharing::SingleWriter => ConcurrencyMode::SingleWriter,
+            Sharing::MultiWriter => ConcurrencyMode::MultiWriter,
+        }
+    }
+}
+
+impl std::str::FromStr for Sharing {
+    type Err = Error;
+
+    /// The [`Sharing::name`] forms; `_` may stand for `-`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.replace('_', "-").as_str() {
+            "exclusive" => Ok(Sharing::Exclusive),
+            "single-writer" => Ok(Sharing::SingleWriter),
+            "multi-writer" => Ok(Sharing::MultiWriter),
+            _ => Err(Error::malformed(
+                "sharing mode",
+                format!("{s:?} is not exclusive, single-writer or multi-writer"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Sharing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The redb handle: read-write, or read-only (which never writes a byte of the file and needs
+/// only read permission).
+enum Db {
+    Writable(Database),
+    ReadOnly(ReadOnlyDatabase),
+}
+
+impl Db {
+    fn begin_read(&self) -> Result<ReadTransaction> {
+        match self {
+            Db::Writable(db) => db.begin_read(),
+            Db::ReadOnly(db) => db.begin_read(),
+        }
+        .map_err(storage_err)
+    }
+
+    fn begin_write(&self, path: &Path) -> Result<WriteTransaction> {
+        match self {
+            Db::Writable(db) => db.begin_write().map_err(storage_err),
+            Db::ReadOnly(_) => Err(Error::InvalidArgument(format!(
+                "{} was opened read-only: nothing can be written through this handle",
+                path.display()
+            ))),
+        }
+    }
+}
+
 /// Open the redb file, retrying while another process holds it for up to `wait`.
-fn open_db(path: &Path, create: bool, wait: Option<Duration>) -> Result<Database> {
+fn open_db(
+    path: &Path,
+    create: bool,
+    wait: Option<Duration>,
+    sharing: Sharing,
+    read_only: bool,
+) -> Result<Db> {
     let deadline = wait.map(|w| Instant::now() + w);
     let mut pause = Duration::from_millis(5);
     loop {
         let mut builder = Database::builder();
         builder.set_cache_size(CACHE_BYTES);
-        let res = if create {
-            builder.create(path)
+        builder.set_concurrency_mode(sharing.mode());
+        let res = if read_only {
+            builder.open_read_only(path).map(Db::ReadOnly)
+        } else if create {
+            builder.create(path).map(Db::Writable)
         } else {
-            builder.open(path)
+            builder.open(path).map(Db::Writable)
         };
         match res {
             Ok(db) => return Ok(db),
@@ -278,7 +377,7 @@ impl Backend for BoxedBackend {
 /// A ledger file, or a ledger on a caller's storage backend.
 pub struct Store {
     // Dropped by hand in `Drop`, where a panic from a corrupt file is contained.
-    db: std::mem::ManuallyDrop<Database>,
+    db: std::mem::ManuallyDrop<Db>,
     path: PathBuf,
     file: bool,
     tiles: Arc<TileCache>,
@@ -303,7 +402,7 @@ impl Drop for Store {
 
 impl Store {
     /// Create a new ledger file; refuses an existing one.
-    pub fn create(path: &Path, meta: &Meta, state: &State) -> Result<Store> {
+    pub fn create(path: &Path, meta: &Meta, state: &State, sharing: Sharing) -> Result<Store> {
         // create_new makes "refuse if it exists" atomic against a racing creator.
         match OpenOptions::new().write(true).create_new(true).open(path) {
             Ok(_) => {}
@@ -312,7 +411,7 @@ impl Store {
             }
             Err(e) => return Err(Error::Io(e)),
         }
-        let result = open_db(path, true, None).and_then(|db| {
+        let result = open_db(path, true, None, sharing, false).and_then(|db| {
             Store::init(
                 Store {
                     db: std::mem::ManuallyDrop::new(db),
@@ -339,7 +438,7 @@ impl Store {
             .map_err(|e| map_open_error(Path::new("(backend)"), e))?;
         Store::init(
             Store {
-                db: std::mem::ManuallyDrop::new(db),
+                db: std::mem::ManuallyDrop::new(Db::Writable(db)),
                 path: PathBuf::from("(backend)"),
                 file: false,
                 tiles: Arc::default(),
@@ -357,7 +456,7 @@ impl Store {
             .create_with_backend(BoxedBackend(backend))
             .map_err(|e| map_open_error(Path::new("(backend)"), e))?;
         Store::checked(Store {
-            db: std::mem::ManuallyDrop::new(db),
+            db: std::mem::ManuallyDrop::new(Db::Writable(db)),
             path: PathBuf::from("(backend)"),
             file: false,
             tiles: Arc::default(),
@@ -366,7 +465,7 @@ impl Store {
     }
 
     fn init(store: Store, meta: &Meta, state: &State) -> Result<Store> {
-        let txn = store.db.begin_write().map_err(storage_err)?;
+        let txn = store.db.begin_write(&store.path)?;
         {
             let mut t = txn.open_table(META).map_err(storage_err)?;
             if t.get("meta").map_err(storage_err)?.is_some() {
@@ -406,11 +505,17 @@ impl Store {
     }
 
     /// Open an existing ledger file, waiting up to `wait` for another process to release it.
-    pub fn open(path: &Path, wait: Option<Duration>) -> Result<(Store, Meta)> {
+    /// A `read_only` store never writes a byte of the file, and needs only read permission.
+    pub fn open(
+        path: &Path,
+        wait: Option<Duration>,
+        sharing: Sharing,
+        read_only: bool,
+    ) -> Result<(Store, Meta)> {
         if !path.exists() {
             return Err(Error::NotFound(path.to_path_buf()));
         }
-        let db = open_db(path, false, wait)?;
+        let db = open_db(path, false, wait, sharing, read_only)?;
         Store::checked(Store {
             db: std::mem::ManuallyDrop::new(db),
             path: path.to_path_buf(),
@@ -432,13 +537,13 @@ impl Store {
 
     /// A consistent snapshot for reading.
     pub fn reader(&self) -> Result<Reader> {
-        let txn = self.db.begin_read().map_err(storage_err)?;
+        let txn = self.db.begin_read()?;
         Ok(Reader::new(txn, self.tiles.clone()))
     }
 
     /// Start a write. With `durable` false the commit is not fsync'd (see [`Store::sync`]).
     pub fn writer(&self, durable: bool) -> Result<Writer> {
-        let mut txn = self.db.begin_write().map_err(storage_err)?;
+        let mut txn = self.db.begin_write(&self.path)?;
         if !durable {
             txn.set_durability(Durability::None).map_err(storage_err)?;
         }
@@ -447,7 +552,7 @@ impl Store {
 
     /// Make every earlier non-durable commit durable (one fsync'd empty commit).
     pub fn sync(&self) -> Result<()> {
-        let txn = self.db.begin_write().map_err(storage_err)?;
+        let txn = self.db.begin_write(&self.path)?;
         txn.commit().map_err(storage_err)
     }
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
 use super::bundles::{
     bundle_leaves, push_framed, stored_closed, stored_plain, unpack_bundle, BUNDLE_LZ4,
@@ -14,14 +14,14 @@ use super::bundles::{
 use super::runs::RunInfo;
 use super::tables::{decode, encode, storage_err, CHECKPOINTS, IDS, LEAVES, META, NODES};
 use super::tiles::tile_of;
-use super::{open_db, Reader, State, StoredCheckpoint};
+use super::{open_db, Reader, Sharing, State, StoredCheckpoint};
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, NodeId};
 
 /// Open the file directly and let `f` edit the raw tables in one committed transaction.
 pub fn edit(path: &Path, f: impl FnOnce(&mut Tables<'_>) -> Result<()>) -> Result<()> {
-    let db = open_db(path, false, None)?;
-    let txn = db.begin_write().map_err(storage_err)?;
+    let db = open_db(path, false, None, Sharing::default(), false)?;
+    let txn = db.begin_write(path)?;
     {
         let mut tables = Tables { txn: &txn };
         f(&mut tables)?;
@@ -31,8 +31,8 @@ pub fn edit(path: &Path, f: impl FnOnce(&mut Tables<'_>) -> Result<()>) -> Resul
 
 /// The runs of a ledger's query indexes, in leaf order, read straight from the file.
 pub fn runs(path: &Path) -> Result<Vec<RunInfo>> {
-    let db = open_db(path, false, None)?;
-    let txn = db.begin_read().map_err(storage_err)?;
+    let db = open_db(path, false, None, Sharing::default(), true)?;
+    let txn = db.begin_read()?;
     Reader::new(txn, Arc::default()).runs()
 }
 

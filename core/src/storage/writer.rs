@@ -163,6 +163,17 @@ impl Writer {
     }
 
     /// The hash and size of the tree as last committed.
+    /// The state record as of the last commit, which may be another process's: a handle's
+    /// own idea of the tree is checked against it before anything is queued.
+    pub fn committed_state(&self) -> Result<State> {
+        let t = self.txn.open_table(META).map_err(storage_err)?;
+        let guard = t
+            .get("state")
+            .map_err(storage_err)?
+            .ok_or_else(|| Error::NotALedger("no state record".into()))?;
+        decode("state", guard.value())
+    }
+
     fn committed_edge(&self) -> Result<Edge> {
         let t = self.txn.open_table(META).map_err(storage_err)?;
         let record = |key: &str| -> Result<Vec<u8>> {
