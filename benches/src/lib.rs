@@ -7,6 +7,7 @@
 //! benchmark sees the same entries.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
@@ -331,4 +332,89 @@ pub fn fmt_eps(x: f64) -> String {
     } else {
         format!("{x:.0}")
     }
+}
+
+/// Calls `work(0)`, `work(1)`, ... from `threads` threads, each taking the next number, until
+/// `count` calls are made, `deadline` passes or `stop` is set; the first error stops every
+/// thread and is returned. Returns how many calls were made.
+pub fn run_claimed<E: std::fmt::Display>(
+    threads: usize,
+    count: u64,
+    deadline: Instant,
+    stop: &AtomicBool,
+    work: impl Fn(u64) -> Result<(), E> + Sync,
+) -> Result<u64, String> {
+    let claimed = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| -> Result<u64, String> {
+                    let mut mine = 0;
+                    while Instant::now() < deadline
+                        && !stop.load(Ordering::Acquire)
+                        && !failed.load(Ordering::Relaxed)
+                    {
+                        let k = claimed.fetch_add(1, Ordering::Relaxed);
+                        if k >= count {
+                            break;
+                        }
+                        if let Err(e) = work(k) {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e.to_string());
+                        }
+                        mine += 1;
+                    }
+                    Ok(mine)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for w in workers {
+            total += w.join().map_err(|_| "a worker thread panicked")??;
+        }
+        Ok(total)
+    })
+}
+
+/// The `targets` list of a run (`{target, ratio, measured, pass}` each) as a Markdown table.
+pub fn print_targets(targets: &Value) {
+    println!("\n| target | measured | PASS/MISS |");
+    println!("| --- | ---: | --- |");
+    for t in targets.as_array().into_iter().flatten() {
+        println!(
+            "| {} | {:.2} (`{}`) | {} |",
+            t["target"].as_str().unwrap_or(""),
+            as_f64(&t["measured"]),
+            t["ratio"].as_str().unwrap_or(""),
+            if t["pass"].as_bool() == Some(true) {
+                "PASS"
+            } else {
+                "MISS"
+            }
+        );
+    }
+}
+
+/// Write `report` as pretty JSON to `path`, if there is one, and say so on stderr.
+pub fn write_json(program: &str, path: Option<&Path>, report: &Value) -> std::io::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")?;
+        eprintln!("{program}: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The machine and load of a run's JSON: `CPU (2 cores, 23.5 GiB RAM, Linux ...), load [..] -> [..]`.
+pub fn machine_line(r: &Value) -> String {
+    let m = &r["machine"];
+    format!(
+        "{} ({} cores, {} GiB RAM, Linux {}), load {} -> {}",
+        m["cpu"].as_str().unwrap_or(""),
+        m["cores"],
+        m["ram_gib"],
+        m["kernel"].as_str().unwrap_or(""),
+        r["load_average"]["before"],
+        r["load_average"]["after"],
+    )
 }

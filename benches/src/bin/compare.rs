@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -414,7 +414,6 @@ fn durable_run(
     store.append(0, PREFILL as usize)?;
     // The durable stream reuses the entries 0, 1, 2, ...: their links point at indexes below
     // the prefill, so they stay valid whatever order concurrent appends land in.
-    let claimed = AtomicU64::new(0);
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let warmup = 20;
     let shared = match store {
@@ -433,36 +432,9 @@ fn durable_run(
     for k in 0..warmup {
         shared.append_one(k)?;
     }
-    let claimed_ref = &claimed;
-    let shared_ref = &shared;
     let t = Instant::now();
-    let done: Res<u64> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(move || -> Result<u64, String> {
-                    let mut mine = 0;
-                    loop {
-                        if Instant::now() >= deadline {
-                            break;
-                        }
-                        let k = claimed_ref.fetch_add(1, Ordering::Relaxed);
-                        if k >= count {
-                            break;
-                        }
-                        shared_ref
-                            .append_one(warmup + k)
-                            .map_err(|e| e.to_string())?;
-                        mine += 1;
-                    }
-                    Ok(mine)
-                })
-            })
-            .collect();
-        let mut total = 0;
-        for h in handles {
-            total += h.join().map_err(|_| "append thread panicked")??;
-        }
-        Ok(total)
+    let done = tb::run_claimed(threads, count, deadline, &AtomicBool::new(false), |k| {
+        shared.append_one(warmup + k)
     });
     let elapsed = t.elapsed().as_secs_f64();
     let done = done?;
@@ -746,10 +718,7 @@ fn run(args: &Args) -> Res<()> {
         started.elapsed().as_secs_f64(),
     );
     print_table(&report);
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
-        eprintln!("compare: wrote {}", path.display());
-    }
+    tb::write_json("compare", args.json.as_deref(), &report)?;
     Ok(())
 }
 
@@ -1059,22 +1028,16 @@ fn assemble(
 }
 
 fn print_table(r: &Value) {
-    let m = &r["machine"];
     let sizes: Vec<u64> = r["sizes"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
     println!(
-        "\ntrailseal comparison ({} mode, tree hash {}, {} s) on {} ({} cores, {} GiB RAM, Linux {}), load {} -> {}",
+        "\ntrailseal comparison ({} mode, tree hash {}, {} s) on {}",
         r["mode"].as_str().unwrap_or(""),
         r["hash"].as_str().unwrap_or(""),
         r["duration_s"],
-        m["cpu"].as_str().unwrap_or(""),
-        m["cores"],
-        m["ram_gib"],
-        m["kernel"].as_str().unwrap_or(""),
-        r["load_average"]["before"],
-        r["load_average"]["after"],
+        tb::machine_line(r),
     );
     let ratio = |k: &str| f(&r["ratios"][k]);
     println!("\n| appends (entries/s) | trailseal | redb | sqlite | vs redb | vs sqlite |");
@@ -1188,19 +1151,5 @@ fn print_table(r: &Value) {
         1.25 * f(&r["leaf_bytes"]) + 64.0
     );
 
-    println!("\n| target | measured | PASS/MISS |");
-    println!("| --- | ---: | --- |");
-    for t in r["targets"].as_array().into_iter().flatten() {
-        println!(
-            "| {} | {:.2} (`{}`) | {} |",
-            t["target"].as_str().unwrap_or(""),
-            f(&t["measured"]),
-            t["ratio"].as_str().unwrap_or(""),
-            if t["pass"].as_bool() == Some(true) {
-                "PASS"
-            } else {
-                "MISS"
-            }
-        );
-    }
+    tb::print_targets(&r["targets"]);
 }
