@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Smoke run of the comparison for CI: quick mode, JSON to a temp file, then check that the JSON
-# has every required key with a finite positive number. Times are not asserted (CI machines are
-# shared and noisy); the run only has to work and report everything.
+# Smoke run of the benchmark programs for CI: the comparison (`compare`) and the sharing modes
+# (`share`), each in quick mode with its JSON to a temp file, then a check that each JSON has
+# every required key with a finite positive number. Times are not asserted (CI machines are
+# shared and noisy); the runs only have to work and report everything.
 #
 #   bash benches/smoke.sh            # from anywhere; honours CARGO_TARGET_DIR
 set -euo pipefail
@@ -11,8 +12,11 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 cargo run --release -p trailseal-benches --bin compare -- --quick --json "$out/compare.json"
+# About 25 s of run time (fsync-bound durable appends, four processes at once, a reader beside a
+# writer).
+cargo run --release -p trailseal-benches --bin share -- --quick --json "$out/share.json"
 
-python3 - "$out/compare.json" <<'EOF'
+python3 - "$out/compare.json" "$out/share.json" <<'EOF'
 import json, math, sys
 
 r = json.load(open(sys.argv[1]))
@@ -82,11 +86,49 @@ targets = need(r, "targets")
 if not isinstance(targets, list) or not targets or not all("pass" in t for t in targets):
     errors.append("targets: expected a non-empty list of {target, measured, pass}")
 
+passed = sum(1 for t in targets if t["pass"])
+summary = f"compare: JSON complete ({len(sizes)} sizes), targets met in this run: {passed} of {len(targets)}"
+
+# share: every figure of the sharing modes.
+r = json.load(open(sys.argv[2]))
+if r.get("mode") != "quick":
+    errors.append(f"share mode: expected 'quick', got {r.get('mode')!r}")
+
+def figure(path):
+    obj = r
+    for i, key in enumerate(path):
+        if not isinstance(obj, dict) or key not in obj:
+            errors.append("missing key share " + ".".join(path[: i + 1]))
+            return
+        obj = obj[key]
+    num("share " + ".".join(path), obj)
+
+for who in ["processes", "threads"]:
+    figure(["concurrent", who])
+for kind in ["single", "batch"]:
+    for mode in ["exclusive", "single_writer", "multi_writer"]:
+        figure([kind, mode])
+for run in ["idle", "idle_exclusive", "busy", "busy_elsewhere"]:
+    for q in ["p50", "p99"]:
+        figure(["reader_us", run, q])
+for run in ["busy", "busy_elsewhere"]:
+    figure(["reader_us", run, "writer_eps"])
+for key in [
+    "processes_vs_threads", "single_default_vs_exclusive", "batch_default_vs_exclusive",
+    "single_single_writer_vs_exclusive", "batch_single_writer_vs_exclusive",
+    "reader_p50_busy_vs_idle", "reader_p99_busy_vs_idle",
+]:
+    figure(["ratios", key])
+share_targets = need(r, "targets", "share ")
+if not isinstance(share_targets, list) or not share_targets or not all("pass" in t for t in share_targets):
+    errors.append("share targets: expected a non-empty list of {target, measured, pass}")
+    share_targets = []
+
 if errors:
-    print("benches/smoke.sh: the comparison's JSON is incomplete:", file=sys.stderr)
+    print("benches/smoke.sh: a benchmark's JSON is incomplete:", file=sys.stderr)
     for e in errors:
         print("  " + e, file=sys.stderr)
     sys.exit(1)
-passed = sum(1 for t in targets if t["pass"])
-print(f"benches/smoke.sh: JSON complete ({len(sizes)} sizes); targets met in this run: {passed} of {len(targets)} (not asserted)")
+share_passed = sum(1 for t in share_targets if t["pass"])
+print(f"benches/smoke.sh: {summary}; share: JSON complete, targets met in this run: {share_passed} of {len(share_targets)} (not asserted)")
 EOF

@@ -1,9 +1,14 @@
 //! Shared pieces of the trailseal benchmarks: a deterministic generator of realistic audit
-//! entries, the leaf bytes they encode to, and small process and file measurements.
+//! entries, the leaf bytes they encode to, small process and file measurements, and the
+//! reporting helpers the benchmark programs share.
 //!
 //! The comparison program (`src/bin/compare.rs`) and the micro-benchmarks
 //! (`benches/hot_paths.rs`) both draw their data from [`entry_json`], so every system and every
 //! benchmark sees the same entries.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 use trailseal::entry::{self, Timestamp};
@@ -208,4 +213,208 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting and bookkeeping shared by the benchmark programs (`compare`, `share`).
+
+/// `samples` (µs) as `{p50, p99, mean, samples}`.
+pub fn summary_us(mut samples: Vec<f64>) -> Value {
+    samples.sort_by(f64::total_cmp);
+    json!({
+        "p50": round(percentile(&samples, 50.0), 2),
+        "p99": round(percentile(&samples, 99.0), 2),
+        "mean": round(samples.iter().sum::<f64>() / samples.len() as f64, 2),
+        "samples": samples.len(),
+    })
+}
+
+/// Runs `f` and returns its result with the microseconds it took.
+pub fn time_us<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let t = Instant::now();
+    let r = f();
+    (r, t.elapsed().as_secs_f64() * 1e6)
+}
+
+/// A temporary directory removed on drop (also when a step fails).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh directory under `base`, or under the system temp dir.
+    pub fn new(base: Option<&Path>) -> std::io::Result<TempDir> {
+        let base = base
+            .map(Path::to_path_buf)
+            .unwrap_or_else(std::env::temp_dir);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        let dir = base.join(format!("trailseal-bench-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `x` rounded to `digits` decimals.
+pub fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+/// A JSON number as `f64`, NaN for anything else (a missing figure shows as `-`, never as 0).
+pub fn as_f64(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+fn read_first_line(path: &str, prefix: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .map(|l| l.split_once(':').map_or("", |x| x.1).trim().to_string())
+}
+
+/// The 1, 5 and 15 minute load averages.
+pub fn loadavg() -> Vec<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect()
+}
+
+/// CPU model and flags, cores, RAM and kernel, for the JSON of a run.
+pub fn machine() -> Value {
+    let mem_kib: f64 = read_first_line("/proc/meminfo", "MemTotal")
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    // The instruction sets the hashes use: BLAKE3 (AVX-512/AVX2) and SHA-256 (SHA-NI).
+    let flags = read_first_line("/proc/cpuinfo", "flags").unwrap_or_default();
+    let simd: Vec<&str> = ["avx2", "avx512f", "sha_ni"]
+        .into_iter()
+        .filter(|f| flags.split_whitespace().any(|x| x == *f))
+        .collect();
+    json!({
+        "cpu": read_first_line("/proc/cpuinfo", "model name").unwrap_or_default(),
+        "cpu_flags": simd,
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "ram_gib": round(mem_kib / 1024.0 / 1024.0, 1),
+        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "os": std::env::consts::OS,
+        "arch": std::env::consts::ARCH,
+    })
+}
+
+/// `1000` as `1k`, `1000000` as `1M`; other numbers as they are.
+pub fn human(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+/// Entries per second for a table: `12k`, `1.23M`, `3898`.
+pub fn fmt_eps(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else if x >= 1e4 {
+        format!("{:.0}k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
+}
+
+/// Calls `work(0)`, `work(1)`, ... from `threads` threads, each taking the next number, until
+/// `count` calls are made, `deadline` passes or `stop` is set; the first error stops every
+/// thread and is returned. Returns how many calls were made.
+pub fn run_claimed<E: std::fmt::Display>(
+    threads: usize,
+    count: u64,
+    deadline: Instant,
+    stop: &AtomicBool,
+    work: impl Fn(u64) -> Result<(), E> + Sync,
+) -> Result<u64, String> {
+    let claimed = AtomicU64::new(0);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| -> Result<u64, String> {
+                    let mut mine = 0;
+                    while Instant::now() < deadline
+                        && !stop.load(Ordering::Acquire)
+                        && !failed.load(Ordering::Relaxed)
+                    {
+                        let k = claimed.fetch_add(1, Ordering::Relaxed);
+                        if k >= count {
+                            break;
+                        }
+                        if let Err(e) = work(k) {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e.to_string());
+                        }
+                        mine += 1;
+                    }
+                    Ok(mine)
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for w in workers {
+            total += w.join().map_err(|_| "a worker thread panicked")??;
+        }
+        Ok(total)
+    })
+}
+
+/// The `targets` list of a run (`{target, ratio, measured, pass}` each) as a Markdown table.
+pub fn print_targets(targets: &Value) {
+    println!("\n| target | measured | PASS/MISS |");
+    println!("| --- | ---: | --- |");
+    for t in targets.as_array().into_iter().flatten() {
+        println!(
+            "| {} | {:.2} (`{}`) | {} |",
+            t["target"].as_str().unwrap_or(""),
+            as_f64(&t["measured"]),
+            t["ratio"].as_str().unwrap_or(""),
+            if t["pass"].as_bool() == Some(true) {
+                "PASS"
+            } else {
+                "MISS"
+            }
+        );
+    }
+}
+
+/// Write `report` as pretty JSON to `path`, if there is one, and say so on stderr.
+pub fn write_json(program: &str, path: Option<&Path>, report: &Value) -> std::io::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")?;
+        eprintln!("{program}: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The machine and load of a run's JSON: `CPU (2 cores, 23.5 GiB RAM, Linux ...), load [..] -> [..]`.
+pub fn machine_line(r: &Value) -> String {
+    let m = &r["machine"];
+    format!(
+        "{} ({} cores, {} GiB RAM, Linux {}), load {} -> {}",
+        m["cpu"].as_str().unwrap_or(""),
+        m["cores"],
+        m["ram_gib"],
+        m["kernel"].as_str().unwrap_or(""),
+        r["load_average"]["before"],
+        r["load_average"]["after"],
+    )
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,10 @@ use redb::TableDefinition;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use trailseal::{CreateOptions, HashAlg, Ledger, VerifyOptions};
-use trailseal_benches::{self as tb, BATCH};
+use trailseal_benches::{
+    self as tb, as_f64 as f, fmt_eps, human, loadavg, machine, round, summary_us, time_us, TempDir,
+    BATCH,
+};
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -343,22 +346,6 @@ fn child_build(a: &Args) -> Res<Value> {
     Ok(out)
 }
 
-fn summary_us(mut samples: Vec<f64>) -> Value {
-    samples.sort_by(f64::total_cmp);
-    json!({
-        "p50": round(tb::percentile(&samples, 50.0), 2),
-        "p99": round(tb::percentile(&samples, 99.0), 2),
-        "mean": round(samples.iter().sum::<f64>() / samples.len() as f64, 2),
-        "samples": samples.len(),
-    })
-}
-
-fn time_us<T>(f: impl FnOnce() -> T) -> (T, f64) {
-    let t = Instant::now();
-    let r = f();
-    (r, t.elapsed().as_secs_f64() * 1e6)
-}
-
 /// Proof latencies at random indices, then one full `verify`, of the ledger at `path`.
 fn child_probe(a: &Args) -> Res<Value> {
     let ledger = Ledger::open(&a.path)?;
@@ -427,7 +414,6 @@ fn durable_run(
     store.append(0, PREFILL as usize)?;
     // The durable stream reuses the entries 0, 1, 2, ...: their links point at indexes below
     // the prefill, so they stay valid whatever order concurrent appends land in.
-    let claimed = AtomicU64::new(0);
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let warmup = 20;
     let shared = match store {
@@ -446,36 +432,9 @@ fn durable_run(
     for k in 0..warmup {
         shared.append_one(k)?;
     }
-    let claimed_ref = &claimed;
-    let shared_ref = &shared;
     let t = Instant::now();
-    let done: Res<u64> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(move || -> Result<u64, String> {
-                    let mut mine = 0;
-                    loop {
-                        if Instant::now() >= deadline {
-                            break;
-                        }
-                        let k = claimed_ref.fetch_add(1, Ordering::Relaxed);
-                        if k >= count {
-                            break;
-                        }
-                        shared_ref
-                            .append_one(warmup + k)
-                            .map_err(|e| e.to_string())?;
-                        mine += 1;
-                    }
-                    Ok(mine)
-                })
-            })
-            .collect();
-        let mut total = 0;
-        for h in handles {
-            total += h.join().map_err(|_| "append thread panicked")??;
-        }
-        Ok(total)
+    let done = tb::run_claimed(threads, count, deadline, &AtomicBool::new(false), |k| {
+        shared.append_one(warmup + k)
     });
     let elapsed = t.elapsed().as_secs_f64();
     let done = done?;
@@ -583,29 +542,6 @@ impl Shared {
 // ---------------------------------------------------------------------------------------------
 // The parent: plan, children, durable runs, JSON and the table.
 
-/// A temporary directory removed on drop (also when a step fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(base: Option<&Path>) -> Res<TempDir> {
-        let base = base
-            .map(Path::to_path_buf)
-            .unwrap_or_else(std::env::temp_dir);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .subsec_nanos();
-        let dir = base.join(format!("trailseal-bench-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(TempDir(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn remove_store(path: &Path) {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -625,61 +561,6 @@ fn spawn_child(args: &[String]) -> Res<Value> {
     }
     let text = String::from_utf8(out.stdout)?;
     Ok(serde_json::from_str(text.trim())?)
-}
-
-fn round(x: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (x * f).round() / f
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or(f64::NAN)
-}
-
-fn read_first_line(path: &str, prefix: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .map(|l| l.split_once(':').map_or("", |x| x.1).trim().to_string())
-}
-
-fn loadavg() -> Vec<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .filter_map(|x| x.parse().ok())
-        .collect()
-}
-
-fn machine() -> Value {
-    let mem_kib: f64 = read_first_line("/proc/meminfo", "MemTotal")
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
-    // The instruction sets the hashes use: BLAKE3 (AVX-512/AVX2) and SHA-256 (SHA-NI).
-    let flags = read_first_line("/proc/cpuinfo", "flags").unwrap_or_default();
-    let simd: Vec<&str> = ["avx2", "avx512f", "sha_ni"]
-        .into_iter()
-        .filter(|f| flags.split_whitespace().any(|x| x == *f))
-        .collect();
-    json!({
-        "cpu": read_first_line("/proc/cpuinfo", "model name").unwrap_or_default(),
-        "cpu_flags": simd,
-        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-        "ram_gib": round(mem_kib / 1024.0 / 1024.0, 1),
-        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
-        "os": std::env::consts::OS,
-        "arch": std::env::consts::ARCH,
-    })
-}
-
-fn human(n: u64) -> String {
-    match n {
-        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
-        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
-        n => n.to_string(),
-    }
 }
 
 fn run(args: &Args) -> Res<()> {
@@ -837,10 +718,7 @@ fn run(args: &Args) -> Res<()> {
         started.elapsed().as_secs_f64(),
     );
     print_table(&report);
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
-        eprintln!("compare: wrote {}", path.display());
-    }
+    tb::write_json("compare", args.json.as_deref(), &report)?;
     Ok(())
 }
 
@@ -1149,35 +1027,17 @@ fn assemble(
     })
 }
 
-fn fmt_eps(x: f64) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else if x >= 1e6 {
-        format!("{:.2}M", x / 1e6)
-    } else if x >= 1e4 {
-        format!("{:.0}k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
 fn print_table(r: &Value) {
-    let m = &r["machine"];
     let sizes: Vec<u64> = r["sizes"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
     println!(
-        "\ntrailseal comparison ({} mode, tree hash {}, {} s) on {} ({} cores, {} GiB RAM, Linux {}), load {} -> {}",
+        "\ntrailseal comparison ({} mode, tree hash {}, {} s) on {}",
         r["mode"].as_str().unwrap_or(""),
         r["hash"].as_str().unwrap_or(""),
         r["duration_s"],
-        m["cpu"].as_str().unwrap_or(""),
-        m["cores"],
-        m["ram_gib"],
-        m["kernel"].as_str().unwrap_or(""),
-        r["load_average"]["before"],
-        r["load_average"]["after"],
+        tb::machine_line(r),
     );
     let ratio = |k: &str| f(&r["ratios"][k]);
     println!("\n| appends (entries/s) | trailseal | redb | sqlite | vs redb | vs sqlite |");
@@ -1291,19 +1151,5 @@ fn print_table(r: &Value) {
         1.25 * f(&r["leaf_bytes"]) + 64.0
     );
 
-    println!("\n| target | measured | PASS/MISS |");
-    println!("| --- | ---: | --- |");
-    for t in r["targets"].as_array().into_iter().flatten() {
-        println!(
-            "| {} | {:.2} (`{}`) | {} |",
-            t["target"].as_str().unwrap_or(""),
-            f(&t["measured"]),
-            t["ratio"].as_str().unwrap_or(""),
-            if t["pass"].as_bool() == Some(true) {
-                "PASS"
-            } else {
-                "MISS"
-            }
-        );
-    }
+    tb::print_targets(&r["targets"]);
 }
