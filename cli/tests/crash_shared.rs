@@ -1,0 +1,203 @@
+//! Crash test with several processes: while two `trailseal append` processes stream entries
+//! into one ledger (the default multi-writer sharing) and readers verify it, a third appender
+//! is killed with SIGKILL at random moments, again and again. The survivors must go on without
+//! reopening; afterwards every entry whose receipt any process printed is in the ledger with
+//! exactly that leaf hash and root, no entry is stored twice, and the ledger verifies.
+
+#![cfg(unix)]
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use trailseal::{merkle, Ledger, VerifyOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
+const LINE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn entry(who: &str, n: u64) -> String {
+    json!({"id": format!("{who}-{n}"), "actor": {"id": who}, "action": "deploy.succeeded",
+           "subject": {"type": "service", "id": format!("svc-{}", n % 13)}})
+    .to_string()
+}
+
+/// `trailseal append LEDGER - --batch B`, its stdin, and its stdout lines as they come.
+fn spawn_appender(ledger: &Path, batch: u64) -> (Child, ChildStdin, Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .args([
+            "append",
+            ledger.to_str().unwrap(),
+            "-",
+            "--batch",
+            &batch.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, stdin, rx)
+}
+
+/// A survivor: appends one entry and waits for its receipt.
+struct Survivor {
+    name: String,
+    child: Child,
+    stdin: ChildStdin,
+    rx: Receiver<String>,
+    next: u64,
+    receipts: Vec<Value>,
+}
+
+impl Survivor {
+    fn new(ledger: &Path, name: &str) -> Survivor {
+        let (child, stdin, rx) = spawn_appender(ledger, 1);
+        Survivor {
+            name: name.into(),
+            child,
+            stdin,
+            rx,
+            next: 0,
+            receipts: Vec::new(),
+        }
+    }
+
+    fn append_one(&mut self) {
+        writeln!(self.stdin, "{}", entry(&self.name, self.next)).unwrap();
+        self.stdin.flush().unwrap();
+        self.next += 1;
+        let line = self
+            .rx
+            .recv_timeout(LINE_TIMEOUT)
+            .unwrap_or_else(|e| panic!("{}: no receipt ({e})", self.name));
+        self.receipts.push(serde_json::from_str(&line).unwrap());
+    }
+}
+
+#[test]
+fn killed_writers_cost_the_survivors_nothing() {
+    let kills: u64 = std::env::var("TRAILSEAL_SHARED_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("l.redb");
+    let out = Command::new(BIN)
+        .args([
+            "init",
+            ledger.to_str().unwrap(),
+            "--origin",
+            "example.com/crash-shared",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut survivors = [Survivor::new(&ledger, "s0"), Survivor::new(&ledger, "s1")];
+    let mut acked: Vec<Value> = Vec::new();
+    let mut seed = 0x5eed_u64;
+    let mut rand = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for k in 0..kills {
+        let batch = 1 + rand(20);
+        let (mut victim, mut vin, vrx) = spawn_appender(&ledger, batch);
+        let feeder = std::thread::spawn(move || {
+            for n in 0..100_000u64 {
+                if writeln!(vin, "{}", entry(&format!("v{k}"), n)).is_err() {
+                    break;
+                }
+            }
+        });
+        let until = Instant::now() + Duration::from_millis(20 + rand(250));
+        while Instant::now() < until {
+            for s in survivors.iter_mut() {
+                s.append_one();
+            }
+        }
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+        let _ = feeder.join();
+        // A receipt is printed only once its commit is durable; a line the kill cut short
+        // does not parse and counts as unacknowledged.
+        acked.extend(
+            vrx.try_iter()
+                .filter_map(|l| serde_json::from_str::<Value>(&l).ok()),
+        );
+        // The survivors go on at once, and a reader verifies beside them.
+        for s in survivors.iter_mut() {
+            s.append_one();
+        }
+        let out = Command::new(BIN)
+            .args(["verify", ledger.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "verify after kill {k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for s in survivors.iter_mut() {
+        for _ in 0..5 {
+            s.append_one();
+        }
+    }
+    for s in survivors {
+        drop(s.stdin);
+        let out = s.child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            s.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        acked.extend(s.receipts);
+    }
+
+    let l = Ledger::open(&ledger).unwrap();
+    let report = l.verify(&VerifyOptions::default().indexes(true)).unwrap();
+    let mut indexes = HashSet::new();
+    for r in &acked {
+        let index = r["index"].as_u64().unwrap();
+        assert!(indexes.insert(index), "two receipts name index {index}");
+        assert_eq!(
+            merkle::to_hex(&l.leaf_hash(index).unwrap()),
+            r["leaf_hash"].as_str().unwrap(),
+            "leaf {index}"
+        );
+        assert_eq!(
+            merkle::to_hex(&l.root_at(index + 1).unwrap()),
+            r["root"].as_str().unwrap(),
+            "root at {}",
+            index + 1
+        );
+    }
+    let mut ids = HashSet::new();
+    for i in 0..report.size {
+        let id = l.get(i).unwrap()["id"].as_str().unwrap().to_owned();
+        assert!(ids.insert(id.clone()), "{id} stored twice");
+    }
+    println!(
+        "{kills} writers killed; {} receipts printed, {} entries stored, verify passes",
+        acked.len(),
+        report.size
+    );
+}
