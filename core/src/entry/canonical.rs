@@ -5,7 +5,11 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-use super::*;
+/// Largest integer a JSON number may hold and still mean the same thing to every JCS
+/// implementation: RFC 8785 numbers are IEEE 754 doubles, and integers above 2^53 would
+/// silently change value when another language re-encodes them. Beyond it, an integer is
+/// accepted only in the form RFC 8785 itself writes a double in (see `is_jcs_exact`).
+pub(super) const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// RFC 8785 (JCS) canonical JSON of `value`.
 ///

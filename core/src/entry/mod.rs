@@ -28,8 +28,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-use self::canonical::*;
 pub use self::canonical::{canonical_json, parse_json};
+use self::canonical::{member, write_value};
 pub use self::stored::{stored_caller_fields_canonical, stored_id};
 pub use self::timestamp::Timestamp;
 pub use self::validate::validate;
@@ -39,27 +39,6 @@ pub const FORMAT_VERSION: u64 = 1;
 
 /// Default limit on the canonical encoding of one entry (SPEC: 1 MiB).
 pub const DEFAULT_MAX_ENTRY_BYTES: u64 = 1 << 20;
-
-const TOP_LEVEL_FIELDS: &[&str] = &[
-    "v",
-    "id",
-    "time",
-    "actor",
-    "action",
-    "subject",
-    "authz",
-    "change",
-    "links",
-    "occurred_at",
-    "attrs",
-    "payload",
-];
-
-/// Largest integer a JSON number may hold and still mean the same thing to every JCS
-/// implementation: RFC 8785 numbers are IEEE 754 doubles, and integers above 2^53 would
-/// silently change value when another language re-encodes them. Beyond it, an integer is
-/// accepted only in the form RFC 8785 itself writes a double in (see `is_jcs_exact`).
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Who did it: SPEC `actor`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

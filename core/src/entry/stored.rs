@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-use super::*;
+use super::canonical::write_object;
 
 /// Canonical encoding of the caller-given fields of a stored entry (everything but `v` and
 /// `time`), to compare with [`ValidEntry::caller_fields_canonical`].

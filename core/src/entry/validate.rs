@@ -2,13 +2,28 @@
 //! its JSON path.
 
 use serde_json::Value;
-
-use crate::error::{Error, Result};
-
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::*;
+use crate::error::{Error, Result};
+
+use super::canonical::{is_jcs_exact, MAX_SAFE_INTEGER};
+use super::{Fields, ValidEntry, FORMAT_VERSION};
+
+const TOP_LEVEL_FIELDS: &[&str] = &[
+    "v",
+    "id",
+    "time",
+    "actor",
+    "action",
+    "subject",
+    "authz",
+    "change",
+    "links",
+    "occurred_at",
+    "attrs",
+    "payload",
+];
 
 /// Validate an entry against SPEC section 3.
 ///
