@@ -202,7 +202,8 @@ pub fn verify_consistency(
 pub fn code(r: Refusal) -> trailseal::ErrorCode {
     match r {
         Refusal::OutOfRange => trailseal::ErrorCode::OutOfRange,
-        Refusal::PathLength => trailseal::ErrorCode::Malformed,
+        // A path of the wrong length is a proof that does not verify (as Go's tlog treats it).
+        Refusal::PathLength => trailseal::ErrorCode::VerificationFailed,
         Refusal::Mismatch => trailseal::ErrorCode::VerificationFailed,
     }
 }
