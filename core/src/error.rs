@@ -204,6 +204,11 @@ impl ErrorCode {
         self as u32
     }
 
+    /// The code with numeric value `n`, if there is one.
+    pub fn from_u32(n: u32) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_u32() == n)
+    }
+
     /// True for codes meaning "the record does not check out" (exit status 1 of the CLI).
     pub fn is_verification_failure(self) -> bool {
         matches!(

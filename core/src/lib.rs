@@ -50,8 +50,8 @@ pub use error::{Error, ErrorCode, Result};
 pub use evidence::{verify_bundle, verify_bundle_bytes, Anchor, Bundle, BundleReport, Selection};
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
-    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, Sharing, VerifyOptions,
-    VerifyReport,
+    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, RelayRole, Sharing,
+    VerifyOptions, VerifyReport,
 };
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};

@@ -38,6 +38,16 @@ impl Work<'_> {
             Work::Raw(l) => Work::Raw(l.into_iter().map(|c| Cow::Owned(c.into_owned())).collect()),
         }
     }
+
+    /// The request made its own without preparing its entries, so that it can still be
+    /// sent to another process (see `relay`).
+    pub(super) fn into_plain(self) -> Work<'static> {
+        match self {
+            Work::Entries(e) => Work::Entries(Cow::Owned(e.into_owned())),
+            Work::Prepared(p) => Work::Prepared(p),
+            Work::Raw(l) => Work::Raw(l.into_iter().map(|c| Cow::Owned(c.into_owned())).collect()),
+        }
+    }
 }
 
 /// An entry validated and encoded up to its `time` by the thread appending it, with its

@@ -12,7 +12,11 @@ use crate::query;
 use crate::storage::{State, Writer};
 
 use super::append::{receipt_roots, Group, Work, PARALLEL_ROOTS_MIN};
+#[cfg(target_os = "linux")]
+use super::relay::Relayed;
+use super::relay::Tag;
 use super::{Ledger, LedgerKind, Receipt, WriterState};
+use crate::storage::RelayedRecord;
 
 /// Where a waiting caller finds the outcome of its queued request, or is told to lead the
 /// next group. Each caller sleeps on its own slot, so the end of a group wakes exactly the
@@ -75,10 +79,16 @@ impl Slot {
     }
 }
 
-struct Queued {
-    work: Work<'static>,
+/// A request waiting in the queue for a leader to take it into a group.
+pub(super) struct Queued {
+    pub(super) work: Work<'static>,
     slot: Arc<Slot>,
+    /// Set for a request relayed from another process (see `relay`).
+    tag: Option<Tag>,
 }
+
+/// A queued request processed in a group: whom to answer, its relay tag, its outcome.
+type Processed = (Arc<Slot>, Option<Tag>, Result<Vec<Receipt>>);
 
 /// The same failure again, for each caller that shared a failed commit.
 fn duplicate(e: &Error) -> Error {
@@ -133,7 +143,7 @@ impl Gather {
 
 /// Ends a leader's turn even if it unwinds: followers must never wait for a leader that is
 /// gone, and a request taken into a group always gets an answer.
-struct LeaderTurn<'a> {
+pub(super) struct LeaderTurn<'a> {
     ledger: &'a Ledger,
     slots: Vec<Arc<Slot>>,
     /// The queued callers' outcomes, given once the turn has ended: a caller answered
@@ -142,6 +152,13 @@ struct LeaderTurn<'a> {
     /// Requests in this group, the leader's own included.
     requests: usize,
     started: Instant,
+}
+
+impl LeaderTurn<'_> {
+    /// Give a queued request its outcome once the turn ends.
+    pub(super) fn answer(&mut self, q: Queued, outcome: Result<Vec<Receipt>>) {
+        self.answers.push((q.slot, outcome));
+    }
 }
 
 impl Drop for LeaderTurn<'_> {
@@ -184,6 +201,9 @@ impl Ledger {
     /// its commit is durable.
     pub(super) fn submit(&self, work: Work<'_>) -> Result<Vec<Receipt>> {
         self.writable()?;
+        if let Some(relay) = self.relay.route(self) {
+            return relay.submit(work);
+        }
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.committing {
             return self.lead_now(pending, work);
@@ -191,7 +211,11 @@ impl Ledger {
         drop(pending);
         // A follower: its request is made its own (prepared, where entries can be) outside
         // the lock, so the leader gathering the group never waits for that work.
-        let work = work.into_owned(self.committed_size.load(Ordering::Acquire));
+        let work = if self.relay.is_client() {
+            work.into_plain()
+        } else {
+            work.into_owned(self.committed_size())
+        };
         pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.committing {
             return self.lead_now(pending, work);
@@ -200,6 +224,7 @@ impl Ledger {
         pending.queue.push(Queued {
             work,
             slot: slot.clone(),
+            tag: None,
         });
         if pending.gathering {
             self.arrived.notify_one();
@@ -218,6 +243,72 @@ impl Ledger {
                 })
             }
         }
+    }
+
+    /// Queue several requests at once, all in the same group, and wait for their outcomes
+    /// (leading the group if no one else is): how a relayed request joins this process's
+    /// group commit.
+    pub(super) fn submit_many(
+        &self,
+        works: Vec<(Work<'static>, Option<Tag>)>,
+    ) -> Vec<Result<Vec<Receipt>>> {
+        if let Err(e) = self.writable() {
+            return works.iter().map(|_| Err(duplicate(&e))).collect();
+        }
+        let slots: Vec<Arc<Slot>> = works.iter().map(|_| Arc::default()).collect();
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for ((work, tag), slot) in works.into_iter().zip(&slots) {
+            pending.queue.push(Queued {
+                work,
+                slot: slot.clone(),
+                tag,
+            });
+        }
+        // Pushed under one hold of the lock, the requests are taken into one group together,
+        // so only the first can be handed the next turn.
+        let lead = if pending.committing {
+            if pending.gathering {
+                self.arrived.notify_one();
+            }
+            drop(pending);
+            match slots.first().map(|s| s.wait()) {
+                Some(Woken::Lead) => true,
+                Some(Woken::Done(first)) => {
+                    let mut outcomes = vec![first];
+                    outcomes.extend(slots[1..].iter().map(|s| match s.wait() {
+                        Woken::Done(r) => r,
+                        Woken::Lead => Err(Error::Internal("relayed request split".into())),
+                    }));
+                    return outcomes;
+                }
+                None => return Vec::new(),
+            }
+        } else {
+            pending.committing = true;
+            drop(pending);
+            true
+        };
+        if lead {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            let gather = Gather::plan(&pending);
+            let queued = std::mem::take(&mut pending.queue);
+            drop(pending);
+            // The outcomes are in the slots; the leader's own result is for no one.
+            let _ = self.lead(None, queued, gather);
+        }
+        slots
+            .iter()
+            .map(|s| {
+                s.take().unwrap_or_else(|| {
+                    Err(Error::Internal("queued append was not processed".into()))
+                })
+            })
+            .collect()
+    }
+
+    /// The tree size as of the last commit this handle saw.
+    pub(super) fn committed_size(&self) -> u64 {
+        self.committed_size.load(Ordering::Acquire)
     }
 
     /// Take the turn no one holds and lead a group with `work`.
@@ -274,9 +365,33 @@ impl Ledger {
             requests: queued.len() + usize::from(own.is_some()),
             started: Instant::now(),
         };
+        #[cfg(target_os = "linux")]
+        let (own_outcome, own, queued) = if self.relay.is_client() {
+            match self.relay_group(own, queued, &mut turn) {
+                Relayed::Done(outcome) => return outcome,
+                Relayed::Direct {
+                    own_outcome,
+                    own,
+                    queued,
+                } => (own_outcome, own, queued),
+            }
+        } else {
+            (None, own, queued)
+        };
+        #[cfg(not(target_os = "linux"))]
+        let own_outcome = None;
+        if own.is_none() && queued.is_empty() {
+            return own_outcome.unwrap_or_else(|| Ok(Vec::new()));
+        }
         let mut guard = self.lock()?;
         self.recover(&mut guard)?;
-        self.run_group(&mut guard, own, queued, &gather, &mut turn)
+        let direct = self.run_group(&mut guard, own, queued, &gather, &mut turn);
+        match own_outcome {
+            // Stored by a relay that died before answering: the queued callers' outcomes
+            // are theirs, in the turn.
+            Some(outcome) => outcome,
+            None => direct,
+        }
     }
 
     /// Process `own` (if any) and every queued request in one write transaction. Returns the
@@ -302,14 +417,14 @@ impl Ledger {
         };
         let start = guard.frontier.size();
         let mut own_result = own.map(|work| self.process(&mut g, work));
-        let mut results: Vec<(Arc<Slot>, Result<Vec<Receipt>>)> = Vec::new();
+        let mut results: Vec<Processed> = Vec::new();
         // Process what is queued while the rest of the group arrives: the waiting overlaps
         // the work instead of adding to it.
         let mut batch = queued;
         loop {
             for q in batch.drain(..) {
                 let r = self.process(&mut g, q.work);
-                results.push((q.slot, r));
+                results.push((q.slot, q.tag, r));
             }
             let have = results.len() + usize::from(own_result.is_some());
             match self.gather_more(gather, have) {
@@ -326,11 +441,14 @@ impl Ledger {
         let receipts = || {
             own_result
                 .iter()
-                .chain(results.iter().map(|(_, r)| r))
+                .chain(results.iter().map(|(_, _, r)| r))
                 .flat_map(|r| r.iter().flatten())
         };
         for r in receipts().filter(|r| r.index >= start) {
             leaf_hashes[(r.index - start) as usize] = r.leaf_hash;
+        }
+        if !g.w.is_empty() {
+            record_relayed(&mut g.w, &results);
         }
         let alg = self.meta.hash;
         let base = guard.frontier.clone();
@@ -354,14 +472,14 @@ impl Ledger {
             }
         };
         own_result.iter_mut().for_each(fill);
-        results.iter_mut().for_each(|(_, r)| fill(r));
+        results.iter_mut().for_each(|(_, _, r)| fill(r));
         let own_result = match (own_result, &committed) {
             (Some(r), Ok(())) => r,
             (Some(Ok(_)), Err(e)) => Err(duplicate(e)),
             (Some(Err(e)), _) => Err(e),
             (None, _) => Ok(Vec::new()),
         };
-        for (slot, r) in results.drain(..) {
+        for (slot, _, r) in results.drain(..) {
             let r = match (&committed, r) {
                 (Err(e), Ok(_)) => Err(duplicate(e)),
                 (_, r) => r,
@@ -389,5 +507,27 @@ impl Ledger {
         guard.frontier = frontier;
         guard.last_time = last_time;
         Ok(())
+    }
+}
+
+/// Record in the commit what it stores of each relayed request (see `storage::relayed`), for
+/// a client that loses its relay before the answer arrives.
+fn record_relayed(w: &mut Writer, results: &[Processed]) {
+    let mut rows: HashMap<[u8; 16], RelayedRecord> = HashMap::new();
+    let at = Timestamp::now();
+    for (_, tag, r) in results {
+        let (Some(tag), Ok(receipts)) = (tag, r) else {
+            continue;
+        };
+        let row = rows.entry(tag.client).or_insert_with(|| RelayedRecord {
+            seq: tag.seq,
+            at,
+            works: Vec::new(),
+        });
+        row.works
+            .push((tag.work, receipts.iter().map(|r| r.index).collect()));
+    }
+    for (client, record) in rows {
+        w.put_relayed(client, record);
     }
 }

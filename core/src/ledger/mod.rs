@@ -18,6 +18,7 @@
 
 mod append;
 mod group_commit;
+mod relay;
 mod verify;
 
 use std::borrow::Cow;
@@ -45,6 +46,10 @@ use crate::why::{self, Why};
 
 use self::append::Work;
 use self::group_commit::Pending;
+#[cfg(all(target_os = "linux", feature = "testing"))]
+pub use self::relay::die_on_next_request;
+use self::relay::Relay;
+pub use self::relay::RelayRole;
 
 #[cfg(feature = "testing")]
 pub use self::append::PARALLEL_BATCHES;
@@ -196,6 +201,8 @@ pub struct Ledger {
     pending: Mutex<Pending>,
     /// Signalled when a request joins the queue while a new leader gathers its group.
     arrived: Condvar,
+    /// This handle's part in the cross-process group commit (see `relay`).
+    relay: Relay,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -216,7 +223,7 @@ impl Ledger {
             let (meta, state) = Self::new_records(opts)?;
             let sharing = sharing_for(opts.sharing, opts.durability)?;
             let store = Store::create(path.as_ref(), &meta, &state, sharing)?;
-            Self::from_store(store, meta, opts.durability, sharing, false)
+            Self::from_store(store, meta, opts.durability, sharing, false, true)
         })
     }
 
@@ -226,7 +233,14 @@ impl Ledger {
         guarded(|| {
             let (meta, state) = Self::new_records(opts)?;
             let store = Store::create_on(backend, &meta, &state)?;
-            Self::from_store(store, meta, opts.durability, Sharing::Exclusive, false)
+            Self::from_store(
+                store,
+                meta,
+                opts.durability,
+                Sharing::Exclusive,
+                false,
+                false,
+            )
         })
     }
 
@@ -266,28 +280,39 @@ impl Ledger {
         guarded(|| {
             let sharing = sharing_for(opts.sharing, opts.durability)?;
             let (store, meta) = Store::open(path.as_ref(), opts.wait, sharing, opts.read_only)?;
-            Self::from_store(store, meta, opts.durability, sharing, opts.read_only)
+            Self::from_store(store, meta, opts.durability, sharing, opts.read_only, true)
         })
+    }
+
+    /// The relay's own handle on a ledger (see `relay`), which never relays itself.
+    fn open_relay(path: &Path, opts: &OpenOptions) -> Result<Ledger> {
+        let sharing = sharing_for(opts.sharing, opts.durability)?;
+        let (store, meta) = Store::open(path, opts.wait, sharing, opts.read_only)?;
+        Self::from_store(store, meta, opts.durability, sharing, opts.read_only, false)
     }
 
     /// Open a ledger kept on a storage backend of the caller's (see [`Ledger::create_on`]).
     pub fn open_on(backend: Box<dyn Backend>, durability: Durability) -> Result<Ledger> {
         guarded(|| {
             let (store, meta) = Store::open_on(backend)?;
-            Self::from_store(store, meta, durability, Sharing::Exclusive, false)
+            Self::from_store(store, meta, durability, Sharing::Exclusive, false, false)
         })
     }
 
     /// A caller's backend has no file locks, so only [`Sharing::Exclusive`] works on one.
+    /// `relays`: whether the handle may take part in the relay (see `relay`), if its mode
+    /// allows.
     fn from_store(
         store: Store,
         meta: Meta,
         durability: Durability,
         sharing: Sharing,
         read_only: bool,
+        relays: bool,
     ) -> Result<Ledger> {
         let (frontier, state) = load_frontier(&store)?;
         let path = store.path().to_path_buf();
+        let store_is_file = store.is_file();
         Ok(Ledger {
             sharing,
             read_only,
@@ -304,6 +329,13 @@ impl Ledger {
             }),
             pending: Mutex::new(Pending::default()),
             arrived: Condvar::new(),
+            relay: Relay::new(
+                relays
+                    && store_is_file
+                    && sharing == Sharing::MultiWriter
+                    && durability == Durability::Immediate
+                    && !read_only,
+            ),
         })
     }
 
@@ -365,6 +397,13 @@ impl Ledger {
     /// [`Sharing::Exclusive`] on a caller's backend.
     pub fn sharing(&self) -> Sharing {
         self.sharing
+    }
+
+    /// This handle's part in the cross-process group commit: whether its durable appends
+    /// share fsyncs with other processes' through the ledger's relay (see the README,
+    /// "Several processes").
+    pub fn relay_role(&self) -> RelayRole {
+        self.relay.role()
     }
 
     /// Whether this handle was opened read-only ([`OpenOptions::read_only`]).

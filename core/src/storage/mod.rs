@@ -11,6 +11,7 @@
 //! | `checkpoints`    | sequence number                       | postcard [`StoredCheckpoint`]            |
 //! | `posting_runs`   | first leaf index of the run           | postcard [`RunInfo`]                     |
 //! | `posting_blocks` | (run id, term hash, index) of the block's first posting | a block of postings |
+//! | `relayed`        | 16-byte id of a handle that relayed through another process | postcard [`RelayedRecord`]: its last committed request |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
 //! policy: see [`crate::query::Term`]) are posting lists kept as sorted runs that are merged as
@@ -85,6 +86,7 @@
 // `Writer` own a snapshot or a transaction, open the tables and hand them over.
 mod bundles;
 mod reader;
+mod relayed;
 mod runs;
 mod tables;
 #[cfg(feature = "testing")]
@@ -115,6 +117,7 @@ pub use bundles::{
     SMALL_COMMIT_LEAVES,
 };
 pub use reader::Reader;
+pub use relayed::RelayedRecord;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub use runs::MAX_MERGED_POSTINGS;

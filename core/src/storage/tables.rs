@@ -18,6 +18,8 @@ pub(super) const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("trail
 pub(super) type BlockKey = (u64, u64, u64);
 pub(super) const BLOCKS: TableDefinition<BlockKey, &[u8]> =
     TableDefinition::new("trailseal.posting_blocks");
+/// Rows of requests relayed for other processes, keyed by the requesting handle's id.
+pub(super) const RELAYED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("trailseal.relayed");
 pub(super) type BlockTable<'t> = redb::Table<'t, BlockKey, &'static [u8]>;
 
 pub(super) fn storage_err(e: impl std::fmt::Display) -> Error {

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use redb::{ReadableTable, WriteTransaction};
 
 use super::bundles::{append_leaves, read_leaf};
+use super::relayed::{self, RelayedRecord};
 use super::runs::{add_run, index_leaves, runs_end, LeafTerms, INDEX_TAIL_LEAVES};
 use super::tables::{
     decode, encode, storage_err, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, RUNS,
@@ -35,6 +36,7 @@ pub struct Writer {
     nodes: Vec<(NodeId, Hash)>,
     ids: Vec<(String, u64)>,
     checkpoints: Vec<StoredCheckpoint>,
+    relayed: Vec<([u8; 16], RelayedRecord)>,
     postings: Vec<Posting>,
     /// Set for an entries ledger: how to index the tail's leaves.
     terms_of: Option<LeafTerms>,
@@ -68,6 +70,7 @@ impl Writer {
             nodes: Vec::new(),
             ids: Vec::new(),
             checkpoints: Vec::new(),
+            relayed: Vec::new(),
             postings: Vec::new(),
             terms_of: None,
             state: None,
@@ -134,6 +137,17 @@ impl Writer {
     /// Keep a signed checkpoint.
     pub fn put_checkpoint(&mut self, cp: StoredCheckpoint) {
         self.checkpoints.push(cp);
+    }
+
+    /// Record what this commit holds of a request relayed for handle `client` (written only
+    /// with the rest of the commit).
+    pub fn put_relayed(&mut self, client: [u8; 16], record: RelayedRecord) {
+        self.relayed.push((client, record));
+    }
+
+    /// The last committed request relayed for handle `client`, as of this transaction.
+    pub fn relayed(&self, client: &[u8; 16]) -> Result<Option<RelayedRecord>> {
+        relayed::get(&self.txn, client)
     }
 
     /// Set the state written at commit.
@@ -285,6 +299,7 @@ impl Writer {
                 t.insert(seq, encode(cp)?.as_slice()).map_err(storage_err)?;
             }
         }
+        relayed::put(&self.txn, &self.relayed)?;
         if let Some(state) = &self.state {
             let mut t = self.txn.open_table(META).map_err(storage_err)?;
             t.insert("state", encode(state)?.as_slice())
