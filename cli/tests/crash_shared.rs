@@ -2,7 +2,9 @@
 //! into one ledger (the default multi-writer sharing) and readers verify it, a third appender
 //! is killed with SIGKILL at random moments, again and again. The survivors must go on without
 //! reopening; afterwards every entry whose receipt any process printed is in the ledger with
-//! exactly that leaf hash and root, no entry is stored twice, and the ledger verifies.
+//! exactly that leaf hash and root, no entry is stored twice, and the ledger verifies. The
+//! second test kills the process serving as the ledger's relay (see `trailseal::ledger`'s
+//! relay) while its clients have requests in it.
 
 #![cfg(unix)]
 
@@ -10,7 +12,9 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -172,10 +176,21 @@ fn killed_writers_cost_the_survivors_nothing() {
         acked.extend(s.receipts);
     }
 
-    let l = Ledger::open(&ledger).unwrap();
+    let size = check_acked(&ledger, &acked);
+    println!(
+        "{kills} writers killed; {} receipts printed, {} entries stored, verify passes",
+        acked.len(),
+        size
+    );
+}
+
+/// Every acknowledged receipt holds in the verified ledger, no two name one index, and no
+/// entry is stored twice. Returns the ledger's size.
+fn check_acked(ledger: &Path, acked: &[Value]) -> u64 {
+    let l = Ledger::open(ledger).unwrap();
     let report = l.verify(&VerifyOptions::default().indexes(true)).unwrap();
     let mut indexes = HashSet::new();
-    for r in &acked {
+    for r in acked {
         let index = r["index"].as_u64().unwrap();
         assert!(indexes.insert(index), "two receipts name index {index}");
         assert_eq!(
@@ -195,9 +210,98 @@ fn killed_writers_cost_the_survivors_nothing() {
         let id = l.get(i).unwrap()["id"].as_str().unwrap().to_owned();
         assert!(ids.insert(id.clone()), "{id} stored twice");
     }
+    report.size
+}
+
+fn init(ledger: &Path) {
+    let out = Command::new(BIN)
+        .args([
+            "init",
+            ledger.to_str().unwrap(),
+            "--origin",
+            "example.com/crash-relay",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn a_killed_relay_costs_its_clients_nothing() {
+    let kills: u64 = std::env::var("TRAILSEAL_RELAY_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6);
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("l.redb");
+    init(&ledger);
+    let mut acked: Vec<Value> = Vec::new();
+    let mut seed = 0xbee5_u64;
+    let mut rand = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for k in 0..kills {
+        // Nothing else has the ledger open: the victim's first append makes it the relay.
+        let (mut victim, mut vin, vrx) = spawn_appender(&ledger, 1 + rand(4));
+        let feeder = std::thread::spawn(move || {
+            for n in 0..100_000u64 {
+                if writeln!(vin, "{}", entry(&format!("v{k}"), n)).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = vrx
+            .recv_timeout(LINE_TIMEOUT)
+            .expect("the relay's first receipt");
+        acked.push(serde_json::from_str(&first).unwrap());
+        // Its clients append all along, so requests are in the relay when it dies.
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..2)
+            .map(|c| {
+                let mut s = Survivor::new(&ledger, &format!("c{k}-{c}"));
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Acquire) {
+                        s.append_one();
+                    }
+                    s
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(100 + rand(300)));
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+        let _ = feeder.join();
+        acked.extend(
+            vrx.try_iter()
+                .filter_map(|l| serde_json::from_str::<Value>(&l).ok()),
+        );
+        // The clients go on: each appends after the kill without an error.
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, Ordering::Release);
+        for t in clients {
+            let mut s = t
+                .join()
+                .expect("a client failed to append after the relay died");
+            s.append_one();
+            drop(s.stdin);
+            let out = s.child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                s.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            acked.extend(s.receipts);
+        }
+    }
+    let size = check_acked(&ledger, &acked);
     println!(
-        "{kills} writers killed; {} receipts printed, {} entries stored, verify passes",
+        "{kills} relays killed; {} receipts printed, {} entries stored, verify passes",
         acked.len(),
-        report.size
+        size
     );
 }
