@@ -230,7 +230,7 @@ fn chain(prev: &[u8; 32], leaf: &[u8]) -> [u8; 32] {
 
 /// An append-only store under test: trailseal, or one of its floors.
 enum Store {
-    Trailseal(Ledger),
+    Trailseal(Box<Ledger>),
     Redb(redb::Database, u64),
     Sqlite(rusqlite::Connection, [u8; 32], u64),
 }
@@ -241,11 +241,11 @@ impl Store {
             // Exclusive, as the raw redb and SQLite floors are: this program measures the work
             // per entry against them; `share` measures what sharing the file with other
             // processes (the default, two fsyncs per commit) costs on top.
-            "trailseal" => Store::Trailseal(Ledger::create(path, &{
+            "trailseal" => Store::Trailseal(Box::new(Ledger::create(path, &{
                 let mut o = CreateOptions::new(ORIGIN).hash(hash);
                 o.sharing = Some(Sharing::Exclusive);
                 o
-            })?),
+            })?)),
             "redb" | "redb_group" => {
                 let mut builder = redb::Builder::new();
                 if let Some(&mib) = REDB_CACHE_MIB.get() {
@@ -453,7 +453,7 @@ fn durable_run(
 
 /// A store shared by appending threads.
 enum Shared {
-    Trailseal(Ledger),
+    Trailseal(Box<Ledger>),
     /// The database and the next key (each commit reads and bumps it inside its transaction).
     Redb(redb::Database, AtomicU64),
     /// A hand-rolled SQLite log: one connection behind a mutex, with its last chain value.

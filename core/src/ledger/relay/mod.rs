@@ -84,9 +84,9 @@ pub(super) struct Relay {
 enum RelayState {
     Undecided,
     #[cfg(target_os = "linux")]
-    Server(server::Server),
+    Server(Box<server::Server>),
     #[cfg(target_os = "linux")]
-    Client(client::Client),
+    Client(Box<client::Client>),
 }
 
 impl Relay {
@@ -171,9 +171,9 @@ impl Relay {
             return;
         };
         if let Some(c) = client::Client::connect(&name, self.id) {
-            self.set(&mut state, RelayState::Client(c));
+            self.set(&mut state, RelayState::Client(Box::new(c)));
         } else if let Some(s) = server::Server::start(&name, ledger) {
-            self.set(&mut state, RelayState::Server(s));
+            self.set(&mut state, RelayState::Server(Box::new(s)));
         }
     }
 }
