@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ledger::Receipt;
 
 use super::super::append::Work;
-use super::wire;
+use super::{server, wire};
 
 /// An open conversation with the relay.
 pub(super) struct Client {
@@ -34,6 +34,9 @@ impl Client {
     /// Connect to the relay at `name` and be welcomed, or `None`.
     pub(super) fn connect(name: &SocketAddr, id: [u8; 16]) -> Option<Client> {
         let stream = UnixStream::connect_addr(name).ok()?;
+        if !server::same_user(&stream) {
+            return None;
+        }
         let mut w = BufWriter::new(stream.try_clone().ok()?);
         let mut r = BufReader::new(stream);
         wire::send(&mut w, &wire::hello(&id)).ok()?;

@@ -151,8 +151,10 @@ pub fn die_on_next_request(before_commit: bool) {
     );
 }
 
-/// Whether the peer on `stream` runs as this process's effective user.
-fn same_user(stream: &UnixStream) -> bool {
+/// Whether the peer on `stream` runs as this process's effective user. Checked by both
+/// sides: the relay serves only such peers, and a client trusts receipts only from such a
+/// relay (another user could bind the name first; then this user's handles commit directly).
+pub(super) fn same_user(stream: &UnixStream) -> bool {
     let mut cred = libc::ucred {
         pid: 0,
         uid: 0,
