@@ -77,8 +77,12 @@ fn get_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
     if len > MAX_ITEM_BYTES {
         return Err(bad("item length beyond the limit"));
     }
-    let mut b = vec![0u8; len as usize];
-    r.read_exact(&mut b)?;
+    // Grown as bytes arrive, so a garbled length costs no allocation of its size.
+    let mut b = Vec::new();
+    r.take(u64::from(len)).read_to_end(&mut b)?;
+    if b.len() != len as usize {
+        return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+    }
     Ok(b)
 }
 fn get_str(r: &mut impl Read) -> io::Result<String> {
@@ -340,4 +344,104 @@ fn error_from_wire(code: u32, a: String, b: String, n: u64) -> Error {
 pub(super) fn send(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     w.write_all(bytes)?;
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn receipts() -> Vec<Result<Vec<Receipt>>> {
+        vec![
+            Ok(vec![Receipt {
+                index: 7,
+                leaf_hash: [1; 32],
+                tree_size: 8,
+                root: [2; 32],
+                time: Some(Timestamp::from_unix_nanos(1_700_000_000_123_456_789)),
+            }]),
+            Err(Error::InvalidEntry {
+                field: "actor.id".into(),
+                rule: "must be a non-empty string".into(),
+            }),
+            Err(Error::IdConflict {
+                id: "x".into(),
+                index: 3,
+            }),
+            Ok(vec![]),
+        ]
+    }
+
+    #[test]
+    fn requests_and_answers_round_trip() {
+        let values = vec![json!({"b": 1, "a": [1.5, "x", null]}), json!({"z": {}})];
+        let leaves = vec![Cow::Borrowed(&b"raw"[..]), Cow::Borrowed(&b""[..])];
+        let (e, r) = (
+            Work::Entries(Cow::Borrowed(&values)),
+            Work::Raw(leaves.clone()),
+        );
+        let bytes = request(9, &[&e, &r]).unwrap();
+        let (seq, works) = read_request(&mut bytes.as_slice()).unwrap();
+        assert_eq!(seq, 9);
+        match (&works[0], &works[1]) {
+            (Work::Entries(v), Work::Raw(l)) => {
+                assert_eq!(v.as_ref(), values.as_slice());
+                // Key order survives (preserve_order), as the entry's own order must.
+                assert_eq!(
+                    serde_json::to_string(&v[0]).unwrap(),
+                    r#"{"b":1,"a":[1.5,"x",null]}"#
+                );
+                assert_eq!(l, &leaves);
+            }
+            _ => panic!("works changed kind"),
+        }
+        let outcomes = receipts();
+        let back = read_answer(&mut answer(&outcomes).as_slice())
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.len(), outcomes.len());
+        assert_eq!(back[0].as_ref().unwrap(), outcomes[0].as_ref().unwrap());
+        for (a, b) in back.iter().zip(&outcomes).skip(1) {
+            let (Err(a), Err(b)) = (a, b) else {
+                assert!(a.is_ok() && b.is_ok());
+                continue;
+            };
+            assert_eq!(a.code(), b.code());
+            assert_eq!(a.to_string(), b.to_string());
+        }
+        assert!(read_answer(&mut [NOT_SERVED].as_slice()).unwrap().is_none());
+    }
+
+    #[test]
+    fn cut_or_garbled_messages_are_errors_not_panics() {
+        let values = vec![json!({"actor": {"id": "a"}})];
+        let e = Work::Entries(Cow::Borrowed(&values));
+        let req = request(1, &[&e]).unwrap();
+        let ans = answer(&receipts());
+        for cut in 0..req.len() {
+            assert!(
+                read_request(&mut &req[..cut]).is_err(),
+                "request cut at {cut}"
+            );
+        }
+        for cut in 0..ans.len() {
+            assert!(
+                read_answer(&mut &ans[..cut]).is_err(),
+                "answer cut at {cut}"
+            );
+        }
+        // Every byte flipped in turn: refused or read, never a panic or a huge allocation.
+        for i in 0..ans.len() {
+            let mut bad = ans.clone();
+            bad[i] ^= 0xff;
+            let _ = read_answer(&mut bad.as_slice());
+        }
+        for i in 0..req.len() {
+            let mut bad = req.clone();
+            bad[i] ^= 0xff;
+            let _ = read_request(&mut bad.as_slice());
+        }
+        assert!(read_hello(&mut &b"TSR0xxxxxxxxxxxxxxxx"[..]).is_err());
+        assert!(read_welcome(&mut &b"HTTP"[..]).is_err());
+    }
 }
