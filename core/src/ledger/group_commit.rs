@@ -496,15 +496,17 @@ impl Ledger {
         last_time: Timestamp,
         guard: &mut WriterState,
     ) -> Result<()> {
+        let root = frontier.root(self.meta.hash);
         w.set_state(State {
             size: frontier.size(),
-            root: frontier.root(self.meta.hash),
+            root,
             last_time,
         });
         self.failed(w.commit())?;
         self.committed_size
             .store(frontier.size(), Ordering::Release);
         guard.frontier = frontier;
+        guard.root = root;
         guard.last_time = last_time;
         Ok(())
     }

@@ -174,6 +174,8 @@ impl Receipt {
 
 struct WriterState {
     frontier: Frontier,
+    /// The frontier's root, kept rather than folded again for each check against the file.
+    root: Hash,
     last_time: Timestamp,
 }
 
@@ -325,6 +327,7 @@ impl Ledger {
             committed_size: AtomicU64::new(frontier.size()),
             writer: Mutex::new(WriterState {
                 frontier,
+                root: state.root,
                 last_time: state.last_time,
             }),
             pending: Mutex::new(Pending::default()),
@@ -451,6 +454,7 @@ impl Ledger {
         }
         let (frontier, state) = load_frontier(&store)?;
         guard.frontier = frontier;
+        guard.root = state.root;
         guard.last_time = state.last_time;
         *slot = Some(Arc::new(store));
         self.broken.store(false, Ordering::Release);
@@ -464,7 +468,7 @@ impl Ledger {
     fn follow(&self, guard: &mut WriterState, w: &Writer) -> Result<()> {
         let state = w.committed_state()?;
         let ours = guard.frontier.size();
-        if state.size == ours && state.root == guard.frontier.root(self.meta.hash) {
+        if state.size == ours && state.root == guard.root {
             return Ok(());
         }
         if state.size < ours {
@@ -478,6 +482,7 @@ impl Ledger {
         }
         let ids = merkle::subtrees(0, state.size);
         guard.frontier = Frontier::from_subtrees(state.size, w.nodes(&ids)?)?;
+        guard.root = state.root;
         guard.last_time = state.last_time;
         self.committed_size.fetch_max(state.size, Ordering::AcqRel);
         Ok(())
@@ -714,7 +719,7 @@ impl Ledger {
             let size = size.unwrap_or(current);
             check_size(size, current)?;
             let root = if size == current {
-                guard.frontier.root(self.meta.hash)
+                guard.root
             } else {
                 self.root_at(size)?
             };
