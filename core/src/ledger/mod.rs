@@ -39,7 +39,7 @@ use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::query::{self, Page, Query};
 pub use crate::storage::Sharing;
 use crate::storage::{
-    Backend, Meta, Reader, State, Store, StoredCheckpoint, Writer, STORAGE_FORMAT,
+    self, Backend, Meta, Reader, State, Store, StoredCheckpoint, Writer, STORAGE_FORMAT,
 };
 use crate::trace::{self, Trace};
 use crate::why::{self, Why};
@@ -491,10 +491,7 @@ impl Ledger {
     /// Refuses a write through a read-only handle before anything starts.
     fn writable(&self) -> Result<()> {
         if self.read_only {
-            return Err(Error::InvalidArgument(format!(
-                "{} was opened read-only: nothing can be written through this handle",
-                self.path.display()
-            )));
+            return Err(storage::read_only_refusal(&self.path));
         }
         Ok(())
     }

@@ -306,12 +306,18 @@ impl Db {
     fn begin_write(&self, path: &Path) -> Result<WriteTransaction> {
         match self {
             Db::Writable(db) => db.begin_write().map_err(storage_err),
-            Db::ReadOnly(_) => Err(Error::InvalidArgument(format!(
-                "{} was opened read-only: nothing can be written through this handle",
-                path.display()
-            ))),
+            Db::ReadOnly(_) => Err(read_only_refusal(path)),
         }
     }
+}
+
+/// Why a write through a read-only handle is refused: the ledger refuses it before anything
+/// starts, and the store again should anything reach it.
+pub fn read_only_refusal(path: &Path) -> Error {
+    Error::InvalidArgument(format!(
+        "{} was opened read-only: nothing can be written through this handle",
+        path.display()
+    ))
 }
 
 /// Open the redb file, retrying while another process holds it for up to `wait`.
