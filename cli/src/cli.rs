@@ -28,28 +28,12 @@ pub struct Cli {
     /// once must use the same mode. multi-writer (the default): any number of processes read
     /// and append. single-writer: one appends, any number read. exclusive: one process has the
     /// file, readers included (one fsync per commit instead of two).
+    // Parsed by the core (`Sharing::from_str`), as every binding parses it, so every front end
+    // accepts the same names and refuses an unknown one with the same code (`malformed`).
     #[arg(long, global = true, value_name = "MODE")]
-    pub share: Option<ShareName>,
+    pub share: Option<String>,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// `--share` values: the core's `Sharing` cannot derive clap's `ValueEnum`, so it is mirrored.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ShareName {
-    Exclusive,
-    SingleWriter,
-    MultiWriter,
-}
-
-impl From<ShareName> for trailseal::Sharing {
-    fn from(s: ShareName) -> Self {
-        match s {
-            ShareName::Exclusive => trailseal::Sharing::Exclusive,
-            ShareName::SingleWriter => trailseal::Sharing::SingleWriter,
-            ShareName::MultiWriter => trailseal::Sharing::MultiWriter,
-        }
-    }
 }
 
 /// `--hash` values: the core's `HashAlg` cannot derive clap's `ValueEnum`, so it is mirrored.

@@ -52,7 +52,7 @@ fn run(cli: Cli) -> Res {
             .wait
             .map(|s| Duration::try_from_secs_f64(s).map_err(|e| usage(format!("--wait: {e}"))))
             .transpose()?,
-        sharing: cli.share.map(Into::into),
+        sharing: cli.share.as_deref().map(str::parse).transpose()?,
         ..OpenOptions::default()
     };
     // Commands that only read open the file read-only: they never change a byte of it, work
