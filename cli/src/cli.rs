@@ -11,6 +11,7 @@ use trailseal::Timestamp;
 use crate::append::AppendArgs;
 use crate::capture;
 use crate::error::{usage, Res};
+use crate::follow::FollowArgs;
 use crate::questions::{BundleArgs, QueryArgs};
 
 /// The whole command line: the global flags and one command.
@@ -75,6 +76,14 @@ pub enum Command {
     },
     /// Append entries (JSON Lines from FILE or stdin, or one entry from flags) or raw leaves.
     Append(AppendArgs),
+    /// Print each entry as it is committed, by this or any other process.
+    ///
+    /// JSON Lines {"index", "entry"} (a raw ledger's {"index", "leaf"}, the leaf bytes in hex),
+    /// in index order, from --from N (default: only new ones; 0 replays the whole ledger
+    /// first), flushed as each commit arrives. Opens the ledger read-only: read permission is
+    /// enough and the file is never changed. Stops after --count N entries, at --until-size N,
+    /// when stdout is closed (exit 0), or on SIGINT / SIGTERM.
+    Follow(FollowArgs),
     /// Print the entry at INDEX as JSON, or with --raw its exact leaf bytes.
     Show {
         ledger: PathBuf,

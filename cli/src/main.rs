@@ -19,6 +19,7 @@ mod append;
 mod capture;
 mod cli;
 mod error;
+mod follow;
 mod init;
 mod io;
 mod proofs;
@@ -70,6 +71,7 @@ fn run(cli: Cli) -> Res {
             key,
         } => init::init(&ledger, origin, hash, raw, key),
         Command::Append(args) => append::append(open_ledger(&args.ledger, &open)?, &args),
+        Command::Follow(args) => follow::follow(open_ledger(&args.ledger, &read)?, &args),
         Command::Show { ledger, index, raw } => {
             show::show(open_ledger(&ledger, &read)?, index, raw)
         }
