@@ -61,6 +61,29 @@ const calls = {
     ts.verifyConsistency(a.proof, outside(a))
     return {}
   },
+  // A new ledger holding the fixture's first entry, opened as the row says, then the first
+  // entry appended again or every entry queried through the new handle.
+  async open(fx, a) {
+    const f = table.fixture
+    const path = ledgerPath('cases-open')
+    const made = await ts.Ledger.create(path, { origin: f.origin, hash: f.hash })
+    await made.append(f.entries[0])
+    await made.close()
+    const opts = {}
+    if ('share' in a) opts.share = a.share
+    if ('read_only' in a) opts.readOnly = a.read_only
+    if ('durable' in a) opts.durable = a.durable
+    const l = await ts.Ledger.open(path, opts)
+    try {
+      const indexes =
+        a.then === 'append'
+          ? [(await l.append(f.entries[0])).index]
+          : (await l.query({})).entries.map((e) => e.index)
+      return { sharing: l.sharing, read_only: l.readOnly, indexes }
+    } finally {
+      await l.close()
+    }
+  },
 }
 
 test('the case table: every row as the table says', async () => {

@@ -4,6 +4,7 @@ through the Python API: every front end answers each row the same, or the bindin
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -81,6 +82,28 @@ def verify_consistency(fx: Fixture, a: Dict[str, Any]) -> Any:
     return {}
 
 
+def open_(fx: Fixture, a: Dict[str, Any]) -> Any:
+    """A new ledger holding the fixture's first entry, opened as the row says, then the first
+    entry appended again or every entry queried through the new handle."""
+    f = TABLE["fixture"]
+    first = f["entries"][0]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "open.redb"
+        with trailseal.Ledger.create(path, origin=f["origin"], hash=f["hash"]) as made:
+            made.append(first)
+        with trailseal.Ledger.open(
+            path,
+            share=a.get("share"),
+            read_only=a.get("read_only", False),
+            durable=a.get("durable", True),
+        ) as led:
+            if a["then"] == "append":
+                indexes = [led.append(first).index]
+            else:
+                indexes = [e["index"] for e in led.query()["entries"]]
+            return {"sharing": led.sharing, "read_only": led.read_only, "indexes": indexes}
+
+
 CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "query": query,
     "bundle": bundle,
@@ -89,6 +112,7 @@ CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "verify": verify,
     "verify_inclusion": verify_inclusion,
     "verify_consistency": verify_consistency,
+    "open": open_,
 }
 
 ROWS: List[Dict[str, Any]] = TABLE["cases"]

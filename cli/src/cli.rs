@@ -11,6 +11,7 @@ use trailseal::Timestamp;
 use crate::append::AppendArgs;
 use crate::capture;
 use crate::error::{usage, Res};
+use crate::follow::FollowArgs;
 use crate::questions::{BundleArgs, QueryArgs};
 
 /// The whole command line: the global flags and one command.
@@ -28,28 +29,12 @@ pub struct Cli {
     /// once must use the same mode. multi-writer (the default): any number of processes read
     /// and append. single-writer: one appends, any number read. exclusive: one process has the
     /// file, readers included (one fsync per commit instead of two).
+    // Parsed by the core (`Sharing::from_str`), as every binding parses it, so every front end
+    // accepts the same names and refuses an unknown one with the same code (`malformed`).
     #[arg(long, global = true, value_name = "MODE")]
-    pub share: Option<ShareName>,
+    pub share: Option<String>,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// `--share` values: the core's `Sharing` cannot derive clap's `ValueEnum`, so it is mirrored.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ShareName {
-    Exclusive,
-    SingleWriter,
-    MultiWriter,
-}
-
-impl From<ShareName> for trailseal::Sharing {
-    fn from(s: ShareName) -> Self {
-        match s {
-            ShareName::Exclusive => trailseal::Sharing::Exclusive,
-            ShareName::SingleWriter => trailseal::Sharing::SingleWriter,
-            ShareName::MultiWriter => trailseal::Sharing::MultiWriter,
-        }
-    }
 }
 
 /// `--hash` values: the core's `HashAlg` cannot derive clap's `ValueEnum`, so it is mirrored.
@@ -91,6 +76,14 @@ pub enum Command {
     },
     /// Append entries (JSON Lines from FILE or stdin, or one entry from flags) or raw leaves.
     Append(AppendArgs),
+    /// Print each entry as it is committed, by this or any other process.
+    ///
+    /// JSON Lines {"index", "entry"} (a raw ledger's {"index", "leaf"}, the leaf bytes in hex),
+    /// in index order, from --from N (default: only new ones; 0 replays the whole ledger
+    /// first), flushed as each commit arrives. Opens the ledger read-only: read permission is
+    /// enough and the file is never changed. Stops after --count N entries, at --until-size N,
+    /// when stdout is closed (exit 0), or on SIGINT / SIGTERM.
+    Follow(FollowArgs),
     /// Print the entry at INDEX as JSON, or with --raw its exact leaf bytes.
     Show {
         ledger: PathBuf,

@@ -19,6 +19,7 @@ mod append;
 mod capture;
 mod cli;
 mod error;
+mod follow;
 mod init;
 mod io;
 mod proofs;
@@ -52,7 +53,7 @@ fn run(cli: Cli) -> Res {
             .wait
             .map(|s| Duration::try_from_secs_f64(s).map_err(|e| usage(format!("--wait: {e}"))))
             .transpose()?,
-        sharing: cli.share.map(Into::into),
+        sharing: cli.share.as_deref().map(str::parse).transpose()?,
         ..OpenOptions::default()
     };
     // Commands that only read open the file read-only: they never change a byte of it, work
@@ -70,6 +71,7 @@ fn run(cli: Cli) -> Res {
             key,
         } => init::init(&ledger, origin, hash, raw, key),
         Command::Append(args) => append::append(open_ledger(&args.ledger, &open)?, &args),
+        Command::Follow(args) => follow::follow(open_ledger(&args.ledger, &read)?, &args),
         Command::Show { ledger, index, raw } => {
             show::show(open_ledger(&ledger, &read)?, index, raw)
         }

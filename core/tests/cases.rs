@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
 use trailseal::{
-    check_consistency, check_inclusion, CreateOptions, Error, GatePolicy, HashAlg, Ledger, Outside,
-    Selection, Signer, VerifyOptions,
+    check_consistency, check_inclusion, CreateOptions, Durability, Error, GatePolicy, HashAlg,
+    Ledger, OpenOptions, Outside, Selection, Signer, VerifyOptions,
 };
 
 fn table_path() -> PathBuf {
@@ -34,10 +34,14 @@ fn table() -> Value {
 
 /// The two ledgers every front end builds from the table's fixture.
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     entries: Ledger,
     raw: Ledger,
     signer: Signer,
+    /// What an `open` row's new ledger is created with: these options and the first entry.
+    create: CreateOptions,
+    first: Value,
+    opened: std::cell::Cell<u32>,
 }
 
 fn fixture(t: &Value) -> Fixture {
@@ -60,10 +64,13 @@ fn fixture(t: &Value) -> Fixture {
         .collect();
     raw.append_raw_batch(&leaves).unwrap();
     Fixture {
-        _dir: dir,
+        dir,
         entries,
         raw,
         signer: Signer::from_key_string(f["signer_key"].as_str().unwrap()).unwrap(),
+        create: opts(),
+        first: f["entries"][0].clone(),
+        opened: Default::default(),
     }
 }
 
@@ -126,8 +133,42 @@ fn run(fx: &Fixture, call: &str, args: &Value) -> Result<Value, Error> {
             .entries
             .report_with(&ReportOptions::from_json(args)?)?
             .to_json()),
+        "open" => open(fx, args),
         other => panic!("unknown call {other:?} in the case table"),
     }
+}
+
+/// An `open` row: a new ledger holding the fixture's first entry, opened as the row says, then
+/// the first entry appended again or every entry queried through the new handle.
+fn open(fx: &Fixture, args: &Value) -> Result<Value, Error> {
+    let n = fx.opened.get() + 1;
+    fx.opened.set(n);
+    let path = fx.dir.path().join(format!("open-{n}.redb"));
+    Ledger::create(&path, &fx.create)?.append(&fx.first)?;
+    let l = Ledger::open_with(
+        &path,
+        &OpenOptions {
+            sharing: opt_str(args, "share").map(str::parse).transpose()?,
+            read_only: args["read_only"] == true,
+            durability: if args["durable"] == false {
+                Durability::NotDurableUntilSync
+            } else {
+                Durability::Immediate
+            },
+            ..OpenOptions::default()
+        },
+    )?;
+    let indexes = match args["then"].as_str() {
+        Some("append") => vec![l.append(&fx.first)?.index],
+        Some("query") => l
+            .query(&Query::default())?
+            .entries
+            .iter()
+            .map(|f| f.index)
+            .collect(),
+        other => panic!("unknown then {other:?} in the case table"),
+    };
+    Ok(json!({ "sharing": l.sharing().name(), "read_only": l.read_only(), "indexes": indexes }))
 }
 
 #[test]

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -56,6 +57,11 @@ type caseTable struct {
 type caseFixture struct {
 	entries, raw *Ledger
 	signer       *Signer
+	// What an "open" row's new ledger is created with, and the fixture's first entry.
+	create CreateOptions
+	first  json.RawMessage
+	dir    string
+	opened int
 }
 
 // sameJSON reports whether two JSON texts hold the same value.
@@ -212,8 +218,69 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 			return nil, err
 		}
 		return map[string]any{}, VerifyConsistencyJSON(a["proof"], cp)
+	case "open":
+		return openCase(fx, a)
 	}
 	return nil, errors.New("unknown call " + call)
+}
+
+// flag is the row's boolean at key, or absent when the row leaves it out.
+func flag(a map[string]json.RawMessage, key string, absent bool) bool {
+	v := absent
+	if raw, ok := a[key]; ok {
+		_ = json.Unmarshal(raw, &v)
+	}
+	return v
+}
+
+// openCase runs an "open" row: a new ledger holding the fixture's first entry, opened as the
+// row says, then the first entry appended again or every entry queried through the new handle.
+func openCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
+	fx.opened++
+	path := filepath.Join(fx.dir, fmt.Sprintf("open-%d.redb", fx.opened))
+	made, err := Create(path, fx.create)
+	if err != nil {
+		return nil, err
+	}
+	_, err = made.Append(fx.first)
+	made.Close()
+	if err != nil {
+		return nil, err
+	}
+	var opts OpenOptions
+	if share, ok := str(a, "share"); ok {
+		opts.Share = Sharing(share)
+	}
+	opts.ReadOnly = flag(a, "read_only", false)
+	if !flag(a, "durable", true) {
+		opts.Durability = NotDurableUntilSync
+	}
+	l, err := Open(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	indexes := []uint64{}
+	if then, _ := str(a, "then"); then == "append" {
+		r, err := l.Append(fx.first)
+		if err != nil {
+			return nil, err
+		}
+		indexes = append(indexes, r.Index)
+	} else {
+		page, err := l.Query(Query{})
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range page.Entries {
+			indexes = append(indexes, f.Index)
+		}
+	}
+	info, err := l.Info()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"sharing": info.Sharing, "read_only": info.ReadOnly, "indexes": indexes}, nil
 }
 
 func TestCaseTable(t *testing.T) {
@@ -246,7 +313,8 @@ func TestCaseTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer signer.Close()
-	fx := &caseFixture{entries: entries, raw: raw, signer: signer}
+	fx := &caseFixture{entries: entries, raw: raw, signer: signer,
+		create: CreateOptions{Origin: f.Origin, Hash: f.Hash}, first: f.Entries[0], dir: dir}
 
 	names := map[string]bool{}
 	for _, row := range table.Cases {

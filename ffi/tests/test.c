@@ -2664,6 +2664,9 @@ static void make_ledger_for_cli(void) {
 struct case_fixture {
   trailseal_ledger *entries, *raw;
   trailseal_signer *signer;
+  /* What an `open` row's new ledger is created with, and the fixture's first entry. */
+  const char *origin, *hash;
+  char *first;
 };
 
 /* `{"indexes":[...]}` of the array `key` of obj. */
@@ -2706,6 +2709,55 @@ static char *verify_shape(const char *report) {
   free(size);
   free(against);
   return out;
+}
+
+/* An `open` row: a new ledger holding the fixture's first entry, opened as the row says, then
+ * the first entry appended again or every entry queried through the new handle. */
+static trailseal_status open_case(const struct case_fixture *fx, const char *args,
+                                  char **shape) {
+  static int opened = 0;
+  char *path = fmt("%s/cases-open-%d.redb", workdir, ++opened);
+  trailseal_ledger *made = NULL, *l = NULL;
+  char *out = NULL;
+  OK(trailseal_ledger_create(path, fx->origin, fx->hash, false, 0, true, &made));
+  OK(trailseal_ledger_append(made, fx->first, &out));
+  trailseal_string_free(out);
+  out = NULL;
+  trailseal_ledger_free(made);
+  char *share = str_member(args, "share"), *then = str_member(args, "then");
+  char *read_only = member_text(args, "read_only"), *durable = member_text(args, "durable");
+  trailseal_status st =
+      trailseal_ledger_open_with(path, 0, !(durable && strcmp(durable, "false") == 0), share,
+                                 read_only && strcmp(read_only, "true") == 0, &l);
+  if (st == TRAILSEAL_STATUS_OK) {
+    char *indexes = NULL;
+    if (then && strcmp(then, "append") == 0) {
+      st = trailseal_ledger_append(l, fx->first, &out);
+      if (st == TRAILSEAL_STATUS_OK)
+        indexes = fmt("%llu", (unsigned long long)u64_member(out, "index"));
+    } else {
+      st = trailseal_ledger_query(l, "{}", &out);
+      if (st == TRAILSEAL_STATUS_OK) indexes = index_list(out, "entries");
+    }
+    char *info = NULL;
+    if (st == TRAILSEAL_STATUS_OK) OK(trailseal_ledger_info(l, &info));
+    if (info) {
+      char *sharing = member_text(info, "sharing"), *ro = member_text(info, "read_only");
+      *shape = fmt("{\"sharing\":%s,\"read_only\":%s,\"indexes\":[%s]}", sharing, ro, indexes);
+      free(sharing);
+      free(ro);
+    }
+    trailseal_string_free(info);
+    free(indexes);
+    trailseal_ledger_free(l);
+  }
+  trailseal_string_free(out);
+  free(share);
+  free(then);
+  free(read_only);
+  free(durable);
+  free(path);
+  return st;
 }
 
 /* Runs one row's call: its status, and on success its result shape in *shape. */
@@ -2752,6 +2804,8 @@ static trailseal_status run_case(const struct case_fixture *fx, const char *call
     st = trailseal_verify_consistency(proof, note, vkey);
     if (st == TRAILSEAL_STATUS_OK) *shape = xstrdup("{}");
     free(proof);
+  } else if (strcmp(call, "open") == 0) {
+    st = open_case(fx, args, shape);
   } else {
     fail_msg(__LINE__, "unknown call %s in the case table", call);
     st = TRAILSEAL_STATUS_INTERNAL;
@@ -2772,12 +2826,15 @@ static void test_case_table(void) {
   char *origin = str_member(fixture, "origin");
   char *hash = str_member(fixture, "hash");
   char *skey = str_member(fixture, "signer_key");
-  struct case_fixture fx = {NULL, NULL, NULL};
+  struct case_fixture fx = {NULL, NULL, NULL, origin, hash, NULL};
   char *ep = wpath("cases-entries.redb"), *rp = wpath("cases-raw.redb");
   OK(trailseal_ledger_create(ep, origin, hash, false, 0, true, &fx.entries));
   OK(trailseal_ledger_create(rp, origin, hash, true, 0, true, &fx.raw));
   OK(trailseal_signer_from_string(skey, &fx.signer));
   char *entries = member_text(fixture, "entries"), *receipts = NULL;
+  const char *first_it = entries, *first_s, *first_e;
+  fx.first = next_elem(&first_it, &first_s, &first_e) ? copy_span(first_s, first_e) : NULL;
+  CHECK(fx.first != NULL);
   OK(trailseal_ledger_append_batch(fx.entries, entries, &receipts));
   trailseal_string_free(receipts);
   const uint8_t *leaves[64];
@@ -2825,6 +2882,7 @@ static void test_case_table(void) {
   CHECK(rows >= 60);
   printf("# %d rows of the case table replayed\n", rows);
   free(entries);
+  free(fx.first);
   trailseal_signer_free(fx.signer);
   trailseal_ledger_free(fx.entries);
   trailseal_ledger_free(fx.raw);
