@@ -67,6 +67,10 @@ const SKIP: &[(&str, &str)] = &[
         "open: not durable holds the file alone by default",
         "the command has no flag for non-durable appends",
     ),
+    (
+        "open: not durable, with auto",
+        "the command has no flag for non-durable appends",
+    ),
 ];
 
 /// The keys of an `open` row's result the command can report: it has no handle to ask for

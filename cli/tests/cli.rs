@@ -2225,6 +2225,10 @@ fn beside_a_streaming_appender_every_reader_and_another_writer_works() {
     stdin.flush().unwrap();
     let first: Value = serde_json::from_str(&rx.recv_timeout(LINE_TIMEOUT).unwrap()).unwrap();
     check_receipt(&first, 2);
+    // The holder has the file alone (the default, auto) until the first reader asks; then it
+    // reopens it shared, which is the holder writing, not the reader. From then on no read
+    // may change a byte.
+    run(&["show", fx.l(), "0"]).expect(0);
     let before = std::fs::read(&fx.ledger).unwrap();
     for args in [
         vec!["show", fx.l(), "0"],

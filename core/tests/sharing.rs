@@ -227,14 +227,91 @@ fn a_handle_reports_how_it_was_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.redb");
     let w = create(&path);
-    assert_eq!((w.sharing(), w.read_only()), (Sharing::MultiWriter, false));
+    assert_eq!((w.sharing(), w.read_only()), (Sharing::Auto, false));
+    assert_eq!(w.sharing_now(), Sharing::Exclusive);
     let r = Ledger::open_with(&path, &read_only()).unwrap();
-    assert_eq!((r.sharing(), r.read_only()), (Sharing::MultiWriter, true));
+    assert_eq!((r.sharing(), r.read_only()), (Sharing::Auto, true));
+    assert_eq!(r.sharing_now(), Sharing::MultiWriter);
+    // The reader asked the holder to share the file.
+    assert_eq!(w.sharing_now(), Sharing::MultiWriter);
+}
+
+#[test]
+fn auto_holds_the_file_alone_until_asked_then_shares_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    drop(create(&path));
+    let a = Ledger::open(&path).unwrap();
+    a.append(&entry(0)).unwrap();
+    assert_eq!(a.sharing_now(), Sharing::Exclusive);
+    // A writer asks and is let in; the holder goes on appending, now shared.
+    let b = Ledger::open(&path).unwrap();
+    assert_eq!(
+        (a.sharing_now(), b.sharing_now()),
+        (Sharing::MultiWriter, Sharing::MultiWriter)
+    );
+    a.append(&entry(1)).unwrap();
+    b.append(&entry(2)).unwrap();
+    assert_eq!(a.size().unwrap(), 3);
+    drop((a, b));
+    // Alone again: the next handle holds it exclusively, and an explicit multi-writer that
+    // finds it held asks too.
+    let c = Ledger::open(&path).unwrap();
+    assert_eq!(c.sharing_now(), Sharing::Exclusive);
+    let d = Ledger::open_with(
+        &path,
+        &OpenOptions {
+            sharing: Some(Sharing::MultiWriter),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(c.sharing_now(), Sharing::MultiWriter);
+    d.append(&entry(3)).unwrap();
+    c.verify(&VerifyOptions::default()).unwrap();
+    // An explicitly exclusive holder cannot be asked: others are refused as before.
+    drop((c, d));
+    let e = Ledger::open_with(
+        &path,
+        &OpenOptions {
+            sharing: Some(Sharing::Exclusive),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    let refused = Ledger::open(&path).unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Locked);
+    drop(e);
+}
+
+#[test]
+fn a_holder_shares_only_once_its_snapshots_and_commits_are_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    let a = Arc::new(create(&path));
+    let batch: Vec<Value> = (0..2_000).map(entry).collect();
+    a.append_batch(&batch).unwrap();
+    // Appends and reads go on in the holder while a reader asks to come in.
+    let busy = {
+        let a = a.clone();
+        std::thread::spawn(move || {
+            for n in 0..200 {
+                a.append(&entry(10_000 + n)).unwrap();
+                let _ = a.query(&trailseal::query::Query::default()).unwrap();
+            }
+        })
+    };
+    let r = Ledger::open_with(&path, &read_only()).unwrap();
+    busy.join().unwrap();
+    assert_eq!(a.sharing_now(), Sharing::MultiWriter);
+    assert_eq!(r.size().unwrap(), 2_200);
+    r.verify(&VerifyOptions::default()).unwrap();
 }
 
 #[test]
 fn sharing_names_round_trip() {
     for s in [
+        Sharing::Auto,
         Sharing::Exclusive,
         Sharing::SingleWriter,
         Sharing::MultiWriter,
@@ -249,5 +326,5 @@ fn sharing_names_round_trip() {
         "shared".parse::<Sharing>().unwrap_err().code(),
         ErrorCode::Malformed
     );
-    assert_eq!(Sharing::default(), Sharing::MultiWriter);
+    assert_eq!(Sharing::default(), Sharing::Auto);
 }

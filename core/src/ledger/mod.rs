@@ -17,6 +17,7 @@
 //! ```
 
 mod append;
+mod auto_share;
 mod group_commit;
 mod relay;
 mod verify;
@@ -182,8 +183,12 @@ struct WriterState {
 /// An open ledger. Share one handle across threads (`Ledger` is `Send + Sync`): appends are
 /// serialized, and readers see consistent snapshots while a writer appends.
 pub struct Ledger {
-    /// `None` only if reopening after a failed write failed too (see `recover`).
-    store: RwLock<Option<Arc<Store>>>,
+    /// Answers handles that ask to share the file while this one holds it alone
+    /// ([`Sharing::Auto`]); dropped first, so the name is free once the handle is closed.
+    _share_listener: Option<auto_share::Listener>,
+    /// `None` only if reopening after a failed write failed too (see `recover`). Shared with
+    /// the share listener's thread, which swaps in a shared store when asked.
+    store: Arc<auto_share::StoreSlot>,
     path: PathBuf,
     /// Opened from a path (not a caller's backend), so it can be reopened.
     file_backed: bool,
@@ -192,11 +197,14 @@ pub struct Ledger {
     broken: AtomicBool,
     meta: Meta,
     durable: bool,
-    /// How the file is shared with other processes; kept to reopen it the same way.
+    /// How the file is shared with other processes, as asked; kept to reopen it the same way.
     sharing: Sharing,
+    /// For [`Sharing::Auto`]: the handle has the file open shared (it was asked, or found the
+    /// file held), not alone.
+    shared_now: Arc<AtomicBool>,
     /// Opened read-only: every write is refused before it starts.
     read_only: bool,
-    writer: Mutex<WriterState>,
+    writer: Arc<Mutex<WriterState>>,
     /// The tree size as of the last commit: a floor for the index of any entry appended
     /// after it is read, which queued callers prepare their entries against.
     committed_size: AtomicU64,
@@ -224,8 +232,25 @@ impl Ledger {
         guarded(|| {
             let (meta, state) = Self::new_records(opts)?;
             let sharing = sharing_for(opts.sharing, opts.durability)?;
-            let store = Store::create(path.as_ref(), &meta, &state, sharing)?;
-            Self::from_store(store, meta, opts.durability, sharing, false, true)
+            let opened = match sharing {
+                Sharing::Auto => Sharing::Exclusive,
+                s => s,
+            };
+            let store = Store::create(path.as_ref(), &meta, &state, opened)?;
+            // Bound once the file exists (its name is the file's identity): a handle opening
+            // the new file in between finds it held and no one to ask, as before this mode.
+            let listener = (sharing == Sharing::Auto)
+                .then(|| auto_share::Listener::bind(path.as_ref()))
+                .flatten();
+            Self::from_store(
+                store,
+                meta,
+                opts.durability,
+                (sharing, opened),
+                false,
+                true,
+                listener,
+            )
         })
     }
 
@@ -235,14 +260,8 @@ impl Ledger {
         guarded(|| {
             let (meta, state) = Self::new_records(opts)?;
             let store = Store::create_on(backend, &meta, &state)?;
-            Self::from_store(
-                store,
-                meta,
-                opts.durability,
-                Sharing::Exclusive,
-                false,
-                false,
-            )
+            let exclusive = (Sharing::Exclusive, Sharing::Exclusive);
+            Self::from_store(store, meta, opts.durability, exclusive, false, false, None)
         })
     }
 
@@ -281,61 +300,96 @@ impl Ledger {
     pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Ledger> {
         guarded(|| {
             let sharing = sharing_for(opts.sharing, opts.durability)?;
-            let (store, meta) = Store::open(path.as_ref(), opts.wait, sharing, opts.read_only)?;
-            Self::from_store(store, meta, opts.durability, sharing, opts.read_only, true)
+            let (store, meta, listener, opened) =
+                auto_share::open(path.as_ref(), opts.wait, sharing, opts.read_only)?;
+            Self::from_store(
+                store,
+                meta,
+                opts.durability,
+                (sharing, opened),
+                opts.read_only,
+                true,
+                listener,
+            )
         })
     }
 
     /// The relay's own handle on a ledger (see `relay`), which never relays itself.
     fn open_relay(path: &Path, opts: &OpenOptions) -> Result<Ledger> {
         let sharing = sharing_for(opts.sharing, opts.durability)?;
-        let (store, meta) = Store::open(path, opts.wait, sharing, opts.read_only)?;
-        Self::from_store(store, meta, opts.durability, sharing, opts.read_only, false)
+        let (store, meta, listener, opened) =
+            auto_share::open(path, opts.wait, sharing, opts.read_only)?;
+        Self::from_store(
+            store,
+            meta,
+            opts.durability,
+            (sharing, opened),
+            opts.read_only,
+            false,
+            listener,
+        )
     }
 
     /// Open a ledger kept on a storage backend of the caller's (see [`Ledger::create_on`]).
     pub fn open_on(backend: Box<dyn Backend>, durability: Durability) -> Result<Ledger> {
         guarded(|| {
             let (store, meta) = Store::open_on(backend)?;
-            Self::from_store(store, meta, durability, Sharing::Exclusive, false, false)
+            let exclusive = (Sharing::Exclusive, Sharing::Exclusive);
+            Self::from_store(store, meta, durability, exclusive, false, false, None)
         })
     }
 
     /// A caller's backend has no file locks, so only [`Sharing::Exclusive`] works on one.
-    /// `relays`: whether the handle may take part in the relay (see `relay`), if its mode
-    /// allows.
+    /// `sharing`: the mode asked for and the one the file was opened in. `relays`: whether
+    /// the handle may take part in the relay (see `relay`), if its mode allows. `listener`:
+    /// the name of an `Auto` handle holding the file alone.
     fn from_store(
         store: Store,
         meta: Meta,
         durability: Durability,
-        sharing: Sharing,
+        (sharing, opened): (Sharing, Sharing),
         read_only: bool,
         relays: bool,
+        listener: Option<auto_share::Listener>,
     ) -> Result<Ledger> {
         let (frontier, state) = load_frontier(&store)?;
+        let committed = frontier.size();
         let path = store.path().to_path_buf();
         let store_is_file = store.is_file();
+        let store = Arc::new(RwLock::new(Some(Arc::new(store))));
+        let writer = Arc::new(Mutex::new(WriterState {
+            frontier,
+            root: state.root,
+            last_time: state.last_time,
+        }));
+        let shared_now = Arc::new(AtomicBool::new(opened == Sharing::MultiWriter));
+        let share_listener = listener.map(|l| {
+            l.serve(auto_share::Holder {
+                path: path.clone(),
+                store: store.clone(),
+                writer: writer.clone(),
+                shared_now: shared_now.clone(),
+            })
+        });
         Ok(Ledger {
+            _share_listener: share_listener,
             sharing,
+            shared_now,
             read_only,
-            file_backed: store.is_file(),
-            store: RwLock::new(Some(Arc::new(store))),
+            file_backed: store_is_file,
+            store,
             path,
             broken: AtomicBool::new(false),
             meta,
             durable: durability == Durability::Immediate,
-            committed_size: AtomicU64::new(frontier.size()),
-            writer: Mutex::new(WriterState {
-                frontier,
-                root: state.root,
-                last_time: state.last_time,
-            }),
+            committed_size: AtomicU64::new(committed),
+            writer,
             pending: Mutex::new(Pending::default()),
             arrived: Condvar::new(),
             relay: Relay::new(
                 relays
                     && store_is_file
-                    && sharing == Sharing::MultiWriter
+                    && matches!(sharing, Sharing::MultiWriter | Sharing::Auto)
                     && durability == Durability::Immediate
                     && !read_only,
             ),
@@ -409,6 +463,16 @@ impl Ledger {
         self.relay.role()
     }
 
+    /// The mode the file is open in at the moment: for [`Sharing::Auto`], exclusive until
+    /// another handle asked to share it, multi-writer from then on; otherwise as asked.
+    pub fn sharing_now(&self) -> Sharing {
+        match self.sharing {
+            Sharing::Auto if self.shared_now.load(Ordering::Acquire) => Sharing::MultiWriter,
+            Sharing::Auto => Sharing::Exclusive,
+            s => s,
+        }
+    }
+
     /// Whether this handle was opened read-only ([`OpenOptions::read_only`]).
     pub fn read_only(&self) -> bool {
         self.read_only
@@ -443,7 +507,7 @@ impl Ledger {
         let (store, meta) = Store::open(
             &self.path,
             Some(Duration::from_secs(10)),
-            self.sharing,
+            self.sharing_now(),
             self.read_only,
         )?;
         if meta.origin != self.meta.origin || meta.hash != self.meta.hash {
@@ -768,7 +832,7 @@ impl Ledger {
     }
 }
 
-/// The sharing mode a handle opens with: the one asked for, else [`Sharing::MultiWriter`],
+/// The sharing mode a handle opens with: the one asked for, else [`Sharing::Auto`],
 /// except that a non-durable handle must hold the file alone (redb keeps a non-durable commit
 /// in this process's memory, where no other process could follow it).
 fn sharing_for(asked: Option<Sharing>, durability: Durability) -> Result<Sharing> {
@@ -779,7 +843,7 @@ fn sharing_for(asked: Option<Sharing>, durability: Durability) -> Result<Sharing
             )))
         }
         (Some(s), _) => Ok(s),
-        (None, Durability::Immediate) => Ok(Sharing::MultiWriter),
+        (None, Durability::Immediate) => Ok(Sharing::Auto),
         (None, Durability::NotDurableUntilSync) => Ok(Sharing::Exclusive),
     }
 }

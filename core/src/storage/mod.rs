@@ -227,36 +227,47 @@ fn map_open_error(path: &Path, e: DatabaseError) -> Error {
     }
 }
 
-/// How processes share one ledger file: redb's concurrency modes. Every process that opens a
-/// file at the same time must use the same one.
+/// How processes share one ledger file: redb's concurrency modes, and [`Sharing::Auto`],
+/// which moves between two of them. Processes that have a file open at the same time must use
+/// compatible modes: `Auto` with `Auto` and `MultiWriter`, otherwise the same one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Sharing {
+    /// The default: hold the file alone, as [`Sharing::Exclusive`] (one fsync per commit),
+    /// until another handle or process asks to open it, then share it as
+    /// [`Sharing::MultiWriter`] from that moment on. A reader or writer that finds the file
+    /// held asks the holder over a local socket named after the file and is let in within
+    /// milliseconds (see `ledger::auto_share`), so readers are never refused because a
+    /// service is appending, and a process appending alone pays no sharing cost.
+    #[default]
+    Auto,
     /// The process that opens the file for writing excludes every other, readers included;
     /// read-only handles share the file with each other only. A commit is fsync'd once.
     Exclusive,
     /// One process writes; any number of processes read beside it and follow its commits.
     SingleWriter,
-    /// Any number of processes write, one commit at a time, and any number read beside them.
-    /// The default: a reader is never refused because a service is appending, and a script
-    /// can record into the ledger a running service holds. A commit is fsync'd twice (redb's
-    /// two-phase commit, so that a reader in another process never follows a half-written
-    /// one).
-    #[default]
+    /// Any number of processes write, one commit at a time, and any number read beside them:
+    /// a reader is never refused because a service is appending, and a script can record
+    /// into the ledger a running service holds. A commit is fsync'd twice (redb's two-phase
+    /// commit, so that a reader in another process never follows a half-written one).
     MultiWriter,
 }
 
 impl Sharing {
-    /// `"exclusive"`, `"single-writer"` or `"multi-writer"`.
+    /// `"auto"`, `"exclusive"`, `"single-writer"` or `"multi-writer"`.
     pub fn name(self) -> &'static str {
         match self {
+            Sharing::Auto => "auto",
             Sharing::Exclusive => "exclusive",
             Sharing::SingleWriter => "single-writer",
             Sharing::MultiWriter => "multi-writer",
         }
     }
 
+    /// redb's mode for a handle opened this way. `Auto` handles open the file in one of the
+    /// other modes (`ledger::auto_share`); a read-only one reads as a multi-writer reader.
     fn mode(self) -> ConcurrencyMode {
         match self {
+            Sharing::Auto => ConcurrencyMode::MultiWriter,
             Sharing::Exclusive => ConcurrencyMode::ExclusiveWriter,
             Sharing::SingleWriter => ConcurrencyMode::SingleWriter,
             Sharing::MultiWriter => ConcurrencyMode::MultiWriter,
@@ -270,12 +281,13 @@ impl std::str::FromStr for Sharing {
     /// The [`Sharing::name`] forms; `_` may stand for `-`.
     fn from_str(s: &str) -> Result<Self> {
         match s.replace('_', "-").as_str() {
+            "auto" => Ok(Sharing::Auto),
             "exclusive" => Ok(Sharing::Exclusive),
             "single-writer" => Ok(Sharing::SingleWriter),
             "multi-writer" => Ok(Sharing::MultiWriter),
             _ => Err(Error::malformed(
                 "sharing mode",
-                format!("{s:?} is not exclusive, single-writer or multi-writer"),
+                format!("{s:?} is not auto, exclusive, single-writer or multi-writer"),
             )),
         }
     }

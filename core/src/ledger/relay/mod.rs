@@ -141,7 +141,8 @@ impl Relay {
     /// and returns the relay's handle if this one serves, which the append then goes through
     /// so that it shares groups with the relayed ones.
     pub(super) fn route(&self, ledger: &Ledger) -> Option<Arc<Ledger>> {
-        if !self.enabled {
+        // An `Auto` handle relays only once it shares the file (see `auto_share`).
+        if !self.enabled || ledger.sharing_now() != crate::Sharing::MultiWriter {
             return None;
         }
         match self.role.load(Ordering::Acquire) {
