@@ -106,7 +106,7 @@ def figure(path):
 for who in ["processes", "threads"]:
     figure(["concurrent", who])
 for kind in ["single", "batch"]:
-    for mode in ["exclusive", "single_writer", "multi_writer"]:
+    for mode in ["exclusive", "single_writer", "multi_writer", "auto"]:
         figure([kind, mode])
 for run in ["idle", "idle_exclusive", "busy", "busy_elsewhere"]:
     for q in ["p50", "p99"]:
@@ -116,6 +116,7 @@ for run in ["busy", "busy_elsewhere"]:
 for key in [
     "processes_vs_threads", "single_default_vs_exclusive", "batch_default_vs_exclusive",
     "single_single_writer_vs_exclusive", "batch_single_writer_vs_exclusive",
+    "single_multi_writer_vs_exclusive", "batch_multi_writer_vs_exclusive",
     "reader_p50_busy_vs_idle", "reader_p99_busy_vs_idle",
 ]:
     figure(["ratios", key])

@@ -125,7 +125,7 @@ export interface OpenOptions {
   wait?: number
   /** Appends resolve once fsync'd (default true). */
   durable?: boolean
-  /** How this handle shares the file (default `'multi-writer'`, `'exclusive'` when not durable). A shared mode with `durable: false` rejects with `invalid_argument`. */
+  /** How this handle shares the file (default `'auto'`: alone until another handle opens it, then `'multi-writer'`; `'exclusive'` when not durable). A shared mode with `durable: false` rejects with `invalid_argument`. */
   share?: Sharing
   /** Never write a byte of the file (read permission is enough); appends, checkpoints and `sync` reject with `invalid_argument` (default false). */
   readOnly?: boolean
@@ -555,7 +555,8 @@ export declare class Ledger {
   static create(path: string, options: CreateOptions): Promise<Ledger>
   /**
    * Open an existing ledger file. `options.share` says how this handle shares the file with
-   * others (default `'multi-writer'`, or `'exclusive'` when not durable); when the mode
+   * others (default `'auto'`: alone until another handle opens it, then `'multi-writer'`;
+   * `'exclusive'` when not durable); when the mode
    * keeps this handle out it rejects with `locked` at once, or after `options.wait`
    * milliseconds. `options.readOnly` opens a handle that never writes to the file.
    */

@@ -125,7 +125,7 @@ export interface OpenOptions {
   wait?: number
   /** Appends resolve once fsync'd (default true). */
   durable?: boolean
-  /** How this handle shares the file (default `'multi-writer'`, `'exclusive'` when not durable). A shared mode with `durable: false` rejects with `invalid_argument`. */
+  /** How this handle shares the file (default `'auto'`: alone until another handle opens it, then `'multi-writer'`; `'exclusive'` when not durable). A shared mode with `durable: false` rejects with `invalid_argument`. */
   share?: Sharing
   /** Never write a byte of the file (read permission is enough); appends, checkpoints and `sync` reject with `invalid_argument` (default false). */
   readOnly?: boolean

@@ -224,7 +224,8 @@ impl Ledger {
     }
 
     /// Open an existing ledger file. `options.share` says how this handle shares the file with
-    /// others (default `'multi-writer'`, or `'exclusive'` when not durable); when the mode
+    /// others (default `'auto'`: alone until another handle opens it, then `'multi-writer'`;
+    /// `'exclusive'` when not durable); when the mode
     /// keeps this handle out it rejects with `locked` at once, or after `options.wait`
     /// milliseconds. `options.readOnly` opens a handle that never writes to the file.
     #[napi(

@@ -141,10 +141,12 @@ impl PyLedger {
     /// Open a ledger file.
     ///
     /// `share` says how this handle shares the file with other handles and processes:
-    /// "multi-writer" (the default for durable handles: any number read and append at once,
-    /// each following the others' commits), "single-writer" (one writes, any number read) or
-    /// "exclusive" (the default, and only mode, for `durable=False`: a writing handle holds
-    /// the file alone). Every handle open on a file at once must use the same mode. When the
+    /// "auto" (the default for durable handles: hold the file alone until another handle or
+    /// process opens it, then share it as "multi-writer"), "multi-writer" (any number read
+    /// and append at once, each following the others' commits), "single-writer" (one writes,
+    /// any number read) or "exclusive" (the default, and only mode, for `durable=False`: a
+    /// writing handle holds the file alone). Handles open on a file at once must use
+    /// compatible modes ("auto" with "auto" and "multi-writer", otherwise the same). When the
     /// mode keeps this handle out, fail at once (LedgerLockedError), or wait up to `wait`
     /// seconds. `read_only=True` never writes a byte of the file (read permission is
     /// enough); appends, checkpoints and `sync` through it raise InvalidArgumentError.

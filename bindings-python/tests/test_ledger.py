@@ -456,7 +456,7 @@ def test_two_default_handles_append_and_follow_each_other(ledger_path: Path) -> 
     with trailseal.Ledger.create(ledger_path, origin="o") as a, trailseal.Ledger.open(
         ledger_path
     ) as b:
-        assert (a.sharing, b.sharing) == ("multi-writer", "multi-writer")
+        assert (a.sharing, b.sharing) == ("auto", "auto")
         assert a.append(make_entry(0)).index == 0
         assert b.append(make_entry(1)).index == 1
         assert a.append(make_entry(2)).index == 2

@@ -25,10 +25,12 @@ pub struct Cli {
     /// If another process holds the ledger, wait up to this many seconds instead of failing.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub wait: Option<f64>,
-    /// How this process shares the ledger file with others; every process that has it open at
-    /// once must use the same mode. multi-writer (the default): any number of processes read
-    /// and append. single-writer: one appends, any number read. exclusive: one process has the
-    /// file, readers included (one fsync per commit instead of two).
+    /// How this process shares the ledger file with others. auto (the default): hold it alone
+    /// (one fsync per commit) until another process opens it, then share it as multi-writer.
+    /// multi-writer: any number of processes read and append (two fsyncs per commit).
+    /// single-writer: one appends, any number read. exclusive: one process has the file,
+    /// readers included, and cannot be asked to share. Processes that have the file open at
+    /// once must use compatible modes (auto with auto and multi-writer, else the same).
     // Parsed by the core (`Sharing::from_str`), as every binding parses it, so every front end
     // accepts the same names and refuses an unknown one with the same code (`malformed`).
     #[arg(long, global = true, value_name = "MODE")]

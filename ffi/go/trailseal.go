@@ -155,8 +155,8 @@ type OpenOptions struct {
 	// (rounded up to a millisecond); 0 fails at once with ErrLocked.
 	Wait       time.Duration
 	Durability Durability // of appends through this handle
-	// How this handle shares the file with others ("" for the default, MultiWriter for a
-	// durable handle). A shared mode with NotDurableUntilSync is ErrInvalidArgument; an
+	// How this handle shares the file with others ("" for the default, Auto for a durable
+	// handle). A shared mode with NotDurableUntilSync is ErrInvalidArgument; an
 	// unknown name ErrMalformed.
 	Share Sharing
 	// Open for reading only: the handle never writes a byte of the file (read permission is

@@ -26,9 +26,12 @@ const (
 // spelling it accepts ("_" for "-") works here too.
 type Sharing string
 
-// The sharing modes. The zero value means the default: MultiWriter for durable handles,
+// The sharing modes. The zero value means the default: Auto for durable handles,
 // Exclusive for NotDurableUntilSync ones (the only mode they accept).
 const (
+	// Auto: hold the file alone until another handle or process opens it, then share it as
+	// MultiWriter.
+	Auto Sharing = "auto"
 	// Exclusive: a writing handle holds the file alone (others fail with ErrLocked);
 	// read-only handles share it with each other only.
 	Exclusive Sharing = "exclusive"

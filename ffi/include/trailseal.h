@@ -323,11 +323,13 @@ trailseal_status trailseal_ledger_open(const char *path,
  * Opens an existing ledger and writes its handle to `*ledger_out`.
  *
  * - `sharing`: how this handle shares the file with other handles and processes, or NULL
- *   for the default. `"multi-writer"` (the default for durable handles): any number of
+ *   for the default. `"auto"` (the default for durable handles): hold the file alone until
+ *   another handle or process opens it, then share it as `"multi-writer"`: any number of
  *   handles read and append at once, each following the others' commits.
  *   `"single-writer"`: one writer, any number of readers beside it. `"exclusive"` (the
  *   default, and the only mode, for `durable` false): a writing handle holds the file
- *   alone. Every handle open on a file at once must use the same mode. `_` may stand for
+ *   alone. Handles open on a file at once must use compatible modes (`"auto"` with
+ *   `"auto"` and `"multi-writer"`, otherwise the same). `_` may stand for
  *   `-`; another name is `TRAILSEAL_STATUS_MALFORMED`, a shared mode with `durable` false
  *   `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
  * - `read_only`: the handle never writes a byte of the file (read permission is enough);

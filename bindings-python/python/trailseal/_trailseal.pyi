@@ -350,7 +350,7 @@ class Ledger:
         share: _Sharing | None = None,
         read_only: bool = False,
     ) -> Ledger:
-        """Open a ledger; ``share`` defaults to "multi-writer" ("exclusive" when not durable)."""
+        """Open a ledger; ``share`` defaults to "auto" (alone until another handle opens the file, then "multi-writer"; "exclusive" when not durable)."""
     @property
     def origin(self) -> str: ...
     @property
