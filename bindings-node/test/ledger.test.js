@@ -274,8 +274,8 @@ test('sharing: two handles in the default mode both append and see each other\'s
   const a = await ts.Ledger.create(file, { origin: 'o' })
   const b = await ts.Ledger.open(file)
   try {
-    assert.equal(a.sharing, 'multi-writer')
-    assert.equal(b.sharing, 'multi-writer')
+    assert.equal(a.sharing, 'auto')
+    assert.equal(b.sharing, 'auto')
     assert.equal((await a.append(entry(0))).index, 0)
     assert.equal((await b.append(entry(1))).index, 1)
     assert.equal((await a.append(entry(2))).index, 2)

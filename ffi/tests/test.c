@@ -571,7 +571,7 @@ static void test_sharing(void) {
   OK(trailseal_ledger_create(path, "example.com/ffi/shared", NULL, false, 0, true, &a));
   OK(trailseal_ledger_open(path, 0, true, &b));
   OK(trailseal_ledger_info(b, &info));
-  CHECK(strstr(info, "\"sharing\":\"multi-writer\"") != NULL);
+  CHECK(strstr(info, "\"sharing\":\"auto\"") != NULL);
   trailseal_string_free(info);
   char *ea = entry_json("alice", "deploy.succeeded", "from-a");
   char *eb = entry_json("bob", "deploy.succeeded", "from-b");
