@@ -1,5 +1,5 @@
 //! Crash test with several processes: while two `trailseal append` processes stream entries
-//! into one ledger (the default multi-writer sharing) and readers verify it, a third appender
+//! into one ledger (the default sharing, which shares it as multi-writer once several have it open) and readers verify it, a third appender
 //! is killed with SIGKILL at random moments, again and again. The survivors must go on without
 //! reopening; afterwards every entry whose receipt any process printed is in the ledger with
 //! exactly that leaf hash and root, no entry is stored twice, and the ledger verifies. The

@@ -1,8 +1,9 @@
 //! Several processes appending to one ledger at once.
 //!
-//! With the default sharing (multi-writer), processes append side by side while others read:
-//! every process succeeds, every entry is recorded exactly once at the index its receipt names,
-//! retried ids are not duplicated, readers only ever see committed entries, and the ledger
+//! With the default sharing (auto: shared as multi-writer once a second process opens the
+//! file), processes append side by side while others read: every process succeeds, every
+//! entry is recorded exactly once at the index its receipt names, retried ids are not
+//! duplicated, readers only ever see committed entries, and the ledger
 //! verifies. With `--share exclusive`, a process that finds the ledger held waits
 //! (`--wait`) or fails at once with exit status 3 and a `locked` message, having written
 //! nothing.

@@ -658,11 +658,7 @@ fn assemble(
         "concurrent.processes",
         "single.auto",
     );
-    ratio(
-        "threads_vs_one_thread",
-        "concurrent.threads",
-        "single.auto",
-    );
+    ratio("threads_vs_one_thread", "concurrent.threads", "single.auto");
     for kind in ["single", "batch"] {
         ratio(
             &format!("{kind}_default_vs_exclusive"),

@@ -79,10 +79,14 @@ pub(super) fn open(
             }
         }
     }
-    let (store, meta) = open_asking(path, wait, |w| {
-        Store::open(path, w, concrete(sharing), read_only)
-    })?;
-    Ok((store, meta, None, concrete(sharing)))
+    let mode = concrete(sharing);
+    if mode != Sharing::MultiWriter {
+        // Asking could not help: a holder that shares the file shares it as a multi-writer.
+        let (store, meta) = Store::open(path, wait, mode, read_only)?;
+        return Ok((store, meta, None, mode));
+    }
+    let (store, meta) = open_asking(path, wait, || Store::open(path, None, mode, read_only))?;
+    Ok((store, meta, None, mode))
 }
 
 /// The redb mode an `Auto` handle that does not hold the file alone opens with.
@@ -96,15 +100,15 @@ fn concrete(sharing: Sharing) -> Sharing {
 /// Try `open`; while the file is held, ask its holder to share it and try again, for up to
 /// [`ASKING`] or `wait`, whichever is longer (an exclusive holder that cannot be asked is
 /// waited for only as long as `wait` says, as before).
-pub(super) fn open_asking<T>(
+fn open_asking<T>(
     path: &std::path::Path,
     wait: Option<Duration>,
-    mut open: impl FnMut(Option<Duration>) -> Result<T>,
+    mut open: impl FnMut() -> Result<T>,
 ) -> Result<T> {
     let start = std::time::Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
-        match open(None) {
+        match open() {
             Err(crate::Error::Locked(p)) => {
                 let asked = ask(path);
                 let limit = if asked {
