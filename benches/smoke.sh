@@ -103,7 +103,7 @@ def figure(path):
         obj = obj[key]
     num("share " + ".".join(path), obj)
 
-for who in ["processes", "threads"]:
+for who in ["processes", "threads", "threads_shared"]:
     figure(["concurrent", who])
 for kind in ["single", "batch"]:
     for mode in ["exclusive", "single_writer", "multi_writer", "auto"]:
@@ -114,7 +114,7 @@ for run in ["idle", "idle_exclusive", "busy", "busy_elsewhere"]:
 for run in ["busy", "busy_elsewhere"]:
     figure(["reader_us", run, "writer_eps"])
 for key in [
-    "processes_vs_threads", "single_default_vs_exclusive", "batch_default_vs_exclusive",
+    "processes_vs_threads", "processes_vs_threads_shared", "single_default_vs_exclusive", "batch_default_vs_exclusive",
     "single_single_writer_vs_exclusive", "batch_single_writer_vs_exclusive",
     "single_multi_writer_vs_exclusive", "batch_multi_writer_vs_exclusive",
     "reader_p50_busy_vs_idle", "reader_p99_busy_vs_idle",

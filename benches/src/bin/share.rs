@@ -497,11 +497,13 @@ fn run(args: &Args) -> Res<()> {
             }
         }
 
-        // 1. Four processes against four threads, taking turns at going first.
-        let procs_first = round_no % 2 == 0;
-        for procs in [procs_first, !procs_first] {
+        // 1. Four processes against four threads (in the default sharing, which holds the file
+        // alone, and in multi-writer, which the processes share it in), taking turns at going
+        // first.
+        for c in 0..3 {
+            let contender = (c + round_no) % 3;
             fresh_copy(&small, &work)?;
-            if procs {
+            if contender == 0 {
                 let mut children = Vec::new();
                 for _ in 0..PROCS {
                     let mut a = appender(&work, None, 1, 1, u64::MAX, plan.concurrent_secs);
@@ -536,9 +538,13 @@ fn run(args: &Args) -> Res<()> {
                 put("concurrent.processes", eps);
                 per_process.push(json!({"round": r, "eps": eps, "each_eps": each}));
             } else {
+                let (sharing, key) = match contender {
+                    1 => (None, "threads"),
+                    _ => (Some(Sharing::MultiWriter), "threads_shared"),
+                };
                 let v = Child::spawn(appender(
                     &work,
-                    None,
+                    sharing,
                     PROCS,
                     1,
                     u64::MAX,
@@ -546,10 +552,10 @@ fn run(args: &Args) -> Res<()> {
                 ))?
                 .finish()?;
                 eprintln!(
-                    "share: round {r}: {PROCS} threads    {:>7.0} entries/s",
+                    "share: round {r}: {PROCS} {key:<15} {:>7.0} entries/s",
                     f(&v["eps"])
                 );
-                put("concurrent.threads", f(&v["eps"]));
+                put(&format!("concurrent.{key}"), f(&v["eps"]));
             }
         }
 
@@ -654,6 +660,11 @@ fn assemble(
         "concurrent.threads",
     );
     ratio(
+        "processes_vs_threads_shared",
+        "concurrent.processes",
+        "concurrent.threads_shared",
+    );
+    ratio(
         "processes_vs_one_process",
         "concurrent.processes",
         "single.auto",
@@ -725,6 +736,7 @@ fn assemble(
         "concurrent": {
             "processes": med("concurrent.processes"),
             "threads": med("concurrent.threads"),
+            "threads_shared": med("concurrent.threads_shared"),
             "by_round": per_process,
         },
         "single": by_mode("single"),
@@ -742,7 +754,7 @@ fn assemble(
         "targets": targets,
         "method": {
             "every_run": format!("a child process of this binary opens a fresh copy of a ledger made beforehand (exclusive mode, batches of {BATCH}, then fsync'd); every append is durable (Durability::Immediate); the input entries are made before the clock starts; {} round(s) in which the contenders take turns, after one discarded warm-up run; a figure is the median of its rounds, a ratio the median over rounds of the ratio within each round", plan.rounds),
-            "concurrent": format!("{PROCS} processes, each opening the {PREFILL}-entry ledger with the default sharing (auto: the first holds it alone until the others open it, then all share it as multi-writer, committing through the relay) and appending single entries, one durable commit each; all open and warm ({WARMUP_SINGLE} appends each) before a common start; {} s each; entries of all over the span from the first start to the last end. Against: one process, {PROCS} threads sharing one handle (default sharing), single appends (the group commit gathers them), {} s", plan.concurrent_secs, plan.concurrent_secs),
+            "concurrent": format!("{PROCS} processes, each opening the {PREFILL}-entry ledger with the default sharing (auto: the first holds it alone until the others open it, then all share it as multi-writer, committing through the relay) and appending single entries, one durable commit each; all open and warm ({WARMUP_SINGLE} appends each) before a common start; {} s each; entries of all over the span from the first start to the last end. Against: one process, {PROCS} threads sharing one handle, single appends (the group commit gathers them), {} s, in the default sharing (the file alone: exclusive) and in multi-writer (shared, as the processes have it)", plan.concurrent_secs, plan.concurrent_secs),
             "single": format!("one process, one thread, single durable appends for {} s after {WARMUP_SINGLE} warm-up appends, on the {PREFILL}-entry ledger; per mode (auto: sharing left to the default)", plan.single_secs),
             "batch": format!("one process, batches of {BATCH} (append_batch, one durable commit each), {} batches or {} s after 2 warm-up batches, per mode", plan.batches, plan.batch_secs),
             "reader_us": format!("Ledger::get of a uniformly random index below the size at open, each call timed alone, for {} s after 1,000 warm-up calls, in a process with a read-only handle (default sharing) on a {}-entry ledger; idle: no other process; idle_exclusive: the same with the reader in exclusive sharing (the read path without the shared modes' per-transaction header read and locks); busy: a writer process (default sharing) appending batches of {BATCH} to the reader's ledger as fast as it can, started and warm before the reader opens; busy_elsewhere: the same writer appending to another copy of the ledger (as much CPU and disk, no commits for the reader to follow)", plan.reader_secs, human(plan.reader_prefill)),
@@ -766,12 +778,17 @@ fn print_table(r: &Value) {
         fmt_eps(f(&r["concurrent"]["processes"]))
     );
     println!(
-        "| {PROCS} threads, one handle (group commit) | {} |",
+        "| {PROCS} threads, one handle (group commit; default sharing: the file alone) | {} |",
         fmt_eps(f(&r["concurrent"]["threads"]))
     );
     println!(
-        "\nprocesses / threads: {:.2}x; {PROCS} processes / one process alone: {:.2}x; {PROCS} threads / one: {:.2}x",
+        "| {PROCS} threads, one handle, multi-writer (the file shared, as the processes have it) | {} |",
+        fmt_eps(f(&r["concurrent"]["threads_shared"]))
+    );
+    println!(
+        "\nprocesses / threads: {:.2}x (threads multi-writer: {:.2}x); {PROCS} processes / one process alone: {:.2}x; {PROCS} threads / one: {:.2}x",
         ratio("processes_vs_threads"),
+        ratio("processes_vs_threads_shared"),
         ratio("processes_vs_one_process"),
         ratio("threads_vs_one_thread"),
     );
