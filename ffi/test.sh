@@ -66,7 +66,11 @@ step "crate tests: status codes, panics, header freshness"
 cargo test -p trailseal-ffi
 
 step "install into a scratch prefix; the header compiles as C99 and C++"
-prefix="$work/prefix"
+# A fixed path, not one under $work: Go caches a cgo package with the libraries pkg-config
+# named for it (keyed on the compile flags only), so a prefix that moved between runs sent
+# a second run's link to the first run's deleted archive.
+prefix="$target/ffi-test-prefix"
+rm -rf "$prefix"
 TRAILSEAL_NO_BUILD=1 bash ffi/install.sh "$prefix" debug
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 printf '#include <trailseal.h>\nint main(void) { return (int)trailseal_status_name(0)[0] == 0; }\n' > "$work/h.c"
