@@ -9,13 +9,15 @@ export type HashName = 'blake3' | 'sha256'
 export type LedgerKind = 'entries' | 'raw'
 
 /**
- * How a handle shares its ledger file with other handles and processes (every handle open on
- * a file at once must use the same mode). `'multi-writer'`: any number read and append at
- * once, each following the others' commits (the default for durable handles).
- * `'single-writer'`: one writes, any number read beside it. `'exclusive'`: a writing handle
- * holds the file alone (the default, and the only mode, for `durable: false`).
+ * How a handle shares its ledger file with other handles and processes (handles open on a
+ * file at once must use compatible modes: `'auto'` with `'auto'` and `'multi-writer'`,
+ * otherwise the same). `'auto'` (the default for durable handles): hold the file alone until
+ * another handle or process opens it, then share it as `'multi-writer'`. `'multi-writer'`: any
+ * number read and append at once, each following the others' commits. `'single-writer'`: one
+ * writes, any number read beside it. `'exclusive'`: a writing handle holds the file alone (the
+ * default, and the only mode, for `durable: false`).
  */
-export type Sharing = 'exclusive' | 'single-writer' | 'multi-writer'
+export type Sharing = 'auto' | 'exclusive' | 'single-writer' | 'multi-writer'
 
 /**
  * The `code` of every error this package throws or rejects with (the core's stable codes;
@@ -576,6 +578,11 @@ export declare class Ledger {
    * durability.
    */
   get sharing(): Sharing
+  /**
+   * The mode the file is open in at the moment: for `'auto'`, `'exclusive'` until another
+   * handle or process asked to share it, `'multi-writer'` from then on; otherwise as asked.
+   */
+  get sharingNow(): Sharing
   /**
    * Whether this handle was opened with `readOnly: true` (every write through it rejects
    * with `invalid_argument`).

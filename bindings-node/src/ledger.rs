@@ -289,6 +289,13 @@ impl Ledger {
         self.sharing
     }
 
+    /// The mode the file is open in at the moment: for `'auto'`, `'exclusive'` until another
+    /// handle or process asked to share it, `'multi-writer'` from then on; otherwise as asked.
+    #[napi(getter, js_name = "sharingNow", ts_return_type = "Sharing")]
+    pub fn sharing_now(&self, env: Env) -> napi::Result<&'static str> {
+        self.now(&env, |l| Ok(l.sharing_now().name()))
+    }
+
     /// Whether this handle was opened with `readOnly: true` (every write through it rejects
     /// with `invalid_argument`).
     #[napi(getter, js_name = "readOnly")]

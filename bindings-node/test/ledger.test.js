@@ -276,6 +276,9 @@ test('sharing: two handles in the default mode both append and see each other\'s
   try {
     assert.equal(a.sharing, 'auto')
     assert.equal(b.sharing, 'auto')
+    // b found the file held by a and asked: both have it shared now.
+    assert.equal(a.sharingNow, 'multi-writer')
+    assert.equal(b.sharingNow, 'multi-writer')
     assert.equal((await a.append(entry(0))).index, 0)
     assert.equal((await b.append(entry(1))).index, 1)
     assert.equal((await a.append(entry(2))).index, 2)

@@ -216,11 +216,18 @@ impl PyLedger {
         self.verifier_key.as_deref()
     }
 
-    /// How this handle shares the file: "multi-writer", "single-writer" or "exclusive" (the
-    /// mode asked for, or the default chosen for its durability).
+    /// How this handle shares the file: "auto", "multi-writer", "single-writer" or
+    /// "exclusive" (the mode asked for, or the default chosen for its durability).
     #[getter]
     fn sharing(&self) -> &'static str {
         self.sharing
+    }
+
+    /// The mode the file is open in at the moment: for "auto", "exclusive" until another
+    /// handle or process asked to share it, "multi-writer" from then on; otherwise as asked.
+    #[getter]
+    fn sharing_now(&self, py: Python<'_>) -> PyResult<&'static str> {
+        self.run(py, |l| Ok(l.sharing_now().name()))
     }
 
     /// True when this handle was opened with `read_only=True`.

@@ -457,6 +457,8 @@ def test_two_default_handles_append_and_follow_each_other(ledger_path: Path) -> 
         ledger_path
     ) as b:
         assert (a.sharing, b.sharing) == ("auto", "auto")
+        # b found the file held by a and asked: both have it shared now.
+        assert (a.sharing_now, b.sharing_now) == ("multi-writer", "multi-writer")
         assert a.append(make_entry(0)).index == 0
         assert b.append(make_entry(1)).index == 1
         assert a.append(make_entry(2)).index == 2

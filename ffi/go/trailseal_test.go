@@ -372,7 +372,7 @@ func TestSharing(t *testing.T) {
 		t.Fatalf("second Open in the default mode: %v", err)
 	}
 	defer b.Close()
-	if info, err := b.Info(); err != nil || info.Sharing != Auto || info.ReadOnly {
+	if info, err := b.Info(); err != nil || info.Sharing != Auto || info.SharingNow != MultiWriter || info.ReadOnly {
 		t.Fatalf("Info = %+v, %v", info, err)
 	}
 	if r, err := a.Append(entry("alice", "deploy.succeeded", "from-a")); err != nil || r.Index != 0 {

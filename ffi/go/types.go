@@ -176,8 +176,11 @@ type LedgerInfo struct {
 	Hash          HashAlg `json:"hash"`
 	Kind          string  `json:"kind"` // "entries" or "raw"
 	MaxEntryBytes uint64  `json:"max_entry_bytes"`
-	Sharing       Sharing `json:"sharing"`   // the mode this handle was opened in, the default resolved
-	ReadOnly      bool    `json:"read_only"` // this handle was opened read-only
+	Sharing       Sharing `json:"sharing"` // the mode this handle was opened in, the default resolved
+	// The mode the file is open in at the time of Info: for Auto, Exclusive until another
+	// handle or process asked to share it, MultiWriter from then on.
+	SharingNow Sharing `json:"sharing_now"`
+	ReadOnly   bool    `json:"read_only"` // this handle was opened read-only
 }
 
 // Entry is an audit entry (SPEC section 3). Append takes it, or any other value that

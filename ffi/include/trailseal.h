@@ -366,9 +366,11 @@ void trailseal_ledger_free(trailseal_ledger *ledger);
 /**
  * Writes what never changes about the ledger and this handle to `*info_json_out`:
  * `{"path": "...", "origin": "...", "hash": "blake3"|"sha256", "kind": "entries"|"raw",
- * "max_entry_bytes": N, "sharing": "multi-writer"|"single-writer"|"exclusive", "read_only":
- * bool}` (`path` lossily converted to UTF-8; `sharing` is the mode the handle was opened
- * in, the default resolved). Free it with
+ * "max_entry_bytes": N, "sharing": "auto"|"multi-writer"|"single-writer"|"exclusive",
+ * "sharing_now": "multi-writer"|"single-writer"|"exclusive", "read_only": bool}` (`path`
+ * lossily converted to UTF-8; `sharing` is the mode the handle was opened in, the default
+ * resolved; `sharing_now` the mode the file is open in at the time of the call, which for
+ * `"auto"` turns from `"exclusive"` to `"multi-writer"` once another handle asked). Free it with
  * `trailseal_string_free`.
  *
  * # Safety

@@ -277,9 +277,11 @@ pub(crate) unsafe fn with_ledger_string<T: Display>(
 
 /// Writes what never changes about the ledger and this handle to `*info_json_out`:
 /// `{"path": "...", "origin": "...", "hash": "blake3"|"sha256", "kind": "entries"|"raw",
-/// "max_entry_bytes": N, "sharing": "multi-writer"|"single-writer"|"exclusive", "read_only":
-/// bool}` (`path` lossily converted to UTF-8; `sharing` is the mode the handle was opened
-/// in, the default resolved). Free it with
+/// "max_entry_bytes": N, "sharing": "auto"|"multi-writer"|"single-writer"|"exclusive",
+/// "sharing_now": "multi-writer"|"single-writer"|"exclusive", "read_only": bool}` (`path`
+/// lossily converted to UTF-8; `sharing` is the mode the handle was opened in, the default
+/// resolved; `sharing_now` the mode the file is open in at the time of the call, which for
+/// `"auto"` turns from `"exclusive"` to `"multi-writer"` once another handle asked). Free it with
 /// `trailseal_string_free`.
 ///
 /// # Safety
@@ -300,6 +302,7 @@ pub unsafe extern "C" fn trailseal_ledger_info(
                 "kind": l.kind().name(),
                 "max_entry_bytes": l.max_entry_bytes(),
                 "sharing": l.sharing().name(),
+                "sharing_now": l.sharing_now().name(),
                 "read_only": l.read_only(),
             }))
         })

@@ -572,6 +572,7 @@ static void test_sharing(void) {
   OK(trailseal_ledger_open(path, 0, true, &b));
   OK(trailseal_ledger_info(b, &info));
   CHECK(strstr(info, "\"sharing\":\"auto\"") != NULL);
+  CHECK(strstr(info, "\"sharing_now\":\"multi-writer\"") != NULL);
   trailseal_string_free(info);
   char *ea = entry_json("alice", "deploy.succeeded", "from-a");
   char *eb = entry_json("bob", "deploy.succeeded", "from-b");

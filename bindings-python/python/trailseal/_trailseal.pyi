@@ -41,7 +41,7 @@ __all__ = [
 
 _HashName = Literal["blake3", "sha256"]
 _Kind = Literal["entries", "raw"]
-_Sharing = Literal["exclusive", "single-writer", "multi-writer"]
+_Sharing = Literal["auto", "exclusive", "single-writer", "multi-writer"]
 _Path = str | os.PathLike[str]
 _Bytes = bytes | bytearray
 
@@ -366,6 +366,8 @@ class Ledger:
         """The verifier key recorded at creation, or None."""
     @property
     def sharing(self) -> _Sharing: ...
+    @property
+    def sharing_now(self) -> _Sharing: ...
     @property
     def read_only(self) -> bool: ...
     @property
