@@ -107,7 +107,7 @@ export interface Entry extends EntryInput {
 export interface CreateOptions {
   /** The log's origin, e.g. `example.com/payments/audit`: the first line of its checkpoints. */
   origin: string
-  /** Tree hash (default `'blake3'`). */
+  /** Tree hash (default `'sha256'`, the core's). */
   hash?: HashName
   /** Hold raw leaves (opaque bytes) instead of audit entries (default false). */
   raw?: boolean

@@ -101,7 +101,7 @@ impl Drop for PyLedger {
 impl PyLedger {
     /// Create a ledger file (refuses an existing one).
     ///
-    /// `hash` is "blake3" (default) or "sha256" (bit-for-bit RFC 6962); `raw=True` holds opaque
+    /// `hash` is "sha256" (bit-for-bit RFC 6962; the core's default when omitted) or "blake3"; `raw=True` holds opaque
     /// byte leaves instead of audit entries; `durable=False` lets appends return before their
     /// fsync until `sync()` (bulk imports). `verifier_key` (a `Signer.verifier_key`) is
     /// recorded as the key that signs this ledger's checkpoints: `checkpoint` (and `bundle`
@@ -109,7 +109,7 @@ impl PyLedger {
     /// sharing mode of the returned handle, as for `open`.
     #[staticmethod]
     #[pyo3(signature = (
-        path, origin, hash = "blake3", raw = false, durable = true, max_entry_bytes = None,
+        path, origin, hash = None, raw = false, durable = true, max_entry_bytes = None,
         verifier_key = None, share = None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -117,14 +117,17 @@ impl PyLedger {
         py: Python<'_>,
         path: PathBuf,
         origin: String,
-        hash: &str,
+        hash: Option<&str>,
         raw: bool,
         durable: bool,
         max_entry_bytes: Option<u64>,
         verifier_key: Option<String>,
         share: Option<&str>,
     ) -> PyResult<Self> {
-        let mut opts = CreateOptions::new(origin).hash(core(py, HashAlg::from_str(hash))?);
+        let mut opts = CreateOptions::new(origin);
+        if let Some(hash) = hash {
+            opts = opts.hash(core(py, HashAlg::from_str(hash))?);
+        }
         if raw {
             opts = opts.raw();
         }

@@ -334,7 +334,7 @@ class Ledger:
     def create(
         path: _Path,
         origin: str,
-        hash: _HashName = "blake3",
+        hash: _HashName | None = None,
         raw: bool = False,
         durable: bool = True,
         max_entry_bytes: int | None = None,
