@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use trailseal::merkle;
-use trailseal::{Ledger, Outside, VerifyOptions};
+use trailseal::{Ledger, Outside, VerifyOptions, WitnessPolicy};
 
 use crate::error::Res;
 use crate::io::{emit, emit_line, outside_texts, progress_bar, read_bytes, read_verifier};
@@ -13,7 +13,13 @@ use crate::render::{entries, node_line};
 /// Check the whole ledger (and with `indexes` every index posting), and that it extends the
 /// given checkpoint when one is held elsewhere; prints the report. A failed check is an
 /// error, so the exit status alone answers "is this ledger intact".
-pub fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>, indexes: bool) -> Res {
+pub fn verify(
+    l: Ledger,
+    checkpoint: Option<PathBuf>,
+    vkey: Option<String>,
+    indexes: bool,
+    policy: Option<WitnessPolicy>,
+) -> Res {
     let size = l.size()?;
     let pb = progress_bar(Some(size), "verifying");
     let mut tick = |done: u64, _total: u64| pb.set_position(done);
@@ -26,17 +32,36 @@ pub fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>, inde
     if let (Some(o), Some(v)) = (outside, &verifier) {
         opts = opts.against(o.note, v);
     }
+    if let Some(p) = &policy {
+        opts = opts.witnessed(p);
+    }
     let report = l.verify_with(opts);
     pb.finish_and_clear();
     emit_line(&report?.to_json())
 }
 
 /// Check an evidence bundle with nothing but the verifier key, and list what it proves.
-pub fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
+pub fn verify_bundle(file: &Path, vkey: &str, json: bool, policy: Option<WitnessPolicy>) -> Res {
     let verifier = read_verifier(vkey)?;
-    let report = trailseal::evidence::verify_bundle_bytes(&read_bytes(file)?, &verifier)?;
+    let bytes = read_bytes(file)?;
+    let (report, cosigned) = match &policy {
+        None => (
+            trailseal::evidence::verify_bundle_bytes(&bytes, &verifier)?,
+            None,
+        ),
+        Some(p) => {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|e| trailseal::Error::malformed("bundle", format!("not UTF-8: {e}")))?;
+            let (r, c) = trailseal::evidence::verify_bundle_witnessed(text, &verifier, p)?;
+            (r, Some(c))
+        }
+    };
     if json {
-        return emit_line(&report.to_json());
+        let mut v = report.to_json();
+        if let Some(c) = &cosigned {
+            v["cosignatures"] = c.to_json()["cosignatures"].clone();
+        }
+        return emit_line(&v);
     }
     let mut text = format!(
         "OK: {} of {}, each proven in its tree of {} entries (root {}), checkpoint signed by {}\n",
@@ -46,6 +71,10 @@ pub fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
         merkle::to_hex(&report.root),
         report.key_name
     );
+    if let Some(c) = &cosigned {
+        let names: Vec<&str> = c.cosignatures.iter().map(|c| c.name.as_str()).collect();
+        text.push_str(&format!("  cosigned by: {}\n", names.join(", ")));
+    }
     for f in &report.entries {
         text.push_str(&format!("  {}\n", node_line(f.index, &f.entry)));
     }

@@ -20,6 +20,7 @@ mod append;
 mod group_commit;
 mod relay;
 mod verify;
+mod witness;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
