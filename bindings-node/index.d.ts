@@ -234,6 +234,10 @@ export interface VerifyReport {
   nodes_checked: number
   /** Stored checkpoints re-verified. */
   checkpoints_checked: number
+  /** Kept witness cosignatures re-verified. */
+  cosignatures_checked: number
+  /** The largest checkpoint size that met a witness policy (none can be given from Node yet). */
+  witnessed_size: number | null
   /** Size of the outside checkpoint the ledger was found consistent with, if one was given. */
   consistent_with_checkpoint: number | null
   /** Query-index postings checked (their structure; with `indexes: true`, also against the entries). */

@@ -315,6 +315,8 @@ def test_checkpoints_and_full_verify(ledger_path: Path) -> None:
         "root": led.root(),
         "nodes_checked": report["nodes_checked"],
         "checkpoints_checked": 2,
+        "cosignatures_checked": 0,
+        "witnessed_size": None,
         "consistent_with_checkpoint": None,
         "postings_checked": report["postings_checked"],
         "indexes_checked": False,

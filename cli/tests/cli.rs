@@ -1865,8 +1865,9 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
     let mut p = cons.clone();
     p["path"][0] = flip_hex(p["path"][0].as_str().unwrap()).into();
     doctored.push(("consistency", "path[0]", p));
+    // The other hash than the ledger's (sha256 by default).
     let mut p = cons.clone();
-    p["hash"] = "sha256".into();
+    p["hash"] = "blake3".into();
     doctored.push(("consistency", "hash", p));
     for (kind, what, p) in doctored {
         let path = fx.write("doctored.json", p.to_string());

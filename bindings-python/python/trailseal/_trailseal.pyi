@@ -104,6 +104,8 @@ class _VerifyReport(TypedDict):
     root: str
     nodes_checked: int
     checkpoints_checked: int
+    cosignatures_checked: int
+    witnessed_size: int | None
     consistent_with_checkpoint: int | None
     postings_checked: int
     indexes_checked: bool
