@@ -166,6 +166,29 @@ fn cosignatures_are_kept_checked_and_required() {
     );
     assert_eq!(l.checkpoints().unwrap().len(), 1);
 
+    // A kept cosignature changed behind the library's back is found by verify.
+    let line = c.cosignatures[0].to_line();
+    let mut changed = c.cosignatures[0].clone();
+    changed.timestamp += 1;
+    drop(l);
+    trailseal::storage::tamper::edit(&dir.path().join("w.redb"), |t| {
+        t.set_cosignature_lines(0, &[&changed.to_line()])
+    })
+    .unwrap();
+    let l = Ledger::open(dir.path().join("w.redb")).unwrap();
+    let e = l.verify(&VerifyOptions::default()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Tampered, "{e}");
+    assert!(
+        e.to_string().contains("cosignatures of checkpoint 0"),
+        "{e}"
+    );
+    drop(l);
+    trailseal::storage::tamper::edit(&dir.path().join("w.redb"), |t| {
+        t.set_cosignature_lines(0, &[&line])
+    })
+    .unwrap();
+    let l = Ledger::open(dir.path().join("w.redb")).unwrap();
+
     // A quorum the kept checkpoints do not meet is refused.
     let w3 = Cosigner::from_seed("w3.test", [9; 32]).unwrap();
     let three = [keys[0].clone(), keys[1].clone(), w3.key().to_key_string()];

@@ -87,7 +87,8 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// `{"ok": true, "size", "root", "nodes_checked", "checkpoints_checked",
-    /// "consistent_with_checkpoint", "postings_checked", "indexes_checked"}`: the shape the CLI prints and every binding returns.
+    /// "consistent_with_checkpoint", "postings_checked", "indexes_checked", "cosignatures_checked",
+    /// "witnessed_size"}`: the shape the CLI prints and every binding returns.
     pub fn to_json(&self) -> Value {
         serde_json::json!({
             "ok": true,
@@ -95,11 +96,11 @@ impl VerifyReport {
             "root": merkle::to_hex(&self.root),
             "nodes_checked": self.nodes,
             "checkpoints_checked": self.checkpoints,
-            "cosignatures_checked": self.cosignatures,
-            "witnessed_size": self.witnessed_size,
             "consistent_with_checkpoint": self.external_checkpoint,
             "postings_checked": self.postings,
             "indexes_checked": self.indexes_checked,
+            "cosignatures_checked": self.cosignatures,
+            "witnessed_size": self.witnessed_size,
         })
     }
 }

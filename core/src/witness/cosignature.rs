@@ -45,10 +45,19 @@ pub struct CosignerKey {
 impl CosignerKey {
     /// Parses a witness vkey. Refused ([`Error::Malformed`]): a name Go's note package would
     /// refuse, a key id that is not 8 hex digits or does not match, key data that is not
-    /// base64 of 0x04 and 32 bytes, a key that is not an Ed25519 point.
+    /// base64 of the type byte and 32 bytes, a key that is not an Ed25519 point.
+    ///
+    /// A plain Ed25519 vkey (type 0x01) is taken as the witness's key, as Go's
+    /// `NewVerifierForCosignatureV1` takes it: its cosignatures are then matched under the
+    /// type-0x04 key id. (A log's own key given by mistake matches no cosignature line.)
     pub fn from_key_string(vkey: &str) -> Result<Self> {
-        let (name, hash, key) = parse_vkey(vkey, "witness key", COSIGNATURE_V1)?;
-        Ok(CosignerKey { name, hash, key })
+        match parse_vkey(vkey, "witness key", COSIGNATURE_V1) {
+            Ok((name, hash, key)) => Ok(CosignerKey { name, hash, key }),
+            Err(e) => match parse_vkey(vkey, "witness key", 1) {
+                Ok((name, _, key)) => CosignerKey::from_public_key(&name, key.to_bytes()),
+                Err(_) => Err(e),
+            },
+        }
     }
 
     /// A witness key from its name and raw 32-byte Ed25519 public key.
@@ -238,10 +247,16 @@ mod tests {
 
     #[test]
     fn refuses_bad_keys_and_lines() {
-        let log = crate::note::Signer::from_seed("example.com/log", [1; 32]).unwrap();
-        let err = CosignerKey::from_key_string(&log.verifier().to_key_string()).unwrap_err();
-        assert_eq!(err.code(), ErrorCode::Malformed);
-        assert!(err.to_string().contains("0x04"), "{err}");
+        // A type-0x01 vkey is the same Ed25519 key, matched under its 0x04 id (as in Go).
+        let plain = crate::note::Signer::from_seed("w.example", [1; 32]).unwrap();
+        let as_witness = CosignerKey::from_key_string(&plain.verifier().to_key_string()).unwrap();
+        assert_eq!(
+            as_witness,
+            Cosigner::from_seed("w.example", [1; 32])
+                .unwrap()
+                .key()
+                .clone()
+        );
         for bad in ["", "w+00000000", "w+zz+AA==", "w+00000000+BAAA"] {
             assert!(CosignerKey::from_key_string(bad).is_err(), "{bad:?}");
         }
