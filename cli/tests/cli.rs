@@ -2824,3 +2824,73 @@ fn record_and_import_from_the_shell() {
     .expect(2);
     assert_eq!(fx.size(), before);
 }
+
+// ---------------------------------------------------------------------------------------------
+// witness (the real witness is in tests/witness/check.sh; these need none)
+
+#[test]
+fn witness_refusals_need_no_witness() {
+    let w = trailseal::witness::Cosigner::from_seed("w.test", [1; 32]).unwrap();
+    let wkey = w.key().to_key_string();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+
+    let b3 = Fx::new(&["--hash", "blake3"]);
+    run(&[
+        "witness",
+        b3.l(),
+        "--witness",
+        &dead,
+        "--witness-key",
+        &wkey,
+    ])
+    .expect(2)
+    .stderr_has("SHA-256");
+
+    let fx = Fx::with_entries(3);
+    run(&["witness", fx.l(), "--witness", &dead])
+        .expect(2)
+        .stderr_has("--witness-key");
+    run(&[
+        "witness",
+        fx.l(),
+        "--witness",
+        &dead,
+        "--witness",
+        &dead,
+        "--witness-key",
+        &wkey,
+    ])
+    .expect(2)
+    .stderr_has("one key per witness");
+    run(&[
+        "witness",
+        fx.l(),
+        "--witness",
+        &dead,
+        "--witness-key",
+        &fx.vkey()[..10],
+    ])
+    .expect(2)
+    .stderr_has("witness key");
+    let r = run(&[
+        "witness",
+        fx.l(),
+        "--witness",
+        &dead,
+        "--witness-key",
+        &wkey,
+    ])
+    .expect(1)
+    .stderr_has("connection refused");
+    assert_eq!(r.json()["cosigned"], 0);
+
+    // Verifying under a policy that nothing meets fails, and says why.
+    run(&["verify", fx.l(), "--witness-key", &wkey])
+        .expect(1)
+        .stderr_has("cosignatures");
+    run(&["verify", fx.l(), "--witness-key", &wkey, "--quorum", "2"])
+        .expect(2)
+        .stderr_has("quorum");
+}

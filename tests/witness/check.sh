@@ -121,12 +121,12 @@ pass "a checkpoint without cosignatures is refused under the policy"
 
 # The insider's rebuilt copy: same origin and key, another history, longer than what the
 # witnesses saw.
-"$T" init "$work/rebuilt.redb" --origin "$origin" --key "$work/l.redb.key" > /dev/null
+"$T" init "$work/rebuilt.redb" --origin "$origin" --key "$work/l.redb.key" > /dev/null 2>&1
 append "$work/rebuilt.redb" 1 20
 expect 1 witness "$work/rebuilt.redb" "${w[@]}"
 grep -q "differs from the one it cosigned" "$work/err" || fail "no 422 message: $(cat "$work/err")"
 pass "a rebuilt history is refused by both witnesses (exit 1)"
-"$T" init "$work/same.redb" --origin "$origin" --key "$work/l.redb.key" > /dev/null
+"$T" init "$work/same.redb" --origin "$origin" --key "$work/l.redb.key" > /dev/null 2>&1
 append "$work/same.redb" 100 112
 expect 1 witness "$work/same.redb" "${w[@]}"
 grep -Eq "different root for size 13|differs from the one it cosigned" "$work/err" || fail "no same-size 409 message: $(cat "$work/err")"
@@ -144,7 +144,7 @@ grep -q "connection refused" "$work/err" || fail "no refused-connection message:
 expect 0 witness "$work/l.redb" --witness "$url_w1" --witness-key "$vkey_w1" --witness "$dead" --witness-key "$vkey_w2" --quorum 1
 pass "a witness that is down is reported; a quorum of 1 still succeeds"
 
-"$T" init "$work/b3.redb" --origin "$origin" --hash blake3 --key "$work/l.redb.key" > /dev/null
+"$T" init "$work/b3.redb" --origin "$origin" --hash blake3 --key "$work/l.redb.key" > /dev/null 2>&1
 expect 2 witness "$work/b3.redb" "${w[@]}"
 grep -q "SHA-256" "$work/err" || fail "the BLAKE3 refusal does not say why: $(cat "$work/err")"
 pass "a BLAKE3 ledger is refused before any request"
