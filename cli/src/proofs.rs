@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use trailseal::{check_consistency, check_inclusion, Ledger, OpenOptions, Outside, WitnessPolicy};
+use trailseal::{check_consistency, check_inclusion, Ledger, OpenOptions, Outside};
+
+use crate::witness::Policy;
 
 use crate::cli::ProveCmd;
 use crate::error::{usage, Res};
@@ -48,7 +50,7 @@ pub fn verify_proof(
     consistency: Option<PathBuf>,
     checkpoint: Option<PathBuf>,
     vkey: Option<String>,
-    policy: Option<WitnessPolicy>,
+    policy: Option<Policy>,
 ) -> Res {
     let (note, vkey) = outside_texts(checkpoint.as_deref(), vkey.as_deref())?;
     let outside = Outside::pair(note.as_deref(), vkey.as_deref())?;
@@ -58,11 +60,7 @@ pub fn verify_proof(
         (Some(_), None) => return Err(usage(
             "--witness-key needs --checkpoint FILE and --vkey VKEY: witnesses cosign a checkpoint",
         )),
-        (Some(p), Some(o)) => Some(trailseal::witness::verify_cosigned(
-            o.note,
-            &o.verifier()?,
-            p,
-        )?),
+        (Some(p), Some(o)) => Some(p.verify(o.note, &o.verifier()?)?),
     };
     let mut report = Map::new();
     let checkpoint = if let Some(p) = inclusion {

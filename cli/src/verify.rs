@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use trailseal::merkle;
-use trailseal::{Ledger, Outside, VerifyOptions, WitnessPolicy};
+use trailseal::{Ledger, Outside, VerifyOptions};
 
-use crate::error::Res;
+use crate::error::{usage, Res};
 use crate::io::{emit, emit_line, outside_texts, progress_bar, read_bytes, read_verifier};
 use crate::render::{entries, node_line};
+use crate::witness::Policy;
 
 /// Check the whole ledger (and with `indexes` every index posting), and that it extends the
 /// given checkpoint when one is held elsewhere; prints the report. A failed check is an
@@ -18,7 +19,7 @@ pub fn verify(
     checkpoint: Option<PathBuf>,
     vkey: Option<String>,
     indexes: bool,
-    policy: Option<WitnessPolicy>,
+    policy: Option<Policy>,
 ) -> Res {
     let size = l.size()?;
     let pb = progress_bar(Some(size), "verifying");
@@ -32,6 +33,15 @@ pub fn verify(
     if let (Some(o), Some(v)) = (outside, &verifier) {
         opts = opts.against(o.note, v);
     }
+    let policy = match policy {
+        None => None,
+        Some(Policy::Keys(p)) => Some(p),
+        Some(Policy::File(_)) => {
+            return Err(usage(
+                "verify LEDGER takes --witness-key and --quorum; --witness-policy is for a checkpoint held elsewhere (verify-proof, verify-bundle)",
+            ))
+        }
+    };
     if let Some(p) = &policy {
         opts = opts.witnessed(p);
     }
@@ -41,19 +51,18 @@ pub fn verify(
 }
 
 /// Check an evidence bundle with nothing but the verifier key, and list what it proves.
-pub fn verify_bundle(file: &Path, vkey: &str, json: bool, policy: Option<WitnessPolicy>) -> Res {
+pub fn verify_bundle(file: &Path, vkey: &str, json: bool, policy: Option<Policy>) -> Res {
     let verifier = read_verifier(vkey)?;
     let bytes = read_bytes(file)?;
-    let (report, cosigned) = match &policy {
-        None => (
-            trailseal::evidence::verify_bundle_bytes(&bytes, &verifier)?,
-            None,
-        ),
+    let report = trailseal::evidence::verify_bundle_bytes(&bytes, &verifier)?;
+    // The bundle verified, so it is UTF-8 and parses; its checkpoint is then held to the
+    // policy.
+    let cosigned = match &policy {
+        None => None,
         Some(p) => {
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|e| trailseal::Error::malformed("bundle", format!("not UTF-8: {e}")))?;
-            let (r, c) = trailseal::evidence::verify_bundle_witnessed(text, &verifier, p)?;
-            (r, Some(c))
+            let text = String::from_utf8_lossy(&bytes);
+            let bundle = trailseal::Bundle::parse(&text)?;
+            Some(p.verify(&bundle.checkpoint, &verifier)?)
         }
     };
     if json {

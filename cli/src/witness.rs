@@ -5,11 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
-use trailseal::witness::{WitnessPolicy, WitnessSpec};
-use trailseal::Ledger;
+use trailseal::witness::{CosignedCheckpoint, TlogPolicy, WitnessPolicy, WitnessSpec};
+use trailseal::{Ledger, Verifier};
 
 use crate::error::{check_failed, usage, Res};
-use crate::io::{emit_line, ledger_signer, verifier_text};
+use crate::io::{emit_line, ledger_signer, read_text, verifier_text};
 
 /// `--witness-key VKEY` (repeatable) and `--quorum K`: which witnesses a verifier trusts and
 /// how many of them must have cosigned.
@@ -22,11 +22,36 @@ pub struct PolicyArgs {
     /// How many distinct witnesses must have cosigned (default: every --witness-key given).
     #[arg(long, value_name = "K", requires = "witness_keys")]
     pub quorum: Option<usize>,
+    /// A C2SP tlog-policy file (log, witness, group and quorum lines) instead of
+    /// --witness-key and --quorum; its log lines are ignored where --vkey names the log key.
+    #[arg(long, value_name = "FILE", conflicts_with = "witness_keys")]
+    pub witness_policy: Option<std::path::PathBuf>,
+}
+
+/// A witness policy as given on the command line.
+pub enum Policy {
+    /// `--witness-key` and `--quorum`.
+    Keys(WitnessPolicy),
+    /// `--witness-policy FILE`.
+    File(TlogPolicy),
+}
+
+impl Policy {
+    /// Opens a cosigned checkpoint note under the policy, its log signature checked by `log`.
+    pub fn verify(&self, note: &str, log: &Verifier) -> Res<CosignedCheckpoint> {
+        Ok(match self {
+            Policy::Keys(p) => trailseal::witness::verify_cosigned(note, log, p)?,
+            Policy::File(p) => p.verify(note, Some(log))?,
+        })
+    }
 }
 
 impl PolicyArgs {
-    /// The policy, or `None` when no witness key was given.
-    pub fn policy(&self) -> Res<Option<WitnessPolicy>> {
+    /// The policy, or `None` when none was given.
+    pub fn policy(&self) -> Res<Option<Policy>> {
+        if let Some(path) = &self.witness_policy {
+            return Ok(Some(Policy::File(TlogPolicy::parse(&read_text(path)?)?)));
+        }
         if self.witness_keys.is_empty() {
             return Ok(None);
         }
@@ -36,7 +61,7 @@ impl PolicyArgs {
             .map(|k| verifier_text(k).map(|t| t.trim().to_owned()))
             .collect::<Res<Vec<String>>>()?;
         let quorum = self.quorum.unwrap_or(keys.len());
-        Ok(Some(WitnessPolicy::from_keys(&keys, quorum)?))
+        Ok(Some(Policy::Keys(WitnessPolicy::from_keys(&keys, quorum)?)))
     }
 }
 

@@ -113,10 +113,23 @@ expect 0 bundle "$work/l.redb" --index 3 -o "$work/b.json" --checkpoint "$work/c
 expect 0 verify-bundle "$work/b.json" --vkey "$logvkey" "${policy[@]}"
 pass "a bundle carries the cosigned checkpoint and verify-bundle holds it to the quorum"
 
+cat > "$work/policy.txt" <<POLICY
+# C2SP tlog-policy: our log, both witnesses, and a quorum of both
+log $logvkey
+witness one $vkey_w1 $url_w1
+witness two $vkey_w2
+group both 2 one two
+quorum both
+POLICY
+expect 0 verify-proof --inclusion "$work/inc.json" --checkpoint "$work/cosigned.note" --vkey "$logvkey" --witness-policy "$work/policy.txt"
+expect 0 verify-bundle "$work/b.json" --vkey "$logvkey" --witness-policy "$work/policy.txt"
+pass "a C2SP tlog-policy file with a group of both witnesses holds"
+
 "$T" checkpoint "$work/l.redb" > "$work/plain.note"
 expect 1 verify-proof --inclusion "$work/inc.json" --checkpoint "$work/plain.note" --vkey "$logvkey" "${policy[@]}"
 expect 0 bundle "$work/l.redb" --index 3 -o "$work/plain.json" --checkpoint "$work/plain.note" --vkey "$logvkey"
 expect 1 verify-bundle "$work/plain.json" --vkey "$logvkey" "${policy[@]}"
+expect 1 verify-bundle "$work/plain.json" --vkey "$logvkey" --witness-policy "$work/policy.txt"
 pass "a checkpoint without cosignatures is refused under the policy"
 
 # The insider's rebuilt copy: same origin and key, another history, longer than what the

@@ -6,6 +6,7 @@
 //! - `cosignature.rs`: witness keys and cosignature lines (tlog-cosignature v1, Ed25519).
 //! - `client.rs`: one `add-checkpoint` request over HTTP and the meaning of its answer.
 //! - `policy.rs`: a quorum of trusted witnesses, checked when verifying.
+//! - `tlog_policy.rs`: C2SP tlog-policy files (logs, witnesses, nested groups).
 //!
 //! [`Ledger::witness`](crate::Ledger::witness) (in `ledger/witness.rs`) drives them: it signs,
 //! talks to the witnesses with no lock held, and keeps what they cosigned in one short write.
@@ -13,11 +14,13 @@
 pub mod client;
 pub mod cosignature;
 pub mod policy;
+pub mod tlog_policy;
 
 use std::time::Duration;
 
 pub use cosignature::{Cosignature, Cosigner, CosignerKey};
 pub use policy::{verify_cosigned, CosignedCheckpoint, WitnessPolicy};
+pub use tlog_policy::TlogPolicy;
 
 use crate::error::{Error, Result};
 use crate::merkle::Hash;

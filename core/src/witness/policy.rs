@@ -2,9 +2,9 @@
 //! valid cosignatures from at least `quorum` distinct witnesses among those the verifier
 //! trusts.
 //!
-//! C2SP tlog-policy describes a whole trust policy file (logs, witnesses, nested groups); ours
-//! is the flat case of it, one group of the given witnesses with a threshold, given as
-//! repeated witness vkeys and a number (docs/WITNESS.md says so and how they map).
+//! This is the flat case of C2SP tlog-policy (one group of the given witnesses with a
+//! threshold), which front ends take as repeated witness vkeys and a number; whole policy
+//! files, with nested groups, are `tlog_policy.rs`.
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
