@@ -1,5 +1,6 @@
 //! Target `witness`: arbitrary text as a cosignature line, a witness key, a witness's answer
-//! (as 200, 409 and 403) and a cosigned checkpoint under a quorum of two.
+//! (as 200, 409 and 403), a cosigned checkpoint under a quorum of two, and a C2SP tlog-policy
+//! file (refused as `malformed` or parsed; a parsed one opens the seeds' note or refuses it).
 //!
 //! Nothing panics; a line or key that parses writes back to a form that parses to the same
 //! value; a 409 answer that parses is the canonical spelling of its size; a 200 answer that
@@ -11,7 +12,9 @@ use std::sync::LazyLock;
 
 use trailseal::note::{Note, Signer};
 use trailseal::witness::client::{parse_answer, Answer};
-use trailseal::witness::{verify_cosigned, Cosignature, Cosigner, CosignerKey, WitnessPolicy};
+use trailseal::witness::{
+    verify_cosigned, Cosignature, Cosigner, CosignerKey, TlogPolicy, WitnessPolicy,
+};
 use trailseal::ErrorCode;
 
 /// The log key of the `note` target and two witnesses, so the seeds' notes verify.
@@ -63,6 +66,19 @@ pub fn run(data: &[u8]) {
         parse_answer(403, text),
         Ok(Answer::Refused(403, _))
     ));
+
+    match TlogPolicy::parse(text) {
+        Ok(p) => {
+            let note = include_str!("../seeds/witness/cosigned-two.note");
+            if let Err(e) = p.verify(note, Some(&log.verifier())) {
+                assert!(
+                    matches!(e.code(), ErrorCode::Malformed | ErrorCode::VerificationFailed),
+                    "unexpected error code: {e}"
+                );
+            }
+        }
+        Err(e) => assert_eq!(e.code(), ErrorCode::Malformed, "{e}"),
+    }
 
     match verify_cosigned(text, &log.verifier(), policy) {
         Ok(c) => {
