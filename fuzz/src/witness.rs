@@ -57,7 +57,9 @@ pub fn run(data: &[u8]) {
     match parse_answer(200, text) {
         Ok(Answer::Cosigned(lines)) => {
             assert!(!lines.is_empty());
-            assert!(lines.iter().all(|l| l.starts_with("\u{2014} ") && !l.contains('\n')));
+            assert!(lines
+                .iter()
+                .all(|l| l.starts_with("\u{2014} ") && !l.contains('\n')));
         }
         Ok(other) => panic!("a 200 read as {other:?}"),
         Err(_) => {}
@@ -72,7 +74,10 @@ pub fn run(data: &[u8]) {
             let note = include_str!("../seeds/witness/cosigned-two.note");
             if let Err(e) = p.verify(note, Some(&log.verifier())) {
                 assert!(
-                    matches!(e.code(), ErrorCode::Malformed | ErrorCode::VerificationFailed),
+                    matches!(
+                        e.code(),
+                        ErrorCode::Malformed | ErrorCode::VerificationFailed
+                    ),
                     "unexpected error code: {e}"
                 );
             }
@@ -89,7 +94,10 @@ pub fn run(data: &[u8]) {
             }
         }
         Err(e) => assert!(
-            matches!(e.code(), ErrorCode::Malformed | ErrorCode::VerificationFailed),
+            matches!(
+                e.code(),
+                ErrorCode::Malformed | ErrorCode::VerificationFailed
+            ),
             "unexpected error code: {e}"
         ),
     }
