@@ -109,7 +109,7 @@ export interface Entry extends EntryInput {
 export interface CreateOptions {
   /** The log's origin, e.g. `example.com/payments/audit`: the first line of its checkpoints. */
   origin: string
-  /** Tree hash (default `'blake3'`). */
+  /** Tree hash (default `'sha256'`, the core's). */
   hash?: HashName
   /** Hold raw leaves (opaque bytes) instead of audit entries (default false). */
   raw?: boolean
@@ -236,6 +236,10 @@ export interface VerifyReport {
   nodes_checked: number
   /** Stored checkpoints re-verified. */
   checkpoints_checked: number
+  /** Kept witness cosignatures re-verified. */
+  cosignatures_checked: number
+  /** The largest checkpoint size that met a witness policy (none can be given from Node yet). */
+  witnessed_size: number | null
   /** Size of the outside checkpoint the ledger was found consistent with, if one was given. */
   consistent_with_checkpoint: number | null
   /** Query-index postings checked (their structure; with `indexes: true`, also against the entries). */
@@ -626,6 +630,15 @@ export declare class Ledger {
    * ledger, and resolve with the signed note text (C2SP tlog-checkpoint).
    */
   checkpoint(signer: Signer, size?: number | bigint): Promise<string>
+  /**
+   * Ask C2SP witnesses (tlog-witness) to cosign this ledger's checkpoint at its current size
+   * (signed by `signer`, or the newest kept one of that size) and keep their
+   * cosignatures. `witnesses` is an array of `[url, witnessVkey]` pairs; `quorum` defaults to
+   * all of them, `timeout` (seconds per request) to 10. Resolves to the report even when
+   * fewer than `quorum` cosigned: check `quorum_met`. Rejects `invalid_argument` for a
+   * ledger whose tree is not SHA-256.
+   */
+  witness(signer: Signer, witnesses: Array<[string, string]>, options?: { quorum?: number; timeout?: number }): Promise<Record<string, unknown>>
   /** Every checkpoint this ledger signed, oldest first: `{size, note, verifier_key}`. */
   checkpoints(): StoredCheckpoint[]
   /**
@@ -767,6 +780,15 @@ export declare function verifyCheckpoint(note: string, verifierKey: string): Che
  * `verification_failed` (or `malformed`, `out_of_range`) if not.
  */
 export declare function verifyConsistency(proof: ConsistencyProof | ConsistencyProofInput | string, options?: VerifyOptions): void
+
+/**
+ * Open a cosigned checkpoint note: the log's signature by `verifierKey`, and valid
+ * cosignatures (C2SP tlog-cosignature v1) of `quorum` distinct witnesses among `witnessKeys`
+ * (default: all). Returns `{checkpoint, cosignatures: [{witness, key_hash, timestamp,
+ * line}]}`; throws `verification_failed` when the quorum is not met or a listed witness's
+ * cosignature does not verify.
+ */
+export declare function verifyCosigned(note: string, verifierKey: string, witnessKeys: string[], quorum?: number): Record<string, unknown>
 
 /**
  * Check an inclusion proof (an object in SPEC form, or its JSON text): that its path leads

@@ -842,4 +842,5 @@ module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.verifyBundle = nativeBinding.verifyBundle
 module.exports.verifyCheckpoint = nativeBinding.verifyCheckpoint
 module.exports.verifyConsistency = nativeBinding.verifyConsistency
+module.exports.verifyCosigned = nativeBinding.verifyCosigned
 module.exports.verifyInclusion = nativeBinding.verifyInclusion

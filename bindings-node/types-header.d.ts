@@ -109,7 +109,7 @@ export interface Entry extends EntryInput {
 export interface CreateOptions {
   /** The log's origin, e.g. `example.com/payments/audit`: the first line of its checkpoints. */
   origin: string
-  /** Tree hash (default `'blake3'`). */
+  /** Tree hash (default `'sha256'`, the core's). */
   hash?: HashName
   /** Hold raw leaves (opaque bytes) instead of audit entries (default false). */
   raw?: boolean
@@ -236,6 +236,10 @@ export interface VerifyReport {
   nodes_checked: number
   /** Stored checkpoints re-verified. */
   checkpoints_checked: number
+  /** Kept witness cosignatures re-verified. */
+  cosignatures_checked: number
+  /** The largest checkpoint size that met a witness policy (none can be given from Node yet). */
+  witnessed_size: number | null
   /** Size of the outside checkpoint the ledger was found consistent with, if one was given. */
   consistent_with_checkpoint: number | null
   /** Query-index postings checked (their structure; with `indexes: true`, also against the entries). */

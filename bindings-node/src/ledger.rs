@@ -15,6 +15,7 @@ use napi_derive::napi;
 use serde_json::Value;
 use trailseal::{
     CreateOptions, Durability, Error, HashAlg, OpenOptions, Outside, Sharing, VerifyOptions,
+    WitnessSpec,
 };
 
 use crate::convert::{self, bytes, entry_text, opt_u64, parse_entry, string, u64_arg};
@@ -461,6 +462,59 @@ impl Ledger {
     ) -> AsyncTask<Job<String>> {
         let args = signer_arg(&env, &signer).and_then(|s| Ok((s, opt_u64(size, "size")?)));
         self.job(args, |l, (signer, size)| l.checkpoint(&signer, size))
+    }
+
+    /// Ask C2SP witnesses (tlog-witness) to cosign this ledger's checkpoint at its current size
+    /// (signed by `signer`, or the newest kept one of that size) and keep their
+    /// cosignatures. `witnesses` is an array of `[url, witnessVkey]` pairs; `quorum` defaults to
+    /// all of them, `timeout` (seconds per request) to 10. Resolves to the report even when
+    /// fewer than `quorum` cosigned: check `quorum_met`. Rejects `invalid_argument` for a
+    /// ledger whose tree is not SHA-256.
+    #[napi(
+        ts_args_type = "signer: Signer, witnesses: Array<[string, string]>, options?: { quorum?: number; timeout?: number }",
+        ts_return_type = "Promise<Record<string, unknown>>"
+    )]
+    pub fn witness(
+        &self,
+        env: Env,
+        signer: Unknown<'_>,
+        witnesses: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> AsyncTask<Job<Json>> {
+        let args = (|| -> Result<_, Error> {
+            let signer = signer_arg(&env, &signer)?;
+            let specs = convert::array(&witnesses, "witnesses", |i, e| {
+                let pair = convert::strings(e, &format!("witnesses[{i}]"))?;
+                let [url, key] = <[String; 2]>::try_from(pair)
+                    .map_err(|_| bad_arg(format!("witnesses[{i}] must be [url, witnessVkey]")))?;
+                WitnessSpec::new(url, &key)
+            })?;
+            let mut quorum = specs.len();
+            let mut timeout = Duration::from_secs(10);
+            for (key, v) in convert::options(options, "options", &["quorum", "timeout"])? {
+                match key.as_str() {
+                    "quorum" => {
+                        quorum = usize::try_from(u64_arg(&v, "options.quorum")?)
+                            .map_err(|_| bad_arg("options.quorum is too large"))?
+                    }
+                    _ => {
+                        timeout =
+                            Duration::try_from_secs_f64(convert::number(&v, "options.timeout")?)
+                                .ok()
+                                .filter(|t| !t.is_zero())
+                                .ok_or_else(|| {
+                                    bad_arg("options.timeout must be a positive number of seconds")
+                                })?
+                    }
+                }
+            }
+            Ok((signer, specs, quorum, timeout))
+        })();
+        self.job(args, |l, (signer, specs, quorum, timeout)| {
+            Ok(Json::of(
+                &l.witness(&signer, &specs, quorum, timeout)?.to_json(),
+            ))
+        })
     }
 
     /// Every checkpoint this ledger signed, oldest first: `{size, note, verifier_key}`.

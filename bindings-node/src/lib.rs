@@ -115,6 +115,37 @@ pub fn verify_checkpoint(
     guard(run).map_err(|e| js_error(&env, &e))
 }
 
+/// Open a cosigned checkpoint note: the log's signature by `verifierKey`, and valid
+/// cosignatures (C2SP tlog-cosignature v1) of `quorum` distinct witnesses among `witnessKeys`
+/// (default: all). Returns `{checkpoint, cosignatures: [{witness, key_hash, timestamp,
+/// line}]}`; throws `verification_failed` when the quorum is not met or a listed witness's
+/// cosignature does not verify.
+#[napi(
+    js_name = "verifyCosigned",
+    ts_args_type = "note: string, verifierKey: string, witnessKeys: string[], quorum?: number",
+    ts_return_type = "Record<string, unknown>"
+)]
+pub fn verify_cosigned(
+    env: Env,
+    note: Unknown<'_>,
+    verifier_key: Unknown<'_>,
+    witness_keys: Unknown<'_>,
+    quorum: Option<Unknown<'_>>,
+) -> napi::Result<Json> {
+    let run = || -> trailseal::Result<Json> {
+        let note = string(&note, "note")?;
+        let log = Verifier::from_key_string(&string(&verifier_key, "verifierKey")?)?;
+        let keys = crate::convert::strings(&witness_keys, "witnessKeys")?;
+        let quorum = match crate::convert::opt_u64(quorum, "quorum")? {
+            None => keys.len(),
+            Some(q) => usize::try_from(q).unwrap_or(usize::MAX),
+        };
+        let policy = trailseal::WitnessPolicy::from_keys(&keys, quorum)?;
+        trailseal::witness::verify_cosigned(&note, &log, &policy).map(|c| Json::of(&c.to_json()))
+    };
+    guard(run).map_err(|e| js_error(&env, &e))
+}
+
 /// Check an evidence bundle (`docs/BUNDLE.md`) with nothing but the log's verifier key: its
 /// one canonical spelling, the checkpoint's signature, and every entry's leaf hash and
 /// inclusion proof. `bundle` is the file's text, or its bytes. Returns what it proved; throws

@@ -18,6 +18,7 @@ use serde_json::Value;
 use trailseal::merkle::{self, HashAlg};
 use trailseal::{
     entry, CreateOptions, Error, Ledger, OpenOptions, Outside, Sharing, VerifyOptions,
+    WitnessPolicy, WitnessSpec,
 };
 
 use crate::capture;
@@ -101,7 +102,7 @@ impl Drop for PyLedger {
 impl PyLedger {
     /// Create a ledger file (refuses an existing one).
     ///
-    /// `hash` is "blake3" (default) or "sha256" (bit-for-bit RFC 6962); `raw=True` holds opaque
+    /// `hash` is "sha256" (bit-for-bit RFC 6962; the core's default when omitted) or "blake3"; `raw=True` holds opaque
     /// byte leaves instead of audit entries; `durable=False` lets appends return before their
     /// fsync until `sync()` (bulk imports). `verifier_key` (a `Signer.verifier_key`) is
     /// recorded as the key that signs this ledger's checkpoints: `checkpoint` (and `bundle`
@@ -109,7 +110,7 @@ impl PyLedger {
     /// sharing mode of the returned handle, as for `open`.
     #[staticmethod]
     #[pyo3(signature = (
-        path, origin, hash = "blake3", raw = false, durable = true, max_entry_bytes = None,
+        path, origin, hash = None, raw = false, durable = true, max_entry_bytes = None,
         verifier_key = None, share = None
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -117,14 +118,17 @@ impl PyLedger {
         py: Python<'_>,
         path: PathBuf,
         origin: String,
-        hash: &str,
+        hash: Option<&str>,
         raw: bool,
         durable: bool,
         max_entry_bytes: Option<u64>,
         verifier_key: Option<String>,
         share: Option<&str>,
     ) -> PyResult<Self> {
-        let mut opts = CreateOptions::new(origin).hash(core(py, HashAlg::from_str(hash))?);
+        let mut opts = CreateOptions::new(origin);
+        if let Some(hash) = hash {
+            opts = opts.hash(core(py, HashAlg::from_str(hash))?);
+        }
         if raw {
             opts = opts.raw();
         }
@@ -385,6 +389,39 @@ impl PyLedger {
         self.run(py, |l| l.checkpoint(s, size))
     }
 
+    /// Ask C2SP witnesses (tlog-witness) to cosign this ledger's checkpoint at its current size
+    /// (signed by `signer`, or the newest kept one of that size) and keep their cosignatures.
+    /// `witnesses` is a list of `(url, witness_vkey)` pairs; `quorum` defaults to all of them;
+    /// `timeout` is seconds per request. Returns the report (`{"size", "quorum", "cosigned",
+    /// "quorum_met", "note", "witnesses": [...]}`) even when fewer than `quorum` cosigned:
+    /// check `quorum_met`. Raises InvalidArgumentError for a non-SHA-256 ledger.
+    #[pyo3(signature = (signer, witnesses, quorum = None, timeout = 10.0))]
+    fn witness<'py>(
+        &self,
+        py: Python<'py>,
+        signer: &Bound<'_, PySigner>,
+        witnesses: Vec<(String, String)>,
+        quorum: Option<usize>,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let s = &signer.get().inner;
+        let report = self.run(py, |l| {
+            let timeout = std::time::Duration::try_from_secs_f64(timeout)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| {
+                    Error::InvalidArgument("timeout must be a positive number of seconds".into())
+                })?;
+            let specs = witnesses
+                .iter()
+                .map(|(url, key)| WitnessSpec::new(url.clone(), key))
+                .collect::<trailseal::Result<Vec<_>>>()?;
+            let quorum = quorum.unwrap_or(specs.len());
+            Ok(l.witness(s, &specs, quorum, timeout)?.to_json())
+        })?;
+        value_to_py(py, &report)
+    }
+
     /// Entries matching every given filter (AND), one page, newest first by default:
     /// `{"entries": [{"index", "entry"}], "next_cursor"}`. Pass `next_cursor` back as `cursor`
     /// for the next page (None on the last). `subject` is `"TYPE:ID"`; `since`/`until` are
@@ -468,22 +505,35 @@ impl PyLedger {
     /// checks every query-index posting against its entry (much slower). Raises on the first
     /// mismatch; returns what the command's `verify` prints: `{"ok": True, "size", "root",
     /// "nodes_checked", "checkpoints_checked", "consistent_with_checkpoint",
-    /// "postings_checked", "indexes_checked"}`.
-    #[pyo3(signature = (checkpoint = None, verifier_key = None, indexes = false))]
+    /// "postings_checked", "indexes_checked", "cosignatures_checked", "witnessed_size"}`.
+    /// With `witness_keys` (witness vkeys), the outside checkpoint, or without one some kept
+    /// checkpoint, must carry valid cosignatures of `quorum` of them (default: all).
+    #[pyo3(signature = (
+        checkpoint = None, verifier_key = None, indexes = false, witness_keys = None, quorum = None
+    ))]
     fn verify<'py>(
         &self,
         py: Python<'py>,
         checkpoint: Option<String>,
         verifier_key: Option<String>,
         indexes: bool,
+        witness_keys: Option<Vec<String>>,
+        quorum: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let report = self.run(py, |l| {
             let outside = Outside::pair(checkpoint.as_deref(), verifier_key.as_deref())?;
             // `VerifyOptions` borrows the parsed verifier, so it must outlive the options.
             let verifier = outside.map(|o| o.verifier()).transpose()?;
+            let policy = witness_keys
+                .as_ref()
+                .map(|k| WitnessPolicy::from_keys(k, quorum.unwrap_or(k.len())))
+                .transpose()?;
             let mut opts = VerifyOptions::default().indexes(indexes);
             if let (Some(o), Some(v)) = (&outside, &verifier) {
                 opts = opts.against(o.note, v);
+            }
+            if let Some(p) = &policy {
+                opts = opts.witnessed(p);
             }
             Ok(l.verify(&opts)?.to_json())
         })?;

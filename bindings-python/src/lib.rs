@@ -50,7 +50,9 @@ mod _trailseal {
     use crate::error::error_codes;
 
     #[pymodule_export]
-    use crate::verify::{verify_bundle, verify_checkpoint, verify_consistency, verify_inclusion};
+    use crate::verify::{
+        verify_bundle, verify_checkpoint, verify_consistency, verify_cosigned, verify_inclusion,
+    };
 
     #[pymodule_export]
     use crate::{checkpoint::PyCheckpoint, ledger::PyLedger, receipt::PyReceipt, signer::PySigner};

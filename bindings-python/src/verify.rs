@@ -122,3 +122,31 @@ pub(crate) fn verify_bundle<'py>(
     });
     value_to_py(py, &core(py, r)?)
 }
+
+/// Open a cosigned checkpoint note: the log's signature by `verifier_key`, and valid
+/// cosignatures (C2SP tlog-cosignature v1) of `quorum` distinct witnesses among `witness_keys`
+/// (default: all of them). Returns `{"checkpoint": {...}, "cosignatures": [{"witness",
+/// "key_hash", "timestamp", "line"}]}`; raises VerificationFailedError when the quorum is not
+/// met or a listed witness's cosignature does not verify.
+#[pyfunction]
+#[pyo3(signature = (note, verifier_key, witness_keys, quorum = None))]
+pub(crate) fn verify_cosigned<'py>(
+    py: Python<'py>,
+    note: String,
+    verifier_key: String,
+    witness_keys: Vec<String>,
+    quorum: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let r = py.detach(move || {
+        guarded(|| -> trailseal::Result<serde_json::Value> {
+            let log = trailseal::Verifier::from_key_string(&verifier_key)?;
+            let policy = trailseal::WitnessPolicy::from_keys(
+                &witness_keys,
+                quorum.unwrap_or(witness_keys.len()),
+            )?;
+            Ok(trailseal::witness::verify_cosigned(&note, &log, &policy)?.to_json())
+        })
+    });
+    let v = core(py, r)?;
+    value_to_py(py, &v)
+}

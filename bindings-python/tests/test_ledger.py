@@ -64,10 +64,10 @@ def test_create_append_get_reopen(ledger_path: Path) -> None:
         assert again.verifier_key is None
 
 
-def test_default_hash_is_blake3_and_paths_may_be_pathlike(ledger_path: Path) -> None:
+def test_default_hash_is_sha256_and_paths_may_be_pathlike(ledger_path: Path) -> None:
     with trailseal.Ledger.create(ledger_path, origin="o") as led:
-        assert led.hash == "blake3"
-        assert led.root() == "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        assert led.hash == "sha256"
+        assert led.root() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 def test_batch_is_atomic_and_names_the_field(ledger_path: Path) -> None:
@@ -315,6 +315,8 @@ def test_checkpoints_and_full_verify(ledger_path: Path) -> None:
         "root": led.root(),
         "nodes_checked": report["nodes_checked"],
         "checkpoints_checked": 2,
+        "cosignatures_checked": 0,
+        "witnessed_size": None,
         "consistent_with_checkpoint": None,
         "postings_checked": report["postings_checked"],
         "indexes_checked": False,

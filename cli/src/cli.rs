@@ -13,6 +13,7 @@ use crate::capture;
 use crate::error::{usage, Res};
 use crate::follow::FollowArgs;
 use crate::questions::{BundleArgs, QueryArgs};
+use crate::witness::{PolicyArgs, WitnessArgs};
 
 /// The whole command line: the global flags and one command.
 #[derive(Parser)]
@@ -66,8 +67,9 @@ pub enum Command {
         /// The log's origin, e.g. example.com/payments/audit.
         #[arg(long)]
         origin: String,
-        #[arg(long, value_enum, default_value = "blake3")]
-        hash: HashName,
+        /// The tree hash; default sha256 (what C2SP witnesses verify).
+        #[arg(long, value_enum)]
+        hash: Option<HashName>,
         /// Hold raw leaves (opaque bytes) instead of audit entries.
         #[arg(long)]
         raw: bool,
@@ -121,6 +123,10 @@ pub enum Command {
         /// only the indexes' structure is checked).
         #[arg(long)]
         indexes: bool,
+        /// With --witness-key: the checkpoint (or, without one, some kept checkpoint) must
+        /// carry cosignatures of --quorum of those witnesses.
+        #[command(flatten)]
+        witnesses: PolicyArgs,
     },
     /// Check a proof offline (no ledger needed), optionally against a signed checkpoint.
     VerifyProof {
@@ -140,6 +146,10 @@ pub enum Command {
         checkpoint: Option<PathBuf>,
         #[arg(long, value_name = "VKEY", requires = "checkpoint")]
         vkey: Option<String>,
+        /// With --witness-key (needs --checkpoint): the checkpoint must carry cosignatures of
+        /// --quorum of those witnesses.
+        #[command(flatten)]
+        witnesses: PolicyArgs,
     },
     /// Find entries: every filter must hold; newest first unless --oldest.
     Query(QueryArgs),
@@ -202,6 +212,10 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// With --witness-key: the bundle's checkpoint must carry cosignatures of --quorum
+        /// of those witnesses.
+        #[command(flatten)]
+        witnesses: PolicyArgs,
     },
     /// Where approvals wait: request-to-grant latency, approvals per approver, changes and
     /// break-glass actions per ISO week.
@@ -224,6 +238,11 @@ pub enum Command {
     /// Import evidence: `import git LEDGER [REPO]` (commits), or
     /// `import LEDGER --format cdevents|intoto|ocsf FILE|-`.
     Import(capture::ImportArgs),
+    /// Ask C2SP witnesses (tlog-witness) to cosign the latest checkpoint (signed now, or the
+    /// newest kept one if it is of the current size) and keep their cosignatures; prints the
+    /// report and the cosigned note. Exit 1 if fewer than --quorum cosign. SHA-256 ledgers
+    /// only (see docs/WITNESS.md).
+    Witness(WitnessArgs),
     /// Print the verifier key a ledger recorded when it was created (no secret is read), or
     /// that of KEYFILE. For a ledger created before ledgers recorded it, that of LEDGER.key.
     Vkey {

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use trailseal::{CreateOptions, Ledger, Signer};
+use trailseal::{CreateOptions, HashAlg, Ledger, Signer};
 
 use crate::cli::HashName;
 use crate::error::Res;
@@ -14,7 +14,13 @@ use crate::io::{emit_line, key_path, read_signer, write_secret, KEY_ENV};
 /// it, so that `vkey LEDGER` needs no secret and no other key can sign its checkpoints;
 /// prints where everything went and the verifier key, which is what others need to check
 /// this ledger.
-pub fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Option<PathBuf>) -> Res {
+pub fn init(
+    ledger: &Path,
+    origin: String,
+    hash: Option<HashName>,
+    raw: bool,
+    key: Option<PathBuf>,
+) -> Res {
     let default_key = key_path(ledger);
     let key = key.unwrap_or_else(|| default_key.clone());
     let signer = if key.exists() {
@@ -23,7 +29,7 @@ pub fn init(ledger: &Path, origin: String, hash: HashName, raw: bool, key: Optio
         Signer::generate(&origin)?
     };
     let mut opts = CreateOptions::new(origin)
-        .hash(hash.into())
+        .hash(hash.map(HashAlg::from).unwrap_or_default())
         .verifier(&signer.verifier());
     if raw {
         opts = opts.raw();

@@ -27,6 +27,7 @@ mod questions;
 mod render;
 mod show;
 mod verify;
+mod witness;
 
 /// Parse the command line, run the command, and turn its failure into a message and status.
 fn main() -> ExitCode {
@@ -84,14 +85,29 @@ fn run(cli: Cli) -> Res {
             checkpoint,
             vkey,
             indexes,
-        } => verify::verify(open_ledger(&ledger, &read)?, checkpoint, vkey, indexes),
+            witnesses,
+        } => verify::verify(
+            open_ledger(&ledger, &read)?,
+            checkpoint,
+            vkey,
+            indexes,
+            witnesses.policy()?,
+        ),
         Command::VerifyProof {
             inclusion,
             leaf,
             consistency,
             checkpoint,
             vkey,
-        } => proofs::verify_proof(inclusion, leaf, consistency, checkpoint, vkey),
+            witnesses,
+        } => proofs::verify_proof(
+            inclusion,
+            leaf,
+            consistency,
+            checkpoint,
+            vkey,
+            witnesses.policy()?,
+        ),
         Command::Record(a) => capture::record(&a, &open),
         Command::Import(a) => capture::import(&a, &open),
         Command::Query(q) => questions::query(open_ledger(&q.ledger, &read)?, &q),
@@ -142,7 +158,15 @@ fn run(cli: Cli) -> Res {
             };
             questions::bundle(open_ledger(&args.ledger, how)?, &args)
         }
-        Command::VerifyBundle { file, vkey, json } => verify::verify_bundle(&file, &vkey, json),
+        Command::VerifyBundle {
+            file,
+            vkey,
+            json,
+            witnesses,
+        } => verify::verify_bundle(&file, &vkey, json, witnesses.policy()?),
+        Command::Witness(args) => {
+            witness::witness(open_ledger(&args.ledger, &open)?, &args.ledger, &args)
+        }
         Command::Report {
             ledger,
             since,

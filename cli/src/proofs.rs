@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use trailseal::{check_consistency, check_inclusion, Ledger, OpenOptions, Outside};
 
+use crate::witness::Policy;
+
 use crate::cli::ProveCmd;
 use crate::error::{usage, Res};
 use crate::io::{
@@ -48,9 +50,18 @@ pub fn verify_proof(
     consistency: Option<PathBuf>,
     checkpoint: Option<PathBuf>,
     vkey: Option<String>,
+    policy: Option<Policy>,
 ) -> Res {
     let (note, vkey) = outside_texts(checkpoint.as_deref(), vkey.as_deref())?;
     let outside = Outside::pair(note.as_deref(), vkey.as_deref())?;
+    // The witnesses vouch for a checkpoint, so without one there is nothing to hold them to.
+    let cosigned = match (&policy, outside) {
+        (None, _) => None,
+        (Some(_), None) => return Err(usage(
+            "--witness-key needs --checkpoint FILE and --vkey VKEY: witnesses cosign a checkpoint",
+        )),
+        (Some(p), Some(o)) => Some(p.verify(o.note, &o.verifier()?)?),
+    };
     let mut report = Map::new();
     let checkpoint = if let Some(p) = inclusion {
         let leaf_bytes = leaf.as_deref().map(read_bytes).transpose()?;
@@ -68,6 +79,9 @@ pub fn verify_proof(
         return Err(usage("give --inclusion FILE or --consistency FILE"));
     };
     report.insert("ok".into(), true.into());
+    if let Some(c) = &cosigned {
+        report.insert("cosignatures".into(), c.to_json()["cosignatures"].clone());
+    }
     if let Some(c) = &checkpoint {
         report.insert("checkpoint_size".into(), c.size.into());
     }

@@ -6,14 +6,21 @@ use std::path::{Path, PathBuf};
 use trailseal::merkle;
 use trailseal::{Ledger, Outside, VerifyOptions};
 
-use crate::error::Res;
+use crate::error::{usage, Res};
 use crate::io::{emit, emit_line, outside_texts, progress_bar, read_bytes, read_verifier};
 use crate::render::{entries, node_line};
+use crate::witness::Policy;
 
 /// Check the whole ledger (and with `indexes` every index posting), and that it extends the
 /// given checkpoint when one is held elsewhere; prints the report. A failed check is an
 /// error, so the exit status alone answers "is this ledger intact".
-pub fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>, indexes: bool) -> Res {
+pub fn verify(
+    l: Ledger,
+    checkpoint: Option<PathBuf>,
+    vkey: Option<String>,
+    indexes: bool,
+    policy: Option<Policy>,
+) -> Res {
     let size = l.size()?;
     let pb = progress_bar(Some(size), "verifying");
     let mut tick = |done: u64, _total: u64| pb.set_position(done);
@@ -26,17 +33,44 @@ pub fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>, inde
     if let (Some(o), Some(v)) = (outside, &verifier) {
         opts = opts.against(o.note, v);
     }
+    let policy = match policy {
+        None => None,
+        Some(Policy::Keys(p)) => Some(p),
+        Some(Policy::File(_)) => {
+            return Err(usage(
+                "verify LEDGER takes --witness-key and --quorum; --witness-policy is for a checkpoint held elsewhere (verify-proof, verify-bundle)",
+            ))
+        }
+    };
+    if let Some(p) = &policy {
+        opts = opts.witnessed(p);
+    }
     let report = l.verify_with(opts);
     pb.finish_and_clear();
     emit_line(&report?.to_json())
 }
 
 /// Check an evidence bundle with nothing but the verifier key, and list what it proves.
-pub fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
+pub fn verify_bundle(file: &Path, vkey: &str, json: bool, policy: Option<Policy>) -> Res {
     let verifier = read_verifier(vkey)?;
-    let report = trailseal::evidence::verify_bundle_bytes(&read_bytes(file)?, &verifier)?;
+    let bytes = read_bytes(file)?;
+    let report = trailseal::evidence::verify_bundle_bytes(&bytes, &verifier)?;
+    // The bundle verified, so it is UTF-8 and parses; its checkpoint is then held to the
+    // policy.
+    let cosigned = match &policy {
+        None => None,
+        Some(p) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let bundle = trailseal::Bundle::parse(&text)?;
+            Some(p.verify(&bundle.checkpoint, &verifier)?)
+        }
+    };
     if json {
-        return emit_line(&report.to_json());
+        let mut v = report.to_json();
+        if let Some(c) = &cosigned {
+            v["cosignatures"] = c.to_json()["cosignatures"].clone();
+        }
+        return emit_line(&v);
     }
     let mut text = format!(
         "OK: {} of {}, each proven in its tree of {} entries (root {}), checkpoint signed by {}\n",
@@ -46,6 +80,10 @@ pub fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
         merkle::to_hex(&report.root),
         report.key_name
     );
+    if let Some(c) = &cosigned {
+        let names: Vec<&str> = c.cosignatures.iter().map(|c| c.name.as_str()).collect();
+        text.push_str(&format!("  cosigned by: {}\n", names.join(", ")));
+    }
     for f in &report.entries {
         text.push_str(&format!("  {}\n", node_line(f.index, &f.entry)));
     }

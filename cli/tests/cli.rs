@@ -324,11 +324,11 @@ fn flip_hex(h: &str) -> String {
 // init
 
 #[test]
-fn init_blake3_prints_verifier_key_and_creates_private_key() {
+fn init_defaults_to_sha256_prints_verifier_key_and_creates_private_key() {
     let fx = Fx::new(&[]);
     let v = &fx.init;
     assert_eq!(v["origin"], ORIGIN);
-    assert_eq!(v["hash"], "blake3");
+    assert_eq!(v["hash"], "sha256");
     assert_eq!(v["kind"], "entries");
     assert_eq!(v["key_created"], true);
     assert_eq!(v["key_file"], s(&fx.key()));
@@ -353,7 +353,7 @@ fn init_blake3_prints_verifier_key_and_creates_private_key() {
     let report = run(&["verify", fx.l()]).expect(0).json();
     assert_eq!(report["ok"], true);
     assert_eq!(report["size"], 0);
-    assert_eq!(report["root"], hex(&HashAlg::Blake3.empty_root()));
+    assert_eq!(report["root"], hex(&HashAlg::Sha256.empty_root()));
 }
 
 #[test]
@@ -371,8 +371,9 @@ fn init_sha256_ledger_hashes_leaves_as_rfc6962() {
     assert_eq!(p["root"], receipts[2]["root"]);
     let empty = run(&["prove", "consistency", fx.l(), "0"]).expect(0).json();
     assert_eq!(empty["old_root"], hex(&HashAlg::Sha256.empty_root()));
-    // The blake3 default hashes the same kind of bytes differently.
-    let b = Fx::with_entries(1);
+    // A blake3 ledger, asked for, hashes the same kind of bytes differently.
+    let b = Fx::new(&["--hash", "blake3"]);
+    b.append(&[entry(0)]);
     let bytes = b.show_raw(0);
     assert_eq!(
         run(&["prove", "inclusion", b.l(), "0"]).expect(0).json()["leaf_hash"],
@@ -589,7 +590,7 @@ fn append_from_a_json_lines_file_is_one_batch() {
         assert_eq!(stored["time"], r["time"]);
         assert_eq!(stored["v"], 1);
         let bytes = fx.show_raw(i as u64);
-        assert_eq!(r["leaf_hash"], hex(&HashAlg::Blake3.leaf_hash(&bytes)));
+        assert_eq!(r["leaf_hash"], hex(&HashAlg::Sha256.leaf_hash(&bytes)));
     }
     assert_eq!(
         fx.show(4)["links"],
@@ -1072,7 +1073,7 @@ fn show_prints_the_entry_and_exact_leaf_bytes() {
                    "subject": {"type": "t", "id": "i"}, "payload": {"z": 1, "a": "\u{1F600}", "m": 1.5e300}});
     let r = fx.append(&[e.to_string()]);
     let raw = fx.show_raw(0);
-    assert_eq!(r[0]["leaf_hash"], hex(&HashAlg::Blake3.leaf_hash(&raw)));
+    assert_eq!(r[0]["leaf_hash"], hex(&HashAlg::Sha256.leaf_hash(&raw)));
     assert!(
         !raw.ends_with(b"\n"),
         "--raw adds nothing to the leaf bytes"
@@ -1651,7 +1652,7 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
         let p = proof.json();
         assert_eq!(p["index"], index);
         assert_eq!(p["tree_size"], 7);
-        assert_eq!(p["hash"], "blake3");
+        assert_eq!(p["hash"], "sha256");
         let proof_path = fx.write("inc.json", &proof.stdout);
         let leaf = fx.write("leaf.bin", fx.show_raw(index));
         let v = run(&["verify-proof", "--inclusion", s(&proof_path)])
@@ -1864,8 +1865,9 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
     let mut p = cons.clone();
     p["path"][0] = flip_hex(p["path"][0].as_str().unwrap()).into();
     doctored.push(("consistency", "path[0]", p));
+    // The other hash than the ledger's (sha256 by default).
     let mut p = cons.clone();
-    p["hash"] = "sha256".into();
+    p["hash"] = "blake3".into();
     doctored.push(("consistency", "hash", p));
     for (kind, what, p) in doctored {
         let path = fx.write("doctored.json", p.to_string());
@@ -2825,4 +2827,74 @@ fn record_and_import_from_the_shell() {
     )
     .expect(2);
     assert_eq!(fx.size(), before);
+}
+
+// ---------------------------------------------------------------------------------------------
+// witness (the real witness is in tests/witness/check.sh; these need none)
+
+#[test]
+fn witness_refusals_need_no_witness() {
+    let w = trailseal::witness::Cosigner::from_seed("w.test", [1; 32]).unwrap();
+    let wkey = w.key().to_key_string();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+
+    let b3 = Fx::new(&["--hash", "blake3"]);
+    run(&[
+        "witness",
+        b3.l(),
+        "--witness",
+        &dead,
+        "--witness-key",
+        &wkey,
+    ])
+    .expect(2)
+    .stderr_has("SHA-256");
+
+    let fx = Fx::with_entries(3);
+    run(&["witness", fx.l(), "--witness", &dead])
+        .expect(2)
+        .stderr_has("--witness-key");
+    run(&[
+        "witness",
+        fx.l(),
+        "--witness",
+        &dead,
+        "--witness",
+        &dead,
+        "--witness-key",
+        &wkey,
+    ])
+    .expect(2)
+    .stderr_has("one key per witness");
+    run(&[
+        "witness",
+        fx.l(),
+        "--witness",
+        &dead,
+        "--witness-key",
+        &fx.vkey()[..10],
+    ])
+    .expect(2)
+    .stderr_has("witness key");
+    let r = run(&[
+        "witness",
+        fx.l(),
+        "--witness",
+        &dead,
+        "--witness-key",
+        &wkey,
+    ])
+    .expect(1)
+    .stderr_has("connection refused");
+    assert_eq!(r.json()["cosigned"], 0);
+
+    // Verifying under a policy that nothing meets fails, and says why.
+    run(&["verify", fx.l(), "--witness-key", &wkey])
+        .expect(1)
+        .stderr_has("cosignatures");
+    run(&["verify", fx.l(), "--witness-key", &wkey, "--quorum", "2"])
+        .expect(2)
+        .stderr_has("quorum");
 }

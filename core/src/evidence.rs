@@ -366,14 +366,14 @@ impl Bundle {
             checkpoint: string(obj, "checkpoint")?,
             entries: out,
         };
-        // The note's signature base64 has spare bits a lenient decoder ignores (as Go's does),
-        // and lines from other keys nobody here can check: a bundle's note has one spelling,
-        // with exactly one signature line, in canonical base64.
+        // The note's signature base64 has spare bits a lenient decoder ignores (as Go's does):
+        // a bundle's note has one spelling, the log's signature line first, then witness
+        // cosignatures (one per witness), all in canonical base64.
         if let Ok(note) = Note::parse(&b.checkpoint) {
-            if note.signatures.len() != 1 || canonical_note(&note) != b.checkpoint {
+            if !one_spelling(&note) || canonical_note(&note) != b.checkpoint {
                 return Err(Error::verification(
-                    "the checkpoint note is not in its one canonical form (exactly one \
-                     signature line, canonical base64)",
+                    "the checkpoint note is not in its one canonical form (the log's \
+                     signature line, then at most one cosignature per witness, canonical base64)",
                 ));
             }
         }
@@ -465,20 +465,44 @@ fn canonical_note(note: &Note) -> String {
     out
 }
 
-/// `note` with only the signature line of `verifier` (a checkpoint's witness cosignatures
-/// cannot be checked with the one key a bundle names, so they are left out).
-fn only_signature_of(note: &str, verifier: &Verifier) -> Result<String> {
+/// Whether a parsed bundle note is in the form [`log_and_cosignatures`] writes.
+fn one_spelling(note: &Note) -> bool {
+    let Some((_, rest)) = note.signatures.split_first() else {
+        return false;
+    };
+    rest.iter()
+        .enumerate()
+        .all(|(i, s)| s.signature.len() == 8 + 64 && !rest[..i].iter().any(|o| o.name == s.name))
+        && rest.iter().all(|s| s.name != note.signatures[0].name)
+}
+
+/// `note` with the signature line of `verifier` first, then the witness cosignatures it
+/// carries (one per witness name, Ed25519 cosignature/v1 lines only), so that a bundle
+/// proven against a cosigned checkpoint carries its witnesses' word; other lines (keys
+/// nobody can tell apart from noise) are left out.
+fn log_and_cosignatures(note: &str, verifier: &Verifier) -> Result<String> {
     let mut parsed = Note::parse(note)?;
-    parsed
-        .signatures
-        .retain(|s| s.name == verifier.name() && s.key_hash == verifier.key_hash());
-    parsed.signatures.truncate(1);
+    let mut log = Vec::new();
+    let mut cosigs: Vec<crate::note::NoteSignature> = Vec::new();
+    for s in parsed.signatures.drain(..) {
+        if s.name == verifier.name() && s.key_hash == verifier.key_hash() {
+            log.push(s);
+        } else if s.name != verifier.name()
+            && s.signature.len() == 8 + 64
+            && !cosigs.iter().any(|c| c.name == s.name)
+        {
+            cosigs.push(s);
+        }
+    }
+    log.truncate(1);
+    parsed.signatures = log;
     if parsed.signatures.is_empty() {
         return Err(Error::verification(format!(
             "the checkpoint carries no signature by {}",
             verifier.name()
         )));
     }
+    parsed.signatures.extend(cosigs);
     Ok(canonical_note(&parsed))
 }
 
@@ -529,6 +553,19 @@ fn number(obj: &Map<String, Value>, k: &str, at: &str) -> Result<u64> {
 /// see [`Bundle::parse`]), then [`Bundle::verify`].
 pub fn verify_bundle(text: &str, verifier: &Verifier) -> Result<BundleReport> {
     Bundle::parse(text)?.verify(verifier)
+}
+
+/// [`verify_bundle`], and then the witness policy over the bundle's checkpoint: it must carry
+/// valid cosignatures from `policy.quorum` of its witnesses ([`Error::VerificationFailed`]).
+pub fn verify_bundle_witnessed(
+    text: &str,
+    verifier: &Verifier,
+    policy: &crate::witness::WitnessPolicy,
+) -> Result<(BundleReport, crate::witness::CosignedCheckpoint)> {
+    let bundle = Bundle::parse(text)?;
+    let report = bundle.verify(verifier)?;
+    let cosigned = crate::witness::verify_cosigned(&bundle.checkpoint, verifier, policy)?;
+    Ok((report, cosigned))
 }
 
 /// [`verify_bundle`] on the file's bytes (bytes that are not UTF-8 are [`Error::Malformed`]).
@@ -651,7 +688,7 @@ impl Ledger {
         // who trusts that key, not the ledger's.
         self.check_verifier(verifier)?;
         let cp = Checkpoint::verify(note, verifier)?;
-        let note = only_signature_of(note, verifier)?;
+        let note = log_and_cosignatures(note, verifier)?;
         if cp.origin != self.origin() {
             return Err(Error::Inconsistent(format!(
                 "the checkpoint is for origin {:?}, this ledger is {:?}",

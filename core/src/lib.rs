@@ -43,6 +43,7 @@ pub mod report;
 pub mod storage;
 pub mod trace;
 pub mod why;
+pub mod witness;
 
 pub use checkpoint::Checkpoint;
 pub use entry::{Entry, Timestamp};
@@ -58,3 +59,4 @@ pub use note::{Signer, Verifier};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use proof_check::{check_consistency, check_inclusion, Outside};
 pub use report::Report;
+pub use witness::{CosignerKey, WitnessPolicy, WitnessReport, WitnessSpec};

@@ -19,7 +19,6 @@
 //! and hash still are).
 
 use std::fmt;
-use std::str::FromStr;
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
@@ -39,11 +38,11 @@ const MAX_SIGNATURES: usize = 100;
 const SIG_SPLIT: &str = "\n\n";
 
 /// Every signature line starts with an em dash (U+2014) and a space.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 
 /// Go decodes signature lines with `base64.StdEncoding`, which requires padding but ignores
 /// non-zero bits in the last symbol; a stricter decoder would refuse notes Go accepts.
-const SIG_BASE64: GeneralPurpose = GeneralPurpose::new(
+pub(crate) const SIG_BASE64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
 );
@@ -51,10 +50,16 @@ const SIG_BASE64: GeneralPurpose = GeneralPurpose::new(
 /// `SHA-256(name || "\n" || alg || key)`, first four bytes big-endian: Go's key hash, which
 /// binds the name to the key so that a signature line cannot be relabelled.
 fn key_hash(name: &str, public_key: &[u8; 32]) -> u32 {
+    key_hash_for(name, ALG_ED25519, public_key)
+}
+
+/// [`key_hash`] under another signature type byte: C2SP gives each kind of signature its own
+/// byte (0x04 for tlog-cosignature v1), so one key cannot be read as another kind.
+pub(crate) fn key_hash_for(name: &str, alg: u8, public_key: &[u8; 32]) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ALG_ED25519]);
+    h.update([alg]);
     h.update(public_key);
     let sum = h.finalize();
     u32::from_be_bytes([sum[0], sum[1], sum[2], sum[3]])
@@ -62,7 +67,7 @@ fn key_hash(name: &str, public_key: &[u8; 32]) -> u32 {
 
 /// Go's `isValidName` (non-empty, no Unicode white space, no `+`), plus no ASCII control
 /// characters, because a note carrying such a name can never be opened.
-fn check_name(name: &str) -> std::result::Result<(), &'static str> {
+pub(crate) fn check_name(name: &str) -> std::result::Result<(), &'static str> {
     if name.is_empty() {
         Err("the name is empty")
     } else if name.contains('+') {
@@ -78,7 +83,7 @@ fn check_name(name: &str) -> std::result::Result<(), &'static str> {
 
 /// Go parses the hash with `strconv.ParseUint(s, 16, 32)` after checking the length is 8, so
 /// upper-case digits are accepted too (we always write lower case).
-fn parse_hash(hex8: &str) -> Option<u32> {
+pub(crate) fn parse_hash(hex8: &str) -> Option<u32> {
     if hex8.len() != 8 || !hex8.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
@@ -99,6 +104,58 @@ fn decode_key_data(b64: &str) -> std::result::Result<[u8; 32], &'static str> {
             .map_err(|_| "an Ed25519 key must be 32 bytes"),
         Some(_) => Err("unknown key algorithm (only 1, Ed25519, is defined)"),
     }
+}
+
+/// Parses `<name>+<hash>+<base64(alg || 32-byte Ed25519 key)>`, the vkey form of C2SP
+/// signed-note, for signature type `alg`: the name as Go's note package takes it, the hash
+/// matching name, type and key, the key a valid Ed25519 point (Go defers that to signature
+/// checks, which would all fail; refusing early gives a clearer error). Surrounding white
+/// space is ignored. Errors are [`Error::Malformed`] naming `what`.
+pub(crate) fn parse_vkey(
+    vkey: &str,
+    what: &'static str,
+    alg: u8,
+) -> Result<(String, u32, ed25519_dalek::VerifyingKey)> {
+    let bad = |reason: &str| Error::malformed(what, reason.to_owned());
+    let mut parts = vkey.trim().splitn(3, '+');
+    let (Some(name), Some(hash), Some(data)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("expected <name>+<hash>+<key data>"));
+    };
+    check_name(name).map_err(bad)?;
+    let hash = parse_hash(hash).ok_or_else(|| bad("the key hash is not 8 hex digits"))?;
+    let raw = STANDARD
+        .decode(data)
+        .map_err(|_| bad("the key data is not standard padded base64"))?;
+    let public: [u8; 32] = match raw.split_first() {
+        None => return Err(bad("the key data is empty")),
+        Some((&t, key)) if t == alg => key
+            .try_into()
+            .map_err(|_| bad("an Ed25519 key must be 32 bytes"))?,
+        Some((&t, _)) => {
+            return Err(bad(&format!(
+                "the key type is {t:#04x}, not {alg:#04x}{}",
+                match (t, alg) {
+                    (ALG_ED25519, _) => " (this is a log's signed-note key)",
+                    (0x04, _) => " (this is a witness's cosignature/v1 key)",
+                    _ => "",
+                }
+            )))
+        }
+    };
+    if key_hash_for(name, alg, &public) != hash {
+        return Err(bad("the key hash does not match the name and key"));
+    }
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&public)
+        .map_err(|_| bad("the public key is not a valid Ed25519 point"))?;
+    Ok((name.to_owned(), hash, key))
+}
+
+/// `<name>+<hash>+<base64(alg || key)>`.
+pub(crate) fn vkey_string(name: &str, hash: u32, alg: u8, key: &[u8; 32]) -> String {
+    let mut raw = [0u8; 33];
+    raw[0] = alg;
+    raw[1..].copy_from_slice(key);
+    format!("{name}+{hash:08x}+{}", STANDARD.encode(raw))
 }
 
 fn encode_key_data(key: &[u8; 32]) -> String {
@@ -249,7 +306,7 @@ impl fmt::Display for Signer {
 
 /// A named Ed25519 public key that checks note signatures.
 ///
-/// Its string form (`Display`, [`FromStr`]) is the verifier key string
+/// Its string form (`Display`, [`FromStr`](std::str::FromStr)) is the verifier key string
 /// `<name>+<key hash>+<base64(0x01 || public key)>`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Verifier {
@@ -266,51 +323,8 @@ impl Verifier {
     /// key must be a valid Ed25519 point (Go defers that to signature checks, which would all
     /// fail; refusing early gives a clearer error).
     pub fn from_key_string(vkey: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::malformed("verifier key", reason.to_owned());
-        let mut parts = vkey.trim().splitn(3, '+');
-        let (Some(name), Some(hash), Some(data)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad("expected <name>+<hash>+<key data>"));
-        };
-        check_name(name).map_err(bad)?;
-        let hash = parse_hash(hash).ok_or_else(|| bad("the key hash is not 8 hex digits"))?;
-        let public_key = decode_key_data(data).map_err(bad)?;
-        if key_hash(name, &public_key) != hash {
-            return Err(bad("the key hash does not match the name and key"));
-        }
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&public_key)
-            .map_err(|_| bad("the public key is not a valid Ed25519 point"))?;
-        Ok(Verifier {
-            name: name.to_owned(),
-            hash,
-            key,
-        })
-    }
-
-    /// The verifier key string, `<name>+<hash>+<base64(0x01 || public key)>`, byte for byte
-    /// what Go's `note.GenerateKey` writes.
-    pub fn to_key_string(&self) -> String {
-        format!(
-            "{}+{:08x}+{}",
-            self.name,
-            self.hash,
-            encode_key_data(self.key.as_bytes())
-        )
-    }
-
-    /// The key's name, as written in signature lines.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The key hash, as in [`Signer::key_hash`].
-    pub fn key_hash(&self) -> u32 {
-        self.hash
-    }
-
-    /// The 32-byte Ed25519 public key.
-    pub fn public_key(&self) -> [u8; 32] {
-        self.key.to_bytes()
+        let (name, hash, key) = parse_vkey(vkey, "verifier key", ALG_ED25519)?;
+        Ok(Verifier { name, hash, key })
     }
 
     /// Whether `sig` is a valid Ed25519 signature of `msg` by this key.
@@ -323,28 +337,61 @@ impl Verifier {
     }
 }
 
-impl fmt::Debug for Verifier {
-    // The derived form would dump the curve point; the key string says everything at a glance.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Verifier")
-            .field(&self.to_key_string())
-            .finish()
-    }
-}
+/// The accessors of a public key type (fields `name`, `hash`, `key`) of signature type `$alg`,
+/// and its `Debug`, `Display` and `FromStr` through its key string: the derived `Debug` would
+/// dump the curve point, and the key string says everything at a glance.
+macro_rules! key_string_traits {
+    ($t:ident, $alg:expr) => {
+        impl $t {
+            /// The vkey string, `<name>+<key hash>+<base64(type || public key)>`, byte for byte
+            /// what Go's note packages write.
+            pub fn to_key_string(&self) -> String {
+                $crate::note::vkey_string(&self.name, self.hash, $alg, self.key.as_bytes())
+            }
 
-impl fmt::Display for Verifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_key_string())
-    }
-}
+            /// The key's name, as written in signature lines.
+            pub fn name(&self) -> &str {
+                &self.name
+            }
 
-impl FromStr for Verifier {
-    type Err = Error;
+            /// The key hash (key id): the first four bytes of
+            /// `SHA-256(name || "\n" || type || public key)`.
+            pub fn key_hash(&self) -> u32 {
+                self.hash
+            }
 
-    fn from_str(s: &str) -> Result<Self> {
-        Verifier::from_key_string(s)
-    }
+            /// The 32-byte Ed25519 public key.
+            pub fn public_key(&self) -> [u8; 32] {
+                self.key.to_bytes()
+            }
+        }
+
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($t))
+                    .field(&self.to_key_string())
+                    .finish()
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.to_key_string())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = $crate::error::Error;
+
+            fn from_str(s: &str) -> $crate::error::Result<Self> {
+                $t::from_key_string(s)
+            }
+        }
+    };
 }
+pub(crate) use key_string_traits;
+
+key_string_traits!(Verifier, ALG_ED25519);
 
 /// One signature line of a note.
 #[derive(Clone, Debug, PartialEq, Eq)]

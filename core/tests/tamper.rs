@@ -179,7 +179,7 @@ fn changed_leaf_with_matching_leaf_hash_is_caught_at_its_parent() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = build(&dir);
     let forged = br#"{"forged":true}"#;
-    let h = trailseal::HashAlg::Blake3.leaf_hash(forged);
+    let h = trailseal::HashAlg::default().leaf_hash(forged);
     tamper::edit(&path, |t| {
         t.set_leaf(20, forged)?;
         t.set_node(

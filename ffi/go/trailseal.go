@@ -142,7 +142,7 @@ const (
 // afterwards.
 type CreateOptions struct {
 	Origin        string     // the log's origin line, e.g. "example.com/payments/audit" (required)
-	Hash          HashAlg    // "" or Blake3 (the default), or SHA256
+	Hash          HashAlg    // "" for the core's default (SHA256), or SHA256 or Blake3
 	Raw           bool       // hold raw leaves (opaque bytes) instead of audit entries
 	MaxEntryBytes uint64     // the most bytes one leaf may have; 0 for the default (1 MiB)
 	Durability    Durability // of appends through the returned handle
@@ -826,18 +826,19 @@ func CanonicalJSON(v any) ([]byte, error) {
 	return []byte(take(out)), nil
 }
 
-// LeafHash returns H(0x00 || leaf) under hash ("" for the default, BLAKE3).
+// LeafHash returns H(0x00 || leaf) under hash ("" for the core's default, SHA-256).
 func LeafHash(hash HashAlg, leaf []byte) (Hash, error) {
-	if hash == "" {
-		hash = Blake3
+	var chash *C.char
+	if hash != "" {
+		var err error
+		chash, err = cString(string(hash), "hash", CodeInvalidArgument)
+		if err != nil {
+			return Hash{}, err
+		}
+		defer C.free(unsafe.Pointer(chash))
 	}
-	chash, err := cString(string(hash), "hash", CodeInvalidArgument)
-	if err != nil {
-		return Hash{}, err
-	}
-	defer C.free(unsafe.Pointer(chash))
 	var out *C.char
-	err = call(func() C.trailseal_status {
+	err := call(func() C.trailseal_status {
 		return C.trailseal_leaf_hash(chash, bytesPtr(leaf), C.size_t(len(leaf)), &out)
 	})
 	runtime.KeepAlive(leaf)

@@ -159,6 +159,10 @@ type VerifyReport struct {
 	Root               Hash   `json:"root"`
 	NodesChecked       uint64 `json:"nodes_checked"`
 	CheckpointsChecked uint64 `json:"checkpoints_checked"`
+	// Kept witness cosignatures re-verified.
+	CosignaturesChecked uint64 `json:"cosignatures_checked"`
+	// The largest checkpoint size that met a witness policy (none can be given from Go yet).
+	WitnessedSize *uint64 `json:"witnessed_size"`
 	// The size of the outside checkpoint the ledger was found consistent with, or nil.
 	ConsistentWithCheckpoint *uint64 `json:"consistent_with_checkpoint"`
 	// Query-index postings checked (their structure; with VerifyOptions.Indexes, also

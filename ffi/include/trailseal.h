@@ -261,7 +261,7 @@ void trailseal_bytes_free(uint8_t *bytes, size_t len);
  *
  * - `origin`: the log's origin line, e.g. `"example.com/payments/audit"` (non-empty, one
  *   line); the first line of its checkpoints.
- * - `hash`: `"blake3"` or `"sha256"`, or NULL for the default (`"blake3"`). Any other name
+ * - `hash`: `"blake3"` or `"sha256"`, or NULL for the core's default (`"sha256"`). Any other name
  *   is `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
  * - `raw`: hold raw leaves (opaque bytes) instead of audit entries.
  * - `max_entry_bytes`: the most bytes one leaf may have; 0 for the default (1 MiB).
@@ -820,7 +820,8 @@ trailseal_status trailseal_canonical_json(const char *json, char **canonical_jso
 
 /**
  * Writes the leaf hash `H(0x00 || leaf)` of the `leaf_len` bytes at `leaf` (NULL only when
- * `leaf_len` is 0) under `hash` (`"blake3"` or `"sha256"`) as 64 lowercase hex digits to
+ * `leaf_len` is 0) under `hash` (`"sha256"`, `"blake3"`, or NULL for the core's default,
+ * sha256) as 64 lowercase hex digits to
  * `*leaf_hash_hex_out` (free it with `trailseal_string_free`). An unknown hash name is
  * `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
  *

@@ -35,7 +35,8 @@ fn durability(durable: bool) -> Durability {
 
 pub(crate) fn parse_hash(name: Option<&str>) -> Res<HashAlg> {
     match name {
-        None | Some("blake3") => Ok(HashAlg::Blake3),
+        None => Ok(HashAlg::default()),
+        Some("blake3") => Ok(HashAlg::Blake3),
         Some("sha256") => Ok(HashAlg::Sha256),
         Some(other) => Err(Error::InvalidArgument(format!(
             "unknown hash {other:?}: expected \"blake3\" or \"sha256\""
@@ -62,7 +63,7 @@ fn boxed(ledger: Ledger) -> *mut trailseal_ledger {
 ///
 /// - `origin`: the log's origin line, e.g. `"example.com/payments/audit"` (non-empty, one
 ///   line); the first line of its checkpoints.
-/// - `hash`: `"blake3"` or `"sha256"`, or NULL for the default (`"blake3"`). Any other name
+/// - `hash`: `"blake3"` or `"sha256"`, or NULL for the core's default (`"sha256"`). Any other name
 ///   is `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
 /// - `raw`: hold raw leaves (opaque bytes) instead of audit entries.
 /// - `max_entry_bytes`: the most bytes one leaf may have; 0 for the default (1 MiB).

@@ -6,7 +6,7 @@ use trailseal::merkle::to_hex;
 use trailseal::{check_consistency, check_inclusion, entry, Checkpoint, Error};
 
 use crate::ledger::{outside_checkpoint, parse_hash};
-use crate::{arg_bytes, arg_str, guard, put_json, put_string, trailseal_status, Out};
+use crate::{arg_bytes, arg_str, guard, opt_str, put_json, put_string, trailseal_status, Out};
 
 /// Verifies an inclusion proof given as SPEC JSON (RFC 9162 section 2.1.3.2): its path leads
 /// from `leaf_hash` at `index` to `root`. Needs no ledger.
@@ -158,7 +158,8 @@ pub unsafe extern "C" fn trailseal_canonical_json(
 }
 
 /// Writes the leaf hash `H(0x00 || leaf)` of the `leaf_len` bytes at `leaf` (NULL only when
-/// `leaf_len` is 0) under `hash` (`"blake3"` or `"sha256"`) as 64 lowercase hex digits to
+/// `leaf_len` is 0) under `hash` (`"sha256"`, `"blake3"`, or NULL for the core's default,
+/// sha256) as 64 lowercase hex digits to
 /// `*leaf_hash_hex_out` (free it with `trailseal_string_free`). An unknown hash name is
 /// `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
 ///
@@ -177,7 +178,7 @@ pub unsafe extern "C" fn trailseal_leaf_hash(
         let out = Out::new(leaf_hash_hex_out, "leaf_hash_hex_out")?;
         // SAFETY: per this function's contract.
         unsafe {
-            let alg = parse_hash(Some(arg_str(hash, "hash")?))?;
+            let alg = parse_hash(opt_str(hash, "hash")?)?;
             let leaf = arg_bytes(leaf, leaf_len, "leaf")?;
             put_string(out, to_hex(&alg.leaf_hash(leaf)))
         }

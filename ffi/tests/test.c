@@ -494,12 +494,12 @@ static void test_create_open(void) {
   CHECK(size_of(l) == 2);
   trailseal_ledger_free(l);
 
-  /* Defaults: blake3, entries, 1 MiB. */
+  /* Defaults: sha256 (the core's), entries, 1 MiB. */
   char *p2 = wpath("defaults.redb");
   l = NULL;
   OK(trailseal_ledger_create(p2, "example.com/ffi/defaults", NULL, false, 0, true, &l));
   OK(trailseal_ledger_info(l, &info));
-  CHECK(strstr(info, "\"hash\":\"blake3\"") != NULL);
+  CHECK(strstr(info, "\"hash\":\"sha256\"") != NULL);
   CHECK(strstr(info, "\"max_entry_bytes\":1048576") != NULL);
   trailseal_string_free(info);
   trailseal_ledger_free(l);
@@ -934,7 +934,13 @@ static void test_raw(void) {
                                     "{\"type\":\"t\",\"id\":\"i\"}}",
                                  &out));
   EXPECT(TRAILSEAL_STATUS_WRONG_KIND, trailseal_ledger_append_batch(l, "[]", &out));
-  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_leaf_hash(NULL, a, 1, &out));
+  /* A NULL hash names the core's default, sha256. */
+  char *by_default = NULL, *by_name = NULL;
+  OK(trailseal_leaf_hash(NULL, a, 1, &by_default));
+  OK(trailseal_leaf_hash("sha256", a, 1, &by_name));
+  STREQ(by_default, by_name);
+  trailseal_string_free(by_default);
+  trailseal_string_free(by_name);
   EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_leaf_hash("sha256", NULL, 1, &out));
   EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_leaf_hash("sha256", a, 1, NULL));
   EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_leaf_hash("sha1", a, 1, &out));

@@ -107,7 +107,7 @@ fn usage() -> ! {
          \n  --quick        sizes 1k and 100k and short durable runs (a smoke run, well under 2 minutes)\n\
          \x20 --json FILE    write every figure and ratio as JSON\n\
          \x20 --sizes        override the ledger sizes (the first is the 'small' size of the proof targets)\n\
-         \x20 --hash         trailseal's tree hash (default blake3, the library default)\n\
+         \x20 --hash         trailseal's tree hash (default blake3, as in the recorded results; new ledgers default to sha256)\n\
          \x20 --dir DIR      where the temporary databases go (default: the system temp dir)\n\
          \x20 --redb-cache-mib N  give the raw redb floor an N MiB page cache instead of redb's 1 GiB default (an experiment)"
     );

@@ -35,6 +35,7 @@ __all__ = [
     "detect_ci",
     "verify_bundle",
     "verify_checkpoint",
+    "verify_cosigned",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -104,6 +105,8 @@ class _VerifyReport(TypedDict):
     root: str
     nodes_checked: int
     checkpoints_checked: int
+    cosignatures_checked: int
+    witnessed_size: int | None
     consistent_with_checkpoint: int | None
     postings_checked: int
     indexes_checked: bool
@@ -334,7 +337,7 @@ class Ledger:
     def create(
         path: _Path,
         origin: str,
-        hash: _HashName = "blake3",
+        hash: _HashName | None = None,
         raw: bool = False,
         durable: bool = True,
         max_entry_bytes: int | None = None,
@@ -411,9 +414,22 @@ class Ledger:
     def trace(self, index: int, forward: bool = False) -> _Trace: ...
     def why(self, index: int) -> _Why: ...
     def verify(
-        self, checkpoint: str | None = None, verifier_key: str | None = None, indexes: bool = False
+        self,
+        checkpoint: str | None = None,
+        verifier_key: str | None = None,
+        indexes: bool = False,
+        witness_keys: Sequence[str] | None = None,
+        quorum: int | None = None,
     ) -> _VerifyReport:
         """Check the whole ledger; ``indexes=True`` also checks every query-index posting against its entry."""
+    def witness(
+        self,
+        signer: Signer,
+        witnesses: Sequence[tuple[str, str]],
+        quorum: int | None = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Ask C2SP witnesses (``(url, witness_vkey)`` pairs) to cosign the latest checkpoint."""
     def gate(self, subject: str, policy: _GatePolicy | Mapping[str, Any] | str) -> _GateResult:
         """Evaluate a release gate for ``subject`` (``"TYPE:ID"``)."""
     def record_gate(
@@ -487,6 +503,10 @@ def verify_consistency(
     verifier_key: str | None = None,
 ) -> None: ...
 def verify_checkpoint(note: str, verifier_key: str) -> Checkpoint: ...
+def verify_cosigned(
+    note: str, verifier_key: str, witness_keys: Sequence[str], quorum: int | None = None
+) -> dict[str, Any]:
+    """Open a cosigned checkpoint: the log's signature and a quorum of witness cosignatures."""
 def verify_bundle(text: str | _Bytes, verifier_key: str) -> _BundleReport:
     """Check an evidence bundle with nothing but the verifier key (no ledger)."""
 def detect_ci(env: _StrPairs | None = None) -> _CiContext:

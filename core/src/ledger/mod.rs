@@ -21,6 +21,7 @@ mod auto_share;
 mod group_commit;
 mod relay;
 mod verify;
+mod witness;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -81,11 +82,12 @@ pub struct CreateOptions {
 }
 
 impl CreateOptions {
-    /// Defaults for `origin`: BLAKE3, audit entries, 1 MiB, durable appends.
+    /// Defaults for `origin`: the default tree hash (SHA-256, [`HashAlg::default`]), audit
+    /// entries, 1 MiB, durable appends.
     pub fn new(origin: impl Into<String>) -> Self {
         CreateOptions {
             origin: origin.into(),
-            hash: HashAlg::Blake3,
+            hash: HashAlg::default(),
             kind: LedgerKind::Entries,
             max_entry_bytes: entry::DEFAULT_MAX_ENTRY_BYTES,
             durability: Durability::Immediate,

@@ -1,4 +1,5 @@
-//! Whole-ledger verification: every leaf, node, tile, id and kept checkpoint re-checked.
+//! Whole-ledger verification: every leaf, node, tile, id, kept checkpoint and kept witness
+//! cosignature re-checked.
 
 use std::sync::atomic::Ordering;
 
@@ -11,6 +12,7 @@ use crate::merkle::prove;
 use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::note::Verifier;
 use crate::storage::{Reader, State};
+use crate::witness::{Cosignature, CosignerKey, WitnessPolicy};
 
 use super::{Ledger, LedgerKind};
 
@@ -21,6 +23,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 #[derive(Default)]
 pub struct VerifyOptions<'a> {
     checkpoint: Option<(&'a str, &'a Verifier)>,
+    witnesses: Option<&'a WitnessPolicy>,
     progress: Option<Progress<'a>>,
     indexes: bool,
 }
@@ -43,6 +46,14 @@ impl<'a> VerifyOptions<'a> {
         self
     }
 
+    /// Also require witnesses: the external checkpoint (see [`VerifyOptions::against`]), when
+    /// given, must carry valid cosignatures from `policy.quorum` of its witnesses; without
+    /// one, some kept checkpoint must. The report names the largest size so witnessed.
+    pub fn witnessed(mut self, policy: &'a WitnessPolicy) -> Self {
+        self.witnesses = Some(policy);
+        self
+    }
+
     /// Report progress while scanning.
     pub fn progress(mut self, f: Progress<'a>) -> Self {
         self.progress = Some(f);
@@ -61,6 +72,10 @@ pub struct VerifyReport {
     pub nodes: u64,
     /// Stored checkpoints re-verified.
     pub checkpoints: u64,
+    /// Kept witness cosignatures re-verified.
+    pub cosignatures: u64,
+    /// The largest checkpoint size that met the witness policy, when one was given.
+    pub witnessed_size: Option<u64>,
     /// Size of the external checkpoint the ledger was found consistent with.
     pub external_checkpoint: Option<u64>,
     /// Postings of the query indexes checked (their structure; with
@@ -72,7 +87,8 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// `{"ok": true, "size", "root", "nodes_checked", "checkpoints_checked",
-    /// "consistent_with_checkpoint", "postings_checked", "indexes_checked"}`: the shape the CLI prints and every binding returns.
+    /// "consistent_with_checkpoint", "postings_checked", "indexes_checked", "cosignatures_checked",
+    /// "witnessed_size"}`: the shape the CLI prints and every binding returns.
     pub fn to_json(&self) -> Value {
         serde_json::json!({
             "ok": true,
@@ -83,6 +99,8 @@ impl VerifyReport {
             "consistent_with_checkpoint": self.external_checkpoint,
             "postings_checked": self.postings,
             "indexes_checked": self.indexes_checked,
+            "cosignatures_checked": self.cosignatures,
+            "witnessed_size": self.witnessed_size,
         })
     }
 }
@@ -95,6 +113,7 @@ impl Ledger {
         guarded(|| {
             self.verify_with(VerifyOptions {
                 checkpoint: opts.checkpoint,
+                witnesses: opts.witnesses,
                 progress: None,
                 indexes: opts.indexes,
             })
@@ -199,6 +218,8 @@ impl Ledger {
                 });
             }
             let checkpoints = self.verify_stored_checkpoints(&reader, state.size)?;
+            let (cosignatures, mut witnessed_size) =
+                self.verify_cosignatures(&reader, opts.witnesses)?;
             ids.outcome(ids_held)?;
             let mut postings = postings?;
             if opts.indexes && entries {
@@ -206,15 +227,30 @@ impl Ledger {
             }
             let external_checkpoint = match opts.checkpoint {
                 Some((note, verifier)) => {
-                    Some(self.check_external(&reader, &state, note, verifier)?)
+                    let size = self.check_external(&reader, &state, note, verifier)?;
+                    if let Some(policy) = opts.witnesses {
+                        crate::witness::verify_cosigned(note, verifier, policy)?;
+                        witnessed_size = Some(size);
+                    }
+                    Some(size)
                 }
                 None => None,
             };
+            if let Some(policy) = opts.witnesses {
+                if witnessed_size.is_none() && !policy.is_empty() {
+                    return Err(Error::verification(format!(
+                        "no checkpoint of this ledger carries valid cosignatures from {} of the given witnesses: nothing outside this machine vouches for its history (run `trailseal witness`)",
+                        policy.quorum
+                    )));
+                }
+            }
             Ok(VerifyReport {
                 size: state.size,
                 root,
                 nodes: nodes_checked,
                 checkpoints,
+                cosignatures,
+                witnessed_size,
                 external_checkpoint,
                 postings,
                 indexes_checked: opts.indexes && entries,
@@ -253,6 +289,53 @@ impl Ledger {
             }
         }
         Ok(stored.len() as u64)
+    }
+
+    /// Re-checks every kept cosignature against the key kept with it, and finds the largest
+    /// checkpoint that meets `policy`.
+    fn verify_cosignatures(
+        &self,
+        reader: &Reader,
+        policy: Option<&WitnessPolicy>,
+    ) -> Result<(u64, Option<u64>)> {
+        let stored = reader.checkpoints()?;
+        let mut checked = 0;
+        let mut witnessed: Option<u64> = None;
+        for (seq, cosigs) in reader.cosignatures()? {
+            let location = format!("cosignatures of checkpoint {seq}");
+            let tampered = |detail: String| Error::Tampered {
+                location: location.clone(),
+                detail,
+            };
+            let cp = usize::try_from(seq)
+                .ok()
+                .and_then(|i| stored.get(i))
+                .ok_or_else(|| tampered("no such checkpoint is kept".into()))?;
+            let body = crate::note::Note::parse(&cp.note)
+                .map_err(|e| tampered(e.to_string()))?
+                .body;
+            for c in &cosigs {
+                let key = CosignerKey::from_key_string(&c.witness_key)
+                    .map_err(|e| tampered(format!("stored witness key: {e}")))?;
+                let cosig =
+                    Cosignature::parse_line(&c.line).map_err(|e| tampered(e.to_string()))?;
+                if !key.verifies(&cosig, &body) {
+                    return Err(tampered(format!(
+                        "the cosignature of witness {} does not verify",
+                        key.name()
+                    )));
+                }
+                checked += 1;
+            }
+            if let Some(policy) = policy {
+                let lines: Vec<String> = cosigs.iter().map(|c| c.line.clone()).collect();
+                let valid = policy.valid_cosignatures(&body, &lines)?;
+                if valid.len() >= policy.quorum && !policy.is_empty() {
+                    witnessed = witnessed.max(Some(cp.size));
+                }
+            }
+        }
+        Ok((checked, witnessed))
     }
 
     fn check_external(

@@ -25,10 +25,12 @@ pub type Hash = [u8; 32];
 )]
 #[serde(rename_all = "lowercase")]
 pub enum HashAlg {
-    /// BLAKE3 with 32-byte output, the default.
-    #[default]
+    /// BLAKE3 with 32-byte output, for those who ask for it: faster, but no C2SP witness or
+    /// tlog client verifies it.
     Blake3,
-    /// SHA-256: a ledger using it is bit-for-bit RFC 6962 / RFC 9162.
+    /// SHA-256, the default: a ledger using it is bit-for-bit RFC 6962 / RFC 9162, which is
+    /// what C2SP witnesses and tlog clients verify.
+    #[default]
     Sha256,
 }
 
@@ -619,7 +621,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(HashAlg::default(), HashAlg::Blake3);
+        assert_eq!(HashAlg::default(), HashAlg::Sha256);
         for alg in ALGS {
             assert_eq!(alg.name().parse::<HashAlg>().unwrap(), alg);
             assert_eq!(alg.to_string(), alg.name());

@@ -11,6 +11,8 @@
 //! | `checkpoints`    | sequence number                       | postcard [`StoredCheckpoint`]            |
 //! | `posting_runs`   | first leaf index of the run           | postcard [`RunInfo`]                     |
 //! | `posting_blocks` | (run id, term hash, index) of the block's first posting | a block of postings |
+//! | `cosignatures`   | checkpoint sequence number            | postcard `Vec<`[`StoredCosignature`]`>`: witness cosignature lines of that checkpoint, each with its witness key |
+//! | `witnesses`      | witness vkey string                   | postcard [`WitnessState`]: the size and root it last cosigned |
 //! | `relayed`        | 16-byte id of a handle that relayed through another process | postcard [`RelayedRecord`]: its last committed request |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
@@ -85,6 +87,7 @@
 // One concept a file. The concept modules work on redb tables handed to them; `Reader` and
 // `Writer` own a snapshot or a transaction, open the tables and hand them over.
 mod bundles;
+mod cosigned;
 mod reader;
 mod relayed;
 mod runs;
@@ -116,6 +119,7 @@ pub use bundles::{
     BUNDLE_CLOSE_BYTES, BUNDLE_MAX_LEAVES, PACKED_BUNDLE_BYTES, SMALL_BUNDLE_CLOSE_BYTES,
     SMALL_COMMIT_LEAVES,
 };
+pub use cosigned::{StoredCosignature, WitnessState};
 pub use reader::Reader;
 pub use relayed::RelayedRecord;
 #[cfg(feature = "testing")]

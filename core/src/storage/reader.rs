@@ -233,6 +233,17 @@ impl Reader {
             .map(|g| g.value()))
     }
 
+    /// Every kept witness cosignature, by the sequence number of its checkpoint (its
+    /// position in [`Reader::checkpoints`]).
+    pub fn cosignatures(&self) -> Result<Vec<(u64, Vec<super::StoredCosignature>)>> {
+        super::cosigned::all(&self.txn)
+    }
+
+    /// What witness `key` (its vkey string) last cosigned of this ledger, if anything.
+    pub fn witness_state(&self, key: &str) -> Result<Option<super::WitnessState>> {
+        super::cosigned::state(&self.txn, key)
+    }
+
     /// Every stored checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
         let mut out = Vec::new();

@@ -138,6 +138,27 @@ impl Tables<'_> {
         Ok(())
     }
 
+    /// Replace the cosignature lines kept for checkpoint `seq` (their witness keys stay).
+    pub fn set_cosignature_lines(&mut self, seq: u64, lines: &[&str]) -> Result<()> {
+        let mut t = self
+            .txn
+            .open_table(super::cosigned::COSIGNATURES)
+            .map_err(storage_err)?;
+        let mut kept: Vec<super::StoredCosignature> = {
+            let g = t
+                .get(seq)
+                .map_err(storage_err)?
+                .ok_or_else(|| Error::OutOfRange(seq.to_string()))?;
+            decode("cosignatures", g.value())?
+        };
+        for (c, line) in kept.iter_mut().zip(lines) {
+            c.line = (*line).to_owned();
+        }
+        t.insert(seq, encode(&kept)?.as_slice())
+            .map_err(storage_err)?;
+        Ok(())
+    }
+
     /// Overwrite the state record.
     pub fn set_state(&mut self, state: &State) -> Result<()> {
         let mut t = self.txn.open_table(META).map_err(storage_err)?;

@@ -12,7 +12,7 @@ use super::tables::{
     decode, encode, storage_err, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, RUNS,
 };
 use super::tiles::{completed, is_stored, read_nodes, write_tiles, Edge, TileCache};
-use super::{Meta, State, StoredCheckpoint};
+use super::{cosigned, Meta, State, StoredCheckpoint, StoredCosignature, WitnessState};
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, NodeId};
 use crate::postings::Posting;
@@ -36,6 +36,8 @@ pub struct Writer {
     nodes: Vec<(NodeId, Hash)>,
     ids: Vec<(String, u64)>,
     checkpoints: Vec<StoredCheckpoint>,
+    cosignatures: Vec<(u64, Vec<StoredCosignature>)>,
+    witness_states: Vec<(String, WitnessState)>,
     relayed: Vec<([u8; 16], RelayedRecord)>,
     postings: Vec<Posting>,
     /// Set for an entries ledger: how to index the tail's leaves.
@@ -70,6 +72,8 @@ impl Writer {
             nodes: Vec::new(),
             ids: Vec::new(),
             checkpoints: Vec::new(),
+            cosignatures: Vec::new(),
+            witness_states: Vec::new(),
             relayed: Vec::new(),
             postings: Vec::new(),
             terms_of: None,
@@ -100,7 +104,10 @@ impl Writer {
 
     /// True if nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.leaves.is_empty() && self.checkpoints.is_empty()
+        self.leaves.is_empty()
+            && self.checkpoints.is_empty()
+            && self.cosignatures.is_empty()
+            && self.witness_states.is_empty()
     }
 
     /// Queue leaf `index` (leaves must be queued in order, starting at the current size).
@@ -132,6 +139,16 @@ impl Writer {
     /// Record that entry `id` is at `index`.
     pub fn put_id(&mut self, id: &str, index: u64) {
         self.ids.push((id.to_owned(), index));
+    }
+
+    /// Keep witness cosignatures with checkpoint `seq` (its key in `checkpoints`).
+    pub fn put_cosignatures(&mut self, seq: u64, cosigs: Vec<StoredCosignature>) {
+        self.cosignatures.push((seq, cosigs));
+    }
+
+    /// Record what witness `key` (its vkey string) has now cosigned.
+    pub fn put_witness_state(&mut self, key: String, state: WitnessState) {
+        self.witness_states.push((key, state));
     }
 
     /// Keep a signed checkpoint.
@@ -299,6 +316,7 @@ impl Writer {
                 t.insert(seq, encode(cp)?.as_slice()).map_err(storage_err)?;
             }
         }
+        cosigned::put(&self.txn, &self.cosignatures, &self.witness_states)?;
         relayed::put(&self.txn, &self.relayed)?;
         if let Some(state) = &self.state {
             let mut t = self.txn.open_table(META).map_err(storage_err)?;

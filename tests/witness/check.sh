@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# trailseal against a real witness we did not write: two torchwood litewitness instances
+# (C2SP tlog-witness) on 127.0.0.1, built by build.sh. Two cosign and a quorum of 2 verifies;
+# Go's note verifiers accept the cosigned checkpoint; a rebuilt copy (same origin and key,
+# another history) and a rolled-back copy are refused and `witness` exits 1; a witness that
+# is down is reported; a BLAKE3 ledger is refused before any request.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+T=${TRAILSEAL:-${CARGO_TARGET_DIR:-$root/target}/debug/trailseal}
+bin=$(bash "$here/build.sh")
+work=$(mktemp -d /tmp/tsw.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+(cd "$here/cosigcheck" && go build -o "$work/cosigcheck" .)
+
+origin=example.com/witness-test
+checks=0
+pass() { checks=$((checks + 1)); echo "ok $checks - $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# Runs trailseal, keeping stdout in $work/out and stderr in $work/err; returns its status.
+ts() { set +e; "$T" "$@" > "$work/out" 2> "$work/err"; local s=$?; set -e; return $s; }
+expect() { # STATUS ARGS...: the command must exit with STATUS
+  local want=$1; shift
+  local got=0
+  ts "$@" || got=$?
+  [ "$got" = "$want" ] || { cat "$work/out" "$work/err" >&2; fail "trailseal $* exited $got, not $want"; }
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for() { # CONDITION...: poll for at most 10 s
+  for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
+  fail "timed out waiting for: $*"
+}
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+"$T" init "$work/l.redb" --origin "$origin" > /dev/null
+logvkey=$("$T" vkey "$work/l.redb")
+append() { # LEDGER FIRST LAST
+  for n in $(seq "$2" "$3"); do
+    printf '{"actor":{"id":"bot"},"action":"build.succeeded","subject":{"type":"commit","id":"%s-%d"}}\n' "$(basename "$1")" "$n"
+  done | "$T" append "$1" > /dev/null
+}
+
+# A witness: its own ssh-agent holding a fresh key, a database that knows our log, and
+# litewitness listening on a free port. Sets url_NAME and vkey_NAME.
+start_witness() {
+  local name=$1 dir="$work/$1"
+  mkdir -p "$dir"
+  ssh-keygen -q -t ed25519 -N '' -C '' -f "$dir/key"
+  ssh-agent -a "$dir/sock" -D > /dev/null 2>&1 &
+  pids+=($!)
+  wait_for test -S "$dir/sock"
+  SSH_AUTH_SOCK="$dir/sock" ssh-add -q "$dir/key" 2> /dev/null
+  "$bin/witnessctl" add-log -db "$dir/db" -origin "$origin" 2> /dev/null
+  "$bin/witnessctl" add-key -db "$dir/db" -origin "$origin" -key "$logvkey" 2> /dev/null
+  local port fp
+  port=$(free_port)
+  fp=$(ssh-keygen -lf "$dir/key.pub" | cut -d' ' -f2)
+  "$bin/litewitness" -db "$dir/db" -name "$name.example" -key "$fp" -ssh-agent "$dir/sock" \
+    -listen "127.0.0.1:$port" > "$dir/log" 2>&1 &
+  pids+=($!)
+  wait_for listening "$port"
+  printf -v "url_$name" 'http://127.0.0.1:%s' "$port"
+  # The witness vkey: name+id+base64(0x04 || Ed25519 key), the key from the SSH public key.
+  printf -v "vkey_$name" '%s' "$(python3 - "$name.example" "$dir/key.pub" <<'PY'
+import base64, hashlib, struct, sys
+name, pub = sys.argv[1], open(sys.argv[2]).read().split()[1]
+blob = base64.b64decode(pub)
+n = struct.unpack(">I", blob[:4])[0]
+key = blob[4 + n + 4:]
+assert blob[4:4 + n] == b"ssh-ed25519" and len(key) == 32
+kid = hashlib.sha256(name.encode() + b"\n\x04" + key).digest()[:4]
+data = base64.b64encode(bytes([4]) + key).decode()
+print(name + "+" + kid.hex() + "+" + data)
+PY
+)"
+}
+start_witness w1
+start_witness w2
+w=(--key "$work/l.redb.key" --witness "$url_w1" --witness-key "$vkey_w1" --witness "$url_w2" --witness-key "$vkey_w2")
+policy=(--witness-key "$vkey_w1" --witness-key "$vkey_w2" --quorum 2)
+
+append "$work/l.redb" 1 5
+expect 0 witness "$work/l.redb" "${w[@]}" --quorum 2
+grep -q '"cosigned":2' "$work/out" || fail "two cosignatures expected: $(cat "$work/out")"
+pass "two witnesses cosign size 5"
+cp "$work/l.redb" "$work/old.redb"
+
+append "$work/l.redb" 6 13
+expect 0 witness "$work/l.redb" "${w[@]}"
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["note"], end="")' "$work/out" > "$work/cosigned.note"
+grep -q '^13$' "$work/cosigned.note" || fail "the note is not of size 13"
+pass "both cosign size 13 from the size they cosigned before (a consistency proof)"
+
+"$work/cosigcheck" -log "$logvkey" -witness "$vkey_w1" -witness "$vkey_w2" -note "$work/cosigned.note" > /dev/null \
+  || fail "Go's note verifiers refuse the cosigned checkpoint"
+pass "Go's sumdb/note and transparency-dev/formats accept the cosigned checkpoint"
+
+expect 0 verify "$work/l.redb" "${policy[@]}"
+grep -q '"witnessed_size":13' "$work/out" || fail "witnessed_size 13 expected: $(cat "$work/out")"
+grep -q '"cosignatures_checked":4' "$work/out" || fail "4 kept cosignatures expected: $(cat "$work/out")"
+pass "verify with a quorum of 2 witnesses"
+
+"$T" prove inclusion "$work/l.redb" 3 --size 13 > "$work/inc.json"
+expect 0 verify-proof --inclusion "$work/inc.json" --checkpoint "$work/cosigned.note" --vkey "$logvkey" "${policy[@]}"
+pass "verify-proof with a quorum of 2"
+expect 0 bundle "$work/l.redb" --index 3 -o "$work/b.json" --checkpoint "$work/cosigned.note" --vkey "$logvkey"
+expect 0 verify-bundle "$work/b.json" --vkey "$logvkey" "${policy[@]}"
+pass "a bundle carries the cosigned checkpoint and verify-bundle holds it to the quorum"
+
+cat > "$work/policy.txt" <<POLICY
+# C2SP tlog-policy: our log, both witnesses, and a quorum of both
+log $logvkey
+witness one $vkey_w1 $url_w1
+witness two $vkey_w2
+group both 2 one two
+quorum both
+POLICY
+expect 0 verify-proof --inclusion "$work/inc.json" --checkpoint "$work/cosigned.note" --vkey "$logvkey" --witness-policy "$work/policy.txt"
+expect 0 verify-bundle "$work/b.json" --vkey "$logvkey" --witness-policy "$work/policy.txt"
+pass "a C2SP tlog-policy file with a group of both witnesses holds"
+
+"$T" checkpoint "$work/l.redb" > "$work/plain.note"
+expect 1 verify-proof --inclusion "$work/inc.json" --checkpoint "$work/plain.note" --vkey "$logvkey" "${policy[@]}"
+expect 0 bundle "$work/l.redb" --index 3 -o "$work/plain.json" --checkpoint "$work/plain.note" --vkey "$logvkey"
+expect 1 verify-bundle "$work/plain.json" --vkey "$logvkey" "${policy[@]}"
+expect 1 verify-bundle "$work/plain.json" --vkey "$logvkey" --witness-policy "$work/policy.txt"
+pass "a checkpoint without cosignatures is refused under the policy"
+
+# The insider's rebuilt copy: same origin and key, another history, longer than what the
+# witnesses saw.
+"$T" init "$work/rebuilt.redb" --origin "$origin" --key "$work/l.redb.key" > /dev/null 2>&1
+append "$work/rebuilt.redb" 1 20
+expect 1 witness "$work/rebuilt.redb" "${w[@]}"
+grep -q "differs from the one it cosigned" "$work/err" || fail "no 422 message: $(cat "$work/err")"
+pass "a rebuilt history is refused by both witnesses (exit 1)"
+"$T" init "$work/same.redb" --origin "$origin" --key "$work/l.redb.key" > /dev/null 2>&1
+append "$work/same.redb" 100 112
+expect 1 witness "$work/same.redb" "${w[@]}"
+grep -Eq "different root for size 13|differs from the one it cosigned" "$work/err" || fail "no same-size 409 message: $(cat "$work/err")"
+pass "a forked copy of the same size is refused (litewitness answers 422, the spec 409)"
+
+# The copy taken at size 5: the witnesses have cosigned 13 since.
+expect 1 witness "$work/old.redb" "${w[@]}"
+grep -q "rolled back" "$work/err" || fail "no rollback message: $(cat "$work/err")"
+pass "a rolled-back ledger is refused (exit 1)"
+
+dead="http://127.0.0.1:$(free_port)"
+append "$work/l.redb" 14 14
+expect 1 witness "$work/l.redb" --witness "$url_w1" --witness-key "$vkey_w1" --witness "$dead" --witness-key "$vkey_w2"
+grep -q "connection refused" "$work/err" || fail "no refused-connection message: $(cat "$work/err")"
+expect 0 witness "$work/l.redb" --witness "$url_w1" --witness-key "$vkey_w1" --witness "$dead" --witness-key "$vkey_w2" --quorum 1
+pass "a witness that is down is reported; a quorum of 1 still succeeds"
+
+"$T" init "$work/b3.redb" --origin "$origin" --hash blake3 --key "$work/l.redb.key" > /dev/null 2>&1
+expect 2 witness "$work/b3.redb" "${w[@]}"
+grep -q "SHA-256" "$work/err" || fail "the BLAKE3 refusal does not say why: $(cat "$work/err")"
+pass "a BLAKE3 ledger is refused before any request"
+
+echo "$checks passed, 0 failed"
