@@ -17,6 +17,7 @@
 //! ```
 
 mod append;
+mod checkpoint_timestamp;
 mod group_commit;
 mod relay;
 mod verify;
@@ -53,6 +54,7 @@ pub use self::relay::RelayRole;
 
 #[cfg(feature = "testing")]
 pub use self::append::PARALLEL_BATCHES;
+pub use self::checkpoint_timestamp::TimestampedCheckpoint;
 pub use self::verify::{Progress, VerifyOptions, VerifyReport};
 
 pub use crate::storage::LedgerKind;

@@ -12,6 +12,7 @@
 //! | `posting_runs`   | first leaf index of the run           | postcard [`RunInfo`]                     |
 //! | `posting_blocks` | (run id, term hash, index) of the block's first posting | a block of postings |
 //! | `relayed`        | 16-byte id of a handle that relayed through another process | postcard [`RelayedRecord`]: its last committed request |
+//! | `checkpoint_timestamps` | sequence number of a checkpoint in `checkpoints` | its RFC 3161 time-stamp token, DER (absent in files written before it) |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
 //! policy: see [`crate::query::Term`]) are posting lists kept as sorted runs that are merged as
@@ -93,6 +94,7 @@ mod tables;
 #[doc(hidden)]
 pub mod tamper;
 mod tiles;
+mod timestamps;
 mod writer;
 
 use std::fs::OpenOptions;

@@ -247,6 +247,11 @@ impl Reader {
         Ok(out)
     }
 
+    /// The RFC 3161 time-stamp token (DER) kept for checkpoint number `seq`, if any.
+    pub fn checkpoint_timestamp(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        super::timestamps::get(&self.txn, seq)
+    }
+
     /// Leaves `first..end` as `(index, bytes)`, in order.
     pub fn scan_leaf_range(
         &self,

@@ -12,6 +12,7 @@ use super::tables::{
     decode, encode, storage_err, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, RUNS,
 };
 use super::tiles::{completed, is_stored, read_nodes, write_tiles, Edge, TileCache};
+use super::timestamps;
 use super::{Meta, State, StoredCheckpoint};
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, NodeId};
@@ -36,6 +37,7 @@ pub struct Writer {
     nodes: Vec<(NodeId, Hash)>,
     ids: Vec<(String, u64)>,
     checkpoints: Vec<StoredCheckpoint>,
+    timestamps: Vec<(u64, Vec<u8>)>,
     relayed: Vec<([u8; 16], RelayedRecord)>,
     postings: Vec<Posting>,
     /// Set for an entries ledger: how to index the tail's leaves.
@@ -70,6 +72,7 @@ impl Writer {
             nodes: Vec::new(),
             ids: Vec::new(),
             checkpoints: Vec::new(),
+            timestamps: Vec::new(),
             relayed: Vec::new(),
             postings: Vec::new(),
             terms_of: None,
@@ -100,7 +103,7 @@ impl Writer {
 
     /// True if nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.leaves.is_empty() && self.checkpoints.is_empty()
+        self.leaves.is_empty() && self.checkpoints.is_empty() && self.timestamps.is_empty()
     }
 
     /// Queue leaf `index` (leaves must be queued in order, starting at the current size).
@@ -137,6 +140,12 @@ impl Writer {
     /// Keep a signed checkpoint.
     pub fn put_checkpoint(&mut self, cp: StoredCheckpoint) {
         self.checkpoints.push(cp);
+    }
+
+    /// Keep an RFC 3161 time-stamp token (DER) for the kept checkpoint number `seq`
+    /// (replacing one kept before). The commit fails if there is no such checkpoint.
+    pub fn put_checkpoint_timestamp(&mut self, seq: u64, token: Vec<u8>) {
+        self.timestamps.push((seq, token));
     }
 
     /// Record what this commit holds of a request relayed for handle `client` (written only
@@ -299,6 +308,7 @@ impl Writer {
                 t.insert(seq, encode(cp)?.as_slice()).map_err(storage_err)?;
             }
         }
+        timestamps::put(&self.txn, &self.timestamps)?;
         relayed::put(&self.txn, &self.relayed)?;
         if let Some(state) = &self.state {
             let mut t = self.txn.open_table(META).map_err(storage_err)?;
