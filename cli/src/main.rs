@@ -25,6 +25,7 @@ mod proofs;
 mod questions;
 mod render;
 mod show;
+mod timestamp;
 mod verify;
 
 /// Parse the command line, run the command, and turn its failure into a message and status.
@@ -76,6 +77,7 @@ fn run(cli: Cli) -> Res {
         Command::Checkpoint { ledger, key, size } => {
             proofs::checkpoint(open_ledger(&ledger, &open)?, &ledger, key, size)
         }
+        Command::Timestamp(args) => timestamp::timestamp(open_ledger(&args.ledger, &open)?, &args),
         Command::Prove { which } => proofs::prove(which, &read),
         Command::Verify {
             ledger,
@@ -140,7 +142,12 @@ fn run(cli: Cli) -> Res {
             };
             questions::bundle(open_ledger(&args.ledger, how)?, &args)
         }
-        Command::VerifyBundle { file, vkey, json } => verify::verify_bundle(&file, &vkey, json),
+        Command::VerifyBundle {
+            file,
+            vkey,
+            tsa_ca,
+            json,
+        } => verify::verify_bundle(&file, &vkey, tsa_ca.as_deref(), json),
         Command::Report {
             ledger,
             since,

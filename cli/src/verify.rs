@@ -31,10 +31,17 @@ pub fn verify(l: Ledger, checkpoint: Option<PathBuf>, vkey: Option<String>, inde
     emit_line(&report?.to_json())
 }
 
-/// Check an evidence bundle with nothing but the verifier key, and list what it proves.
-pub fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
+/// Check an evidence bundle with nothing but the verifier key (and, given `tsa_ca`, its
+/// time-stamp token against that CA), and list what it proves.
+pub fn verify_bundle(file: &Path, vkey: &str, tsa_ca: Option<&Path>, json: bool) -> Res {
     let verifier = read_verifier(vkey)?;
-    let report = trailseal::evidence::verify_bundle_bytes(&read_bytes(file)?, &verifier)?;
+    let bytes = read_bytes(file)?;
+    let report = match tsa_ca {
+        Some(ca) => {
+            trailseal::evidence::verify_bundle_with_tsa(&bytes, &verifier, &read_bytes(ca)?)?
+        }
+        None => trailseal::evidence::verify_bundle_bytes(&bytes, &verifier)?,
+    };
     if json {
         return emit_line(&report.to_json());
     }
@@ -46,6 +53,12 @@ pub fn verify_bundle(file: &Path, vkey: &str, json: bool) -> Res {
         merkle::to_hex(&report.root),
         report.key_name
     );
+    if let Some(a) = &report.attested {
+        text.push_str(&format!(
+            "  checkpoint time-stamped at {} by {} (serial {})\n",
+            a.time, a.tsa, a.serial
+        ));
+    }
     for f in &report.entries {
         text.push_str(&format!("  {}\n", node_line(f.index, &f.entry)));
     }
