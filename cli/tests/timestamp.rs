@@ -232,6 +232,18 @@ fn end_to_end(kind: &str) {
     fs::write(&note_file, &note).unwrap();
     let cert = format!("tsa-{kind}.pem");
     assert!(openssl_verify(&tsa, &note_file, &token_file, &ca, &cert));
+    if kind == "rsa" {
+        // This TSA writes genTime with milliseconds (make_pki.sh), which RFC 5280-style
+        // GeneralizedTime decoders refuse; the attested time keeps them.
+        let text = Command::new("openssl")
+            .args(["ts", "-reply", "-token_in", "-text", "-in"])
+            .arg(&token_file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        let line = text.lines().find(|l| l.starts_with("Time stamp:")).unwrap();
+        assert!(line.contains('.'), "no fractional seconds: {line}");
+    }
 
     // Refused: another CA, a changed note.
     let other = fs::read(tsa.pki("ca-other.pem")).unwrap();

@@ -2,7 +2,8 @@
 # Makes the PKI of the test time-stamp authority in DIR (created): an ECDSA P-256 CA with an
 # ECDSA TSA certificate, an RSA CA with an RSA TSA certificate, an unrelated CA, and the
 # `openssl ts -reply` configuration (tsa.cnf) with one section per TSA. The ECDSA TSA names
-# its certificate by ESSCertID (SHA-1, OpenSSL's default), the RSA one by ESSCertIDv2.
+# its certificate by ESSCertID (SHA-1, OpenSSL's default) and writes whole seconds; the RSA one
+# uses ESSCertIDv2 and writes genTime with milliseconds, as several public TSAs do.
 set -euo pipefail
 dir=${1:?usage: make_pki.sh DIR}
 mkdir -p "$dir"
@@ -41,7 +42,7 @@ tsa tsa-ec ca-ec "${ec[@]}"
 tsa tsa-rsa ca-rsa "${rsa[@]}"
 echo 01 > serial
 
-section() { # name cert key ess-alg
+section() { # name cert key ess-alg clock-precision-digits
   cat <<CNF
 [ $1 ]
 dir = $PWD
@@ -57,10 +58,11 @@ ordering = no
 tsa_name = no
 ess_cert_id_chain = no
 ess_cert_id_alg = $4
+clock_precision_digits = $5
 CNF
 }
 {
   printf '[ tsa ]\ndefault_tsa = tsa_ec\n'
-  section tsa_ec tsa-ec.pem tsa-ec.key sha1
-  section tsa_rsa tsa-rsa.pem tsa-rsa.key sha256
+  section tsa_ec tsa-ec.pem tsa-ec.key sha1 0
+  section tsa_rsa tsa-rsa.pem tsa-rsa.key sha256 3
 } > tsa.cnf

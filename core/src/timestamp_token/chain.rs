@@ -18,7 +18,7 @@ pub(super) fn parse_ca(ca_pem: &[u8]) -> Result<Certificate> {
 }
 
 /// Check `tsa` against `ca` at `at` (seconds since the Unix epoch, the token's genTime).
-pub(super) fn check_tsa_cert(tsa: &Certificate, ca: &Certificate, at: u64) -> Result<()> {
+pub(super) fn check_tsa_cert(tsa: &Certificate, ca: &Certificate, at: i128) -> Result<()> {
     let tbs = &tsa.tbs_certificate;
     if tbs.issuer != ca.tbs_certificate.subject {
         return Err(Error::verification(format!(
@@ -47,11 +47,11 @@ pub(super) fn check_tsa_cert(tsa: &Certificate, ca: &Certificate, at: u64) -> Re
     time_stamping_only(tsa)
 }
 
-fn valid_at(who: &str, cert: &Certificate, at: u64) -> Result<()> {
+fn valid_at(who: &str, cert: &Certificate, at: i128) -> Result<()> {
     let v = &cert.tbs_certificate.validity;
     let (from, to) = (
-        v.not_before.to_unix_duration().as_secs(),
-        v.not_after.to_unix_duration().as_secs(),
+        i128::from(v.not_before.to_unix_duration().as_secs()),
+        i128::from(v.not_after.to_unix_duration().as_secs()),
     );
     if at < from || at > to {
         return Err(Error::verification(format!(

@@ -8,7 +8,7 @@
 //!   the signed attributes (content type, message digest of the TSTInfo, ESSCertID or
 //!   ESSCertIDv2 naming the signer, `ess.rs`), the certificate's chain to the caller's CA, its
 //!   validity at the token's time and its critical timeStamping-only key usage (`chain.rs`),
-//!   and the message imprint.
+//!   and the message imprint (`tst_info.rs`: TSTInfo with genTime's fractional seconds).
 //!
 //! Tokens are DER bytes in and out and the attested time a [`Timestamp`], so bindings need
 //! no ASN.1 of their own. Tokens are kept per checkpoint by
@@ -18,6 +18,7 @@ mod chain;
 mod ess;
 mod request;
 mod signature;
+mod tst_info;
 mod verify;
 
 use serde_json::{json, Value};
@@ -32,7 +33,7 @@ pub use verify::verify_timestamp_token;
 /// What a valid token attests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttestedTime {
-    /// The TSA's genTime: the note existed no later than this (whole seconds).
+    /// The TSA's genTime: the note existed no later than this.
     pub time: Timestamp,
     /// The subject of the TSA certificate that signed the token.
     pub tsa: String,

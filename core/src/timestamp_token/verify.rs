@@ -9,12 +9,12 @@ use der::{Decode, Encode, Tag, Tagged};
 use sha2::{Digest, Sha256};
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 use x509_cert::Certificate;
-use x509_tsp::TstInfo;
 
 use super::chain::{check_tsa_cert, parse_ca};
 use super::ess::{SigningCertificate, SigningCertificateV2};
 use super::oids;
 use super::signature::verify_sha256;
+use super::tst_info::TstInfo;
 use super::AttestedTime;
 use crate::entry::Timestamp;
 use crate::error::{Error, Result};
@@ -86,8 +86,8 @@ pub(super) fn check_token(
         signer.signature.as_bytes(),
     )?;
 
-    let gen_secs = tst.gen_time.to_unix_duration().as_secs();
-    check_tsa_cert(cert, ca, gen_secs)?;
+    let gen_time = tst.gen_time.unix_nanos;
+    check_tsa_cert(cert, ca, gen_time.div_euclid(1_000_000_000))?;
     if tst.message_imprint.hash_algorithm.oid != oids::SHA256 {
         return Err(Error::verification(format!(
             "the token's message imprint uses hash {}, not SHA-256",
@@ -106,9 +106,8 @@ pub(super) fn check_token(
             ));
         }
     }
-    let nanos = i128::from(gen_secs) * 1_000_000_000;
     Ok(AttestedTime {
-        time: Timestamp::from_unix_nanos(nanos),
+        time: Timestamp::from_unix_nanos(gen_time),
         tsa: cert.tbs_certificate.subject.to_string(),
         serial: hex::encode(tst.serial_number.as_bytes()),
         policy: tst.policy.to_string(),
