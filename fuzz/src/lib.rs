@@ -14,6 +14,7 @@ pub mod note;
 pub mod proof_json;
 pub mod proof_structured;
 pub mod reference;
+pub mod timestamp_token;
 
 /// A fuzz target: takes any bytes, panics only on a broken promise.
 pub type Target = fn(&[u8]);
@@ -26,6 +27,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("keys", keys::run),
     ("entry", entry::run),
     ("ledger_model", ledger_model::run),
+    ("timestamp_token", timestamp_token::run),
 ];
 
 /// The target called `name`.
