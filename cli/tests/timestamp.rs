@@ -357,6 +357,30 @@ fn a_failing_tsa_stores_nothing() {
         "{}",
         slow.stderr
     );
+    // While a request waits on the TSA, the ledger is not locked: another process appends.
+    let mut waiting = Command::new(BIN)
+        .args(["timestamp", &path, "--tsa", &tsa.url("slow"), "--tsa-ca"])
+        .arg(&ca)
+        .args(["--timeout", "5"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    sleep(Duration::from_millis(500));
+    let entry = dir.path().join("during.json");
+    fs::write(
+        &entry,
+        r#"{"actor":{"id":"bob"},"action":"deploy.started","subject":{"type":"service","id":"api"}}"#,
+    )
+    .unwrap();
+    let appended = Instant::now();
+    run(&["append", &path, entry.to_str().unwrap()]).expect(0);
+    assert!(appended.elapsed() < Duration::from_secs(3));
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "the request should still be waiting on the TSA"
+    );
+    assert_eq!(waiting.wait().unwrap().code(), Some(3));
     // A port nothing listens on: bind one, note it, and free it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
