@@ -330,6 +330,24 @@ fn a_token_is_for_its_checkpoint_only() {
     verify_timestamp_token(&token, second.as_bytes(), &ca_pem).unwrap();
     let e = verify_timestamp_token(&token, first.as_bytes(), &ca_pem).unwrap_err();
     assert_eq!(e.code(), ErrorCode::VerificationFailed, "{e}");
+    // `verify` checks each kept token against its checkpoint's note: one moved to another
+    // checkpoint, or kept for none, is found.
+    run(&["verify", &path]).expect(0);
+    let tamper = |seq: u64, token: &[u8]| {
+        trailseal::storage::tamper::edit(Path::new(&path), |t| {
+            t.set_checkpoint_timestamp(seq, token)
+        })
+        .unwrap()
+    };
+    tamper(0, &token);
+    let moved = run(&["verify", &path]).expect(1);
+    assert!(
+        moved.stderr.contains("time-stamp token of checkpoint 0"),
+        "{}",
+        moved.stderr
+    );
+    tamper(0, b"not a token");
+    run(&["verify", &path]).expect(1);
     // A checkpoint number the ledger does not keep is refused before any request.
     stamp(&path, &tsa.url("ec"), &ca, &["--checkpoint", "7"]).expect(2);
 }

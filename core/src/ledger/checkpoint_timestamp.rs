@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use crate::error::{guarded, Error, Result};
 use crate::note::Signer;
-use crate::storage::StoredCheckpoint;
-use crate::timestamp_token::{request_timestamp, AttestedTime};
+use crate::storage::{Reader, StoredCheckpoint};
+use crate::timestamp_token::{imprint_matches, request_timestamp, AttestedTime};
 
 use super::Ledger;
 
@@ -76,6 +76,33 @@ impl Ledger {
     /// The time-stamp token (DER) stored for kept checkpoint number `seq`, if any.
     pub fn checkpoint_timestamp(&self, seq: u64) -> Result<Option<Vec<u8>>> {
         guarded(|| self.snapshot()?.0.checkpoint_timestamp(seq))
+    }
+
+    /// `verify`'s check of the stored tokens, as far as the ledger alone can go (the CA is
+    /// the caller's): each names a kept checkpoint, parses as a time-stamp token, and
+    /// time-stamps that checkpoint's note. A token moved to another checkpoint fails here.
+    pub(super) fn verify_stored_timestamps(&self, reader: &Reader) -> Result<()> {
+        let kept = reader.checkpoints()?;
+        for (seq, token) in reader.checkpoint_timestamps()? {
+            let tampered = |detail: String| Error::Tampered {
+                location: format!("time-stamp token of checkpoint {seq}"),
+                detail,
+            };
+            let cp = usize::try_from(seq)
+                .ok()
+                .and_then(|i| kept.get(i))
+                .ok_or_else(|| tampered("there is no such kept checkpoint".into()))?;
+            match imprint_matches(&token, cp.note.as_bytes()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(tampered(
+                        "it time-stamps other bytes than the checkpoint's note".into(),
+                    ))
+                }
+                Err(e) => return Err(tampered(e.to_string())),
+            }
+        }
+        Ok(())
     }
 
     /// The token kept for the newest kept checkpoint whose note is `note`, if any (an

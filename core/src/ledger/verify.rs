@@ -1,4 +1,5 @@
-//! Whole-ledger verification: every leaf, node, tile, id and kept checkpoint re-checked.
+//! Whole-ledger verification: every leaf, node, tile, id and kept checkpoint re-checked (and
+//! each kept time-stamp token against its checkpoint's note).
 
 use std::sync::atomic::Ordering;
 
@@ -199,6 +200,7 @@ impl Ledger {
                 });
             }
             let checkpoints = self.verify_stored_checkpoints(&reader, state.size)?;
+            self.verify_stored_timestamps(&reader)?;
             ids.outcome(ids_held)?;
             let mut postings = postings?;
             if opts.indexes && entries {

@@ -252,6 +252,11 @@ impl Reader {
         super::timestamps::get(&self.txn, seq)
     }
 
+    /// Every stored time-stamp token with its checkpoint's sequence number, in order.
+    pub fn checkpoint_timestamps(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        super::timestamps::all(&self.txn)
+    }
+
     /// Leaves `first..end` as `(index, bytes)`, in order.
     pub fn scan_leaf_range(
         &self,

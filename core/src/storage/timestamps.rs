@@ -27,11 +27,30 @@ pub(super) fn put(txn: &WriteTransaction, rows: &[(u64, Vec<u8>)]) -> Result<()>
 
 /// The token of checkpoint `seq`, if one was stored.
 pub(super) fn get(txn: &ReadTransaction, seq: u64) -> Result<Option<Vec<u8>>> {
-    let t = match txn.open_table(CHECKPOINT_TIMESTAMPS) {
-        Ok(t) => t,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(storage_err(e)),
+    let Some(t) = open(txn)? else {
+        return Ok(None);
     };
     let row = t.get(seq).map_err(storage_err)?;
     Ok(row.map(|v| v.value().to_vec()))
+}
+
+/// Every stored token with its checkpoint's sequence number, in order.
+pub(super) fn all(txn: &ReadTransaction) -> Result<Vec<(u64, Vec<u8>)>> {
+    let Some(t) = open(txn)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for row in t.iter().map_err(storage_err)? {
+        let (k, v) = row.map_err(storage_err)?;
+        out.push((k.value(), v.value().to_vec()));
+    }
+    Ok(out)
+}
+
+fn open(txn: &ReadTransaction) -> Result<Option<redb::ReadOnlyTable<u64, &'static [u8]>>> {
+    match txn.open_table(CHECKPOINT_TIMESTAMPS) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(storage_err(e)),
+    }
 }

@@ -28,6 +28,7 @@ use crate::entry::Timestamp;
 pub use request::{
     request_timestamp, verify_timestamp_response, GrantedToken, DEFAULT_TSA_TIMEOUT,
 };
+pub(crate) use verify::imprint_matches;
 pub use verify::verify_timestamp_token;
 
 /// What a valid token attests.

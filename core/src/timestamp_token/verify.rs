@@ -37,13 +37,8 @@ fn malformed(reason: impl std::fmt::Display) -> Error {
     Error::malformed("time-stamp token", reason.to_string())
 }
 
-/// The checks, with the request's nonce when the caller has one.
-pub(super) fn check_token(
-    token_der: &[u8],
-    digest: &[u8; 32],
-    ca: &Certificate,
-    nonce: Option<&[u8]>,
-) -> Result<AttestedTime> {
+/// The SignedData of a token, its encapsulated TSTInfo's DER, and that TSTInfo decoded.
+fn open_token(token_der: &[u8]) -> Result<(SignedData, Vec<u8>, TstInfo)> {
     let info = ContentInfo::from_der(token_der).map_err(malformed)?;
     if info.content_type != oids::SIGNED_DATA {
         return Err(malformed(format!(
@@ -59,13 +54,36 @@ pub(super) fn check_token(
             encap.econtent_type
         )));
     }
-    let econtent = encap
+    let tst_der = encap
         .econtent
         .as_ref()
         .filter(|e| e.tag() == Tag::OctetString)
-        .ok_or_else(|| malformed("no encapsulated TSTInfo"))?;
-    let tst_der = econtent.value();
-    let tst = TstInfo::from_der(tst_der).map_err(malformed)?;
+        .ok_or_else(|| malformed("no encapsulated TSTInfo"))?
+        .value()
+        .to_vec();
+    let tst = TstInfo::from_der(&tst_der).map_err(malformed)?;
+    Ok((sd, tst_der, tst))
+}
+
+/// Whether `token_der` parses as a time-stamp token whose message imprint is the SHA-256 of
+/// `note_bytes`. No signature or certificate is checked (that needs the CA): this is what a
+/// ledger can check of its stored tokens on its own, and it catches a token moved to
+/// another checkpoint.
+pub(crate) fn imprint_matches(token_der: &[u8], note_bytes: &[u8]) -> Result<bool> {
+    let (_, _, tst) = open_token(token_der)?;
+    Ok(tst.message_imprint.hash_algorithm.oid == oids::SHA256
+        && tst.message_imprint.hashed_message.as_bytes() == Sha256::digest(note_bytes).as_slice())
+}
+
+/// The checks, with the request's nonce when the caller has one.
+pub(super) fn check_token(
+    token_der: &[u8],
+    digest: &[u8; 32],
+    ca: &Certificate,
+    nonce: Option<&[u8]>,
+) -> Result<AttestedTime> {
+    let (sd, tst_der, tst) = open_token(token_der)?;
+    let tst_der = tst_der.as_slice();
 
     let signer = match sd.signer_infos.0.as_slice() {
         [one] => one,
