@@ -220,6 +220,11 @@ fn end_to_end(kind: &str) {
     let note = out["note"].as_str().unwrap().to_owned();
     let token = fs::read(&token_file).unwrap();
     assert_eq!(stored_token(&path, 0).as_deref(), Some(token.as_slice()));
+    assert_eq!(out["requested"], true);
+    // Asked again, the checkpoint keeps the token it has (the earlier time): no request.
+    let again = stamp(&path, &tsa.url(kind), &ca_path, &[]).expect(0).json();
+    assert_eq!(again["requested"], false);
+    assert_eq!(again["token"], out["token"]);
 
     // Checked by the library and by openssl.
     let ca_pem = fs::read(&ca_path).unwrap();

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use crate::error::{guarded, Error, Result};
 use crate::note::Signer;
 use crate::storage::{Reader, StoredCheckpoint};
-use crate::timestamp_token::{imprint_matches, request_timestamp, AttestedTime};
+use crate::timestamp_token::{
+    imprint_matches, request_timestamp, verify_timestamp_token, AttestedTime,
+};
 
 use super::Ledger;
 
@@ -23,16 +25,20 @@ pub struct TimestampedCheckpoint {
     pub token: Vec<u8>,
     /// What the token attests.
     pub attested: AttestedTime,
+    /// Whether the token was requested now; false when the checkpoint already had one that
+    /// checks out under the CA given, which is kept (it attests the earlier time).
+    pub requested: bool,
 }
 
 impl TimestampedCheckpoint {
-    /// `{"checkpoint": seq, "size", "attested": {...}, "token": <base64>}`
+    /// `{"checkpoint": seq, "size", "attested": {...}, "requested", "token": <base64>}`
     pub fn to_json(&self) -> Value {
         use base64::Engine as _;
         json!({
             "checkpoint": self.seq,
             "size": self.checkpoint.size,
             "attested": self.attested.to_json(),
+            "requested": self.requested,
             "token": base64::engine::general_purpose::STANDARD.encode(&self.token),
         })
     }
@@ -42,10 +48,12 @@ impl Ledger {
     /// Have the time-stamp authority at `tsa_url` time-stamp a kept checkpoint (number `seq`,
     /// else the latest kept one, else one signed now by `signer`), check the token against
     /// the CA certificate in `ca_pem` (see [`crate::timestamp_token`]), and store it beside
-    /// the checkpoint, replacing an earlier one. The request runs with no lock held: the
-    /// checkpoint is read (or signed) first and the token stored after, in a short write of
-    /// its own, so a slow TSA never stalls appends. Nothing is stored unless every check
-    /// passed.
+    /// the checkpoint. A checkpoint that already has a token valid under `ca_pem` keeps it
+    /// and no request is made (an earlier time is the stronger claim); one whose token is not
+    /// valid under `ca_pem` (another TSA's) gets the new token in its place. The request runs
+    /// with no lock held: the checkpoint is read (or signed) first and the token stored
+    /// after, in a short write of its own, so a slow TSA never stalls appends. Nothing is
+    /// stored unless every check passed.
     pub fn timestamp_checkpoint(
         &self,
         tsa_url: &str,
@@ -57,6 +65,19 @@ impl Ledger {
         guarded(|| {
             self.writable()?;
             let (seq, checkpoint) = self.checkpoint_to_stamp(seq, signer)?;
+            if let Some(token) = self.checkpoint_timestamp(seq)? {
+                if let Ok(attested) =
+                    verify_timestamp_token(&token, checkpoint.note.as_bytes(), ca_pem)
+                {
+                    return Ok(TimestampedCheckpoint {
+                        seq,
+                        checkpoint,
+                        token,
+                        attested,
+                        requested: false,
+                    });
+                }
+            }
             let granted = request_timestamp(tsa_url, ca_pem, checkpoint.note.as_bytes(), timeout)?;
             let mut guard = self.lock()?;
             self.recover(&mut guard)?;
@@ -69,6 +90,7 @@ impl Ledger {
                 checkpoint,
                 token: granted.token,
                 attested: granted.attested,
+                requested: true,
             })
         })
     }
