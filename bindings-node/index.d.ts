@@ -379,6 +379,45 @@ export type BundleOptions =
   | { checkpoint: string; verifierKey: string; signer?: never }
 
 /** What `verifyBundle` proved (what `trailseal verify-bundle --json` prints). */
+/** What a valid RFC 3161 time-stamp token attests. */
+export interface AttestedTime {
+  /** The TSA's genTime (RFC 3339, UTC): the note existed no later than this. */
+  time: string
+  /** The subject of the TSA certificate that signed the token. */
+  tsa: string
+  /** The token's serial number, lowercase hex. */
+  serial: string
+  /** The TSA policy OID. */
+  policy: string
+}
+
+/** What `timestampCheckpoint` did. */
+export interface TimestampedCheckpoint {
+  /** The checkpoint's sequence number among the kept ones (0 is the first). */
+  checkpoint: number
+  size: number
+  attested: AttestedTime
+  /** False when the checkpoint already had a token valid under the CA (kept, no request). */
+  requested: boolean
+  /** The DER token, base64. */
+  token: string
+}
+
+/** Options of `timestampCheckpoint`. */
+export interface TimestampOptions {
+  /** The kept checkpoint's sequence number (default: the latest kept). */
+  checkpoint?: number | bigint
+  /** Signs a checkpoint when none is kept. */
+  signer?: Signer
+  /** How long to wait for the TSA, connection included (default 30). */
+  timeoutSeconds?: number
+}
+
+/** A bundle report with its checked time-stamp token. */
+export interface TimedBundleReport extends BundleReport {
+  attested: AttestedTime
+}
+
 export interface BundleReport {
   ok: true
   origin: string
@@ -639,6 +678,19 @@ export declare class Ledger {
    * ledger whose tree is not SHA-256.
    */
   witness(signer: Signer, witnesses: Array<[string, string]>, options?: { quorum?: number; timeout?: number }): Promise<Record<string, unknown>>
+  /**
+   * Have the RFC 3161 time-stamp authority at `tsaUrl` time-stamp a kept checkpoint
+   * (`options.checkpoint`, else the latest kept, else one signed now by `options.signer`),
+   * check the token against the CA certificate `tsaCa` (PEM) and keep it beside the
+   * checkpoint. Runs off the JS thread; the ledger is not locked while the TSA answers (at
+   * most `options.timeoutSeconds`, default 30). Resolves with `{checkpoint, size, attested:
+   * {time, tsa, serial, policy}, requested, token}` (token in base64); a checkpoint that
+   * already has a token valid under the CA keeps it (`requested` false). A TSA that fails
+   * rejects with `io`; a token that does not check out, `verification_failed`.
+   */
+  timestampCheckpoint(tsaUrl: string, tsaCa: string | Uint8Array, options?: TimestampOptions): Promise<TimestampedCheckpoint>
+  /** The time-stamp token (DER) kept for checkpoint number `seq`, or null. */
+  checkpointTimestamp(seq: number | bigint): Buffer | null
   /** Every checkpoint this ledger signed, oldest first: `{size, note, verifier_key}`. */
   checkpoints(): StoredCheckpoint[]
   /**
@@ -766,6 +818,12 @@ export interface SignerInfo {
 export declare function verifyBundle(bundle: string | Uint8Array, verifierKey: string): BundleReport
 
 /**
+ * `verifyBundle`, and the bundle's time-stamp token checked against the CA certificate
+ * `tsaCa` (PEM): the report also carries `attested`. A bundle without a token fails.
+ */
+export declare function verifyBundleWithTsa(bundle: string | Uint8Array, verifierKey: string, tsaCa: string | Uint8Array): TimedBundleReport
+
+/**
  * Open a signed checkpoint note with the verifier key `verifierKey` and return what it
  * commits to. Throws `verification_failed` if the signature does not check out, `malformed`
  * if the note or key does not parse. Checking that `origin` is the log you expect is yours.
@@ -800,3 +858,10 @@ export declare function verifyCosigned(note: string, verifierKey: string, witnes
  * if not.
  */
 export declare function verifyInclusion(proof: InclusionProof | InclusionProofInput | string, leaf?: Uint8Array | string | Entry | null, options?: VerifyOptions): void
+
+/**
+ * Check an RFC 3161 time-stamp token (DER) as a time-stamp of `note` (the checkpoint note)
+ * by a TSA under the CA certificate `tsaCa` (PEM), offline. Returns what it attests:
+ * `{time, tsa, serial, policy}`; throws `verification_failed` or `malformed`.
+ */
+export declare function verifyTimestampToken(token: Uint8Array, note: string | Uint8Array, tsaCa: string | Uint8Array): AttestedTime

@@ -379,6 +379,45 @@ export type BundleOptions =
   | { checkpoint: string; verifierKey: string; signer?: never }
 
 /** What `verifyBundle` proved (what `trailseal verify-bundle --json` prints). */
+/** What a valid RFC 3161 time-stamp token attests. */
+export interface AttestedTime {
+  /** The TSA's genTime (RFC 3339, UTC): the note existed no later than this. */
+  time: string
+  /** The subject of the TSA certificate that signed the token. */
+  tsa: string
+  /** The token's serial number, lowercase hex. */
+  serial: string
+  /** The TSA policy OID. */
+  policy: string
+}
+
+/** What `timestampCheckpoint` did. */
+export interface TimestampedCheckpoint {
+  /** The checkpoint's sequence number among the kept ones (0 is the first). */
+  checkpoint: number
+  size: number
+  attested: AttestedTime
+  /** False when the checkpoint already had a token valid under the CA (kept, no request). */
+  requested: boolean
+  /** The DER token, base64. */
+  token: string
+}
+
+/** Options of `timestampCheckpoint`. */
+export interface TimestampOptions {
+  /** The kept checkpoint's sequence number (default: the latest kept). */
+  checkpoint?: number | bigint
+  /** Signs a checkpoint when none is kept. */
+  signer?: Signer
+  /** How long to wait for the TSA, connection included (default 30). */
+  timeoutSeconds?: number
+}
+
+/** A bundle report with its checked time-stamp token. */
+export interface TimedBundleReport extends BundleReport {
+  attested: AttestedTime
+}
+
 export interface BundleReport {
   ok: true
   origin: string

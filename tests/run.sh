@@ -8,6 +8,10 @@ step "format"
 cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+step "time-stamp authority for cli/tests/timestamp.rs (openssl ts -reply behind tests/tsa/server.py)"
+command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
+command -v python3 >/dev/null
+export TRAILSEAL_TSA_TESTS=1
 step "rust tests (unit, vectors, properties, ledger, tampering, CLI, crash)"
 cargo test --workspace
 step "Go's sumdb/tlog and sumdb/note accept trailseal's output"

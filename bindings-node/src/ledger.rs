@@ -517,6 +517,63 @@ impl Ledger {
         })
     }
 
+    /// Have the RFC 3161 time-stamp authority at `tsaUrl` time-stamp a kept checkpoint
+    /// (`options.checkpoint`, else the latest kept, else one signed now by `options.signer`),
+    /// check the token against the CA certificate `tsaCa` (PEM) and keep it beside the
+    /// checkpoint. Runs off the JS thread; the ledger is not locked while the TSA answers (at
+    /// most `options.timeoutSeconds`, default 30). Resolves with `{checkpoint, size, attested:
+    /// {time, tsa, serial, policy}, requested, token}` (token in base64); a checkpoint that
+    /// already has a token valid under the CA keeps it (`requested` false). A TSA that fails
+    /// rejects with `io`; a token that does not check out, `verification_failed`.
+    #[napi(
+        js_name = "timestampCheckpoint",
+        ts_args_type = "tsaUrl: string, tsaCa: string | Uint8Array, options?: TimestampOptions",
+        ts_return_type = "Promise<TimestampedCheckpoint>"
+    )]
+    pub fn timestamp_checkpoint(
+        &self,
+        env: Env,
+        tsa_url: Unknown<'_>,
+        tsa_ca: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> AsyncTask<Job<Json>> {
+        let args = (|| -> Result<_, Error> {
+            let url = string(&tsa_url, "tsaUrl")?;
+            let ca = bytes(&tsa_ca, "tsaCa")?;
+            let (mut seq, mut signer) = (None, None);
+            let mut timeout = trailseal::timestamp_token::DEFAULT_TSA_TIMEOUT;
+            let allowed = ["checkpoint", "signer", "timeoutSeconds"];
+            for (key, v) in convert::options(options, "options", &allowed)? {
+                match key.as_str() {
+                    "checkpoint" => seq = Some(u64_arg(&v, "options.checkpoint")?),
+                    "signer" => signer = Some(signer_arg(&env, &v)?),
+                    "timeoutSeconds" => {
+                        let secs = convert::number(&v, "options.timeoutSeconds")?;
+                        timeout = Duration::try_from_secs_f64(secs)
+                            .ok()
+                            .filter(|d| !d.is_zero())
+                            .ok_or_else(|| {
+                                bad_arg("options.timeoutSeconds must be a positive number")
+                            })?;
+                    }
+                    _ => unreachable!("options() only returns allowed keys"),
+                }
+            }
+            Ok((url, ca, seq, signer, timeout))
+        })();
+        self.job(args, |l, (url, ca, seq, signer, timeout)| {
+            let done = l.timestamp_checkpoint(&url, &ca, seq, signer.as_ref(), timeout)?;
+            Ok(Json::of(&done.to_json()))
+        })
+    }
+
+    /// The time-stamp token (DER) kept for checkpoint number `seq`, or null.
+    #[napi(js_name = "checkpointTimestamp", ts_args_type = "seq: number | bigint")]
+    pub fn checkpoint_timestamp(&self, env: Env, seq: Unknown<'_>) -> napi::Result<Option<Buffer>> {
+        self.now(&env, |l| l.checkpoint_timestamp(u64_arg(&seq, "seq")?))
+            .map(|t| t.map(convert::buffer))
+    }
+
     /// Every checkpoint this ledger signed, oldest first: `{size, note, verifier_key}`.
     #[napi(ts_return_type = "StoredCheckpoint[]")]
     pub fn checkpoints(&self, env: Env) -> napi::Result<Json> {

@@ -4,7 +4,8 @@
 //! verify, close, and the auditor's questions: query, trace, why, gate, recordGate, bundle,
 //! report; capture: recordCi, importGit, importEvents), `Signer` (checkpoint keys),
 //! `detectCi`, and the ledger-free checks `verifyInclusion`, `verifyConsistency`,
-//! `verifyCheckpoint` and `verifyBundle`. Results are the core's JSON
+//! `verifyCheckpoint`, `verifyBundle`, and for trusted time `verifyTimestampToken` and
+//! `verifyBundleWithTsa` (`timestamp.rs`). Results are the core's JSON
 //! forms (`types.rs`). Every error is an `Error` whose `code` is the core's error code string
 //! (`error.rs`).
 
@@ -15,6 +16,7 @@ mod ledger;
 mod questions;
 mod signer;
 mod task;
+pub mod timestamp;
 mod types;
 
 use napi::bindgen_prelude::{JsValue, Unknown};

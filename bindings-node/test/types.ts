@@ -6,9 +6,12 @@ import {
   detectCi,
   errorCodes,
   verifyBundle,
+  verifyBundleWithTsa,
   verifyCheckpoint,
   verifyConsistency,
   verifyInclusion,
+  verifyTimestampToken,
+  type AttestedTime,
   type BundleReport,
   type Checkpoint,
   type CiContext,
@@ -28,6 +31,8 @@ import {
   type QueryPage,
   type Receipt,
   type Report,
+  type TimedBundleReport,
+  type TimestampedCheckpoint,
   type Sharing,
   type StoredCheckpoint,
   type Trace,
@@ -198,6 +203,20 @@ async function main(): Promise<void> {
   await ledger.proveInclusion(0).then(() => {})
   void [mode, readOnly, rs, leafHash, time, v, root, cp, stored, storedKey, ext, checked, kind, hash, again, codes, wrong]
   void [firstEntry, linked, rule, passed, recorded, inTree, median, breakGlass]
+
+  // Trusted time (RFC 3161).
+  const stamped: TimestampedCheckpoint = await ledger.timestampCheckpoint('http://tsa', 'PEM', {
+    checkpoint: 0,
+    signer,
+    timeoutSeconds: 5,
+  })
+  const token: Buffer | null = ledger.checkpointTimestamp(stamped.checkpoint)
+  const at: AttestedTime = verifyTimestampToken(token ?? new Uint8Array(), 'note', 'PEM')
+  const timed: TimedBundleReport = verifyBundleWithTsa('{}', signer.verifierKey, Buffer.from('PEM'))
+  const when: string = timed.attested.time
+  // @ts-expect-error: the options object has no such key
+  await ledger.timestampCheckpoint('http://tsa', 'PEM', { timeout: 5 })
+  void [at, when]
 }
 
 void main

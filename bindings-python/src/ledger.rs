@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -420,6 +420,49 @@ impl PyLedger {
             Ok(l.witness(s, &specs, quorum, timeout)?.to_json())
         })?;
         value_to_py(py, &report)
+    }
+
+    /// Have the RFC 3161 time-stamp authority at `tsa_url` time-stamp a kept checkpoint
+    /// (number `checkpoint`, else the latest kept, else one signed now by `signer`), check the
+    /// token against the CA certificate `tsa_ca` (PEM, str or bytes) and keep it beside the
+    /// checkpoint. The GIL and the ledger's lock are released while the TSA answers (at most
+    /// `timeout` seconds). Returns `{"checkpoint", "size", "attested": {"time", "tsa",
+    /// "serial", "policy"}, "requested", "token"}` (token in base64); a checkpoint that
+    /// already has a token valid under the CA keeps it (`requested` False). A TSA that fails
+    /// raises IoError; a token that does not check out, VerificationError.
+    #[pyo3(signature = (tsa_url, tsa_ca, checkpoint = None, signer = None, timeout = 30.0))]
+    fn timestamp_checkpoint<'py>(
+        &self,
+        py: Python<'py>,
+        tsa_url: &str,
+        tsa_ca: &Bound<'py, PyAny>,
+        checkpoint: Option<u64>,
+        signer: Option<&Bound<'py, PySigner>>,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let ca = crate::timestamp::pem_or_bytes(tsa_ca, "tsa_ca")?;
+        let timeout = Duration::try_from_secs_f64(timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| PyValueError::new_err("timeout is a positive number of seconds"))?;
+        let s = signer.map(|s| &s.get().inner);
+        let r = self.run(py, |l| {
+            Ok(
+                l.timestamp_checkpoint(tsa_url, &ca, checkpoint, s, timeout)?
+                    .to_json(),
+            )
+        })?;
+        value_to_py(py, &r)
+    }
+
+    /// The time-stamp token (DER) kept for checkpoint number `seq`, or None.
+    fn checkpoint_timestamp<'py>(
+        &self,
+        py: Python<'py>,
+        seq: u64,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let t = self.run(py, |l| l.checkpoint_timestamp(seq))?;
+        Ok(t.map(|t| PyBytes::new(py, &t)))
     }
 
     /// Entries matching every given filter (AND), one page, newest first by default:

@@ -23,6 +23,7 @@ mod ledger;
 mod questions;
 mod receipt;
 mod signer;
+mod timestamp;
 mod verify;
 
 use pyo3::prelude::*;
@@ -53,6 +54,9 @@ mod _trailseal {
     use crate::verify::{
         verify_bundle, verify_checkpoint, verify_consistency, verify_cosigned, verify_inclusion,
     };
+
+    #[pymodule_export]
+    use crate::timestamp::{verify_bundle_with_tsa, verify_timestamp_token};
 
     #[pymodule_export]
     use crate::{checkpoint::PyCheckpoint, ledger::PyLedger, receipt::PyReceipt, signer::PySigner};

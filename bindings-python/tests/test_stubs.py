@@ -28,8 +28,10 @@ def stub_tree() -> ast.Module:
 def is_typing_helper(node: ast.stmt) -> bool:
     """Private names that exist only for type checkers (aliases, TypedDicts)."""
     if isinstance(node, ast.ClassDef):
+        # A TypedDict, or one extending another private one.
         return node.name.startswith("_") and any(
-            isinstance(b, ast.Name) and b.id == "TypedDict" for b in node.bases
+            isinstance(b, ast.Name) and (b.id == "TypedDict" or b.id.startswith("_"))
+            for b in node.bases
         )
     if isinstance(node, ast.Assign):
         return all(isinstance(t, ast.Name) and t.id.startswith("_") for t in node.targets)

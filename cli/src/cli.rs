@@ -13,6 +13,7 @@ use crate::capture;
 use crate::error::{usage, Res};
 use crate::follow::FollowArgs;
 use crate::questions::{BundleArgs, QueryArgs};
+use crate::timestamp::TimestampArgs;
 use crate::witness::{PolicyArgs, WitnessArgs};
 
 /// The whole command line: the global flags and one command.
@@ -105,6 +106,10 @@ pub enum Command {
         #[arg(long)]
         size: Option<u64>,
     },
+    /// Have a time-stamp authority (RFC 3161) attest the time of a kept checkpoint (the
+    /// latest, or --checkpoint N; one is signed if none is kept), check its token against
+    /// --tsa-ca, and keep the token beside the checkpoint. Prints what it attests.
+    Timestamp(TimestampArgs),
     /// Print an inclusion or consistency proof (SPEC JSON).
     Prove {
         #[command(subcommand)]
@@ -209,6 +214,10 @@ pub enum Command {
         /// Verifier key string, or a file holding it.
         #[arg(long, value_name = "VKEY")]
         vkey: String,
+        /// Also check the bundle's time-stamp token against this CA certificate (PEM) and
+        /// print the time it attests; a bundle without a token then fails.
+        #[arg(long = "tsa-ca", value_name = "PEM")]
+        tsa_ca: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,

@@ -26,6 +26,7 @@ mod proofs;
 mod questions;
 mod render;
 mod show;
+mod timestamp;
 mod verify;
 mod witness;
 
@@ -79,6 +80,7 @@ fn run(cli: Cli) -> Res {
         Command::Checkpoint { ledger, key, size } => {
             proofs::checkpoint(open_ledger(&ledger, &open)?, &ledger, key, size)
         }
+        Command::Timestamp(args) => timestamp::timestamp(open_ledger(&args.ledger, &open)?, &args),
         Command::Prove { which } => proofs::prove(which, &read),
         Command::Verify {
             ledger,
@@ -161,9 +163,10 @@ fn run(cli: Cli) -> Res {
         Command::VerifyBundle {
             file,
             vkey,
+            tsa_ca,
             json,
             witnesses,
-        } => verify::verify_bundle(&file, &vkey, json, witnesses.policy()?),
+        } => verify::verify_bundle(&file, &vkey, tsa_ca.as_deref(), json, witnesses.policy()?),
         Command::Witness(args) => {
             witness::witness(open_ledger(&args.ledger, &open)?, &args.ledger, &args)
         }

@@ -50,11 +50,23 @@ pub fn verify(
     emit_line(&report?.to_json())
 }
 
-/// Check an evidence bundle with nothing but the verifier key, and list what it proves.
-pub fn verify_bundle(file: &Path, vkey: &str, json: bool, policy: Option<Policy>) -> Res {
+/// Check an evidence bundle with nothing but the verifier key (and, given `tsa_ca`, its
+/// time-stamp token against that CA), and list what it proves.
+pub fn verify_bundle(
+    file: &Path,
+    vkey: &str,
+    tsa_ca: Option<&Path>,
+    json: bool,
+    policy: Option<Policy>,
+) -> Res {
     let verifier = read_verifier(vkey)?;
     let bytes = read_bytes(file)?;
-    let report = trailseal::evidence::verify_bundle_bytes(&bytes, &verifier)?;
+    let report = match tsa_ca {
+        Some(ca) => {
+            trailseal::evidence::verify_bundle_with_tsa(&bytes, &verifier, &read_bytes(ca)?)?
+        }
+        None => trailseal::evidence::verify_bundle_bytes(&bytes, &verifier)?,
+    };
     // The bundle verified, so it is UTF-8 and parses; its checkpoint is then held to the
     // policy.
     let cosigned = match &policy {
@@ -83,6 +95,12 @@ pub fn verify_bundle(file: &Path, vkey: &str, json: bool, policy: Option<Policy>
     if let Some(c) = &cosigned {
         let names: Vec<&str> = c.cosignatures.iter().map(|c| c.name.as_str()).collect();
         text.push_str(&format!("  cosigned by: {}\n", names.join(", ")));
+    }
+    if let Some(a) = &report.attested {
+        text.push_str(&format!(
+            "  checkpoint time-stamped at {} by {} (serial {})\n",
+            a.time, a.tsa, a.serial
+        ));
     }
     for f in &report.entries {
         text.push_str(&format!("  {}\n", node_line(f.index, &f.entry)));

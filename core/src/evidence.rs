@@ -12,6 +12,7 @@
 //!   "root": "<hex>",
 //!   "key_name": "example.com/payments/audit",
 //!   "checkpoint": "<the signed checkpoint note>",
+//!   "checkpoint_timestamp": "<base64 RFC 3161 token over the note, when the ledger has one>",
 //!   "entries": [
 //!     {
 //!       "index": 14,
@@ -47,6 +48,7 @@ use crate::note::{Note, Signer, Verifier};
 use crate::proof::InclusionProof;
 use crate::proof_check::Outside;
 use crate::query::{Found, Order, Query};
+use crate::timestamp_token::{verify_timestamp_token, AttestedTime};
 
 /// The `format` value of this version.
 pub const FORMAT: &str = "trailseal-bundle/1";
@@ -64,6 +66,9 @@ const TOP_FIELDS: [&str; 8] = [
     "checkpoint",
     "entries",
 ];
+/// Top-level fields a bundle may lack: the time-stamp token exists only for checkpoints a
+/// time-stamp authority stamped.
+const OPTIONAL_TOP_FIELDS: [&str; 1] = ["checkpoint_timestamp"];
 const ENTRY_FIELDS: [&str; 4] = ["index", "leaf_hash", "path", "entry"];
 
 /// One entry of a bundle, as recorded, with its audit path.
@@ -94,6 +99,8 @@ pub struct Bundle {
     pub key_name: String,
     /// The signed checkpoint note (C2SP).
     pub checkpoint: String,
+    /// The RFC 3161 time-stamp token (DER) the ledger kept for that note, if any.
+    pub checkpoint_timestamp: Option<Vec<u8>>,
     /// The entries, in ascending index order.
     pub entries: Vec<BundleEntry>,
 }
@@ -231,12 +238,16 @@ pub struct BundleReport {
     pub key_name: String,
     /// Every entry, proven to be in the log at `index`.
     pub entries: Vec<Found>,
+    /// The time the bundle's time-stamp token attests, when it was checked
+    /// ([`verify_bundle_with_tsa`]).
+    pub attested: Option<AttestedTime>,
 }
 
 impl BundleReport {
-    /// `{"ok": true, "origin", "hash", "tree_size", "root", "key_name", "entries": [{"index", "entry"}]}`
+    /// `{"ok": true, "origin", "hash", "tree_size", "root", "key_name", "entries": [{"index",
+    /// "entry"}]}`, and `"attested"` ([`AttestedTime::to_json`]) when a token was checked.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "ok": true,
             "origin": self.origin,
             "hash": self.hash.name(),
@@ -244,7 +255,11 @@ impl BundleReport {
             "root": merkle::to_hex(&self.root),
             "key_name": self.key_name,
             "entries": self.entries.iter().map(Found::to_json).collect::<Vec<_>>(),
-        })
+        });
+        if let Some(a) = &self.attested {
+            v["attested"] = a.to_json();
+        }
+        v
     }
 }
 
@@ -269,6 +284,12 @@ impl Bundle {
         ));
         s.push_str(&format!("  \"key_name\": {},\n", js(&self.key_name)));
         s.push_str(&format!("  \"checkpoint\": {},\n", js(&self.checkpoint)));
+        if let Some(token) = &self.checkpoint_timestamp {
+            s.push_str(&format!(
+                "  \"checkpoint_timestamp\": \"{}\",\n",
+                STANDARD.encode(token)
+            ));
+        }
         if self.entries.is_empty() {
             s.push_str("  \"entries\": []\n");
         } else {
@@ -308,7 +329,7 @@ impl Bundle {
     pub fn parse(text: &str) -> Result<Bundle> {
         let bad = |why: String| Error::malformed("bundle", why);
         let v = crate::entry::parse_json(text.as_bytes()).map_err(|e| bad(e.to_string()))?;
-        let obj = fields(&v, &TOP_FIELDS, "(bundle)")?;
+        let obj = fields(&v, &TOP_FIELDS, &OPTIONAL_TOP_FIELDS, "(bundle)")?;
         let format = string(obj, "format")?;
         if format != FORMAT {
             return Err(bad(format!("`format` is {format:?}, expected {FORMAT:?}")));
@@ -325,7 +346,7 @@ impl Bundle {
         let mut out = Vec::with_capacity(entries.len());
         for (n, e) in entries.iter().enumerate() {
             let at = format!("entries[{n}]");
-            let o = fields(e, &ENTRY_FIELDS, &at)?;
+            let o = fields(e, &ENTRY_FIELDS, &[], &at)?;
             let index = number(o, "index", &at)?;
             if let Some(prev) = out.last().map(|p: &BundleEntry| p.index) {
                 if index <= prev {
@@ -364,6 +385,14 @@ impl Bundle {
             root: merkle::from_hex("hash", &string(obj, "root")?)?,
             key_name: string(obj, "key_name")?,
             checkpoint: string(obj, "checkpoint")?,
+            checkpoint_timestamp: match obj.get("checkpoint_timestamp") {
+                None => None,
+                Some(_) => Some(
+                    STANDARD
+                        .decode(string(obj, "checkpoint_timestamp")?)
+                        .map_err(|e| bad(format!("`checkpoint_timestamp` is not base64: {e}")))?,
+                ),
+            },
             entries: out,
         };
         // The note's signature base64 has spare bits a lenient decoder ignores (as Go's does):
@@ -449,8 +478,41 @@ impl Bundle {
             root: self.root,
             key_name: self.key_name.clone(),
             entries,
+            attested: None,
         })
     }
+
+    /// [`Bundle::verify`], and the bundle's time-stamp token checked as a time-stamp of its
+    /// checkpoint note by a TSA under the CA in `ca_pem` (see
+    /// [`verify_timestamp_token`]); the report carries the attested time. A bundle without
+    /// a token fails: the caller asked for trusted time.
+    pub fn verify_with_tsa(&self, verifier: &Verifier, ca_pem: &[u8]) -> Result<BundleReport> {
+        let mut report = self.verify(verifier)?;
+        let token = self.checkpoint_timestamp.as_ref().ok_or_else(|| {
+            Error::verification("the bundle carries no time-stamp token for its checkpoint")
+        })?;
+        let log_note = log_signed_note(&self.checkpoint)?;
+        let attested = verify_timestamp_token(token, log_note.as_bytes(), ca_pem).map_err(|e| {
+            match e {
+                // The CA is the caller's input; the token is the bundle's, and a token
+                // that does not parse is a failed check like any other.
+                Error::Malformed { what, .. } if what.starts_with("CA") => e,
+                e => Error::verification(format!("the time-stamp token: {}", strip(&e))),
+            }
+        })?;
+        report.attested = Some(attested);
+        Ok(report)
+    }
+}
+
+/// The checkpoint note as the log signed it, and as a time-stamp authority time-stamped it:
+/// the body and the log's own signature line, which a bundle puts first. Witness cosignature
+/// lines are added to a checkpoint later, at any time, so they are not part of what was
+/// time-stamped (SPEC sections 5 and 6).
+pub(crate) fn log_signed_note(text: &str) -> Result<String> {
+    let mut note = Note::parse(text)?;
+    note.signatures.truncate(1);
+    Ok(canonical_note(&note))
 }
 
 /// A parsed note written back: its body, the separating empty line, and each signature line
@@ -514,17 +576,22 @@ fn strip(e: &Error) -> String {
     }
 }
 
-fn fields<'a>(v: &'a Value, allowed: &[&str], at: &str) -> Result<&'a Map<String, Value>> {
+fn fields<'a>(
+    v: &'a Value,
+    required: &[&str],
+    optional: &[&str],
+    at: &str,
+) -> Result<&'a Map<String, Value>> {
     let bad = |why: String| Error::malformed("bundle", why);
     let obj = v
         .as_object()
         .ok_or_else(|| bad(format!("{at} must be an object")))?;
     for k in obj.keys() {
-        if !allowed.contains(&k.as_str()) {
+        if !required.contains(&k.as_str()) && !optional.contains(&k.as_str()) {
             return Err(bad(format!("{at}: unknown field {k:?}")));
         }
     }
-    for k in allowed {
+    for k in required {
         if !obj.contains_key(*k) {
             return Err(bad(format!("{at}: missing field {k:?}")));
         }
@@ -566,6 +633,18 @@ pub fn verify_bundle_witnessed(
     let report = bundle.verify(verifier)?;
     let cosigned = crate::witness::verify_cosigned(&bundle.checkpoint, verifier, policy)?;
     Ok((report, cosigned))
+}
+
+/// [`verify_bundle_bytes`], and its time-stamp token checked against the CA in `ca_pem`
+/// ([`Bundle::verify_with_tsa`]).
+pub fn verify_bundle_with_tsa(
+    bytes: &[u8],
+    verifier: &Verifier,
+    ca_pem: &[u8],
+) -> Result<BundleReport> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::malformed("bundle", format!("not UTF-8: {e}")))?;
+    Bundle::parse(text)?.verify_with_tsa(verifier, ca_pem)
 }
 
 /// [`verify_bundle`] on the file's bytes (bytes that are not UTF-8 are [`Error::Malformed`]).
@@ -738,6 +817,7 @@ impl Ledger {
             tree_size: cp.size,
             root: cp.root,
             key_name: verifier.name().to_owned(),
+            checkpoint_timestamp: self.timestamp_of_note(&log_signed_note(&note)?)?,
             checkpoint: note,
             entries,
         };

@@ -20,6 +20,7 @@
 //! - [`gate`]: release gates evaluated against the ledger.
 //! - [`evidence`]: evidence bundles, checked without the ledger.
 //! - [`report`]: approval latency and change statistics.
+//! - [`timestamp_token`]: RFC 3161 trusted timestamps of checkpoints, requested and checked.
 //! - [`storage`]: the only module that knows redb.
 //! - [`ledger`]: the facade that composes them.
 //! - [`error`]: the one error enum with stable codes.
@@ -41,6 +42,7 @@ pub mod proof_check;
 pub mod query;
 pub mod report;
 pub mod storage;
+pub mod timestamp_token;
 pub mod trace;
 pub mod why;
 pub mod witness;
@@ -48,15 +50,19 @@ pub mod witness;
 pub use checkpoint::Checkpoint;
 pub use entry::{Entry, Timestamp};
 pub use error::{Error, ErrorCode, Result};
-pub use evidence::{verify_bundle, verify_bundle_bytes, Anchor, Bundle, BundleReport, Selection};
+pub use evidence::{
+    verify_bundle, verify_bundle_bytes, verify_bundle_with_tsa, Anchor, Bundle, BundleReport,
+    Selection,
+};
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
     CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, RelayRole, Sharing,
-    VerifyOptions, VerifyReport,
+    TimestampedCheckpoint, VerifyOptions, VerifyReport,
 };
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};
 pub use proof::{ConsistencyProof, InclusionProof};
 pub use proof_check::{check_consistency, check_inclusion, Outside};
 pub use report::Report;
+pub use timestamp_token::{request_timestamp, verify_timestamp_token, AttestedTime};
 pub use witness::{CosignerKey, WitnessPolicy, WitnessReport, WitnessSpec};

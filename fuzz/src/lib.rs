@@ -15,6 +15,7 @@ pub mod proof_json;
 pub mod proof_structured;
 pub mod reference;
 pub mod witness;
+pub mod timestamp_token;
 
 /// A fuzz target: takes any bytes, panics only on a broken promise.
 pub type Target = fn(&[u8]);
@@ -28,6 +29,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("entry", entry::run),
     ("ledger_model", ledger_model::run),
     ("witness", witness::run),
+    ("timestamp_token", timestamp_token::run),
 ];
 
 /// The target called `name`.

@@ -13,7 +13,9 @@ record with nothing but a public key.
 The auditor's questions are one call each: ``led.query(...)``, ``led.trace(i)``,
 ``led.why(i)``, ``led.gate(subject, policy)`` (and ``led.record_gate``),
 ``led.bundle(subject=..., signer=...)`` with the ledger-free ``trailseal.verify_bundle``, and
-``led.report(since=...)``.
+``led.report(since=...)``. ``led.timestamp_checkpoint(tsa_url, tsa_ca)`` has an RFC 3161
+time-stamp authority attest a checkpoint's time; ``trailseal.verify_timestamp_token`` and
+``trailseal.verify_bundle_with_tsa`` check such tokens offline.
 
 Evidence flows in from the tools that already know what happened: ``trailseal.detect_ci()``
 reads the CI job's environment, ``led.record_ci(action, ...)`` records one CI step (a retried
@@ -50,9 +52,11 @@ from ._trailseal import (
     detect_ci,
     verify_bundle,
     verify_cosigned,
+    verify_bundle_with_tsa,
     verify_checkpoint,
     verify_consistency,
     verify_inclusion,
+    verify_timestamp_token,
 )
 
 __all__ = [
@@ -82,7 +86,9 @@ __all__ = [
     "detect_ci",
     "verify_bundle",
     "verify_cosigned",
+    "verify_bundle_with_tsa",
     "verify_checkpoint",
     "verify_consistency",
     "verify_inclusion",
+    "verify_timestamp_token",
 ]

@@ -34,10 +34,12 @@ __all__ = [
     "_error_codes",
     "detect_ci",
     "verify_bundle",
+    "verify_bundle_with_tsa",
     "verify_checkpoint",
     "verify_cosigned",
     "verify_consistency",
     "verify_inclusion",
+    "verify_timestamp_token",
 ]
 
 _HashName = Literal["blake3", "sha256"]
@@ -156,6 +158,22 @@ class _BundleReport(TypedDict):
     root: str
     key_name: str
     entries: list[_Found]
+
+class _AttestedTime(TypedDict):
+    time: str
+    tsa: str
+    serial: str
+    policy: str
+
+class _TimestampedCheckpoint(TypedDict):
+    checkpoint: int
+    size: int
+    attested: _AttestedTime
+    requested: bool
+    token: str
+
+class _TimedBundleReport(_BundleReport):
+    attested: _AttestedTime
 
 class _Latency(TypedDict):
     waits: int
@@ -392,6 +410,16 @@ class Ledger:
     def prove_consistency(self, old: int, size: int | None = None) -> _ConsistencyProof: ...
     def checkpoint(self, signer: Signer, size: int | None = None) -> str: ...
     def checkpoints(self) -> list[_StoredCheckpoint]: ...
+    def timestamp_checkpoint(
+        self,
+        tsa_url: str,
+        tsa_ca: str | _Bytes,
+        checkpoint: int | None = None,
+        signer: Signer | None = None,
+        timeout: float = 30.0,
+    ) -> _TimestampedCheckpoint:
+        """Have an RFC 3161 time-stamp authority attest a kept checkpoint's time; keep the token."""
+    def checkpoint_timestamp(self, seq: int) -> bytes | None: ...
     def query(
         self,
         *,
@@ -509,6 +537,14 @@ def verify_cosigned(
     """Open a cosigned checkpoint: the log's signature and a quorum of witness cosignatures."""
 def verify_bundle(text: str | _Bytes, verifier_key: str) -> _BundleReport:
     """Check an evidence bundle with nothing but the verifier key (no ledger)."""
+def verify_bundle_with_tsa(
+    text: str | _Bytes, verifier_key: str, tsa_ca: str | _Bytes
+) -> _TimedBundleReport:
+    """``verify_bundle``, and its time-stamp token checked against the CA (PEM)."""
+def verify_timestamp_token(
+    token: str | _Bytes, note: str | _Bytes, tsa_ca: str | _Bytes
+) -> _AttestedTime:
+    """Check an RFC 3161 token (DER) over a checkpoint note against a CA (PEM), offline."""
 def detect_ci(env: _StrPairs | None = None) -> _CiContext:
     """The CI job's context from its environment (default ``os.environ``)."""
 def _error_codes() -> list[tuple[str, int, type[TrailsealError]]]: ...

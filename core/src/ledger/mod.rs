@@ -18,6 +18,7 @@
 
 mod append;
 mod auto_share;
+mod checkpoint_timestamp;
 mod group_commit;
 mod relay;
 mod verify;
@@ -55,6 +56,7 @@ pub use self::relay::RelayRole;
 
 #[cfg(feature = "testing")]
 pub use self::append::PARALLEL_BATCHES;
+pub use self::checkpoint_timestamp::TimestampedCheckpoint;
 pub use self::verify::{Progress, VerifyOptions, VerifyReport};
 
 pub use crate::storage::LedgerKind;

@@ -1,5 +1,5 @@
 //! Whole-ledger verification: every leaf, node, tile, id, kept checkpoint and kept witness
-//! cosignature re-checked.
+//! cosignature re-checked (and each kept time-stamp token against its checkpoint's note).
 
 use std::sync::atomic::Ordering;
 
@@ -218,6 +218,7 @@ impl Ledger {
                 });
             }
             let checkpoints = self.verify_stored_checkpoints(&reader, state.size)?;
+            self.verify_stored_timestamps(&reader)?;
             let (cosignatures, mut witnessed_size) =
                 self.verify_cosignatures(&reader, opts.witnesses)?;
             ids.outcome(ids_held)?;

@@ -14,6 +14,7 @@
 //! | `cosignatures`   | checkpoint sequence number            | postcard `Vec<`[`StoredCosignature`]`>`: witness cosignature lines of that checkpoint, each with its witness key |
 //! | `witnesses`      | witness vkey string                   | postcard [`WitnessState`]: the size and root it last cosigned |
 //! | `relayed`        | 16-byte id of a handle that relayed through another process | postcard [`RelayedRecord`]: its last committed request |
+//! | `checkpoint_timestamps` | sequence number of a checkpoint in `checkpoints` | its RFC 3161 time-stamp token, DER (absent in files written before it) |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
 //! policy: see [`crate::query::Term`]) are posting lists kept as sorted runs that are merged as
@@ -96,6 +97,7 @@ mod tables;
 #[doc(hidden)]
 pub mod tamper;
 mod tiles;
+mod timestamps;
 mod writer;
 
 use std::fs::OpenOptions;

@@ -258,6 +258,16 @@ impl Reader {
         Ok(out)
     }
 
+    /// The RFC 3161 time-stamp token (DER) kept for checkpoint number `seq`, if any.
+    pub fn checkpoint_timestamp(&self, seq: u64) -> Result<Option<Vec<u8>>> {
+        super::timestamps::get(&self.txn, seq)
+    }
+
+    /// Every stored time-stamp token with its checkpoint's sequence number, in order.
+    pub fn checkpoint_timestamps(&self) -> Result<Vec<(u64, Vec<u8>)>> {
+        super::timestamps::all(&self.txn)
+    }
+
     /// Leaves `first..end` as `(index, bytes)`, in order.
     pub fn scan_leaf_range(
         &self,

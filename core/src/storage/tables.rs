@@ -20,6 +20,11 @@ pub(super) const BLOCKS: TableDefinition<BlockKey, &[u8]> =
     TableDefinition::new("trailseal.posting_blocks");
 /// Rows of requests relayed for other processes, keyed by the requesting handle's id.
 pub(super) const RELAYED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("trailseal.relayed");
+/// Time-stamp tokens (DER) of kept checkpoints, keyed by the checkpoint's sequence number
+/// in `checkpoints`. A table of its own so that `StoredCheckpoint` keeps its encoding and
+/// files written before it still open (a file without it has no tokens).
+pub(super) const CHECKPOINT_TIMESTAMPS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("trailseal.checkpoint_timestamps");
 pub(super) type BlockTable<'t> = redb::Table<'t, BlockKey, &'static [u8]>;
 
 pub(super) fn storage_err(e: impl std::fmt::Display) -> Error {

@@ -12,7 +12,9 @@ use super::bundles::{
     bundle_leaves, push_framed, stored_closed, stored_plain, unpack_bundle, BUNDLE_LZ4,
 };
 use super::runs::RunInfo;
-use super::tables::{decode, encode, storage_err, CHECKPOINTS, IDS, LEAVES, META, NODES};
+use super::tables::{
+    decode, encode, storage_err, CHECKPOINTS, CHECKPOINT_TIMESTAMPS, IDS, LEAVES, META, NODES,
+};
 use super::tiles::tile_of;
 use super::{open_db, Reader, Sharing, State, StoredCheckpoint};
 use crate::error::{Error, Result};
@@ -156,6 +158,17 @@ impl Tables<'_> {
         }
         t.insert(seq, encode(&kept)?.as_slice())
             .map_err(storage_err)?;
+        Ok(())
+    }
+
+    /// Store `token` as the time-stamp token of checkpoint number `seq`, whether or not that
+    /// checkpoint exists.
+    pub fn set_checkpoint_timestamp(&mut self, seq: u64, token: &[u8]) -> Result<()> {
+        let mut t = self
+            .txn
+            .open_table(CHECKPOINT_TIMESTAMPS)
+            .map_err(storage_err)?;
+        t.insert(seq, token).map_err(storage_err)?;
         Ok(())
     }
 

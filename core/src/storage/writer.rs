@@ -12,6 +12,7 @@ use super::tables::{
     decode, encode, storage_err, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, RUNS,
 };
 use super::tiles::{completed, is_stored, read_nodes, write_tiles, Edge, TileCache};
+use super::timestamps;
 use super::{cosigned, Meta, State, StoredCheckpoint, StoredCosignature, WitnessState};
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, NodeId};
@@ -38,6 +39,7 @@ pub struct Writer {
     checkpoints: Vec<StoredCheckpoint>,
     cosignatures: Vec<(u64, Vec<StoredCosignature>)>,
     witness_states: Vec<(String, WitnessState)>,
+    timestamps: Vec<(u64, Vec<u8>)>,
     relayed: Vec<([u8; 16], RelayedRecord)>,
     postings: Vec<Posting>,
     /// Set for an entries ledger: how to index the tail's leaves.
@@ -74,6 +76,7 @@ impl Writer {
             checkpoints: Vec::new(),
             cosignatures: Vec::new(),
             witness_states: Vec::new(),
+            timestamps: Vec::new(),
             relayed: Vec::new(),
             postings: Vec::new(),
             terms_of: None,
@@ -108,6 +111,7 @@ impl Writer {
             && self.checkpoints.is_empty()
             && self.cosignatures.is_empty()
             && self.witness_states.is_empty()
+            && self.timestamps.is_empty()
     }
 
     /// Queue leaf `index` (leaves must be queued in order, starting at the current size).
@@ -154,6 +158,12 @@ impl Writer {
     /// Keep a signed checkpoint.
     pub fn put_checkpoint(&mut self, cp: StoredCheckpoint) {
         self.checkpoints.push(cp);
+    }
+
+    /// Keep an RFC 3161 time-stamp token (DER) for the kept checkpoint number `seq`
+    /// (replacing one kept before). The commit fails if there is no such checkpoint.
+    pub fn put_checkpoint_timestamp(&mut self, seq: u64, token: Vec<u8>) {
+        self.timestamps.push((seq, token));
     }
 
     /// Record what this commit holds of a request relayed for handle `client` (written only
@@ -317,6 +327,7 @@ impl Writer {
             }
         }
         cosigned::put(&self.txn, &self.cosignatures, &self.witness_states)?;
+        timestamps::put(&self.txn, &self.timestamps)?;
         relayed::put(&self.txn, &self.relayed)?;
         if let Some(state) = &self.state {
             let mut t = self.txn.open_table(META).map_err(storage_err)?;
