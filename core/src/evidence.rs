@@ -826,3 +826,23 @@ impl Ledger {
         Ok(bundle)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::log_signed_note;
+    use crate::note::{sign_note, Signer};
+
+    #[test]
+    fn the_time_stamped_note_is_the_log_line_alone() {
+        let log = Signer::generate("example.com/log").unwrap();
+        let witness = Signer::generate("witness.example").unwrap();
+        let body = "example.com/log\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        let alone = sign_note(body, &[&log]).unwrap();
+        let with_more = sign_note(body, &[&log, &witness]).unwrap();
+        assert_ne!(alone, with_more);
+        // What a TSA time-stamped (the log's note) is found again in a note carrying more lines.
+        assert_eq!(log_signed_note(&with_more).unwrap(), alone);
+        assert_eq!(log_signed_note(&alone).unwrap(), alone);
+        assert!(log_signed_note("not a note").is_err());
+    }
+}
