@@ -809,6 +809,39 @@ func VerifyCheckpoint(note, verifierKey string) (CheckpointInfo, error) {
 	return info, takeJSON(out, &info)
 }
 
+// VerifyCosigned verifies a checkpoint note carrying witness cosignatures (C2SP
+// tlog-cosignature v1): the log's signature by verifierKey, and valid cosignatures of quorum
+// distinct witnesses among witnessKeys (a negative quorum asks for all of them). A failed
+// signature or quorum is ErrVerificationFailed; a note or key that does not parse,
+// ErrMalformed.
+func VerifyCosigned(note, verifierKey string, witnessKeys []string, quorum int) (CosignedCheckpoint, error) {
+	var c CosignedCheckpoint
+	if witnessKeys == nil {
+		witnessKeys = []string{}
+	}
+	keys, err := json.Marshal(witnessKeys)
+	if err != nil {
+		return c, err
+	}
+	var cs cstrs
+	defer cs.free()
+	cnote, vkey, err := checkpointArgs(&cs, &SignedCheckpoint{Note: note, VerifierKey: verifierKey})
+	if err != nil {
+		return c, err
+	}
+	ckeys, err := cs.add(string(keys), "witness keys", CodeMalformed)
+	if err != nil {
+		return c, err
+	}
+	var out *C.char
+	if err := call(func() C.trailseal_status {
+		return C.trailseal_verify_cosigned(cnote, vkey, ckeys, C.int64_t(quorum), &out)
+	}); err != nil {
+		return c, err
+	}
+	return c, takeJSON(out, &c)
+}
+
 // CanonicalJSON returns the RFC 8785 canonical JSON of v (JSON text as []byte,
 // json.RawMessage or string, or any value json.Marshal encodes): for an entry as recorded,
 // its leaf bytes. Repeated keys are ErrMalformed.

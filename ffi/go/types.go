@@ -145,6 +145,21 @@ type CheckpointInfo struct {
 	Extensions []string `json:"extensions"`
 }
 
+// Cosignature is one witness's valid cosignature of a checkpoint (C2SP tlog-cosignature v1).
+type Cosignature struct {
+	Witness   string `json:"witness"`   // the witness's name
+	KeyHash   string `json:"key_hash"`  // its key id, as in the note line
+	Timestamp uint64 `json:"timestamp"` // POSIX seconds, by the witness's clock
+	Line      string `json:"line"`      // the cosignature line of the note
+}
+
+// CosignedCheckpoint is what VerifyCosigned found: the checkpoint and the cosignatures of
+// the policy's witnesses that verified.
+type CosignedCheckpoint struct {
+	Checkpoint   CheckpointInfo `json:"checkpoint"`
+	Cosignatures []Cosignature  `json:"cosignatures"`
+}
+
 // StoredCheckpoint is a checkpoint the ledger signed and keeps.
 type StoredCheckpoint struct {
 	Size        uint64 `json:"size"`

@@ -806,6 +806,27 @@ trailseal_status trailseal_verify_checkpoint(const char *note,
                                              char **checkpoint_json_out);
 
 /**
+ * Verifies a checkpoint note that carries witness cosignatures (C2SP tlog-cosignature v1)
+ * against the log's verifier key `verifier_key` and a witness policy: the witness keys in
+ * `witness_keys_json` (a JSON array of vkey strings) of which `quorum` distinct ones must have
+ * cosigned validly (a negative `quorum` asks for all of them). Writes `{"checkpoint": {...},
+ * "cosignatures": [{"witness", "key_hash", "timestamp", "line"}, ...]}` to
+ * `*cosigned_json_out` (free it with `trailseal_string_free`).
+ * `TRAILSEAL_STATUS_MALFORMED` for a note, key or key list that does not parse,
+ * `TRAILSEAL_STATUS_VERIFICATION_FAILED` when the log's signature or the quorum fails.
+ *
+ * # Safety
+ *
+ * `note`, `verifier_key` and `witness_keys_json` are NULL or NUL-terminated strings;
+ * `cosigned_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_verify_cosigned(const char *note,
+                                           const char *verifier_key,
+                                           const char *witness_keys_json,
+                                           int64_t quorum,
+                                           char **cosigned_json_out);
+
+/**
  * Writes the RFC 8785 (JCS) canonical form of the JSON text `json` to `*canonical_json_out`
  * (free it with `trailseal_string_free`): for an entry as recorded (with its `v` and `time`),
  * its leaf bytes. JSON that does not parse, or has a repeated key, is

@@ -6,7 +6,9 @@ use trailseal::merkle::to_hex;
 use trailseal::{check_consistency, check_inclusion, entry, Checkpoint, Error};
 
 use crate::ledger::{outside_checkpoint, parse_hash};
-use crate::{arg_bytes, arg_str, guard, opt_str, put_json, put_string, trailseal_status, Out};
+use crate::{
+    arg_bytes, arg_json, arg_str, guard, opt_str, put_json, put_string, trailseal_status, Out,
+};
 
 /// Verifies an inclusion proof given as SPEC JSON (RFC 9162 section 2.1.3.2): its path leads
 /// from `leaf_hash` at `index` to `root`. Needs no ledger.
@@ -125,6 +127,62 @@ pub unsafe extern "C" fn trailseal_verify_checkpoint(
             let vkey = arg_str(verifier_key, "verifier_key")?;
             let verifier = trailseal::Verifier::from_key_string(vkey)?;
             put_json(out, &Checkpoint::verify(note, &verifier)?.to_json())
+        }
+    })
+}
+
+/// Verifies a checkpoint note that carries witness cosignatures (C2SP tlog-cosignature v1)
+/// against the log's verifier key `verifier_key` and a witness policy: the witness keys in
+/// `witness_keys_json` (a JSON array of vkey strings) of which `quorum` distinct ones must have
+/// cosigned validly (a negative `quorum` asks for all of them). Writes `{"checkpoint": {...},
+/// "cosignatures": [{"witness", "key_hash", "timestamp", "line"}, ...]}` to
+/// `*cosigned_json_out` (free it with `trailseal_string_free`).
+/// `TRAILSEAL_STATUS_MALFORMED` for a note, key or key list that does not parse,
+/// `TRAILSEAL_STATUS_VERIFICATION_FAILED` when the log's signature or the quorum fails.
+///
+/// # Safety
+///
+/// `note`, `verifier_key` and `witness_keys_json` are NULL or NUL-terminated strings;
+/// `cosigned_json_out` is NULL or valid for writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_verify_cosigned(
+    note: *const c_char,
+    verifier_key: *const c_char,
+    witness_keys_json: *const c_char,
+    quorum: i64,
+    cosigned_json_out: *mut *mut c_char,
+) -> trailseal_status {
+    guard(|| {
+        let out = Out::new(cosigned_json_out, "cosigned_json_out")?;
+        // SAFETY: per this function's contract.
+        unsafe {
+            let note = arg_str(note, "note")?;
+            let log = trailseal::Verifier::from_key_string(arg_str(verifier_key, "verifier_key")?)?;
+            let keys: Vec<String> = match arg_json(witness_keys_json, "witness_keys_json")? {
+                serde_json::Value::Array(a) => a
+                    .into_iter()
+                    .map(|k| match k {
+                        serde_json::Value::String(s) => Ok(s),
+                        _ => Err(Error::malformed(
+                            "witness keys",
+                            "every witness key must be a string",
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => {
+                    return Err(Error::malformed(
+                        "witness keys",
+                        "witness_keys_json must be a JSON array of vkey strings",
+                    )
+                    .into())
+                }
+            };
+            let quorum = usize::try_from(quorum).unwrap_or(keys.len());
+            let policy = trailseal::WitnessPolicy::from_keys(&keys, quorum)?;
+            put_json(
+                out,
+                &trailseal::witness::verify_cosigned(note, &log, &policy)?.to_json(),
+            )
         }
     })
 }

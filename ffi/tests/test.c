@@ -1141,6 +1141,17 @@ static void test_proofs_and_checkpoints(void) {
          trailseal_verify_checkpoint(note, other_vkey, &out));
   MSG_HAS("no signature from a known key");
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_checkpoint(note, "not a key", &out));
+  /* Cosigned checkpoints (the vectors are replayed by the Go tests): with no witness asked
+   * for, the log's own signature is all that counts. */
+  char *cosigned = NULL;
+  OK(trailseal_verify_cosigned(note, vkey, "[]", 0, &cosigned));
+  CHECK(strstr(cosigned, "\"cosignatures\":[]") != NULL);
+  trailseal_string_free(cosigned);
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED, trailseal_verify_cosigned(note, other_vkey, "[]", 0, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_cosigned(note, vkey, "{}", 0, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_cosigned(note, vkey, "[1]", 0, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_cosigned(note, vkey, "[\"not a key\"]", 1, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_cosigned(note, vkey, "[]", 0, NULL));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_checkpoint("no signature\n", vkey, &out));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_verify(l, note, "not a key", &out));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_verify(l, "junk", vkey, &out));
