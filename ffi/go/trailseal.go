@@ -842,6 +842,28 @@ func VerifyCosigned(note, verifierKey string, witnessKeys []string, quorum int) 
 	return c, takeJSON(out, &c)
 }
 
+// VerifyTimestampToken checks an RFC 3161 time-stamp token (DER) over note (a checkpoint
+// note as the log signed it) against the trusted CA certificate caPEM, and returns what it
+// attests. A token that does not check out is ErrVerificationFailed; a CA certificate that
+// does not parse, ErrMalformed.
+func VerifyTimestampToken(token, note []byte, caPEM string) (AttestedTime, error) {
+	var a AttestedTime
+	var cs cstrs
+	defer cs.free()
+	cca, err := cs.add(caPEM, "CA certificate", CodeMalformed)
+	if err != nil {
+		return a, err
+	}
+	var out *C.char
+	if err := call(func() C.trailseal_status {
+		return C.trailseal_verify_timestamp_token(bytesPtr(token), C.size_t(len(token)),
+			bytesPtr(note), C.size_t(len(note)), cca, &out)
+	}); err != nil {
+		return a, err
+	}
+	return a, takeJSON(out, &a)
+}
+
 // CanonicalJSON returns the RFC 8785 canonical JSON of v (JSON text as []byte,
 // json.RawMessage or string, or any value json.Marshal encodes): for an entry as recorded,
 // its leaf bytes. Repeated keys are ErrMalformed.

@@ -160,6 +160,14 @@ type CosignedCheckpoint struct {
 	Cosignatures []Cosignature  `json:"cosignatures"`
 }
 
+// AttestedTime is what a time-stamp token attests (VerifyTimestampToken).
+type AttestedTime struct {
+	Time   string `json:"time"`   // the TSA's genTime (RFC 3339): the note existed no later
+	TSA    string `json:"tsa"`    // the subject of the TSA certificate that signed the token
+	Serial string `json:"serial"` // the token's serial number, lowercase hex
+	Policy string `json:"policy"` // the TSA policy it was issued under (an OID)
+}
+
 // StoredCheckpoint is a checkpoint the ledger signed and keeps.
 type StoredCheckpoint struct {
 	Size        uint64 `json:"size"`

@@ -827,6 +827,28 @@ trailseal_status trailseal_verify_cosigned(const char *note,
                                            char **cosigned_json_out);
 
 /**
+ * Checks an RFC 3161 time-stamp token (DER, the `token_len` bytes at `token`) over the
+ * `note_len` bytes at `note` (a checkpoint note as the log signed it: SPEC section 6) against
+ * the trusted CA certificate `ca_pem` (PEM text), and writes what it attests to
+ * `*attested_json_out`: `{"time": "<RFC 3339>", "tsa": "<TSA certificate subject>",
+ * "serial": "<hex>", "policy": "<OID>"}` (free it with `trailseal_string_free`).
+ * `TRAILSEAL_STATUS_MALFORMED` for a CA certificate that does not parse (or a token that does
+ * not), `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a token that does not check out.
+ *
+ * # Safety
+ *
+ * `token` is NULL (with `token_len` 0) or readable for `token_len` bytes, `note` likewise;
+ * `ca_pem` is NULL or a NUL-terminated string; `attested_json_out` is NULL or valid for
+ * writing a pointer.
+ */
+trailseal_status trailseal_verify_timestamp_token(const uint8_t *token,
+                                                  size_t token_len,
+                                                  const uint8_t *note,
+                                                  size_t note_len,
+                                                  const char *ca_pem,
+                                                  char **attested_json_out);
+
+/**
  * Writes the RFC 8785 (JCS) canonical form of the JSON text `json` to `*canonical_json_out`
  * (free it with `trailseal_string_free`): for an entry as recorded (with its `v` and `time`),
  * its leaf bytes. JSON that does not parse, or has a repeated key, is

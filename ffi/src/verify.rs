@@ -187,6 +187,41 @@ pub unsafe extern "C" fn trailseal_verify_cosigned(
     })
 }
 
+/// Checks an RFC 3161 time-stamp token (DER, the `token_len` bytes at `token`) over the
+/// `note_len` bytes at `note` (a checkpoint note as the log signed it: SPEC section 6) against
+/// the trusted CA certificate `ca_pem` (PEM text), and writes what it attests to
+/// `*attested_json_out`: `{"time": "<RFC 3339>", "tsa": "<TSA certificate subject>",
+/// "serial": "<hex>", "policy": "<OID>"}` (free it with `trailseal_string_free`).
+/// `TRAILSEAL_STATUS_MALFORMED` for a CA certificate that does not parse (or a token that does
+/// not), `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a token that does not check out.
+///
+/// # Safety
+///
+/// `token` is NULL (with `token_len` 0) or readable for `token_len` bytes, `note` likewise;
+/// `ca_pem` is NULL or a NUL-terminated string; `attested_json_out` is NULL or valid for
+/// writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_verify_timestamp_token(
+    token: *const u8,
+    token_len: usize,
+    note: *const u8,
+    note_len: usize,
+    ca_pem: *const c_char,
+    attested_json_out: *mut *mut c_char,
+) -> trailseal_status {
+    guard(|| {
+        let out = Out::new(attested_json_out, "attested_json_out")?;
+        // SAFETY: per this function's contract.
+        unsafe {
+            let token = arg_bytes(token, token_len, "token")?;
+            let note = arg_bytes(note, note_len, "note")?;
+            let ca = arg_str(ca_pem, "ca_pem")?;
+            let attested = trailseal::verify_timestamp_token(token, note, ca.as_bytes())?;
+            put_json(out, &attested.to_json())
+        }
+    })
+}
+
 /// Writes the RFC 8785 (JCS) canonical form of the JSON text `json` to `*canonical_json_out`
 /// (free it with `trailseal_string_free`): for an entry as recorded (with its `v` and `time`),
 /// its leaf bytes. JSON that does not parse, or has a repeated key, is

@@ -1152,6 +1152,14 @@ static void test_proofs_and_checkpoints(void) {
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_cosigned(note, vkey, "[1]", 0, &out));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_cosigned(note, vkey, "[\"not a key\"]", 1, &out));
   EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_verify_cosigned(note, vkey, "[]", 0, NULL));
+  /* Time-stamp tokens (the OpenSSL-made vectors are replayed by the Go tests). */
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_verify_timestamp_token((const uint8_t *)"\x30\x03", 2, (const uint8_t *)note,
+                                          strlen(note), "not a certificate", &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_verify_timestamp_token(NULL, 5, (const uint8_t *)note, strlen(note), "x", &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_verify_timestamp_token(NULL, 0, NULL, 0, "x", NULL));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_checkpoint("no signature\n", vkey, &out));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_verify(l, note, "not a key", &out));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_verify(l, "junk", vkey, &out));
