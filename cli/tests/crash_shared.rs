@@ -91,6 +91,63 @@ impl Survivor {
             .unwrap_or_else(|e| panic!("{}: no receipt ({e})", self.name));
         self.receipts.push(serde_json::from_str(&line).unwrap());
     }
+
+    /// Close its input, check it exited cleanly, and hand over its receipts.
+    fn finish(self) -> Vec<Value> {
+        drop(self.stdin);
+        let out = self.child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.receipts
+    }
+}
+
+/// An appender fed as fast as it takes entries, to be killed at some moment.
+struct Victim {
+    child: Child,
+    feeder: std::thread::JoinHandle<()>,
+    rx: Receiver<String>,
+}
+
+impl Victim {
+    fn spawn(ledger: &Path, name: &str, batch: u64) -> Victim {
+        let (child, mut stdin, rx) = spawn_appender(ledger, batch);
+        let name = name.to_owned();
+        let feeder = std::thread::spawn(move || {
+            for n in 0..100_000u64 {
+                if writeln!(stdin, "{}", entry(&name, n)).is_err() {
+                    break;
+                }
+            }
+        });
+        Victim { child, feeder, rx }
+    }
+
+    /// SIGKILL it; the receipts it printed. A receipt is printed only once its commit is
+    /// durable; a line the kill cut short does not parse and counts as unacknowledged.
+    fn kill(mut self) -> Vec<Value> {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let _ = self.feeder.join();
+        self.rx
+            .try_iter()
+            .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+            .collect()
+    }
+}
+
+/// A small deterministic generator of numbers below `n` (xorshift64).
+fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
 }
 
 #[test]
@@ -101,50 +158,20 @@ fn killed_writers_cost_the_survivors_nothing() {
         .unwrap_or(12);
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("l.redb");
-    let out = Command::new(BIN)
-        .args([
-            "init",
-            ledger.to_str().unwrap(),
-            "--origin",
-            "example.com/crash-shared",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    init(&ledger);
     let mut survivors = [Survivor::new(&ledger, "s0"), Survivor::new(&ledger, "s1")];
     let mut acked: Vec<Value> = Vec::new();
-    let mut seed = 0x5eed_u64;
-    let mut rand = |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rand = xorshift(0x5eed);
     for k in 0..kills {
         let batch = 1 + rand(20);
-        let (mut victim, mut vin, vrx) = spawn_appender(&ledger, batch);
-        let feeder = std::thread::spawn(move || {
-            for n in 0..100_000u64 {
-                if writeln!(vin, "{}", entry(&format!("v{k}"), n)).is_err() {
-                    break;
-                }
-            }
-        });
+        let victim = Victim::spawn(&ledger, &format!("v{k}"), batch);
         let until = Instant::now() + Duration::from_millis(20 + rand(250));
         while Instant::now() < until {
             for s in survivors.iter_mut() {
                 s.append_one();
             }
         }
-        victim.kill().unwrap();
-        victim.wait().unwrap();
-        let _ = feeder.join();
-        // A receipt is printed only once its commit is durable; a line the kill cut short
-        // does not parse and counts as unacknowledged.
-        acked.extend(
-            vrx.try_iter()
-                .filter_map(|l| serde_json::from_str::<Value>(&l).ok()),
-        );
+        acked.extend(victim.kill());
         // The survivors go on at once, and a reader verifies beside them.
         for s in survivors.iter_mut() {
             s.append_one();
@@ -165,15 +192,7 @@ fn killed_writers_cost_the_survivors_nothing() {
         }
     }
     for s in survivors {
-        drop(s.stdin);
-        let out = s.child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}: {}",
-            s.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        acked.extend(s.receipts);
+        acked.extend(s.finish());
     }
 
     let size = check_acked(&ledger, &acked);
@@ -236,24 +255,12 @@ fn a_killed_relay_costs_its_clients_nothing() {
     let ledger = dir.path().join("l.redb");
     init(&ledger);
     let mut acked: Vec<Value> = Vec::new();
-    let mut seed = 0xbee5_u64;
-    let mut rand = |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut rand = xorshift(0xbee5);
     for k in 0..kills {
         // Nothing else has the ledger open: the victim's first append makes it the relay.
-        let (mut victim, mut vin, vrx) = spawn_appender(&ledger, 1 + rand(4));
-        let feeder = std::thread::spawn(move || {
-            for n in 0..100_000u64 {
-                if writeln!(vin, "{}", entry(&format!("v{k}"), n)).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = vrx
+        let victim = Victim::spawn(&ledger, &format!("v{k}"), 1 + rand(4));
+        let first = victim
+            .rx
             .recv_timeout(LINE_TIMEOUT)
             .expect("the relay's first receipt");
         acked.push(serde_json::from_str(&first).unwrap());
@@ -272,13 +279,7 @@ fn a_killed_relay_costs_its_clients_nothing() {
             })
             .collect();
         std::thread::sleep(Duration::from_millis(100 + rand(300)));
-        victim.kill().unwrap();
-        victim.wait().unwrap();
-        let _ = feeder.join();
-        acked.extend(
-            vrx.try_iter()
-                .filter_map(|l| serde_json::from_str::<Value>(&l).ok()),
-        );
+        acked.extend(victim.kill());
         // The clients go on: each appends after the kill without an error.
         std::thread::sleep(Duration::from_millis(200));
         stop.store(true, Ordering::Release);
@@ -287,15 +288,7 @@ fn a_killed_relay_costs_its_clients_nothing() {
                 .join()
                 .expect("a client failed to append after the relay died");
             s.append_one();
-            drop(s.stdin);
-            let out = s.child.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}: {}",
-                s.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            acked.extend(s.receipts);
+            acked.extend(s.finish());
         }
     }
     let size = check_acked(&ledger, &acked);
