@@ -467,11 +467,11 @@ impl Ledger {
     /// Ask C2SP witnesses (tlog-witness) to cosign this ledger's checkpoint at its current size
     /// (signed by `signer`, or the newest kept one of that size) and keep their
     /// cosignatures. `witnesses` is an array of `[url, witnessVkey]` pairs; `quorum` defaults to
-    /// all of them, `timeout` (seconds per request) to 10. Resolves to the report even when
+    /// all of them, `timeoutSeconds` (per request) to 10. Resolves to the report even when
     /// fewer than `quorum` cosigned: check `quorum_met`. Rejects `invalid_argument` for a
     /// ledger whose tree is not SHA-256.
     #[napi(
-        ts_args_type = "signer: Signer, witnesses: Array<[string, string]>, options?: { quorum?: number; timeout?: number }",
+        ts_args_type = "signer: Signer, witnesses: Array<[string, string]>, options?: { quorum?: number; timeoutSeconds?: number }",
         ts_return_type = "Promise<Record<string, unknown>>"
     )]
     pub fn witness(
@@ -489,22 +489,21 @@ impl Ledger {
                     .map_err(|_| bad_arg(format!("witnesses[{i}] must be [url, witnessVkey]")))?;
                 WitnessSpec::new(url, &key)
             })?;
-            let mut quorum = specs.len();
-            let mut timeout = Duration::from_secs(10);
-            for (key, v) in convert::options(options, "options", &["quorum", "timeout"])? {
+            let mut quorum = None;
+            let mut timeout = trailseal::witness::DEFAULT_WITNESS_TIMEOUT;
+            for (key, v) in convert::options(options, "options", &["quorum", "timeoutSeconds"])? {
                 match key.as_str() {
                     "quorum" => {
-                        quorum = usize::try_from(u64_arg(&v, "options.quorum")?)
-                            .map_err(|_| bad_arg("options.quorum is too large"))?
+                        quorum = Some(
+                            usize::try_from(u64_arg(&v, "options.quorum")?)
+                                .map_err(|_| bad_arg("options.quorum is too large"))?,
+                        )
                     }
                     _ => {
-                        timeout =
-                            Duration::try_from_secs_f64(convert::number(&v, "options.timeout")?)
-                                .ok()
-                                .filter(|t| !t.is_zero())
-                                .ok_or_else(|| {
-                                    bad_arg("options.timeout must be a positive number of seconds")
-                                })?
+                        timeout = trailseal::request_timeout(convert::number(
+                            &v,
+                            "options.timeoutSeconds",
+                        )?)?
                     }
                 }
             }
@@ -548,13 +547,10 @@ impl Ledger {
                     "checkpoint" => seq = Some(u64_arg(&v, "options.checkpoint")?),
                     "signer" => signer = Some(signer_arg(&env, &v)?),
                     "timeoutSeconds" => {
-                        let secs = convert::number(&v, "options.timeoutSeconds")?;
-                        timeout = Duration::try_from_secs_f64(secs)
-                            .ok()
-                            .filter(|d| !d.is_zero())
-                            .ok_or_else(|| {
-                                bad_arg("options.timeoutSeconds must be a positive number")
-                            })?;
+                        timeout = trailseal::request_timeout(convert::number(
+                            &v,
+                            "options.timeoutSeconds",
+                        )?)?;
                     }
                     _ => unreachable!("options() only returns allowed keys"),
                 }

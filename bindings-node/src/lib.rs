@@ -138,10 +138,8 @@ pub fn verify_cosigned(
         let note = string(&note, "note")?;
         let log = Verifier::from_key_string(&string(&verifier_key, "verifierKey")?)?;
         let keys = crate::convert::strings(&witness_keys, "witnessKeys")?;
-        let quorum = match crate::convert::opt_u64(quorum, "quorum")? {
-            None => keys.len(),
-            Some(q) => usize::try_from(q).unwrap_or(usize::MAX),
-        };
+        let quorum = crate::convert::opt_u64(quorum, "quorum")?
+            .map(|q| usize::try_from(q).unwrap_or(usize::MAX));
         let policy = trailseal::WitnessPolicy::from_keys(&keys, quorum)?;
         trailseal::witness::verify_cosigned(&note, &log, &policy).map(|c| Json::of(&c.to_json()))
     };

@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -406,17 +406,11 @@ impl PyLedger {
     ) -> PyResult<Bound<'py, PyAny>> {
         let s = &signer.get().inner;
         let report = self.run(py, |l| {
-            let timeout = std::time::Duration::try_from_secs_f64(timeout)
-                .ok()
-                .filter(|t| !t.is_zero())
-                .ok_or_else(|| {
-                    Error::InvalidArgument("timeout must be a positive number of seconds".into())
-                })?;
+            let timeout = trailseal::request_timeout(timeout)?;
             let specs = witnesses
                 .iter()
                 .map(|(url, key)| WitnessSpec::new(url.clone(), key))
                 .collect::<trailseal::Result<Vec<_>>>()?;
-            let quorum = quorum.unwrap_or(specs.len());
             Ok(l.witness(s, &specs, quorum, timeout)?.to_json())
         })?;
         value_to_py(py, &report)
@@ -441,12 +435,9 @@ impl PyLedger {
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let ca = crate::timestamp::pem_or_bytes(tsa_ca, "tsa_ca")?;
-        let timeout = Duration::try_from_secs_f64(timeout)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or_else(|| PyValueError::new_err("timeout is a positive number of seconds"))?;
         let s = signer.map(|s| &s.get().inner);
         let r = self.run(py, |l| {
+            let timeout = trailseal::request_timeout(timeout)?;
             Ok(
                 l.timestamp_checkpoint(tsa_url, &ca, checkpoint, s, timeout)?
                     .to_json(),
@@ -569,7 +560,7 @@ impl PyLedger {
             let verifier = outside.map(|o| o.verifier()).transpose()?;
             let policy = witness_keys
                 .as_ref()
-                .map(|k| WitnessPolicy::from_keys(k, quorum.unwrap_or(k.len())))
+                .map(|k| WitnessPolicy::from_keys(k, quorum))
                 .transpose()?;
             let mut opts = VerifyOptions::default().indexes(indexes);
             if let (Some(o), Some(v)) = (&outside, &verifier) {

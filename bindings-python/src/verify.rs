@@ -140,10 +140,7 @@ pub(crate) fn verify_cosigned<'py>(
     let r = py.detach(move || {
         guarded(|| -> trailseal::Result<serde_json::Value> {
             let log = trailseal::Verifier::from_key_string(&verifier_key)?;
-            let policy = trailseal::WitnessPolicy::from_keys(
-                &witness_keys,
-                quorum.unwrap_or(witness_keys.len()),
-            )?;
+            let policy = trailseal::WitnessPolicy::from_keys(&witness_keys, quorum)?;
             Ok(trailseal::witness::verify_cosigned(&note, &log, &policy)?.to_json())
         })
     });

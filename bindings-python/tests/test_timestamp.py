@@ -95,6 +95,6 @@ def test_a_failing_tsa_stores_nothing(tsa: Tuple[str, Path], tmp_path: Path) -> 
             led.timestamp_checkpoint(f"{url}/slow", ca, timeout=1)
         with pytest.raises(trailseal.VerificationError):
             led.timestamp_checkpoint(f"{url}/ec", (pki / "ca-other.pem").read_bytes())
-        with pytest.raises(ValueError):
+        with pytest.raises(trailseal.InvalidArgumentError, match="positive number of seconds"):
             led.timestamp_checkpoint(f"{url}/ec", ca, timeout=0)
         assert led.checkpoint_timestamp(0) is None

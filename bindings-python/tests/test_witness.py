@@ -49,6 +49,11 @@ def test_witness_refusals(tmp_path: Path) -> None:
         led.append({"actor": {"id": "a"}, "action": "x.y", "subject": {"type": "t", "id": "i"}})
         report = led.witness(signer, [(_dead_url(), witness_key)], timeout=5)
         assert report["quorum_met"] is False and report["cosigned"] == 0
+        assert report["quorum"] == 1, "the quorum defaults to every witness given"
+        with pytest.raises(trailseal.InvalidArgumentError, match="positive number of seconds"):
+            led.witness(signer, [(_dead_url(), witness_key)], timeout=-1)
+        with pytest.raises(trailseal.InvalidArgumentError, match="quorum of 2"):
+            led.witness(signer, [(_dead_url(), witness_key)], quorum=2)
         assert "connection refused" in report["witnesses"][0]["error"]
         with pytest.raises(trailseal.VerificationError):
             led.verify(witness_keys=[witness_key])

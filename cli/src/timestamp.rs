@@ -3,13 +3,12 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
 use trailseal::Ledger;
 
-use crate::error::{io_fail, usage, Res};
+use crate::error::{io_fail, Res};
 use crate::io::{emit_line, ledger_signer, read_bytes};
 
 /// `timestamp`: which checkpoint, which TSA, which CA.
@@ -41,15 +40,7 @@ pub struct TimestampArgs {
 /// with the ledger's signer key, found as the other signing commands find it), store the
 /// checked token, and print what it attests.
 pub fn timestamp(l: Ledger, a: &TimestampArgs) -> Res {
-    let timeout = Duration::try_from_secs_f64(a.timeout)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            usage(format!(
-                "--timeout {}: give a positive number of seconds",
-                a.timeout
-            ))
-        })?;
+    let timeout = trailseal::request_timeout(a.timeout)?;
     let ca = read_bytes(&a.tsa_ca)?;
     // A key is needed, and looked for, only when there is no kept checkpoint to time-stamp.
     let signer = (a.checkpoint.is_none() && l.checkpoints()?.is_empty())

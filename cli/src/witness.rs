@@ -2,7 +2,6 @@
 //! policy flags (`--witness-key`, `--quorum`) the verifying commands share.
 
 use std::path::Path;
-use std::time::Duration;
 
 use clap::Args;
 use trailseal::witness::{CosignedCheckpoint, TlogPolicy, WitnessPolicy, WitnessSpec};
@@ -60,8 +59,10 @@ impl PolicyArgs {
             .iter()
             .map(|k| verifier_text(k).map(|t| t.trim().to_owned()))
             .collect::<Res<Vec<String>>>()?;
-        let quorum = self.quorum.unwrap_or(keys.len());
-        Ok(Some(Policy::Keys(WitnessPolicy::from_keys(&keys, quorum)?)))
+        Ok(Some(Policy::Keys(WitnessPolicy::from_keys(
+            &keys,
+            self.quorum,
+        )?)))
     }
 }
 
@@ -99,19 +100,15 @@ pub fn witness(l: Ledger, ledger: &Path, args: &WitnessArgs) -> Res {
             args.keys.len()
         )));
     }
-    let timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| usage("--timeout must be a positive number of seconds"))?;
+    let timeout = trailseal::request_timeout(args.timeout)?;
     let specs = args
         .urls
         .iter()
         .zip(&args.keys)
         .map(|(url, key)| Ok(WitnessSpec::new(url.clone(), verifier_text(key)?.trim())?))
         .collect::<Res<Vec<WitnessSpec>>>()?;
-    let quorum = args.quorum.unwrap_or(specs.len());
     let signer = ledger_signer(&l, ledger, args.key.as_deref())?;
-    let report = l.witness(&signer, &specs, quorum, timeout)?;
+    let report = l.witness(&signer, &specs, args.quorum, timeout)?;
     for o in &report.outcomes {
         if let Some(e) = &o.error {
             eprintln!("trailseal: {e}");
@@ -124,7 +121,7 @@ pub fn witness(l: Ledger, ledger: &Path, args: &WitnessArgs) -> Res {
             report.cosigned(),
             report.outcomes.len(),
             report.size,
-            quorum
+            report.quorum
         )));
     }
     Ok(())

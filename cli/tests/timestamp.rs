@@ -355,6 +355,13 @@ fn a_token_is_for_its_checkpoint_only() {
     run(&["verify", &path]).expect(1);
     // A checkpoint number the ledger does not keep is refused before any request.
     stamp(&path, &tsa.url("ec"), &ca, &["--checkpoint", "7"]).expect(2);
+    // So is a timeout that bounds nothing.
+    let zero = stamp(&path, &tsa.url("ec"), &ca, &["--timeout", "0"]).expect(2);
+    assert!(
+        zero.stderr.contains("[invalid_argument]"),
+        "{}",
+        zero.stderr
+    );
 }
 
 /// A TSA that answers garbage, never answers, or is not there gets a clear error (exit 3)

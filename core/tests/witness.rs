@@ -33,7 +33,7 @@ fn independent_cosignature_vectors() {
     for case in v["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let quorum = case["quorum"].as_u64().unwrap() as usize;
-        let policy = WitnessPolicy::from_keys(&keys, quorum).unwrap();
+        let policy = WitnessPolicy::from_keys(&keys, Some(quorum)).unwrap();
         let got = verify_cosigned(case["note"].as_str().unwrap(), &log, &policy);
         if case["ok"].as_bool().unwrap() {
             let c = got.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -138,14 +138,17 @@ fn cosignatures_are_kept_checked_and_required() {
     // w2 has cosigned size 3 before, which this ledger does not know: the first request is
     // answered 409 and the second starts from 3.
     *w2.size.lock().unwrap() = 3;
-    let r = l.witness(&signer, &[w1.spec(), w2.spec()], 2, T).unwrap();
+    let r = l
+        .witness(&signer, &[w1.spec(), w2.spec()], None, T)
+        .unwrap();
+    assert_eq!(r.quorum, 2, "no quorum asks for every witness");
     assert!(r.quorum_met(), "{:?}", r.outcomes);
     assert_eq!(r.size, 5);
     let keys = [
         w1.cosigner.key().to_key_string(),
         w2.cosigner.key().to_key_string(),
     ];
-    let policy = WitnessPolicy::from_keys(&keys, 2).unwrap();
+    let policy = WitnessPolicy::from_keys(&keys, Some(2)).unwrap();
     let c = verify_cosigned(&r.note, &signer.verifier(), &policy).unwrap();
     assert_eq!(c.checkpoint.size, 5);
 
@@ -156,7 +159,7 @@ fn cosignatures_are_kept_checked_and_required() {
     assert_eq!(report.witnessed_size, Some(5));
 
     // Witnessing again at the same size reuses the checkpoint and keeps no line twice.
-    let again = l.witness(&signer, &[w1.spec()], 1, T);
+    let again = l.witness(&signer, &[w1.spec()], Some(1), T);
     // The fake witness holds 5, and the ledger now knows it: old 5, cosigned again.
     assert!(again.unwrap().quorum_met());
     let report = l.verify(&VerifyOptions::default()).unwrap();
@@ -192,7 +195,7 @@ fn cosignatures_are_kept_checked_and_required() {
     // A quorum the kept checkpoints do not meet is refused.
     let w3 = Cosigner::from_seed("w3.test", [9; 32]).unwrap();
     let three = [keys[0].clone(), keys[1].clone(), w3.key().to_key_string()];
-    let strict = WitnessPolicy::from_keys(&three, 3).unwrap();
+    let strict = WitnessPolicy::from_keys(&three, None).unwrap();
     let e = l
         .verify(&VerifyOptions::default().witnessed(&strict))
         .unwrap_err();
@@ -208,7 +211,7 @@ fn a_witness_that_is_down_is_reported_and_nothing_is_kept_for_it() {
     drop(closed);
     let key = Cosigner::from_seed("w.test", [1; 32]).unwrap();
     let spec = WitnessSpec::new(url, &key.key().to_key_string()).unwrap();
-    let r = l.witness(&signer, &[spec], 1, T).unwrap();
+    let r = l.witness(&signer, &[spec], Some(1), T).unwrap();
     assert!(!r.quorum_met());
     let err = r.outcomes[0].error.as_deref().unwrap();
     assert!(err.contains("connection refused"), "{err}");
@@ -222,7 +225,7 @@ fn blake3_ledgers_and_bad_arguments_are_refused_before_any_request() {
     let key = Cosigner::from_seed("w.test", [1; 32]).unwrap();
     let spec = WitnessSpec::new("http://127.0.0.1:9", &key.key().to_key_string()).unwrap();
     let e = l
-        .witness(&signer, std::slice::from_ref(&spec), 1, T)
+        .witness(&signer, std::slice::from_ref(&spec), Some(1), T)
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::InvalidArgument);
     assert!(e.to_string().contains("SHA-256"), "{e}");
@@ -235,7 +238,7 @@ fn blake3_ledgers_and_bad_arguments_are_refused_before_any_request() {
         (vec![spec.clone()], 2),
         (vec![spec.clone(), spec], 1),
     ] {
-        let e = l.witness(&signer, &specs, quorum, T).unwrap_err();
+        let e = l.witness(&signer, &specs, Some(quorum), T).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidArgument, "{e}");
     }
 }

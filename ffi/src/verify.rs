@@ -177,7 +177,8 @@ pub unsafe extern "C" fn trailseal_verify_cosigned(
                     .into())
                 }
             };
-            let quorum = usize::try_from(quorum).unwrap_or(keys.len());
+            // A negative quorum asks for every key given.
+            let quorum = usize::try_from(quorum).ok();
             let policy = trailseal::WitnessPolicy::from_keys(&keys, quorum)?;
             put_json(
                 out,

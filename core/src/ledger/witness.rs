@@ -19,6 +19,8 @@ impl Ledger {
     /// `timeout`. Every valid cosignature is kept with the checkpoint, and each cosigning
     /// witness's new size recorded, in one write after all witnesses answered.
     ///
+    /// No `quorum` (`None`) asks for every witness.
+    ///
     /// Returns the report even when fewer than `quorum` cosigned ([`WitnessReport::quorum_met`]
     /// says; each failed witness says why). Refused before any request: a ledger whose tree
     /// hash is not SHA-256 (no C2SP witness verifies another), no witness, a quorum above the
@@ -27,11 +29,12 @@ impl Ledger {
         &self,
         signer: &Signer,
         witnesses: &[WitnessSpec],
-        quorum: usize,
+        quorum: Option<usize>,
         timeout: Duration,
     ) -> Result<WitnessReport> {
         guarded(|| {
             witness::check_hash(self.meta.hash)?;
+            let quorum = quorum.unwrap_or(witnesses.len());
             check_witnesses(witnesses, quorum)?;
             self.check_signer(signer)?;
             self.writable()?;

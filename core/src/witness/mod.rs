@@ -26,6 +26,10 @@ use crate::error::{Error, Result};
 use crate::merkle::Hash;
 use client::{Answer, Client};
 
+/// How long one witness request may take when the caller does not say: a witness answers
+/// from memory and a consistency proof is a few hashes, so anything slower is unreachable.
+pub const DEFAULT_WITNESS_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One witness to ask: where it listens (its submission prefix, `add-checkpoint` is appended)
 /// and its public key.
 #[derive(Clone, Debug)]

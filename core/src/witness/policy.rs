@@ -23,11 +23,12 @@ pub struct WitnessPolicy {
 
 impl WitnessPolicy {
     /// A policy from witness vkey strings and a quorum: the form every front end passes.
+    /// No quorum (`None`) asks for every witness given.
     ///
     /// Refused ([`Error::InvalidArgument`]): a quorum above the number of distinct witnesses
     /// (it could never be met), two keys with the same name (a witness is counted once).
     /// A vkey that does not parse is [`Error::Malformed`].
-    pub fn from_keys(keys: &[impl AsRef<str>], quorum: usize) -> Result<Self> {
+    pub fn from_keys(keys: &[impl AsRef<str>], quorum: Option<usize>) -> Result<Self> {
         let mut witnesses: Vec<CosignerKey> = Vec::new();
         for k in keys {
             let key = CosignerKey::from_key_string(k.as_ref())?;
@@ -44,6 +45,7 @@ impl WitnessPolicy {
             }
             witnesses.push(key);
         }
+        let quorum = quorum.unwrap_or(witnesses.len());
         if quorum > witnesses.len() {
             return Err(Error::InvalidArgument(format!(
                 "a quorum of {quorum} cannot be met by {} witness key(s)",
@@ -184,7 +186,7 @@ mod tests {
         let c1 = w1.cosign(&body, 100).unwrap();
         let c2 = w2.cosign(&body, 101).unwrap();
         let keys = [w1.key().to_key_string(), w2.key().to_key_string()];
-        let two = WitnessPolicy::from_keys(&keys, 2).unwrap();
+        let two = WitnessPolicy::from_keys(&keys, Some(2)).unwrap();
         let ok = verify_cosigned(&with(&note, &[&c1, &c2]), &log.verifier(), &two).unwrap();
         assert_eq!(ok.cosignatures.len(), 2);
         // The same witness twice is one witness.
@@ -198,7 +200,7 @@ mod tests {
         let err = verify_cosigned(&with(&note, &[&c1, &other.unwrap()]), &log.verifier(), &two)
             .unwrap_err();
         assert!(err.to_string().contains("invalid cosignature"), "{err}");
-        assert!(WitnessPolicy::from_keys(&keys, 3).is_err());
-        assert!(WitnessPolicy::from_keys(&[&keys[0], &keys[0]], 1).is_err());
+        assert!(WitnessPolicy::from_keys(&keys, Some(3)).is_err());
+        assert!(WitnessPolicy::from_keys(&[&keys[0], &keys[0]], Some(1)).is_err());
     }
 }
