@@ -260,6 +260,8 @@ type BundleReport struct {
 	Root     Hash    `json:"root"`
 	KeyName  string  `json:"key_name"` // the key that signed the checkpoint
 	Entries  []Found `json:"entries"`  // each proven to be in the log at its index
+	// What the bundle's time-stamp token attests (VerifyBundleWithTSA only).
+	Attested *AttestedTime `json:"attested,omitempty"`
 }
 
 // ReportOptions are the options of Ledger.Report; the zero value reports on everything.

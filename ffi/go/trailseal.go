@@ -8,10 +8,11 @@ package trailseal
 extern void trailsealGoProgress(void *userdata, uint64_t done, uint64_t total);
 
 static trailseal_status ts_verify_progress(const trailseal_ledger *l, const char *note,
-                                           const char *vkey, uint32_t flags, void *userdata,
-                                           char **out) {
-  return trailseal_ledger_verify_with_options(l, note, vkey, flags, trailsealGoProgress,
-                                              userdata, out);
+                                           const char *vkey, uint32_t flags,
+                                           const char *witness_keys, int64_t quorum,
+                                           void *userdata, char **out) {
+  return trailseal_ledger_verify_witnessed(l, note, vkey, flags, witness_keys, quorum,
+                                           trailsealGoProgress, userdata, out);
 }
 */
 import "C"
@@ -541,6 +542,13 @@ type VerifyOptions struct {
 	Indexes bool
 	// Called from the verifying goroutine with the leaves re-hashed so far and the total.
 	Progress func(done, total uint64)
+	// Also hold the ledger to these witnesses (vkeys): every kept cosignature of theirs is
+	// re-verified, and Against (when given), else some kept checkpoint, must carry the
+	// cosignatures of Quorum of them (ErrVerificationFailed). The report's WitnessedSize is
+	// the largest size so witnessed.
+	Witnesses []string
+	// How many of Witnesses must have cosigned; 0 (or negative) asks for all of them.
+	Quorum int
 }
 
 // progressState is what the C progress callback reaches through its userdata.
@@ -572,9 +580,23 @@ func (l *Ledger) Verify(opts VerifyOptions) (VerifyReport, error) {
 	if opts.Indexes {
 		flags |= C.TRAILSEAL_VERIFY_INDEXES
 	}
+	var witnesses *C.char
+	quorum := C.int64_t(-1)
+	if opts.Witnesses != nil {
+		keys, err := json.Marshal(opts.Witnesses)
+		if err != nil {
+			return report, err
+		}
+		if witnesses, err = cs.add(string(keys), "witness keys", CodeMalformed); err != nil {
+			return report, err
+		}
+		if opts.Quorum > 0 {
+			quorum = C.int64_t(opts.Quorum)
+		}
+	}
 	if opts.Progress == nil {
 		err := l.jsonCall(&report, func(h *C.trailseal_ledger, out **C.char) C.trailseal_status {
-			return C.trailseal_ledger_verify_with_options(h, note, vkey, flags, nil, nil, out)
+			return C.trailseal_ledger_verify_witnessed(h, note, vkey, flags, witnesses, quorum, nil, nil, out)
 		})
 		return report, err
 	}
@@ -586,7 +608,7 @@ func (l *Ledger) Verify(opts VerifyOptions) (VerifyReport, error) {
 	defer C.free(userdata)
 	*(*C.uintptr_t)(userdata) = C.uintptr_t(handle)
 	err := l.jsonCall(&report, func(h *C.trailseal_ledger, out **C.char) C.trailseal_status {
-		return C.ts_verify_progress(h, note, vkey, flags, userdata, out)
+		return C.ts_verify_progress(h, note, vkey, flags, witnesses, quorum, userdata, out)
 	})
 	if state.recovered != nil {
 		panic(state.recovered)

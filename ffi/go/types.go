@@ -184,7 +184,7 @@ type VerifyReport struct {
 	CheckpointsChecked uint64 `json:"checkpoints_checked"`
 	// Kept witness cosignatures re-verified.
 	CosignaturesChecked uint64 `json:"cosignatures_checked"`
-	// The largest checkpoint size that met a witness policy (none can be given from Go yet).
+	// The largest checkpoint size that met the witness policy of VerifyOptions.Witnesses.
 	WitnessedSize *uint64 `json:"witnessed_size"`
 	// The size of the outside checkpoint the ledger was found consistent with, or nil.
 	ConsistentWithCheckpoint *uint64 `json:"consistent_with_checkpoint"`

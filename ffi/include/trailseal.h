@@ -645,6 +645,31 @@ trailseal_status trailseal_ledger_verify_with_options(const trailseal_ledger *le
                                                       char **report_json_out);
 
 /**
+ * `trailseal_ledger_verify_with_options`, and the ledger held to a witness policy: the
+ * witnesses of `witness_keys_json` (a JSON array of witness vkey strings; NULL for no
+ * policy, as `trailseal_ledger_verify_with_options`) of whom `quorum` (negative: all of
+ * them) must have cosigned. Every kept cosignature by a listed witness is re-verified (one
+ * that does not verify is `TRAILSEAL_STATUS_VERIFICATION_FAILED`); with `checkpoint_note`,
+ * that outside checkpoint must carry the quorum, else some kept checkpoint must
+ * (`TRAILSEAL_STATUS_VERIFICATION_FAILED` when none does). The report's `"witnessed_size"`
+ * is the largest size so witnessed. Free it with `trailseal_string_free`.
+ *
+ * # Safety
+ *
+ * As `trailseal_ledger_verify_with_options`; `witness_keys_json` is NULL or a NUL-terminated
+ * string.
+ */
+trailseal_status trailseal_ledger_verify_witnessed(const trailseal_ledger *ledger,
+                                                   const char *checkpoint_note,
+                                                   const char *verifier_key,
+                                                   uint32_t flags,
+                                                   const char *witness_keys_json,
+                                                   int64_t quorum,
+                                                   trailseal_progress_fn progress,
+                                                   void *userdata,
+                                                   char **report_json_out);
+
+/**
  * Makes every append made through a handle opened with `durable` false durable.
  *
  * # Safety
@@ -729,6 +754,69 @@ trailseal_status trailseal_signer_verifier_key(const trailseal_signer *signer,
  * `signer` is NULL or a handle from this library that is not used again (by any thread).
  */
 void trailseal_signer_free(trailseal_signer *signer);
+
+/**
+ * Has the time-stamp authority at `tsa_url` (an RFC 3161 HTTP endpoint) time-stamp the kept
+ * checkpoint number `checkpoint` (0 is the first signed; `TRAILSEAL_SIZE_CURRENT` for the
+ * newest kept one, or, when none is kept, one signed now by `signer`, which may otherwise be
+ * NULL), checks the token against the trusted CA certificate `ca_pem` (PEM text), and keeps
+ * it beside the checkpoint. A checkpoint whose kept token already checks out under `ca_pem`
+ * keeps it and no request is made. The request runs with no lock held.
+ *
+ * Writes `{"checkpoint": N, "size", "attested": {"time", "tsa", "serial", "policy"},
+ * "requested": bool, "token": "<base64 DER>"}` to `*result_json_out` (free it with
+ * `trailseal_string_free`). Failures store nothing: `TRAILSEAL_STATUS_IO` for a TSA that
+ * cannot be reached, does not answer within `timeout_seconds` or answers with something that
+ * is not a TimeStampResp; `TRAILSEAL_STATUS_VERIFICATION_FAILED` for a token that does not
+ * check out; `TRAILSEAL_STATUS_OUT_OF_RANGE` for a checkpoint number the ledger does not
+ * keep; `TRAILSEAL_STATUS_INVALID_ARGUMENT` for no kept checkpoint and no signer, or a
+ * timeout that is not a positive number.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `signer` is NULL or a live handle; `tsa_url` and `ca_pem`
+ * are NULL or NUL-terminated strings; `result_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_timestamp_checkpoint(const trailseal_ledger *ledger,
+                                                       const char *tsa_url,
+                                                       const char *ca_pem,
+                                                       uint64_t checkpoint,
+                                                       const trailseal_signer *signer,
+                                                       double timeout_seconds,
+                                                       char **result_json_out);
+
+/**
+ * Writes the RFC 3161 time-stamp token (DER) kept for checkpoint number `checkpoint` to
+ * `*token_out` and its length to `*token_len_out` (free it with `trailseal_bytes_free`); when
+ * none is kept, writes NULL and 0 and returns `TRAILSEAL_STATUS_OK`. Check the token with
+ * `trailseal_verify_timestamp_token` over that checkpoint's note.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `token_out` and `token_len_out` are NULL or valid for
+ * writing.
+ */
+trailseal_status trailseal_ledger_checkpoint_timestamp(const trailseal_ledger *ledger,
+                                                       uint64_t checkpoint,
+                                                       uint8_t **token_out,
+                                                       size_t *token_len_out);
+
+/**
+ * `trailseal_verify_bundle`, and the bundle's time-stamp token checked against the trusted
+ * CA certificate `ca_pem` (PEM text): the report adds `"attested": {"time", "tsa", "serial",
+ * "policy"}`. A bundle without a token, or one that does not check out, is
+ * `TRAILSEAL_STATUS_VERIFICATION_FAILED`.
+ *
+ * # Safety
+ *
+ * `bundle` is NULL or points to `bundle_len` readable bytes; `verifier_key` and `ca_pem` are
+ * NULL or NUL-terminated strings; `report_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_verify_bundle_with_tsa(const uint8_t *bundle,
+                                                  size_t bundle_len,
+                                                  const char *verifier_key,
+                                                  const char *ca_pem,
+                                                  char **report_json_out);
 
 /**
  * Verifies an inclusion proof given as SPEC JSON (RFC 9162 section 2.1.3.2): its path leads
@@ -877,6 +965,35 @@ trailseal_status trailseal_leaf_hash(const char *hash,
                                      const uint8_t *leaf,
                                      size_t leaf_len,
                                      char **leaf_hash_hex_out);
+
+/**
+ * Asks C2SP witnesses (tlog-witness v1.0.0) to cosign this ledger's checkpoint at its current
+ * size, signed by `signer` (the newest kept checkpoint is reused when it is of that size and by
+ * that key), and keeps every valid cosignature with the checkpoint. `witnesses_json` is a JSON
+ * array of `["<submission URL prefix>", "<witness vkey>"]` pairs; `quorum` is how many must
+ * cosign (negative: all of them); each request may take `timeout_seconds`.
+ *
+ * Writes the report to `*report_json_out` (free it with `trailseal_string_free`) even when
+ * fewer than `quorum` cosigned: `{"size", "quorum", "cosigned", "quorum_met", "note" (the
+ * checkpoint with every cosignature kept for it), "witnesses": [{"url", "witness",
+ * "cosigned", "error"}]}`. `TRAILSEAL_STATUS_INVALID_ARGUMENT` before any request for a
+ * ledger whose tree is not SHA-256, no witness, the same witness twice, a quorum above the
+ * number of witnesses, or a timeout that is not a positive number of seconds;
+ * `TRAILSEAL_STATUS_MALFORMED` for `witnesses_json` not of that form.
+ *
+ * The requests run with no lock held, so other handles and processes append meanwhile.
+ *
+ * # Safety
+ *
+ * `ledger` and `signer` are NULL or live handles; `witnesses_json` is NULL or a
+ * NUL-terminated string; `report_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_witness(const trailseal_ledger *ledger,
+                                          const trailseal_signer *signer,
+                                          const char *witnesses_json,
+                                          int64_t quorum,
+                                          double timeout_seconds,
+                                          char **report_json_out);
 
 /**
  * Finds entries: every filter of the query must hold (AND), one page at a time, newest first

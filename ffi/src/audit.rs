@@ -309,12 +309,28 @@ pub unsafe extern "C" fn trailseal_verify_bundle(
     guard(|| {
         let out = Out::new(report_json_out, "report_json_out")?;
         // SAFETY: per this function's contract.
-        unsafe {
-            let bytes = arg_bytes(bundle, bundle_len, "bundle")?;
-            let verifier = Verifier::from_key_string(arg_str(verifier_key, "verifier_key")?)?;
-            put_json(out, &verify_bundle_bytes(bytes, &verifier)?.to_json())
-        }
+        let (bytes, verifier) = unsafe { bundle_args(bundle, bundle_len, verifier_key)? };
+        // SAFETY: per this function's contract.
+        unsafe { put_json(out, &verify_bundle_bytes(bytes, &verifier)?.to_json()) }
     })
+}
+
+/// The bundle bytes and verifier key of the bundle-checking functions.
+///
+/// # Safety
+/// `bundle` is NULL or points to `bundle_len` readable bytes; `verifier_key` is NULL or a
+/// NUL-terminated string.
+pub(crate) unsafe fn bundle_args<'a>(
+    bundle: *const u8,
+    bundle_len: usize,
+    verifier_key: *const c_char,
+) -> crate::Res<(&'a [u8], Verifier)> {
+    // SAFETY: forwarded contract.
+    unsafe {
+        let bytes = arg_bytes(bundle, bundle_len, "bundle")?;
+        let verifier = Verifier::from_key_string(arg_str(verifier_key, "verifier_key")?)?;
+        Ok((bytes, verifier))
+    }
 }
 
 /// Where approvals wait: writes the approvals report to `*report_json_out` (free it with

@@ -10,6 +10,7 @@ use trailseal::{
     CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Outside, Sharing, VerifyOptions,
 };
 
+use crate::witness::witness_policy;
 use crate::{
     arg_bytes, arg_handle, arg_json, arg_path, arg_str, guard, guard_void, opt_size, opt_str,
     put_bytes, put_string, trailseal_signer, trailseal_status, Failure, Out, Res,
@@ -767,6 +768,48 @@ pub unsafe extern "C" fn trailseal_ledger_verify_with_options(
 ) -> trailseal_status {
     // SAFETY: per this function's contract.
     unsafe {
+        trailseal_ledger_verify_witnessed(
+            ledger,
+            checkpoint_note,
+            verifier_key,
+            flags,
+            std::ptr::null(),
+            -1,
+            progress,
+            userdata,
+            report_json_out,
+        )
+    }
+}
+
+/// `trailseal_ledger_verify_with_options`, and the ledger held to a witness policy: the
+/// witnesses of `witness_keys_json` (a JSON array of witness vkey strings; NULL for no
+/// policy, as `trailseal_ledger_verify_with_options`) of whom `quorum` (negative: all of
+/// them) must have cosigned. Every kept cosignature by a listed witness is re-verified (one
+/// that does not verify is `TRAILSEAL_STATUS_VERIFICATION_FAILED`); with `checkpoint_note`,
+/// that outside checkpoint must carry the quorum, else some kept checkpoint must
+/// (`TRAILSEAL_STATUS_VERIFICATION_FAILED` when none does). The report's `"witnessed_size"`
+/// is the largest size so witnessed. Free it with `trailseal_string_free`.
+///
+/// # Safety
+///
+/// As `trailseal_ledger_verify_with_options`; `witness_keys_json` is NULL or a NUL-terminated
+/// string.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn trailseal_ledger_verify_witnessed(
+    ledger: *const trailseal_ledger,
+    checkpoint_note: *const c_char,
+    verifier_key: *const c_char,
+    flags: u32,
+    witness_keys_json: *const c_char,
+    quorum: i64,
+    progress: trailseal_progress_fn,
+    userdata: *mut c_void,
+    report_json_out: *mut *mut c_char,
+) -> trailseal_status {
+    // SAFETY: per this function's contract.
+    unsafe {
         with_ledger_string(ledger, report_json_out, "report_json_out", |l| {
             if flags & !TRAILSEAL_VERIFY_INDEXES != 0 {
                 return Err(Error::InvalidArgument(format!(
@@ -789,6 +832,12 @@ pub unsafe extern "C" fn trailseal_ledger_verify_with_options(
             }
             if let (Some(outside), Some(v)) = (&against, &verifier) {
                 opts = opts.against(outside.note, v);
+            }
+            let policy = (!witness_keys_json.is_null())
+                .then(|| witness_policy(witness_keys_json, quorum))
+                .transpose()?;
+            if let Some(p) = &policy {
+                opts = opts.witnessed(p);
             }
             Ok(l.verify_with(opts)?.to_json())
         })

@@ -27,7 +27,9 @@ use trailseal::{Error, ErrorCode};
 
 mod ledger;
 mod signer;
+mod timestamp;
 mod verify;
+mod witness;
 
 // After the others: cbindgen writes the header in module order.
 mod audit;
@@ -35,7 +37,9 @@ mod audit;
 pub use audit::*;
 pub use ledger::*;
 pub use signer::*;
+pub use timestamp::*;
 pub use verify::*;
+pub use witness::*;
 
 /// The result of every fallible trailseal function.
 ///

@@ -6,9 +6,7 @@ use trailseal::merkle::to_hex;
 use trailseal::{check_consistency, check_inclusion, entry, Checkpoint, Error};
 
 use crate::ledger::{outside_checkpoint, parse_hash};
-use crate::{
-    arg_bytes, arg_json, arg_str, guard, opt_str, put_json, put_string, trailseal_status, Out,
-};
+use crate::{arg_bytes, arg_str, guard, opt_str, put_json, put_string, trailseal_status, Out};
 
 /// Verifies an inclusion proof given as SPEC JSON (RFC 9162 section 2.1.3.2): its path leads
 /// from `leaf_hash` at `index` to `root`. Needs no ledger.
@@ -158,28 +156,7 @@ pub unsafe extern "C" fn trailseal_verify_cosigned(
         unsafe {
             let note = arg_str(note, "note")?;
             let log = trailseal::Verifier::from_key_string(arg_str(verifier_key, "verifier_key")?)?;
-            let keys: Vec<String> = match arg_json(witness_keys_json, "witness_keys_json")? {
-                serde_json::Value::Array(a) => a
-                    .into_iter()
-                    .map(|k| match k {
-                        serde_json::Value::String(s) => Ok(s),
-                        _ => Err(Error::malformed(
-                            "witness keys",
-                            "every witness key must be a string",
-                        )),
-                    })
-                    .collect::<Result<_, _>>()?,
-                _ => {
-                    return Err(Error::malformed(
-                        "witness keys",
-                        "witness_keys_json must be a JSON array of vkey strings",
-                    )
-                    .into())
-                }
-            };
-            // A negative quorum asks for every key given.
-            let quorum = usize::try_from(quorum).ok();
-            let policy = trailseal::WitnessPolicy::from_keys(&keys, quorum)?;
+            let policy = crate::witness::witness_policy(witness_keys_json, quorum)?;
             put_json(
                 out,
                 &trailseal::witness::verify_cosigned(note, &log, &policy)?.to_json(),

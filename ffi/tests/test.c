@@ -1160,6 +1160,50 @@ static void test_proofs_and_checkpoints(void) {
          trailseal_verify_timestamp_token(NULL, 5, (const uint8_t *)note, strlen(note), "x", &out));
   EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
          trailseal_verify_timestamp_token(NULL, 0, NULL, 0, "x", NULL));
+  /* Witnesses and trusted time (Go runs them against a real witness and TSA): refusals made
+   * before any request. The witness key is the first of tests/vectors/cosignature.json. */
+  const char *wkey = "w1.example+89d3dde6+BIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c";
+  char witnesses[256];
+  snprintf(witnesses, sizeof witnesses, "[[\"http://127.0.0.1:9\", \"%s\"]]", wkey);
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_witness(l, signer, witnesses, -1, 1.0, &out));
+  MSG_HAS("SHA-256");
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_witness(l, signer, witnesses, -1, 0.0, &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_witness(l, signer, witnesses, 2, 1.0, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_witness(l, signer, "[[\"http://x\"]]", -1, 1.0, &out));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_witness(l, signer, "{}", -1, 1.0, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_witness(l, NULL, witnesses, -1, 1.0, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_witness(l, signer, witnesses, -1, 1.0, NULL));
+  char wkeys[128];
+  snprintf(wkeys, sizeof wkeys, "[\"%s\"]", wkey);
+  EXPECT(TRAILSEAL_STATUS_VERIFICATION_FAILED,
+         trailseal_ledger_verify_witnessed(l, NULL, NULL, 0, wkeys, -1, NULL, NULL, &out));
+  MSG_HAS("cosignatures from 1 of the given witnesses");
+  OK(trailseal_ledger_verify_witnessed(l, NULL, NULL, 0, NULL, -1, NULL, NULL, &report));
+  CHECK(strstr(report, "\"witnessed_size\":null") != NULL);
+  trailseal_string_free(report);
+  OK(trailseal_ledger_verify_witnessed(l, NULL, NULL, 0, wkeys, 0, NULL, NULL, &report));
+  trailseal_string_free(report);
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_verify_witnessed(l, NULL, NULL, 0, "[1]", -1, NULL, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT,
+         trailseal_ledger_timestamp_checkpoint(l, "http://127.0.0.1:9", "x", 0, NULL, -1.0, &out));
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE,
+         trailseal_ledger_timestamp_checkpoint(l, "http://127.0.0.1:9", "x", 999, NULL, 1.0, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_timestamp_checkpoint(l, NULL, "x", 0, NULL, 1.0, &out));
+  uint8_t *token = (uint8_t *)"untouched";
+  size_t token_len = 42;
+  OK(trailseal_ledger_checkpoint_timestamp(l, 0, &token, &token_len));
+  CHECK(token == NULL && token_len == 0);
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_checkpoint_timestamp(l, 0, NULL, &token_len));
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_verify_bundle_with_tsa((const uint8_t *)"{}", 2, vkey, "x", &out));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_verify_checkpoint("no signature\n", vkey, &out));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_verify(l, note, "not a key", &out));
   EXPECT(TRAILSEAL_STATUS_MALFORMED, trailseal_ledger_verify(l, "junk", vkey, &out));

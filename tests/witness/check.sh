@@ -8,7 +8,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 T=${TRAILSEAL:-${CARGO_TARGET_DIR:-$root/target}/debug/trailseal}
-bin=$(bash "$here/build.sh")
 work=$(mktemp -d /tmp/tsw.XXXXXX)
 pids=()
 cleanup() {
@@ -32,11 +31,6 @@ expect() { # STATUS ARGS...: the command must exit with STATUS
   [ "$got" = "$want" ] || { cat "$work/out" "$work/err" >&2; fail "trailseal $* exited $got, not $want"; }
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() { # CONDITION...: poll for at most 10 s
-  for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
-  fail "timed out waiting for: $*"
-}
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 "$T" init "$work/l.redb" --origin "$origin" > /dev/null
 logvkey=$("$T" vkey "$work/l.redb")
@@ -46,42 +40,11 @@ append() { # LEDGER FIRST LAST
   done | "$T" append "$1" > /dev/null
 }
 
-# A witness: its own ssh-agent holding a fresh key, a database that knows our log, and
-# litewitness listening on a free port. Sets url_NAME and vkey_NAME.
-start_witness() {
-  local name=$1 dir="$work/$1"
-  mkdir -p "$dir"
-  ssh-keygen -q -t ed25519 -N '' -C '' -f "$dir/key"
-  ssh-agent -a "$dir/sock" -D > /dev/null 2>&1 &
-  pids+=($!)
-  wait_for test -S "$dir/sock"
-  SSH_AUTH_SOCK="$dir/sock" ssh-add -q "$dir/key" 2> /dev/null
-  "$bin/witnessctl" add-log -db "$dir/db" -origin "$origin" 2> /dev/null
-  "$bin/witnessctl" add-key -db "$dir/db" -origin "$origin" -key "$logvkey" 2> /dev/null
-  local port fp
-  port=$(free_port)
-  fp=$(ssh-keygen -lf "$dir/key.pub" | cut -d' ' -f2)
-  "$bin/litewitness" -db "$dir/db" -name "$name.example" -key "$fp" -ssh-agent "$dir/sock" \
-    -listen "127.0.0.1:$port" > "$dir/log" 2>&1 &
-  pids+=($!)
-  wait_for listening "$port"
-  printf -v "url_$name" 'http://127.0.0.1:%s' "$port"
-  # The witness vkey: name+id+base64(0x04 || Ed25519 key), the key from the SSH public key.
-  printf -v "vkey_$name" '%s' "$(python3 - "$name.example" "$dir/key.pub" <<'PY'
-import base64, hashlib, struct, sys
-name, pub = sys.argv[1], open(sys.argv[2]).read().split()[1]
-blob = base64.b64decode(pub)
-n = struct.unpack(">I", blob[:4])[0]
-key = blob[4 + n + 4:]
-assert blob[4:4 + n] == b"ssh-ed25519" and len(key) == 32
-kid = hashlib.sha256(name.encode() + b"\n\x04" + key).digest()[:4]
-data = base64.b64encode(bytes([4]) + key).decode()
-print(name + "+" + kid.hex() + "+" + data)
-PY
-)"
-}
-start_witness w1
-start_witness w2
+# Two witnesses that trust our log (start.sh); their URLs and vkeys.
+bash "$here/start.sh" "$work/witnesses" "$origin" "$logvkey" w1 w2 > "$work/witnesses.json"
+mapfile -t pids < "$work/witnesses/pids"
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[int(sys.argv[2])][sys.argv[3]])' "$work/witnesses.json" "$@"; }
+url_w1=$(field 0 url) vkey_w1=$(field 0 vkey) url_w2=$(field 1 url) vkey_w2=$(field 1 vkey)
 w=(--key "$work/l.redb.key" --witness "$url_w1" --witness-key "$vkey_w1" --witness "$url_w2" --witness-key "$vkey_w2")
 policy=(--witness-key "$vkey_w1" --witness-key "$vkey_w2" --quorum 2)
 
