@@ -60,7 +60,7 @@ pub fn verify_proof(
         (Some(_), None) => return Err(usage(
             "--witness-key needs --checkpoint FILE and --vkey VKEY: witnesses cosign a checkpoint",
         )),
-        (Some(p), Some(o)) => Some(p.verify(o.note, &o.verifier()?)?),
+        (Some(p), Some(o)) => Some(p.verify_note(o.note, &o.verifier()?)?),
     };
     let mut report = Map::new();
     let checkpoint = if let Some(p) = inclusion {

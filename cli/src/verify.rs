@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use trailseal::merkle;
 use trailseal::{Ledger, Outside, VerifyOptions};
 
-use crate::error::{usage, Res};
+use crate::error::Res;
 use crate::io::{emit, emit_line, outside_texts, progress_bar, read_bytes, read_verifier};
 use crate::render::{entries, node_line};
 use crate::witness::Policy;
@@ -33,17 +33,8 @@ pub fn verify(
     if let (Some(o), Some(v)) = (outside, &verifier) {
         opts = opts.against(o.note, v);
     }
-    let policy = match policy {
-        None => None,
-        Some(Policy::Keys(p)) => Some(p),
-        Some(Policy::File(_)) => {
-            return Err(usage(
-                "verify LEDGER takes --witness-key and --quorum; --witness-policy is for a checkpoint held elsewhere (verify-proof, verify-bundle)",
-            ))
-        }
-    };
     if let Some(p) = &policy {
-        opts = opts.witnessed(p);
+        opts = opts.witnessed(p.as_ref());
     }
     let report = l.verify_with(opts);
     pb.finish_and_clear();
@@ -74,7 +65,7 @@ pub fn verify_bundle(
         Some(p) => {
             let text = String::from_utf8_lossy(&bytes);
             let bundle = trailseal::Bundle::parse(&text)?;
-            Some(p.verify(&bundle.checkpoint, &verifier)?)
+            Some(p.verify_note(&bundle.checkpoint, &verifier)?)
         }
     };
     if json {

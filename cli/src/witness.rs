@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use clap::Args;
-use trailseal::witness::{CosignedCheckpoint, TlogPolicy, WitnessPolicy, WitnessSpec};
-use trailseal::{Ledger, Verifier};
+use trailseal::witness::{TlogPolicy, WitnessPolicy, WitnessRule, WitnessSpec};
+use trailseal::Ledger;
 
 use crate::error::{check_failed, usage, Res};
 use crate::io::{emit_line, ledger_signer, read_text, verifier_text};
@@ -27,29 +27,14 @@ pub struct PolicyArgs {
     pub witness_policy: Option<std::path::PathBuf>,
 }
 
-/// A witness policy as given on the command line.
-pub enum Policy {
-    /// `--witness-key` and `--quorum`.
-    Keys(WitnessPolicy),
-    /// `--witness-policy FILE`.
-    File(TlogPolicy),
-}
-
-impl Policy {
-    /// Opens a cosigned checkpoint note under the policy, its log signature checked by `log`.
-    pub fn verify(&self, note: &str, log: &Verifier) -> Res<CosignedCheckpoint> {
-        Ok(match self {
-            Policy::Keys(p) => trailseal::witness::verify_cosigned(note, log, p)?,
-            Policy::File(p) => p.verify(note, Some(log))?,
-        })
-    }
-}
+/// A witness policy as given on the command line: either form, held to the same rule.
+pub type Policy = Box<dyn WitnessRule>;
 
 impl PolicyArgs {
     /// The policy, or `None` when none was given.
     pub fn policy(&self) -> Res<Option<Policy>> {
         if let Some(path) = &self.witness_policy {
-            return Ok(Some(Policy::File(TlogPolicy::parse(&read_text(path)?)?)));
+            return Ok(Some(Box::new(TlogPolicy::parse(&read_text(path)?)?)));
         }
         if self.witness_keys.is_empty() {
             return Ok(None);
@@ -59,7 +44,7 @@ impl PolicyArgs {
             .iter()
             .map(|k| verifier_text(k).map(|t| t.trim().to_owned()))
             .collect::<Res<Vec<String>>>()?;
-        Ok(Some(Policy::Keys(WitnessPolicy::from_keys(
+        Ok(Some(Box::new(WitnessPolicy::from_keys(
             &keys,
             self.quorum,
         )?)))

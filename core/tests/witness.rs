@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use trailseal::note::{Note, Signer};
-use trailseal::witness::{verify_cosigned, Cosigner, WitnessPolicy, WitnessSpec};
+use trailseal::witness::{verify_cosigned, Cosigner, TlogPolicy, WitnessPolicy, WitnessSpec};
 use trailseal::{CreateOptions, ErrorCode, HashAlg, Ledger, Verifier, VerifyOptions};
 
 fn vectors() -> Value {
@@ -198,6 +198,44 @@ fn cosignatures_are_kept_checked_and_required() {
     let strict = WitnessPolicy::from_keys(&three, None).unwrap();
     let e = l
         .verify(&VerifyOptions::default().witnessed(&strict))
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::VerificationFailed, "{e}");
+
+    // The same requirements as C2SP tlog-policy files: the kept checkpoint meets "any two of
+    // the three", not "w3 and one other".
+    let file = |quorum: &str| {
+        let text = format!(
+            "witness one {}\nwitness two {}\nwitness three {}\n{quorum}",
+            three[0], three[1], three[2]
+        );
+        TlogPolicy::parse(&text).unwrap()
+    };
+    let any_two = file("group g 2 one two three\nquorum g\n");
+    let report = l
+        .verify(&VerifyOptions::default().witnessed(&any_two))
+        .unwrap();
+    assert_eq!(report.witnessed_size, Some(5));
+    let with_w3 = file("group g 2 one two\ngroup h all g three\nquorum h\n");
+    let e = l
+        .verify(&VerifyOptions::default().witnessed(&with_w3))
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::VerificationFailed, "{e}");
+    assert!(e.to_string().contains("the witness policy's quorum"), "{e}");
+    // Against the cosigned note held outside, the file's rule is checked on that note.
+    let report = l
+        .verify(
+            &VerifyOptions::default()
+                .against(&r.note, &signer.verifier())
+                .witnessed(&any_two),
+        )
+        .unwrap();
+    assert_eq!(report.external_checkpoint, Some(5));
+    let e = l
+        .verify(
+            &VerifyOptions::default()
+                .against(&r.note, &signer.verifier())
+                .witnessed(&with_w3),
+        )
         .unwrap_err();
     assert_eq!(e.code(), ErrorCode::VerificationFailed, "{e}");
 }

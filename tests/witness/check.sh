@@ -86,7 +86,16 @@ quorum both
 POLICY
 expect 0 verify-proof --inclusion "$work/inc.json" --checkpoint "$work/cosigned.note" --vkey "$logvkey" --witness-policy "$work/policy.txt"
 expect 0 verify-bundle "$work/b.json" --vkey "$logvkey" --witness-policy "$work/policy.txt"
-pass "a C2SP tlog-policy file with a group of both witnesses holds"
+expect 0 verify "$work/l.redb" --witness-policy "$work/policy.txt"
+grep -q '"witnessed_size":13' "$work/out" || fail "witnessed_size 13 expected: $(cat "$work/out")"
+# One more witness that never cosigned, required beside the two: no kept checkpoint meets it.
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["witness_vkeys"][0])' \
+  "$root/tests/vectors/cosignature.json" > "$work/absent.vkey"
+sed -e "s|^quorum both|witness three $(cat "$work/absent.vkey")\ngroup all3 all both three\nquorum all3|" \
+  "$work/policy.txt" > "$work/policy3.txt"
+expect 1 verify "$work/l.redb" --witness-policy "$work/policy3.txt"
+grep -q "the witness policy's quorum" "$work/err" || fail "no quorum message: $(cat "$work/err")"
+pass "a C2SP tlog-policy file with a group of both witnesses holds (verify-proof, verify-bundle, verify LEDGER)"
 
 "$T" checkpoint "$work/l.redb" > "$work/plain.note"
 expect 1 verify-proof --inclusion "$work/inc.json" --checkpoint "$work/plain.note" --vkey "$logvkey" "${policy[@]}"

@@ -12,7 +12,7 @@ use crate::merkle::prove;
 use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::note::Verifier;
 use crate::storage::{Reader, State};
-use crate::witness::{Cosignature, CosignerKey, WitnessPolicy};
+use crate::witness::{Cosignature, CosignerKey, WitnessRule};
 
 use super::{Ledger, LedgerKind};
 
@@ -23,7 +23,7 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 #[derive(Default)]
 pub struct VerifyOptions<'a> {
     checkpoint: Option<(&'a str, &'a Verifier)>,
-    witnesses: Option<&'a WitnessPolicy>,
+    witnesses: Option<&'a dyn WitnessRule>,
     progress: Option<Progress<'a>>,
     indexes: bool,
 }
@@ -47,9 +47,10 @@ impl<'a> VerifyOptions<'a> {
     }
 
     /// Also require witnesses: the external checkpoint (see [`VerifyOptions::against`]), when
-    /// given, must carry valid cosignatures from `policy.quorum` of its witnesses; without
-    /// one, some kept checkpoint must. The report names the largest size so witnessed.
-    pub fn witnessed(mut self, policy: &'a WitnessPolicy) -> Self {
+    /// given, must meet `policy` (a flat quorum, [`crate::WitnessPolicy`], or a C2SP
+    /// tlog-policy file, [`crate::witness::TlogPolicy`]); without one, some kept checkpoint
+    /// must. The report names the largest size so witnessed.
+    pub fn witnessed(mut self, policy: &'a dyn WitnessRule) -> Self {
         self.witnesses = Some(policy);
         self
     }
@@ -230,7 +231,7 @@ impl Ledger {
                 Some((note, verifier)) => {
                     let size = self.check_external(&reader, &state, note, verifier)?;
                     if let Some(policy) = opts.witnesses {
-                        crate::witness::verify_cosigned(note, verifier, policy)?;
+                        policy.verify_note(note, verifier)?;
                         witnessed_size = Some(size);
                     }
                     Some(size)
@@ -240,8 +241,8 @@ impl Ledger {
             if let Some(policy) = opts.witnesses {
                 if witnessed_size.is_none() && !policy.is_empty() {
                     return Err(Error::verification(format!(
-                        "no checkpoint of this ledger carries valid cosignatures from {} of the given witnesses: nothing outside this machine vouches for its history (run `trailseal witness`)",
-                        policy.quorum
+                        "no checkpoint of this ledger carries valid cosignatures from {}: nothing outside this machine vouches for its history (run `trailseal witness`)",
+                        policy.describe()
                     )));
                 }
             }
@@ -297,7 +298,7 @@ impl Ledger {
     fn verify_cosignatures(
         &self,
         reader: &Reader,
-        policy: Option<&WitnessPolicy>,
+        policy: Option<&dyn WitnessRule>,
     ) -> Result<(u64, Option<u64>)> {
         let stored = reader.checkpoints()?;
         let mut checked = 0;
@@ -331,7 +332,7 @@ impl Ledger {
             if let Some(policy) = policy {
                 let lines: Vec<String> = cosigs.iter().map(|c| c.line.clone()).collect();
                 let valid = policy.valid_cosignatures(&body, &lines)?;
-                if valid.len() >= policy.quorum && !policy.is_empty() {
+                if !policy.is_empty() && policy.holds(&valid) {
                     witnessed = witnessed.max(Some(cp.size));
                 }
             }

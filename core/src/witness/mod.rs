@@ -7,6 +7,7 @@
 //! - `client.rs`: one `add-checkpoint` request over HTTP and the meaning of its answer.
 //! - `policy.rs`: a quorum of trusted witnesses, checked when verifying.
 //! - `tlog_policy.rs`: C2SP tlog-policy files (logs, witnesses, nested groups).
+//! - `rule.rs`: either of the two as one requirement verification holds a checkpoint to.
 //!
 //! [`Ledger::witness`](crate::Ledger::witness) (in `ledger/witness.rs`) drives them: it signs,
 //! talks to the witnesses with no lock held, and keeps what they cosigned in one short write.
@@ -14,12 +15,14 @@
 pub mod client;
 pub mod cosignature;
 pub mod policy;
+pub mod rule;
 pub mod tlog_policy;
 
 use std::time::Duration;
 
 pub use cosignature::{Cosignature, Cosigner, CosignerKey};
 pub use policy::{verify_cosigned, CosignedCheckpoint, WitnessPolicy};
+pub use rule::WitnessRule;
 pub use tlog_policy::TlogPolicy;
 
 use crate::error::{Error, Result};

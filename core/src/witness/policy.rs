@@ -76,7 +76,12 @@ impl WitnessPolicy {
             else {
                 continue;
             };
-            if out.iter().any(|c| c.name == cosig.name) {
+            // One per witness: a key name alone may be shared by two witnesses of a
+            // tlog-policy file, so a witness is its name and key id.
+            if out
+                .iter()
+                .any(|c| c.name == cosig.name && c.key_hash == cosig.key_hash)
+            {
                 continue;
             }
             if !key.verifies(&cosig, body) {

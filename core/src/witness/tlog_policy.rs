@@ -16,7 +16,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::note::{open_note, Verifier};
 
-use super::cosignature::CosignerKey;
+use super::cosignature::{Cosignature, CosignerKey};
 use super::policy::{signature_lines, CosignedCheckpoint, WitnessPolicy};
 
 /// The spec's recommended minimum of supported logs, witnesses and groups, used as our cap so
@@ -177,6 +177,31 @@ impl TlogPolicy {
         })
     }
 
+    /// The policy's witnesses (every `witness` line).
+    pub fn witnesses(&self) -> &WitnessPolicy {
+        &self.witnesses
+    }
+
+    /// Whether valid cosignatures `valid` (of the policy's witnesses) meet its quorum rule.
+    pub fn holds(&self, valid: &[Cosignature]) -> bool {
+        let cosigned: Vec<bool> = self
+            .witnesses
+            .witnesses
+            .iter()
+            .map(|w| {
+                valid
+                    .iter()
+                    .any(|c| c.name == w.name() && c.key_hash == w.key_hash())
+            })
+            .collect();
+        self.quorum.holds(&cosigned)
+    }
+
+    /// Whether the policy asks for no cosignature (`quorum none`).
+    pub fn is_empty(&self) -> bool {
+        self.quorum == Rule::None
+    }
+
     /// Opens a cosigned checkpoint under the policy: signed by one of its logs (or by `log`,
     /// when the policy lists none or the caller names the key), cosigned so that the quorum
     /// rule holds. A cosignature line of a policy witness that does not verify is refused.
@@ -194,13 +219,7 @@ impl TlogPolicy {
         let checkpoint = Checkpoint::parse_body(&opened.body)?;
         let lines = signature_lines(note)?;
         let cosignatures = self.witnesses.valid_cosignatures(&opened.body, &lines)?;
-        let cosigned: Vec<bool> = self
-            .witnesses
-            .witnesses
-            .iter()
-            .map(|w| cosignatures.iter().any(|c| c.name == w.name()))
-            .collect();
-        if !self.quorum.holds(&cosigned) {
+        if !self.holds(&cosignatures) {
             let names: Vec<&str> = cosignatures.iter().map(|c| c.name.as_str()).collect();
             return Err(Error::verification(format!(
                 "the checkpoint's cosignatures ({}) do not meet the policy's quorum",
@@ -256,6 +275,23 @@ mod tests {
         let e = p.verify(&with(&[0, 1]), None).unwrap_err();
         assert_eq!(e.code(), ErrorCode::VerificationFailed);
         assert!(p.verify(&with(&[2]), None).is_err());
+
+        // Two witnesses whose keys carry the same name are two witnesses: one's cosignature
+        // does not count for the other.
+        let twin = Cosigner::from_seed("w0.example", [99; 32]).unwrap();
+        let both = TlogPolicy::parse(&format!(
+            "log {}\nwitness A {}\nwitness T {}\ngroup G all A T\nquorum G\n",
+            log.verifier(),
+            w[0].key(),
+            twin.key()
+        ))
+        .unwrap();
+        let e = both.verify(&with(&[0]), None).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::VerificationFailed);
+        let mut twice = with(&[0]);
+        twice.push_str(&twin.cosign(&body, 1).unwrap().to_line());
+        twice.push('\n');
+        assert_eq!(both.verify(&twice, None).unwrap().cosignatures.len(), 2);
 
         for bad in [
             "quorum none\nquorum none\n",
