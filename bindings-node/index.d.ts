@@ -673,11 +673,11 @@ export declare class Ledger {
    * Ask C2SP witnesses (tlog-witness) to cosign this ledger's checkpoint at its current size
    * (signed by `signer`, or the newest kept one of that size) and keep their
    * cosignatures. `witnesses` is an array of `[url, witnessVkey]` pairs; `quorum` defaults to
-   * all of them, `timeout` (seconds per request) to 10. Resolves to the report even when
+   * all of them, `timeoutSeconds` (per request) to 10. Resolves to the report even when
    * fewer than `quorum` cosigned: check `quorum_met`. Rejects `invalid_argument` for a
    * ledger whose tree is not SHA-256.
    */
-  witness(signer: Signer, witnesses: Array<[string, string]>, options?: { quorum?: number; timeout?: number }): Promise<Record<string, unknown>>
+  witness(signer: Signer, witnesses: Array<[string, string]>, options?: { quorum?: number; timeoutSeconds?: number }): Promise<Record<string, unknown>>
   /**
    * Have the RFC 3161 time-stamp authority at `tsaUrl` time-stamp a kept checkpoint
    * (`options.checkpoint`, else the latest kept, else one signed now by `options.signer`),

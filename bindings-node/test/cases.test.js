@@ -61,6 +61,13 @@ const calls = {
     ts.verifyConsistency(a.proof, outside(a))
     return {}
   },
+  async verify_cosigned(fx, a) {
+    const c = ts.verifyCosigned(a.note, a.verifier_key, a.witness_keys, a.quorum)
+    return { size: c.checkpoint.size, witnesses: c.cosignatures.map((w) => w.witness) }
+  },
+  async verify_timestamp_token(fx, a) {
+    return { ...ts.verifyTimestampToken(Buffer.from(a.token_hex, 'hex'), a.note, a.ca_pem) }
+  },
   // A new ledger holding the fixture's first entry, opened as the row says, then the first
   // entry appended again or every entry queried through the new handle.
   async open(fx, a) {

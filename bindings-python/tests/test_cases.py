@@ -82,6 +82,15 @@ def verify_consistency(fx: Fixture, a: Dict[str, Any]) -> Any:
     return {}
 
 
+def verify_cosigned(fx: Fixture, a: Dict[str, Any]) -> Any:
+    c = trailseal.verify_cosigned(a["note"], a["verifier_key"], a["witness_keys"], a.get("quorum"))
+    return {"size": c["checkpoint"]["size"], "witnesses": [w["witness"] for w in c["cosignatures"]]}
+
+
+def verify_timestamp_token(fx: Fixture, a: Dict[str, Any]) -> Any:
+    return dict(trailseal.verify_timestamp_token(bytes.fromhex(a["token_hex"]), a["note"], a["ca_pem"]))
+
+
 def open_(fx: Fixture, a: Dict[str, Any]) -> Any:
     """A new ledger holding the fixture's first entry, opened as the row says, then the first
     entry appended again or every entry queried through the new handle."""
@@ -112,6 +121,8 @@ CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "verify": verify,
     "verify_inclusion": verify_inclusion,
     "verify_consistency": verify_consistency,
+    "verify_cosigned": verify_cosigned,
+    "verify_timestamp_token": verify_timestamp_token,
     "open": open_,
 }
 

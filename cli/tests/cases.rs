@@ -15,6 +15,20 @@ use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
 
+/// Calls the command has no form for, with the reason: every row of them is skipped.
+const SKIP_CALLS: &[(&str, &str)] = &[
+    (
+        "verify_cosigned",
+        "no command checks a bare cosigned note: verify, verify-proof and verify-bundle check \
+         cosignatures of the checkpoint they are given (tests/witness/check.sh)",
+    ),
+    (
+        "verify_timestamp_token",
+        "no command checks a bare token: verify-bundle --tsa-ca checks a bundle's \
+         (cli/tests/timestamp.rs)",
+    ),
+];
+
 /// Rows the command cannot express, each with the reason. Flags are typed and named, so a
 /// misspelt or mistyped key is refused by the flag parser rather than by the core; a row whose
 /// arguments cannot be written as flags and is not listed here fails the test.
@@ -415,7 +429,7 @@ fn every_row_as_the_table_says() {
     for row in rows {
         let name = row["name"].as_str().unwrap();
         let call = row["call"].as_str().unwrap();
-        if skip.contains_key(name) {
+        if skip.contains_key(name) || SKIP_CALLS.iter().any(|(c, _)| *c == call) {
             continue;
         }
         let Some((args, read)) = command(&fx, call, &row["args"]) else {

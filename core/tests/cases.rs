@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
+use trailseal::witness::verify_cosigned;
 use trailseal::{
-    check_consistency, check_inclusion, CreateOptions, Durability, Error, GatePolicy, HashAlg,
-    Ledger, OpenOptions, Outside, Selection, Signer, VerifyOptions,
+    check_consistency, check_inclusion, verify_timestamp_token, CreateOptions, Durability, Error,
+    GatePolicy, HashAlg, Ledger, OpenOptions, Outside, Selection, Signer, Verifier, VerifyOptions,
+    WitnessPolicy,
 };
 
 fn table_path() -> PathBuf {
@@ -129,6 +131,25 @@ fn run(fx: &Fixture, call: &str, args: &Value) -> Result<Value, Error> {
             check_consistency(&args["proof"].to_string(), outside)?;
             Ok(json!({}))
         }
+        "verify_cosigned" => {
+            let keys: Vec<&str> = args["witness_keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap())
+                .collect();
+            let quorum = args.get("quorum").map(|q| q.as_u64().unwrap() as usize);
+            let policy = WitnessPolicy::from_keys(&keys, quorum)?;
+            let log = Verifier::from_key_string(args["verifier_key"].as_str().unwrap())?;
+            let c = verify_cosigned(args["note"].as_str().unwrap(), &log, &policy)?;
+            Ok(cosigned_shape(&c.to_json()))
+        }
+        "verify_timestamp_token" => {
+            let token = hex::decode(args["token_hex"].as_str().unwrap()).unwrap();
+            let note = args["note"].as_str().unwrap().as_bytes();
+            let ca = args["ca_pem"].as_str().unwrap().as_bytes();
+            Ok(verify_timestamp_token(&token, note, ca)?.to_json())
+        }
         "report" => Ok(fx
             .entries
             .report_with(&ReportOptions::from_json(args)?)?
@@ -136,6 +157,18 @@ fn run(fx: &Fixture, call: &str, args: &Value) -> Result<Value, Error> {
         "open" => open(fx, args),
         other => panic!("unknown call {other:?} in the case table"),
     }
+}
+
+/// A `verify_cosigned` row's shape: the checkpoint's size and the witnesses whose
+/// cosignatures verified, in order.
+fn cosigned_shape(c: &Value) -> Value {
+    let names: Vec<&Value> = c["cosignatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["witness"])
+        .collect();
+    json!({ "size": c["checkpoint"]["size"], "witnesses": names })
 }
 
 /// An `open` row: a new ledger holding the fixture's first entry, opened as the row says, then

@@ -5,6 +5,7 @@ package trailseal
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -218,6 +219,37 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 			return nil, err
 		}
 		return map[string]any{}, VerifyConsistencyJSON(a["proof"], cp)
+	case "verify_cosigned":
+		var keys []string
+		if err := json.Unmarshal(a["witness_keys"], &keys); err != nil {
+			return nil, err
+		}
+		quorum := -1
+		if raw, ok := a["quorum"]; ok {
+			if err := json.Unmarshal(raw, &quorum); err != nil {
+				return nil, err
+			}
+		}
+		note, _ := str(a, "note")
+		vkey, _ := str(a, "verifier_key")
+		c, err := VerifyCosigned(note, vkey, keys, quorum)
+		if err != nil {
+			return nil, err
+		}
+		names := []string{}
+		for _, w := range c.Cosignatures {
+			names = append(names, w.Witness)
+		}
+		return map[string]any{"size": c.Checkpoint.Size, "witnesses": names}, nil
+	case "verify_timestamp_token":
+		tokenHex, _ := str(a, "token_hex")
+		token, err := hex.DecodeString(tokenHex)
+		if err != nil {
+			return nil, err
+		}
+		note, _ := str(a, "note")
+		ca, _ := str(a, "ca_pem")
+		return VerifyTimestampToken(token, []byte(note), ca)
 	case "open":
 		return openCase(fx, a)
 	}

@@ -2781,6 +2781,27 @@ static char *verify_shape(const char *report) {
   return out;
 }
 
+/* A `verify_cosigned` row's shape: the checkpoint's size and the witnesses whose
+ * cosignatures verified, in order. */
+static char *cosigned_shape(const char *out) {
+  char *size = member_text(member(out, "checkpoint"), "size");
+  char *names = xstrdup("");
+  const char *it = member(out, "cosignatures"), *s, *e;
+  while (next_elem(&it, &s, &e)) {
+    char *w = copy_span(s, e);
+    char *name = member_text(w, "witness");
+    char *joined = fmt("%s%s%s", names, *names ? "," : "", name);
+    free(names);
+    free(name);
+    free(w);
+    names = joined;
+  }
+  char *shape = fmt("{\"size\":%s,\"witnesses\":[%s]}", size, names);
+  free(size);
+  free(names);
+  return shape;
+}
+
 /* An `open` row: a new ledger holding the fixture's first entry, opened as the row says, then
  * the first entry appended again or every entry queried through the new handle. */
 static trailseal_status open_case(const struct case_fixture *fx, const char *args,
@@ -2874,6 +2895,27 @@ static trailseal_status run_case(const struct case_fixture *fx, const char *call
     st = trailseal_verify_consistency(proof, note, vkey);
     if (st == TRAILSEAL_STATUS_OK) *shape = xstrdup("{}");
     free(proof);
+  } else if (strcmp(call, "verify_cosigned") == 0) {
+    char *cnote = str_member(args, "note"), *ckey = str_member(args, "verifier_key");
+    char *keys = member_text(args, "witness_keys"), *quorum = member_text(args, "quorum");
+    st = trailseal_verify_cosigned(cnote, ckey, keys, quorum ? atoll(quorum) : -1, &out);
+    if (st == TRAILSEAL_STATUS_OK) *shape = cosigned_shape(out);
+    free(cnote);
+    free(ckey);
+    free(keys);
+    free(quorum);
+  } else if (strcmp(call, "verify_timestamp_token") == 0) {
+    char *hex = str_member(args, "token_hex"), *tnote = str_member(args, "note");
+    char *ca = str_member(args, "ca_pem");
+    size_t len = 0;
+    unsigned char *token = unhex(hex, &len);
+    st = trailseal_verify_timestamp_token(token, len, (const uint8_t *)tnote, strlen(tnote), ca,
+                                          &out);
+    if (st == TRAILSEAL_STATUS_OK) *shape = xstrdup(out);
+    free(token);
+    free(hex);
+    free(tnote);
+    free(ca);
   } else if (strcmp(call, "open") == 0) {
     st = open_case(fx, args, shape);
   } else {
