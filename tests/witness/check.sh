@@ -3,7 +3,8 @@
 # (C2SP tlog-witness) on 127.0.0.1, built by build.sh. Two cosign and a quorum of 2 verifies;
 # Go's note verifiers accept the cosigned checkpoint; a rebuilt copy (same origin and key,
 # another history) and a rolled-back copy are refused and `witness` exits 1; a witness that
-# is down is reported; a BLAKE3 ledger is refused before any request.
+# is down is reported; a BLAKE3 ledger is refused before any request; one bundle carries the
+# cosignatures and a time-stamp token (the test TSA, tests/tsa/server.py) and both are checked.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -75,6 +76,29 @@ pass "verify-proof with a quorum of 2"
 expect 0 bundle "$work/l.redb" --index 3 -o "$work/b.json" --checkpoint "$work/cosigned.note" --vkey "$logvkey"
 expect 0 verify-bundle "$work/b.json" --vkey "$logvkey" "${policy[@]}"
 pass "a bundle carries the cosigned checkpoint and verify-bundle holds it to the quorum"
+
+# Trusted time on the cosigned checkpoint (size 13, the second kept): the test TSA
+# (openssl ts -reply behind tests/tsa/server.py) stamps it, and one bundle then carries the
+# witnesses' cosignatures and the token, each checked by verify-bundle.
+bash "$root/tests/tsa/make_pki.sh" "$work/pki" > /dev/null 2>&1
+python3 "$root/tests/tsa/server.py" "$work/pki" "$work/tsaport" > /dev/null 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do [ -s "$work/tsaport" ] && break; sleep 0.1; done
+[ -s "$work/tsaport" ] || fail "the test TSA did not start"
+tsa="http://127.0.0.1:$(cat "$work/tsaport")/ec"
+expect 0 timestamp "$work/l.redb" --tsa "$tsa" --tsa-ca "$work/pki/ca-ec.pem" --checkpoint 1
+grep -q '"size":13' "$work/out" || fail "checkpoint 1 is not of size 13: $(cat "$work/out")"
+expect 0 bundle "$work/l.redb" --index 3 -o "$work/bt.json" --checkpoint "$work/cosigned.note" --vkey "$logvkey"
+grep -q '"checkpoint_timestamp"' "$work/bt.json" || fail "the bundle carries no token"
+expect 0 verify-bundle "$work/bt.json" --vkey "$logvkey" --tsa-ca "$work/pki/ca-ec.pem" "${policy[@]}" --json
+python3 - "$work/out" <<'PY' || fail "verify-bundle --json lacks the attested time or the cosignatures: $(cat "$work/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["attested"]["time"] and len(r["cosignatures"]) == 2, r
+PY
+expect 1 verify-bundle "$work/bt.json" --vkey "$logvkey" --tsa-ca "$work/pki/ca-rsa.pem" "${policy[@]}"
+expect 1 verify-bundle "$work/bt.json" --vkey "$logvkey" --tsa-ca "$work/pki/ca-ec.pem" --witness-key "$vkey_w1" --witness-key "$(cat "$root/tests/vectors/cosignature.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["witness_vkeys"][1])')"
+pass "one bundle carries the witnesses' cosignatures and a TSA's token; verify-bundle checks both"
 
 cat > "$work/policy.txt" <<POLICY
 # C2SP tlog-policy: our log, both witnesses, and a quorum of both
