@@ -12,6 +12,8 @@ step "time-stamp authority for cli/tests/timestamp.rs (openssl ts -reply behind 
 command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
 command -v python3 >/dev/null
 export TRAILSEAL_TSA_TESTS=1
+# The held-key tests of every suite start OpenSSH's ssh-agent (installed by .ci/run).
+export TRAILSEAL_KEY_TESTS=1
 step "rust tests (unit, vectors, properties, ledger, tampering, CLI, crash)"
 cargo test --workspace
 step "Go's sumdb/tlog and sumdb/note accept trailseal's output"
@@ -20,6 +22,8 @@ TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-inter
 TRAILSEAL_GO_INTEROP=1 cargo test -p trailseal --test note_vectors go_interop
 step "a real witness (torchwood litewitness, built once from the Go module proxy) cosigns, refuses forks and rollbacks"
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/witness/check.sh
+step "held checkpoint keys: OpenSSH's ssh-agent and a SoftHSM2 token sign, Go's note.Open accepts"
+TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/keys/check.sh
 step "Python package (pip install ./bindings-python, pytest)"
 bash bindings-python/test.sh -q
 step "Node package (npm install, napi build, node --test, tsc)"

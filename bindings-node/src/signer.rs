@@ -35,6 +35,16 @@ impl Signer {
             .map_err(|e| js_error(&env, &e))
     }
 
+    /// A key held outside the process, named `name`: `spec` is `ssh-agent:<key comment or
+    /// SHA256 fingerprint>` (the agent at `SSH_AUTH_SOCK`) or `pkcs11:<RFC 7512 URI>`. The
+    /// secret never enters the process; each signature is asked of the agent or token.
+    #[napi(ts_args_type = "spec: string, name: string")]
+    pub fn open(env: Env, spec: Unknown<'_>, name: Unknown<'_>) -> napi::Result<Signer> {
+        guard(|| trailseal::Signer::open(&string(&spec, "spec")?, &string(&name, "name")?))
+            .map(|inner| Signer { inner })
+            .map_err(|e| js_error(&env, &e))
+    }
+
     /// The key's name, as written in signature lines.
     #[napi(getter)]
     pub fn name(&self) -> String {
@@ -48,10 +58,11 @@ impl Signer {
     }
 
     /// The secret signer key string `PRIVATE+KEY+<name>+<hash>+<key>`. Anyone holding it can
-    /// sign as this key: store it like a password.
+    /// sign as this key: store it like a password. A key held by ssh-agent or a PKCS#11
+    /// token has none (`invalid_argument`).
     #[napi(js_name = "secretKey")]
-    pub fn secret_key(&self) -> String {
-        self.inner.to_key_string()
+    pub fn secret_key(&self, env: Env) -> napi::Result<String> {
+        self.inner.to_key_string().map_err(|e| js_error(&env, &e))
     }
 
     /// `<name>+<key hash>`: tells keys apart, reveals nothing secret.

@@ -29,6 +29,15 @@ impl PySigner {
         core(py, Signer::from_key_string(skey)).map(|inner| PySigner { inner })
     }
 
+    /// A key held outside the process, named `name`: `spec` is `ssh-agent:<key comment or
+    /// SHA256 fingerprint>` (the agent at `SSH_AUTH_SOCK`) or `pkcs11:<RFC 7512 URI>`. The
+    /// secret never enters the process; each signature is asked of the agent or token.
+    #[staticmethod]
+    fn open(py: Python<'_>, spec: &str, name: &str) -> PyResult<Self> {
+        let r = py.detach(|| Signer::open(spec, name));
+        core(py, r).map(|inner| PySigner { inner })
+    }
+
     /// The key whose Ed25519 seed is `seed` (32 bytes): same name and seed, same key.
     #[staticmethod]
     fn from_seed(py: Python<'_>, name: &str, seed: PyBackedBytes) -> PyResult<Self> {
@@ -59,9 +68,12 @@ impl PySigner {
         self.inner.verifier().to_key_string()
     }
 
-    /// The secret signer key string. Anyone holding it can sign as this key.
-    fn to_string_private(&self) -> String {
-        self.inner.to_key_string()
+    /// The secret signer key string. Anyone holding it can sign as this key. A key held
+    /// by ssh-agent or a PKCS#11 token has none (`InvalidArgumentError`).
+    fn to_string_private(&self) -> PyResult<String> {
+        self.inner
+            .to_key_string()
+            .map_err(|e| Python::attach(|py| to_py_err(py, e)))
     }
 
     fn __str__(&self) -> String {

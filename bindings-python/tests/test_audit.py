@@ -406,6 +406,7 @@ def test_the_command_gives_the_same_answers(
     led.close()
     key = tmp_path / "audit.key"
     key.write_text(signer.to_string_private() + "\n")
+    key.chmod(0o600)  # the command refuses a key file others can read
     vkey = signer.verifier_key
 
     for subject, result in py_gate.items():

@@ -36,6 +36,7 @@ def test_python_writes_cli_reads(cli: Path, tmp_path: Path, hash: str) -> None:
     signer = trailseal.Signer.generate("example.com/py")
     key = tmp_path / "py.key"
     key.write_text(signer.to_string_private() + "\n")
+    key.chmod(0o600)  # the command refuses a key file others can read
     with trailseal.Ledger.create(path, origin="example.com/py", hash=hash) as led:  # type: ignore[arg-type]
         led.append_batch([make_entry(i) for i in range(9)])
         led.append(make_entry(9, id="evt-9", links=[{"rel": "follows", "index": 8}]))

@@ -37,6 +37,10 @@ pub struct Cli {
     // accepts the same names and refuses an unknown one with the same code (`malformed`).
     #[arg(long, global = true, value_name = "MODE")]
     pub share: Option<String>,
+    /// Sign with a key file that its group or other users can read (refused otherwise: such a
+    /// key may already be held by someone else). Said loudly on stderr each time.
+    #[arg(long, global = true)]
+    pub insecure_key_file: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -76,8 +80,14 @@ pub enum Command {
         raw: bool,
         /// Signer key file: used if it exists, else created (mode 0600). Default LEDGER.key.
         /// The ledger records its verifier key; only this key signs its checkpoints.
+        /// `ssh-agent:<comment or SHA256 fingerprint>` or `pkcs11:<RFC 7512 URI>` names a key
+        /// held outside the process instead (no key file is read or written).
         #[arg(long, value_name = "KEYFILE")]
         key: Option<PathBuf>,
+        /// Create the ledger file readable by its group (0640, for an auditors' group)
+        /// instead of its owner alone (0600).
+        #[arg(long)]
+        group_readable: bool,
     },
     /// Append entries (JSON Lines from FILE or stdin, or one entry from flags) or raw leaves.
     Append(AppendArgs),

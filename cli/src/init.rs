@@ -20,24 +20,32 @@ pub fn init(
     hash: Option<HashName>,
     raw: bool,
     key: Option<PathBuf>,
+    group_readable: bool,
 ) -> Res {
     let default_key = key_path(ledger);
     let key = key.unwrap_or_else(|| default_key.clone());
-    let signer = if key.exists() {
-        read_signer(&key)?
-    } else {
-        Signer::generate(&origin)?
+    // A key held by ssh-agent or a token: no key file is read or written.
+    let held = key
+        .to_str()
+        .filter(|k| trailseal::keystore::is_held_key_spec(k))
+        .map(|spec| Signer::open(spec, &origin))
+        .transpose()?;
+    let signer = match held {
+        Some(s) => s,
+        None if key.exists() => read_signer(&key)?,
+        None => Signer::generate(&origin)?,
     };
     let mut opts = CreateOptions::new(origin)
         .hash(hash.map(HashAlg::from).unwrap_or_default())
+        .group_readable(group_readable)
         .verifier(&signer.verifier());
     if raw {
         opts = opts.raw();
     }
     // Write the new key first, so a key path that cannot be written leaves no ledger behind.
-    let created_key = !key.exists();
+    let created_key = signer.held_by().is_none() && !key.exists();
     if created_key {
-        write_secret(&key, &signer.to_key_string())?;
+        write_secret(&key, &signer.to_key_string()?)?;
     }
     let l = match Ledger::create(ledger, &opts) {
         Ok(l) => l,
@@ -48,10 +56,10 @@ pub fn init(
             return Err(e.into());
         }
     };
+    let shown = trailseal::keystore::redacted(&key.display().to_string());
     if key != default_key {
         eprintln!(
-            "the signer key is {}, not {}: give it to the commands that sign with --key or {KEY_ENV}",
-            key.display(),
+            "the signer key is {shown}, not {}: give it to the commands that sign with --key or {KEY_ENV}",
             default_key.display()
         );
     }
@@ -60,7 +68,7 @@ pub fn init(
         "origin": l.origin(),
         "hash": l.hash().name(),
         "kind": l.kind().name(),
-        "key_file": key.display().to_string(),
+        "key_file": shown,
         "key_created": created_key,
         "verifier_key": signer.verifier().to_key_string(),
     }))

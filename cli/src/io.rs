@@ -5,16 +5,42 @@ use std::fmt::Display;
 use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use trailseal::keystore;
 use trailseal::{Ledger, OpenOptions, Receipt, Signer, Verifier};
 
 use crate::error::{io_fail, usage, Failure, Res};
 
-/// Open an existing ledger, honouring `--wait`.
+/// Open an existing ledger, honouring `--wait`; warn when anyone on the machine can read it.
 pub fn open_ledger(path: &Path, opts: &OpenOptions) -> Res<Ledger> {
-    Ok(Ledger::open_with(path, opts)?)
+    let l = Ledger::open_with(path, opts)?;
+    warn_if_world_readable(path);
+    Ok(l)
 }
+
+/// A ledger records who did what, often personal data: one every local user can read is
+/// worth a line on stderr (once per command), not a refusal, since an operator may mean it.
+fn warn_if_world_readable(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = fs::metadata(path) {
+            let mode = m.permissions().mode() & 0o777;
+            if mode & 0o004 != 0 {
+                eprintln!(
+                    "trailseal: warning: {} is readable by every user of this machine (mode {mode:04o}); \
+                     `chmod o-r` it unless that is meant (new ledgers are created 0600)",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Set by `--insecure-key-file`: accept a key file that others can read.
+pub static INSECURE_KEY_FILE: AtomicBool = AtomicBool::new(false);
 
 /// Write to stdout; a closed pipe or full disk is an I/O failure (exit 3), not a panic.
 pub fn emit(text: &str) -> Res {
@@ -83,6 +109,18 @@ pub fn ledger_signer(l: &Ledger, ledger: &Path, key: Option<&Path>) -> Res<Signe
             format!("the default, LEDGER.key: no --key and no {KEY_ENV}"),
         ),
     };
+    if let Some(spec) = path.to_str().filter(|p| keystore::is_held_key_spec(p)) {
+        // The held key signs under the name the ledger recorded for its key (or the origin
+        // of a ledger from before keys were recorded), so its verifier key can match.
+        let name = match l.verifier_key() {
+            Some(vk) => Verifier::from_key_string(vk)?.name().to_owned(),
+            None => l.origin().to_owned(),
+        };
+        let signer = Signer::open(spec, &name).map_err(|e| Failure::from(e).prefixed(&place))?;
+        l.check_signer(&signer)
+            .map_err(|e| Failure::from(e).prefixed(format!("{spec} ({place}), nothing written")))?;
+        return Ok(signer);
+    }
     if !path.exists() {
         let wanted = match l.verifier_key() {
             Some(vk) => format!("the key whose verifier key is {vk}"),
@@ -114,8 +152,38 @@ pub fn read_bytes(path: &Path) -> Res<Vec<u8>> {
 
 /// The signer key held in `path`; a file that is not one is named in the message.
 pub fn read_signer(path: &Path) -> Res<Signer> {
+    check_key_file_mode(path)?;
     Signer::from_key_string(&read_text(path)?)
         .map_err(|e| Failure::from(e).prefixed(path.display()))
+}
+
+/// A key file its group or other users can read is a key others may already hold: refused,
+/// unless `--insecure-key-file` says to go on (then said loudly, every time).
+fn check_key_file_mode(path: &Path) -> Res {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(|e| io_fail(path, e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            if !INSECURE_KEY_FILE.load(Ordering::Relaxed) {
+                return Err(usage(format!(
+                    "the signer key file {} can be read by others (mode {mode:04o}): `chmod 600` it, \
+                     or pass --insecure-key-file to sign with it anyway",
+                    path.display()
+                )));
+            }
+            eprintln!(
+                "trailseal: WARNING: signing with {} although others can read it (mode {mode:04o}, \
+                 --insecure-key-file): anyone who read it can sign as this ledger",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The text of a verifier key given as the key string itself or as a file holding it: the

@@ -50,6 +50,7 @@ fn main() -> ExitCode {
 /// Hand the command to the module of its group, opening the ledger for those that need it
 /// as it is (the others open it themselves, later or not at all).
 fn run(cli: Cli) -> Res {
+    crate::io::INSECURE_KEY_FILE.store(cli.insecure_key_file, std::sync::atomic::Ordering::Relaxed);
     let open = OpenOptions {
         wait: cli
             .wait
@@ -71,7 +72,8 @@ fn run(cli: Cli) -> Res {
             hash,
             raw,
             key,
-        } => init::init(&ledger, origin, hash, raw, key),
+            group_readable,
+        } => init::init(&ledger, origin, hash, raw, key, group_readable),
         Command::Append(args) => append::append(open_ledger(&args.ledger, &open)?, &args),
         Command::Follow(args) => follow::follow(open_ledger(&args.ledger, &read)?, &args),
         Command::Show { ledger, index, raw } => {

@@ -149,6 +149,13 @@ fn fixture(t: &Value) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("signer.key");
     std::fs::write(&key, f["signer_key"].as_str().unwrap()).unwrap();
+    // The command refuses a key file others can read.
+    std::fs::set_permissions(&key, {
+        let mut p = std::fs::metadata(&key).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o600);
+        p
+    })
+    .unwrap();
     let entries = dir.path().join("entries.redb");
     let raw = dir.path().join("raw.redb");
     let mut fx = Fixture {

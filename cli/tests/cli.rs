@@ -219,6 +219,13 @@ impl Fx {
         PathBuf::from(format!("{}.key", self.l()))
     }
 
+    /// A file only its owner can read, as a signer key file must be.
+    fn write_private(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.write(name, bytes);
+        set_mode(&p, 0o600);
+        p
+    }
+
     fn vkey(&self) -> String {
         self.init["verifier_key"].as_str().unwrap().to_owned()
     }
@@ -531,6 +538,7 @@ fn init_refuses_bad_arguments_and_writes_nothing() {
     let ledger = dir.path().join("l.redb");
     let garbage = dir.path().join("garbage.key");
     std::fs::write(&garbage, "not a key\n").unwrap();
+    set_mode(&garbage, 0o600);
     run(&["init", s(&ledger), "--origin", ORIGIN, "--key", s(&garbage)])
         .expect(2)
         .stderr_has("malformed");
@@ -1182,7 +1190,7 @@ fn checkpoint_and_verify_against_it_with_vkey_string_and_file() {
         .stderr_has("is not this ledger's signer key");
     // A missing key file is refused input; so is a garbage one.
     run(&["checkpoint", fx.l(), "--key", s(&fx.path("none.key"))]).expect(2);
-    let garbage = fx.write("garbage.key", "PRIVATE+KEY+nope\n");
+    let garbage = fx.write_private("garbage.key", "PRIVATE+KEY+nope\n");
     run(&["checkpoint", fx.l(), "--key", s(&garbage)])
         .expect(2)
         .stderr_has("malformed");
@@ -1632,7 +1640,8 @@ fn a_ledger_created_without_a_verifier_key_falls_back_to_ledger_key() {
         .stderr_has("its signer key");
     let signer = trailseal::Signer::generate(ORIGIN).unwrap();
     let key = dir.path().join("old.redb.key");
-    std::fs::write(&key, signer.to_key_string()).unwrap();
+    std::fs::write(&key, signer.to_key_string().unwrap()).unwrap();
+    set_mode(&key, 0o600);
     let vkey = signer.verifier().to_key_string();
     assert_eq!(run(&["vkey", l]).expect(0).out().trim(), vkey);
     let note = run(&["checkpoint", l]).expect(0).out();
@@ -2897,4 +2906,48 @@ fn witness_refusals_need_no_witness() {
     run(&["verify", fx.l(), "--witness-key", &wkey, "--quorum", "2"])
         .expect(2)
         .stderr_has("quorum");
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Ledger files are created 0600 (0640 on request) whatever the umask; a world-readable one
+/// is warned about; a key file others can read is refused unless --insecure-key-file says so,
+/// loudly.
+#[test]
+fn ledger_and_key_files_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l.redb");
+    run(&["init", s(&l), "--origin", ORIGIN]).expect(0);
+    assert_eq!(mode(&l), 0o600);
+    assert_eq!(mode(&dir.path().join("l.redb.key")), 0o600);
+    let g = dir.path().join("g.redb");
+    run(&["init", s(&g), "--origin", ORIGIN, "--group-readable"]).expect(0);
+    assert_eq!(mode(&g), 0o640);
+
+    let quiet = run(&["verify", s(&l)]).expect(0);
+    assert!(!quiet.stderr.contains("warning"), "{}", quiet.stderr);
+    set_mode(&l, 0o644);
+    run(&["verify", s(&l)])
+        .expect(0)
+        .stderr_has("readable by every user");
+    set_mode(&l, 0o600);
+
+    let key = dir.path().join("l.redb.key");
+    set_mode(&key, 0o640);
+    run(&["checkpoint", s(&l)])
+        .expect(2)
+        .stderr_has("can be read by others (mode 0640)");
+    run(&["checkpoint", s(&l), "--insecure-key-file"])
+        .expect(0)
+        .stderr_has("WARNING: signing with");
+    let report = run(&["verify", s(&l)]).expect(0).out();
+    assert!(report.contains("\"checkpoints_checked\":1"), "{report}");
 }

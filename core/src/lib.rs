@@ -33,6 +33,7 @@ pub mod entry;
 pub mod error;
 pub mod evidence;
 pub mod gate;
+pub mod keystore;
 pub mod ledger;
 pub mod merkle;
 pub mod note;

@@ -189,7 +189,19 @@ fn encode_key_data(key: &[u8; 32]) -> String {
 pub struct Signer {
     name: String,
     hash: u32,
-    key: ed25519_dalek::SigningKey,
+    key: SignerKey,
+}
+
+/// Where a signer's secret is: in our memory (a key file, a generated key), or held outside
+/// the process (`crate::keystore`), asked for each signature.
+#[derive(Clone)]
+enum SignerKey {
+    Seed(ed25519_dalek::SigningKey),
+    /// The key where it is held, and its public half, decoded once when it was opened.
+    Held(
+        std::sync::Arc<dyn crate::keystore::HeldKey>,
+        ed25519_dalek::VerifyingKey,
+    ),
 }
 
 impl Signer {
@@ -220,7 +232,33 @@ impl Signer {
         Ok(Signer {
             name: name.to_owned(),
             hash,
-            key,
+            key: SignerKey::Seed(key),
+        })
+    }
+
+    /// The key named by `spec`, held outside the process: `ssh-agent:<key comment or SHA256
+    /// fingerprint>` (the agent at `SSH_AUTH_SOCK`) or `pkcs11:<RFC 7512 URI>` (see
+    /// `keystore/pkcs11.rs` for the attributes read), signing as `name`. The secret never
+    /// enters the process: each signature is asked of the agent or token, and checked
+    /// against the key's public half before it is used.
+    ///
+    /// Refused: a bad name ([`Error::Malformed`]); a spec of neither form, no such key, a key
+    /// that is not Ed25519, a wrong PIN ([`Error::InvalidArgument`]); an agent or token that
+    /// cannot be reached ([`Error::Io`]).
+    pub fn open(spec: &str, name: &str) -> Result<Self> {
+        check_name(name).map_err(|r| Error::malformed("key name", r))?;
+        let held = crate::keystore::open(spec)?;
+        let public = ed25519_dalek::VerifyingKey::from_bytes(&held.public_key()).map_err(|_| {
+            Error::InvalidArgument(format!(
+                "the {} is not a valid Ed25519 public key",
+                held.describe()
+            ))
+        })?;
+        let hash = key_hash(name, public.as_bytes());
+        Ok(Signer {
+            name: name.to_owned(),
+            hash,
+            key: SignerKey::Held(held, public),
         })
     }
 
@@ -252,14 +290,29 @@ impl Signer {
 
     /// The signer key string, `PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>`.
     ///
-    /// This string is the secret: anyone holding it can sign as this key.
-    pub fn to_key_string(&self) -> String {
-        format!(
-            "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
-            self.hash,
-            encode_key_data(self.key.as_bytes())
-        )
+    /// This string is the secret: anyone holding it can sign as this key. A key held outside
+    /// the process has none ([`Error::InvalidArgument`]): its secret stays where it is.
+    pub fn to_key_string(&self) -> Result<String> {
+        match &self.key {
+            SignerKey::Seed(key) => Ok(format!(
+                "PRIVATE+KEY+{}+{:08x}+{}",
+                self.name,
+                self.hash,
+                encode_key_data(key.as_bytes())
+            )),
+            SignerKey::Held(held, _) => Err(Error::InvalidArgument(format!(
+                "the {} has no key string: its secret never leaves it",
+                held.describe()
+            ))),
+        }
+    }
+
+    /// Where the secret is held, when outside the process (`None` for an in-memory key).
+    pub fn held_by(&self) -> Option<String> {
+        match &self.key {
+            SignerKey::Seed(_) => None,
+            SignerKey::Held(held, _) => Some(held.describe()),
+        }
     }
 
     /// The key's name, as written in signature lines.
@@ -275,16 +328,24 @@ impl Signer {
 
     /// The matching public verifier.
     pub fn verifier(&self) -> Verifier {
+        let key = match &self.key {
+            SignerKey::Seed(key) => key.verifying_key(),
+            SignerKey::Held(_, public) => *public,
+        };
         Verifier {
             name: self.name.clone(),
             hash: self.hash,
-            key: self.key.verifying_key(),
+            key,
         }
     }
 
-    /// Signs `msg` with plain Ed25519 (RFC 8032, deterministic).
-    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
-        self.key.sign(msg).to_bytes()
+    /// Signs `msg` with plain Ed25519 (RFC 8032, deterministic). A key held outside the
+    /// process can fail to sign (an agent or token gone: [`Error::Io`]).
+    pub fn sign(&self, msg: &[u8]) -> Result<[u8; 64]> {
+        match &self.key {
+            SignerKey::Seed(key) => Ok(key.sign(msg).to_bytes()),
+            SignerKey::Held(held, _) => held.sign(msg),
+        }
     }
 }
 
@@ -509,7 +570,7 @@ pub fn sign_note(body: &str, signers: &[&Signer]) -> Result<String> {
     for signer in signers {
         let mut raw = Vec::with_capacity(68);
         raw.extend_from_slice(&signer.hash.to_be_bytes());
-        raw.extend_from_slice(&signer.sign(body.as_bytes()));
+        raw.extend_from_slice(&signer.sign(body.as_bytes())?);
         out.push_str(SIG_PREFIX);
         out.push_str(&signer.name);
         out.push(' ');
@@ -625,7 +686,7 @@ mod tests {
         let s = Signer::from_key_string(PETER_SKEY).unwrap();
         assert_eq!(s.name(), "PeterNeumann");
         assert_eq!(s.key_hash(), 0xc74f20a3);
-        assert_eq!(s.to_key_string(), PETER_SKEY);
+        assert_eq!(s.to_key_string().unwrap(), PETER_SKEY);
         assert_eq!(s.verifier().to_key_string(), PETER_VKEY);
         assert_eq!(s.verifier(), peter());
         assert_eq!(sign_note(TEXT, &[&s]).unwrap(), msg(&[PETER_SIG]));
@@ -766,7 +827,7 @@ mod tests {
             v.replacen(&format!("+{:08x}+", s.key_hash()), "+-1234567+", 1),
             v.replacen(&format!("+{:08x}+", s.key_hash()), "+0x123456+", 1),
             // a private key is never a verifier key
-            s.to_key_string(),
+            s.to_key_string().unwrap(),
         ];
         for c in &cases {
             assert_eq!(
@@ -778,7 +839,7 @@ mod tests {
         // A public key string is never a signer key.
         assert_eq!(code(Signer::from_key_string(&v)), ErrorCode::Malformed);
         // The seed must not appear in any error message.
-        let skey = s.to_key_string();
+        let skey = s.to_key_string().unwrap();
         let data = skey.rsplit_once('+').unwrap().1;
         let e = Signer::from_key_string(&skey.replacen("+n+", "+m+", 1)).unwrap_err();
         assert!(!e.to_string().contains(data), "{e}");
@@ -823,7 +884,7 @@ mod tests {
             "a\u{7f}",
         ] {
             let s = Signer::from_seed(good, [1; 32]).unwrap();
-            let back = Signer::from_key_string(&s.to_key_string()).unwrap();
+            let back = Signer::from_key_string(&s.to_key_string().unwrap()).unwrap();
             assert_eq!(back.verifier(), s.verifier());
         }
     }
@@ -833,11 +894,11 @@ mod tests {
         let s = Signer::generate("gen.example").unwrap();
         let t = Signer::generate("gen.example").unwrap();
         assert_ne!(s.verifier(), t.verifier());
-        let back = Signer::from_key_string(&s.to_key_string()).unwrap();
-        assert_eq!(back.to_key_string(), s.to_key_string());
+        let back = Signer::from_key_string(&s.to_key_string().unwrap()).unwrap();
+        assert_eq!(back.to_key_string().unwrap(), s.to_key_string().unwrap());
         let v = s.verifier();
         assert_eq!(v.to_string().parse::<Verifier>().unwrap(), v);
-        let sig = s.sign(b"hi");
+        let sig = s.sign(b"hi").unwrap();
         assert!(v.verify(b"hi", &sig));
         assert!(!v.verify(b"hj", &sig));
         let mut bad = sig;

@@ -484,7 +484,7 @@ fn generated_rows(t: &Value) -> (String, Vec<Value>) {
             report(json!(n)),
         ),
     ]);
-    (signer.to_key_string(), rows)
+    (signer.to_key_string().unwrap(), rows)
 }
 
 /// One JSON value per line for rows and entries, so a diff of the table shows the rows that

@@ -48,20 +48,27 @@ func TestTimestampTokenVectors(t *testing.T) {
 	}
 }
 
+// requireTools skips the test when a tool it runs is missing, unless the environment variable
+// gate is set (tests/run.sh sets it), which makes the absence a failure.
+func requireTools(t *testing.T, gate string, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv(gate) != "" {
+				t.Fatalf("%s is set but %s is missing", gate, tool)
+			}
+			t.Skipf("%s missing", tool)
+		}
+	}
+}
+
 // startTSA starts the test time-stamp authority (openssl ts -reply behind tests/tsa/server.py,
 // with the PKI of tests/tsa/make_pki.sh) and returns its base URL and PKI folder; it is
 // killed when the test ends. Without openssl or python3 the test is skipped, unless
 // TRAILSEAL_TSA_TESTS is set (tests/run.sh), which makes their absence a failure.
 func startTSA(t *testing.T) (string, string) {
 	t.Helper()
-	for _, tool := range []string{"openssl", "python3"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("TRAILSEAL_TSA_TESTS") != "" {
-				t.Fatalf("TRAILSEAL_TSA_TESTS is set but %s is missing", tool)
-			}
-			t.Skipf("%s missing", tool)
-		}
-	}
+	requireTools(t, "TRAILSEAL_TSA_TESTS", "openssl", "python3")
 	work := t.TempDir()
 	pki := filepath.Join(work, "pki")
 	if out, err := exec.Command("bash", "../../tests/tsa/make_pki.sh", pki).CombinedOutput(); err != nil {

@@ -676,6 +676,27 @@ func ParseSigner(key string) (*Signer, error) {
 	})
 }
 
+// OpenSigner makes a signer named name for a key held outside the process: spec is
+// "ssh-agent:<key comment or SHA256 fingerprint>" (the agent at SSH_AUTH_SOCK) or
+// "pkcs11:<RFC 7512 URI>". The secret never enters the process: each signature is asked of
+// the agent or token. ErrInvalidArgument for a spec of neither form, no such key, a key that
+// is not Ed25519 or a wrong PIN; ErrIO for an agent or token that cannot be reached.
+func OpenSigner(spec, name string) (*Signer, error) {
+	var cs cstrs
+	defer cs.free()
+	cspec, err := cs.add(spec, "key spec", CodeInvalidArgument)
+	if err != nil {
+		return nil, err
+	}
+	cname, err := cs.add(name, "key name", CodeMalformed)
+	if err != nil {
+		return nil, err
+	}
+	return newSigner(func(out **C.trailseal_signer) C.trailseal_status {
+		return C.trailseal_signer_open(cspec, cname, out)
+	})
+}
+
 // SignerFromSeed makes the key named name whose Ed25519 seed is seed (32 bytes, else
 // ErrInvalidArgument). The same name and seed always give the same key.
 func SignerFromSeed(name string, seed []byte) (*Signer, error) {

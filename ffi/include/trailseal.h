@@ -722,9 +722,27 @@ trailseal_status trailseal_signer_from_seed(const char *name,
                                             trailseal_signer **signer_out);
 
 /**
+ * Makes a signer for a key held outside the process, named `name`: `spec` is
+ * `ssh-agent:<key comment or SHA256 fingerprint>` (the agent at `SSH_AUTH_SOCK`) or
+ * `pkcs11:<RFC 7512 URI>`. The secret never enters the process; each signature is asked of
+ * the agent or token. `TRAILSEAL_STATUS_INVALID_ARGUMENT` for a spec of neither form, no
+ * such key, a key that is not Ed25519 or a wrong PIN; `TRAILSEAL_STATUS_IO` for an agent or
+ * token that cannot be reached.
+ *
+ * # Safety
+ *
+ * `spec` and `name` are NULL or NUL-terminated strings; `signer_out` is NULL or valid for
+ * writing a pointer.
+ */
+trailseal_status trailseal_signer_open(const char *spec,
+                                       const char *name,
+                                       trailseal_signer **signer_out);
+
+/**
  * Writes the signer key string `PRIVATE+KEY+<name>+<hash>+<base64>` to `*signer_key_out`
  * (free it with `trailseal_string_free`). This string is the secret: anyone holding it can
- * sign as this key. Go's `note.NewSigner` reads it.
+ * sign as this key. Go's `note.NewSigner` reads it. A key held outside the process has none:
+ * `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
  *
  * # Safety
  *

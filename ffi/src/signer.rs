@@ -106,9 +106,38 @@ pub unsafe extern "C" fn trailseal_signer_from_seed(
     })
 }
 
+/// Makes a signer for a key held outside the process, named `name`: `spec` is
+/// `ssh-agent:<key comment or SHA256 fingerprint>` (the agent at `SSH_AUTH_SOCK`) or
+/// `pkcs11:<RFC 7512 URI>`. The secret never enters the process; each signature is asked of
+/// the agent or token. `TRAILSEAL_STATUS_INVALID_ARGUMENT` for a spec of neither form, no
+/// such key, a key that is not Ed25519 or a wrong PIN; `TRAILSEAL_STATUS_IO` for an agent or
+/// token that cannot be reached.
+///
+/// # Safety
+///
+/// `spec` and `name` are NULL or NUL-terminated strings; `signer_out` is NULL or valid for
+/// writing a pointer.
+#[no_mangle]
+pub unsafe extern "C" fn trailseal_signer_open(
+    spec: *const c_char,
+    name: *const c_char,
+    signer_out: *mut *mut trailseal_signer,
+) -> trailseal_status {
+    guard(|| {
+        let out = Out::new(signer_out, "signer_out")?;
+        // SAFETY: per this function's contract.
+        unsafe {
+            let spec = arg_str(spec, "spec")?;
+            let name = arg_str(name, "name")?;
+            made(out, Signer::open(spec, name).map_err(Into::into))
+        }
+    })
+}
+
 /// Writes the signer key string `PRIVATE+KEY+<name>+<hash>+<base64>` to `*signer_key_out`
 /// (free it with `trailseal_string_free`). This string is the secret: anyone holding it can
-/// sign as this key. Go's `note.NewSigner` reads it.
+/// sign as this key. Go's `note.NewSigner` reads it. A key held outside the process has none:
+/// `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
 ///
 /// # Safety
 ///
@@ -124,7 +153,7 @@ pub unsafe extern "C" fn trailseal_signer_to_string(
         unsafe {
             let s = arg_handle(signer, "signer")?;
             let out = Out::new(signer_key_out, "signer_key_out")?;
-            put_string(out, s.signer.to_key_string())
+            put_string(out, s.signer.to_key_string()?)
         }
     })
 }

@@ -11,6 +11,7 @@ trap 'rm -rf "$work"' EXIT
 (cd "$here" && go build -o "$work/interop" .)
 "$work/interop" -genkey example.com/interop > "$work/keys"
 sed -n 1p "$work/keys" > "$work/l.redb.key"
+chmod 600 "$work/l.redb.key"
 vkey=$(sed -n 2p "$work/keys")
 
 "$T" init "$work/l.redb" --origin example.com/interop --hash sha256 --key "$work/l.redb.key" > /dev/null

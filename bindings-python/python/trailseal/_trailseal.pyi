@@ -316,6 +316,10 @@ class Signer:
     def from_string(skey: str) -> Signer: ...
     @staticmethod
     def from_seed(name: str, seed: _Bytes) -> Signer: ...
+    @staticmethod
+    def open(spec: str, name: str) -> Signer:
+        """A key held outside the process: ``ssh-agent:<comment or SHA256 fingerprint>`` or
+        ``pkcs11:<RFC 7512 URI>``; the secret never enters the process."""
     @property
     def name(self) -> str: ...
     @property
@@ -323,7 +327,8 @@ class Signer:
     @property
     def verifier_key(self) -> str: ...
     def to_string_private(self) -> str:
-        """The secret signer key string: anyone holding it can sign as this key."""
+        """The secret signer key string: anyone holding it can sign as this key (a held key
+        has none: InvalidArgumentError)."""
 
 @final
 class Checkpoint:

@@ -66,7 +66,7 @@ pub use crate::storage::LedgerKind;
 pub struct CreateOptions {
     /// The log's origin, e.g. `example.com/payments/audit`: the first line of its checkpoints.
     pub origin: String,
-    /// Tree hash (default BLAKE3).
+    /// Tree hash (default SHA-256).
     pub hash: HashAlg,
     /// Leaf kind (default audit entries).
     pub kind: LedgerKind,
@@ -81,6 +81,10 @@ pub struct CreateOptions {
     /// ledger so that anyone can read it without the secret ([`Ledger::verifier_key`]) and
     /// so that a checkpoint signed by another key is refused.
     pub verifier_key: Option<String>,
+    /// Whether the file's group may read it (mode 0640) as well as its owner (0600, the
+    /// default). A ledger records who did what, often personal data, so no one else reads it
+    /// unless asked: an auditors' group is the usual case.
+    pub group_readable: bool,
 }
 
 impl CreateOptions {
@@ -95,7 +99,14 @@ impl CreateOptions {
             durability: Durability::Immediate,
             sharing: None,
             verifier_key: None,
+            group_readable: false,
         }
+    }
+
+    /// Let the file's group read it (mode 0640 instead of 0600).
+    pub fn group_readable(mut self, yes: bool) -> Self {
+        self.group_readable = yes;
+        self
     }
 
     /// Record `verifier` as the key that signs this ledger's checkpoints.
@@ -240,7 +251,8 @@ impl Ledger {
                 Sharing::Auto => Sharing::Exclusive,
                 s => s,
             };
-            let store = Store::create(path.as_ref(), &meta, &state, opened)?;
+            let mode = if opts.group_readable { 0o640 } else { 0o600 };
+            let store = Store::create(path.as_ref(), &meta, &state, opened, mode)?;
             // Bound once the file exists (its name is the file's identity): a handle opening
             // the new file in between finds it held and no one to ask, as before this mode.
             let listener = (sharing == Sharing::Auto)

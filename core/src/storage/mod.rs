@@ -429,9 +429,26 @@ impl Drop for Store {
 
 impl Store {
     /// Create a new ledger file; refuses an existing one.
-    pub fn create(path: &Path, meta: &Meta, state: &State, sharing: Sharing) -> Result<Store> {
-        // create_new makes "refuse if it exists" atomic against a racing creator.
-        match OpenOptions::new().write(true).create_new(true).open(path) {
+    pub fn create(
+        path: &Path,
+        meta: &Meta,
+        state: &State,
+        sharing: Sharing,
+        mode: u32,
+    ) -> Result<Store> {
+        // create_new makes "refuse if it exists" atomic against a racing creator; the mode is
+        // set at creation, so the file is never readable by others even for a moment (the
+        // umask can only narrow it).
+        let mut create = OpenOptions::new();
+        create.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            create.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        match create.open(path) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(Error::AlreadyExists(path.to_path_buf()))
