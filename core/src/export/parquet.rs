@@ -15,9 +15,10 @@
 //! over or resumes correctly with it), and the ledger stays read-only to its exporters.
 //!
 //! Crash-safe: a file is written under a dot name, synced and renamed; the record is written
-//! last the same way. A file is named by the index of its first row, and the runs that follow
-//! an interrupted one start at the same index with the same day boundaries, so they rewrite
-//! the same names rather than adding duplicates.
+//! last the same way. A file is named by the index of its first row, so the files a run left
+//! when it was interrupted before its record are exactly this ledger's files that start at or
+//! after the recorded count: the next run removes them first and writes those entries again,
+//! and no entry is in the table twice.
 //!
 //! Memory: entries are read a stored bundle at a time and written in row groups of at most
 //! [`ParquetOptions::row_group_rows`] rows or [`ROW_GROUP_BYTES`] bytes, never all at once.
@@ -460,6 +461,37 @@ fn pq(e: parquet::errors::ParquetError) -> Error {
     }
 }
 
+/// Remove this ledger's files (and partial files) that start at or after `from`: a run that
+/// was interrupted before writing its record left them, and they are written again.
+fn remove_unrecorded(dest: &Path, stem: &str, from: u64) -> Result<()> {
+    let days = match fs::read_dir(dest) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let prefix = format!("{stem}-");
+    for day in days {
+        let day = day?;
+        if !day.file_name().to_string_lossy().starts_with("date=") || !day.path().is_dir() {
+            continue;
+        }
+        for f in fs::read_dir(day.path())? {
+            let f = f?;
+            let name = f.file_name().to_string_lossy().into_owned();
+            let first = name
+                .strip_prefix('.')
+                .unwrap_or(&name)
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|n| n.parse::<u64>().ok());
+            if first.is_some_and(|first| first >= from) {
+                fs::remove_file(f.path())?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Export the entries that DEST does not hold yet (all of them the first time) as Parquet,
 /// up to the ledger's size at the start of the run. Entry ledgers only.
 pub fn export_parquet(l: &Ledger, dest: &Path, opts: &ParquetOptions) -> Result<ExportReport> {
@@ -497,6 +529,7 @@ pub fn export_parquet(l: &Ledger, dest: &Path, opts: &ParquetOptions) -> Result<
             s.exported
         }
     };
+    remove_unrecorded(dest, &stem, from)?;
     let to = l.size()?;
     let mut report = ExportReport {
         from,
