@@ -46,6 +46,9 @@ use crate::merkle::{to_hex, HashAlg};
 /// The most bytes of column data a row group buffers before it is written out.
 pub const ROW_GROUP_BYTES: usize = 64 << 20;
 
+/// Entries read from one read snapshot.
+const SCAN_CHUNK: u64 = 65_536;
+
 /// The version of the columns below, kept in every file's metadata and in the state record.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -555,31 +558,38 @@ pub fn export_parquet(l: &Ledger, dest: &Path, opts: &ParquetOptions) -> Result<
     let (origin, alg) = (l.origin().to_owned(), l.hash());
     let mut rg = RowGroup::new();
     let mut file: Option<OpenFile> = None;
-    l.scan_raw(from, to, |first, leaves| {
-        for (k, leaf) in leaves.iter().enumerate() {
-            let index = first + k as u64;
-            let (ns, row) = cells(&origin, alg, index, leaf)?;
-            let day = day_of(ns)?;
-            let full = file
-                .as_ref()
-                .is_some_and(|f| f.day != day || f.rows >= opts.file_rows);
-            if full {
-                if let Some(f) = file.take() {
-                    report.files.push(f.finish(&mut rg)?);
+    // A snapshot per chunk rather than one for the whole run: a long read transaction keeps
+    // the writers' freed pages from being reused until it ends.
+    let mut at = from;
+    while at < to {
+        let end = to.min(at.saturating_add(SCAN_CHUNK));
+        l.scan_raw(at, end, |first, leaves| {
+            for (k, leaf) in leaves.iter().enumerate() {
+                let index = first + k as u64;
+                let (ns, row) = cells(&origin, alg, index, leaf)?;
+                let day = day_of(ns)?;
+                let full = file
+                    .as_ref()
+                    .is_some_and(|f| f.day != day || f.rows >= opts.file_rows);
+                if full {
+                    if let Some(f) = file.take() {
+                        report.files.push(f.finish(&mut rg)?);
+                    }
+                }
+                let f = match file.as_mut() {
+                    Some(f) => f,
+                    None => file.insert(OpenFile::create(dest, &stem, day, index, &props)?),
+                };
+                rg.push(row);
+                f.rows += 1;
+                if rg.rows >= opts.row_group_rows || rg.bytes >= ROW_GROUP_BYTES {
+                    rg.write(&mut f.w)?;
                 }
             }
-            let f = match file.as_mut() {
-                Some(f) => f,
-                None => file.insert(OpenFile::create(dest, &stem, day, index, &props)?),
-            };
-            rg.push(row);
-            f.rows += 1;
-            if rg.rows >= opts.row_group_rows || rg.bytes >= ROW_GROUP_BYTES {
-                rg.write(&mut f.w)?;
-            }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+        at = end;
+    }
     if let Some(f) = file.take() {
         report.files.push(f.finish(&mut rg)?);
     }
