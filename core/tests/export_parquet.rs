@@ -47,6 +47,11 @@ fn entry(n: u64) -> Value {
         e["occurred_at"] = "2026-01-02T03:04:05+02:00".into();
         e["payload"] = json!({"big": "x".repeat(300)});
     }
+    if n % 11 == 0 {
+        // Text that JSON escapes: the columns hold it unescaped.
+        e["actor"]["id"] = format!("\"quoted\" ünï\tcode \\ {n}").into();
+        e["subject"]["id"] = "line\nbreak \u{1F600}".into();
+    }
     if n > 0 && n % 4 == 0 {
         e["links"] = json!([{"rel": "after", "index": n - 1}, {"rel": "src", "ref": "git:abc"}]);
     }

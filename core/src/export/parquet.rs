@@ -23,6 +23,7 @@
 //! Memory: entries are read a stored bundle at a time and written in row groups of at most
 //! [`ParquetOptions::row_group_rows`] rows or [`ROW_GROUP_BYTES`] bytes, never all at once.
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,9 +32,10 @@ use std::sync::Arc;
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::parser::parse_message_type;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -105,36 +107,38 @@ enum Ty {
     Micros,
 }
 
-/// The columns, in file order.
-const COLUMNS: &[(&str, Ty, bool)] = &[
-    ("origin", Ty::Text, true),
-    ("index", Ty::Int, true),
-    ("leaf_hash", Ty::Text, true),
-    ("time", Ty::Micros, true),
-    ("time_ns", Ty::Int, true),
-    ("id", Ty::Text, false),
-    ("actor_id", Ty::Text, true),
-    ("actor_role", Ty::Text, false),
-    ("actor_tenant", Ty::Text, false),
-    ("actor_via", Ty::Json, false),
-    ("action", Ty::Text, true),
-    ("subject_type", Ty::Text, true),
-    ("subject_id", Ty::Text, true),
-    ("authz_decision", Ty::Text, false),
-    ("authz_policy", Ty::Text, false),
-    ("authz_policy_version", Ty::Text, false),
-    ("authz_reason", Ty::Text, false),
-    ("change", Ty::Json, false),
-    ("links", Ty::Json, false),
-    ("occurred_at", Ty::Text, false),
-    ("attrs", Ty::Json, false),
-    ("entry", Ty::Json, true),
+/// The columns, in file order: name, type, required, and whether values repeat enough for
+/// dictionary encoding to pay (unique values such as hashes, times and whole entries would only
+/// fill a dictionary and fall back to plain encoding).
+const COLUMNS: &[(&str, Ty, bool, bool)] = &[
+    ("origin", Ty::Text, true, true),
+    ("index", Ty::Int, true, false),
+    ("leaf_hash", Ty::Text, true, false),
+    ("time", Ty::Micros, true, false),
+    ("time_ns", Ty::Int, true, false),
+    ("id", Ty::Text, false, false),
+    ("actor_id", Ty::Text, true, true),
+    ("actor_role", Ty::Text, false, true),
+    ("actor_tenant", Ty::Text, false, true),
+    ("actor_via", Ty::Json, false, true),
+    ("action", Ty::Text, true, true),
+    ("subject_type", Ty::Text, true, true),
+    ("subject_id", Ty::Text, true, true),
+    ("authz_decision", Ty::Text, false, true),
+    ("authz_policy", Ty::Text, false, true),
+    ("authz_policy_version", Ty::Text, false, true),
+    ("authz_reason", Ty::Text, false, true),
+    ("change", Ty::Json, false, false),
+    ("links", Ty::Json, false, false),
+    ("occurred_at", Ty::Text, false, false),
+    ("attrs", Ty::Json, false, false),
+    ("entry", Ty::Json, true, false),
 ];
 
 /// The Parquet message type of [`COLUMNS`].
 fn schema() -> String {
     let mut s = String::from("message trailseal_entry {\n");
-    for (name, ty, required) in COLUMNS {
+    for (name, ty, required, _) in COLUMNS {
         let rep = if *required { "REQUIRED" } else { "OPTIONAL" };
         let (ty, logical) = match ty {
             Ty::Text => ("BYTE_ARRAY", " (STRING)"),
@@ -168,7 +172,7 @@ impl RowGroup {
     fn new() -> RowGroup {
         let cols = COLUMNS
             .iter()
-            .map(|(_, ty, _)| match ty {
+            .map(|(_, ty, _, _)| match ty {
                 Ty::Int | Ty::Micros => Buf::Ints(Vec::new()),
                 Ty::Text | Ty::Json => Buf::Bytes {
                     vals: Vec::new(),
@@ -246,26 +250,72 @@ enum Cell {
     Bytes(Option<Vec<u8>>),
 }
 
+/// The fields of a stored entry the columns take, borrowed from its bytes where no escape
+/// forces a copy: a full `Value` per entry (an ordered map per object) costs more than the
+/// Parquet encoding. Fields not named here (`v`, `payload`) are skipped unparsed.
+#[derive(Deserialize)]
+struct Fields<'a> {
+    #[serde(borrow)]
+    time: Cow<'a, str>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    actor: ActorFields<'a>,
+    #[serde(borrow)]
+    action: Cow<'a, str>,
+    #[serde(borrow)]
+    subject: SubjectFields<'a>,
+    #[serde(borrow, default)]
+    authz: Option<AuthzFields<'a>>,
+    #[serde(default)]
+    change: Option<Value>,
+    #[serde(default)]
+    links: Option<Value>,
+    #[serde(borrow, default)]
+    occurred_at: Option<Cow<'a, str>>,
+    #[serde(default)]
+    attrs: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ActorFields<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow, default)]
+    role: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tenant: Option<Cow<'a, str>>,
+    #[serde(default)]
+    via: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct SubjectFields<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct AuthzFields<'a> {
+    #[serde(borrow, default)]
+    decision: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    policy: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    policy_version: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reason: Option<Cow<'a, str>>,
+}
+
 /// The cells of entry `index` (its exact bytes `leaf`), and its `time` in nanoseconds.
 fn cells(origin: &str, alg: HashAlg, index: u64, leaf: &[u8]) -> Result<(i64, Vec<Cell>)> {
-    let tampered = |detail: String| Error::Tampered {
+    let e: Fields = serde_json::from_slice(leaf).map_err(|e| Error::Tampered {
         location: format!("leaf {index}"),
-        detail,
-    };
-    let e: Value =
-        serde_json::from_slice(leaf).map_err(|e| tampered(format!("entry is not JSON: {e}")))?;
-    let text = |p: &str| {
-        e.pointer(p)
-            .and_then(Value::as_str)
-            .map(|s| s.as_bytes().to_vec())
-    };
-    let need = |p: &str| text(p).ok_or_else(|| tampered(format!("entry has no {p}")));
-    let json = |p: &str| e.pointer(p).map(|v| v.to_string().into_bytes());
-    let time = Timestamp::parse(
-        e.get("time")
-            .and_then(Value::as_str)
-            .ok_or_else(|| tampered("entry has no time".into()))?,
-    )?;
+        detail: format!("stored entry does not have the fields of an entry: {e}"),
+    })?;
+    let time = Timestamp::parse(&e.time)?;
     let ns = i64::try_from(time.unix_nanos()).map_err(|_| {
         Error::OutOfRange(format!(
             "entry {index}'s time {time} is beyond what a 64-bit nanosecond count holds (2262)"
@@ -273,28 +323,32 @@ fn cells(origin: &str, alg: HashAlg, index: u64, leaf: &[u8]) -> Result<(i64, Ve
     })?;
     let index_i = i64::try_from(index)
         .map_err(|_| Error::OutOfRange(format!("index {index} exceeds a signed 64-bit column")))?;
+    let text = |s: &Cow<str>| Cell::Bytes(Some(s.as_bytes().to_vec()));
+    let opt = |s: Option<&Cow<str>>| Cell::Bytes(s.map(|s| s.as_bytes().to_vec()));
+    let json = |v: Option<&Value>| Cell::Bytes(v.map(|v| v.to_string().into_bytes()));
+    let authz = e.authz.as_ref();
     let cells = vec![
         Cell::Bytes(Some(origin.as_bytes().to_vec())),
         Cell::Int(index_i),
         Cell::Bytes(Some(to_hex(&alg.leaf_hash(leaf)).into_bytes())),
         Cell::Int(ns.div_euclid(1000)),
         Cell::Int(ns),
-        Cell::Bytes(text("/id")),
-        Cell::Bytes(Some(need("/actor/id")?)),
-        Cell::Bytes(text("/actor/role")),
-        Cell::Bytes(text("/actor/tenant")),
-        Cell::Bytes(json("/actor/via")),
-        Cell::Bytes(Some(need("/action")?)),
-        Cell::Bytes(Some(need("/subject/type")?)),
-        Cell::Bytes(Some(need("/subject/id")?)),
-        Cell::Bytes(text("/authz/decision")),
-        Cell::Bytes(text("/authz/policy")),
-        Cell::Bytes(text("/authz/policy_version")),
-        Cell::Bytes(text("/authz/reason")),
-        Cell::Bytes(json("/change")),
-        Cell::Bytes(json("/links")),
-        Cell::Bytes(text("/occurred_at")),
-        Cell::Bytes(json("/attrs")),
+        opt(e.id.as_ref()),
+        text(&e.actor.id),
+        opt(e.actor.role.as_ref()),
+        opt(e.actor.tenant.as_ref()),
+        json(e.actor.via.as_ref()),
+        text(&e.action),
+        text(&e.subject.kind),
+        text(&e.subject.id),
+        opt(authz.and_then(|a| a.decision.as_ref())),
+        opt(authz.and_then(|a| a.policy.as_ref())),
+        opt(authz.and_then(|a| a.policy_version.as_ref())),
+        opt(authz.and_then(|a| a.reason.as_ref())),
+        json(e.change.as_ref()),
+        json(e.links.as_ref()),
+        opt(e.occurred_at.as_ref()),
+        json(e.attrs.as_ref()),
         Cell::Bytes(Some(leaf.to_vec())),
     ];
     Ok((ns, cells))
@@ -543,7 +597,15 @@ pub fn export_parquet(l: &Ledger, dest: &Path, opts: &ParquetOptions) -> Result<
         return Ok(report);
     }
 
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder();
+    for (name, ty, _, dictionary) in COLUMNS {
+        props = props.set_column_dictionary_enabled((*name).into(), *dictionary);
+        if matches!(ty, Ty::Json) {
+            // Minimum and maximum of JSON text select nothing a query asks for.
+            props = props.set_column_statistics_enabled((*name).into(), EnabledStatistics::None);
+        }
+    }
+    let props = props
         .set_compression(Compression::SNAPPY)
         .set_created_by(format!("trailseal {}", env!("CARGO_PKG_VERSION")))
         .set_key_value_metadata(Some(vec![
