@@ -271,6 +271,14 @@ fn a_run_interrupted_before_its_record_is_redone_without_duplicates() {
     // As if the second run died after its files and before its record: the record says 60.
     std::fs::write(&state, &record).unwrap();
     append(&l, 110..130);
+    // A file it was still writing when it died.
+    let day_dir = second.files[0].parent().unwrap().to_path_buf();
+    let partial = day_dir.join(format!(
+        ".{}-{:020}.parquet.partial",
+        ledger_stem(l.origin()),
+        105
+    ));
+    std::fs::write(&partial, b"PAR1 cut short").unwrap();
     // The redo cuts its files differently: the interrupted run's files must still go.
     let redo = export_parquet(&l, &dest, &ParquetOptions::default()).unwrap();
     assert_eq!((redo.from, redo.to), (60, 130));
@@ -281,6 +289,7 @@ fn a_run_interrupted_before_its_record_is_redone_without_duplicates() {
             f.display()
         );
     }
+    assert!(!partial.exists(), "a partial file was left behind");
     assert_eq!(indexes(&dest), (0..130).collect::<Vec<_>>());
 }
 
