@@ -20,7 +20,7 @@ TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-inter
 TRAILSEAL_GO_INTEROP=1 cargo test -p trailseal --test note_vectors go_interop
 step "a real witness (torchwood litewitness, built once from the Go module proxy) cosigns, refuses forks and rollbacks"
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/witness/check.sh
-step "DuckDB (PyPI, pinned) reads two ledgers' Parquet export as one table and agrees with trailseal query"
+step "DuckDB (PyPI, pinned) reads two ledgers' Parquet export as one table and agrees with trailseal query; pydantic-ocsf accepts follow --format ocsf"
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/export/check.sh
 step "Python package (pip install ./bindings-python, pytest)"
 bash bindings-python/test.sh -q

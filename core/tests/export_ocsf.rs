@@ -139,6 +139,10 @@ fn check_valid(ev: &Value, what: &str) {
     assert!(ev["metadata"]["logged_time"].is_i64(), "{what}");
     assert!(ev["actor"]["user"]["uid"].is_string(), "{what}");
     assert!(ev["api"]["operation"].is_string(), "{what}");
+    assert!(
+        ev["src_endpoint"].is_object(),
+        "{what}: src_endpoint is required"
+    );
     assert!(ev["resources"][0]["uid"].is_string(), "{what}");
 }
 

@@ -4,7 +4,9 @@
 # set by libfaketime, so that the day partitions are real), are exported under one prefix,
 # one of them again after more appends (incremental). DuckDB, reading the prefix as one table,
 # answers the questions `trailseal query` answers on each ledger (actor, subject, action, time
-# range, and combinations) with the same entries, row for row; see check.py.
+# range, and combinations) with the same entries, row for row; see check.py. The same ledgers,
+# and one of every CDEvents and in-toto fixture, followed with --format ocsf give events that
+# pydantic-ocsf's OCSF 1.3.0 models and schema accept; see ocsf_check.py.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -54,3 +56,20 @@ python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert (r['from'], 
 echo "ok - a rerun exported only the 40 new entries"
 
 "$py" "$here/check.py" "$T" "$work/lake" "$work/a.redb" "$work/b.redb"
+
+# And entries captured from other formats: every CDEvents and in-toto fixture. The CDEvents
+# spec examples share one context id, so each is given its own before it is imported.
+"$T" init "$work/c.redb" --origin example.com/captured/audit > /dev/null 2>&1
+for f in "$root"/tests/capture/cdevents/*.json; do
+  python3 -c 'import json, sys; e = json.load(open(sys.argv[1])); e["context"]["id"] = sys.argv[1]; print(json.dumps(e))' "$f" |
+    "$T" import "$work/c.redb" --format cdevents - > /dev/null
+done
+for f in "$root"/tests/capture/intoto/*.json* "$root"/tests/capture/intoto/*.link; do
+  "$T" import "$work/c.redb" --format intoto "$f" > /dev/null
+done
+captured=$("$T" query "$work/c.redb" --limit 100000 --json | wc -l)
+
+for l in a:120 b:80 c:$captured; do
+  "$T" follow "$work/${l%:*}.redb" --from 0 --until-size "${l#*:}" --format ocsf > "$work/events.jsonl"
+  "$py" "$here/ocsf_check.py" "$work/events.jsonl" "${l#*:}"
+done

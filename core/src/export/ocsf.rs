@@ -164,6 +164,13 @@ pub fn to_ocsf(entry: &Value, at: &Provenance) -> Result<Value> {
     ev.insert("metadata".into(), Value::Object(metadata));
     ev.insert("actor".into(), Value::Object(ev_actor));
     ev.insert("api".into(), json!({ "operation": action }));
+    // Required by API Activity, and an endpoint must name itself somehow; an entry does not
+    // record where the call came from, so the event says so rather than guess.
+    let src = match entry.pointer("/attrs/ocsf.src_ip").and_then(Value::as_str) {
+        Some(ip) => json!({ "ip": ip }),
+        None => json!({ "name": "unknown" }),
+    };
+    ev.insert("src_endpoint".into(), src);
     ev.insert(
         "resources".into(),
         json!([{
