@@ -187,26 +187,37 @@ impl RowGroup {
         }
     }
 
-    /// Add one row: `cells` in column order.
-    fn push(&mut self, cells: Vec<Cell>) {
-        for (buf, cell) in self.cols.iter_mut().zip(cells) {
+    /// Add one row: `cells` in column order (as [`cells`] builds them).
+    fn push(&mut self, cells: Vec<Cell>) -> Result<()> {
+        if cells.len() != self.cols.len() {
+            return Err(Error::Internal(format!(
+                "{} cells for {} columns",
+                cells.len(),
+                self.cols.len()
+            )));
+        }
+        for ((buf, cell), (name, _, required, _)) in self.cols.iter_mut().zip(cells).zip(COLUMNS) {
             match (buf, cell) {
                 (Buf::Ints(v), Cell::Int(i)) => {
                     v.push(i);
                     self.bytes += 8;
                 }
-                (Buf::Bytes { vals, defs }, Cell::Bytes(b)) => {
+                (Buf::Bytes { vals, defs }, Cell::Bytes(b)) if b.is_some() || !required => {
                     defs.push(i16::from(b.is_some()));
                     if let Some(b) = b {
                         self.bytes += b.len();
                         vals.push(ByteArray::from(b));
                     }
                 }
-                // Cells are built in column order by `cells`; a mismatch is a bug here.
-                _ => unreachable!("cell type does not match its column"),
+                _ => {
+                    return Err(Error::Internal(format!(
+                        "the cell for column {name} does not fit it"
+                    )))
+                }
             }
         }
         self.rows += 1;
+        Ok(())
     }
 
     fn write(&mut self, w: &mut SerializedFileWriter<File>) -> Result<()> {
@@ -252,7 +263,7 @@ enum Cell {
 
 /// The fields of a stored entry the columns take, borrowed from its bytes where no escape
 /// forces a copy: a full `Value` per entry (an ordered map per object) costs more than the
-/// Parquet encoding. Fields not named here (`v`, `payload`) are skipped unparsed.
+/// Parquet encoding. Fields not named here (`v`, `payload`) are skipped without being built.
 #[derive(Deserialize)]
 struct Fields<'a> {
     #[serde(borrow)]
@@ -642,7 +653,7 @@ pub fn export_parquet(l: &Ledger, dest: &Path, opts: &ParquetOptions) -> Result<
                     Some(f) => f,
                     None => file.insert(OpenFile::create(dest, &stem, day, index, &props)?),
                 };
-                rg.push(row);
+                rg.push(row)?;
                 f.rows += 1;
                 if rg.rows >= opts.row_group_rows || rg.bytes >= ROW_GROUP_BYTES {
                     rg.write(&mut f.w)?;
