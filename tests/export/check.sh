@@ -2,7 +2,8 @@
 # `trailseal export parquet` read by an engine we did not write: DuckDB (PyPI, pinned, see
 # venv.sh). Two ledgers of different services, their entries spread over four days (the clock
 # set by libfaketime, so that the day partitions are real), are exported under one prefix,
-# one of them again after more appends (incremental). DuckDB, reading the prefix as one table,
+# one of them again after more appends (incremental); an export killed (SIGKILL) midway and run
+# again leaves every entry in the table once. DuckDB, reading the prefix as one table,
 # answers the questions `trailseal query` answers on each ledger (actor, subject, action, time
 # range, and combinations) with the same entries, row for row; see check.py. The same ledgers,
 # and one of every CDEvents and in-toto fixture, followed with --format ocsf give events that
@@ -56,6 +57,42 @@ python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert (r['from'], 
 echo "ok - a rerun exported only the 40 new entries"
 
 "$py" "$here/check.py" "$T" "$work/lake" "$work/a.redb" "$work/b.redb"
+
+# An export killed (SIGKILL) midway, then run again after more appends: every entry is in the
+# table exactly once. Small files (one fsync and rename each) make the run long enough to kill.
+python3 -c '
+import json
+for n in range(80000):
+    print(json.dumps({"actor": {"id": f"u{n % 13}"}, "action": "deploy.succeeded",
+                      "subject": {"type": "service", "id": f"s{n % 7}"}, "attrs": {"n": str(n)}}))
+' > "$work/big.jsonl"
+"$T" init "$work/d.redb" --origin example.com/killed/audit > /dev/null 2>&1
+"$T" append "$work/d.redb" "$work/big.jsonl" --batch 20000 > /dev/null
+"$T" export parquet "$work/d.redb" "$work/lake2" --file-rows 100 --row-group-rows 100 > /dev/null &
+victim=$!
+for _ in $(seq 1000); do
+  [ "$(find "$work/lake2" -name '*.parquet' 2>/dev/null | wc -l)" -ge 10 ] && break
+  sleep 0.01
+done
+kill -KILL "$victim"
+wait "$victim" 2>/dev/null || true
+if ls "$work"/lake2/_trailseal/*.export.json > /dev/null 2>&1; then
+  echo "FAIL: the export finished before it was killed; the test did not test" >&2
+  exit 1
+fi
+left=$(find "$work/lake2" -name '*.parquet' | wc -l)
+head -n 500 "$work/big.jsonl" > "$work/more.jsonl"
+"$T" append "$work/d.redb" "$work/more.jsonl" > /dev/null
+"$T" export parquet "$work/d.redb" "$work/lake2" > /dev/null
+[ -z "$(find "$work/lake2" -name '.*.partial')" ] || { echo "FAIL: partial files left" >&2; exit 1; }
+"$py" - "$work/lake2" <<'PY'
+import sys, duckdb
+n, distinct, lo, hi = duckdb.connect().execute(
+    f"SELECT count(*), count(DISTINCT index), min(index), max(index) "
+    f"FROM read_parquet('{sys.argv[1]}/*/*.parquet')").fetchone()
+assert (n, distinct, lo, hi) == (80500, 80500, 0, 80499), (n, distinct, lo, hi)
+PY
+echo "ok - an export killed after $left files, run again after 500 appends: 80,500 entries, each once"
 
 # And entries captured from other formats: every CDEvents and in-toto fixture. The CDEvents
 # spec examples share one context id, so each is given its own before it is imported.
