@@ -15,8 +15,10 @@ cargo run --release -p trailseal-benches --bin compare -- --quick --json "$out/c
 # About 25 s of run time (fsync-bound durable appends, four processes at once, a reader beside a
 # writer).
 cargo run --release -p trailseal-benches --bin share -- --quick --json "$out/share.json"
+# About 10 s: a 100k-entry ledger exported in full and incrementally, mapped to OCSF, queried.
+cargo run --release -p trailseal-benches --bin export -- --quick --json "$out/export.json"
 
-python3 - "$out/compare.json" "$out/share.json" <<'EOF'
+python3 - "$out/compare.json" "$out/share.json" "$out/export.json" <<'EOF'
 import json, math, sys
 
 r = json.load(open(sys.argv[1]))
@@ -94,14 +96,14 @@ r = json.load(open(sys.argv[2]))
 if r.get("mode") != "quick":
     errors.append(f"share mode: expected 'quick', got {r.get('mode')!r}")
 
-def figure(path):
+def figure(path, program="share"):
     obj = r
     for i, key in enumerate(path):
         if not isinstance(obj, dict) or key not in obj:
-            errors.append("missing key share " + ".".join(path[: i + 1]))
+            errors.append(f"missing key {program} " + ".".join(path[: i + 1]))
             return
         obj = obj[key]
-    num("share " + ".".join(path), obj)
+    num(f"{program} " + ".".join(path), obj)
 
 for who in ["processes", "threads", "threads_shared"]:
     figure(["concurrent", who])
@@ -125,11 +127,23 @@ if not isinstance(share_targets, list) or not share_targets or not all("pass" in
     errors.append("share targets: expected a non-empty list of {target, measured, pass}")
     share_targets = []
 
+# export: every rate and ratio.
+r = json.load(open(sys.argv[3]))
+if r.get("mode") != "quick":
+    errors.append(f"export mode: expected 'quick', got {r.get('mode')!r}")
+for path in [
+    ["full_export", "entries_per_s"], ["full_export", "bytes"], ["incremental_export", "seconds"],
+    ["incremental_export", "fraction_of_full"], ["ocsf", "entries_per_s"],
+    ["scan_raw", "entries_per_s"], ["query_by_actor", "entries_per_s"],
+    ["ratios", "export_vs_query"], ["ratios", "export_vs_scan"], ["ratios", "ocsf_vs_scan"],
+]:
+    figure(path, "export")
+
 if errors:
     print("benches/smoke.sh: a benchmark's JSON is incomplete:", file=sys.stderr)
     for e in errors:
         print("  " + e, file=sys.stderr)
     sys.exit(1)
 share_passed = sum(1 for t in share_targets if t["pass"])
-print(f"benches/smoke.sh: {summary}; share: JSON complete, targets met in this run: {share_passed} of {len(share_targets)} (not asserted)")
+print(f"benches/smoke.sh: {summary}; share: JSON complete, targets met in this run: {share_passed} of {len(share_targets)} (not asserted); export: JSON complete")
 EOF

@@ -772,13 +772,20 @@ export declare class Signer {
    * `secretKey()`, the `trailseal` command's key files, or Go's `note.GenerateKey`).
    */
   static fromString(skey: string): Signer
+  /**
+   * A key held outside the process, named `name`: `spec` is `ssh-agent:<key comment or
+   * SHA256 fingerprint>` (the agent at `SSH_AUTH_SOCK`) or `pkcs11:<RFC 7512 URI>`. The
+   * secret never enters the process; each signature is asked of the agent or token.
+   */
+  static open(spec: string, name: string): Signer
   /** The key's name, as written in signature lines. */
   get name(): string
   /** The public verifier key string `<name>+<hash>+<key>`: safe to publish. */
   get verifierKey(): string
   /**
    * The secret signer key string `PRIVATE+KEY+<name>+<hash>+<key>`. Anyone holding it can
-   * sign as this key: store it like a password.
+   * sign as this key: store it like a password. A key held by ssh-agent or a PKCS#11
+   * token has none (`invalid_argument`).
    */
   secretKey(): string
   /** `<name>+<key hash>`: tells keys apart, reveals nothing secret. */

@@ -24,6 +24,8 @@ step "a real witness (torchwood litewitness, built once from the Go module proxy
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/witness/check.sh
 step "held checkpoint keys: OpenSSH's ssh-agent and a SoftHSM2 token sign, Go's note.Open accepts"
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/keys/check.sh
+step "DuckDB (PyPI, pinned) reads two ledgers' Parquet export as one table and agrees with trailseal query; pydantic-ocsf accepts follow --format ocsf"
+TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/export/check.sh
 step "Python package (pip install ./bindings-python, pytest)"
 bash bindings-python/test.sh -q
 step "Node package (npm install, napi build, node --test, tsc)"

@@ -11,6 +11,8 @@ use trailseal::Timestamp;
 use crate::append::AppendArgs;
 use crate::capture;
 use crate::error::{usage, Res};
+#[cfg(feature = "parquet")]
+use crate::export::ExportCmd;
 use crate::follow::FollowArgs;
 use crate::questions::{BundleArgs, QueryArgs};
 use crate::timestamp::TimestampArgs;
@@ -93,12 +95,18 @@ pub enum Command {
     Append(AppendArgs),
     /// Print each entry as it is committed, by this or any other process.
     ///
-    /// JSON Lines {"index", "entry"} (a raw ledger's {"index", "leaf"}, the leaf bytes in hex),
-    /// in index order, from --from N (default: only new ones; 0 replays the whole ledger
-    /// first), flushed as each commit arrives. Opens the ledger read-only: read permission is
+    /// JSON Lines {"index", "entry"} (a raw ledger's {"index", "leaf"}, the leaf bytes in hex;
+    /// with --format ocsf, OCSF events), in index order, from --from N (default: only new
+    /// ones; 0 replays the whole ledger first), flushed as each commit arrives. Opens the ledger read-only: read permission is
     /// enough and the file is never changed. Stops after --count N entries, at --until-size N,
     /// when stdout is closed (exit 0), or on SIGINT / SIGTERM.
     Follow(FollowArgs),
+    /// Write the ledger's entries in a form analytics engines read (Parquet).
+    #[cfg(feature = "parquet")]
+    Export {
+        #[command(subcommand)]
+        which: ExportCmd,
+    },
     /// Print the entry at INDEX as JSON, or with --raw its exact leaf bytes.
     Show {
         ledger: PathBuf,

@@ -9,12 +9,13 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
+use trailseal::export::ocsf::{to_ocsf, Provenance};
 use trailseal::query::Found;
 use trailseal::{Ledger, LedgerKind};
 
-use crate::error::Res;
+use crate::error::{usage, Res};
 use crate::io::stdout_fail;
 
 /// How often the size is read while nothing new has been committed: short enough that a
@@ -39,6 +40,17 @@ pub struct FollowArgs {
     /// Stop once the ledger has N entries and every one up to there is printed.
     #[arg(long, value_name = "N")]
     pub until_size: Option<u64>,
+    /// json: {"index", "entry"} per line. ocsf: each entry as an OCSF event (the mapping of
+    /// `import --format ocsf` reversed; entry ledgers only), for a SIEM's log shipper.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: LineFormat,
+}
+
+/// What each line of `follow` holds.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineFormat {
+    Json,
+    Ocsf,
 }
 
 /// Print each committed entry from `--from` on, in index order, then wait for more; stop at
@@ -46,6 +58,11 @@ pub struct FollowArgs {
 /// piped into `head` has done its job). SIGINT and SIGTERM end it as they end any command:
 /// every batch printed was flushed, and a read-only handle leaves nothing to clean up.
 pub fn follow(l: Ledger, a: &FollowArgs) -> Res {
+    if a.format == LineFormat::Ocsf && l.kind() != LedgerKind::Entries {
+        return Err(usage(
+            "--format ocsf needs a ledger of audit entries; this one holds raw leaves",
+        ));
+    }
     let mut next = match a.from {
         Some(n) => n,
         None => l.size()?,
@@ -65,11 +82,17 @@ pub fn follow(l: Ledger, a: &FollowArgs) -> Res {
         if let Some(n) = left {
             end = end.min(next.saturating_add(n));
         }
-        let mut text = String::new();
-        for index in next..end {
-            text.push_str(&line(&l, index)?.to_string());
-            text.push('\n');
-        }
+        let text = match a.format {
+            LineFormat::Json => {
+                let mut text = String::new();
+                for index in next..end {
+                    text.push_str(&line(&l, index)?.to_string());
+                    text.push('\n');
+                }
+                text
+            }
+            LineFormat::Ocsf => ocsf_lines(&l, next, end)?,
+        };
         if !print(&text)? {
             return Ok(());
         }
@@ -93,6 +116,31 @@ fn line(l: &Ledger, index: u64) -> Res<Value> {
             "leaf": hex::encode(l.get_raw(index)?),
         }),
     })
+}
+
+/// Entries `first..end` as OCSF events, one per line, read in stored bundles.
+fn ocsf_lines(l: &Ledger, first: u64, end: u64) -> Res<String> {
+    let mut text = String::new();
+    l.scan_raw(first, end, |at, leaves| {
+        for (k, leaf) in leaves.iter().enumerate() {
+            let index = at + k as u64;
+            let entry: Value =
+                serde_json::from_slice(leaf).map_err(|e| trailseal::Error::Tampered {
+                    location: format!("leaf {index}"),
+                    detail: format!("stored entry is not JSON: {e}"),
+                })?;
+            let at = Provenance {
+                origin: l.origin(),
+                hash: l.hash(),
+                index,
+                leaf_hash: l.hash().leaf_hash(leaf),
+            };
+            text.push_str(&to_ocsf(&entry, &at)?.to_string());
+            text.push('\n');
+        }
+        Ok(())
+    })?;
+    Ok(text)
 }
 
 /// Write and flush one batch; `false` when stdout's reader has gone (a broken pipe).

@@ -19,6 +19,8 @@ mod append;
 mod capture;
 mod cli;
 mod error;
+#[cfg(feature = "parquet")]
+mod export;
 mod follow;
 mod init;
 mod io;
@@ -75,6 +77,8 @@ fn run(cli: Cli) -> Res {
             group_readable,
         } => init::init(&ledger, origin, hash, raw, key, group_readable),
         Command::Append(args) => append::append(open_ledger(&args.ledger, &open)?, &args),
+        #[cfg(feature = "parquet")]
+        Command::Export { which } => export::export(open_ledger(which.ledger(), &read)?, &which),
         Command::Follow(args) => follow::follow(open_ledger(&args.ledger, &read)?, &args),
         Command::Show { ledger, index, raw } => {
             show::show(open_ledger(&ledger, &read)?, index, raw)

@@ -20,6 +20,7 @@
 //! - [`gate`]: release gates evaluated against the ledger.
 //! - [`evidence`]: evidence bundles, checked without the ledger.
 //! - [`report`]: approval latency and change statistics.
+//! - [`export`]: entries as OCSF events and (feature `parquet`) as Parquet files.
 //! - [`timestamp_token`]: RFC 3161 trusted timestamps of checkpoints, requested and checked.
 //! - [`storage`]: the only module that knows redb.
 //! - [`ledger`]: the facade that composes them.
@@ -32,6 +33,7 @@ pub mod checkpoint;
 pub mod entry;
 pub mod error;
 pub mod evidence;
+pub mod export;
 pub mod gate;
 pub mod keystore;
 pub mod ledger;

@@ -21,6 +21,7 @@ mod auto_share;
 mod checkpoint_timestamp;
 mod group_commit;
 mod relay;
+mod scan;
 mod verify;
 mod witness;
 
