@@ -464,6 +464,44 @@ impl Ledger {
         self.job(args, |l, (signer, size)| l.checkpoint(&signer, size))
     }
 
+    /// Rotate the checkpoint key from `oldSigner` (the key in force) to `newSigner`: a
+    /// `key.rotated` entry by `options.actor` (default `trailseal`) names both verifier keys,
+    /// and a checkpoint over it is kept signed by both (SPEC 4.1). Resolves to `{index,
+    /// old_key, new_key, note}`; rejects `invalid_argument` when `oldSigner` is not the key in
+    /// force or `newSigner` is the same key.
+    #[napi(
+        js_name = "rotateKey",
+        ts_args_type = "oldSigner: Signer, newSigner: Signer, options?: { actor?: string }",
+        ts_return_type = "Promise<Record<string, unknown>>"
+    )]
+    pub fn rotate_key(
+        &self,
+        env: Env,
+        old_signer: Unknown<'_>,
+        new_signer: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> AsyncTask<Job<Json>> {
+        let args = (|| -> Result<_, Error> {
+            let old = signer_arg(&env, &old_signer)?;
+            let new = signer_arg(&env, &new_signer)?;
+            let mut actor = "trailseal".to_owned();
+            for (_, v) in convert::options(options, "options", &["actor"])? {
+                actor = string(&v, "options.actor")?;
+            }
+            Ok((old, new, actor))
+        })();
+        self.job(args, |l, (old, new, actor)| {
+            Ok(Json::of(&l.rotate_key(&old, &new, &actor)?.to_json()))
+        })
+    }
+
+    /// The verifier key that signs this ledger's checkpoints now: the one recorded at
+    /// creation followed through every rotation that holds (`null` when none is recorded).
+    #[napi(js_name = "verifierKeyInForce")]
+    pub fn verifier_key_in_force(&self, env: Env) -> napi::Result<Option<String>> {
+        self.now(&env, |l| l.verifier_key_in_force())
+    }
+
     /// Ask C2SP witnesses (tlog-witness) to cosign this ledger's checkpoint at its current size
     /// (signed by `signer`, or the newest kept one of that size) and keep their
     /// cosignatures. `witnesses` is an array of `[url, witnessVkey]` pairs; `quorum` defaults to

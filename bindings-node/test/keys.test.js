@@ -7,7 +7,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
-const { ts, ledgerPath, entry, tmpdir, throwsWith } = require('./helpers')
+const { ts, ledgerPath, entry, tmpdir, rejectsWith, throwsWith } = require('./helpers')
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 const available = have('ssh-agent') && have('ssh-keygen')
@@ -49,4 +49,23 @@ test('an ssh-agent key signs checkpoints; refusals', { skip: !available }, async
     throwsWith('invalid_argument', () => ts.Signer.open('file:/etc/key', 'example.com/node-agent'))
     throwsWith('malformed', () => ts.Signer.open('pkcs11:objekt=k', 'example.com/node-agent'))
   })
+})
+
+test('a ledger rotated twice verifies from its first key', async () => {
+  const origin = 'example.com/node-rotate'
+  const keys = [0, 1, 2].map(() => ts.Signer.generate(origin))
+  const ledger = await ts.Ledger.create(ledgerPath(), { origin })
+  await ledger.append(entry(0))
+  await ledger.checkpoint(keys[0])
+  const r = await ledger.rotateKey(keys[0], keys[1], { actor: 'alice' })
+  assert.deepEqual([r.index, r.old_key, r.new_key], [1, keys[0].verifierKey, keys[1].verifierKey])
+  for (const k of keys.slice(0, 2)) assert.equal(ts.verifyCheckpoint(r.note, k.verifierKey).size, 2)
+  await rejectsWith('invalid_argument', () => ledger.checkpoint(keys[0]))
+  await ledger.rotateKey(keys[1], keys[2])
+  await ledger.checkpoint(keys[2])
+  assert.equal(ledger.verifierKeyInForce(), keys[2].verifierKey)
+  assert.equal((await ledger.verify()).checkpoints_checked, 4)
+  await rejectsWith('invalid_argument', () => ledger.rotateKey(keys[2], keys[2]))
+  await rejectsWith('invalid_argument', () => ledger.rotateKey(keys[2], keys[0], { actr: 'x' }))
+  await ledger.close()
 })

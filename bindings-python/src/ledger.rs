@@ -389,6 +389,29 @@ impl PyLedger {
         self.run(py, |l| l.checkpoint(s, size))
     }
 
+    /// Rotate the checkpoint key from `old` (the key in force) to `new`: a `key.rotated` entry
+    /// by `actor` names both verifier keys, and a checkpoint over it is kept signed by `old`
+    /// then `new` (SPEC 4.1). Returns `{"index", "old_key", "new_key", "note"}`. Raises
+    /// `InvalidArgumentError` when `old` is not the key in force or `new` is the same key.
+    #[pyo3(signature = (old, new, actor = "trailseal"))]
+    fn rotate_key<'py>(
+        &self,
+        py: Python<'py>,
+        old: &Bound<'py, PySigner>,
+        new: &Bound<'py, PySigner>,
+        actor: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (o, n) = (&old.get().inner, &new.get().inner);
+        let r = self.run(py, |l| Ok(l.rotate_key(o, n, actor)?.to_json()))?;
+        value_to_py(py, &r)
+    }
+
+    /// The verifier key that signs this ledger's checkpoints now: the one recorded at
+    /// creation followed through every rotation that holds (`None` when none is recorded).
+    fn verifier_key_in_force(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.run(py, |l| l.verifier_key_in_force())
+    }
+
     /// Ask C2SP witnesses (tlog-witness) to cosign this ledger's checkpoint at its current size
     /// (signed by `signer`, or the newest kept one of that size) and keep their cosignatures.
     /// `witnesses` is a list of `(url, witness_vkey)` pairs; `quorum` defaults to all of them;

@@ -68,3 +68,25 @@ def test_held_key_refusals(agent: Path) -> None:
         trailseal.Signer.open("file:/etc/key", "example.com/py-agent")
     with pytest.raises(trailseal.MalformedError):
         trailseal.Signer.open("pkcs11:objekt=k", "example.com/py-agent")
+
+
+def test_a_ledger_rotated_twice_verifies_from_its_first_key(tmp_path: Path) -> None:
+    keys = [trailseal.Signer.generate("example.com/py-rotate") for _ in range(3)]
+    with trailseal.Ledger.create(
+        tmp_path / "r.redb", origin="example.com/py-rotate", verifier_key=keys[0].verifier_key
+    ) as led:
+        led.append({"actor": {"id": "a"}, "action": "x.y", "subject": {"type": "t", "id": "1"}})
+        led.checkpoint(keys[0])
+        r = led.rotate_key(keys[0], keys[1], actor="alice")
+        assert (r["index"], r["old_key"], r["new_key"]) == (1, keys[0].verifier_key, keys[1].verifier_key)
+        for k in keys[:2]:
+            assert trailseal.verify_checkpoint(r["note"], k.verifier_key).size == 2
+        with pytest.raises(trailseal.InvalidArgumentError, match="not this ledger's signer key"):
+            led.checkpoint(keys[0])
+        led.rotate_key(keys[1], keys[2])
+        led.checkpoint(keys[2])
+        assert led.verifier_key == keys[0].verifier_key
+        assert led.verifier_key_in_force() == keys[2].verifier_key
+        assert led.verify()["checkpoints_checked"] == 4
+        with pytest.raises(trailseal.InvalidArgumentError):
+            led.rotate_key(keys[2], keys[2])

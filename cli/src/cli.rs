@@ -270,7 +270,11 @@ pub enum Command {
     /// report and the cosigned note. Exit 1 if fewer than --quorum cosign. SHA-256 ledgers
     /// only (see docs/WITNESS.md).
     Witness(WitnessArgs),
-    /// Print the verifier key a ledger recorded when it was created (no secret is read), or
+    /// Checkpoint key management: `key rotate`.
+    #[command(subcommand)]
+    Key(crate::key::KeyCmd),
+    /// Print the verifier key that signs a ledger's checkpoints now (the one recorded when it
+    /// was created, or the one its latest `key rotate` put in force; no secret is read), or
     /// that of KEYFILE. For a ledger created before ledgers recorded it, that of LEDGER.key.
     Vkey {
         #[arg(required_unless_present = "key")]

@@ -112,8 +112,8 @@ pub fn ledger_signer(l: &Ledger, ledger: &Path, key: Option<&Path>) -> Res<Signe
     if let Some(spec) = path.to_str().filter(|p| keystore::is_held_key_spec(p)) {
         // The held key signs under the name the ledger recorded for its key (or the origin
         // of a ledger from before keys were recorded), so its verifier key can match.
-        let name = match l.verifier_key() {
-            Some(vk) => Verifier::from_key_string(vk)?.name().to_owned(),
+        let name = match l.verifier_key_in_force()? {
+            Some(vk) => Verifier::from_key_string(&vk)?.name().to_owned(),
             None => l.origin().to_owned(),
         };
         let signer = Signer::open(spec, &name).map_err(|e| Failure::from(e).prefixed(&place))?;
@@ -122,7 +122,7 @@ pub fn ledger_signer(l: &Ledger, ledger: &Path, key: Option<&Path>) -> Res<Signe
         return Ok(signer);
     }
     if !path.exists() {
-        let wanted = match l.verifier_key() {
+        let wanted = match l.verifier_key_in_force()? {
             Some(vk) => format!("the key whose verifier key is {vk}"),
             None => "its signer key".to_owned(),
         };

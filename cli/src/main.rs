@@ -24,6 +24,7 @@ mod export;
 mod follow;
 mod init;
 mod io;
+mod key;
 mod proofs;
 mod questions;
 mod render;
@@ -183,5 +184,6 @@ fn run(cli: Cli) -> Res {
             json,
         } => questions::report(open_ledger(&ledger, &read)?, since, change_actions, json),
         Command::Vkey { ledger, key } => proofs::vkey(ledger, key, &read),
+        Command::Key(cmd) => key::run(cmd, &open),
     }
 }

@@ -97,7 +97,8 @@ pub fn vkey(ledger: Option<PathBuf>, key: Option<PathBuf>, open: &OpenOptions) -
         (None, Some(l)) => l,
         (None, None) => return Err(usage("give LEDGER or --key KEYFILE")),
     };
-    if let Some(vk) = open_ledger(&ledger, open)?.verifier_key() {
+    // The key in force: the first one, or the one the latest rotation put in its place.
+    if let Some(vk) = open_ledger(&ledger, open)?.verifier_key_in_force()? {
         return emit_line(&vk);
     }
     let fallback = key_path(&ledger);

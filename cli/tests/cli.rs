@@ -2951,3 +2951,110 @@ fn ledger_and_key_files_are_private() {
     let report = run(&["verify", s(&l)]).expect(0).out();
     assert!(report.contains("\"checkpoints_checked\":1"), "{report}");
 }
+
+/// `key rotate` twice: each rotation is an entry and a checkpoint signed by the old key and
+/// the new one; later checkpoints are the new key's, `vkey` names the key in force, a retired
+/// key is refused, and `verify` follows the chain from the first key. A rotation appended
+/// without the old key's signature is tampering.
+#[test]
+fn key_rotation_is_recorded_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l.redb");
+    run(&["init", s(&l), "--origin", ORIGIN]).expect(0);
+    run_in(&["append", s(&l)], format!("{}\n", entry(0)).as_bytes()).expect(0);
+    run(&["checkpoint", s(&l)]).expect(0);
+    let key = |n: &str| {
+        let p = dir.path().join(n);
+        let signer = trailseal::Signer::generate(ORIGIN).unwrap();
+        std::fs::write(&p, signer.to_key_string().unwrap()).unwrap();
+        set_mode(&p, 0o600);
+        (p, signer.verifier().to_key_string())
+    };
+    let (k1, v1) = key("k1.key");
+    let (k2, v2) = key("k2.key");
+    let v0 = run(&["vkey", s(&l)]).expect(0).out().trim().to_owned();
+    let r1: Value = serde_json::from_str(
+        &run(&[
+            "key",
+            "rotate",
+            s(&l),
+            "--new-key",
+            s(&k1),
+            "--actor",
+            "alice",
+        ])
+        .expect(0)
+        .out(),
+    )
+    .unwrap();
+    assert_eq!(
+        (r1["index"].as_u64(), r1["old_key"].as_str()),
+        (Some(1), Some(v0.as_str()))
+    );
+    let note = r1["note"].as_str().unwrap();
+    for v in [&v0, &v1] {
+        trailseal::Checkpoint::verify(note, &v.parse().unwrap()).unwrap();
+    }
+    assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v1);
+    run(&["checkpoint", s(&l)])
+        .expect(2)
+        .stderr_has("is not this ledger's signer key");
+    run_in(&["append", s(&l)], format!("{}\n", entry(1)).as_bytes()).expect(0);
+    run(&["checkpoint", s(&l), "--key", s(&k1)]).expect(0);
+    run(&["key", "rotate", s(&l), "--key", s(&k1), "--new-key", s(&k2)]).expect(0);
+    run(&["key", "rotate", s(&l), "--key", s(&k1), "--new-key", s(&k2)])
+        .expect(2)
+        .stderr_has("is not this ledger's signer key");
+    run(&["checkpoint", s(&l), "--key", s(&k2)]).expect(0);
+    assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v2);
+    let report = run(&["verify", s(&l)]).expect(0).out();
+    assert!(report.contains("\"checkpoints_checked\":5"), "{report}");
+    let rotations = run(&["query", s(&l), "--action", "key.rotated", "--json"])
+        .expect(0)
+        .out();
+    assert!(
+        rotations.contains(&v1) && rotations.contains(&v2),
+        "{rotations}"
+    );
+
+    // A rotation interrupted after its entry (appended here by hand, exactly as `key rotate`
+    // writes it) is completed by running it again: no second entry.
+    let (k3, v3) = key("k3.key");
+    let interrupted = json!({
+        "actor": {"id": "trailseal"}, "action": "key.rotated",
+        "subject": {"type": "key", "id": v3},
+        "attrs": {"old_key": v2, "new_key": v3},
+    });
+    let at: Value = serde_json::from_str(
+        &run_in(&["append", s(&l)], format!("{interrupted}\n").as_bytes())
+            .expect(0)
+            .out(),
+    )
+    .unwrap();
+    run(&["verify", s(&l)])
+        .expect(1)
+        .stderr_has("run it again with the same keys");
+    assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v2);
+    let done: Value = serde_json::from_str(
+        &run(&["key", "rotate", s(&l), "--key", s(&k2), "--new-key", s(&k3)])
+            .expect(0)
+            .out(),
+    )
+    .unwrap();
+    assert_eq!(done["index"], at["index"]);
+    run(&["verify", s(&l)]).expect(0);
+    assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v3);
+
+    // A rotation appended as a plain entry carries no signature of the key in force: it puts
+    // nothing in force, and verify calls it tampering.
+    let forged = json!({
+        "actor": {"id": "mallory"}, "action": "key.rotated",
+        "subject": {"type": "key", "id": v0},
+        "attrs": {"old_key": v3, "new_key": v0},
+    });
+    run_in(&["append", s(&l)], format!("{forged}\n").as_bytes()).expect(0);
+    run(&["verify", s(&l)])
+        .expect(1)
+        .stderr_has("signed by both the old key and the new one");
+    assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v3);
+}

@@ -679,6 +679,39 @@ trailseal_status trailseal_ledger_verify_witnessed(const trailseal_ledger *ledge
 trailseal_status trailseal_ledger_sync(const trailseal_ledger *ledger);
 
 /**
+ * Rotates the ledger's checkpoint key from `old` (the key in force) to `new`: appends a
+ * `key.rotated` entry by `actor` naming both verifier keys and keeps a checkpoint over it
+ * signed by `old` and then `new` (SPEC section 4.1); later checkpoints are signed by `new`.
+ * Writes `{"index", "old_key", "new_key", "note"}` to `*rotated_json_out` (free it with
+ * `trailseal_string_free`). `TRAILSEAL_STATUS_INVALID_ARGUMENT` when `old` is not the key in
+ * force or `new` is the same key; running it again after an interruption completes the same
+ * rotation without a second entry.
+ *
+ * # Safety
+ *
+ * `ledger`, `old` and `new` are NULL or live handles; `actor` is NULL or a NUL-terminated
+ * string; `rotated_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_rotate_key(const trailseal_ledger *ledger,
+                                             const trailseal_signer *old,
+                                             const trailseal_signer *new_,
+                                             const char *actor,
+                                             char **rotated_json_out);
+
+/**
+ * Writes the verifier key that signs the ledger's checkpoints now (the first key followed
+ * through every rotation that holds) to `*verifier_key_out`, or NULL when the ledger records
+ * no key (free it with `trailseal_string_free`).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `verifier_key_out` is NULL or valid for writing a
+ * pointer.
+ */
+trailseal_status trailseal_ledger_verifier_key(const trailseal_ledger *ledger,
+                                               char **verifier_key_out);
+
+/**
  * Makes a new signing key named `name` (usually the ledger's origin) from the operating
  * system's random number generator and writes its handle to `*signer_out`. A name that is
  * empty or holds white space, `+` or a control character is `TRAILSEAL_STATUS_MALFORMED`.

@@ -26,6 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use trailseal::{Error, ErrorCode};
 
 mod ledger;
+mod rotation;
 mod signer;
 mod timestamp;
 mod verify;
@@ -36,6 +37,7 @@ mod audit;
 
 pub use audit::*;
 pub use ledger::*;
+pub use rotation::*;
 pub use signer::*;
 pub use timestamp::*;
 pub use verify::*;

@@ -1160,6 +1160,16 @@ static void test_proofs_and_checkpoints(void) {
          trailseal_verify_timestamp_token(NULL, 5, (const uint8_t *)note, strlen(note), "x", &out));
   EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
          trailseal_verify_timestamp_token(NULL, 0, NULL, 0, "x", NULL));
+  /* Key rotation (Go rotates twice and verifies): refusals, and a ledger created without a
+   * key has none in force. */
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_rotate_key(l, NULL, signer, "x", &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_rotate_key(l, signer, other, NULL, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_rotate_key(l, signer, other, "x", NULL));
+  EXPECT(TRAILSEAL_STATUS_INVALID_ARGUMENT, trailseal_ledger_rotate_key(l, signer, signer, "x", &out));
+  char *in_force = SENTINEL;
+  OK(trailseal_ledger_verifier_key(l, &in_force));
+  CHECK(in_force == NULL);
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_ledger_verifier_key(l, NULL));
   /* Witnesses and trusted time (Go runs them against a real witness and TSA): refusals made
    * before any request. The witness key is the first of tests/vectors/cosignature.json. */
   const char *wkey = "w1.example+89d3dde6+BIqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c";

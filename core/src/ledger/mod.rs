@@ -21,6 +21,7 @@ mod auto_share;
 mod checkpoint_timestamp;
 mod group_commit;
 mod relay;
+mod rotation;
 mod scan;
 mod verify;
 mod witness;
@@ -58,6 +59,7 @@ pub use self::relay::RelayRole;
 #[cfg(feature = "testing")]
 pub use self::append::PARALLEL_BATCHES;
 pub use self::checkpoint_timestamp::TimestampedCheckpoint;
+pub use self::rotation::{KeyRotation, RotatedKey, KEY_ROTATED};
 pub use self::verify::{Progress, VerifyOptions, VerifyReport};
 
 pub use crate::storage::LedgerKind;
@@ -418,8 +420,8 @@ impl Ledger {
         &self.meta.origin
     }
 
-    /// The verifier key of the key that signs this ledger's checkpoints, when one was
-    /// recorded at creation ([`CreateOptions::verifier`]).
+    /// The verifier key recorded at creation ([`CreateOptions::verifier`]): the ledger's first
+    /// key. After a rotation another signs; [`Ledger::verifier_key_in_force`] says which.
     pub fn verifier_key(&self) -> Option<&str> {
         self.meta.verifier_key.as_deref()
     }
@@ -434,7 +436,8 @@ impl Ledger {
 
     /// As [`Ledger::check_signer`], for a verifier key a checkpoint is said to be signed by.
     pub fn check_verifier(&self, verifier: &Verifier) -> Result<()> {
-        let Some(want) = self.verifier_key() else {
+        // The key in force: the first key, or the one the latest rotation put in its place.
+        let Some(want) = self.verifier_key_in_force()? else {
             return Ok(());
         };
         let got = verifier.to_key_string();
@@ -811,6 +814,18 @@ impl Ledger {
             drop(guard);
             Ok(note)
         })
+    }
+
+    /// Keeps an already signed checkpoint (of a size the ledger has), in a write of its own.
+    pub(super) fn keep_checkpoint(&self, cp: StoredCheckpoint) -> Result<()> {
+        let mut guard = self.lock()?;
+        self.recover(&mut guard)?;
+        let mut w = self.failed(self.store()?.writer(self.durable))?;
+        self.failed(self.follow(&mut guard, &w))?;
+        check_size(cp.size, guard.frontier.size())?;
+        w.put_checkpoint(cp);
+        self.failed(w.commit())?;
+        Ok(())
     }
 
     /// Entries matching every filter of `q`, one page at a time (entry ledgers only). Reads

@@ -219,6 +219,13 @@ impl Ledger {
                 });
             }
             let checkpoints = self.verify_stored_checkpoints(&reader, state.size)?;
+            // Only entry ledgers record rotations (a raw ledger's leaves are opaque).
+            let rotations = if entries {
+                super::rotation::rotations(&reader, state.size)?
+            } else {
+                Vec::new()
+            };
+            super::rotation::verify_chain(self.verifier_key(), &rotations, &reader.checkpoints()?)?;
             self.verify_stored_timestamps(&reader)?;
             let (cosignatures, mut witnessed_size) =
                 self.verify_cosignatures(&reader, opts.witnesses)?;
