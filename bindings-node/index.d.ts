@@ -670,6 +670,19 @@ export declare class Ledger {
    */
   checkpoint(signer: Signer, size?: number | bigint): Promise<string>
   /**
+   * Rotate the checkpoint key from `oldSigner` (the key in force) to `newSigner`: a
+   * `key.rotated` entry by `options.actor` (default `trailseal`) names both verifier keys,
+   * and a checkpoint over it is kept signed by both (SPEC 4.1). Resolves to `{index,
+   * old_key, new_key, note}`; rejects `invalid_argument` when `oldSigner` is not the key in
+   * force or `newSigner` is the same key.
+   */
+  rotateKey(oldSigner: Signer, newSigner: Signer, options?: { actor?: string }): Promise<Record<string, unknown>>
+  /**
+   * The verifier key that signs this ledger's checkpoints now: the one recorded at
+   * creation followed through every rotation that holds (`null` when none is recorded).
+   */
+  verifierKeyInForce(): string | null
+  /**
    * Ask C2SP witnesses (tlog-witness) to cosign this ledger's checkpoint at its current size
    * (signed by `signer`, or the newest kept one of that size) and keep their
    * cosignatures. `witnesses` is an array of `[url, witnessVkey]` pairs; `quorum` defaults to

@@ -3001,6 +3001,26 @@ fn key_rotation_is_recorded_and_verified() {
         .stderr_has("is not this ledger's signer key");
     run_in(&["append", s(&l)], format!("{}\n", entry(1)).as_bytes()).expect(0);
     run(&["checkpoint", s(&l), "--key", s(&k1)]).expect(0);
+    // A bundle signed by the new key carries the chain from the first: an auditor who trusts
+    // only the first key follows it; one who trusts another key does not.
+    let b = dir.path().join("b.json");
+    run(&[
+        "bundle",
+        s(&l),
+        "--index",
+        "2",
+        "-o",
+        s(&b),
+        "--key",
+        s(&k1),
+    ])
+    .expect(0);
+    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&b).unwrap()).unwrap();
+    assert_eq!(bundle["key_rotations"].as_array().map(Vec::len), Some(1));
+    run(&["verify-bundle", s(&b), "--vkey", &v0]).expect(0);
+    run(&["verify-bundle", s(&b), "--vkey", &v1]).expect(0);
+    let (_, stranger) = key("stranger.key");
+    run(&["verify-bundle", s(&b), "--vkey", &stranger]).expect(1);
     run(&["key", "rotate", s(&l), "--key", s(&k1), "--new-key", s(&k2)]).expect(0);
     run(&["key", "rotate", s(&l), "--key", s(&k1), "--new-key", s(&k2)])
         .expect(2)
@@ -3008,7 +3028,7 @@ fn key_rotation_is_recorded_and_verified() {
     run(&["checkpoint", s(&l), "--key", s(&k2)]).expect(0);
     assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v2);
     let report = run(&["verify", s(&l)]).expect(0).out();
-    assert!(report.contains("\"checkpoints_checked\":5"), "{report}");
+    assert!(report.contains("\"checkpoints_checked\":6"), "{report}");
     let rotations = run(&["query", s(&l), "--action", "key.rotated", "--json"])
         .expect(0)
         .out();

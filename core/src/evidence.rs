@@ -42,6 +42,7 @@ use crate::checkpoint::Checkpoint;
 use crate::entry::canonical_json;
 use crate::error::{Error, Result};
 use crate::gate::all_matches;
+use crate::key_chain::{follow_chain, BundleRotation};
 use crate::ledger::{Ledger, LedgerKind};
 use crate::merkle::{self, Hash, HashAlg};
 use crate::note::{Note, Signer, Verifier};
@@ -68,7 +69,9 @@ const TOP_FIELDS: [&str; 8] = [
 ];
 /// Top-level fields a bundle may lack: the time-stamp token exists only for checkpoints a
 /// time-stamp authority stamped.
-const OPTIONAL_TOP_FIELDS: [&str; 1] = ["checkpoint_timestamp"];
+/// `key_rotations` exists only when the log's key was rotated before the bundle's checkpoint.
+const OPTIONAL_TOP_FIELDS: [&str; 2] = ["checkpoint_timestamp", "key_rotations"];
+const ROTATION_FIELDS: [&str; 4] = ["index", "checkpoint", "path", "entry"];
 const ENTRY_FIELDS: [&str; 4] = ["index", "leaf_hash", "path", "entry"];
 
 /// One entry of a bundle, as recorded, with its audit path.
@@ -101,6 +104,9 @@ pub struct Bundle {
     pub checkpoint: String,
     /// The RFC 3161 time-stamp token (DER) the ledger kept for that note, if any.
     pub checkpoint_timestamp: Option<Vec<u8>>,
+    /// The log's key rotations before the checkpoint (SPEC 4.1), oldest first: the chain from
+    /// an earlier key to the one that signed the checkpoint.
+    pub key_rotations: Vec<BundleRotation>,
     /// The entries, in ascending index order.
     pub entries: Vec<BundleEntry>,
 }
@@ -290,6 +296,18 @@ impl Bundle {
                 STANDARD.encode(token)
             ));
         }
+        if !self.key_rotations.is_empty() {
+            s.push_str("  \"key_rotations\": [\n");
+            for (n, r) in self.key_rotations.iter().enumerate() {
+                let comma = if n + 1 < self.key_rotations.len() {
+                    ","
+                } else {
+                    ""
+                };
+                s.push_str(&format!("    {}{comma}\n", r.to_line()));
+            }
+            s.push_str("  ],\n");
+        }
         if self.entries.is_empty() {
             s.push_str("  \"entries\": []\n");
         } else {
@@ -393,6 +411,19 @@ impl Bundle {
                         .map_err(|e| bad(format!("`checkpoint_timestamp` is not base64: {e}")))?,
                 ),
             },
+            key_rotations: match obj.get("key_rotations") {
+                None => Vec::new(),
+                Some(v) => v
+                    .as_array()
+                    .ok_or_else(|| bad("`key_rotations` must be an array".into()))?
+                    .iter()
+                    .enumerate()
+                    .map(|(n, r)| {
+                        let at = format!("key_rotations[{n}]");
+                        BundleRotation::from_object(fields(r, &ROTATION_FIELDS, &[], &at)?, &at)
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            },
             entries: out,
         };
         // The note's signature base64 has spare bits a lenient decoder ignores (as Go's does):
@@ -429,7 +460,17 @@ impl Bundle {
     /// Check the checkpoint's signature by `verifier`, that the bundle's origin, size and root
     /// are the checkpoint's and its key name the verifier's, and for every entry that its
     /// canonical JSON hashes to its `leaf_hash` and its path leads from there to the root.
-    pub fn verify(&self, verifier: &Verifier) -> Result<BundleReport> {
+    pub fn verify(&self, trusted: &Verifier) -> Result<BundleReport> {
+        // A checkpoint signed by a later key verifies only through the rotation chain from
+        // the trusted one.
+        let signer_key = follow_chain(
+            trusted,
+            &self.key_rotations,
+            &self.origin,
+            self.hash,
+            self.tree_size,
+        )?;
+        let verifier = &signer_key;
         if self.key_name != verifier.name() {
             return Err(Error::verification(format!(
                 "the bundle names the key {:?}, the verifier key is {:?}",
@@ -818,6 +859,7 @@ impl Ledger {
             root: cp.root,
             key_name: verifier.name().to_owned(),
             checkpoint_timestamp: self.timestamp_of_note(&log_signed_note(&note)?)?,
+            key_rotations: self.rotation_chain(cp.size)?,
             checkpoint: note,
             entries,
         };

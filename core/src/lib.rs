@@ -35,6 +35,7 @@ pub mod error;
 pub mod evidence;
 pub mod export;
 pub mod gate;
+pub mod key_chain;
 pub mod keystore;
 pub mod ledger;
 pub mod merkle;

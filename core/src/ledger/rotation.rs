@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::{Ledger, LedgerKind};
 use crate::checkpoint::Checkpoint;
 use crate::error::{guarded, Error, Result};
+use crate::key_chain::BundleRotation;
 use crate::note::{open_note, sign_note, Signer, Verifier};
 use crate::query::{self, Order, Query};
 use crate::storage::{Reader, StoredCheckpoint};
@@ -190,6 +191,43 @@ impl Ledger {
             let (reader, state) = self.snapshot()?;
             rotations(&reader, state.size)
         })
+    }
+
+    /// The chain a bundle with a checkpoint of `size` leaves carries (SPEC 4.1): each rotation
+    /// that holds before it, with its dual-signed checkpoint and the entry's inclusion proof.
+    pub(crate) fn rotation_chain(&self, size: u64) -> Result<Vec<BundleRotation>> {
+        let rot = self.key_rotations()?;
+        let kept = self.snapshot()?.0.checkpoints()?;
+        let (_, broken) = in_force(self.verifier_key(), &rot, &kept);
+        let mut chain = Vec::new();
+        for r in &rot {
+            if broken.is_some_and(|b| b.index <= r.index) || r.index >= size {
+                break;
+            }
+            let both = [&r.old_key, &r.new_key]
+                .iter()
+                .map(|k| Verifier::from_key_string(k))
+                .collect::<Result<Vec<_>>>()?;
+            let Some(cp) = kept.iter().find(|cp| {
+                cp.size == r.index + 1
+                    && both
+                        .iter()
+                        .all(|v| open_note(&cp.note, std::slice::from_ref(v)).is_ok())
+            }) else {
+                break;
+            };
+            let leaf = String::from_utf8(self.get_raw(r.index)?).map_err(|_| Error::Tampered {
+                location: format!("leaf {}", r.index),
+                detail: "the rotation entry is not UTF-8".into(),
+            })?;
+            chain.push(BundleRotation {
+                index: r.index,
+                checkpoint: cp.note.clone(),
+                path: self.prove_inclusion(r.index, Some(r.index + 1))?.path,
+                leaf,
+            });
+        }
+        Ok(chain)
     }
 
     /// The verifier key that signs this ledger's checkpoints now: the recorded first key
