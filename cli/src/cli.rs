@@ -12,6 +12,7 @@ use crate::append::AppendArgs;
 use crate::capture;
 use crate::error::{usage, Res};
 use crate::follow::FollowArgs;
+use crate::publish::PublishArgs;
 use crate::questions::{BundleArgs, QueryArgs};
 use crate::timestamp::TimestampArgs;
 use crate::witness::{PolicyArgs, WitnessArgs};
@@ -247,6 +248,11 @@ pub enum Command {
     /// Import evidence: `import git LEDGER [REPO]` (commits), or
     /// `import LEDGER --format cdevents|intoto|ocsf FILE|-`.
     Import(capture::ImportArgs),
+    /// Publish the ledger as a static C2SP tlog-tiles log (checkpoint, hash tiles, entry
+    /// bundles) to a directory or s3://bucket/prefix: only what changed since the last publish
+    /// there, the checkpoint last. SHA-256 ledgers only. Prints {"from", "size", "objects",
+    /// "bytes"}.
+    Publish(PublishArgs),
     /// Ask C2SP witnesses (tlog-witness) to cosign the latest checkpoint (signed now, or the
     /// newest kept one if it is of the current size) and keep their cosignatures; prints the
     /// report and the cosigned note. Exit 1 if fewer than --quorum cosign. SHA-256 ledgers

@@ -23,6 +23,7 @@ mod follow;
 mod init;
 mod io;
 mod proofs;
+mod publish;
 mod questions;
 mod render;
 mod show;
@@ -167,6 +168,7 @@ fn run(cli: Cli) -> Res {
             json,
             witnesses,
         } => verify::verify_bundle(&file, &vkey, tsa_ca.as_deref(), json, witnesses.policy()?),
+        Command::Publish(args) => publish::publish(open_ledger(&args.ledger, &open)?, &args),
         Command::Witness(args) => {
             witness::witness(open_ledger(&args.ledger, &open)?, &args.ledger, &args)
         }

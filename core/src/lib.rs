@@ -20,6 +20,7 @@
 //! - [`gate`]: release gates evaluated against the ledger.
 //! - [`evidence`]: evidence bundles, checked without the ledger.
 //! - [`report`]: approval latency and change statistics.
+//! - [`publish`]: the ledger as a static C2SP tlog-tiles log (directory or object storage).
 //! - [`timestamp_token`]: RFC 3161 trusted timestamps of checkpoints, requested and checked.
 //! - [`storage`]: the only module that knows redb.
 //! - [`ledger`]: the facade that composes them.
@@ -39,6 +40,7 @@ pub mod note;
 pub mod postings;
 pub mod proof;
 pub mod proof_check;
+pub mod publish;
 pub mod query;
 pub mod report;
 pub mod storage;

@@ -20,6 +20,7 @@ mod append;
 mod auto_share;
 mod checkpoint_timestamp;
 mod group_commit;
+mod publish;
 mod relay;
 mod verify;
 mod witness;

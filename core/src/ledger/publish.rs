@@ -1,0 +1,134 @@
+//! `Ledger::publish`: write the ledger as a static C2SP tlog-tiles log to a destination,
+//! incrementally (the rules and the crash reasoning are in [`crate::publish`]'s docs).
+
+use super::Ledger;
+use crate::checkpoint::Checkpoint;
+use crate::error::{guarded, Error, Result};
+use crate::merkle::HashAlg;
+use crate::note::{Note, Verifier};
+use crate::publish::layout::{self, Object, CHECKPOINT_PATH};
+use crate::publish::{Destination, PublishCheckpoint, PublishReport};
+use crate::storage::{PublishedState, Reader};
+use crate::witness::verify_cosigned;
+
+impl Ledger {
+    /// Publish this ledger to `dest` up to the checkpoint `which` names: every tile and entry
+    /// bundle that changed since the last publish to the same destination, then the
+    /// checkpoint, then the record of what was published. Refuses a BLAKE3 ledger, a
+    /// checkpoint older than the one already published there (a rollback), and an entry that
+    /// no entry bundle can hold (over 65,535 bytes; nothing past the last published
+    /// checkpoint is claimed then). Reads a snapshot: appends go on meanwhile.
+    pub fn publish(
+        &self,
+        dest: &dyn Destination,
+        which: PublishCheckpoint<'_>,
+    ) -> Result<PublishReport> {
+        guarded(|| {
+            if self.meta.hash != HashAlg::Sha256 {
+                return Err(Error::InvalidArgument(
+                    "only a SHA-256 ledger can be published as a tlog-tiles log (its readers hash leaves with SHA-256)".into(),
+                ));
+            }
+            let note = self.note_to_publish(which)?;
+            let cp = Checkpoint::parse_body(&Note::parse(&note)?.body)?;
+            let (reader, _) = self.snapshot()?;
+            let name = dest.name();
+            let last = reader.published(&name)?;
+            let from = match last {
+                Some(p) if p.size > cp.size => {
+                    return Err(Error::InvalidArgument(format!(
+                        "{name} already has a checkpoint of size {}: publishing the one of size {} would roll it back",
+                        p.size, cp.size
+                    )))
+                }
+                // A destination emptied or replaced since is published whole again.
+                Some(p) if dest.get(CHECKPOINT_PATH)?.is_some() => p.size,
+                _ => 0,
+            };
+            let mut report = PublishReport {
+                from,
+                size: cp.size,
+                objects: 0,
+                bytes: 0,
+            };
+            let mut bundle = Vec::new();
+            for obj in layout::plan(from, cp.size) {
+                let bytes = object_bytes(&reader, &obj, &mut bundle)?;
+                dest.put(&obj.path(), bytes)?;
+                report.objects += 1;
+                report.bytes += bytes.len() as u64;
+            }
+            drop(reader);
+            dest.flush()?;
+            dest.put(CHECKPOINT_PATH, note.as_bytes())?;
+            self.keep_published(
+                name,
+                PublishedState {
+                    size: cp.size,
+                    root: cp.root,
+                },
+            )?;
+            Ok(report)
+        })
+    }
+
+    /// What was last published to the destination named `name` ([`Destination::name`]).
+    pub fn published(&self, name: &str) -> Result<Option<PublishedState>> {
+        guarded(|| self.snapshot()?.0.published(name))
+    }
+
+    fn note_to_publish(&self, which: PublishCheckpoint<'_>) -> Result<String> {
+        match which {
+            PublishCheckpoint::Sign(signer) => self.checkpoint(signer, None),
+            PublishCheckpoint::Newest => {
+                self.checkpoints()?.pop().map(|c| c.note).ok_or_else(|| {
+                    Error::InvalidArgument(
+                        "the ledger keeps no checkpoint to publish: sign one first".into(),
+                    )
+                })
+            }
+            PublishCheckpoint::Cosigned(policy) => {
+                let kept = self.checkpoints()?;
+                for (seq, c) in kept.iter().enumerate().rev() {
+                    let note = self.cosigned_note(seq as u64, &c.note)?;
+                    let log = Verifier::from_key_string(&c.verifier_key)?;
+                    if verify_cosigned(&note, &log, policy).is_ok() {
+                        return Ok(note);
+                    }
+                }
+                Err(Error::VerificationFailed(format!(
+                    "no kept checkpoint carries cosignatures of {} of the given witnesses: run `witness` first",
+                    policy.quorum
+                )))
+            }
+        }
+    }
+
+    fn keep_published(&self, name: String, state: PublishedState) -> Result<()> {
+        self.writable()?;
+        let mut guard = self.lock()?;
+        self.recover(&mut guard)?;
+        let mut w = self.failed(self.store()?.writer(self.durable))?;
+        w.put_published(name, state);
+        self.failed(w.commit())?;
+        drop(guard);
+        Ok(())
+    }
+}
+
+/// The bytes of one tile or bundle, built in `buf`.
+fn object_bytes<'b>(reader: &Reader, obj: &Object, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
+    buf.clear();
+    match obj {
+        Object::Tile { .. } => {
+            for h in reader.nodes(&obj.nodes())? {
+                buf.extend_from_slice(&h);
+            }
+        }
+        Object::Bundle { .. } => {
+            let r = obj.leaves();
+            reader.scan_leaf_range(r.start, r.end, |i, leaf| layout::push_entry(buf, i, leaf))?;
+        }
+    }
+    Ok(buf)
+}
