@@ -20,6 +20,8 @@ TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-inter
 TRAILSEAL_GO_INTEROP=1 cargo test -p trailseal --test note_vectors go_interop
 step "a real witness (torchwood litewitness, built once from the Go module proxy) cosigns, refuses forks and rollbacks"
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/witness/check.sh
+step "Tessera's fsck and proof builder (built once from the Go module proxy) read what publish writes"
+TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/publish/check.sh
 step "Python package (pip install ./bindings-python, pytest)"
 bash bindings-python/test.sh -q
 step "Node package (npm install, napi build, node --test, tsc)"
