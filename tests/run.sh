@@ -22,6 +22,8 @@ step "a real witness (torchwood litewitness, built once from the Go module proxy
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/witness/check.sh
 step "Tessera's fsck and proof builder (built once from the Go module proxy) read what publish writes"
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/publish/check.sh
+step "publish to real S3 (versitygw, built once from the Go module proxy) and monitor it: SIGKILLed publish, changed tile, rollback"
+TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/publish/check-s3.sh
 step "Python package (pip install ./bindings-python, pytest)"
 bash bindings-python/test.sh -q
 step "Node package (npm install, napi build, node --test, tsc)"

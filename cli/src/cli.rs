@@ -12,6 +12,7 @@ use crate::append::AppendArgs;
 use crate::capture;
 use crate::error::{usage, Res};
 use crate::follow::FollowArgs;
+use crate::monitor::MonitorArgs;
 use crate::publish::PublishArgs;
 use crate::questions::{BundleArgs, QueryArgs};
 use crate::timestamp::TimestampArgs;
@@ -253,6 +254,11 @@ pub enum Command {
     /// there, the checkpoint last. SHA-256 ledgers only. Prints {"from", "size", "objects",
     /// "bytes"}.
     Publish(PublishArgs),
+    /// Check a published log (directory, https:// or s3://): the checkpoint's signature (and
+    /// cosignatures), that it extends the one in --state, and the new entries' hashes
+    /// against the tiles and the root; then record it in --state. Exit 1 on a fork, a
+    /// rollback or a mismatch, saying what was found. --full re-hashes the whole log.
+    Monitor(MonitorArgs),
     /// Ask C2SP witnesses (tlog-witness) to cosign the latest checkpoint (signed now, or the
     /// newest kept one if it is of the current size) and keep their cosignatures; prints the
     /// report and the cosigned note. Exit 1 if fewer than --quorum cosign. SHA-256 ledgers

@@ -22,6 +22,7 @@ mod error;
 mod follow;
 mod init;
 mod io;
+mod monitor;
 mod proofs;
 mod publish;
 mod questions;
@@ -168,6 +169,7 @@ fn run(cli: Cli) -> Res {
             json,
             witnesses,
         } => verify::verify_bundle(&file, &vkey, tsa_ca.as_deref(), json, witnesses.policy()?),
+        Command::Monitor(args) => monitor::monitor(&args),
         Command::Publish(args) => publish::publish(open_ledger(&args.ledger, &open)?, &args),
         Command::Witness(args) => {
             witness::witness(open_ledger(&args.ledger, &open)?, &args.ledger, &args)

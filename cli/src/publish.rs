@@ -7,9 +7,9 @@ use clap::Args;
 use trailseal::publish::{open_destination, DestinationOptions, PublishCheckpoint};
 use trailseal::Ledger;
 
-use crate::error::{usage, Res};
+use crate::error::Res;
 use crate::io::{emit_line, ledger_signer};
-use crate::witness::{Policy, PolicyArgs};
+use crate::witness::PolicyArgs;
 
 /// The arguments of `publish`.
 #[derive(Args)]
@@ -46,15 +46,7 @@ pub fn publish(l: Ledger, args: &PublishArgs) -> Res {
             lock_days: args.lock_days,
         },
     )?;
-    let policy = match args.witnesses.policy()? {
-        Some(Policy::Keys(p)) => Some(p),
-        Some(Policy::File(_)) => {
-            return Err(usage(
-                "publish --cosigned takes --witness-key and --quorum, not a policy file",
-            ))
-        }
-        None => None,
-    };
+    let policy = args.witnesses.keys_only("publish --cosigned")?;
     let signer;
     let which = match (&policy, args.cosigned, args.newest) {
         (Some(p), true, _) => PublishCheckpoint::Cosigned(p),

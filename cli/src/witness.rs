@@ -65,6 +65,20 @@ impl PolicyArgs {
     }
 }
 
+impl PolicyArgs {
+    /// The policy of --witness-key and --quorum, for a command (`what`) that takes no policy
+    /// file.
+    pub fn keys_only(&self, what: &str) -> Res<Option<WitnessPolicy>> {
+        match self.policy()? {
+            Some(Policy::Keys(p)) => Ok(Some(p)),
+            Some(Policy::File(_)) => Err(usage(format!(
+                "{what} takes --witness-key and --quorum, not a policy file"
+            ))),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The arguments of `witness`.
 #[derive(Args)]
 pub struct WitnessArgs {

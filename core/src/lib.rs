@@ -58,8 +58,8 @@ pub use evidence::{
 };
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
-    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, RelayRole, Sharing,
-    TimestampedCheckpoint, VerifyOptions, VerifyReport,
+    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, PublishStatus, Publisher, Receipt,
+    RelayRole, Sharing, TimestampedCheckpoint, VerifyOptions, VerifyReport,
 };
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};

@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::Destination;
+use super::{Destination, Source};
 use crate::error::{Error, Result};
 
 /// Publishes into the directory `root` (created if missing).
@@ -45,11 +45,21 @@ impl DirDestination {
     }
 }
 
-impl Destination for DirDestination {
+impl Source for DirDestination {
     fn name(&self) -> String {
         self.root.display().to_string()
     }
 
+    fn get(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        match fs::read(self.file(path)?) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Destination for DirDestination {
     fn put(&self, path: &str, bytes: &[u8]) -> Result<()> {
         let file = self.file(path)?;
         let dir = file.parent().unwrap_or(&self.root).to_path_buf();
@@ -77,14 +87,6 @@ impl Destination for DirDestination {
             fs::File::open(&dir)?.sync_all()?;
         }
         Ok(())
-    }
-
-    fn get(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        match fs::read(self.file(path)?) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
     }
 
     fn flush(&self) -> Result<()> {

@@ -21,22 +21,31 @@
 //! `max_entry_bytes` at most [`layout::MAX_BUNDLED_ENTRY`], which makes the rule never fire.
 
 pub mod dir;
+pub mod http;
 pub mod layout;
+pub mod monitor;
+#[cfg(feature = "s3")]
+pub mod s3;
+pub mod tiles;
 
 use crate::error::{Error, Result};
 
 pub use dir::DirDestination;
 
-/// Where a published log's objects go: paths are relative to the log's prefix
+/// Where a published log is read from: paths are relative to the log's prefix
 /// (`checkpoint`, `tile/0/000`, ...).
-pub trait Destination: Send + Sync {
-    /// A stable name for the published-state record, e.g. the directory's absolute path or
-    /// the `s3://` URL.
+pub trait Source: Send + Sync {
+    /// A stable name, e.g. the directory's absolute path or the URL: the key of the
+    /// published-state record.
     fn name(&self) -> String;
-    /// Write one object, replacing any earlier one at `path`.
-    fn put(&self, path: &str, bytes: &[u8]) -> Result<()>;
     /// Read one object; `None` if there is none.
     fn get(&self, path: &str) -> Result<Option<Vec<u8>>>;
+}
+
+/// Where a published log's objects are written.
+pub trait Destination: Source {
+    /// Write one object, replacing any earlier one at `path`.
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<()>;
     /// Make every object put so far durable and visible: called before the checkpoint is put.
     fn flush(&self) -> Result<()>;
 }
@@ -53,6 +62,9 @@ pub struct DestinationOptions {
 /// the standard AWS environment), `file:///path`, or a directory path.
 pub fn open_destination(url: &str, opts: &DestinationOptions) -> Result<Box<dyn Destination>> {
     if url.starts_with("s3://") {
+        #[cfg(feature = "s3")]
+        return Ok(Box::new(s3::S3Destination::new(url, opts)?));
+        #[cfg(not(feature = "s3"))]
         return Err(Error::InvalidArgument(format!(
             "{url}: object storage needs the crate's `s3` feature"
         )));
@@ -64,6 +76,26 @@ pub fn open_destination(url: &str, opts: &DestinationOptions) -> Result<Box<dyn 
     }
     let path = url.strip_prefix("file://").unwrap_or(url);
     Ok(Box::new(DirDestination::new(path)?))
+}
+
+/// A published log to read: `https://` (or `http://`) URL prefix, `s3://bucket/prefix`,
+/// `file:///path` or a directory.
+pub fn open_source(url: &str) -> Result<Box<dyn Source>> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        return Ok(Box::new(http::HttpSource::new(url)));
+    }
+    if url.starts_with("s3://") {
+        #[cfg(feature = "s3")]
+        return Ok(Box::new(s3::S3Destination::new(
+            url,
+            &DestinationOptions::default(),
+        )?));
+    }
+    let path = url.strip_prefix("file://").unwrap_or(url);
+    if !std::path::Path::new(path).is_dir() {
+        return Err(Error::NotFound(path.into()));
+    }
+    open_destination(url, &DestinationOptions::default()).map(|d| d as Box<dyn Source>)
 }
 
 /// Which checkpoint a publish writes (and so how far the published log reaches).
