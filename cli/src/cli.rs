@@ -278,7 +278,8 @@ pub enum Command {
 /// `prove inclusion` and `prove consistency`.
 #[derive(Subcommand)]
 pub enum ProveCmd {
-    /// Inclusion of the leaf at INDEX in the tree of --size (default: current).
+    /// Inclusion of the leaf at INDEX in the tree of --size (default: current). LEDGER may
+    /// be a published log (a directory, https:// or s3://), read from its tiles.
     Inclusion {
         ledger: PathBuf,
         index: u64,

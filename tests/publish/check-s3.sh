@@ -71,6 +71,7 @@ wait "$victim" 2>/dev/null || true
 out=$("$T" publish "$L" "$dest")
 [ "$(jq .size <<< "$out")" = "$n" ] || { echo "the publish after the kill: $out"; exit 1; }
 [ "$(mon | jq .entries_checked)" = 60000 ] || exit 1
+[ "$("$T" prove inclusion "$dest" 4321)" = "$("$T" prove inclusion "$L" 4321)" ] || { echo "prove inclusion from s3:// differs"; exit 1; }
 "$bin/tlogcheck" fsck "$files" "$work/vkey" > "$work/fsck.log" 2>&1 || { cat "$work/fsck.log"; exit 1; }
 
 # A changed tile: the incremental monitor has nothing new to look at; --full finds it.

@@ -24,6 +24,7 @@ pub mod dir;
 pub mod http;
 pub mod layout;
 pub mod monitor;
+pub mod proofs;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod tiles;
