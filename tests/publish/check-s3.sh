@@ -3,8 +3,8 @@
 # `monitor` from s3://: publish, publish again after more appends (only the new objects),
 # monitor each; a publish killed midway (SIGKILL) leaves a log that monitor accepts and the
 # next publish completes; a tile changed in the bucket is caught by `monitor --full`; a
-# rolled-back checkpoint is caught by `monitor`; and Tessera's fsck accepts the bucket's
-# files as published.
+# rolled-back checkpoint is caught by `monitor`; Tessera's fsck accepts the bucket's files as
+# published; and --lock-days locks what no publish replaces.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -13,8 +13,10 @@ vgw=$(bash "$here/build-s3.sh")/versitygw
 bin=$(bash "$here/build.sh")
 work=$(mktemp -d)
 server=
+locker=
 cleanup() {
   [ -z "$server" ] || kill "$server" 2>/dev/null || true
+  [ -z "$locker" ] || kill "$locker" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -89,4 +91,41 @@ if mon 2> "$work/err"; then echo "monitor accepted a rollback"; exit 1; fi
 grep -q "rollback" "$work/err" || { cat "$work/err"; exit 1; }
 [ "$(jq .size "$work/state.json")" = "$n" ] || { echo "the state moved on a rollback"; exit 1; }
 
-echo "publish to S3 (versitygw): incremental publishes, a SIGKILLed publish completed by the next, a changed tile caught by monitor --full, a rollback caught by monitor; Tessera's fsck accepted the bucket"
+# --lock-days on a bucket with object lock (a second gateway, keeping metadata, which object
+# lock needs): full tiles and bundles carry a COMPLIANCE retention and cannot be overwritten;
+# the checkpoint and partial tiles, which the next publish replaces, are not locked, so it
+# succeeds. boto3 (pinned, in a venv cached under target/) creates the bucket and reads back.
+venv=${CARGO_TARGET_DIR:-$root/target}/boto3-1.43.11
+[ -x "$venv/bin/python" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q boto3==1.43.11 >&2; }
+mkdir -p "$work/s3l"
+lport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$vgw" --access testkey --secret testsecret --port "127.0.0.1:$lport" posix "$work/s3l" > "$work/vgwl.log" 2>&1 &
+locker=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$lport") 2>/dev/null && break; sleep 0.1; done
+lockpy() { "$venv/bin/python" - "$lport" "$@"; }
+lockpy <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1",
+                  aws_access_key_id="testkey", aws_secret_access_key="testsecret")
+s3.create_bucket(Bucket="locked", ObjectLockEnabledForBucket=True)
+PY
+AWS_ENDPOINT_URL="http://127.0.0.1:$lport" "$T" publish "$L" s3://locked/log --lock-days 2 > /dev/null
+grow 10
+AWS_ENDPOINT_URL="http://127.0.0.1:$lport" "$T" publish "$L" s3://locked/log --lock-days 2 > /dev/null \
+  || { echo "a second publish to a locked bucket failed"; exit 1; }
+lockpy "$(find "$work/s3l/locked/log/tile/0" -name '*.p' -prune -o -type f -print | head -1 | sed "s#$work/s3l/locked/##")" <<'PY' || exit 1
+import sys, boto3, datetime
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{sys.argv[1]}", region_name="us-east-1",
+                  aws_access_key_id="testkey", aws_secret_access_key="testsecret")
+key = sys.argv[2]
+r = s3.get_object_retention(Bucket="locked", Key=key)["Retention"]
+left = r["RetainUntilDate"] - datetime.datetime.now(datetime.timezone.utc)
+assert r["Mode"] == "COMPLIANCE" and datetime.timedelta(days=1.9) < left < datetime.timedelta(days=2.1), r
+try:
+    s3.put_object(Bucket="locked", Key=key, Body=b"rewritten")
+    sys.exit(f"{key}: a locked tile was overwritten")
+except s3.exceptions.ClientError as e:
+    assert "lock" in str(e).lower(), e
+PY
+
+echo "publish to S3 (versitygw): object lock on full tiles (a second publish still succeeds), incremental publishes, a SIGKILLed publish completed by the next, a changed tile caught by monitor --full, a rollback caught by monitor; Tessera's fsck accepted the bucket"

@@ -6,8 +6,11 @@
 //!
 //! A PUT replaces an object whole, so a reader sees the old object or the new one; objects
 //! are durable once the PUT returns, so [`Destination::flush`] has nothing to wait for. With
-//! `lock_days`, every object is written with an object-lock retention (COMPLIANCE mode) that
-//! far in the future: the bucket then refuses to overwrite or delete it, even to the writer.
+//! `lock_days`, every full tile and full bundle (the objects no publish replaces) is written
+//! with an object-lock retention (COMPLIANCE mode) that far in the future: the bucket then
+//! refuses to overwrite or delete it, even to the writer. The checkpoint and the partial
+//! tiles at the right edge are replaced by each publish, so they are written unlocked (on a
+//! versioned bucket, a default retention on the bucket keeps each of their versions).
 
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +27,9 @@ pub struct S3Destination {
     url: String,
     prefix: String,
     store: AmazonS3,
+    /// With `lock_days`: the client whose PUTs carry the retention, for the objects no
+    /// publish ever replaces (full tiles and bundles).
+    locked: Option<AmazonS3>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -37,20 +43,27 @@ impl S3Destination {
         if bucket.is_empty() {
             return Err(Error::InvalidArgument(format!("{url}: no bucket")));
         }
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        if let Some(days) = opts.lock_days {
-            // Client options replace those the environment set: the one of them a local
-            // endpoint needs is carried over.
-            let allow_http = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v == "true");
-            builder = builder.with_client_options(
-                ClientOptions::new()
+        let builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let bad = |e: object_store::Error| Error::InvalidArgument(format!("{url}: {e}"));
+        let locked = match opts.lock_days {
+            Some(days) => {
+                // Client options replace those the environment set: the one of them a local
+                // endpoint needs is carried over.
+                let allow_http = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v == "true");
+                let client = ClientOptions::new()
                     .with_allow_http(allow_http)
-                    .with_default_headers(lock_headers(days)?),
-            );
-        }
-        let store = builder
-            .build()
-            .map_err(|e| Error::InvalidArgument(format!("{url}: {e}")))?;
+                    .with_default_headers(lock_headers(days)?);
+                Some(
+                    builder
+                        .clone()
+                        .with_client_options(client)
+                        .build()
+                        .map_err(bad)?,
+                )
+            }
+            None => None,
+        };
+        let store = builder.build().map_err(bad)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -58,6 +71,7 @@ impl S3Destination {
             url: url.trim_end_matches('/').to_owned(),
             prefix: prefix.trim_matches('/').to_owned(),
             store,
+            locked,
             runtime,
         })
     }
@@ -114,8 +128,15 @@ impl Destination for S3Destination {
     fn put(&self, path: &str, bytes: &[u8]) -> Result<()> {
         let key = self.key(path)?;
         let payload = PutPayload::from(bytes.to_vec());
+        // The checkpoint and partial tiles are replaced by the next publish, which a lock
+        // would refuse on a bucket without versioning: only immutable objects are locked.
+        let replaced = path == super::layout::CHECKPOINT_PATH || path.contains(".p/");
+        let store = match &self.locked {
+            Some(locked) if !replaced => locked,
+            _ => &self.store,
+        };
         self.runtime
-            .block_on(self.store.put(&key, payload))
+            .block_on(store.put(&key, payload))
             .map_err(|e| store_err(&self.url, path, e))?;
         Ok(())
     }
