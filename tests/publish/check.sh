@@ -60,6 +60,17 @@ for s in 1 2 255 256 257 511 513 65535 65536 65537 66000; do
   done
   prev=$s
 done
+# monitor reads the same log over HTTP (a static file server on 127.0.0.1), as from a CDN.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$pub" "$port" > /dev/null 2>&1 &
+web=$!
+trap 'kill "$web" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+"$T" monitor "http://127.0.0.1:$port" --vkey "$work/vkey" --state "$work/web.json" --full > "$work/web.out"
+[ "$(jq .entries_checked "$work/web.out")" = "$prev" ] || { echo "monitor over HTTP: $(cat "$work/web.out")"; exit 1; }
+[ "$("$T" prove inclusion "http://127.0.0.1:$port" 7)" = "$("$T" prove inclusion "$L" 7)" ] || { echo "prove over HTTP differs"; exit 1; }
+kill "$web"
+
 # Publishing again with nothing new writes no tile, only the checkpoint.
 [ "$("$T" publish "$L" "$pub" | jq .objects)" = 0 ] || { echo "a publish with nothing new wrote objects"; exit 1; }
 
@@ -85,4 +96,4 @@ grep -q "entry 2 is 65536 bytes" "$work/err" || { cat "$work/err"; exit 1; }
 [ "$(sed -n 2p "$work/rpub/checkpoint")" = 2 ] || { echo "the published checkpoint moved"; exit 1; }
 "$bin/tlogcheck" fsck "$work/rpub" "$work/rvkey" > /dev/null 2>&1 || { echo "the log left behind does not fsck"; exit 1; }
 
-echo "publish: Tessera's fsck (cmd and library) accepted 11 published sizes up to $prev, its proof builder matched $proofs trailseal proofs (as did trailseal's own from the tiles); a changed tile and an oversize entry were caught"
+echo "publish: Tessera's fsck (cmd and library) accepted 11 published sizes up to $prev, its proof builder matched $proofs trailseal proofs (as did trailseal's own from the tiles); monitor and prove over HTTP; a changed tile and an oversize entry were caught"
