@@ -54,6 +54,26 @@ fn publish_is_incremental_refuses_blake3_and_is_monitored() {
     assert!(dest.get("tile/entries/001.p/54").unwrap().is_some());
     assert!(dest.get("tile/1/000.p/1").unwrap().is_some());
 
+    // Nothing new: the kept checkpoint is published again, no object and no new checkpoint.
+    let kept = l.checkpoints().unwrap().len();
+    let again = l.publish(&dest, PublishCheckpoint::Sign(&signer)).unwrap();
+    assert_eq!((again.from, again.size, again.objects), (310, 310, 0));
+    assert_eq!(l.checkpoints().unwrap().len(), kept);
+
+    // Another log's destination is refused.
+    let dir2 = tempfile::tempdir().unwrap();
+    let other_signer = Signer::from_seed("example.com/other", [6; 32]).unwrap();
+    let other = Ledger::create(
+        dir2.path().join("o.redb"),
+        &CreateOptions::new("example.com/other").verifier(&other_signer.verifier()),
+    )
+    .unwrap();
+    append(&other, 2);
+    let e = other
+        .publish(&dest, PublishCheckpoint::Sign(&other_signer))
+        .unwrap_err();
+    assert!(e.to_string().contains("example.com/published"), "{e}");
+
     // An emptied destination is published whole again.
     let fresh = DirDestination::new(dir.path().join("elsewhere")).unwrap();
     assert_eq!(

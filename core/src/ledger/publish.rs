@@ -34,6 +34,17 @@ impl Ledger {
             let (reader, _) = self.snapshot()?;
             let name = dest.name();
             let last = reader.published(&name)?;
+            let there = dest.get(CHECKPOINT_PATH)?;
+            // Another log's checkpoint there: two logs in one place would corrupt each other.
+            if let Some(other) = there.as_deref().and_then(|b| std::str::from_utf8(b).ok()) {
+                let origin = other.lines().next().unwrap_or_default();
+                if origin != cp.origin {
+                    return Err(Error::InvalidArgument(format!(
+                        "{name} holds the log {origin:?}, not {:?}: give each log its own destination",
+                        cp.origin
+                    )));
+                }
+            }
             let from = match last {
                 Some(p) if p.size > cp.size => {
                     return Err(Error::InvalidArgument(format!(
@@ -42,7 +53,7 @@ impl Ledger {
                     )))
                 }
                 // A destination emptied or replaced since is published whole again.
-                Some(p) if dest.get(CHECKPOINT_PATH)?.is_some() => p.size,
+                Some(p) if there.is_some() => p.size,
                 _ => 0,
             };
             drop(reader);
@@ -97,7 +108,16 @@ impl Ledger {
 
     fn note_to_publish(&self, which: PublishCheckpoint<'_>) -> Result<String> {
         match which {
-            PublishCheckpoint::Sign(signer) => self.checkpoint(signer, None),
+            PublishCheckpoint::Sign(signer) => {
+                // Nothing appended since the newest kept checkpoint by this key: publish it
+                // rather than keep another of the same size.
+                let vkey = signer.verifier().to_key_string();
+                let size = self.size()?;
+                match self.checkpoints()?.pop() {
+                    Some(c) if c.size == size && c.verifier_key == vkey => Ok(c.note),
+                    _ => self.checkpoint(signer, None),
+                }
+            }
             PublishCheckpoint::Newest => {
                 self.checkpoints()?.pop().map(|c| c.note).ok_or_else(|| {
                     Error::InvalidArgument(
