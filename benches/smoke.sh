@@ -18,6 +18,20 @@ cargo run --release -p trailseal-benches --bin share -- --quick --json "$out/sha
 # About 10 s: a 100k-entry ledger exported in full and incrementally, mapped to OCSF, queried.
 cargo run --release -p trailseal-benches --bin export -- --quick --json "$out/export.json"
 
+# About 10 s: a 100k-entry ledger published whole and by increments, copied, monitored.
+cargo run --release -p trailseal-benches --bin publish -- --quick --json "$out/publish.json"
+python3 - "$out/publish.json" <<'EOF'
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+want = {"increment": ["small_objects", "large_objects", "large_vs_full"],
+        "full": ["seconds", "cp_r_seconds", "throughput_vs_cp_r"],
+        "monitor": ["entries_per_second", "verify_entries_per_second"]}
+bad = [f"{g}.{k}" for g, ks in want.items() for k in ks
+       if not (isinstance(r.get(g, {}).get(k), (int, float)) and math.isfinite(r[g][k]) and r[g][k] > 0)]
+if bad:
+    sys.exit(f"benches/smoke.sh: publish JSON lacks {bad}")
+EOF
+
 python3 - "$out/compare.json" "$out/share.json" "$out/export.json" <<'EOF'
 import json, math, sys
 

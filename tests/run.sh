@@ -26,6 +26,10 @@ step "held checkpoint keys: OpenSSH's ssh-agent and a SoftHSM2 token sign, Go's 
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/keys/check.sh
 step "DuckDB (PyPI, pinned) reads two ledgers' Parquet export as one table and agrees with trailseal query; pydantic-ocsf accepts follow --format ocsf"
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/export/check.sh
+step "Tessera's fsck and proof builder (built once from the Go module proxy) read what publish writes"
+TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/publish/check.sh
+step "publish to real S3 (versitygw, built once from the Go module proxy) and monitor it: SIGKILLed publish, changed tile, rollback"
+TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/publish/check-s3.sh
 step "Python package (pip install ./bindings-python, pytest)"
 bash bindings-python/test.sh -q
 step "Node package (npm install, napi build, node --test, tsc)"

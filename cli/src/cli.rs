@@ -14,6 +14,8 @@ use crate::error::{usage, Res};
 #[cfg(feature = "parquet")]
 use crate::export::ExportCmd;
 use crate::follow::FollowArgs;
+use crate::monitor::MonitorArgs;
+use crate::publish::PublishArgs;
 use crate::questions::{BundleArgs, QueryArgs};
 use crate::timestamp::TimestampArgs;
 use crate::witness::{PolicyArgs, WitnessArgs};
@@ -265,6 +267,16 @@ pub enum Command {
     /// Import evidence: `import git LEDGER [REPO]` (commits), or
     /// `import LEDGER --format cdevents|intoto|ocsf FILE|-`.
     Import(capture::ImportArgs),
+    /// Publish the ledger as a static C2SP tlog-tiles log (checkpoint, hash tiles, entry
+    /// bundles) to a directory or s3://bucket/prefix: only what changed since the last publish
+    /// there, the checkpoint last. SHA-256 ledgers only. Prints {"from", "size", "objects",
+    /// "bytes"}.
+    Publish(PublishArgs),
+    /// Check a published log (directory, https:// or s3://): the checkpoint's signature (and
+    /// cosignatures), that it extends the one in --state, and the new entries' hashes
+    /// against the tiles and the root; then record it in --state. Exit 1 on a fork, a
+    /// rollback or a mismatch, saying what was found. --full re-hashes the whole log.
+    Monitor(MonitorArgs),
     /// Ask C2SP witnesses (tlog-witness) to cosign the latest checkpoint (signed now, or the
     /// newest kept one if it is of the current size) and keep their cosignatures; prints the
     /// report and the cosigned note. Exit 1 if fewer than --quorum cosign. SHA-256 ledgers
@@ -288,7 +300,8 @@ pub enum Command {
 /// `prove inclusion` and `prove consistency`.
 #[derive(Subcommand)]
 pub enum ProveCmd {
-    /// Inclusion of the leaf at INDEX in the tree of --size (default: current).
+    /// Inclusion of the leaf at INDEX in the tree of --size (default: current). LEDGER may
+    /// be a published log (a directory, https:// or s3://), read from its tiles.
     Inclusion {
         ledger: PathBuf,
         index: u64,

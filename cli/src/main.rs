@@ -25,7 +25,9 @@ mod follow;
 mod init;
 mod io;
 mod key;
+mod monitor;
 mod proofs;
+mod publish;
 mod questions;
 mod render;
 mod show;
@@ -174,6 +176,8 @@ fn run(cli: Cli) -> Res {
             json,
             witnesses,
         } => verify::verify_bundle(&file, &vkey, tsa_ca.as_deref(), json, witnesses.policy()?),
+        Command::Monitor(args) => monitor::monitor(&args),
+        Command::Publish(args) => publish::publish(open_ledger(&args.ledger, &open)?, &args),
         Command::Witness(args) => {
             witness::witness(open_ledger(&args.ledger, &open)?, &args.ledger, &args)
         }

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
+use trailseal::publish::proofs::{prove_consistency, prove_inclusion};
+use trailseal::publish::{open_source, Source};
 use trailseal::{check_consistency, check_inclusion, Ledger, OpenOptions, Outside};
 
 use crate::witness::Policy;
@@ -30,14 +32,33 @@ pub fn prove(which: ProveCmd, open: &OpenOptions) -> Res {
             ledger,
             index,
             size,
-        } => open_ledger(&ledger, open)?
-            .prove_inclusion(index, size)?
-            .to_json(),
-        ProveCmd::Consistency { ledger, old, size } => open_ledger(&ledger, open)?
-            .prove_consistency(old, size)?
-            .to_json(),
+        } => match published(&ledger)? {
+            Some(src) => prove_inclusion(src.as_ref(), index, size)?.to_json(),
+            None => open_ledger(&ledger, open)?
+                .prove_inclusion(index, size)?
+                .to_json(),
+        },
+        ProveCmd::Consistency { ledger, old, size } => match published(&ledger)? {
+            Some(src) => prove_consistency(src.as_ref(), old, size)?.to_json(),
+            None => open_ledger(&ledger, open)?
+                .prove_consistency(old, size)?
+                .to_json(),
+        },
     };
     emit_line(&json)
+}
+
+/// A published log named where a ledger may be: an `s3://` or `http(s)://` URL, or a
+/// directory (a ledger is a file).
+fn published(arg: &Path) -> Res<Option<Box<dyn Source>>> {
+    let text = arg.to_string_lossy();
+    let url = ["s3://", "https://", "http://"]
+        .iter()
+        .any(|p| text.starts_with(p));
+    if url || arg.is_dir() {
+        return Ok(Some(open_source(&text)?));
+    }
+    Ok(None)
 }
 
 /// Check an inclusion or a consistency proof on its own, and against a signed checkpoint

@@ -21,6 +21,7 @@
 //! - [`evidence`]: evidence bundles, checked without the ledger.
 //! - [`report`]: approval latency and change statistics.
 //! - [`export`]: entries as OCSF events and (feature `parquet`) as Parquet files.
+//! - [`publish`]: the ledger as a static C2SP tlog-tiles log (directory or object storage).
 //! - [`timestamp_token`]: RFC 3161 trusted timestamps of checkpoints, requested and checked.
 //! - [`storage`]: the only module that knows redb.
 //! - [`ledger`]: the facade that composes them.
@@ -43,6 +44,7 @@ pub mod note;
 pub mod postings;
 pub mod proof;
 pub mod proof_check;
+pub mod publish;
 pub mod query;
 pub mod report;
 pub mod request_timeout;
@@ -61,8 +63,8 @@ pub use evidence::{
 };
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
-    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, Receipt, RelayRole, Sharing,
-    TimestampedCheckpoint, VerifyOptions, VerifyReport,
+    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, PublishStatus, Publisher, Receipt,
+    RelayRole, Sharing, TimestampedCheckpoint, VerifyOptions, VerifyReport,
 };
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};

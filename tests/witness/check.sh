@@ -128,6 +128,17 @@ expect 1 verify-bundle "$work/plain.json" --vkey "$logvkey" "${policy[@]}"
 expect 1 verify-bundle "$work/plain.json" --vkey "$logvkey" --witness-policy "$work/policy.txt"
 pass "a checkpoint without cosignatures is refused under the policy"
 
+# publish --cosigned: the newest kept checkpoint (plain.note) has no cosignatures, so the
+# published one is the cosigned note of size 13 with both witnesses' lines; monitor holds
+# it to the quorum, and refuses a published checkpoint without it.
+expect 0 publish "$work/l.redb" "$work/pub" --cosigned "${policy[@]}"
+[ "$(grep -c '^— ' "$work/pub/checkpoint")" = 3 ] || fail "the published note lacks the cosignatures: $(cat "$work/pub/checkpoint")"
+expect 0 monitor "$work/pub" --vkey "$logvkey" --state "$work/mon.json" "${policy[@]}"
+grep -q '"size":13' "$work/out" || fail "monitor: $(cat "$work/out")"
+expect 0 publish "$work/l.redb" "$work/pub-plain" --newest
+expect 1 monitor "$work/pub-plain" --vkey "$logvkey" --state "$work/mon-plain.json" "${policy[@]}"
+pass "publish --cosigned publishes the quorum's checkpoint, and monitor requires the quorum"
+
 # The insider's rebuilt copy: same origin and key, another history, longer than what the
 # witnesses saw.
 "$T" init "$work/rebuilt.redb" --origin "$origin" --key "$work/l.redb.key" > /dev/null 2>&1

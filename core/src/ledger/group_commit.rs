@@ -508,6 +508,7 @@ impl Ledger {
         guard.frontier = frontier;
         guard.root = root;
         guard.last_time = last_time;
+        self.committed();
         Ok(())
     }
 }

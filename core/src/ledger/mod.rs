@@ -18,8 +18,10 @@
 
 mod append;
 mod auto_share;
+mod background_publish;
 mod checkpoint_timestamp;
 mod group_commit;
+mod publish;
 mod relay;
 mod rotation;
 mod scan;
@@ -58,6 +60,7 @@ pub use self::relay::RelayRole;
 
 #[cfg(feature = "testing")]
 pub use self::append::PARALLEL_BATCHES;
+pub use self::background_publish::{PublishStatus, Publisher};
 pub use self::checkpoint_timestamp::TimestampedCheckpoint;
 pub use self::rotation::{KeyRotation, RotatedKey, KEY_ROTATED};
 pub use self::verify::{Progress, VerifyOptions, VerifyReport};
@@ -231,6 +234,8 @@ pub struct Ledger {
     arrived: Condvar,
     /// This handle's part in the cross-process group commit (see `relay`).
     relay: Relay,
+    /// Called after each commit of this handle: wakes a background publisher, if any.
+    commit_hook: RwLock<Option<background_publish::CommitHook>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -412,6 +417,7 @@ impl Ledger {
                     && durability == Durability::Immediate
                     && !read_only,
             ),
+            commit_hook: RwLock::new(None),
         })
     }
 

@@ -15,6 +15,7 @@
 //! | `witnesses`      | witness vkey string                   | postcard [`WitnessState`]: the size and root it last cosigned |
 //! | `relayed`        | 16-byte id of a handle that relayed through another process | postcard [`RelayedRecord`]: its last committed request |
 //! | `checkpoint_timestamps` | sequence number of a checkpoint in `checkpoints` | its RFC 3161 time-stamp token, DER (absent in files written before it) |
+//! | `published`      | a destination's name ([`crate::publish::Destination::name`]) | postcard [`PublishedState`]: the tree size last published there (absent until a first publish) |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
 //! policy: see [`crate::query::Term`]) are posting lists kept as sorted runs that are merged as
@@ -89,6 +90,7 @@
 // `Writer` own a snapshot or a transaction, open the tables and hand them over.
 mod bundles;
 mod cosigned;
+mod published;
 mod reader;
 mod relayed;
 mod runs;
@@ -189,6 +191,16 @@ pub struct State {
     pub root: Hash,
     /// The `time` of the last entry (the floor for the next one).
     pub last_time: Timestamp,
+}
+
+/// What a publish last wrote to one destination ([`crate::publish`]): the size and root of
+/// the checkpoint written there, after every tile and bundle it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedState {
+    /// Tree size of the published checkpoint.
+    pub size: u64,
+    /// Its root hash.
+    pub root: crate::merkle::Hash,
 }
 
 /// A checkpoint the ledger signed, kept so `verify` can re-check it.

@@ -263,6 +263,11 @@ impl Reader {
         super::timestamps::get(&self.txn, seq)
     }
 
+    /// What was last published to destination `dest` (see [`super::PublishedState`]).
+    pub fn published(&self, dest: &str) -> Result<Option<super::PublishedState>> {
+        super::published::get(&self.txn, dest)
+    }
+
     /// Every stored time-stamp token with its checkpoint's sequence number, in order.
     pub fn checkpoint_timestamps(&self) -> Result<Vec<(u64, Vec<u8>)>> {
         super::timestamps::all(&self.txn)

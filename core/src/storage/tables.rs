@@ -25,6 +25,10 @@ pub(super) const RELAYED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 /// files written before it still open (a file without it has no tokens).
 pub(super) const CHECKPOINT_TIMESTAMPS: TableDefinition<u64, &[u8]> =
     TableDefinition::new("trailseal.checkpoint_timestamps");
+/// What was published where (`published.rs`): destination name to postcard
+/// [`PublishedState`](super::PublishedState). Absent from files that were never published.
+pub(super) const PUBLISHED: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("trailseal.published");
 pub(super) type BlockTable<'t> = redb::Table<'t, BlockKey, &'static [u8]>;
 
 pub(super) fn storage_err(e: impl std::fmt::Display) -> Error {

@@ -12,8 +12,10 @@ use super::tables::{
     decode, encode, storage_err, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, RUNS,
 };
 use super::tiles::{completed, is_stored, read_nodes, write_tiles, Edge, TileCache};
-use super::timestamps;
-use super::{cosigned, Meta, State, StoredCheckpoint, StoredCosignature, WitnessState};
+use super::{
+    cosigned, published, timestamps, Meta, PublishedState, State, StoredCheckpoint,
+    StoredCosignature, WitnessState,
+};
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, NodeId};
 use crate::postings::Posting;
@@ -40,6 +42,7 @@ pub struct Writer {
     cosignatures: Vec<(u64, Vec<StoredCosignature>)>,
     witness_states: Vec<(String, WitnessState)>,
     timestamps: Vec<(u64, Vec<u8>)>,
+    published: Vec<(String, PublishedState)>,
     relayed: Vec<([u8; 16], RelayedRecord)>,
     postings: Vec<Posting>,
     /// Set for an entries ledger: how to index the tail's leaves.
@@ -77,6 +80,7 @@ impl Writer {
             cosignatures: Vec::new(),
             witness_states: Vec::new(),
             timestamps: Vec::new(),
+            published: Vec::new(),
             relayed: Vec::new(),
             postings: Vec::new(),
             terms_of: None,
@@ -112,6 +116,7 @@ impl Writer {
             && self.cosignatures.is_empty()
             && self.witness_states.is_empty()
             && self.timestamps.is_empty()
+            && self.published.is_empty()
     }
 
     /// Queue leaf `index` (leaves must be queued in order, starting at the current size).
@@ -164,6 +169,11 @@ impl Writer {
     /// (replacing one kept before). The commit fails if there is no such checkpoint.
     pub fn put_checkpoint_timestamp(&mut self, seq: u64, token: Vec<u8>) {
         self.timestamps.push((seq, token));
+    }
+
+    /// Record that `state`'s checkpoint is now the one published at destination `dest`.
+    pub fn put_published(&mut self, dest: String, state: PublishedState) {
+        self.published.push((dest, state));
     }
 
     /// Record what this commit holds of a request relayed for handle `client` (written only
@@ -328,6 +338,7 @@ impl Writer {
         }
         cosigned::put(&self.txn, &self.cosignatures, &self.witness_states)?;
         timestamps::put(&self.txn, &self.timestamps)?;
+        published::put(&self.txn, &self.published)?;
         relayed::put(&self.txn, &self.relayed)?;
         if let Some(state) = &self.state {
             let mut t = self.txn.open_table(META).map_err(storage_err)?;

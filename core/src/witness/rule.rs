@@ -30,6 +30,12 @@ pub trait WitnessRule: Sync {
     fn describe(&self) -> String;
 }
 
+impl std::fmt::Debug for dyn WitnessRule + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
 impl WitnessRule for WitnessPolicy {
     fn valid_cosignatures(&self, body: &str, lines: &[String]) -> Result<Vec<Cosignature>> {
         WitnessPolicy::valid_cosignatures(self, body, lines)
