@@ -1,8 +1,10 @@
 //! Capture: CI environments, git history and standard event formats, from the fixtures in
 //! `tests/capture/` (see its README for where each file comes from).
 
+mod common;
+use common::{capture_fixtures, env_file};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::{json, Value};
@@ -12,28 +14,12 @@ use trailseal::capture::git::{self, ImportOptions};
 use trailseal::query::Query;
 use trailseal::{CreateOptions, Error, ErrorCode, Ledger};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/capture")
-}
-
 fn ledger(dir: &tempfile::TempDir, name: &str) -> Ledger {
     Ledger::create(
         dir.path().join(format!("{name}.redb")),
         &CreateOptions::new("example.com/capture"),
     )
     .unwrap()
-}
-
-/// KEY=VALUE lines (comments and blank lines skipped), as `env` prints them.
-fn env_file(name: &str) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(fixtures().join("ci").join(name)).unwrap();
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (k, v) = l.split_once('=').unwrap_or((l, ""));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
 }
 
 fn detect(env: &HashMap<String, String>) -> trailseal::Result<ci::CiContext> {
@@ -635,11 +621,11 @@ fn git_import_of_this_repository_twice() {
 // ---- formats -------------------------------------------------------------------------
 
 fn read(dir: &str, name: &str) -> Vec<u8> {
-    std::fs::read(fixtures().join(dir).join(name)).unwrap()
+    std::fs::read(capture_fixtures().join(dir).join(name)).unwrap()
 }
 
 fn files(dir: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(fixtures().join(dir))
+    let mut v: Vec<String> = std::fs::read_dir(capture_fixtures().join(dir))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| !n.ends_with(".md") && !n.ends_with(".pem"))

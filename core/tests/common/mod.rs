@@ -22,3 +22,21 @@ impl Rng {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }
+
+/// `tests/capture/`: the capture fixtures (its README names the source of each file).
+pub fn capture_fixtures() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/capture")
+}
+
+/// A recorded CI environment of `tests/capture/ci/`: KEY=VALUE lines (comments and blank
+/// lines skipped), as `env` prints them.
+pub fn env_file(name: &str) -> std::collections::HashMap<String, String> {
+    let text = std::fs::read_to_string(capture_fixtures().join("ci").join(name)).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
