@@ -97,6 +97,10 @@ pub struct GitArgs {
     /// Commits per atomic batch.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub batch: usize,
+    /// Go on where git cannot read a commit's changes (a partial clone, a mirror without
+    /// large files): record it without change counts, marked git.change_counts=unreadable.
+    #[arg(long)]
+    pub skip_unreadable: bool,
 }
 
 /// `--format` values.
@@ -187,6 +191,7 @@ fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
         repository: g.name.clone(),
         batch: g.batch,
         signatures: !g.no_signatures,
+        skip_unreadable: g.skip_unreadable,
     };
     // The length is learned from the first tick, when the commits to import are known.
     let pb = progress_bar(Some(0), "importing commits");
@@ -206,6 +211,14 @@ fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
         eprintln!(
             "... and {} more: was the repository imported before under another --name?",
             report.conflicts_total - 5
+        );
+    }
+    if report.unreadable_total > 0 {
+        eprintln!(
+            "warning: {} commits recorded without change counts (git.change_counts=unreadable), first {}: {}",
+            report.unreadable_total,
+            report.unreadable.first().map_or("", String::as_str),
+            report.unreadable_reason.as_deref().unwrap_or("git gave no reason")
         );
     }
     eprintln!(

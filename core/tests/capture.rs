@@ -2,7 +2,7 @@
 //! `tests/capture/` (see its README for where each file comes from).
 
 mod common;
-use common::{capture_fixtures, env_file};
+use common::{capture_fixtures, env_file, git_in as sh};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
@@ -281,27 +281,6 @@ fn ci_outside_a_known_system_names_the_variables() {
 }
 
 // ---- git -----------------------------------------------------------------------------
-
-fn sh(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Alice Example")
-        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
-        .env("GIT_COMMITTER_NAME", "Alice Example")
-        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 fn commit(dir: &Path, file: &str, text: &str, msg: &str, date: &str) -> String {
     std::fs::write(dir.join(file), text).unwrap();

@@ -2,16 +2,21 @@
 //! under `tests/capture/` whose source is named in its README.
 
 mod common;
-use common::env_file;
+use common::{env_file, git_in as git};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
 
 use trailseal::capture::ci::{self, Step};
+use trailseal::capture::git::{self, ImportOptions};
 use trailseal::gate::GatePolicy;
-use trailseal::{CreateOptions, Ledger};
+use trailseal::{CreateOptions, ErrorCode, Ledger};
 
-fn ledger(dir: &tempfile::TempDir) -> Ledger {
+fn ledger(dir: &tempfile::TempDir, name: &str) -> Ledger {
     Ledger::create(
-        dir.path().join("real.redb"),
+        dir.path().join(format!("{name}.redb")),
         &CreateOptions::new("example.com/capture-real"),
     )
     .unwrap()
@@ -26,7 +31,7 @@ fn context(env: &HashMap<String, String>) -> ci::CiContext {
 #[test]
 fn f1_approvals_recorded_from_ci_are_not_self_approvals_of_the_bot() {
     let dir = tempfile::tempdir().unwrap();
-    let l = ledger(&dir);
+    let l = ledger(&dir, "real");
     let subject = Some(("release", "sigstore-js@2.1.0"));
     let requester = env_file("github-actions-push.env");
     // The approval is another workflow run, started by the maintainer who re-ran the
@@ -79,4 +84,147 @@ fn f1_approvals_recorded_from_ci_are_not_self_approvals_of_the_bot() {
         detail.contains(&format!("#{} by {}", bot.index, req.via[0])),
         "{detail}"
     );
+}
+
+// ---- git ------------------------------------------------------------------------------------
+
+/// This repository's own history (a real one), when the tests run in a full checkout of it.
+fn this_repository(min_commits: u64) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let ok = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(&root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let count: u64 = ok(&["rev-list", "--count", "HEAD"])?.parse().ok()?;
+    if ok(&["rev-parse", "--is-shallow-repository"])? != "false" || count < min_commits {
+        eprintln!("not a full checkout with {min_commits} commits: skipped");
+        return None;
+    }
+    Some(root)
+}
+
+fn all_entries(l: &Ledger) -> Vec<Value> {
+    (0..l.size().unwrap()).map(|i| l.get(i).unwrap()).collect()
+}
+
+fn no_progress(_: u64, _: u64) {}
+
+/// Finding 2: a partial clone lacks blobs; git's failure is reported as git's (an I/O
+/// failure, exit 3, with its message), and `skip_unreadable` goes on without change counts
+/// where git cannot read them, saying so.
+#[test]
+fn f2_a_partial_clone_reports_gits_failure_and_can_go_on_without_counts() {
+    let Some(root) = this_repository(30) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let partial = dir.path().join("partial.git");
+    // A partial clone without the blobs above 16 KiB (Cargo.lock, the larger sources), whose
+    // promisor remote is then gone: as a mirror without large files, or offline.
+    git(
+        dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--no-local",
+            "--filter=blob:limit=16k",
+            "-u",
+            "git -c uploadpack.allowFilter=true upload-pack",
+            &format!("file://{}", root.canonicalize().unwrap().display()),
+            partial.to_str().unwrap(),
+        ],
+    );
+    let gone = dir.path().join("gone");
+    git(
+        &partial,
+        &["config", "remote.origin.url", gone.to_str().unwrap()],
+    );
+    let opts = ImportOptions {
+        since: Some("HEAD~24".into()),
+        repository: Some("trailseal".into()),
+        batch: 5,
+        signatures: false,
+        ..ImportOptions::default()
+    };
+
+    // The full history, for what the partial clone can read.
+    let full_l = ledger(&dir, "full");
+    let rev = git(&partial, &["rev-parse", "HEAD"]);
+    let full_opts = ImportOptions {
+        rev: Some(rev.clone()),
+        since: Some(format!("{rev}~24")),
+        ..opts.clone()
+    };
+    git::import_with(&full_l, &root, &full_opts, &mut no_progress).unwrap();
+    let full = all_entries(&full_l);
+    let n: usize = git(&partial, &["rev-list", "--count", "HEAD~24..HEAD"])
+        .parse()
+        .unwrap();
+    assert_eq!(full.len(), n);
+
+    let l = ledger(&dir, "real");
+    let err = git::import_with(&l, &partial, &opts, &mut no_progress).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Io, "git's failure, not ours: {err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("git log failed") && msg.contains("could not fetch"),
+        "git's own message: {msg}"
+    );
+    assert!(msg.contains("--skip-unreadable"), "{msg}");
+    assert!(!msg.contains("described"), "{msg}");
+    let before = l.size().unwrap();
+    assert!(
+        before < n as u64 && before % 5 == 0,
+        "whole batches only: {before}"
+    );
+
+    let skip = ImportOptions {
+        skip_unreadable: true,
+        ..opts.clone()
+    };
+    let report = git::import_with(&l, &partial, &skip, &mut no_progress).unwrap();
+    assert_eq!(l.size().unwrap(), n as u64);
+    assert!(report.unreadable_total >= 1, "{report:?}");
+    assert_eq!(report.unreadable.len() as u64, report.unreadable_total);
+    assert!(report
+        .unreadable_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("could not fetch")));
+    let json = report.to_json();
+    assert_eq!(json["unreadable_total"], report.unreadable_total);
+    let mut readable = 0;
+    for (ours, theirs) in all_entries(&l).iter().zip(&full) {
+        assert_eq!(ours["id"], theirs["id"], "same order");
+        let sha = ours["subject"]["id"].as_str().unwrap();
+        if ours["attrs"]["git.change_counts"] == "unreadable" {
+            assert!(report.unreadable.iter().any(|s| s == sha));
+            assert!(ours["attrs"].get("git.insertions").is_none());
+            // everything else is what the full clone says
+            let mut a = ours["attrs"].clone();
+            let mut b = theirs["attrs"].clone();
+            for k in [
+                "git.change_counts",
+                "git.paths_changed",
+                "git.insertions",
+                "git.deletions",
+            ] {
+                a.as_object_mut().unwrap().remove(k);
+                b.as_object_mut().unwrap().remove(k);
+            }
+            assert_eq!(a, b, "{sha}");
+        } else {
+            readable += 1;
+            assert_eq!(ours["attrs"], theirs["attrs"], "{sha}: the same counts");
+        }
+        assert_eq!(ours["links"], theirs["links"]);
+        assert_eq!(ours["occurred_at"], theirs["occurred_at"]);
+    }
+    assert!(readable > 0, "what git can read keeps its counts");
 }

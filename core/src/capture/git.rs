@@ -66,6 +66,11 @@ pub struct ImportOptions {
     pub batch: usize,
     /// Record `%G?` signature status (default true; needs gpg for signed commits).
     pub signatures: bool,
+    /// Go on when git cannot read a commit's changes (a partial clone, a mirror without
+    /// large files): that commit is recorded without change counts, marked
+    /// `git.change_counts: "unreadable"`, and listed in [`ImportReport::unreadable`].
+    /// Default `false`: git's failure ends the import ([`Error::Io`], with git's message).
+    pub skip_unreadable: bool,
 }
 
 impl Default for ImportOptions {
@@ -76,6 +81,7 @@ impl Default for ImportOptions {
             repository: None,
             batch: 1000,
             signatures: true,
+            skip_unreadable: false,
         }
     }
 }
@@ -105,6 +111,13 @@ pub struct ImportReport {
     pub shallow: bool,
     /// Ledger index of the first and last entry written.
     pub indexes: Option<(u64, u64)>,
+    /// With [`ImportOptions::skip_unreadable`]: commits recorded without change counts
+    /// because git could not read their changes (the first 100).
+    pub unreadable: Vec<String>,
+    /// How many commits were recorded without change counts.
+    pub unreadable_total: u64,
+    /// What git said about the first unreadable commit.
+    pub unreadable_reason: Option<String>,
 }
 
 impl ImportReport {
@@ -122,6 +135,9 @@ impl ImportReport {
             "shallow": self.shallow,
             "first_index": self.indexes.map(|i| i.0),
             "last_index": self.indexes.map(|i| i.1),
+            "unreadable_total": self.unreadable_total,
+            "unreadable": self.unreadable,
+            "unreadable_reason": self.unreadable_reason,
         })
     }
 }
@@ -325,6 +341,8 @@ const FORMAT_NO_SIG: &str =
 struct Commit {
     fields: Vec<String>,
     stat: Option<(u64, u64, u64)>,
+    /// git could not read the changes: no counts, `git.change_counts: "unreadable"`.
+    unreadable: bool,
 }
 
 fn signature_word(g: &str) -> Option<&'static str> {
@@ -419,6 +437,8 @@ impl Mapper<'_> {
         }
         if boundary {
             put("shallow", "true");
+        } else if c.unreadable {
+            put("change_counts", "unreadable");
         } else {
             let (files, ins, del) = c.stat.unwrap_or((0, 0, 0));
             put("paths_changed", &files.to_string());
@@ -618,7 +638,11 @@ pub fn import_with(
         .concat(),
     )? {
         Ok(n) => n.parse().unwrap_or(0),
-        Err(e) => return Err(Error::InvalidArgument(format!("git rev-list: {e}"))),
+        Err(e) => {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "git rev-list failed: {e}"
+            ))))
+        }
     };
     progress(0, total);
     if total == 0 {
@@ -664,8 +688,9 @@ pub fn import_with(
                 }
             }
             if chunk.len() >= batch || (next.is_none() && !chunk.is_empty()) {
-                describe(repo, &chunk, opts.signatures, &mut |c| {
-                    batcher.pending.push(mapper.entry(&c)?);
+                let pending = &mut batcher.pending;
+                describe_batch(repo, &chunk, opts, batcher.report, &mut |c| {
+                    pending.push(mapper.entry(&c)?);
                     Ok(())
                 })?;
                 examined += chunk.len() as u64;
@@ -704,7 +729,18 @@ fn drain(stderr: Option<std::process::ChildStderr>) -> std::thread::JoinHandle<S
     })
 }
 
-/// Wait for a git child; its failure (or ours, first) is the result.
+/// git's own failure, with its message: an I/O failure of the import (exit 3), never a
+/// refused input or a bug of ours.
+fn git_failed(what: &str, status: std::process::ExitStatus, stderr: &str) -> Error {
+    let msg = stderr.trim();
+    let msg = if msg.is_empty() { "no message" } else { msg };
+    Error::Io(std::io::Error::other(format!(
+        "{what} failed ({status}): {msg}"
+    )))
+}
+
+/// Wait for a git child. Its failure is the result (git's message explains ours, e.g. a
+/// stream cut short); else ours.
 fn finish(
     mut child: std::process::Child,
     errs: std::thread::JoinHandle<String>,
@@ -716,35 +752,73 @@ fn finish(
     }
     let status = child.wait()?;
     let err_text = errs.join().unwrap_or_default();
-    outcome?;
-    if !status.success() {
-        return Err(Error::InvalidArgument(format!(
-            "{what} failed ({status}): {}",
-            err_text.trim()
-        )));
+    if failed_by_itself(&status, outcome.is_err()) {
+        return Err(git_failed(what, status, &err_text));
     }
-    Ok(())
+    outcome
 }
 
-/// Describe `shas` in the given order with one `git log --no-walk`, calling `each` per commit.
+/// git exited unsuccessfully, and not because we killed it after failing ourselves.
+fn failed_by_itself(status: &std::process::ExitStatus, we_failed: bool) -> bool {
+    !(status.success() || we_failed && was_killed(status))
+}
+
+#[cfg(unix)]
+fn was_killed(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt as _;
+    status.signal().is_some()
+}
+
+#[cfg(not(unix))]
+fn was_killed(_: &std::process::ExitStatus) -> bool {
+    false
+}
+
+/// What `git log` is asked for.
+#[derive(Clone, Copy)]
+struct Describe {
+    signatures: bool,
+    /// Change counts (`--shortstat`): they need the commit's and its parent's trees and blobs.
+    stats: bool,
+}
+
+/// How one `git log` run ended.
+enum Described {
+    /// Every commit described.
+    All,
+    /// git failed after describing the first `complete` commits completely.
+    GitFailed {
+        complete: usize,
+        status: std::process::ExitStatus,
+        message: String,
+    },
+}
+
+/// Describe `shas` in the given order with one `git log --no-walk`, calling `each` per commit
+/// described completely. A commit git was describing when it failed is not passed on.
 fn describe(
     repo: &Path,
     shas: &[String],
-    signatures: bool,
+    how: Describe,
     each: &mut dyn FnMut(Commit) -> Result<()>,
-) -> Result<()> {
-    let mut child = git(repo)
-        .args([
-            "log",
-            "--no-walk=unsorted",
-            "--stdin",
-            "--no-renames",
-            "--no-color",
-            "--no-mailmap",
-            "--diff-merges=first-parent",
-            "--shortstat",
-            if signatures { FORMAT } else { FORMAT_NO_SIG },
-        ])
+) -> Result<Described> {
+    let mut cmd = git(repo);
+    cmd.args([
+        "log",
+        "--no-walk=unsorted",
+        "--stdin",
+        "--no-color",
+        "--no-mailmap",
+    ]);
+    if how.stats {
+        cmd.args(["--no-renames", "--diff-merges=first-parent", "--shortstat"]);
+    }
+    let mut child = cmd
+        .arg(if how.signatures {
+            FORMAT
+        } else {
+            FORMAT_NO_SIG
+        })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -764,50 +838,131 @@ fn describe(
         .stdout
         .take()
         .ok_or_else(|| Error::Internal("git stdout was not captured".into()))?;
+    // The last commit read is held back until git's exit status says it is complete.
+    let mut last: Option<Commit> = None;
+    let mut complete = 0usize;
     let outcome = (|| -> Result<()> {
         let mut reader = BufReader::new(stdout);
         let mut line = Vec::new();
-        let mut current: Option<Commit> = None;
-        let mut seen = 0usize;
         loop {
             line.clear();
             let n = reader.read_until(b'\n', &mut line)?;
-            let header = n > 0 && line.starts_with(MARK);
-            if n == 0 || header {
-                if let Some(c) = current.take() {
-                    seen += 1;
-                    each(c)?;
-                }
-            }
             if n == 0 {
-                break;
+                return Ok(());
             }
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\n', '\r']);
-            if header {
-                current = Some(Commit {
+            if line.starts_with(MARK) {
+                if let Some(c) = last.take() {
+                    complete += 1;
+                    each(c)?;
+                }
+                last = Some(Commit {
                     fields: text[MARK.len()..].split('\0').map(str::to_owned).collect(),
-                    stat: None,
+                    ..Commit::default()
                 });
-            } else if let (Some(c), Some(s)) = (current.as_mut(), parse_shortstat(text)) {
+            } else if let (Some(c), Some(s)) = (last.as_mut(), parse_shortstat(text)) {
                 c.stat = Some(s);
             }
         }
-        if seen != shas.len() {
-            return Err(Error::Internal(format!(
-                "git log described {seen} of {} commits",
-                shas.len()
-            )));
-        }
-        Ok(())
     })();
     let written = writer.join();
-    finish(child, errs, "git log", outcome)?;
-    match written {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(Error::Internal("writing to git failed".into())),
+    if outcome.is_err() {
+        let _ = child.kill();
     }
+    let status = child.wait()?;
+    let err_text = errs.join().unwrap_or_default();
+    if failed_by_itself(&status, outcome.is_err()) {
+        return Ok(Described::GitFailed {
+            complete,
+            status,
+            message: err_text.trim().to_owned(),
+        });
+    }
+    outcome?;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => return Err(Error::Internal("writing to git failed".into())),
+    }
+    if let Some(c) = last.take() {
+        complete += 1;
+        each(c)?;
+    }
+    if complete != shas.len() {
+        return Err(Error::Internal(format!(
+            "git log described {complete} of {} commits and exited successfully",
+            shas.len()
+        )));
+    }
+    Ok(Described::All)
+}
+
+/// Describe one batch. When git fails on a commit and `skip_unreadable` is set, the commits
+/// before it are kept, that commit is described alone (with its counts if that works: git
+/// may have failed on the next one), else without counts and marked unreadable; then the
+/// rest of the batch goes on.
+fn describe_batch(
+    repo: &Path,
+    shas: &[String],
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+    each: &mut dyn FnMut(Commit) -> Result<()>,
+) -> Result<()> {
+    let how = Describe {
+        signatures: opts.signatures,
+        stats: true,
+    };
+    let mut rest = shas;
+    while !rest.is_empty() {
+        let (complete, status, message) = match describe(repo, rest, how, each)? {
+            Described::All => return Ok(()),
+            Described::GitFailed {
+                complete,
+                status,
+                message,
+            } => (complete, status, message),
+        };
+        if !opts.skip_unreadable {
+            return Err(git_failed(
+                "git log",
+                status,
+                &format!(
+                    "{message}\n(to record such commits without change counts and go on, \
+                     rerun with --skip-unreadable)"
+                ),
+            ));
+        }
+        rest = &rest[complete.min(rest.len())..];
+        let Some((suspect, after)) = rest.split_first() else {
+            break;
+        };
+        let one = std::slice::from_ref(suspect);
+        if let Described::GitFailed { message, .. } = describe(repo, one, how, each)? {
+            let bare = Describe {
+                stats: false,
+                ..how
+            };
+            let mut mark = |mut c: Commit| {
+                c.unreadable = true;
+                each(c)
+            };
+            match describe(repo, one, bare, &mut mark)? {
+                Described::All => {
+                    report.unreadable_total += 1;
+                    if report.unreadable.len() < MAX_LISTED_CONFLICTS {
+                        report.unreadable.push(suspect.clone());
+                    }
+                    report.unreadable_reason.get_or_insert(message);
+                }
+                Described::GitFailed {
+                    status, message, ..
+                } => return Err(git_failed("git log", status, &message)),
+            }
+        }
+        rest = after;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -40,3 +40,26 @@ pub fn env_file(name: &str) -> std::collections::HashMap<String, String> {
         })
         .collect()
 }
+
+/// Run git in `dir` as Alice (a fixed identity), without user or system config; its stdout.
+/// Panics with git's message if it fails.
+pub fn git_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Alice Example")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+        .env("GIT_COMMITTER_NAME", "Alice Example")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
