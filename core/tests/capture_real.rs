@@ -2,7 +2,7 @@
 //! under `tests/capture/` whose source is named in its README.
 
 mod common;
-use common::{env_file, git_in as git};
+use common::{capture_fixtures, env_file, git_in as git};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,6 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use trailseal::capture::ci::{self, Step};
+use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
 use trailseal::gate::GatePolicy;
 use trailseal::{CreateOptions, ErrorCode, Ledger};
@@ -33,11 +34,11 @@ fn f1_approvals_recorded_from_ci_are_not_self_approvals_of_the_bot() {
     let dir = tempfile::tempdir().unwrap();
     let l = ledger(&dir, "real");
     let subject = Some(("release", "sigstore-js@2.1.0"));
-    let requester = env_file("github-actions-push.env");
+    let requester = env_file("real/github-actions-push.env");
     // The approval is another workflow run, started by the maintainer who re-ran the
     // release in the attempt-2 file (GITHUB_TRIGGERING_ACTOR there).
     let approval_run = |actor: &str, run: &str| {
-        let mut env = env_file("github-actions-push.env");
+        let mut env = env_file("real/github-actions-push.env");
         env.insert("GITHUB_ACTOR".into(), actor.to_owned());
         env.insert("GITHUB_RUN_ID".into(), run.to_owned());
         env.insert("GITHUB_WORKFLOW".into(), "Approve release".into());
@@ -45,7 +46,7 @@ fn f1_approvals_recorded_from_ci_are_not_self_approvals_of_the_bot() {
         env
     };
     let other =
-        env_file("github-actions-push-rerun-attempt2.env")["GITHUB_TRIGGERING_ACTOR"].clone();
+        env_file("real/github-actions-push-rerun-attempt2.env")["GITHUB_TRIGGERING_ACTOR"].clone();
     let approver = approval_run(&other, "6014502231");
     let (req, app) = (context(&requester), context(&approver));
     assert_eq!(req.via, app.via, "both carried by the same bot");
@@ -227,4 +228,127 @@ fn f2_a_partial_clone_reports_gits_failure_and_can_go_on_without_counts() {
         assert_eq!(ours["occurred_at"], theirs["occurred_at"]);
     }
     assert!(readable > 0, "what git can read keeps its counts");
+}
+
+// ---- canonical refs -------------------------------------------------------------------------
+
+fn read_fixture(dir: &str, name: &str) -> Vec<u8> {
+    std::fs::read(capture_fixtures().join(dir).join(name)).unwrap()
+}
+
+fn import_file(l: &Ledger, format: Format, dir: &str, name: &str) -> Vec<(u64, Value)> {
+    let receipts = formats::import(l, format, &read_fixture(dir, name)).unwrap();
+    receipts
+        .iter()
+        .map(|r| (r.index, l.get(r.index).unwrap()))
+        .collect()
+}
+
+fn link_refs(e: &Value, rel: &str) -> Vec<String> {
+    e["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["rel"] == rel)
+        .filter_map(|l| l["ref"].as_str().map(str::to_owned))
+        .collect()
+}
+
+const EXAMPLE_PACKAGE: &str = "github.com/slsa-framework/example-package";
+const V14_COMMIT: &str = "4d329c75e7ec1725f7c9ce917a8799d408d06be3";
+const V14_RUN: &str = "https://github.com/slsa-framework/example-package/actions/runs/13530999509";
+
+/// Findings 3 and 4: a commit, a CI run and a repository have one spelling whichever tool
+/// names them, so `record`, SLSA v1 (`gitCommit` and `sha1` materials, `/attempts/1` run
+/// ids), SLSA v0.2 (`sha1` materials) and `import git` join.
+#[test]
+fn f3_f4_commits_runs_and_repositories_join_across_importers() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "refs");
+    // The release job of the run the provenance names, recorded by `record`: the values the
+    // provenance's own internalParameters give (GITHUB_REPOSITORY, _RUN_ID, _SHA, _REF).
+    let mut env = env_file("real/github-actions-push.env");
+    for (k, v) in [
+        ("GITHUB_REPOSITORY", "slsa-framework/example-package"),
+        ("GITHUB_RUN_ID", "13530999509"),
+        ("GITHUB_SHA", V14_COMMIT),
+        ("GITHUB_REF", "refs/tags/v14"),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    let ctx = context(&env);
+    ctx.record(&l, "build.succeeded", None, &Step::default())
+        .unwrap();
+    let recorded = l.get(0).unwrap();
+    assert_eq!(recorded["attrs"]["ci.repository"], EXAMPLE_PACKAGE);
+    assert_eq!(link_refs(&recorded, "run"), vec![format!("ci:{V14_RUN}")]);
+
+    // Two real SLSA v1 provenance documents of that build: one names the source commit as
+    // `gitCommit`, the other as `sha1` of a `git+` URI; both name the run with `/attempts/1`.
+    for name in [
+        "gha_maven__v2.1.0__binary-linux-amd64-push-v14.build.slsa",
+        "gha_container-based__v2.1.0__binary-linux-amd64-push-v14.intoto.build.slsa",
+    ] {
+        let (ix, e) = import_file(&l, Format::InToto, "intoto", name).remove(0);
+        assert!(
+            link_refs(&e, "built_from").contains(&format!("git:{V14_COMMIT}")),
+            "{name}: {:?}",
+            e["links"]
+        );
+        assert_eq!(
+            link_refs(&e, "run"),
+            vec![format!("ci:{V14_RUN}")],
+            "{name}"
+        );
+        assert_eq!(e["attrs"]["slsa.repository"], EXAMPLE_PACKAGE, "{name}");
+        // trace follows the refs to the CI step.
+        let t = l.trace(ix, false).unwrap();
+        let node = t.nodes.iter().find(|n| n.found.index == ix).unwrap();
+        assert!(node.links.contains(&0), "{name}: reaches the CI step");
+    }
+
+    // SLSA v0.2 (slsa-github-generator 1.2.0): the source commit only as a `sha1` material,
+    // the run only as `buildInvocationID` `<run id>-<attempt>`.
+    let (_, v02) = import_file(
+        &l,
+        Format::InToto,
+        "intoto",
+        "gha_generic__v1.2.0__binary-linux-amd64-push-v14.intoto.jsonl",
+    )
+    .remove(0);
+    assert_eq!(
+        link_refs(&v02, "built_from"),
+        vec!["git:dcd26fed2ccf37087005539ad8e8ce4db23b501d".to_owned()]
+    );
+    assert_eq!(
+        link_refs(&v02, "run"),
+        vec!["ci:https://github.com/slsa-framework/example-package/actions/runs/2700464409"]
+    );
+    assert_eq!(v02["attrs"]["slsa.repository"], EXAMPLE_PACKAGE);
+    let (_, tag) =
+        import_file(&l, Format::InToto, "intoto", "annotated-tag.intoto.jsonl").remove(0);
+    assert_eq!(
+        link_refs(&tag, "built_from"),
+        vec!["git:f24af35a7c714f1b4eeb53afefb57fa11bd5c95c".to_owned()]
+    );
+    assert_eq!(
+        tag["attrs"]["slsa.repository"],
+        "github.com/asraa/slsa-on-github-test"
+    );
+
+    // `import git` names a clone of the repository the same way, whatever its remote's form.
+    let repo = tempfile::tempdir().unwrap();
+    git(repo.path(), &["init", "-q"]);
+    git(repo.path(), &["remote", "add", "origin", "file:///nowhere"]);
+    for url in [
+        "git@github.com:slsa-framework/example-package.git",
+        "https://GitHub.com/slsa-framework/example-package",
+    ] {
+        git(repo.path(), &["remote", "set-url", "origin", url]);
+        assert_eq!(
+            git::default_repository_name(repo.path()).unwrap(),
+            EXAMPLE_PACKAGE,
+            "{url}"
+        );
+    }
 }

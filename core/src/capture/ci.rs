@@ -56,7 +56,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 use crate::ledger::{Ledger, Receipt};
 
-use super::{canonical_digest, repository_name, strip_credentials};
+use super::{canonical_digest, refs, strip_credentials};
 
 /// The CI systems [`detect`] knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -310,14 +310,16 @@ fn github(env: &Env<'_>) -> Result<CiContext> {
     let server = env
         .get("GITHUB_SERVER_URL")
         .unwrap_or_else(|| "https://github.com".into());
-    c.repository = env.get("GITHUB_REPOSITORY");
+    c.repository = env
+        .get("GITHUB_REPOSITORY")
+        .map(|r| refs::repository_canonical(&r, Some(&server)));
     c.commit = env.get("GITHUB_SHA");
     c.git_ref = env.get("GITHUB_REF");
     c.workflow = env.get("GITHUB_WORKFLOW");
     c.job = env.get("GITHUB_JOB");
     c.step = env.get("GITHUB_ACTION");
     c.run_number = env.get("GITHUB_RUN_NUMBER");
-    c.run_url = c.repository.as_ref().map(|r| {
+    c.run_url = env.get("GITHUB_REPOSITORY").map(|r| {
         format!(
             "{}/{r}/actions/runs/{run_id}",
             strip_credentials(server.trim_end_matches('/'))
@@ -346,7 +348,14 @@ fn gitlab(env: &Env<'_>) -> Result<CiContext> {
         env.first(&["GITLAB_USER_LOGIN", "GITLAB_USER_EMAIL"]),
         run_id,
     );
-    c.repository = env.get("CI_PROJECT_PATH");
+    c.repository = match (env.get("CI_PROJECT_URL"), env.get("CI_PROJECT_PATH")) {
+        (Some(url), _) => Some(refs::repository_canonical(&url, None)),
+        (None, Some(path)) => Some(refs::repository_canonical(
+            &path,
+            env.first(&["CI_SERVER_URL", "CI_SERVER_HOST"]).as_deref(),
+        )),
+        (None, None) => None,
+    };
     c.commit = env.get("CI_COMMIT_SHA");
     c.git_ref = git_ref(env.get("CI_COMMIT_TAG"), env.get("CI_COMMIT_BRANCH"))
         .or_else(|| env.first(&["CI_MERGE_REQUEST_REF_PATH", "CI_COMMIT_REF_NAME"]));
@@ -385,7 +394,10 @@ fn azure(env: &Env<'_>) -> Result<CiContext> {
         env.first(&["BUILD_REQUESTEDFOREMAIL", "BUILD_REQUESTEDFOR"]),
         run_id.clone(),
     );
-    c.repository = env.get("BUILD_REPOSITORY_NAME");
+    c.repository = env
+        .get("BUILD_REPOSITORY_URI")
+        .map(|u| refs::repository_canonical(&u, None))
+        .or_else(|| env.get("BUILD_REPOSITORY_NAME"));
     c.commit = env.get("BUILD_SOURCEVERSION");
     c.git_ref = env.get("BUILD_SOURCEBRANCH");
     c.workflow = env.get("BUILD_DEFINITIONNAME");
@@ -430,7 +442,9 @@ fn jenkins(env: &Env<'_>) -> Result<CiContext> {
     // pull requests. Without either, the build was started by Jenkins itself (SCM, timer).
     let actor = env.first(&["BUILD_USER_ID", "BUILD_USER_EMAIL", "CHANGE_AUTHOR"]);
     let mut c = base(s, actor, format!("{job}#{number}"));
-    c.repository = env.get("GIT_URL").map(|u| repository_name(&u));
+    c.repository = env
+        .get("GIT_URL")
+        .map(|u| refs::repository_canonical(&u, None));
     c.commit = env.get("GIT_COMMIT");
     c.git_ref =
         git_ref(env.get("TAG_NAME"), env.get("BRANCH_NAME")).or_else(|| env.get("GIT_BRANCH"));
@@ -458,7 +472,9 @@ fn buildkite(env: &Env<'_>) -> Result<CiContext> {
         env.first(&["BUILDKITE_BUILD_CREATOR_EMAIL", "BUILDKITE_BUILD_CREATOR"]),
         run_id,
     );
-    c.repository = env.get("BUILDKITE_REPO").map(|u| repository_name(&u));
+    c.repository = env
+        .get("BUILDKITE_REPO")
+        .map(|u| refs::repository_canonical(&u, None));
     c.commit = env.get("BUILDKITE_COMMIT").filter(|c| c != "HEAD");
     c.git_ref = git_ref(env.get("BUILDKITE_TAG"), env.get("BUILDKITE_BRANCH"));
     c.workflow =
@@ -497,13 +513,13 @@ fn circleci(env: &Env<'_>) -> Result<CiContext> {
     )?;
     let mut c = base(s, env.get("CIRCLE_USERNAME"), run_id);
     c.repository = match (
+        env.get("CIRCLE_REPOSITORY_URL"),
         env.get("CIRCLE_PROJECT_USERNAME"),
         env.get("CIRCLE_PROJECT_REPONAME"),
     ) {
-        (Some(o), Some(r)) => Some(format!("{o}/{r}")),
-        _ => env
-            .get("CIRCLE_REPOSITORY_URL")
-            .map(|u| repository_name(&u)),
+        (Some(url), _, _) => Some(refs::repository_canonical(&url, None)),
+        (None, Some(o), Some(r)) => Some(format!("{o}/{r}")),
+        _ => None,
     };
     c.commit = env.get("CIRCLE_SHA1");
     c.git_ref = git_ref(env.get("CIRCLE_TAG"), env.get("CIRCLE_BRANCH"));
@@ -611,10 +627,10 @@ impl CiContext {
         }
         let mut links = Vec::new();
         if let Some(u) = &self.run_url {
-            links.push(json!({"rel": "run", "ref": format!("ci:{u}")}));
+            links.push(json!({"rel": "run", "ref": refs::run(u)}));
         }
         if let Some(c) = &self.commit {
-            links.push(json!({"rel": "commit", "ref": format!("git:{c}")}));
+            links.push(json!({"rel": "commit", "ref": refs::commit(c)}));
         }
         for (rel, r) in &step.refs {
             links.push(json!({"rel": rel, "ref": r}));

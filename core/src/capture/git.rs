@@ -50,7 +50,7 @@ use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::query::{Order, Query};
 
-use super::repository_name;
+use super::refs;
 
 /// How [`import_with`] runs.
 #[derive(Clone, Debug)]
@@ -209,7 +209,7 @@ fn resolve(repo: &Path, rev: &str) -> Result<Option<String>> {
 pub fn default_repository_name(repo: &Path) -> Result<String> {
     if let Ok(url) = run(repo, &["config", "--get", "remote.origin.url"])? {
         if !url.is_empty() {
-            return Ok(repository_name(&url));
+            return Ok(refs::repository_canonical(&url, None));
         }
     }
     let top = run(repo, &["rev-parse", "--show-toplevel"])?
@@ -447,7 +447,7 @@ impl Mapper<'_> {
         }
         let links: Vec<Value> = parents
             .iter()
-            .map(|p| json!({"rel": "parent", "ref": format!("git:{p}")}))
+            .map(|p| json!({"rel": "parent", "ref": refs::commit(p)}))
             .collect();
         let mut e = Map::new();
         e.insert("id".into(), format!("git:{sha}").into());

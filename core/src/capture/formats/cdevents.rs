@@ -5,7 +5,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{actor, bounded_id, s, text, Builder};
-use crate::capture::{action_of, action_segment};
+use crate::capture::{action_of, action_segment, refs};
 use crate::error::{Error, Result};
 
 /// One CDEvents event's entry.
@@ -117,7 +117,7 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
             "pipelinerun" | "taskrun" | "build" | "testsuiterun" | "testcaserun"
         );
         if run {
-            b.link("run", format!("ci:{u}"));
+            b.link("run", refs::run(u));
         } else {
             b.link("url", u);
         }

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::{actor, s, Builder};
+use crate::capture::refs;
 use crate::capture::{action_of, action_segment, canonical_digest};
 use crate::entry::parse_json;
 use crate::error::{Error, Result};
@@ -75,29 +76,6 @@ fn unwrap_intoto(doc: &Value) -> Result<Unwrapped> {
     })
 }
 
-/// `git:<sha>` for a git commit digest, else `<alg>:<hex>` with the strongest algorithm.
-fn digest_ref(digest: &Value) -> Option<(String, String)> {
-    let d = digest.as_object()?;
-    if let Some(c) = d.get("gitCommit").and_then(Value::as_str) {
-        return Some(("commit".into(), c.to_owned()));
-    }
-    for alg in ["sha256", "sha512", "sha384", "sha3_256", "sha1"] {
-        if let Some(h) = d.get(alg).and_then(Value::as_str) {
-            return Some(("artifact".into(), format!("{alg}:{h}")));
-        }
-    }
-    let (alg, h) = d.iter().find_map(|(k, v)| v.as_str().map(|h| (k, h)))?;
-    Some(("artifact".into(), format!("{alg}:{h}")))
-}
-
-fn ref_of((kind, id): &(String, String)) -> String {
-    if kind == "commit" {
-        format!("git:{id}")
-    } else {
-        id.clone()
-    }
-}
-
 /// The predicate's short name from its type URI: the last path segment that is not a
 /// version (`https://slsa.dev/provenance/v1` → `provenance`).
 fn predicate_name(uri: &str) -> String {
@@ -113,6 +91,45 @@ fn predicate_name(uri: &str) -> String {
         .map(|seg| seg.split('@').next().unwrap_or(seg))
         .map(action_segment)
         .unwrap_or_else(|| "statement".into())
+}
+
+/// The source repository of SLSA provenance as `host/path`: v0.2's `configSource`, v1's
+/// workflow repository, else the first `git+` dependency.
+fn source_repository(
+    pred: &Value,
+    config: Option<&str>,
+    deps: Option<&Vec<Value>>,
+) -> Option<String> {
+    if let Some((repo, _)) = config.and_then(refs::git_source) {
+        return Some(repo);
+    }
+    if let Some(c) = config.filter(|c| c.starts_with("https://")) {
+        return Some(refs::repository_canonical(c, None));
+    }
+    if let Some(r) = s(
+        pred,
+        "/buildDefinition/internalParameters/GITHUB_REPOSITORY",
+    ) {
+        return Some(refs::repository_canonical(r, Some("https://github.com")));
+    }
+    deps.into_iter()
+        .flatten()
+        .find_map(|d| s(d, "/uri").and_then(refs::git_source))
+        .map(|(repo, _)| repo)
+}
+
+/// The run URL of slsa-github-generator's `buildInvocationID` (`<run id>-<attempt>`) when
+/// the builder is a GitHub Actions workflow and the source repository is on github.com.
+fn github_run(builder: Option<&str>, repository: Option<&str>, id: Option<&str>) -> Option<String> {
+    let builder = builder?;
+    let repo = repository?.strip_prefix("github.com/")?;
+    if !builder.starts_with("https://github.com/") {
+        return None;
+    }
+    let (run, attempt) = id?.split_once('-')?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    (digits(run) && digits(attempt))
+        .then(|| format!("https://github.com/{repo}/actions/runs/{run}"))
 }
 
 /// One in-toto document's entry.
@@ -138,8 +155,8 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
         for (rel, key) in [("material", "materials"), ("product", "products")] {
             if let Some(m) = st.get(key).and_then(Value::as_object) {
                 for digest in m.values() {
-                    if let Some(r) = digest_ref(digest) {
-                        b.link(rel, ref_of(&r));
+                    if let Some(r) = refs::digest_object(digest, None) {
+                        b.link(rel, refs::of(&r));
                     }
                 }
             }
@@ -165,7 +182,7 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
         for (i, sub) in subjects.iter().enumerate() {
             let r = sub
                 .get("digest")
-                .and_then(digest_ref)
+                .and_then(|d| refs::digest_object(d, None))
                 .ok_or_else(|| bad(format!("`subject[{i}].digest` is missing or empty")))?;
             refs.push(r);
         }
@@ -194,7 +211,7 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
             s(&subjects[0], "/name").filter(|n| *n != "_"),
         );
         for r in &refs {
-            b.link("subject", ref_of(r));
+            b.link("subject", refs::of(r));
         }
         b.attr("intoto.predicate_type", Some(predicate_type));
         b.attr("intoto.subjects", Some(subjects.len().to_string()));
@@ -205,24 +222,16 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
             s(&pred, "/buildDefinition/buildType").or_else(|| s(&pred, "/buildType")),
         );
         b.attr("slsa.builder", builder);
-        let invocation = s(&pred, "/runDetails/metadata/invocationId")
-            .or_else(|| s(&pred, "/metadata/buildInvocationId"));
-        b.attr("slsa.invocation", invocation);
-        if let Some(url) = invocation
-            .or_else(|| s(&pred, "/url"))
-            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-        {
-            b.link("run", format!("ci:{url}"));
-        }
         let deps = pred
             .pointer("/buildDefinition/resolvedDependencies")
             .or_else(|| pred.get("materials"))
             .and_then(Value::as_array);
         for d in deps.into_iter().flatten() {
-            match d.get("digest").and_then(digest_ref) {
-                Some(r) => b.link("built_from", ref_of(&r)),
+            let uri = s(d, "/uri");
+            match d.get("digest").and_then(|g| refs::digest_object(g, uri)) {
+                Some(r) => b.link("built_from", refs::of(&r)),
                 None => {
-                    if let Some(uri) = s(d, "/uri") {
+                    if let Some(uri) = uri {
                         b.link("built_from", uri);
                     }
                 }
@@ -235,11 +244,31 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
             )
         });
         b.attr("slsa.source", config);
+        // The source repository, as `import git` and `record` name it.
+        let repository = source_repository(&pred, config, deps);
+        b.attr("slsa.repository", repository.clone());
+        // The run: SLSA v1 `invocationId` (a URL), v0.2 `buildInvocationId`, or
+        // slsa-github-generator's `buildInvocationID` (`<run id>-<attempt>`) on GitHub.
+        let invocation = s(&pred, "/runDetails/metadata/invocationId")
+            .or_else(|| s(&pred, "/metadata/buildInvocationId"))
+            .or_else(|| s(&pred, "/metadata/buildInvocationID"));
+        b.attr("slsa.invocation", invocation);
+        if let Some(url) = invocation
+            .or_else(|| s(&pred, "/url"))
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        {
+            b.link("run", refs::run(url));
+        } else if let Some(url) = github_run(builder, repository.as_deref(), invocation) {
+            b.link("run", refs::run(&url));
+        }
         // A verification summary says which policy allowed the subject.
         if name == "verification_summary" && result == Some("PASSED") {
             if let Some(policy) = s(&pred, "/policy/uri") {
                 let mut authz = json!({"decision": "allow", "policy": policy});
-                if let Some(d) = pred.pointer("/policy/digest").and_then(digest_ref) {
+                if let Some(d) = pred
+                    .pointer("/policy/digest")
+                    .and_then(|d| refs::digest_object(d, None))
+                {
                     authz["policy_version"] = d.1.into();
                 }
                 b.e.insert("authz".into(), authz);
