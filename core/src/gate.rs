@@ -593,7 +593,11 @@ impl Ledger {
         }
         // Refs resolve through the `id` index, which only `trace` reaches: take the first
         // hop of a backward trace, minus the policy it adds for `authz`.
-        let t = self.trace(f.index, false)?;
+        let one_hop = crate::trace::TraceOptions {
+            depth: Some(1),
+            ..crate::trace::TraceOptions::everything()
+        };
+        let t = self.trace_with(f.index, false, &one_hop)?;
         let nodes: BTreeMap<u64, &Found> =
             t.nodes.iter().map(|n| (n.found.index, &n.found)).collect();
         let first_hop = t

@@ -12,7 +12,9 @@ use serde_json::Value;
 use trailseal::capture::ci::{self, Step};
 use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
+use trailseal::evidence::Selection;
 use trailseal::gate::GatePolicy;
+use trailseal::trace::TraceOptions;
 use trailseal::{CreateOptions, ErrorCode, Ledger};
 
 fn ledger(dir: &tempfile::TempDir, name: &str) -> Ledger {
@@ -351,4 +353,127 @@ fn f3_f4_commits_runs_and_repositories_join_across_importers() {
             "{url}"
         );
     }
+}
+
+// ---- trace limits ---------------------------------------------------------------------------
+
+/// Finding 5: a trace that stops says so (`cut`), git history is followed only when asked,
+/// a depth limit asks for what matters, and a bundle never holds part of a trace silently.
+/// On this repository's own history, imported, with a deploy recorded from CI on its tip.
+#[test]
+fn f5_a_cut_trace_says_so_and_history_is_followed_when_asked() {
+    let Some(root) = this_repository(30) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "trace");
+    let opts = ImportOptions {
+        repository: Some("trailseal".into()),
+        signatures: false,
+        ..ImportOptions::default()
+    };
+    let report = git::import_with(&l, &root, &opts, &mut no_progress).unwrap();
+    let commits = report.recorded;
+    let tip = report.head.clone().unwrap();
+    let mut env = env_file("real/github-actions-push.env");
+    env.insert("GITHUB_SHA".into(), tip.clone());
+    let deploy = context(&env)
+        .record(
+            &l,
+            "deploy.succeeded",
+            Some(("service", "trailseal")),
+            &Step::default(),
+        )
+        .unwrap()
+        .receipt
+        .index;
+
+    // By default: the deploy and the commit it names, not the commit's ancestors.
+    let t = l.trace(deploy, false).unwrap();
+    let reached: Vec<u64> = t.nodes.iter().map(|n| n.found.index).collect();
+    assert_eq!(reached.len(), 2, "{reached:?}");
+    assert_eq!(t.cut, None);
+    assert!(t.ancestry_skipped >= 1);
+    assert!(t.to_json()["ancestry_skipped"].as_u64().is_some());
+    assert!(t.to_json().get("cut").is_none());
+
+    // Asked for: the whole history behind the tip, whole.
+    let all = TraceOptions {
+        ancestry: true,
+        ..TraceOptions::default()
+    };
+    let ancestors: u64 = git(&root, &["rev-list", "--count", &tip]).parse().unwrap();
+    let t = l.trace_with(deploy, false, &all).unwrap();
+    assert_eq!(t.nodes.len() as u64, ancestors + 1);
+    assert!(ancestors <= commits);
+    assert_eq!((t.cut.as_deref(), t.ancestry_skipped), (None, 0));
+
+    // Fewer entries than the history: cut, and saying so, with no link to what is left out.
+    let small = TraceOptions {
+        max_entries: 20,
+        ..all.clone()
+    };
+    let t = l.trace_with(deploy, false, &small).unwrap();
+    assert_eq!(t.nodes.len(), 20);
+    let cut = t.cut.clone().expect("a cut trace says so");
+    assert!(cut.contains("stopped at 20 entries"), "{cut}");
+    assert_eq!(t.to_json()["cut"], cut.as_str());
+    let held: Vec<u64> = t.nodes.iter().map(|n| n.found.index).collect();
+    assert!(t
+        .nodes
+        .iter()
+        .flat_map(|n| &n.links)
+        .all(|l| held.contains(l)));
+
+    // A depth limit: the deploy, its commit and that commit's parents.
+    let shallow = TraceOptions {
+        depth: Some(2),
+        ..all.clone()
+    };
+    let t = l.trace_with(deploy, false, &shallow).unwrap();
+    let parents = git(&root, &["rev-list", "--no-walk", "--parents", &tip])
+        .split_whitespace()
+        .count()
+        - 1;
+    assert_eq!(t.nodes.len(), 2 + parents);
+    assert!(
+        t.cut.as_deref().is_some_and(|c| c.contains("depth 2")),
+        "{:?}",
+        t.cut
+    );
+
+    // A bundle holds a whole trace or refuses, saying why.
+    let signer = trailseal::note::Signer::from_seed("example.com/capture-real", [3; 32]).unwrap();
+    let b = l
+        .bundle(
+            &Selection::Trace {
+                index: deploy,
+                forward: false,
+                options: TraceOptions::default(),
+            },
+            &signer,
+        )
+        .unwrap();
+    assert_eq!(b.entries.len(), 2);
+    let err = l
+        .bundle(
+            &Selection::Trace {
+                index: deploy,
+                forward: false,
+                options: shallow,
+            },
+            &signer,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert!(err.to_string().contains("not whole"), "{err}");
+
+    // Forward from the root commit: its children are history too.
+    let first = l.get(0).unwrap();
+    assert_eq!(first["action"], "git.commit");
+    let t = l.trace(0, true).unwrap();
+    assert!(t
+        .nodes
+        .iter()
+        .all(|n| n.found.index == 0 || n.found.entry["action"] != "git.commit"));
 }
