@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use trailseal::capture::ci::{self, Step};
 use trailseal::capture::formats::{self, Format};
@@ -25,6 +25,11 @@ fn ledger(dir: &tempfile::TempDir, name: &str) -> Ledger {
     .unwrap()
 }
 
+/// A CI environment of `tests/capture/real/ci/`.
+fn real_env(name: &str) -> HashMap<String, String> {
+    env_file(&format!("../real/ci/{name}"))
+}
+
 fn context(env: &HashMap<String, String>) -> ci::CiContext {
     ci::detect(&|k: &str| env.get(k).cloned()).unwrap()
 }
@@ -36,11 +41,11 @@ fn f1_approvals_recorded_from_ci_are_not_self_approvals_of_the_bot() {
     let dir = tempfile::tempdir().unwrap();
     let l = ledger(&dir, "real");
     let subject = Some(("release", "sigstore-js@2.1.0"));
-    let requester = env_file("real/github-actions-push.env");
+    let requester = real_env("github-actions-push.env");
     // The approval is another workflow run, started by the maintainer who re-ran the
     // release in the attempt-2 file (GITHUB_TRIGGERING_ACTOR there).
     let approval_run = |actor: &str, run: &str| {
-        let mut env = env_file("real/github-actions-push.env");
+        let mut env = real_env("github-actions-push.env");
         env.insert("GITHUB_ACTOR".into(), actor.to_owned());
         env.insert("GITHUB_RUN_ID".into(), run.to_owned());
         env.insert("GITHUB_WORKFLOW".into(), "Approve release".into());
@@ -48,7 +53,7 @@ fn f1_approvals_recorded_from_ci_are_not_self_approvals_of_the_bot() {
         env
     };
     let other =
-        env_file("real/github-actions-push-rerun-attempt2.env")["GITHUB_TRIGGERING_ACTOR"].clone();
+        real_env("github-actions-push-rerun-attempt2.env")["GITHUB_TRIGGERING_ACTOR"].clone();
     let approver = approval_run(&other, "6014502231");
     let (req, app) = (context(&requester), context(&approver));
     assert_eq!(req.via, app.via, "both carried by the same bot");
@@ -269,7 +274,7 @@ fn f3_f4_commits_runs_and_repositories_join_across_importers() {
     let l = ledger(&dir, "refs");
     // The release job of the run the provenance names, recorded by `record`: the values the
     // provenance's own internalParameters give (GITHUB_REPOSITORY, _RUN_ID, _SHA, _REF).
-    let mut env = env_file("real/github-actions-push.env");
+    let mut env = real_env("github-actions-push.env");
     for (k, v) in [
         ("GITHUB_REPOSITORY", "slsa-framework/example-package"),
         ("GITHUB_RUN_ID", "13530999509"),
@@ -291,7 +296,7 @@ fn f3_f4_commits_runs_and_repositories_join_across_importers() {
         "gha_maven__v2.1.0__binary-linux-amd64-push-v14.build.slsa",
         "gha_container-based__v2.1.0__binary-linux-amd64-push-v14.intoto.build.slsa",
     ] {
-        let (ix, e) = import_file(&l, Format::InToto, "intoto", name).remove(0);
+        let (ix, e) = import_file(&l, Format::InToto, "real/intoto", name).remove(0);
         assert!(
             link_refs(&e, "built_from").contains(&format!("git:{V14_COMMIT}")),
             "{name}: {:?}",
@@ -314,7 +319,7 @@ fn f3_f4_commits_runs_and_repositories_join_across_importers() {
     let (_, v02) = import_file(
         &l,
         Format::InToto,
-        "intoto",
+        "real/intoto",
         "gha_generic__v1.2.0__binary-linux-amd64-push-v14.intoto.jsonl",
     )
     .remove(0);
@@ -327,8 +332,13 @@ fn f3_f4_commits_runs_and_repositories_join_across_importers() {
         vec!["ci:https://github.com/slsa-framework/example-package/actions/runs/2700464409"]
     );
     assert_eq!(v02["attrs"]["slsa.repository"], EXAMPLE_PACKAGE);
-    let (_, tag) =
-        import_file(&l, Format::InToto, "intoto", "annotated-tag.intoto.jsonl").remove(0);
+    let (_, tag) = import_file(
+        &l,
+        Format::InToto,
+        "real/intoto",
+        "annotated-tag.intoto.jsonl",
+    )
+    .remove(0);
     assert_eq!(
         link_refs(&tag, "built_from"),
         vec!["git:f24af35a7c714f1b4eeb53afefb57fa11bd5c95c".to_owned()]
@@ -375,7 +385,7 @@ fn f5_a_cut_trace_says_so_and_history_is_followed_when_asked() {
     let report = git::import_with(&l, &root, &opts, &mut no_progress).unwrap();
     let commits = report.recorded;
     let tip = report.head.clone().unwrap();
-    let mut env = env_file("real/github-actions-push.env");
+    let mut env = real_env("github-actions-push.env");
     env.insert("GITHUB_SHA".into(), tip.clone());
     let deploy = context(&env)
         .record(
@@ -476,4 +486,120 @@ fn f5_a_cut_trace_says_so_and_history_is_followed_when_asked() {
         .nodes
         .iter()
         .all(|n| n.found.index == 0 || n.found.entry["action"] != "git.commit"));
+}
+
+// ---- formats others publish -----------------------------------------------------------------
+
+/// Finding 6 (and 7's times): npm's attestations response, classic in-toto links as
+/// `in-toto-run` writes them, and Cloud Build provenance are read, not refused; provenance
+/// that states no time gets the time its Sigstore bundle was logged, said so in attrs.
+#[test]
+fn f6_npm_attestations_classic_links_and_cloud_build_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "formats");
+
+    // npm: two attestations (SLSA v0.2 provenance, npm publish) of one package.
+    let npm = import_file(
+        &l,
+        Format::InToto,
+        "real/intoto",
+        "vi_gha__testdata__npm-attestations.intoto.sigstore",
+    );
+    assert_eq!(npm.len(), 2);
+    let subject = json!({"type": "artifact", "id": "sha512:29d19f26233f4441328412b34fd73ed104ecfef62f14097890cccf7455b521b65c5acff851849faa85c85395aa22d401436f01f3afb61b19c780e906c88c7f20"});
+    let (_, prov) = &npm[0];
+    assert_eq!(prov["action"], "intoto.provenance");
+    assert_eq!(prov["subject"], subject);
+    assert_eq!(prov["actor"]["id"], "https://github.com/npm/cli@9.5.0");
+    assert_eq!(
+        link_refs(prov, "built_from"),
+        vec!["git:16babffb9153811e193c019939391357372b25ce".to_owned()]
+    );
+    assert_eq!(
+        prov["occurred_at"], "2023-02-15T19:33:32Z",
+        "Rekor's integratedTime"
+    );
+    assert_eq!(prov["attrs"]["intoto.time_source"], "rekor.integrated_time");
+    assert_eq!(
+        prov["attrs"]["dsse.payload_type"],
+        "application/vnd.in-toto+json"
+    );
+    let (_, publish) = &npm[1];
+    assert_eq!(publish["action"], "intoto.publish");
+    assert_eq!(publish["subject"], subject);
+    assert_eq!(publish["occurred_at"], "2023-02-15T19:33:35Z");
+    assert_eq!(
+        publish["payload"]["predicateType"],
+        "https://github.com/npm/attestation/tree/main/specs/publish/v0.1"
+    );
+
+    // Classic in-toto links, signed as in-toto-run writes them.
+    let (_, write) = import_file(
+        &l,
+        Format::InToto,
+        "real/intoto",
+        "write-code.b7d643de.link",
+    )
+    .remove(0);
+    assert_eq!(write["action"], "intoto.link");
+    assert_eq!(
+        write["subject"],
+        json!({"type": "step", "id": "write-code"})
+    );
+    assert_eq!(
+        write["actor"]["id"],
+        "key:b7d643dec0a051096ee5d87221b5d91a33daa658699d30903e1cefb90c418401"
+    );
+    assert_eq!(
+        link_refs(&write, "product"),
+        vec!["sha256:74dc3727c6e89308b39e4dfedf787e37841198b1fa165a27c013544a60502549".to_owned()]
+    );
+    let (_, package) =
+        import_file(&l, Format::InToto, "real/intoto", "package.d3ffd108.link").remove(0);
+    assert_eq!(
+        package["attrs"]["intoto.command"],
+        "tar zcvf foo.tar.gz foo.py"
+    );
+    assert_eq!(
+        link_refs(&package, "material"),
+        link_refs(&write, "product"),
+        "the chain joins"
+    );
+
+    // Cloud Build (gcloud's provenance, predicate as `slsaProvenance`, source as a commit URL).
+    let (_, gcb) = import_file(
+        &l,
+        Format::InToto,
+        "real/intoto",
+        "vi_gcb__slsaprovenance__v0.1__testdata__gcloud-container-invalid-intotoheader.json",
+    )
+    .remove(0);
+    assert_eq!(gcb["action"], "intoto.provenance");
+    assert_eq!(
+        gcb["actor"]["id"],
+        "https://cloudbuild.googleapis.com/GoogleHostedWorker@v0.2"
+    );
+    assert_eq!(
+        gcb["subject"],
+        json!({"type": "artifact", "id": "sha256:1a033b002f89ed2b8ea733162497fb70f1a4049a7f8602d6a33682b4ad9921fd"})
+    );
+    assert_eq!(
+        link_refs(&gcb, "built_from"),
+        vec!["git:fbbb98765e85ad464302dc5977968104d36e455e".to_owned()]
+    );
+    assert_eq!(gcb["occurred_at"], "2022-08-15T22:43:34.366498Z");
+    assert!(
+        gcb["attrs"].get("intoto.time_source").is_none(),
+        "the document's own time"
+    );
+
+    // SLSA v1 from the GitHub generator states no time either: its bundle's.
+    let (_, v1) = import_file(
+        &l,
+        Format::InToto,
+        "real/intoto",
+        "gha_maven__v2.1.0__binary-linux-amd64-push-v14.build.slsa",
+    )
+    .remove(0);
+    assert_eq!(v1["occurred_at"], "2025-02-25T21:12:21Z");
 }

@@ -113,6 +113,17 @@ pub(crate) fn git_source(uri: &str) -> Option<(String, Option<String>)> {
     Some((repository_canonical(url, None), git_ref))
 }
 
+/// The commit a web URL names: `https://<host>/<owner>/<repo>/commit/<sha>` (GitHub,
+/// Gitea) or `…/-/commit/<sha>` (GitLab), as Cloud Build provenance names its source.
+pub(crate) fn commit_url(uri: &str) -> Option<String> {
+    let rest = uri.trim().split_once("://")?.1;
+    let path = rest.split(['?', '#']).next()?;
+    let (_, sha) = path.rsplit_once("/commit/")?;
+    let sha = sha.trim_end_matches('/');
+    let hex = (sha.len() == 40 || sha.len() == 64) && sha.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| commit(sha))
+}
+
 /// What an in-toto / SLSA `digest` object (with the `uri` of its resource, if any) names:
 /// `("commit", sha)` or `("artifact", "<alg>:<hex>")`, with the strongest algorithm.
 pub(crate) fn digest_object(digest: &Value, uri: Option<&str>) -> Option<(String, String)> {
@@ -206,6 +217,13 @@ mod tests {
             ))
         );
         assert_eq!(git_source("https://example.com/x.tgz"), None);
+        assert_eq!(
+            commit_url(
+                "https://github.com/laurentsimon/gcb-tests/commit/fbbb98765e85ad464302dc5977968104d36e455e"
+            ),
+            Some("git:fbbb98765e85ad464302dc5977968104d36e455e".into())
+        );
+        assert_eq!(commit_url("https://github.com/o/r/commits/main"), None);
     }
 
     #[test]

@@ -27,16 +27,44 @@ struct Unwrapped {
 
 fn unwrap_intoto(doc: &Value) -> Result<Unwrapped> {
     let bad = |reason: String| Error::malformed("in-toto attestation", reason);
-    // A Sigstore bundle carries the DSSE envelope as `dsseEnvelope`.
-    let env = doc.get("dsseEnvelope").unwrap_or(doc);
+    // Classic in-toto metadata (`in-toto-run` writes links so): `{"signed": {...},
+    // "signatures": [{"keyid", "sig"}]}`.
+    if let Some(signed) = doc.get("signed").filter(|v| v.get("_type").is_some()) {
+        let sigs = doc
+            .get("signatures")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        return Ok(Unwrapped {
+            statement: signed.clone(),
+            payload_type: None,
+            keyids: sigs
+                .iter()
+                .filter_map(|g| s(g, "/keyid").map(str::to_owned))
+                .collect(),
+            signatures: sigs.len(),
+        });
+    }
+    // A Sigstore bundle carries the DSSE envelope as `dsseEnvelope`; npm's attestations
+    // response wraps the bundle as `bundle`; Cloud Build's provenance names it `envelope`.
+    let bundle = doc.get("bundle").unwrap_or(doc);
+    let env = bundle
+        .get("dsseEnvelope")
+        .or_else(|| doc.get("envelope"))
+        .unwrap_or(bundle);
     if env.get("payload").is_none() {
-        if doc.get("_type").is_none() {
+        let statement = doc.pointer("/build/intotoStatement").unwrap_or(doc).clone();
+        if statement.get("_type").is_none() {
             return Err(bad(
-                "neither an in-toto Statement (`_type`) nor a DSSE envelope (`payload`)".into(),
+                "neither an in-toto Statement (`_type`), a DSSE envelope (`payload`), a \
+                 Sigstore bundle (`dsseEnvelope`), npm attestations (`attestations`), Cloud \
+                 Build provenance (`provenance_summary`) nor classic in-toto metadata \
+                 (`signed`)"
+                    .into(),
             ));
         }
         return Ok(Unwrapped {
-            statement: doc.clone(),
+            statement,
             payload_type: None,
             keyids: Vec::new(),
             signatures: 0,
@@ -74,6 +102,36 @@ fn unwrap_intoto(doc: &Value) -> Result<Unwrapped> {
             .collect(),
         signatures: sigs.len(),
     })
+}
+
+/// The attestations a document holds: npm's attestations response (`{"attestations":
+/// [{"predicateType", "bundle"}]}`) and Cloud Build's (`gcloud ... --show-provenance`:
+/// `{"provenance_summary": {"provenance": [...]}}`) hold several; anything else is one.
+pub(super) fn expand(doc: Value) -> Vec<Value> {
+    let list = doc
+        .get("attestations")
+        .or_else(|| doc.pointer("/provenance_summary/provenance"))
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty() && a.iter().all(Value::is_object));
+    match list {
+        Some(items) if doc.get("_type").is_none() && doc.get("payload").is_none() => items.clone(),
+        _ => vec![doc],
+    }
+}
+
+/// When a Sigstore bundle's first transparency log entry was integrated
+/// (`verificationMaterial.tlogEntries[0].integratedTime`, Unix seconds), as RFC 3339 UTC.
+fn logged_at(doc: &Value) -> Option<String> {
+    let bundle = doc.get("bundle").unwrap_or(doc);
+    let t = bundle.pointer("/verificationMaterial/tlogEntries/0/integratedTime")?;
+    let secs: i64 = match t {
+        Value::String(x) => x.trim().parse().ok()?,
+        Value::Number(n) => n.as_i64()?,
+        _ => return None,
+    };
+    let at = time::OffsetDateTime::from_unix_timestamp(secs).ok()?;
+    at.format(&time::format_description::well_known::Rfc3339)
+        .ok()
 }
 
 /// The predicate's short name from its type URI: the last path segment that is not a
@@ -167,7 +225,7 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
         }
         b.attr("intoto.type", Some("link"));
     } else {
-        if !STATEMENT_TYPES.contains(&ty) {
+        if !(STATEMENT_TYPES.contains(&ty) || ty.starts_with("https://in-toto.io/Statement/v")) {
             return Err(bad(format!(
                 "`_type` {ty:?} is not an in-toto Statement ({})",
                 STATEMENT_TYPES.join(", ")
@@ -188,7 +246,12 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
         }
         let predicate_type =
             s(st, "/predicateType").ok_or_else(|| bad("`predicateType` is missing".into()))?;
-        let pred = st.get("predicate").cloned().unwrap_or(Value::Null);
+        // Cloud Build's statements carry the predicate as `slsaProvenance`.
+        let pred = st
+            .get("predicate")
+            .or_else(|| st.get("slsaProvenance"))
+            .cloned()
+            .unwrap_or(Value::Null);
         let name = predicate_name(predicate_type);
         // Who attests: the builder of SLSA provenance, else the signing key.
         let builder = s(&pred, "/runDetails/builder/id").or_else(|| s(&pred, "/builder/id"));
@@ -232,7 +295,10 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
                 Some(r) => b.link("built_from", refs::of(&r)),
                 None => {
                     if let Some(uri) = uri {
-                        b.link("built_from", uri);
+                        b.link(
+                            "built_from",
+                            refs::commit_url(uri).unwrap_or(uri.to_owned()),
+                        );
                     }
                 }
             }
@@ -274,14 +340,20 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
                 b.e.insert("authz".into(), authz);
             }
         }
-        b.occurred_at(
-            s(&pred, "/runDetails/metadata/finishedOn")
-                .or_else(|| s(&pred, "/metadata/buildFinishedOn"))
-                .or_else(|| s(&pred, "/timeVerified"))
-                .or_else(|| s(&pred, "/runDetails/metadata/startedOn"))
-                .or_else(|| s(&pred, "/metadata/buildStartedOn"))
-                .map(str::to_owned),
-        );
+        let stated = s(&pred, "/runDetails/metadata/finishedOn")
+            .or_else(|| s(&pred, "/metadata/buildFinishedOn"))
+            .or_else(|| s(&pred, "/timeVerified"))
+            .or_else(|| s(&pred, "/runDetails/metadata/startedOn"))
+            .or_else(|| s(&pred, "/metadata/buildStartedOn"))
+            .map(str::to_owned);
+        // Most provenance states no time; its Sigstore bundle says when the transparency log
+        // (Rekor) took the signature in, which is when it was signed, within the log's slack.
+        if stated.is_some() {
+            b.occurred_at(stated);
+        } else if let Some(t) = logged_at(doc) {
+            b.occurred_at(Some(t));
+            b.attr("intoto.time_source", Some("rekor.integrated_time"));
+        }
     }
     if let Some(pt) = &u.payload_type {
         b.attr("dsse.payload_type", Some(pt.clone()));

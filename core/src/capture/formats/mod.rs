@@ -121,7 +121,10 @@ pub fn parse_events(input: &[u8]) -> Result<Vec<Value>> {
 
 /// The entries for an input, without appending them: what [`import`] would write.
 pub fn to_entries(format: Format, input: &[u8]) -> Result<Vec<Value>> {
-    let events = parse_events(input)?;
+    let mut events = parse_events(input)?;
+    if format == Format::InToto {
+        events = events.into_iter().flat_map(intoto::expand).collect();
+    }
     let many = events.len() > 1;
     events
         .iter()
