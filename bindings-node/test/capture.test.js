@@ -309,7 +309,7 @@ test('importEvents: every fixture of each format, the original event kept whole'
   const ledger = await newLedger()
   const read = (dir, name) => fs.readFileSync(path.join(FIXTURES, dir, name))
   const [pr] = await ledger.importEvents('cdevents', read('cdevents', 'pipelinerun_finished.json'))
-  assert.equal(ledger.get(pr.index).action, 'cdevents.pipelinerun.finished')
+  assert.equal(ledger.get(pr.index).action, 'cdevents.pipelinerun.finished.failed')
   const [slsa] = await ledger.importEvents('in-toto', read('intoto', 'slsa-provenance-v1.statement.json'))
   assert.deepEqual(ledger.get(slsa.index).subject, {
     type: 'artifact',

@@ -603,3 +603,101 @@ fn f6_npm_attestations_classic_links_and_cloud_build_provenance() {
     .remove(0);
     assert_eq!(v1["occurred_at"], "2025-02-25T21:12:21Z");
 }
+
+// ---- thin mappings --------------------------------------------------------------------------
+
+fn map_file(format: Format, dir: &str, name: &str) -> Value {
+    let mut v = formats::to_entries(format, &read_fixture(dir, name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(v.len(), 1, "{name}");
+    v.remove(0)
+}
+
+/// Finding 7: OCSF events without class or activity names, with times in seconds, with
+/// fractions, as text, or 0; CDEvents failed runs and artifacts built from a change.
+#[test]
+fn f7_ocsf_names_and_times_cdevents_outcomes_and_changes() {
+    let ocsf = |name: &str| map_file(Format::Ocsf, "real/ocsf", name);
+    let launch =
+        ocsf("System_Activity_Process_Activity_microsoft_windows_4688_4688_v2_Attackrange_0.json");
+    assert_eq!(launch["action"], "ocsf.process_activity.launch");
+    assert_eq!(launch["occurred_at"], "2021-03-12T15:48:14Z");
+    assert!(launch["attrs"].get("ocsf.note").is_none());
+    let end = ocsf("System_Activity_Process_Activity_microsoft_windows_4689_4689_0.json");
+    assert_eq!(end["action"], "ocsf.process_activity.terminate");
+    // No class_name: its type_name names class and activity.
+    let falco = ocsf("Findings_Security_Finding_Falco_falco.json");
+    assert_eq!(falco["action"], "ocsf.security_finding.generate");
+    // Zeek: time in seconds with a fraction, activity_id `false`.
+    let zeek = ocsf("Network_Activity_DNS_Activity_Zeek_dns_log_zeek_dns.log.event.parsed.json");
+    assert_eq!(zeek["action"], "ocsf.dns_activity.unknown");
+    assert!(
+        zeek["occurred_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2020-06-05T14:39:59.30598"),
+        "{}",
+        zeek["occurred_at"]
+    );
+    let note = zeek["attrs"]["ocsf.note"].as_str().unwrap();
+    assert!(
+        note.contains("seconds") && note.contains("no activity_id"),
+        "{note}"
+    );
+    // Route 53 through bloblang: time as RFC 3339 text.
+    let r53 = ocsf("mappings_bloblang_AWS_route53_v1.0.0_samples_OCSF_dns_activity.json");
+    assert_eq!(r53["occurred_at"], "2022-10-13T21:02:36Z");
+    // Tenable: time in microseconds; its time_dt is taken, and with it gone, the magnitude.
+    let tenable = "mappings_bloblang_Tennable_v1.2.0_Discovery_samples_ocsf_device_invantory.json";
+    let t = ocsf(tenable);
+    assert_eq!(t["action"], "ocsf.device_inventory_info.log");
+    assert_eq!(t["occurred_at"], "2024-06-08T04:48:42.354Z");
+    let mut ev: Value = serde_json::from_slice(&read_fixture("real/ocsf", tenable)).unwrap();
+    ev.as_object_mut().unwrap().remove("time_dt");
+    let e = formats::map_event(Format::Ocsf, &ev).unwrap();
+    assert_eq!(e["occurred_at"], "2024-06-08T04:48:42.354Z");
+    assert_eq!(e["attrs"]["ocsf.note"], "time read as microseconds");
+    // time 0 is "unknown", not 1970; seconds are not read as milliseconds (1970-01-20).
+    for (time, want, why) in [
+        (json!(0), None, "time is 0 (unknown): left out"),
+        (
+            json!(1_615_564_094u64),
+            Some("2021-03-12T15:48:14Z"),
+            "time read as seconds",
+        ),
+    ] {
+        let mut ev: Value = serde_json::from_slice(&read_fixture(
+            "real/ocsf",
+            "System_Activity_Process_Activity_microsoft_windows_4688_4688_v2_Attackrange_0.json",
+        ))
+        .unwrap();
+        ev["time"] = time;
+        let e = formats::map_event(Format::Ocsf, &ev).unwrap();
+        assert_eq!(e["occurred_at"].as_str(), want);
+        assert_eq!(e["attrs"]["ocsf.note"], why);
+    }
+
+    // CDEvents: a failed run is not a successful one; an artifact names its change.
+    let cd = |name: &str| map_file(Format::CDEvents, "real/cdevents", name);
+    let run = cd("conformance_pipelinerun_finished.json");
+    assert_eq!(run["action"], "cdevents.pipelinerun.finished.failed");
+    assert_eq!(run["attrs"]["cdevents.outcome"], "failure");
+    let mut ok: Value = serde_json::from_slice(&read_fixture(
+        "real/cdevents",
+        "conformance_pipelinerun_finished.json",
+    ))
+    .unwrap();
+    ok["subject"]["content"]["outcome"] = "success".into();
+    let e = formats::map_event(Format::CDEvents, &ok).unwrap();
+    assert_eq!(e["action"], "cdevents.pipelinerun.finished");
+    let artifact = cd("conformance_artifact_packaged.json");
+    assert_eq!(
+        link_refs(&artifact, "change"),
+        vec!["cdevents.change:myChange123".to_owned()]
+    );
+    let change = cd("examples_change_merged.json");
+    assert_eq!(
+        link_refs(&change, "subject"),
+        vec!["cdevents.change:mySubject123".to_owned()]
+    );
+}

@@ -64,7 +64,18 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
         None => actor(source, &[], None, None),
     };
     let subject_kind_l = subject_kind.to_ascii_lowercase();
-    let action = action_of(&[family, subject_kind, predicate]);
+    // An outcome that is not a success is another fact: `cdevents.pipelinerun.finished.failed`.
+    let outcome = c("outcome").map(str::to_ascii_lowercase);
+    let suffix = match outcome.as_deref() {
+        Some("failure" | "error" | "fail" | "failed") => Some("failed"),
+        Some("cancel" | "canceled" | "cancelled" | "abort" | "aborted") => Some("cancelled"),
+        Some("skip" | "skipped") => Some("skipped"),
+        _ => None,
+    };
+    let action = match suffix {
+        Some(x) => action_of(&[family, subject_kind, predicate, x]),
+        None => action_of(&[family, subject_kind, predicate]),
+    };
     let mut b = Builder::new(
         bounded_id("cdevents", &id, &ev),
         actor_v,
@@ -110,6 +121,14 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
     }
     if let Some(a) = c("artifactId") {
         b.link("artifact", a);
+    }
+    // A change (pull/merge request) is named `cdevents.change:<id>`: change events carry it,
+    // artifact events link the change they were built from, so `trace` joins them.
+    if subject_kind_l == "change" {
+        b.link("subject", format!("cdevents.change:{subject_id}"));
+    }
+    if let Some(ch) = text(&content, "/change/id") {
+        b.link("change", format!("cdevents.change:{ch}"));
     }
     if let Some(u) = c("uri").or_else(|| c("url")) {
         let run = matches!(

@@ -10,26 +10,120 @@ use crate::capture::{action_of, action_segment, canonical_digest};
 use crate::entry::Timestamp;
 use crate::error::{Error, Result};
 
+/// OCSF class names (schema 1.0 to 1.3) by `class_uid`, for events that carry no
+/// `class_name`. 3005 is API Activity in 1.0.0-rc (6003 since).
 fn ocsf_class(uid: u64) -> Option<&'static str> {
     Some(match uid {
+        1001 => "file_system_activity",
+        1002 => "kernel_extension_activity",
+        1003 => "kernel_activity",
+        1004 => "memory_activity",
+        1005 => "module_activity",
+        1006 => "scheduled_job_activity",
+        1007 => "process_activity",
+        2001 => "security_finding",
+        2002 => "vulnerability_finding",
+        2003 => "compliance_finding",
+        2004 => "detection_finding",
+        2005 => "incident_finding",
+        2006 => "data_security_finding",
         3001 => "account_change",
         3002 => "authentication",
         3003 => "authorize_session",
         3004 => "entity_management",
         3005 | 6003 => "api_activity",
         3006 => "group_management",
+        4001 => "network_activity",
+        4002 => "http_activity",
+        4003 => "dns_activity",
+        4004 => "dhcp_activity",
+        4005 => "rdp_activity",
+        4006 => "smb_activity",
+        4007 => "ssh_activity",
+        4008 => "ftp_activity",
+        4009 => "email_activity",
+        4010 => "network_file_activity",
+        4011 => "email_file_activity",
+        4012 => "email_url_activity",
+        4013 => "ntp_activity",
+        4014 => "tunnel_activity",
+        5001 => "device_inventory_info",
+        5002 => "device_config_state",
+        5003 => "user_inventory_info",
+        5004 => "operating_system_patch_state",
         6001 => "web_resources_activity",
         6002 => "application_lifecycle",
         6004 => "web_resource_access_activity",
         6005 => "datastore_activity",
+        6006 => "file_hosting_activity",
         _ => return None,
     })
 }
 
-fn ocsf_time(ms: i128) -> Option<String> {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(ms.checked_mul(1_000_000)?).ok()?;
-    let s = t.format(&Rfc3339).ok()?;
-    Timestamp::parse(&s).ok().map(|_| s)
+/// Activity names of the classes whose events most often come without `activity_name`
+/// (Windows process events): `(class_uid, activity_id)`.
+fn ocsf_activity(class_uid: u64, activity_id: u64) -> Option<&'static str> {
+    Some(match (class_uid, activity_id) {
+        (_, 0) => "unknown",
+        (_, 99) => "other",
+        (1007, 1) => "launch",
+        (1007, 2) => "terminate",
+        (1007, 3) => "open",
+        (1007, 4) => "inject",
+        (1007, 5) => "set_user_id",
+        (3002, 1) => "logon",
+        (3002, 2) => "logoff",
+        (3001 | 3005 | 6003 | 3004, 1) => "create",
+        (3005 | 6003 | 3004, 2) => "read",
+        (3005 | 6003 | 3004, 3) => "update",
+        (3005 | 6003 | 3004, 4) => "delete",
+        _ => return None,
+    })
+}
+
+/// `time` as RFC 3339 UTC, and a note when it was not plain epoch milliseconds. OCSF says
+/// milliseconds; producers also write seconds (integer, or with a fraction as Zeek does),
+/// microseconds, an RFC 3339 string, or 0 for "unknown". The unit is told by magnitude:
+/// below 10^11 is seconds (10^11 ms is 1973, 10^11 s is the year 5138), below 10^14
+/// milliseconds, below 10^17 microseconds, else nanoseconds.
+fn ocsf_time(t: &Value) -> (Option<String>, Option<&'static str>) {
+    let at = |nanos: i128| -> Option<String> {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
+        let s = t.format(&Rfc3339).ok()?;
+        Timestamp::parse(&s).ok().map(|_| s)
+    };
+    match t {
+        Value::String(s) => match Timestamp::parse(s.trim()) {
+            Ok(_) => (
+                Some(s.trim().to_owned()),
+                Some("time given as RFC 3339 text"),
+            ),
+            Err(_) => (None, Some("time is text that is not RFC 3339: left out")),
+        },
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                let i = i128::from(i);
+                match i.abs() {
+                    0 => (None, Some("time is 0 (unknown): left out")),
+                    x if x < 100_000_000_000 => {
+                        (at(i * 1_000_000_000), Some("time read as seconds"))
+                    }
+                    x if x < 100_000_000_000_000 => (at(i * 1_000_000), None),
+                    x if x < 100_000_000_000_000_000 => {
+                        (at(i * 1_000), Some("time read as microseconds"))
+                    }
+                    _ => (at(i), Some("time read as nanoseconds")),
+                }
+            } else if let Some(f) = n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e11) {
+                // Fractional seconds (Zeek): nanosecond precision is what f64 carries here.
+                let nanos = (f * 1e9).round() as i128;
+                (at(nanos), Some("time read as seconds"))
+            } else {
+                (None, Some("time is out of range: left out"))
+            }
+        }
+        _ => (None, Some("time is not a number: left out")),
+    }
 }
 
 /// One OCSF event's entry.
@@ -40,24 +134,51 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
         .get("class_uid")
         .and_then(Value::as_u64)
         .ok_or_else(|| bad("`class_uid` is missing or not a number".into()))?;
+    // Required by OCSF; some producers write it as `false` or null: unknown then, said so.
     let activity_id = ev
         .get("activity_id")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| bad("`activity_id` is missing or not a number".into()))?;
-    let time_ms = ev
+        .ok_or_else(|| bad("`activity_id` is missing".into()))?
+        .as_u64();
+    let time = ev
         .get("time")
-        .and_then(Value::as_i64)
+        .filter(|t| t.is_number() || t.is_string())
         .ok_or_else(|| bad("`time` is missing or not a number".into()))?;
     if !ev.get("metadata").is_some_and(Value::is_object) {
         return Err(bad("`metadata` is missing".into()));
     }
-    let class = s(&ev, "/class_name")
+    // `type_name` ("Process Activity: Launch") names both when the two names are absent.
+    let (type_class, type_activity) = match s(&ev, "/type_name").and_then(|t| t.split_once(':')) {
+        Some((c, a)) => (Some(c.trim()), Some(a.trim())),
+        None => (None, None),
+    };
+    let mut notes: Vec<&str> = Vec::new();
+    let class = match s(&ev, "/class_name").or(type_class).map(action_segment) {
+        Some(c) => c,
+        None => match ocsf_class(class_uid) {
+            Some(c) => c.to_owned(),
+            None => {
+                notes.push("class not named and not known here: class_<uid>");
+                format!("class_{class_uid}")
+            }
+        },
+    };
+    let activity = match s(&ev, "/activity_name")
+        .or(type_activity)
         .map(action_segment)
-        .or_else(|| ocsf_class(class_uid).map(str::to_owned))
-        .unwrap_or_else(|| format!("class_{class_uid}"));
-    let activity = s(&ev, "/activity_name")
-        .map(action_segment)
-        .unwrap_or_else(|| format!("activity_{activity_id}"));
+    {
+        Some(a) => a,
+        None => match activity_id.map(|id| (id, ocsf_activity(class_uid, id))) {
+            Some((_, Some(a))) => a.to_owned(),
+            Some((id, None)) => {
+                notes.push("activity not named and not known here: activity_<id>");
+                format!("activity_{id}")
+            }
+            None => {
+                notes.push("no activity_id: activity unknown");
+                "unknown".to_owned()
+            }
+        },
+    };
     let mut action = vec!["ocsf", class.as_str(), activity.as_str()];
     if ev.get("status_id").and_then(Value::as_u64) == Some(2) {
         action.push("failed");
@@ -123,11 +244,17 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
 
     let id = format!("ocsf:sha256:{}", canonical_digest(&ev));
     let mut b = Builder::new(id, actor_v, action, subject);
-    b.occurred_at(
-        s(&ev, "/time_dt")
-            .map(str::to_owned)
-            .or_else(|| ocsf_time(i128::from(time_ms))),
-    );
+    match s(&ev, "/time_dt").filter(|t| Timestamp::parse(t).is_ok()) {
+        Some(t) => b.occurred_at(Some(t.to_owned())),
+        None => {
+            let (at, note) = ocsf_time(time);
+            b.occurred_at(at);
+            notes.extend(note);
+        }
+    }
+    if !notes.is_empty() {
+        b.attr("ocsf.note", Some(notes.join("; ")));
+    }
     b.attr("ocsf.class_uid", Some(class_uid.to_string()));
     b.attr("ocsf.type_uid", text(&ev, "/type_uid"));
     b.attr("ocsf.status", text(&ev, "/status"));
@@ -199,11 +326,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ocsf_times_are_milliseconds() {
+    fn ocsf_times_by_magnitude() {
+        let t = |v: Value| ocsf_time(&v);
+        let want = Some("2023-03-17T17:07:59Z".to_owned());
+        assert_eq!(t(json!(1_679_072_879_000i64)), (want.clone(), None));
         assert_eq!(
-            ocsf_time(1_679_072_879_000).as_deref(),
-            Some("2023-03-17T17:07:59Z")
+            t(json!(1_679_072_879i64)),
+            (want.clone(), Some("time read as seconds"))
         );
-        assert_eq!(ocsf_time(1_631_047_050_642_854_000), None);
+        assert_eq!(
+            t(json!(1_679_072_879_000_000i64)),
+            (want, Some("time read as microseconds"))
+        );
+        let (zeek, note) = t(json!(1591367999.305988));
+        assert!(zeek.unwrap().starts_with("2020-06-05T14:39:59.30598"));
+        assert_eq!(note, Some("time read as seconds"));
+        assert_eq!(t(json!(0)), (None, Some("time is 0 (unknown): left out")));
+        assert_eq!(t(json!("x")).0, None);
     }
 }
