@@ -701,3 +701,75 @@ fn f7_ocsf_names_and_times_cdevents_outcomes_and_changes() {
         vec!["cdevents.change:mySubject123".to_owned()]
     );
 }
+
+// ---- who signed -----------------------------------------------------------------------------
+
+/// Finding 9: a commit's signature names its signer and key; a commit by alice signed with
+/// mallory's key says so. Signed with ssh-keygen keys and checked by git itself.
+#[test]
+fn f9_who_signed_a_commit_is_recorded() {
+    if Command::new("ssh-keygen").arg("-?").output().is_err() {
+        eprintln!("ssh-keygen not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("signed");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let mut allowed = String::new();
+    let mut keys = Vec::new();
+    for who in ["alice@example.com", "mallory@example.com"] {
+        let key = dir.path().join(who.split('@').next().unwrap());
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", who, "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        allowed.push_str(&format!("{who} {public}"));
+        let fp = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(key.with_extension("pub"))
+            .output()
+            .unwrap();
+        let fp = String::from_utf8_lossy(&fp.stdout)
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        keys.push((key, fp));
+    }
+    let allowed_file = dir.path().join("allowed_signers");
+    std::fs::write(&allowed_file, allowed).unwrap();
+    git(&repo, &["config", "gpg.format", "ssh"]);
+    git(
+        &repo,
+        &[
+            "config",
+            "gpg.ssh.allowedSignersFile",
+            allowed_file.to_str().unwrap(),
+        ],
+    );
+    for (n, (key, _)) in keys.iter().enumerate() {
+        git(&repo, &["config", "user.signingkey", key.to_str().unwrap()]);
+        std::fs::write(repo.join("f"), format!("{n}")).unwrap();
+        git(&repo, &["add", "f"]);
+        // Alice is the author of both (git_in's identity).
+        git(&repo, &["commit", "-q", "-S", "-m", &format!("signed {n}")]);
+    }
+    let l = ledger(&dir, "signers");
+    git::import(&l, &repo, None, &mut no_progress).unwrap();
+    let own = l.get(0).unwrap();
+    let other = l.get(1).unwrap();
+    for e in [&own, &other] {
+        assert_eq!(e["actor"]["id"], "alice@example.com");
+        assert_eq!(e["attrs"]["git.signature"], "good");
+    }
+    assert_eq!(own["attrs"]["git.signer"], "alice@example.com");
+    assert_eq!(own["attrs"]["git.signing_key"], keys[0].1.as_str());
+    assert_eq!(own["attrs"]["git.signed_by_author"], "true");
+    assert_eq!(other["attrs"]["git.signer"], "mallory@example.com");
+    assert_eq!(other["attrs"]["git.signing_key"], keys[1].1.as_str());
+    assert_eq!(other["attrs"]["git.signed_by_author"], "false");
+}

@@ -12,7 +12,7 @@
 //! | `subject` | `{"type": "commit", "id": <sha>}` |
 //! | `links` | one `{"rel": "parent", "ref": "git:<parent sha>"}` per parent |
 //! | `occurred_at` | committer date (`%cI`) |
-//! | `attrs` | `git.repository`, `git.author`, `git.author_email`, `git.authored_at`, `git.committer`, `git.committer_email`, `git.parents`, `git.tree`, `git.paths_changed`, `git.insertions`, `git.deletions`, `git.signature`, `git.shallow` |
+//! | `attrs` | `git.repository`, `git.author`, `git.author_email`, `git.authored_at`, `git.committer`, `git.committer_email`, `git.parents`, `git.tree`, `git.paths_changed`, `git.insertions`, `git.deletions`, `git.signature`, `git.signer`, `git.signing_key`, `git.signed_by_author`, `git.shallow`, `git.change_counts` |
 //! | `payload` | `{"summary": <subject line>}` |
 //!
 //! - **Incremental.** The `id` rule alone makes a second run add nothing, but the import also
@@ -331,10 +331,10 @@ fn object_parents(repo: &Path, sha: &str) -> Result<Vec<String>> {
 }
 
 const MARK: &[u8] = b"\x00\x00";
-const FORMAT: &str =
-    "--format=%x00%x00%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%G?%x00%T%x00%s";
-const FORMAT_NO_SIG: &str =
-    "--format=%x00%x00%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%x00%T%x00%s";
+// Fields: 0 %H, 1 %P, 2 %an, 3 %ae, 4 %aI, 5 %cn, 6 %ce, 7 %cI, 8 %G?, 9 %T, 10 %GS (signer),
+// 11 %GF (key fingerprint), 12 %GK (key id), 13 %s (last: the only free text).
+const FORMAT: &str = "--format=%x00%x00%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%G?%x00%T%x00%GS%x00%GF%x00%GK%x00%s";
+const FORMAT_NO_SIG: &str = "--format=%x00%x00%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%x00%T%x00%x00%x00%x00%s";
 
 /// One commit as `git log` printed it.
 #[derive(Default)]
@@ -433,7 +433,21 @@ impl Mapper<'_> {
         put("parents", &parents.len().to_string());
         put("tree", f(9));
         if self.signatures {
-            put("signature", signature_word(f(8)).unwrap_or(""));
+            let status = signature_word(f(8)).unwrap_or("");
+            put("signature", status);
+            // Who signed, by which key: a good signature by someone else's key must not
+            // read as the author's.
+            if !matches!(status, "" | "none") {
+                let signer = f(10);
+                put("signer", signer);
+                put("signing_key", if f(11).is_empty() { f(12) } else { f(11) });
+                if !signer.is_empty() && !author_email.is_empty() {
+                    let by_author = signer
+                        .to_ascii_lowercase()
+                        .contains(&author_email.to_ascii_lowercase());
+                    put("signed_by_author", if by_author { "true" } else { "false" });
+                }
+            }
         }
         if boundary {
             put("shallow", "true");
@@ -464,7 +478,7 @@ impl Mapper<'_> {
             attrs.insert("git.committed_at".into(), committed_at.into());
         }
         e.insert("attrs".into(), Value::Object(attrs));
-        e.insert("payload".into(), json!({"summary": f(10)}));
+        e.insert("payload".into(), json!({"summary": f(13)}));
         Ok(Value::Object(e))
     }
 }
