@@ -773,3 +773,44 @@ fn f9_who_signed_a_commit_is_recorded() {
     assert_eq!(other["attrs"]["git.signing_key"], keys[1].1.as_str());
     assert_eq!(other["attrs"]["git.signed_by_author"], "false");
 }
+
+// ---- change counts ----------------------------------------------------------------------------
+
+/// Finding 10: change counts are what `git show --stat` says (renames found, git's default),
+/// on every non-merge commit of this repository's own history, which moves files.
+#[test]
+fn f10_change_counts_match_git_show() {
+    let Some(root) = this_repository(30) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "counts");
+    let opts = ImportOptions {
+        signatures: false,
+        ..ImportOptions::default()
+    };
+    git::import_with(&l, &root, &opts, &mut no_progress).unwrap();
+    let renames = git(&root, &["log", "-M", "--diff-filter=R", "--format=%H"]);
+    assert!(!renames.is_empty(), "the history moves files");
+    let mut compared = 0;
+    for e in all_entries(&l) {
+        if e["attrs"]["git.parents"] != "1" {
+            continue;
+        }
+        let sha = e["subject"]["id"].as_str().unwrap();
+        // `git show --shortstat` with git's defaults (no user or system config here)
+        let stat = git(&root, &["show", "--shortstat", "--format=", sha]);
+        let n = |word: &str| -> String {
+            stat.split(',')
+                .find(|p| p.contains(word))
+                .and_then(|p| p.split_whitespace().next())
+                .unwrap_or("0")
+                .to_owned()
+        };
+        assert_eq!(e["attrs"]["git.paths_changed"], n("changed"), "{sha}");
+        assert_eq!(e["attrs"]["git.insertions"], n("insertion"), "{sha}");
+        assert_eq!(e["attrs"]["git.deletions"], n("deletion"), "{sha}");
+        compared += 1;
+    }
+    assert!(compared >= 30);
+}

@@ -825,7 +825,13 @@ fn describe(
         "--no-mailmap",
     ]);
     if how.stats {
-        cmd.args(["--no-renames", "--diff-merges=first-parent", "--shortstat"]);
+        // git show --stat's own default (diff.renames): renames found, whatever the
+        // importing user's config says.
+        cmd.args([
+            "--find-renames",
+            "--diff-merges=first-parent",
+            "--shortstat",
+        ]);
     }
     let mut child = cmd
         .arg(if how.signatures {
