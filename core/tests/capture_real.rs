@@ -814,3 +814,99 @@ fn f10_change_counts_match_git_show() {
     }
     assert!(compared >= 30);
 }
+
+// ---- CI edge cases ----------------------------------------------------------------------------
+
+/// Finding 11: GitHub matrix legs (one GITHUB_JOB, one attempt, other runners) are not taken
+/// for retries of each other; pull/merge request runs record the head commit as their
+/// subject and the temporary merge commit as what it is.
+#[test]
+fn f11_matrix_legs_and_merge_request_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "ci-edges");
+    let leg = |runner: &str, os: &str| {
+        let mut env = real_env("github-actions-push.env");
+        env.insert("RUNNER_NAME".into(), runner.into());
+        env.insert("RUNNER_OS".into(), os.into());
+        context(&env)
+    };
+    let (linux, macos) = (
+        leg("GitHub Actions 12", "Linux"),
+        leg("GitHub Actions 31", "macOS"),
+    );
+    let failed = Step::default();
+    linux.record(&l, "test.failed", None, &failed).unwrap();
+    let err = macos.record(&l, "test.failed", None, &failed).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
+    assert!(err.to_string().contains("--attr"), "{err}");
+    assert_eq!(
+        l.size().unwrap(),
+        1,
+        "nothing written, nothing dropped silently"
+    );
+    // Told apart, both legs are recorded.
+    let with_os = |os: &str| Step {
+        attrs: [("os".to_owned(), os.to_owned())].into(),
+        ..Step::default()
+    };
+    let a = linux
+        .record(&l, "test.failed", None, &with_os("linux"))
+        .unwrap();
+    let b = macos
+        .record(&l, "test.failed", None, &with_os("macos"))
+        .unwrap();
+    assert!(!a.already_recorded && !b.already_recorded);
+    // A re-run (attempt 2, the real re-run environment) is still a retry: recorded once.
+    let rerun = context(&real_env("github-actions-push-rerun-attempt2.env"));
+    let r = rerun.record(&l, "test.failed", None, &failed).unwrap();
+    assert!(r.already_recorded);
+    assert_eq!(r.receipt.index, 0);
+
+    // GitLab merged-results pipeline (the real merge-request environment).
+    let mr = context(&real_env("gitlab-ci-mr.env"));
+    let e = mr.entry("test.passed", None, &Step::default()).unwrap();
+    let head = "1111111111111111111111111111111111111111";
+    assert_eq!(e["subject"], json!({"type": "commit", "id": head}));
+    assert_eq!(link_refs(&e, "commit"), vec![format!("git:{head}")]);
+    assert_eq!(
+        link_refs(&e, "merge_commit"),
+        vec!["git:8f70009fde0c94ade6ce2a054b94718c819126ec".to_owned()]
+    );
+    assert_eq!(
+        e["attrs"]["ci.merge_commit"],
+        "8f70009fde0c94ade6ce2a054b94718c819126ec"
+    );
+
+    // GitHub pull_request run: GITHUB_SHA is refs/pull/N/merge; the head is in the payload.
+    let event = dir.path().join("event.json");
+    let pr_head = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c";
+    std::fs::write(
+        &event,
+        json!({"action": "synchronize", "number": 1187,
+               "pull_request": {"number": 1187, "head": {"sha": pr_head, "ref": "fix-x"}}})
+        .to_string(),
+    )
+    .unwrap();
+    let mut env = real_env("github-actions-push.env");
+    for (k, v) in [
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_REF", "refs/pull/1187/merge"),
+        ("GITHUB_HEAD_REF", "fix-x"),
+        ("GITHUB_BASE_REF", "main"),
+        ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    let merge = env["GITHUB_SHA"].clone();
+    let e = context(&env)
+        .entry("test.passed", None, &Step::default())
+        .unwrap();
+    assert_eq!(e["subject"], json!({"type": "commit", "id": pr_head}));
+    assert_eq!(link_refs(&e, "merge_commit"), vec![format!("git:{merge}")]);
+    // Without a readable payload the merge commit stays the subject, but is named as such.
+    env.insert("GITHUB_EVENT_PATH".into(), "/nonexistent/event.json".into());
+    let e = context(&env)
+        .entry("test.passed", None, &Step::default())
+        .unwrap();
+    assert_eq!(e["attrs"]["ci.merge_commit"], merge.as_str());
+}

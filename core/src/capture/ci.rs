@@ -314,6 +314,21 @@ fn github(env: &Env<'_>) -> Result<CiContext> {
         .get("GITHUB_REPOSITORY")
         .map(|r| refs::repository_canonical(&r, Some(&server)));
     c.commit = env.get("GITHUB_SHA");
+    // A pull_request run builds GitHub's temporary merge commit (refs/pull/N/merge), which
+    // never appears in the repository's history: the subject is the PR's head commit, read
+    // from the event payload, and the merge commit is recorded as what it is.
+    let merge_ref = env
+        .get("GITHUB_REF")
+        .is_some_and(|r| r.starts_with("refs/pull/") && r.ends_with("/merge"));
+    if merge_ref && env.get("GITHUB_EVENT_NAME").as_deref() == Some("pull_request") {
+        let head = env
+            .get("GITHUB_EVENT_PATH")
+            .and_then(|p| pull_request_head(&p));
+        put(&mut c.extra, "merge_commit", c.commit.clone());
+        if head.is_some() {
+            c.commit = head;
+        }
+    }
     c.git_ref = env.get("GITHUB_REF");
     c.workflow = env.get("GITHUB_WORKFLOW");
     c.job = env.get("GITHUB_JOB");
@@ -340,6 +355,20 @@ fn github(env: &Env<'_>) -> Result<CiContext> {
     Ok(c)
 }
 
+/// `pull_request.head.sha` of a GitHub event payload file (`GITHUB_EVENT_PATH`), if it can
+/// be read (at most 25 MiB, GitHub's own limit on webhook payloads).
+fn pull_request_head(path: &str) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.len() > 25 << 20 {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v.pointer("/pull_request/head/sha")
+        .and_then(Value::as_str)
+        .filter(|s| s.len() >= 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+}
+
 fn gitlab(env: &Env<'_>) -> Result<CiContext> {
     let s = CiSystem::GitLabCi;
     let run_id = require(env, s, &["CI_PIPELINE_ID"])?;
@@ -357,6 +386,13 @@ fn gitlab(env: &Env<'_>) -> Result<CiContext> {
         (None, None) => None,
     };
     c.commit = env.get("CI_COMMIT_SHA");
+    // A merged-results pipeline builds a temporary merge of the source branch into the
+    // target: the subject is the source branch's head, the merge is recorded as what it is.
+    if env.get("CI_MERGE_REQUEST_EVENT_TYPE").as_deref() == Some("merged_result") {
+        if let Some(head) = env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA") {
+            put(&mut c.extra, "merge_commit", c.commit.replace(head));
+        }
+    }
     c.git_ref = git_ref(env.get("CI_COMMIT_TAG"), env.get("CI_COMMIT_BRANCH"))
         .or_else(|| env.first(&["CI_MERGE_REQUEST_REF_PATH", "CI_COMMIT_REF_NAME"]));
     c.workflow = env.first(&["CI_PIPELINE_NAME", "CI_CONFIG_PATH"]);
@@ -632,6 +668,9 @@ impl CiContext {
         if let Some(c) = &self.commit {
             links.push(json!({"rel": "commit", "ref": refs::commit(c)}));
         }
+        if let Some(m) = self.extra.get("merge_commit") {
+            links.push(json!({"rel": "merge_commit", "ref": refs::commit(m)}));
+        }
         for (rel, r) in &step.refs {
             links.push(json!({"rel": rel, "ref": r}));
         }
@@ -696,6 +735,24 @@ impl CiContext {
             }),
             Err(Error::IdConflict { id, index }) if entry["id"] == id.as_str() => {
                 let stored = ledger.get(index)?;
+                // On GitHub a retry is a later attempt (GITHUB_RUN_ATTEMPT), or the same job
+                // run again unchanged. The same attempt with other details is another job of
+                // it: matrix legs share GITHUB_JOB and GitHub names no leg. Taking it for a
+                // retry would drop it. (The other systems number parallel jobs: `shard`.)
+                let attempt = |e: &Value| e.pointer("/attrs/ci.attempt").cloned();
+                if self.system == CiSystem::GitHubActions
+                    && attempt(&stored).is_some()
+                    && attempt(&stored) == attempt(&entry)
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "another job of this run's attempt {} already recorded this step \
+                         ({action} on {}) at index {index}, with other details: parallel jobs \
+                         such as matrix legs share the job name, so tell them apart with \
+                         --attr (e.g. --attr os=linux); nothing written",
+                        entry["attrs"]["ci.attempt"].as_str().unwrap_or("?"),
+                        entry["subject"]["id"].as_str().unwrap_or("?"),
+                    )));
+                }
                 let time = stored
                     .get("time")
                     .and_then(Value::as_str)
