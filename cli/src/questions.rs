@@ -16,7 +16,7 @@ use trailseal::{Anchor, GatePolicy, Ledger, Selection, Signer, Timestamp};
 use crate::cli::Filters;
 use crate::error::{check_failed, io_fail, usage, Res};
 use crate::io::{emit, emit_line, emit_lines, ledger_signer, outside_texts, read_text};
-use crate::render::{actor_of, authz_of, entries, node_line, str_at, subject_of};
+use crate::render::{actor_of, authz_of, entries, fit, node_line, str_at, subject_of};
 
 /// `query`: the filters and how to page through the matches.
 #[derive(Args)]
@@ -121,9 +121,9 @@ pub fn query(l: Ledger, a: &QueryArgs) -> Res {
                 "{:>7}  {:<30}  {:<20}  {:<24}  {:<28}  {}\n",
                 f.index,
                 str_at(e, "/time"),
-                actor_of(e),
-                str_at(e, "/action"),
-                subject_of(e),
+                fit(&actor_of(e), 20),
+                fit(str_at(e, "/action"), 24),
+                fit(&subject_of(e), 28),
                 authz_of(e)
             ));
         }

@@ -65,6 +65,18 @@ pub fn node_line(index: u64, e: &Value) -> String {
     s
 }
 
+/// `s` cut to `width` characters, its end replaced by `…` when cut, so a long actor id (an
+/// email, an ARN, a builder URL) does not push the table's columns out of line. The full
+/// value is in `--json`.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// "1 entry", "N entries".
 pub fn entries(n: usize) -> String {
     if n == 1 {

@@ -707,7 +707,8 @@ fn cdevents_conformance_examples() {
     assert_eq!(t["attrs"]["cdevents.spec_version"], "0.4.1");
 
     // The conformance files share one context id: CDEvents ids are unique per event, so two
-    // different events under one id are refused as a conflict, and the batch writes nothing.
+    // different events under one id in one input are refused, naming both (issue 24: not
+    // as "already recorded at index 0" on an empty ledger), and the batch writes nothing.
     let l = ledger(&dir, "cd-all");
     let mut all = Vec::new();
     for name in ["pipelinerun_finished.json", "service_deployed.json"] {
@@ -719,8 +720,24 @@ fn cdevents_conformance_examples() {
     }
     let input = serde_json::to_vec(&all).unwrap();
     let err = formats::import(&l, Format::CDEvents, &input).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::IdConflict, "{err}");
+    assert_eq!(err.code(), ErrorCode::Malformed, "{err}");
+    assert!(err.to_string().contains("event 2 of 2") && err.to_string().contains("event 1"));
     assert_eq!(l.size().unwrap(), 0);
+    // Against an event already in the ledger, the ledger's own conflict names its index.
+    formats::import(
+        &l,
+        Format::CDEvents,
+        &read("cdevents", "service_deployed.json"),
+    )
+    .unwrap();
+    let err = formats::import(
+        &l,
+        Format::CDEvents,
+        &read("cdevents", "pipelinerun_finished.json"),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::IdConflict, "{err}");
+    let l = ledger(&dir, "cd-all-2");
     // The same event delivered twice is recorded once.
     let one = read("cdevents", "pipelinerun_finished.json");
     let a = formats::import(&l, Format::CDEvents, &one).unwrap();

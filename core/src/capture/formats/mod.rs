@@ -126,7 +126,7 @@ pub fn to_entries(format: Format, input: &[u8]) -> Result<Vec<Value>> {
         events = events.into_iter().flat_map(intoto::expand).collect();
     }
     let many = events.len() > 1;
-    events
+    let entries = events
         .iter()
         .enumerate()
         .map(|(i, ev)| {
@@ -138,7 +138,35 @@ pub fn to_entries(format: Format, input: &[u8]) -> Result<Vec<Value>> {
                 other => other,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    // Two events of one input under one id: the same event delivered twice is recorded once,
+    // two different ones are refused here, naming both, before the ledger sees them (its own
+    // refusal would name an index the refused batch never wrote).
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let Some(id) = e.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        match seen.get(id) {
+            Some(&j) if entries[j] != *e => {
+                return Err(Error::malformed(
+                    format.what(),
+                    format!(
+                        "event {} of {}: its id {id:?} is also event {}'s, which is another \
+                         event (an id names one event); nothing written",
+                        i + 1,
+                        entries.len(),
+                        j + 1
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(id, i);
+            }
+        }
+    }
+    Ok(entries)
 }
 
 /// Parse, map and append every event of `input` in one atomic batch.
