@@ -101,6 +101,10 @@ pub struct GitArgs {
     /// large files): record it without change counts, marked git.change_counts=unreadable.
     #[arg(long)]
     pub skip_unreadable: bool,
+    /// Concurrent git runs describing a batch (default: up to 4 with signature checks, 1
+    /// without).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
 }
 
 /// `--format` values.
@@ -192,6 +196,7 @@ fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
         batch: g.batch,
         signatures: !g.no_signatures,
         skip_unreadable: g.skip_unreadable,
+        jobs: g.jobs,
     };
     // The length is learned from the first tick, when the commits to import are known.
     let pb = progress_bar(Some(0), "importing commits");

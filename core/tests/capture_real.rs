@@ -910,3 +910,35 @@ fn f11_matrix_legs_and_merge_request_commits() {
         .unwrap();
     assert_eq!(e["attrs"]["ci.merge_commit"], merge.as_str());
 }
+
+/// Concurrent `git log` runs (what signature checks make worth it) describe a batch exactly
+/// as one run does, in order: this repository's history, batches of 100, in 3 parts each.
+#[test]
+fn concurrent_git_runs_describe_the_same_history() {
+    let Some(root) = this_repository(70) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let import = |name: &str, jobs: usize| {
+        let l = ledger(&dir, name);
+        let opts = ImportOptions {
+            repository: Some("trailseal".into()),
+            batch: 100,
+            jobs,
+            ..ImportOptions::default()
+        };
+        git::import_with(&l, &root, &opts, &mut no_progress).unwrap();
+        all_entries(&l)
+            .into_iter()
+            .map(|mut e| {
+                let o = e.as_object_mut().unwrap();
+                o.remove("time");
+                e
+            })
+            .collect::<Vec<_>>()
+    };
+    let one = import("one", 1);
+    let three = import("three", 3);
+    assert_eq!(one.len(), three.len());
+    assert!(one == three, "the same entries in the same order");
+}
