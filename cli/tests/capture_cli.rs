@@ -131,3 +131,17 @@ fn long_actor_ids_keep_the_query_table_in_columns() {
     }
     assert!(table.contains('…'), "long ids are cut visibly");
 }
+
+/// Finding 8, in part: trace shows when the source says a thing happened beside the ledger's
+/// own time, labelled, never in its place.
+#[test]
+fn trace_shows_occurred_at_beside_the_ledgers_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger_with_provenance(dir.path());
+    let out = trailseal(&["trace", &l, "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let first = text(&out.stdout).lines().next().unwrap().to_owned();
+    assert!(first.starts_with("#0 intoto.provenance "), "{first}");
+    assert!(first.contains(" at 20"), "the ledger's time: {first}");
+    assert!(first.contains("(occurred 2025-02-25T21:12:21Z)"), "{first}");
+}
