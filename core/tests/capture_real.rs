@@ -566,6 +566,30 @@ fn f6_npm_attestations_classic_links_and_cloud_build_provenance() {
         "the chain joins"
     );
 
+    // Classic in-toto layouts (the owner's signed policy), signed classically or in DSSE.
+    for name in ["demo.layout", "demo.dsse.layout"] {
+        let (_, layout) = import_file(&l, Format::InToto, "real/intoto", name).remove(0);
+        assert_eq!(layout["action"], "intoto.layout", "{name}");
+        assert_eq!(layout["subject"]["type"], "layout");
+        assert!(layout["subject"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"));
+        assert_eq!(
+            layout["actor"]["id"],
+            "key:70ca5750c2eda80b18f41f4ec5f92146789b5d68dd09577be422a0159bd13680",
+            "{name}"
+        );
+        assert!(layout["attrs"]["intoto.expires"]
+            .as_str()
+            .unwrap()
+            .starts_with("2030-"));
+        assert!(layout["attrs"]["intoto.steps"]
+            .as_str()
+            .unwrap()
+            .contains("package"));
+    }
+
     // Cloud Build (gcloud's provenance, predicate as `slsaProvenance`, source as a commit URL).
     let (_, gcb) = import_file(
         &l,
@@ -631,19 +655,20 @@ fn f7_ocsf_names_and_times_cdevents_outcomes_and_changes() {
     // Zeek: time in seconds with a fraction, activity_id `false`.
     let zeek = ocsf("Network_Activity_DNS_Activity_Zeek_dns_log_zeek_dns.log.event.parsed.json");
     assert_eq!(zeek["action"], "ocsf.dns_activity.unknown");
-    assert!(
-        zeek["occurred_at"]
-            .as_str()
-            .unwrap()
-            .starts_with("2020-06-05T14:39:59.30598"),
-        "{}",
-        zeek["occurred_at"]
+    assert_eq!(
+        zeek["occurred_at"], "2020-06-05T14:39:59.305988Z",
+        "exactly as written"
     );
     let note = zeek["attrs"]["ocsf.note"].as_str().unwrap();
     assert!(
         note.contains("seconds") && note.contains("no activity_id"),
         "{note}"
     );
+    // Zeek's conn log: no activity_id at all.
+    let conn =
+        ocsf("Network_Activity_Network_Activity_Zeek_conn_log_zeek_conn.log.event.parsed.json");
+    assert_eq!(conn["action"], "ocsf.network_activity.unknown");
+    assert_eq!(conn["occurred_at"], "2020-06-05T14:39:59.305988Z");
     // Route 53 through bloblang: time as RFC 3339 text.
     let r53 = ocsf("mappings_bloblang_AWS_route53_v1.0.0_samples_OCSF_dns_activity.json");
     assert_eq!(r53["occurred_at"], "2022-10-13T21:02:36Z");

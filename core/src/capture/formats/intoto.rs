@@ -224,6 +224,33 @@ pub(super) fn map(doc: &Value) -> Result<Value> {
             b.attr("intoto.command", Some(words.join(" ")));
         }
         b.attr("intoto.type", Some("link"));
+    } else if ty == "layout" {
+        // A classic in-toto layout: the project owner's signed supply-chain policy (which
+        // steps, by whose keys, checked how). Named by the digest of what was signed.
+        let who = signer.clone().unwrap_or_else(|| "unknown".into());
+        b = Builder::new(
+            id,
+            actor(&who, &[], None, None),
+            "intoto.layout".into(),
+            ("layout".into(), format!("sha256:{}", canonical_digest(st))),
+        );
+        b.attr("intoto.type", Some("layout"));
+        b.attr("intoto.expires", s(st, "/expires"));
+        let names = |key: &str| -> Vec<String> {
+            st.get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|x| s(x, "/name").map(str::to_owned))
+                .collect()
+        };
+        b.attr("intoto.steps", Some(names("steps").join(",")));
+        b.attr("intoto.inspections", Some(names("inspect").join(",")));
+        let keys = st
+            .get("keys")
+            .and_then(Value::as_object)
+            .map_or(0, |k| k.len());
+        b.attr("intoto.keys", Some(keys.to_string()));
     } else {
         if !(STATEMENT_TYPES.contains(&ty) || ty.starts_with("https://in-toto.io/Statement/v")) {
             return Err(bad(format!(

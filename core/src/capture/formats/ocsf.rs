@@ -114,9 +114,9 @@ fn ocsf_time(t: &Value) -> (Option<String>, Option<&'static str>) {
                     }
                     _ => (at(i), Some("time read as nanoseconds")),
                 }
-            } else if let Some(f) = n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e11) {
-                // Fractional seconds (Zeek): nanosecond precision is what f64 carries here.
-                let nanos = (f * 1e9).round() as i128;
+            } else if let Some(nanos) = decimal_seconds(&n.to_string()) {
+                // Fractional seconds (Zeek), read from the number's decimal text: through
+                // f64 the microseconds would gain digits that were never written.
                 (at(nanos), Some("time read as seconds"))
             } else {
                 (None, Some("time is out of range: left out"))
@@ -124,6 +124,20 @@ fn ocsf_time(t: &Value) -> (Option<String>, Option<&'static str>) {
         }
         _ => (None, Some("time is not a number: left out")),
     }
+}
+
+/// `1591367999.305988` as nanoseconds since the epoch, exactly (below 10^11 seconds, at most
+/// 9 fraction digits; no exponent).
+fn decimal_seconds(text: &str) -> Option<i128> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let neg = int.starts_with('-');
+    let secs: i128 = int.trim_start_matches('-').parse().ok()?;
+    if secs >= 100_000_000_000 || frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_nanos: i128 = format!("{frac:0<9}").parse().ok()?;
+    let nanos = secs * 1_000_000_000 + frac_nanos;
+    Some(if neg { -nanos } else { nanos })
 }
 
 /// One OCSF event's entry.
@@ -134,18 +148,26 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
         .get("class_uid")
         .and_then(Value::as_u64)
         .ok_or_else(|| bad("`class_uid` is missing or not a number".into()))?;
-    // Required by OCSF; some producers write it as `false` or null: unknown then, said so.
-    let activity_id = ev
-        .get("activity_id")
-        .ok_or_else(|| bad("`activity_id` is missing".into()))?
-        .as_u64();
-    let time = ev
-        .get("time")
-        .filter(|t| t.is_number() || t.is_string())
-        .ok_or_else(|| bad("`time` is missing or not a number".into()))?;
-    if !ev.get("metadata").is_some_and(Value::is_object) {
-        return Err(bad("`metadata` is missing".into()));
+    // Required by OCSF, yet some producers write it as `false` or null, or leave it out (Zeek's
+    // conn log): the activity is then unknown, said so. The other required fields say whether
+    // this is an OCSF event at all; a refusal names every one missing.
+    let activity_id = ev.get("activity_id").and_then(Value::as_u64);
+    let time = ev.get("time").filter(|t| t.is_number() || t.is_string());
+    let metadata = ev.get("metadata").is_some_and(Value::is_object);
+    if time.is_none() || !metadata {
+        let mut missing = Vec::new();
+        if time.is_none() {
+            missing.push("`time` is missing or not a number");
+        }
+        if !metadata {
+            missing.push("`metadata` is missing");
+        }
+        if ev.get("activity_id").is_none() {
+            missing.push("nor is there an `activity_id`");
+        }
+        return Err(bad(missing.join("; ")));
     }
+    let time = time.unwrap_or(&Value::Null);
     // `type_name` ("Process Activity: Launch") names both when the two names are absent.
     let (type_class, type_activity) = match s(&ev, "/type_name").and_then(|t| t.split_once(':')) {
         Some((c, a)) => (Some(c.trim()), Some(a.trim())),
@@ -339,7 +361,7 @@ mod tests {
             (want, Some("time read as microseconds"))
         );
         let (zeek, note) = t(json!(1591367999.305988));
-        assert!(zeek.unwrap().starts_with("2020-06-05T14:39:59.30598"));
+        assert_eq!(zeek.as_deref(), Some("2020-06-05T14:39:59.305988Z"));
         assert_eq!(note, Some("time read as seconds"));
         assert_eq!(t(json!(0)), (None, Some("time is 0 (unknown): left out")));
         assert_eq!(t(json!("x")).0, None);
