@@ -314,6 +314,30 @@ fn f3_f4_commits_runs_and_repositories_join_across_importers() {
         assert!(node.links.contains(&0), "{name}: reaches the CI step");
     }
 
+    // A deploy step names the artifact as an OCI digest, as a deploy script has it at hand:
+    // the canonical form is the provenance's subject, so trace reaches the provenance.
+    let deploy = ctx
+        .record(
+            &l,
+            "deploy.succeeded",
+            Some(("service", "example-package")),
+            &Step {
+                refs: vec![(
+                    "artifact".into(),
+                    "oci:sha256:18A114F0A2D8031687D28E5514D7ABABE54D641E08FD01D99F22C3F8745CAF0A"
+                        .into(),
+                )],
+                ..Step::default()
+            },
+        )
+        .unwrap()
+        .receipt
+        .index;
+    let maven = 1;
+    let t = l.trace(deploy, false).unwrap();
+    let node = t.nodes.iter().find(|n| n.found.index == deploy).unwrap();
+    assert!(node.links.contains(&maven), "{:?}", node.links);
+
     // SLSA v0.2 (slsa-github-generator 1.2.0): the source commit only as a `sha1` material,
     // the run only as `buildInvocationID` `<run id>-<attempt>`.
     let (_, v02) = import_file(

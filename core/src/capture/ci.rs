@@ -627,7 +627,11 @@ impl CiContext {
             "action": action,
             "subject": [subject.0, subject.1],
             "attrs": step.attrs,
-            "refs": step.refs,
+            "refs": step
+                .refs
+                .iter()
+                .map(|(rel, r)| (rel.as_str(), refs::canonical(r)))
+                .collect::<Vec<_>>(),
             "payload": step.payload,
         });
         let digest = canonical_digest(&identity);
@@ -672,7 +676,7 @@ impl CiContext {
             links.push(json!({"rel": "merge_commit", "ref": refs::commit(m)}));
         }
         for (rel, r) in &step.refs {
-            links.push(json!({"rel": rel, "ref": r}));
+            links.push(json!({"rel": rel, "ref": refs::canonical(r)}));
         }
         let mut attrs = Map::new();
         let mut label = |k: &str, v: &Option<String>| {

@@ -124,6 +124,36 @@ pub(crate) fn commit_url(uri: &str) -> Option<String> {
     hex.then(|| commit(sha))
 }
 
+/// A ref a person or script wrote (`record --ref`) in its canonical form, where its kind is
+/// known by its prefix: `git:<SHA>` lowercased; `<alg>:<HEX>` of a digest algorithm, and an
+/// OCI digest `oci:<alg>:<hex>` (the image's digest, as SLSA names the image), as
+/// `<alg>:<hex>`; `ci:<URL>` as [`run`]; `repo:<name>` as [`repository`]. Anything else is
+/// kept as written.
+pub fn canonical(r: &str) -> String {
+    let r = r.trim();
+    let Some((kind, rest)) = r.split_once(':') else {
+        return r.to_owned();
+    };
+    let hex = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit());
+    let digest_alg = |a: &str| {
+        matches!(
+            a.to_ascii_lowercase().as_str(),
+            "sha1" | "sha224" | "sha256" | "sha384" | "sha512" | "sha3_256" | "sha3_512" | "blake3"
+        )
+    };
+    match kind.to_ascii_lowercase().as_str() {
+        "git" if hex(rest) => commit(rest),
+        "ci" => run(rest),
+        "repo" => repository(rest, None),
+        "oci" => match rest.split_once(':') {
+            Some((alg, h)) if digest_alg(alg) && hex(h) => artifact(alg, h),
+            _ => r.to_owned(),
+        },
+        alg if digest_alg(alg) && hex(rest) => artifact(alg, rest),
+        _ => r.to_owned(),
+    }
+}
+
 /// What an in-toto / SLSA `digest` object (with the `uri` of its resource, if any) names:
 /// `("commit", sha)` or `("artifact", "<alg>:<hex>")`, with the strongest algorithm.
 pub(crate) fn digest_object(digest: &Value, uri: Option<&str>) -> Option<(String, String)> {
@@ -224,6 +254,23 @@ mod tests {
             Some("git:fbbb98765e85ad464302dc5977968104d36e455e".into())
         );
         assert_eq!(commit_url("https://github.com/o/r/commits/main"), None);
+    }
+
+    #[test]
+    fn written_refs() {
+        assert_eq!(canonical("oci:sha256:9D1C0FFE"), "sha256:9d1c0ffe");
+        assert_eq!(canonical("SHA256:AB"), "sha256:ab");
+        assert_eq!(canonical("git:ABC123"), "git:abc123");
+        assert_eq!(
+            canonical("ci:https://github.com/o/r/actions/runs/1/attempts/2"),
+            "ci:https://github.com/o/r/actions/runs/1"
+        );
+        assert_eq!(
+            canonical("repo:git@github.com:o/r.git"),
+            "repo:github.com/o/r"
+        );
+        assert_eq!(canonical("jira:OPS-12"), "jira:OPS-12");
+        assert_eq!(canonical("oci:registry/x:tag"), "oci:registry/x:tag");
     }
 
     #[test]
