@@ -127,9 +127,10 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    /// The report as JSON (what the CLI prints).
+    /// The report as JSON (what the CLI prints); `unreadable_total`, `unreadable` and
+    /// `unreadable_reason` only when some commit was recorded without change counts.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "repository": self.repository,
             "head": self.head,
             "resumed_after": self.resumed_after,
@@ -141,10 +142,13 @@ impl ImportReport {
             "shallow": self.shallow,
             "first_index": self.indexes.map(|i| i.0),
             "last_index": self.indexes.map(|i| i.1),
-            "unreadable_total": self.unreadable_total,
-            "unreadable": self.unreadable,
-            "unreadable_reason": self.unreadable_reason,
-        })
+        });
+        if self.unreadable_total > 0 {
+            v["unreadable_total"] = self.unreadable_total.into();
+            v["unreadable"] = json!(self.unreadable);
+            v["unreadable_reason"] = json!(self.unreadable_reason);
+        }
+        v
     }
 }
 
