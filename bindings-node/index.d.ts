@@ -362,11 +362,12 @@ export interface GateResult {
 
 /**
  * What to bundle: exactly one of a subject, a trace, a query (with at least one filter: a query
- * with none is refused, since it would bundle every entry) or a list of indexes.
+ * with none is refused, since it would bundle every entry) or a list of indexes. A trace follows
+ * links at most `depth` hops (one it would cut is refused) and git history only with `ancestry`.
  */
 export type BundleSelection =
   | { subject: string; index?: never; forward?: never; query?: never; indexes?: never }
-  | { index: number | bigint; forward?: boolean; subject?: never; query?: never; indexes?: never }
+  | { index: number | bigint; forward?: boolean; depth?: number; ancestry?: boolean; subject?: never; query?: never; indexes?: never }
   | { query: QueryFilters | string; subject?: never; index?: never; forward?: never; indexes?: never }
   | { indexes: Array<number | bigint>; subject?: never; index?: never; forward?: never; query?: never }
 

@@ -127,6 +127,7 @@ pub(crate) fn import_git<'py>(
         repository: name,
         batch,
         signatures,
+        ..ImportOptions::default()
     };
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
     let report = ledger.run(py, |l| {

@@ -642,8 +642,8 @@ impl PyLedger {
     /// (and kept in the ledger), or against `checkpoint`, a note signed earlier, with its
     /// `verifier_key`.
     #[pyo3(signature = (
-        *, subject = None, index = None, forward = false, query = None, indexes = None,
-        signer = None, checkpoint = None, verifier_key = None
+        *, subject = None, index = None, forward = false, depth = None, ancestry = false,
+        query = None, indexes = None, signer = None, checkpoint = None, verifier_key = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn bundle(
@@ -652,6 +652,8 @@ impl PyLedger {
         subject: Option<String>,
         index: Option<u64>,
         forward: bool,
+        depth: Option<u64>,
+        ancestry: bool,
         query: Option<&Bound<'_, PyAny>>,
         indexes: Option<Vec<u64>>,
         signer: Option<&Bound<'_, PySigner>>,
@@ -663,7 +665,7 @@ impl PyLedger {
             py,
             subject,
             index,
-            forward,
+            (forward, depth, ancestry),
             query,
             indexes,
             signer,

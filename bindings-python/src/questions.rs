@@ -107,7 +107,7 @@ pub(crate) fn bundle(
     py: Python<'_>,
     subject: Option<String>,
     index: Option<u64>,
-    forward: bool,
+    (forward, depth, ancestry): (bool, Option<u64>, bool),
     query: Option<&Bound<'_, PyAny>>,
     indexes: Option<Vec<u64>>,
     signer: Option<&Bound<'_, PySigner>>,
@@ -131,6 +131,12 @@ pub(crate) fn bundle(
         // make the core refuse every selection other than a trace.
         if forward {
             given.insert("forward".into(), true.into());
+        }
+        if let Some(d) = depth {
+            given.insert("depth".into(), d.into());
+        }
+        if ancestry {
+            given.insert("ancestry".into(), true.into());
         }
         if let Some(text) = &query {
             given.insert("query".into(), entry::parse_json(text.as_bytes())?);

@@ -41,12 +41,13 @@ def led(ledger_path: Path):
 
 # file, system, actor, repository, commit, run_id, job, (a variable a retry changes, its value)
 CI_CASES: List[Tuple[str, str, str, str, str, str, str, Tuple[str, str]]] = [
-    ("github-actions.env", "github-actions", "octocat", "octocat/Hello-World",
+    ("github-actions.env", "github-actions", "octocat", "github.com/octocat/Hello-World",
      "ffac537e6cbbf934b08745a378932722df287a53", "1658821493", "build",
      ("GITHUB_RUN_ATTEMPT", "3")),
-    ("gitlab-ci.env", "gitlab-ci", "root", "gitlab-org/gitlab-foss",
+    ("gitlab-ci.env", "gitlab-ci", "root", "gitlab.example.com/gitlab-org/gitlab-foss",
      "dd648b2e48ce6518303b0bb580b2ee32fadaf045", "1000", "test-job", ("CI_JOB_ID", "51")),
-    ("azure-pipelines.env", "azure-pipelines", "jamal@fabrikam.com", "payments-api",
+    ("azure-pipelines.env", "azure-pipelines", "jamal@fabrikam.com",
+     "dev.azure.com/fabrikam/Fabrikam%20Fiber/_git/payments-api",
      "3a5f9d1c4b2e8f7a6d5c4b3a2f1e0d9c8b7a6f5e", "4711", "Build job",
      ("SYSTEM_JOBATTEMPT", "2")),
     ("jenkins.env", "jenkins", "alice", "github.com/acme/payments-api",
@@ -55,7 +56,7 @@ CI_CASES: List[Tuple[str, str, str, str, str, str, str, Tuple[str, str]]] = [
     ("buildkite.env", "buildkite", "keith@buildkite.com", "github.com/acme-inc/my-project",
      "83a20ec058e2fb00e7fa4558c4c6e81e2dcf253d", "f62a1b4d-10f9-4790-bc1c-e2c3a0c80983",
      ":hammer: Tests", ("BUILDKITE_JOB_ID", "b2f7a1c0-1111-4b93-a21d-f41fd5869db9")),
-    ("circleci.env", "circleci", "jeff", "circleci/frontend",
+    ("circleci.env", "circleci", "jeff", "github.com/circleci/frontend",
      "cf49b55b0a4a3f1e2c8d4b0e9d7a6c5b4a3f2e1d", "9f0c3a12-3c45-4a5e-8f9b-0c1d2e3f4a5b", "test",
      ("CIRCLE_WORKFLOW_ID", "0a1b2c3d-0000-4a5e-8f9b-0c1d2e3f4a5b")),
 ]
@@ -156,7 +157,8 @@ def test_record_ci_twice_and_retried_is_one_entry(led: trailseal.Ledger, case: T
     assert e["attrs"]["ci.system"] == system and e["attrs"]["suite"] == "unit"
     assert e["payload"] == {"tests": 42, "failed": 0}
     refs = [link["ref"] for link in e["links"]]
-    assert "oci:sha256:0b31b1c0" in refs and f"git:{commit}" in refs
+    # the OCI digest in the canonical artifact form (docs/CAPTURE.md, canonical ref forms)
+    assert "sha256:0b31b1c0" in refs and f"git:{commit}" in refs
 
     # The same call again: nothing written, the stored receipt.
     again = led.record_ci(

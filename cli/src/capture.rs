@@ -97,6 +97,14 @@ pub struct GitArgs {
     /// Commits per atomic batch.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub batch: usize,
+    /// Go on where git cannot read a commit's changes (a partial clone, a mirror without
+    /// large files): record it without change counts, marked git.change_counts=unreadable.
+    #[arg(long)]
+    pub skip_unreadable: bool,
+    /// Concurrent git runs describing a batch (default: up to 4 with signature checks, 1
+    /// without).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
 }
 
 /// `--format` values.
@@ -187,6 +195,8 @@ fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
         repository: g.name.clone(),
         batch: g.batch,
         signatures: !g.no_signatures,
+        skip_unreadable: g.skip_unreadable,
+        jobs: g.jobs,
     };
     // The length is learned from the first tick, when the commits to import are known.
     let pb = progress_bar(Some(0), "importing commits");
@@ -206,6 +216,14 @@ fn import_git(g: &GitArgs, opts: &OpenOptions) -> Res {
         eprintln!(
             "... and {} more: was the repository imported before under another --name?",
             report.conflicts_total - 5
+        );
+    }
+    if report.unreadable_total > 0 {
+        eprintln!(
+            "warning: {} commits recorded without change counts (git.change_counts=unreadable), first {}: {}",
+            report.unreadable_total,
+            report.unreadable.first().map_or("", String::as_str),
+            report.unreadable_reason.as_deref().unwrap_or("git gave no reason")
         );
     }
     eprintln!(

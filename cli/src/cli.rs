@@ -185,6 +185,8 @@ pub enum Command {
         /// Follow links forward: what did this lead to.
         #[arg(long)]
         forward: bool,
+        #[command(flatten)]
+        limits: crate::questions::TraceLimits,
         /// Print JSON instead of the tree.
         #[arg(long)]
         json: bool,

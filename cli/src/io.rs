@@ -42,12 +42,23 @@ fn warn_if_world_readable(path: &Path) {
 /// Set by `--insecure-key-file`: accept a key file that others can read.
 pub static INSECURE_KEY_FILE: AtomicBool = AtomicBool::new(false);
 
-/// Write to stdout; a closed pipe or full disk is an I/O failure (exit 3), not a panic.
+/// Write to stdout; a full disk is an I/O failure (exit 3), not a panic. A reader that
+/// closed the pipe (`trailseal trace … | head`) has all it wanted: a normal end, quietly.
 pub fn emit(text: &str) -> Res {
     let mut out = io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
+        .or_else(pipe_closed)
         .map_err(stdout_fail)
+}
+
+/// A closed pipe is not a failure of ours.
+fn pipe_closed(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(e)
+    }
 }
 
 /// One value on a line of its own, as every JSON answer is printed.
@@ -60,9 +71,11 @@ pub fn emit_line(value: &impl Display) -> Res {
 pub fn emit_lines<T: Display>(values: impl IntoIterator<Item = T>) -> Res {
     let mut out = io::stdout().lock();
     for v in values {
-        writeln!(out, "{v}").map_err(stdout_fail)?;
+        if let Err(e) = writeln!(out, "{v}") {
+            return pipe_closed(e).map_err(stdout_fail);
+        }
     }
-    out.flush().map_err(stdout_fail)
+    out.flush().or_else(pipe_closed).map_err(stdout_fail)
 }
 
 /// The receipts of an append, as JSON Lines.

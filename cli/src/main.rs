@@ -126,8 +126,9 @@ fn run(cli: Cli) -> Res {
             ledger,
             index,
             forward,
+            limits,
             json,
-        } => questions::trace(open_ledger(&ledger, &read)?, index, forward, json),
+        } => questions::trace(open_ledger(&ledger, &read)?, index, forward, limits, json),
         Command::Why {
             ledger,
             index,

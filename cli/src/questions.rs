@@ -9,14 +9,14 @@ use serde_json::json;
 use trailseal::merkle;
 use trailseal::query::{split_subject, Order, Query};
 use trailseal::report::{ReportOptions, Wait};
-use trailseal::trace::{Trace, TraceNode};
+use trailseal::trace::{Trace, TraceNode, TraceOptions};
 use trailseal::why::Why;
 use trailseal::{Anchor, GatePolicy, Ledger, Selection, Signer, Timestamp};
 
 use crate::cli::Filters;
 use crate::error::{check_failed, io_fail, usage, Res};
 use crate::io::{emit, emit_line, emit_lines, ledger_signer, outside_texts, read_text};
-use crate::render::{actor_of, authz_of, entries, node_line, str_at, subject_of};
+use crate::render::{actor_of, authz_of, entries, fit, node_line, str_at, subject_of};
 
 /// `query`: the filters and how to page through the matches.
 #[derive(Args)]
@@ -37,6 +37,28 @@ pub struct QueryArgs {
     pub json: bool,
 }
 
+/// What a trace follows (`trace`, `bundle --index`).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct TraceLimits {
+    /// Follow links at most N hops from the entry (the trace says what it left out).
+    #[arg(long, value_name = "N")]
+    pub depth: Option<u64>,
+    /// Follow git history too: the parent links between imported commits (off, a trace
+    /// reaches the commit something was built from, not its every ancestor).
+    #[arg(long)]
+    pub ancestry: bool,
+}
+
+impl TraceLimits {
+    fn options(self) -> TraceOptions {
+        TraceOptions {
+            depth: self.depth,
+            ancestry: self.ancestry,
+            ..TraceOptions::default()
+        }
+    }
+}
+
 /// `bundle`: what to select, where to write it and what to prove it against.
 #[derive(Args)]
 pub struct BundleArgs {
@@ -48,6 +70,8 @@ pub struct BundleArgs {
     /// With --index: follow links forward (what did this lead to).
     #[arg(long, requires = "index")]
     pub forward: bool,
+    #[command(flatten)]
+    pub limits: TraceLimits,
     #[command(flatten)]
     pub filters: Filters,
     /// At most N entries of the query (default: every match, up to 10,000).
@@ -97,9 +121,9 @@ pub fn query(l: Ledger, a: &QueryArgs) -> Res {
                 "{:>7}  {:<30}  {:<20}  {:<24}  {:<28}  {}\n",
                 f.index,
                 str_at(e, "/time"),
-                actor_of(e),
-                str_at(e, "/action"),
-                subject_of(e),
+                fit(&actor_of(e), 20),
+                fit(str_at(e, "/action"), 24),
+                fit(&subject_of(e), 28),
                 authz_of(e)
             ));
         }
@@ -112,8 +136,8 @@ pub fn query(l: Ledger, a: &QueryArgs) -> Res {
 }
 
 /// Print what the entry at `index` rests on (with `forward`, what rests on it).
-pub fn trace(l: Ledger, index: u64, forward: bool, json: bool) -> Res {
-    let t = l.trace(index, forward)?;
+pub fn trace(l: Ledger, index: u64, forward: bool, limits: TraceLimits, json: bool) -> Res {
+    let t = l.trace_with(index, forward, &limits.options())?;
     if json {
         emit_line(&t.to_json())
     } else {
@@ -175,6 +199,15 @@ fn draw_trace(t: &Trace, forward: bool) -> String {
     );
     for r in &t.unresolved {
         out.push_str(&format!("unresolved reference: {r}\n"));
+    }
+    if t.ancestry_skipped > 0 {
+        out.push_str(&format!(
+            "git history not followed: {} parent links between commits (--ancestry follows them)\n",
+            t.ancestry_skipped
+        ));
+    }
+    if let Some(cut) = &t.cut {
+        out.push_str(&format!("cut: {cut}\n"));
     }
     out
 }
@@ -298,6 +331,7 @@ pub fn bundle(l: Ledger, a: &BundleArgs) -> Res {
         (Some(index), _) => Selection::Trace {
             index,
             forward: a.forward,
+            options: a.limits.options(),
         },
         (None, Some(s)) if !a.filters.has_more_than_subject() && a.limit.is_none() => {
             let (t, id) = split_subject(s)?;

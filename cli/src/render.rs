@@ -49,7 +49,8 @@ pub fn authz_of(e: &Value) -> String {
     s
 }
 
-/// One entry on one line, as trace, why and the bundle listings draw it.
+/// One entry on one line, as trace, why and the bundle listings draw it: `#N ACTION SUBJECT
+/// by ACTOR at TIME (occurred OCCURRED_AT) [AUTHZ]`.
 pub fn node_line(index: u64, e: &Value) -> String {
     let mut s = format!(
         "#{index} {} {} by {} at {}",
@@ -58,11 +59,30 @@ pub fn node_line(index: u64, e: &Value) -> String {
         actor_of(e),
         str_at(e, "/time")
     );
+    // The ledger's `time` is when it was recorded; what the source says happened when is
+    // shown beside it, labelled, never in its place (an imported history was all recorded
+    // at once).
+    let occurred = str_at(e, "/occurred_at");
+    if !occurred.is_empty() {
+        s.push_str(&format!(" (occurred {occurred})"));
+    }
     let a = authz_of(e);
     if !a.is_empty() {
         s.push_str(&format!(" [{a}]"));
     }
     s
+}
+
+/// `s` cut to `width` characters, its end replaced by `…` when cut, so a long actor id (an
+/// email, an ARN, a builder URL) does not push the table's columns out of line. The full
+/// value is in `--json`.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 /// "1 entry", "N entries".

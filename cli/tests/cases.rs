@@ -244,6 +244,9 @@ fn selection_flags(sel: &Value) -> Option<Vec<String>> {
             ("index", Value::Number(n)) => out.extend([s("--index"), s(n.as_u64()?)]),
             ("forward", Value::Bool(true)) => out.push(s("--forward")),
             ("forward", Value::Bool(false)) => {}
+            ("depth", Value::Number(n)) => out.extend([s("--depth"), s(n.as_u64()?)]),
+            ("ancestry", Value::Bool(true)) => out.push(s("--ancestry")),
+            ("ancestry", Value::Bool(false)) => {}
             ("query", q) => out.extend(filter_flags(q)?),
             _ => return None,
         }

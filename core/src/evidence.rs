@@ -50,6 +50,7 @@ use crate::proof::InclusionProof;
 use crate::proof_check::Outside;
 use crate::query::{Found, Order, Query};
 use crate::timestamp_token::{verify_timestamp_token, AttestedTime};
+use crate::trace::TraceOptions;
 
 /// The `format` value of this version.
 pub const FORMAT: &str = "trailseal-bundle/1";
@@ -123,12 +124,16 @@ pub enum Selection {
     /// lists the entries by index. A query with no filter (no term, no `since` or `until`)
     /// is refused with [`Error::InvalidArgument`] rather than bundling the whole ledger.
     Query(Query),
-    /// The entries of a trace from `index` (backward, or forward).
+    /// The entries of a trace from `index` (backward, or forward). A trace that would be
+    /// cut (more than 10,000 entries, or links beyond `options.depth`) is refused with
+    /// [`Error::InvalidArgument`] saying so: a bundle never holds part of a trace silently.
     Trace {
         /// Where the trace starts.
         index: u64,
         /// Follow links forward.
         forward: bool,
+        /// What the trace follows (default: git history not followed, no depth limit).
+        options: TraceOptions,
     },
     /// These entries.
     Indexes(Vec<u64>),
@@ -146,7 +151,9 @@ impl Selection {
         let obj = v
             .as_object()
             .ok_or_else(|| bad("must be an object".into()))?;
-        let known = ["subject", "index", "forward", "query", "indexes"];
+        let known = [
+            "subject", "index", "forward", "depth", "ancestry", "query", "indexes",
+        ];
         if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(bad(format!("unknown key {k:?}")));
         }
@@ -159,8 +166,10 @@ impl Selection {
                 "give exactly one of subject, index, query, indexes".into()
             ));
         }
-        if chosen[0] != "index" && obj.get("forward").is_some_and(|v| !v.is_null()) {
-            return Err(bad("forward goes with index (a trace) only".into()));
+        for k in ["forward", "depth", "ancestry"] {
+            if chosen[0] != "index" && obj.get(k).is_some_and(|v| !v.is_null()) {
+                return Err(bad(format!("{k} goes with index (a trace) only")));
+            }
         }
         match chosen[0] {
             "subject" => {
@@ -179,6 +188,22 @@ impl Selection {
                     Some(f) => f
                         .as_bool()
                         .ok_or_else(|| bad("forward must be true or false".into()))?,
+                },
+                options: TraceOptions {
+                    depth: match obj.get("depth") {
+                        None | Some(serde_json::Value::Null) => None,
+                        Some(d) => Some(
+                            d.as_u64()
+                                .ok_or_else(|| bad("depth must be a number".into()))?,
+                        ),
+                    },
+                    ancestry: match obj.get("ancestry") {
+                        None | Some(serde_json::Value::Null) => false,
+                        Some(a) => a
+                            .as_bool()
+                            .ok_or_else(|| bad("ancestry must be true or false".into()))?,
+                    },
+                    ..TraceOptions::default()
                 },
             }),
             "query" => Ok(Selection::Query(Query::from_json(&obj["query"])?)),
@@ -741,12 +766,20 @@ impl Ledger {
                 .iter()
                 .map(|f| f.index)
                 .collect(),
-            Selection::Trace { index, forward } => self
-                .trace(*index, *forward)?
-                .nodes
-                .iter()
-                .map(|n| n.found.index)
-                .collect(),
+            Selection::Trace {
+                index,
+                forward,
+                options,
+            } => {
+                let t = self.trace_with(*index, *forward, options)?;
+                if let Some(cut) = &t.cut {
+                    return Err(Error::InvalidArgument(format!(
+                        "the trace from #{index} is not whole ({cut}): a bundle does not hold \
+                         part of a trace; ask for less (a depth limit), or bundle a query"
+                    )));
+                }
+                t.nodes.iter().map(|n| n.found.index).collect()
+            }
             Selection::Indexes(ix) => {
                 let size = self.size()?;
                 if let Some(i) = ix.iter().find(|&&i| i >= size) {

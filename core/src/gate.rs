@@ -52,9 +52,25 @@
 //! [`Ledger::trace`]; so an entry with `ref` links costs one backward trace of it. A direct
 //! `Ledger` lookup by `id` would make that one read.)
 //!
-//! An actor here is `actor.id` and every member of `actor.via` (a bot acting for alice is
-//! alice too), both for requesters/authors and for approvers: an approval is a self-approval
-//! when its `actor.id` or any of its `actor.via` is a requester or author.
+//! ## Separation of duties through delegation chains
+//!
+//! An entry's *principal* is its `actor.id`: the person or service the act is attributed to.
+//! The members of `actor.via` are its *carriers*: the identities it passed through on the
+//! way (SPEC: "a bot acting for a person"). `trailseal record` writes the person the CI run
+//! acts for as `actor.id` and the CI identity as `via` (`github-actions[bot]`, `gitlab-ci`),
+//! `import git` the committer of someone else's commit, CDEvents the event's source.
+//!
+//! Two entries are by the same actor when the principal of one is the principal **or a
+//! carrier** of the other. Two carriers alone are not: a carrier is shared by everyone whose
+//! steps it runs, so a request by alice and an approval by bob, both recorded from CI through
+//! `github-actions[bot]`, are by different actors. Hence an approval is a self-approval when
+//!
+//! - its principal is the principal or a carrier of a requester's or author's entry (alice
+//!   approves her own request; the bot approves in its own name what it carried), or
+//! - one of its carriers is the principal of such an entry (an approval attributed to a bot
+//!   that acted through alice, `{"id": "bot", "via": ["alice"]}`, on alice's request).
+//!
+//! Distinct approvers are counted by principal.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -259,22 +275,18 @@ pub(crate) fn all_matches(
 /// Most entries one gate reads per question (approvals, required results, subject entries).
 const GATE_CAP: usize = 100_000;
 
-fn actors_of(e: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(id) = e.pointer("/actor/id").and_then(Value::as_str) {
-        out.push(id.to_owned());
-    }
-    for v in e
-        .pointer("/actor/via")
+/// The principal (`actor.id`) of an entry.
+fn principal_of(e: &Value) -> Option<&str> {
+    e.pointer("/actor/id").and_then(Value::as_str)
+}
+
+/// The carriers (`actor.via` members) of an entry.
+fn carriers_of(e: &Value) -> impl Iterator<Item = &str> {
+    e.pointer("/actor/via")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-    {
-        if let Some(s) = v.as_str() {
-            out.push(s.to_owned());
-        }
-    }
-    out
+        .filter_map(Value::as_str)
 }
 
 fn action_of(e: &Value) -> &str {
@@ -291,14 +303,26 @@ fn is_judgment(e: &Value) -> bool {
 /// Who requested or authored a subject, and the entries that say so.
 #[derive(Default)]
 struct Authorship {
-    /// actor (id or via member) -> entries that make them a requester or author
+    /// principal (`actor.id`) -> entries that make them a requester or author
     by_actor: BTreeMap<String, BTreeSet<u64>>,
+    /// carrier (`actor.via` member) -> those entries: matched only against an approval's
+    /// principal (see the module documentation)
+    by_carrier: BTreeMap<String, BTreeSet<u64>>,
 }
 
 impl Authorship {
     fn add(&mut self, f: &Found) {
-        for a in actors_of(&f.entry) {
-            self.by_actor.entry(a).or_default().insert(f.index);
+        if let Some(p) = principal_of(&f.entry) {
+            self.by_actor
+                .entry(p.to_owned())
+                .or_default()
+                .insert(f.index);
+        }
+        for c in carriers_of(&f.entry) {
+            self.by_carrier
+                .entry(c.to_owned())
+                .or_default()
+                .insert(f.index);
         }
     }
 
@@ -306,12 +330,23 @@ impl Authorship {
         self.by_actor.values().flatten().copied().collect()
     }
 
-    /// The identities of `approval` that are requesters or authors.
-    fn matches(&self, approval: &Value) -> Vec<String> {
-        actors_of(approval)
-            .into_iter()
-            .filter(|a| self.by_actor.contains_key(a))
-            .collect()
+    /// The identities of `approval` that make it a self-approval, each with the entries
+    /// that make it a requester or author.
+    fn matches(&self, approval: &Value) -> Vec<(String, BTreeSet<u64>)> {
+        let mut out: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+        if let Some(p) = principal_of(approval) {
+            for map in [&self.by_actor, &self.by_carrier] {
+                if let Some(ix) = map.get(p) {
+                    out.entry(p.to_owned()).or_default().extend(ix);
+                }
+            }
+        }
+        for c in carriers_of(approval) {
+            if let Some(ix) = self.by_actor.get(c) {
+                out.entry(c.to_owned()).or_default().extend(ix);
+            }
+        }
+        out.into_iter().collect()
     }
 }
 
@@ -404,10 +439,12 @@ impl Ledger {
                     continue;
                 }
                 evidence.insert(a.index);
-                for w in &who {
-                    evidence.extend(authors.by_actor[w].iter().copied());
+                let mut names = Vec::new();
+                for (w, ix) in &who {
+                    evidence.extend(ix.iter().copied());
+                    names.push(w.as_str());
                 }
-                offenders.push(format!("#{} by {}", a.index, who.join(", ")));
+                offenders.push(format!("#{} by {}", a.index, names.join(", ")));
             }
             let met = offenders.is_empty();
             let names: Vec<&str> = authors.by_actor.keys().map(String::as_str).collect();
@@ -556,7 +593,11 @@ impl Ledger {
         }
         // Refs resolve through the `id` index, which only `trace` reaches: take the first
         // hop of a backward trace, minus the policy it adds for `authz`.
-        let t = self.trace(f.index, false)?;
+        let one_hop = crate::trace::TraceOptions {
+            depth: Some(1),
+            ..crate::trace::TraceOptions::everything()
+        };
+        let t = self.trace_with(f.index, false, &one_hop)?;
         let nodes: BTreeMap<u64, &Found> =
             t.nodes.iter().map(|n| (n.found.index, &n.found)).collect();
         let first_hop = t

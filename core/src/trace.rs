@@ -29,18 +29,73 @@ pub struct Trace {
     pub nodes: Vec<TraceNode>,
     /// External refs no entry of the ledger carries or is named by.
     pub unresolved: Vec<String>,
+    /// Why the trace is not whole, when it is not: it reached [`TraceOptions::max_entries`]
+    /// or [`TraceOptions::depth`] with links left to follow. `None`: every link was followed
+    /// (within the options' kind limit, see [`TraceOptions::ancestry`]).
+    pub cut: Option<String>,
+    /// `parent` links between `git.commit` entries left unfollowed because
+    /// [`TraceOptions::ancestry`] was off.
+    pub ancestry_skipped: u64,
+}
+
+/// What a trace follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceOptions {
+    /// Most entries visited (default and at most [`TRACE_LIMIT`], 10,000).
+    pub max_entries: usize,
+    /// Most hops from the root (default: no limit).
+    pub depth: Option<u64>,
+    /// Follow git history: the `parent` links between `git.commit` entries (default
+    /// `false`). Off, a deployment's trace reaches the commit it was built from, not that
+    /// commit's every ancestor; on, a commit's trace is its history.
+    pub ancestry: bool,
+}
+
+impl Default for TraceOptions {
+    fn default() -> Self {
+        TraceOptions {
+            max_entries: TRACE_LIMIT,
+            depth: None,
+            ancestry: false,
+        }
+    }
+}
+
+impl TraceOptions {
+    /// Every link, up to [`TRACE_LIMIT`] entries: what the gate's own lookups use.
+    pub fn everything() -> Self {
+        TraceOptions {
+            ancestry: true,
+            ..TraceOptions::default()
+        }
+    }
+}
+
+/// A `parent` link between two commits (git history), as `import git` writes it.
+fn is_ancestry(from: &Value, rel: &str, to: &Value) -> bool {
+    let commit = |e: &Value| e.get("action").and_then(Value::as_str) == Some("git.commit");
+    rel == "parent" && commit(from) && commit(to)
 }
 
 impl Trace {
-    /// `{"root": N, "nodes": [{"index": N, "entry": {...}, "links": [N, ...]}], "unresolved": [...]}`
+    /// `{"root": N, "nodes": [{"index": N, "entry": {...}, "links": [N, ...]}], "unresolved":
+    /// [...]}`, plus `"cut": "<why>"` when the trace is not whole and `"ancestry_skipped": N`
+    /// when git history was left unfollowed.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "root": self.root,
             "nodes": self.nodes.iter().map(|n| json!({
                 "index": n.found.index, "entry": n.found.entry, "links": n.links,
             })).collect::<Vec<_>>(),
             "unresolved": self.unresolved,
-        })
+        });
+        if let Some(c) = &self.cut {
+            v["cut"] = c.clone().into();
+        }
+        if self.ancestry_skipped > 0 {
+            v["ancestry_skipped"] = self.ancestry_skipped.into();
+        }
+        v
     }
 }
 
@@ -109,30 +164,44 @@ pub(crate) fn resolve_policy(reader: &Reader, e: &Value, before: u64) -> Result<
 
 /// Follow links from `root`: backward (what it rests on, transitively, with refs resolved and
 /// the policy that allowed each entry) or forward (what rests on it).
-pub(crate) fn trace(reader: &Reader, size: u64, root: u64, forward: bool) -> Result<Trace> {
+pub(crate) fn trace(
+    reader: &Reader,
+    size: u64,
+    root: u64,
+    forward: bool,
+    opts: &TraceOptions,
+) -> Result<Trace> {
     if root >= size {
         return Err(Error::OutOfRange(format!(
             "index {root} is not below the tree size {size}"
         )));
     }
+    let max = opts.max_entries.clamp(1, TRACE_LIMIT);
     let mut nodes: BTreeMap<u64, TraceNode> = BTreeMap::new();
     let mut unresolved = BTreeSet::new();
-    let mut todo = VecDeque::from([root]);
-    while let Some(i) = todo.pop_front() {
-        if nodes.contains_key(&i) || nodes.len() >= TRACE_LIMIT {
+    let mut todo = VecDeque::from([(root, 0u64)]);
+    let mut queued = BTreeSet::from([root]);
+    let (mut not_visited, mut beyond_depth, mut ancestry_skipped) = (0u64, 0u64, 0u64);
+    while let Some((i, depth)) = todo.pop_front() {
+        if nodes.contains_key(&i) {
+            continue;
+        }
+        if nodes.len() >= max {
+            not_visited += 1;
             continue;
         }
         let found = load(reader, i)?;
         let mut links = BTreeSet::new();
+        // (target, rel) pairs; forward targets are read back to learn their rel
+        let mut candidates: Vec<(u64, Option<String>)> = Vec::new();
         if forward {
-            links.extend(postings(reader, &Term::LinksTo(i), i + 1, TRACE_LIMIT)?);
+            for j in postings(reader, &Term::LinksTo(i), i + 1, TRACE_LIMIT)? {
+                candidates.push((j, None));
+            }
             if let Some(id) = found.entry.get("id").and_then(Value::as_str) {
-                links.extend(postings(
-                    reader,
-                    &Term::Ref(id.to_owned()),
-                    i + 1,
-                    TRACE_LIMIT,
-                )?);
+                for j in postings(reader, &Term::Ref(id.to_owned()), i + 1, TRACE_LIMIT)? {
+                    candidates.push((j, None));
+                }
             }
             if found.entry.get("action").and_then(Value::as_str) == Some("policy.published") {
                 if let Some(p) = found.entry.pointer("/subject/id").and_then(Value::as_str) {
@@ -151,13 +220,12 @@ pub(crate) fn trace(reader: &Reader, size: u64, root: u64, forward: bool) -> Res
                 .into_iter()
                 .flatten()
             {
+                let rel = l.get("rel").and_then(Value::as_str).map(str::to_owned);
                 if let Some(ix) = l.get("index").and_then(Value::as_u64) {
-                    links.insert(ix);
+                    candidates.push((ix, rel));
                 } else if let Some(r) = l.get("ref").and_then(Value::as_str) {
                     match resolve_ref(reader, r, i)? {
-                        Some(ix) => {
-                            links.insert(ix);
-                        }
+                        Some(ix) => candidates.push((ix, rel)),
                         None => {
                             unresolved.insert(r.to_owned());
                         }
@@ -166,8 +234,51 @@ pub(crate) fn trace(reader: &Reader, size: u64, root: u64, forward: bool) -> Res
             }
             links.extend(resolve_policy(reader, &found.entry, i)?);
         }
+        for (j, rel) in candidates {
+            if j >= size || j == i {
+                continue;
+            }
+            if !opts.ancestry
+                && found.entry.get("action").and_then(Value::as_str) == Some("git.commit")
+            {
+                let other = load(reader, j)?.entry;
+                let ancestry = if forward {
+                    // j links to i: is it j's parent link?
+                    other
+                        .get("links")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .any(|l| {
+                            let rel = l.get("rel").and_then(Value::as_str).unwrap_or("");
+                            let to_i = l.get("index").and_then(Value::as_u64) == Some(i)
+                                || l.get("ref").and_then(Value::as_str)
+                                    == found.entry.get("id").and_then(Value::as_str);
+                            to_i && is_ancestry(&other, rel, &found.entry)
+                        })
+                } else {
+                    is_ancestry(&found.entry, rel.as_deref().unwrap_or(""), &other)
+                };
+                if ancestry {
+                    ancestry_skipped += 1;
+                    continue;
+                }
+            }
+            links.insert(j);
+        }
         links.retain(|&l| l < size && l != i);
-        todo.extend(links.iter().copied());
+        if opts.depth.is_some_and(|d| depth >= d) {
+            beyond_depth += links
+                .iter()
+                .filter(|l| !nodes.contains_key(l) && !queued.contains(l))
+                .count() as u64;
+            links.retain(|l| nodes.contains_key(l) || queued.contains(l));
+        }
+        for &l in &links {
+            if queued.insert(l) {
+                todo.push_back((l, depth + 1));
+            }
+        }
         nodes.insert(
             i,
             TraceNode {
@@ -176,9 +287,28 @@ pub(crate) fn trace(reader: &Reader, size: u64, root: u64, forward: bool) -> Res
             },
         );
     }
+    // A node's links name only entries the trace holds: the cut says what is left out.
+    let kept: BTreeSet<u64> = nodes.keys().copied().collect();
+    for n in nodes.values_mut() {
+        n.links.retain(|l| kept.contains(l));
+    }
+    let mut why = Vec::new();
+    if not_visited > 0 {
+        why.push(format!(
+            "stopped at {max} entries (the limit): {not_visited} linked entries not visited"
+        ));
+    }
+    if beyond_depth > 0 {
+        why.push(format!(
+            "stopped at depth {}: {beyond_depth} linked entries beyond it",
+            opts.depth.unwrap_or(0)
+        ));
+    }
     Ok(Trace {
         root,
         nodes: nodes.into_values().collect(),
         unresolved: unresolved.into_iter().collect(),
+        cut: (!why.is_empty()).then(|| why.join("; ")),
+        ancestry_skipped,
     })
 }

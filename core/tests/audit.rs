@@ -440,6 +440,7 @@ fn q5_bundles_of_a_trace_a_query_and_against_an_earlier_checkpoint() {
             &Selection::Trace {
                 index: 18,
                 forward: false,
+                options: Default::default(),
             },
             &s,
         )

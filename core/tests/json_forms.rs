@@ -14,7 +14,8 @@ fn selections_parse_exactly_one_form() {
         Selection::from_json(&json!({"index": 4, "forward": true})).unwrap(),
         Selection::Trace {
             index: 4,
-            forward: true
+            forward: true,
+            options: Default::default(),
         }
     );
     assert_eq!(

@@ -201,11 +201,15 @@ type GateResult struct {
 // every binding): set exactly one of Subject, Query, Index (a trace, with Forward) or Indexes,
 // or use the Select functions.
 type Selection struct {
-	Subject string   `json:"subject,omitempty"` // every entry on this subject, "TYPE:ID"
-	Query   *Query   `json:"query,omitempty"`   // every match (or, with Limit > 0, the first page)
-	Index   *uint64  `json:"index,omitempty"`   // the entries of the trace from this index
-	Forward bool     `json:"forward,omitempty"` // with Index: follow links forward
-	Indexes []uint64 `json:"indexes,omitempty"` // these entries
+	Subject string  `json:"subject,omitempty"` // every entry on this subject, "TYPE:ID"
+	Query   *Query  `json:"query,omitempty"`   // every match (or, with Limit > 0, the first page)
+	Index   *uint64 `json:"index,omitempty"`   // the entries of the trace from this index
+	Forward bool    `json:"forward,omitempty"` // with Index: follow links forward
+	// With Index: follow links at most this many hops; a trace it would cut is refused.
+	Depth *uint64 `json:"depth,omitempty"`
+	// With Index: follow git history too (the parent links between imported commits).
+	Ancestry bool     `json:"ancestry,omitempty"`
+	Indexes  []uint64 `json:"indexes,omitempty"` // these entries
 }
 
 // SelectSubject selects every entry on subject ("TYPE:ID").
@@ -244,6 +248,12 @@ func (s Selection) MarshalJSON() ([]byte, error) {
 	}
 	if s.Forward {
 		m["forward"] = true
+	}
+	if s.Depth != nil {
+		m["depth"] = *s.Depth
+	}
+	if s.Ancestry {
+		m["ancestry"] = true
 	}
 	if s.Indexes != nil {
 		m["indexes"] = s.Indexes

@@ -483,6 +483,8 @@ class Ledger:
         subject: str | None = None,
         index: int | None = None,
         forward: bool = False,
+        depth: int | None = None,
+        ancestry: bool = False,
         query: _QueryDict | Mapping[str, Any] | str | None = None,
         indexes: Sequence[int] | None = None,
         signer: Signer | None = None,

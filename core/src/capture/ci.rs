@@ -56,7 +56,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 use crate::ledger::{Ledger, Receipt};
 
-use super::{canonical_digest, repository_name, strip_credentials};
+use super::{canonical_digest, refs, strip_credentials};
 
 /// The CI systems [`detect`] knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -310,14 +310,31 @@ fn github(env: &Env<'_>) -> Result<CiContext> {
     let server = env
         .get("GITHUB_SERVER_URL")
         .unwrap_or_else(|| "https://github.com".into());
-    c.repository = env.get("GITHUB_REPOSITORY");
+    c.repository = env
+        .get("GITHUB_REPOSITORY")
+        .map(|r| refs::repository_canonical(&r, Some(&server)));
     c.commit = env.get("GITHUB_SHA");
+    // A pull_request run builds GitHub's temporary merge commit (refs/pull/N/merge), which
+    // never appears in the repository's history: the subject is the PR's head commit, read
+    // from the event payload, and the merge commit is recorded as what it is.
+    let merge_ref = env
+        .get("GITHUB_REF")
+        .is_some_and(|r| r.starts_with("refs/pull/") && r.ends_with("/merge"));
+    if merge_ref && env.get("GITHUB_EVENT_NAME").as_deref() == Some("pull_request") {
+        let head = env
+            .get("GITHUB_EVENT_PATH")
+            .and_then(|p| pull_request_head(&p));
+        put(&mut c.extra, "merge_commit", c.commit.clone());
+        if head.is_some() {
+            c.commit = head;
+        }
+    }
     c.git_ref = env.get("GITHUB_REF");
     c.workflow = env.get("GITHUB_WORKFLOW");
     c.job = env.get("GITHUB_JOB");
     c.step = env.get("GITHUB_ACTION");
     c.run_number = env.get("GITHUB_RUN_NUMBER");
-    c.run_url = c.repository.as_ref().map(|r| {
+    c.run_url = env.get("GITHUB_REPOSITORY").map(|r| {
         format!(
             "{}/{r}/actions/runs/{run_id}",
             strip_credentials(server.trim_end_matches('/'))
@@ -338,6 +355,20 @@ fn github(env: &Env<'_>) -> Result<CiContext> {
     Ok(c)
 }
 
+/// `pull_request.head.sha` of a GitHub event payload file (`GITHUB_EVENT_PATH`), if it can
+/// be read (at most 25 MiB, GitHub's own limit on webhook payloads).
+fn pull_request_head(path: &str) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.len() > 25 << 20 {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    v.pointer("/pull_request/head/sha")
+        .and_then(Value::as_str)
+        .filter(|s| s.len() >= 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+}
+
 fn gitlab(env: &Env<'_>) -> Result<CiContext> {
     let s = CiSystem::GitLabCi;
     let run_id = require(env, s, &["CI_PIPELINE_ID"])?;
@@ -346,8 +377,22 @@ fn gitlab(env: &Env<'_>) -> Result<CiContext> {
         env.first(&["GITLAB_USER_LOGIN", "GITLAB_USER_EMAIL"]),
         run_id,
     );
-    c.repository = env.get("CI_PROJECT_PATH");
+    c.repository = match (env.get("CI_PROJECT_URL"), env.get("CI_PROJECT_PATH")) {
+        (Some(url), _) => Some(refs::repository_canonical(&url, None)),
+        (None, Some(path)) => Some(refs::repository_canonical(
+            &path,
+            env.first(&["CI_SERVER_URL", "CI_SERVER_HOST"]).as_deref(),
+        )),
+        (None, None) => None,
+    };
     c.commit = env.get("CI_COMMIT_SHA");
+    // A merged-results pipeline builds a temporary merge of the source branch into the
+    // target: the subject is the source branch's head, the merge is recorded as what it is.
+    if env.get("CI_MERGE_REQUEST_EVENT_TYPE").as_deref() == Some("merged_result") {
+        if let Some(head) = env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA") {
+            put(&mut c.extra, "merge_commit", c.commit.replace(head));
+        }
+    }
     c.git_ref = git_ref(env.get("CI_COMMIT_TAG"), env.get("CI_COMMIT_BRANCH"))
         .or_else(|| env.first(&["CI_MERGE_REQUEST_REF_PATH", "CI_COMMIT_REF_NAME"]));
     c.workflow = env.first(&["CI_PIPELINE_NAME", "CI_CONFIG_PATH"]);
@@ -385,7 +430,10 @@ fn azure(env: &Env<'_>) -> Result<CiContext> {
         env.first(&["BUILD_REQUESTEDFOREMAIL", "BUILD_REQUESTEDFOR"]),
         run_id.clone(),
     );
-    c.repository = env.get("BUILD_REPOSITORY_NAME");
+    c.repository = env
+        .get("BUILD_REPOSITORY_URI")
+        .map(|u| refs::repository_canonical(&u, None))
+        .or_else(|| env.get("BUILD_REPOSITORY_NAME"));
     c.commit = env.get("BUILD_SOURCEVERSION");
     c.git_ref = env.get("BUILD_SOURCEBRANCH");
     c.workflow = env.get("BUILD_DEFINITIONNAME");
@@ -430,7 +478,9 @@ fn jenkins(env: &Env<'_>) -> Result<CiContext> {
     // pull requests. Without either, the build was started by Jenkins itself (SCM, timer).
     let actor = env.first(&["BUILD_USER_ID", "BUILD_USER_EMAIL", "CHANGE_AUTHOR"]);
     let mut c = base(s, actor, format!("{job}#{number}"));
-    c.repository = env.get("GIT_URL").map(|u| repository_name(&u));
+    c.repository = env
+        .get("GIT_URL")
+        .map(|u| refs::repository_canonical(&u, None));
     c.commit = env.get("GIT_COMMIT");
     c.git_ref =
         git_ref(env.get("TAG_NAME"), env.get("BRANCH_NAME")).or_else(|| env.get("GIT_BRANCH"));
@@ -458,7 +508,9 @@ fn buildkite(env: &Env<'_>) -> Result<CiContext> {
         env.first(&["BUILDKITE_BUILD_CREATOR_EMAIL", "BUILDKITE_BUILD_CREATOR"]),
         run_id,
     );
-    c.repository = env.get("BUILDKITE_REPO").map(|u| repository_name(&u));
+    c.repository = env
+        .get("BUILDKITE_REPO")
+        .map(|u| refs::repository_canonical(&u, None));
     c.commit = env.get("BUILDKITE_COMMIT").filter(|c| c != "HEAD");
     c.git_ref = git_ref(env.get("BUILDKITE_TAG"), env.get("BUILDKITE_BRANCH"));
     c.workflow =
@@ -497,13 +549,13 @@ fn circleci(env: &Env<'_>) -> Result<CiContext> {
     )?;
     let mut c = base(s, env.get("CIRCLE_USERNAME"), run_id);
     c.repository = match (
+        env.get("CIRCLE_REPOSITORY_URL"),
         env.get("CIRCLE_PROJECT_USERNAME"),
         env.get("CIRCLE_PROJECT_REPONAME"),
     ) {
-        (Some(o), Some(r)) => Some(format!("{o}/{r}")),
-        _ => env
-            .get("CIRCLE_REPOSITORY_URL")
-            .map(|u| repository_name(&u)),
+        (Some(url), _, _) => Some(refs::repository_canonical(&url, None)),
+        (None, Some(o), Some(r)) => Some(format!("{o}/{r}")),
+        _ => None,
     };
     c.commit = env.get("CIRCLE_SHA1");
     c.git_ref = git_ref(env.get("CIRCLE_TAG"), env.get("CIRCLE_BRANCH"));
@@ -575,7 +627,11 @@ impl CiContext {
             "action": action,
             "subject": [subject.0, subject.1],
             "attrs": step.attrs,
-            "refs": step.refs,
+            "refs": step
+                .refs
+                .iter()
+                .map(|(rel, r)| (rel.as_str(), refs::canonical(r)))
+                .collect::<Vec<_>>(),
             "payload": step.payload,
         });
         let digest = canonical_digest(&identity);
@@ -611,13 +667,16 @@ impl CiContext {
         }
         let mut links = Vec::new();
         if let Some(u) = &self.run_url {
-            links.push(json!({"rel": "run", "ref": format!("ci:{u}")}));
+            links.push(json!({"rel": "run", "ref": refs::run(u)}));
         }
         if let Some(c) = &self.commit {
-            links.push(json!({"rel": "commit", "ref": format!("git:{c}")}));
+            links.push(json!({"rel": "commit", "ref": refs::commit(c)}));
+        }
+        if let Some(m) = self.extra.get("merge_commit") {
+            links.push(json!({"rel": "merge_commit", "ref": refs::commit(m)}));
         }
         for (rel, r) in &step.refs {
-            links.push(json!({"rel": rel, "ref": r}));
+            links.push(json!({"rel": rel, "ref": refs::canonical(r)}));
         }
         let mut attrs = Map::new();
         let mut label = |k: &str, v: &Option<String>| {
@@ -680,6 +739,24 @@ impl CiContext {
             }),
             Err(Error::IdConflict { id, index }) if entry["id"] == id.as_str() => {
                 let stored = ledger.get(index)?;
+                // On GitHub a retry is a later attempt (GITHUB_RUN_ATTEMPT), or the same job
+                // run again unchanged. The same attempt with other details is another job of
+                // it: matrix legs share GITHUB_JOB and GitHub names no leg. Taking it for a
+                // retry would drop it. (The other systems number parallel jobs: `shard`.)
+                let attempt = |e: &Value| e.pointer("/attrs/ci.attempt").cloned();
+                if self.system == CiSystem::GitHubActions
+                    && attempt(&stored).is_some()
+                    && attempt(&stored) == attempt(&entry)
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "another job of this run's attempt {} already recorded this step \
+                         ({action} on {}) at index {index}, with other details: parallel jobs \
+                         such as matrix legs share the job name, so tell them apart with \
+                         --attr (e.g. --attr os=linux); nothing written",
+                        entry["attrs"]["ci.attempt"].as_str().unwrap_or("?"),
+                        entry["subject"]["id"].as_str().unwrap_or("?"),
+                    )));
+                }
                 let time = stored
                     .get("time")
                     .and_then(Value::as_str)

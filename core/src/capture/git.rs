@@ -12,7 +12,7 @@
 //! | `subject` | `{"type": "commit", "id": <sha>}` |
 //! | `links` | one `{"rel": "parent", "ref": "git:<parent sha>"}` per parent |
 //! | `occurred_at` | committer date (`%cI`) |
-//! | `attrs` | `git.repository`, `git.author`, `git.author_email`, `git.authored_at`, `git.committer`, `git.committer_email`, `git.parents`, `git.tree`, `git.paths_changed`, `git.insertions`, `git.deletions`, `git.signature`, `git.shallow` |
+//! | `attrs` | `git.repository`, `git.author`, `git.author_email`, `git.authored_at`, `git.committer`, `git.committer_email`, `git.parents`, `git.tree`, `git.paths_changed`, `git.insertions`, `git.deletions`, `git.signature`, `git.signer`, `git.signing_key`, `git.signed_by_author`, `git.shallow`, `git.change_counts` |
 //! | `payload` | `{"summary": <subject line>}` |
 //!
 //! - **Incremental.** The `id` rule alone makes a second run add nothing, but the import also
@@ -50,7 +50,7 @@ use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::query::{Order, Query};
 
-use super::repository_name;
+use super::refs;
 
 /// How [`import_with`] runs.
 #[derive(Clone, Debug)]
@@ -66,6 +66,16 @@ pub struct ImportOptions {
     pub batch: usize,
     /// Record `%G?` signature status (default true; needs gpg for signed commits).
     pub signatures: bool,
+    /// Go on when git cannot read a commit's changes (a partial clone, a mirror without
+    /// large files): that commit is recorded without change counts, marked
+    /// `git.change_counts: "unreadable"`, and listed in [`ImportReport::unreadable`].
+    /// Default `false`: git's failure ends the import ([`Error::Io`], with git's message).
+    pub skip_unreadable: bool,
+    /// Concurrent `git log` runs per batch (0: automatic, the default). Checking signatures
+    /// costs one gpg or ssh-keygen process per signed commit inside git, nearly all of an
+    /// import's time and mostly spent starting processes, so with signatures on a batch is
+    /// described by up to 4 runs at once (at least 2); without, by one.
+    pub jobs: usize,
 }
 
 impl Default for ImportOptions {
@@ -76,6 +86,8 @@ impl Default for ImportOptions {
             repository: None,
             batch: 1000,
             signatures: true,
+            skip_unreadable: false,
+            jobs: 0,
         }
     }
 }
@@ -105,12 +117,20 @@ pub struct ImportReport {
     pub shallow: bool,
     /// Ledger index of the first and last entry written.
     pub indexes: Option<(u64, u64)>,
+    /// With [`ImportOptions::skip_unreadable`]: commits recorded without change counts
+    /// because git could not read their changes (the first 100).
+    pub unreadable: Vec<String>,
+    /// How many commits were recorded without change counts.
+    pub unreadable_total: u64,
+    /// What git said about the first unreadable commit.
+    pub unreadable_reason: Option<String>,
 }
 
 impl ImportReport {
-    /// The report as JSON (what the CLI prints).
+    /// The report as JSON (what the CLI prints); `unreadable_total`, `unreadable` and
+    /// `unreadable_reason` only when some commit was recorded without change counts.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "repository": self.repository,
             "head": self.head,
             "resumed_after": self.resumed_after,
@@ -122,7 +142,13 @@ impl ImportReport {
             "shallow": self.shallow,
             "first_index": self.indexes.map(|i| i.0),
             "last_index": self.indexes.map(|i| i.1),
-        })
+        });
+        if self.unreadable_total > 0 {
+            v["unreadable_total"] = self.unreadable_total.into();
+            v["unreadable"] = json!(self.unreadable);
+            v["unreadable_reason"] = json!(self.unreadable_reason);
+        }
+        v
     }
 }
 
@@ -193,7 +219,7 @@ fn resolve(repo: &Path, rev: &str) -> Result<Option<String>> {
 pub fn default_repository_name(repo: &Path) -> Result<String> {
     if let Ok(url) = run(repo, &["config", "--get", "remote.origin.url"])? {
         if !url.is_empty() {
-            return Ok(repository_name(&url));
+            return Ok(refs::repository_canonical(&url, None));
         }
     }
     let top = run(repo, &["rev-parse", "--show-toplevel"])?
@@ -315,16 +341,18 @@ fn object_parents(repo: &Path, sha: &str) -> Result<Vec<String>> {
 }
 
 const MARK: &[u8] = b"\x00\x00";
-const FORMAT: &str =
-    "--format=%x00%x00%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%G?%x00%T%x00%s";
-const FORMAT_NO_SIG: &str =
-    "--format=%x00%x00%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%x00%T%x00%s";
+// Fields: 0 %H, 1 %P, 2 %an, 3 %ae, 4 %aI, 5 %cn, 6 %ce, 7 %cI, 8 %G?, 9 %T, 10 %GS (signer),
+// 11 %GF (key fingerprint), 12 %GK (key id), 13 %s (last: the only free text).
+const FORMAT: &str = "--format=%x00%x00%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%G?%x00%T%x00%GS%x00%GF%x00%GK%x00%s";
+const FORMAT_NO_SIG: &str = "--format=%x00%x00%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%x00%T%x00%x00%x00%x00%s";
 
 /// One commit as `git log` printed it.
 #[derive(Default)]
 struct Commit {
     fields: Vec<String>,
     stat: Option<(u64, u64, u64)>,
+    /// git could not read the changes: no counts, `git.change_counts: "unreadable"`.
+    unreadable: bool,
 }
 
 fn signature_word(g: &str) -> Option<&'static str> {
@@ -415,10 +443,26 @@ impl Mapper<'_> {
         put("parents", &parents.len().to_string());
         put("tree", f(9));
         if self.signatures {
-            put("signature", signature_word(f(8)).unwrap_or(""));
+            let status = signature_word(f(8)).unwrap_or("");
+            put("signature", status);
+            // Who signed, by which key: a good signature by someone else's key must not
+            // read as the author's.
+            if !matches!(status, "" | "none") {
+                let signer = f(10);
+                put("signer", signer);
+                put("signing_key", if f(11).is_empty() { f(12) } else { f(11) });
+                if !signer.is_empty() && !author_email.is_empty() {
+                    let by_author = signer
+                        .to_ascii_lowercase()
+                        .contains(&author_email.to_ascii_lowercase());
+                    put("signed_by_author", if by_author { "true" } else { "false" });
+                }
+            }
         }
         if boundary {
             put("shallow", "true");
+        } else if c.unreadable {
+            put("change_counts", "unreadable");
         } else {
             let (files, ins, del) = c.stat.unwrap_or((0, 0, 0));
             put("paths_changed", &files.to_string());
@@ -427,7 +471,7 @@ impl Mapper<'_> {
         }
         let links: Vec<Value> = parents
             .iter()
-            .map(|p| json!({"rel": "parent", "ref": format!("git:{p}")}))
+            .map(|p| json!({"rel": "parent", "ref": refs::commit(p)}))
             .collect();
         let mut e = Map::new();
         e.insert("id".into(), format!("git:{sha}").into());
@@ -444,7 +488,7 @@ impl Mapper<'_> {
             attrs.insert("git.committed_at".into(), committed_at.into());
         }
         e.insert("attrs".into(), Value::Object(attrs));
-        e.insert("payload".into(), json!({"summary": f(10)}));
+        e.insert("payload".into(), json!({"summary": f(13)}));
         Ok(Value::Object(e))
     }
 }
@@ -618,7 +662,11 @@ pub fn import_with(
         .concat(),
     )? {
         Ok(n) => n.parse().unwrap_or(0),
-        Err(e) => return Err(Error::InvalidArgument(format!("git rev-list: {e}"))),
+        Err(e) => {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "git rev-list failed: {e}"
+            ))))
+        }
     };
     progress(0, total);
     if total == 0 {
@@ -664,10 +712,9 @@ pub fn import_with(
                 }
             }
             if chunk.len() >= batch || (next.is_none() && !chunk.is_empty()) {
-                describe(repo, &chunk, opts.signatures, &mut |c| {
+                for c in describe_parallel(repo, &chunk, opts, batcher.report)? {
                     batcher.pending.push(mapper.entry(&c)?);
-                    Ok(())
-                })?;
+                }
                 examined += chunk.len() as u64;
                 chunk.clear();
                 batcher.flush()?;
@@ -704,7 +751,18 @@ fn drain(stderr: Option<std::process::ChildStderr>) -> std::thread::JoinHandle<S
     })
 }
 
-/// Wait for a git child; its failure (or ours, first) is the result.
+/// git's own failure, with its message: an I/O failure of the import (exit 3), never a
+/// refused input or a bug of ours.
+fn git_failed(what: &str, status: std::process::ExitStatus, stderr: &str) -> Error {
+    let msg = stderr.trim();
+    let msg = if msg.is_empty() { "no message" } else { msg };
+    Error::Io(std::io::Error::other(format!(
+        "{what} failed ({status}): {msg}"
+    )))
+}
+
+/// Wait for a git child. Its failure is the result (git's message explains ours, e.g. a
+/// stream cut short); else ours.
 fn finish(
     mut child: std::process::Child,
     errs: std::thread::JoinHandle<String>,
@@ -716,35 +774,79 @@ fn finish(
     }
     let status = child.wait()?;
     let err_text = errs.join().unwrap_or_default();
-    outcome?;
-    if !status.success() {
-        return Err(Error::InvalidArgument(format!(
-            "{what} failed ({status}): {}",
-            err_text.trim()
-        )));
+    if failed_by_itself(&status, outcome.is_err()) {
+        return Err(git_failed(what, status, &err_text));
     }
-    Ok(())
+    outcome
 }
 
-/// Describe `shas` in the given order with one `git log --no-walk`, calling `each` per commit.
+/// git exited unsuccessfully, and not because we killed it after failing ourselves.
+fn failed_by_itself(status: &std::process::ExitStatus, we_failed: bool) -> bool {
+    !(status.success() || we_failed && was_killed(status))
+}
+
+#[cfg(unix)]
+fn was_killed(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt as _;
+    status.signal().is_some()
+}
+
+#[cfg(not(unix))]
+fn was_killed(_: &std::process::ExitStatus) -> bool {
+    false
+}
+
+/// What `git log` is asked for.
+#[derive(Clone, Copy)]
+struct Describe {
+    signatures: bool,
+    /// Change counts (`--shortstat`): they need the commit's and its parent's trees and blobs.
+    stats: bool,
+}
+
+/// How one `git log` run ended.
+enum Described {
+    /// Every commit described.
+    All,
+    /// git failed after describing the first `complete` commits completely.
+    GitFailed {
+        complete: usize,
+        status: std::process::ExitStatus,
+        message: String,
+    },
+}
+
+/// Describe `shas` in the given order with one `git log --no-walk`, calling `each` per commit
+/// described completely. A commit git was describing when it failed is not passed on.
 fn describe(
     repo: &Path,
     shas: &[String],
-    signatures: bool,
+    how: Describe,
     each: &mut dyn FnMut(Commit) -> Result<()>,
-) -> Result<()> {
-    let mut child = git(repo)
-        .args([
-            "log",
-            "--no-walk=unsorted",
-            "--stdin",
-            "--no-renames",
-            "--no-color",
-            "--no-mailmap",
+) -> Result<Described> {
+    let mut cmd = git(repo);
+    cmd.args([
+        "log",
+        "--no-walk=unsorted",
+        "--stdin",
+        "--no-color",
+        "--no-mailmap",
+    ]);
+    if how.stats {
+        // git show --stat's own default (diff.renames): renames found, whatever the
+        // importing user's config says.
+        cmd.args([
+            "--find-renames",
             "--diff-merges=first-parent",
             "--shortstat",
-            if signatures { FORMAT } else { FORMAT_NO_SIG },
-        ])
+        ]);
+    }
+    let mut child = cmd
+        .arg(if how.signatures {
+            FORMAT
+        } else {
+            FORMAT_NO_SIG
+        })
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -764,50 +866,195 @@ fn describe(
         .stdout
         .take()
         .ok_or_else(|| Error::Internal("git stdout was not captured".into()))?;
+    // The last commit read is held back until git's exit status says it is complete.
+    let mut last: Option<Commit> = None;
+    let mut complete = 0usize;
     let outcome = (|| -> Result<()> {
         let mut reader = BufReader::new(stdout);
         let mut line = Vec::new();
-        let mut current: Option<Commit> = None;
-        let mut seen = 0usize;
         loop {
             line.clear();
             let n = reader.read_until(b'\n', &mut line)?;
-            let header = n > 0 && line.starts_with(MARK);
-            if n == 0 || header {
-                if let Some(c) = current.take() {
-                    seen += 1;
-                    each(c)?;
-                }
-            }
             if n == 0 {
-                break;
+                return Ok(());
             }
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\n', '\r']);
-            if header {
-                current = Some(Commit {
+            if line.starts_with(MARK) {
+                if let Some(c) = last.take() {
+                    complete += 1;
+                    each(c)?;
+                }
+                last = Some(Commit {
                     fields: text[MARK.len()..].split('\0').map(str::to_owned).collect(),
-                    stat: None,
+                    ..Commit::default()
                 });
-            } else if let (Some(c), Some(s)) = (current.as_mut(), parse_shortstat(text)) {
+            } else if let (Some(c), Some(s)) = (last.as_mut(), parse_shortstat(text)) {
                 c.stat = Some(s);
             }
         }
-        if seen != shas.len() {
-            return Err(Error::Internal(format!(
-                "git log described {seen} of {} commits",
-                shas.len()
-            )));
-        }
-        Ok(())
     })();
     let written = writer.join();
-    finish(child, errs, "git log", outcome)?;
-    match written {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(Error::Internal("writing to git failed".into())),
+    if outcome.is_err() {
+        let _ = child.kill();
     }
+    let status = child.wait()?;
+    let err_text = errs.join().unwrap_or_default();
+    if failed_by_itself(&status, outcome.is_err()) {
+        return Ok(Described::GitFailed {
+            complete,
+            status,
+            message: err_text.trim().to_owned(),
+        });
+    }
+    outcome?;
+    match written {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => return Err(Error::Internal("writing to git failed".into())),
+    }
+    if let Some(c) = last.take() {
+        complete += 1;
+        each(c)?;
+    }
+    if complete != shas.len() {
+        return Err(Error::Internal(format!(
+            "git log described {complete} of {} commits and exited successfully",
+            shas.len()
+        )));
+    }
+    Ok(Described::All)
+}
+
+/// Describe `chunk` in order with up to [`ImportOptions::jobs`] concurrent `git log` runs,
+/// each over a contiguous part of it.
+fn describe_parallel(
+    repo: &Path,
+    chunk: &[String],
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<Vec<Commit>> {
+    let auto = if opts.signatures {
+        std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+    } else {
+        1
+    };
+    let jobs = if opts.jobs == 0 { auto } else { opts.jobs };
+    // Parts below 32 commits cost more in process starts than they save.
+    let jobs = jobs.min(chunk.len() / 32).max(1);
+    let mut out = Vec::with_capacity(chunk.len());
+    if jobs == 1 {
+        describe_batch(repo, chunk, opts, report, &mut |c| {
+            out.push(c);
+            Ok(())
+        })?;
+        return Ok(out);
+    }
+    let size = chunk.len().div_ceil(jobs);
+    let parts: Vec<Result<(Vec<Commit>, ImportReport)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunk
+            .chunks(size)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut r = ImportReport::default();
+                    let mut got = Vec::with_capacity(part.len());
+                    describe_batch(repo, part, opts, &mut r, &mut |c| {
+                        got.push(c);
+                        Ok(())
+                    })?;
+                    Ok((got, r))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Internal("a git reader thread panicked".into())))
+            })
+            .collect()
+    });
+    for part in parts {
+        let (got, r) = part?;
+        out.extend(got);
+        report.unreadable_total += r.unreadable_total;
+        for sha in r.unreadable {
+            if report.unreadable.len() < MAX_LISTED_CONFLICTS {
+                report.unreadable.push(sha);
+            }
+        }
+        if report.unreadable_reason.is_none() {
+            report.unreadable_reason = r.unreadable_reason;
+        }
+    }
+    Ok(out)
+}
+
+/// Describe one batch. When git fails on a commit and `skip_unreadable` is set, the commits
+/// before it are kept, that commit is described alone (with its counts if that works: git
+/// may have failed on the next one), else without counts and marked unreadable; then the
+/// rest of the batch goes on.
+fn describe_batch(
+    repo: &Path,
+    shas: &[String],
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+    each: &mut dyn FnMut(Commit) -> Result<()>,
+) -> Result<()> {
+    let how = Describe {
+        signatures: opts.signatures,
+        stats: true,
+    };
+    let mut rest = shas;
+    while !rest.is_empty() {
+        let (complete, status, message) = match describe(repo, rest, how, each)? {
+            Described::All => return Ok(()),
+            Described::GitFailed {
+                complete,
+                status,
+                message,
+            } => (complete, status, message),
+        };
+        if !opts.skip_unreadable {
+            return Err(git_failed(
+                "git log",
+                status,
+                &format!(
+                    "{message}\n(to record such commits without change counts and go on, \
+                     rerun with --skip-unreadable)"
+                ),
+            ));
+        }
+        rest = &rest[complete.min(rest.len())..];
+        let Some((suspect, after)) = rest.split_first() else {
+            break;
+        };
+        let one = std::slice::from_ref(suspect);
+        if let Described::GitFailed { message, .. } = describe(repo, one, how, each)? {
+            let bare = Describe {
+                stats: false,
+                ..how
+            };
+            let mut mark = |mut c: Commit| {
+                c.unreadable = true;
+                each(c)
+            };
+            match describe(repo, one, bare, &mut mark)? {
+                Described::All => {
+                    report.unreadable_total += 1;
+                    if report.unreadable.len() < MAX_LISTED_CONFLICTS {
+                        report.unreadable.push(suspect.clone());
+                    }
+                    report.unreadable_reason.get_or_insert(message);
+                }
+                Described::GitFailed {
+                    status, message, ..
+                } => return Err(git_failed("git log", status, &message)),
+            }
+        }
+        rest = after;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //!   from the step, so a retried step is recorded once.
 //! - [`git`]: a repository's commits, oldest first, incrementally (`id` = `git:<sha>`), read
 //!   from the `git` command as a stream in batches, so memory does not grow with history.
+//! - [`refs`]: the canonical ref forms every capture path writes (`git:<sha>`, `<alg>:<hex>`,
+//!   `ci:<run URL>`, `repo:<host>/<path>`), so what two tools say about one object joins.
 //! - [`formats`]: CDEvents, in-toto Statements (bare or in DSSE envelopes) and OCSF events,
 //!   mapped onto the entry fields with the original event kept whole in `payload`.
 //!
@@ -15,6 +17,7 @@
 pub mod ci;
 pub mod formats;
 pub mod git;
+pub mod refs;
 
 use sha2::{Digest, Sha256};
 

@@ -48,7 +48,7 @@ pub use crate::storage::Sharing;
 use crate::storage::{
     self, Backend, Meta, Reader, State, Store, StoredCheckpoint, Writer, STORAGE_FORMAT,
 };
-use crate::trace::{self, Trace};
+use crate::trace::{self, Trace, TraceOptions};
 use crate::why::{self, Why};
 
 use self::append::Work;
@@ -846,12 +846,19 @@ impl Ledger {
 
     /// The entries `index` rests on, transitively (its `links`, refs resolved to the entries
     /// named by or first carrying them, and the policy version that allowed each), or with
-    /// `forward`, the entries that rest on it.
+    /// `forward`, the entries that rest on it: [`Ledger::trace_with`] with the default
+    /// [`TraceOptions`] (at most 10,000 entries, no depth limit, git history not followed).
+    /// A trace that is not whole says why in [`Trace::cut`].
     pub fn trace(&self, index: u64, forward: bool) -> Result<Trace> {
+        self.trace_with(index, forward, &TraceOptions::default())
+    }
+
+    /// [`Ledger::trace`] with a limit of entries or hops, and git history on or off.
+    pub fn trace_with(&self, index: u64, forward: bool, opts: &TraceOptions) -> Result<Trace> {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
             let (reader, state) = self.snapshot()?;
-            trace::trace(&reader, state.size, index, forward)
+            trace::trace(&reader, state.size, index, forward, opts)
         })
     }
 
