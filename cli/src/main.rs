@@ -161,6 +161,9 @@ fn run(cli: Cli) -> Res {
             )
         }
         Command::Bundle(args) => {
+            if let Some(src) = proofs::published(&args.ledger)? {
+                return questions::bundle_published(src.as_ref(), &args);
+            }
             // Signing a fresh checkpoint keeps it in the ledger; proving against one given
             // only reads.
             let how = if args.checkpoint.is_some() {

@@ -50,7 +50,7 @@ pub fn prove(which: ProveCmd, open: &OpenOptions) -> Res {
 
 /// A published log named where a ledger may be: an `s3://` or `http(s)://` URL, or a
 /// directory (a ledger is a file).
-fn published(arg: &Path) -> Res<Option<Box<dyn Source>>> {
+pub fn published(arg: &Path) -> Res<Option<Box<dyn Source>>> {
     let text = arg.to_string_lossy();
     let url = ["s3://", "https://", "http://"]
         .iter()

@@ -86,12 +86,53 @@ pub struct BundleArgs {
     /// Prove against this signed checkpoint instead of signing a fresh one.
     #[arg(long, value_name = "FILE", requires = "vkey", conflicts_with = "key")]
     pub checkpoint: Option<PathBuf>,
-    /// The verifier key of --checkpoint (string or file).
-    #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+    /// The verifier key of --checkpoint (string or file); with a published log as the
+    /// source, the key its checkpoint must be signed by.
+    #[arg(long, value_name = "VKEY")]
     pub vkey: Option<String>,
     /// Print a JSON summary instead of a sentence.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `bundle SOURCE --index N --vkey VKEY`, SOURCE a published log (directory, `https://`,
+/// `s3://`): the entry at N with its proof against the published checkpoint, which must be
+/// signed by VKEY. A published log has no query indexes, so only --index selects, and the
+/// entry alone (a trace needs the ledger's links index).
+pub fn bundle_published(source: &dyn trailseal::publish::Source, a: &BundleArgs) -> Res {
+    let (Some(index), Some(vkey)) = (a.index, a.vkey.as_deref()) else {
+        return Err(usage(
+            "from a published log, bundle takes --index N and --vkey VKEY (the key its checkpoint is signed by)",
+        ));
+    };
+    if a.forward
+        || a.checkpoint.is_some()
+        || a.key.is_some()
+        || a.limit.is_some()
+        || a.filters.subject.is_some()
+        || a.filters.has_more_than_subject()
+    {
+        return Err(usage(
+            "a published log has no query indexes and keeps its own checkpoint: bundle --index N --vkey VKEY only",
+        ));
+    }
+    let verifier = crate::io::read_verifier(vkey)?;
+    let b = trailseal::publish::bundle::bundle_published(source, &[index], &verifier)?;
+    let text = b.to_text();
+    if a.output.as_os_str() == "-" {
+        return emit(&text);
+    }
+    fs::write(&a.output, &text).map_err(|e| io_fail(&a.output, e))?;
+    let summary = json!({"output": a.output.display().to_string(), "tree_size": b.tree_size, "indexes": [index]});
+    if a.json {
+        emit_line(&summary)
+    } else {
+        emit_line(&format!(
+            "wrote {}: entry {index}, proven against the published checkpoint of size {}",
+            a.output.display(),
+            b.tree_size
+        ))
+    }
 }
 
 /// Print one page of the entries matching the filters, as a table or JSON Lines; the cursor
@@ -349,6 +390,11 @@ pub fn bundle(l: Ledger, a: &BundleArgs) -> Res {
     };
     if a.limit == Some(0) {
         return Err(usage("--limit must be at least 1"));
+    }
+    if a.vkey.is_some() && a.checkpoint.is_none() {
+        return Err(usage(
+            "--vkey goes with --checkpoint FILE (or with a published log as the source)",
+        ));
     }
     let (note, vkey) = outside_texts(a.checkpoint.as_deref(), a.vkey.as_deref())?;
     // The ledger's signer key is looked for only when no checkpoint is given to prove against.

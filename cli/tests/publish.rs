@@ -151,3 +151,59 @@ fn publish_then_monitor_catches_changes_rollbacks_and_forks() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("SHA-256"), "{err}");
 }
+
+/// `bundle` from a published log: the entry at an index with its proof against the published
+/// checkpoint, checked by `verify-bundle` with the verifier key alone, byte for byte the entry
+/// the ledger holds; an entry bundle changed in the published log is refused, and so are
+/// selections a published log cannot answer.
+#[test]
+fn bundle_from_a_published_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = init(
+        dir.path(),
+        "b.redb",
+        "example.com/published-bundle",
+        "sha256",
+    );
+    append(&l, 0, 300);
+    let dest = dir.path().join("pub");
+    let dest = dest.to_str().unwrap();
+    ok(&["publish", &l, dest]);
+    let vkey = String::from_utf8(run(&["vkey", &l]).stdout).unwrap();
+    let vkey = vkey.trim();
+    for index in ["3", "299"] {
+        let out = dir.path().join(format!("b{index}.json"));
+        let out = out.to_str().unwrap();
+        ok(&[
+            "bundle", dest, "--index", index, "--vkey", vkey, "-o", out, "--json",
+        ]);
+        let report = ok(&["verify-bundle", out, "--vkey", vkey, "--json"]);
+        let shown: Value = serde_json::from_slice(&run(&["show", &l, index]).stdout).unwrap();
+        assert_eq!(report["entries"][0]["entry"], shown, "entry {index}");
+        assert_eq!(report["tree_size"], 300);
+    }
+    let (code, err) = fails(&["bundle", dest, "--index", "300", "--vkey", vkey, "-o", "-"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, err) = fails(&[
+        "bundle",
+        dest,
+        "--subject",
+        "t:s1",
+        "--vkey",
+        vkey,
+        "-o",
+        "-",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _) = fails(&["bundle", dest, "--index", "3", "-o", "-"]);
+    assert_eq!(code, 2);
+    // One byte of the first entry bundle changed (an entry's text, not its framing).
+    let bundle = dir.path().join("pub/tile/entries/000");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes.iter().position(|&b| b == b'u').unwrap();
+    bytes[at] = b'v';
+    std::fs::write(&bundle, bytes).unwrap();
+    let (code, err) = fails(&["bundle", dest, "--index", "0", "--vkey", vkey, "-o", "-"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("do not hash to the signed root"), "{err}");
+}

@@ -608,7 +608,7 @@ fn one_spelling(note: &Note) -> bool {
 /// carries (one per witness name, Ed25519 cosignature/v1 lines only), so that a bundle
 /// proven against a cosigned checkpoint carries its witnesses' word; other lines (keys
 /// nobody can tell apart from noise) are left out.
-fn log_and_cosignatures(note: &str, verifier: &Verifier) -> Result<String> {
+pub(crate) fn log_and_cosignatures(note: &str, verifier: &Verifier) -> Result<String> {
     let mut parsed = Note::parse(note)?;
     let mut log = Vec::new();
     let mut cosigs: Vec<crate::note::NoteSignature> = Vec::new();

@@ -20,6 +20,7 @@
 //! and nothing past it is claimed. A ledger meant for publishing is created with
 //! `max_entry_bytes` at most [`layout::MAX_BUNDLED_ENTRY`], which makes the rule never fire.
 
+pub mod bundle;
 pub mod dir;
 pub mod http;
 pub mod layout;
