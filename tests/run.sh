@@ -4,15 +4,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
 
+# The real components the tests start, from Debian's packages when missing: OpenSSH's
+# ssh-agent (litewitness's key, held checkpoint keys), SoftHSM2 and OpenSC's pkcs11-tool (a
+# PKCS#11 token and its key), openssl (the test TSA), libfaketime (the export test's clock),
+# jq (the publish tests read JSON answers).
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ssh-agent && have ssh-keygen || missing+=(openssh-client)
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
+have pkcs11-tool || missing+=(opensc)
+have openssl || missing+=(openssl)
+have faketime || missing+=(faketime)
+have jq || missing+=(jq)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing ${missing[*]}"
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
+  $sudo_ apt-get update -qq && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 step "format"
 cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 step "time-stamp authority for cli/tests/timestamp.rs (openssl ts -reply behind tests/tsa/server.py)"
-command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
 command -v python3 >/dev/null
 export TRAILSEAL_TSA_TESTS=1
-# The held-key tests of every suite start OpenSSH's ssh-agent (installed by .ci/run).
+# The held-key tests of every suite start OpenSSH's ssh-agent (installed above).
 export TRAILSEAL_KEY_TESTS=1
 step "rust tests (unit, vectors, properties, ledger, tampering, CLI, crash)"
 cargo test --workspace
