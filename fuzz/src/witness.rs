@@ -26,7 +26,7 @@ static KEYS: LazyLock<(Signer, Vec<Cosigner>, WitnessPolicy)> = LazyLock::new(||
         Cosigner::from_seed("w2.example", [2; 32]).expect("valid name"),
     ];
     let keys: Vec<String> = w.iter().map(|c| c.key().to_key_string()).collect();
-    let policy = WitnessPolicy::from_keys(&keys, 2).expect("two distinct keys");
+    let policy = WitnessPolicy::from_keys(&keys, Some(2)).expect("two distinct keys");
     (log, w, policy)
 });
 
