@@ -112,8 +112,10 @@ if wants cli; then
   rustflags=""
   if [[ "$host" == *-linux-gnu ]]; then
     rustup target add "$triple" >/dev/null 2>&1 || true
-    command -v musl-gcc >/dev/null 2>&1 || sudo_ env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -qq musl-tools >/dev/null 2>&1 || true
+    if ! command -v musl-gcc >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+      { sudo_ apt-get update -qq && sudo_ env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq musl-tools; } >/dev/null 2>&1 || true
+    fi
     if ! rustup target list --installed 2>/dev/null | grep -qx "$triple" \
       || ! command -v musl-gcc >/dev/null 2>&1; then
       triple=$host

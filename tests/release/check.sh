@@ -74,7 +74,13 @@ for t in cargo rustc cc gcc c++ clang ld; do
 done
 
 step "python: the wheel into a fresh venv (no toolchain on PATH)"
-bare python3 -m venv "$scratch/venv"
+# The venv is made as bindings-python/test.sh makes one (Debian's python3 may lack ensurepip);
+# the install and the snippet run on the bare PATH.
+if ! python3 -m venv "$scratch/venv" >/dev/null 2>&1; then
+  rm -rf "$scratch/venv"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$scratch/virtualenv" virtualenv
+  PYTHONPATH="$scratch/virtualenv" python3 -m virtualenv --quiet "$scratch/venv"
+fi
 bare "$scratch/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index "$wheel"
 cat > "$scratch/snippet.py" <<'EOF'
 import os, sys, trailseal
