@@ -23,6 +23,7 @@ mod checkpoint_timestamp;
 mod group_commit;
 mod publish;
 mod relay;
+mod retention;
 mod rotation;
 mod scan;
 mod verify;
@@ -62,6 +63,7 @@ pub use self::relay::RelayRole;
 pub use self::append::PARALLEL_BATCHES;
 pub use self::background_publish::{PublishStatus, Publisher};
 pub use self::checkpoint_timestamp::TimestampedCheckpoint;
+pub use self::retention::RecordedBy;
 #[cfg(feature = "testing")]
 pub use self::rotation::INTERRUPT_ROTATION;
 pub use self::rotation::{KeyRotation, RotatedKey, KEY_ROTATED};
@@ -676,6 +678,7 @@ impl Ledger {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
             rotation::refuse_rotation_entries(entries)?;
+            crate::retention::check_entries(entries)?;
             self.submit(Work::Entries(Cow::Borrowed(entries)))
         })
     }

@@ -20,7 +20,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{guarded, Error, Result};
 use crate::key_chain::BundleRotation;
 use crate::note::{open_note, sign_note, Signer, Verifier};
-use crate::query::{self, Order, Query};
+use crate::query;
 use crate::storage::{Reader, StoredCheckpoint};
 
 /// The action of a rotation entry.
@@ -64,16 +64,9 @@ impl RotatedKey {
 
 /// The rotations recorded in `reader` (an entry ledger's) up to `size`, oldest first.
 pub(super) fn rotations(reader: &Reader, size: u64) -> Result<Vec<KeyRotation>> {
-    let mut q = Query {
-        action: Some(KEY_ROTATED.to_owned()),
-        order: Order::OldestFirst,
-        limit: 1000,
-        ..Query::default()
-    };
-    let mut out = Vec::new();
-    loop {
-        let page = query::run(reader, size, &q)?;
-        for f in page.entries {
+    query::all_with_action(reader, size, KEY_ROTATED)?
+        .into_iter()
+        .map(|f| {
             let attr = |k: &str| {
                 f.entry["attrs"][k]
                     .as_str()
@@ -83,17 +76,13 @@ pub(super) fn rotations(reader: &Reader, size: u64) -> Result<Vec<KeyRotation>> 
                         detail: format!("a {KEY_ROTATED} entry without attrs.{k}"),
                     })
             };
-            out.push(KeyRotation {
+            Ok(KeyRotation {
                 index: f.index,
                 old_key: attr("old_key")?,
                 new_key: attr("new_key")?,
-            });
-        }
-        match page.next_cursor {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+            })
+        })
+        .collect()
 }
 
 /// Refuses a `key.rotated` entry given to a plain append: such an entry would put nothing in
