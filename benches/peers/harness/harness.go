@@ -18,6 +18,10 @@ import (
 	"time"
 )
 
+// Inflight is how many caller batches a peer may keep in flight (--inflight): with more than
+// one, AppendBatch may return before its batch is durable, and Finish waits for all of them.
+var Inflight = 1
+
 // Log is one open store of a peer.
 type Log interface {
 	// AppendBatch appends leaves and returns once they are durable (each peer's own meaning
@@ -67,6 +71,7 @@ func run(p Peer, args []string) error {
 	batch := fl.Int("batch", 1000, "entries per durable commit (batch mode)")
 	secs := fl.Float64("secs", 0, "single mode: stop after this many seconds")
 	prefill := fl.Int("prefill", 1000, "single mode: entries appended in one batch first, untimed")
+	fl.IntVar(&Inflight, "inflight", 1, "batch mode: caller batches a peer may have in flight at once (Tessera only; 1: each batch durable before the next is handed over)")
 	if err := fl.Parse(args[1:]); err != nil {
 		return err
 	}

@@ -49,6 +49,8 @@ type log struct {
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
 	last     tessera.IndexFuture
+	// Batches handed over and not yet waited for (--inflight above 1).
+	pending [][]tessera.IndexFuture
 }
 
 func open(dir string, batch int) (harness.Log, error) {
@@ -75,10 +77,10 @@ func open(dir string, batch int) (harness.Log, error) {
 	}
 	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
-		// One sequencing batch per caller batch: the queue flushes when it holds `batch`
-		// entries (at once for single appends); the age bound only matters for a short
-		// last batch.
-		WithBatching(uint(batch), 10*time.Millisecond).
+		// One sequencing batch per caller batch, or per the caller batches in flight: the
+		// queue flushes when it holds that many entries (at once for single appends); the
+		// age bound only matters for a short last batch.
+		WithBatching(uint(batch*harness.Inflight), 10*time.Millisecond).
 		// The POSIX driver's minimum (default 10 s): a checkpoint as soon as Tessera allows.
 		WithCheckpointInterval(100 * time.Millisecond)
 	appender, shutdown, reader, err := tessera.NewAppender(ctx, driver, opts)
@@ -94,12 +96,18 @@ func (l *log) AppendBatch(leaves [][]byte) error {
 	for i, leaf := range leaves {
 		futures[i] = l.add(l.ctx, tessera.NewEntry(leaf))
 	}
-	for _, f := range futures {
-		if _, err := f(); err != nil {
-			return err
-		}
-	}
 	l.last = futures[len(futures)-1]
+	l.pending = append(l.pending, futures)
+	// Wait for the oldest batches until at most Inflight-1 remain unresolved (all of them
+	// with the default of 1: this batch is durable when AppendBatch returns).
+	for len(l.pending) >= harness.Inflight {
+		for _, f := range l.pending[0] {
+			if _, err := f(); err != nil {
+				return err
+			}
+		}
+		l.pending = l.pending[1:]
+	}
 	return nil
 }
 
@@ -108,6 +116,14 @@ func (l *log) Finish() (map[string]any, error) {
 	if l.last == nil {
 		return nil, nil
 	}
+	for _, batch := range l.pending {
+		for _, f := range batch {
+			if _, err := f(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	l.pending = nil
 	awaiter := tessera.NewPublicationAwaiter(l.ctx, l.reader.ReadCheckpoint, 10*time.Millisecond)
 	idx, cp, err := awaiter.Await(l.ctx, l.last)
 	if err != nil {
