@@ -11,7 +11,12 @@ cd "$(dirname "$0")/.."
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-cargo run --release -p trailseal-benches --bin compare -- --quick --json "$out/compare.json"
+# --peers: Tessera and immudb beside trailseal's two hashes, so their Go programs are built
+# (once per CI run, under target/; about 50 s from an empty Go module cache, 18 MB of modules)
+# and run (about 40 s at 100k entries).
+cargo run --release -p trailseal-benches --bin compare -- --quick --peers --json "$out/compare.json"
+# Without Go, compare skips the peers (and says so); with it, they must have run.
+if command -v go > /dev/null; then want_peers=1; else want_peers=0; fi
 # About 25 s of run time (fsync-bound durable appends, four processes at once, a reader beside a
 # writer).
 cargo run --release -p trailseal-benches --bin share -- --quick --json "$out/share.json"
@@ -32,7 +37,7 @@ if bad:
     sys.exit(f"benches/smoke.sh: publish JSON lacks {bad}")
 EOF
 
-python3 - "$out/compare.json" "$out/share.json" "$out/export.json" <<'EOF'
+python3 - "$out/compare.json" "$out/share.json" "$out/export.json" "$want_peers" <<'EOF'
 import json, math, sys
 
 r = json.load(open(sys.argv[1]))
@@ -102,8 +107,27 @@ targets = need(r, "targets")
 if not isinstance(targets, list) or not targets or not all("pass" in t for t in targets):
     errors.append("targets: expected a non-empty list of {target, measured, pass}")
 
+# The side-by-side section: trailseal's two hashes always, the peers when Go is here.
+side = need(r, "peers") or {}
+systems = ["trailseal_blake3", "trailseal_sha256"]
+if sys.argv[4] == "1":
+    if side.get("skipped"):
+        errors.append(f"peers skipped although Go is installed: {side['skipped']}")
+    systems += ["tessera", "immudb"]
+for fig in ["append_batch", "append_durable", "verify_eps", "bytes_per_entry", "peak_rss_mib"]:
+    obj = need(side, fig, "peers.")
+    for system in systems:
+        v = need(obj, system, f"peers.{fig}.")
+        if v is not None:
+            num(f"peers.{fig}.{system}", v)
+    ratio_keys = [f"{fig}_sha256_vs_blake3"] + ([f"{fig}_vs_tessera", f"{fig}_vs_immudb"] if len(systems) > 2 else [])
+    for key in ratio_keys:
+        v = need(side.get("ratios"), key, "peers.ratios.")
+        if v is not None:
+            num(f"peers.ratios.{key}", v)
+
 passed = sum(1 for t in targets if t["pass"])
-summary = f"compare: JSON complete ({len(sizes)} sizes), targets met in this run: {passed} of {len(targets)}"
+summary = f"compare: JSON complete ({len(sizes)} sizes, side by side with {', '.join(systems)}), targets met in this run: {passed} of {len(targets)}"
 
 # share: every figure of the sharing modes.
 r = json.load(open(sys.argv[2]))

@@ -2,7 +2,7 @@
 //! entries, the leaf bytes they encode to, small process and file measurements, and the
 //! reporting helpers the benchmark programs share.
 //!
-//! The comparison program (`src/bin/compare.rs`) and the micro-benchmarks
+//! The comparison program (`src/bin/compare/main.rs`) and the micro-benchmarks
 //! (`benches/hot_paths.rs`) both draw their data from [`entry_json`], so every system and every
 //! benchmark sees the same entries.
 

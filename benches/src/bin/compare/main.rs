@@ -27,6 +27,8 @@ use trailseal_benches::{
     BATCH,
 };
 
+mod peers;
+
 type Res<T> = Result<T, Box<dyn Error>>;
 
 const LEAVES: TableDefinition<u64, &[u8]> = TableDefinition::new("leaves");
@@ -87,6 +89,7 @@ impl Plan {
 
 struct Args {
     quick: bool,
+    peers: bool,
     json: Option<PathBuf>,
     sizes: Option<Vec<u64>>,
     hash: HashAlg,
@@ -103,8 +106,9 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: compare [--quick] [--json FILE] [--sizes N,N,...] [--hash blake3|sha256] [--dir DIR]\n\
+        "usage: compare [--quick] [--peers] [--json FILE] [--sizes N,N,...] [--hash blake3|sha256] [--dir DIR]\n\
          \n  --quick        sizes 1k and 100k and short durable runs (a smoke run, well under 2 minutes)\n\
+         \x20 --peers        also build and run Tessera and immudb beside trailseal (always in full mode; needs Go)\n\
          \x20 --json FILE    write every figure and ratio as JSON\n\
          \x20 --sizes        override the ledger sizes (the first is the 'small' size of the proof targets)\n\
          \x20 --hash         trailseal's tree hash (default blake3, as in the recorded results; new ledgers default to sha256)\n\
@@ -117,6 +121,7 @@ fn usage() -> ! {
 fn parse_args() -> Args {
     let mut a = Args {
         quick: false,
+        peers: false,
         json: None,
         sizes: None,
         hash: HashAlg::Blake3,
@@ -135,6 +140,7 @@ fn parse_args() -> Args {
         let mut val = || it.next().unwrap_or_else(|| usage());
         match arg.as_str() {
             "--quick" => a.quick = true,
+            "--peers" => a.peers = true,
             "--json" => a.json = Some(val().into()),
             "--sizes" => {
                 let sizes: Option<Vec<u64>> = val()
@@ -169,6 +175,7 @@ fn main() {
         Some("build") => child_build(&args).map(|v| println!("{v}")),
         Some("probe") => child_probe(&args).map(|v| println!("{v}")),
         Some("durable") => child_durable(&args).map(|v| println!("{v}")),
+        Some("verify") => child_verify(&args).map(|v| println!("{v}")),
         Some(_) => usage(),
         None => run(&args),
     };
@@ -399,6 +406,21 @@ fn child_probe(a: &Args) -> Res<Value> {
         "peak_rss_mib_proofs": peak_before_verify,
         "peak_rss_mib_verify": tb::peak_rss_mib(),
     }))
+}
+
+/// One full `verify` of the ledger at `path`, in a fresh process.
+fn child_verify(a: &Args) -> Res<Value> {
+    let ledger = Ledger::open_with(
+        &a.path,
+        &OpenOptions {
+            sharing: Some(Sharing::Exclusive),
+            ..OpenOptions::default()
+        },
+    )?;
+    let t = Instant::now();
+    let report = ledger.verify(&VerifyOptions::default())?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok(json!({"entries": report.size, "secs": secs, "eps": report.size as f64 / secs}))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,8 +737,26 @@ fn run(args: &Args) -> Res<()> {
         "append_durable_8_threads": rounds_of(8),
     });
 
+    // Side by side: trailseal's two tree hashes and (with --peers, or in full mode) Tessera
+    // and immudb, at the largest size up to 1M, in rounds.
+    let side_size = plan
+        .sizes
+        .iter()
+        .copied()
+        .filter(|&s| s <= 1_000_000)
+        .max()
+        .unwrap_or(plan.sizes[0]);
+    let side = peers::run(&peers::PeerPlan {
+        size: side_size,
+        rounds: plan.rounds,
+        durable_count: plan.durable_count,
+        durable_secs: plan.durable_secs,
+        peers: args.peers || !args.quick,
+        tmp: &tmp.0,
+    })?;
+
     let load_after = loadavg();
-    let report = assemble(
+    let mut report = assemble(
         &plan,
         &hash,
         &builds,
@@ -727,7 +767,9 @@ fn run(args: &Args) -> Res<()> {
         json!({"before": load_before, "after": load_after}),
         started.elapsed().as_secs_f64(),
     );
+    report["peers"] = side;
     print_table(&report);
+    peers::print_table(&report["peers"]);
     tb::write_json("compare", args.json.as_deref(), &report)?;
     Ok(())
 }
