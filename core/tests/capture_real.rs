@@ -2,7 +2,7 @@
 //! under `tests/capture/` whose source is named in its README.
 
 mod common;
-use common::{capture_fixtures, env_file, git_in as git};
+use common::{all_pages, capture_fixtures, env_file, git_in as git};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,8 +14,9 @@ use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
 use trailseal::evidence::Selection;
 use trailseal::gate::GatePolicy;
+use trailseal::query::Query;
 use trailseal::trace::TraceOptions;
-use trailseal::{CreateOptions, ErrorCode, Ledger};
+use trailseal::{CreateOptions, ErrorCode, Ledger, Timestamp};
 
 fn ledger(dir: &tempfile::TempDir, name: &str) -> Ledger {
     Ledger::create(
@@ -862,6 +863,94 @@ fn f10_change_counts_match_git_show() {
         compared += 1;
     }
     assert!(compared >= 30);
+}
+
+/// Finding 8: "the commits of one day" asked of an imported history by `occurred_at` (the
+/// committer date), not by the ledger's `time` (the import's, the same instant for all). The
+/// answer is git's own: `git rev-list --since --until`, and the committer dates `git log`
+/// prints, filtered here.
+#[test]
+fn f8_commits_of_a_day_by_occurred_at_are_the_ones_git_log_dates_there() {
+    let Some(root) = this_repository(30) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "occurred");
+    let opts = ImportOptions {
+        signatures: false,
+        ..ImportOptions::default()
+    };
+    let started = Timestamp::now();
+    git::import_with(&l, &root, &opts, &mut no_progress).unwrap();
+    // (sha, committer date in Unix seconds) of every commit, as git prints them.
+    let dated: Vec<(String, i64)> = git(&root, &["log", "--format=%H %ct"])
+        .lines()
+        .map(|l| {
+            let (sha, ct) = l.split_once(' ').unwrap();
+            (sha.to_owned(), ct.parse().unwrap())
+        })
+        .collect();
+    let mut times: Vec<i64> = dated.iter().map(|d| d.1).collect();
+    times.sort_unstable();
+    // The UTC days of the first and the median commit, and from the one to the other.
+    let day = |t: i64| t.div_euclid(86_400) * 86_400;
+    let (first, median) = (day(times[0]), day(times[times.len() / 2]));
+    for (since, until) in [
+        (first, first + 86_400),
+        (median, median + 86_400),
+        (first + 3_600, median),
+    ] {
+        let mut want: Vec<String> = dated
+            .iter()
+            .filter(|d| (since..until).contains(&d.1))
+            .map(|d| d.0.clone())
+            .collect();
+        want.sort();
+        assert!(!want.is_empty() || since != first, "the first commit's day has it");
+        // git's --until is inclusive, ours exclusive.
+        let by_git = git(
+            &root,
+            &[
+                "rev-list",
+                &format!("--since=@{since}"),
+                &format!("--until=@{}", until - 1),
+                "HEAD",
+            ],
+        );
+        let mut by_git: Vec<String> = by_git.lines().map(str::to_owned).collect();
+        by_git.sort();
+        assert_eq!(by_git, want, "git's own date filter agrees");
+        let at = |s: i64| Timestamp::from_unix_nanos(i128::from(s) * 1_000_000_000);
+        let q = Query {
+            action: Some("git.commit".into()),
+            occurred_since: Some(at(since)),
+            occurred_until: Some(at(until)),
+            limit: 7,
+            ..Query::default()
+        };
+        let mut ours: Vec<String> = all_pages(&l, q)
+            .into_iter()
+            .map(|i| {
+                l.get(i).unwrap()["subject"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        ours.sort();
+        assert_eq!(ours, want, "commits of {since}..{until}");
+        // The ledger's own clock knows nothing of a day before the import: every entry was
+        // recorded during it.
+        if at(until) <= started {
+            let by_time = Query {
+                action: Some("git.commit".into()),
+                since: Some(at(since)),
+                until: Some(at(until)),
+                ..Query::default()
+            };
+            assert!(l.query(&by_time).unwrap().entries.is_empty());
+        }
+    }
 }
 
 // ---- CI edge cases ----------------------------------------------------------------------------
