@@ -662,6 +662,92 @@ fn map_file(format: Format, dir: &str, name: &str) -> Value {
     v.remove(0)
 }
 
+/// Finding 7: CDEvents 0.6 approvals keep who asked, who answered and what was decided, and
+/// a closed approval counts in a gate on the resource it gates only when approved.
+#[test]
+fn f7_cdevents_approvals_keep_approver_and_decision_and_count_in_gates() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "approvals");
+    let got = import_file(
+        &l,
+        Format::CDEvents,
+        "real/cdevents",
+        "approval_0.6.0-draft.jsonl",
+    );
+    let release = "https://deploy.example.com/releases/payments-api/1.42.0";
+    let summary: Vec<(&str, &str, &str)> = got
+        .iter()
+        .map(|(_, e)| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"]["id"].as_str().unwrap(),
+                e["subject"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let other = "https://deploy.example.com/releases/ledger-api/3.0.0";
+    assert_eq!(
+        summary,
+        vec![
+            ("approval.requested", "urn:example:user:alice", release),
+            (
+                "cdevents.approval.updated",
+                "urn:example:user:carol",
+                release
+            ),
+            ("approval.granted", "urn:example:user:bob", release),
+            ("approval.requested", "urn:example:user:alice", release),
+            ("approval.rejected", "urn:example:user:carol", release),
+            ("approval.requested", "urn:example:user:dave", other),
+            ("approval.granted", "urn:example:user:dave", other),
+        ]
+    );
+    let (_, granted) = &got[2];
+    assert_eq!(granted["subject"]["type"], "resource");
+    assert_eq!(granted["actor"]["via"], json!(["/approvals/prod"]));
+    assert_eq!(granted["attrs"]["cdevents.decision"], "approve");
+    assert_eq!(granted["attrs"]["cdevents.status"], "approved");
+    assert_eq!(granted["attrs"]["cdevents.approval"], "APR-1042");
+    assert_eq!(granted["occurred_at"], "2026-12-01T10:30:00Z");
+    assert_eq!(
+        link_refs(granted, "approval"),
+        vec!["cdevents.approval:APR-1042"]
+    );
+    assert_eq!(
+        link_refs(granted, "url"),
+        vec!["https://approvals.example.com/requests/APR-1042"]
+    );
+    let (_, rejected) = &got[4];
+    assert_eq!(
+        rejected["attrs"]["cdevents.decision"],
+        "reject: no rollback plan"
+    );
+
+    // bob's approval counts; carol's rejection and her non-terminal decision do not.
+    let one = GatePolicy::from_json(r#"{"min_approvals":1}"#).unwrap();
+    let two = GatePolicy::from_json(r#"{"min_approvals":2}"#).unwrap();
+    let r = l.gate(&format!("resource:{release}"), &one).unwrap();
+    assert!(r.passed, "{r:?}");
+    assert_eq!(r.requirements[0].evidence, vec![got[2].0]);
+    assert!(!l.gate(&format!("resource:{release}"), &two).unwrap().passed);
+    // dave approving what dave requested is a self-approval.
+    let r = l.gate(&format!("resource:{other}"), &one).unwrap();
+    assert!(!r.passed, "{r:?}");
+    assert!(!r.requirements[1].met && r.requirements[1].detail.contains("dave"));
+
+    // A CDEvents change review (up to 0.5) names no reviewer and no decision: it is what its
+    // source reported, never an approval.
+    let (_, review) = import_file(
+        &l,
+        Format::CDEvents,
+        "real/cdevents",
+        "conformance_change_reviewed.json",
+    )
+    .remove(0);
+    assert_eq!(review["action"], "cdevents.change.reviewed");
+    assert_eq!(review["actor"]["id"], "/event/source/123");
+}
+
 /// Finding 7: OCSF events without class or activity names, with times in seconds, with
 /// fractions, as text, or 0; CDEvents failed runs and artifacts built from a change.
 #[test]
@@ -906,7 +992,10 @@ fn f8_commits_of_a_day_by_occurred_at_are_the_ones_git_log_dates_there() {
             .map(|d| d.0.clone())
             .collect();
         want.sort();
-        assert!(!want.is_empty() || since != first, "the first commit's day has it");
+        assert!(
+            !want.is_empty() || since != first,
+            "the first commit's day has it"
+        );
         // git's --until is inclusive, ours exclusive.
         let by_git = git(
             &root,
