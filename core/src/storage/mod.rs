@@ -38,7 +38,8 @@
 //!
 //! # Crashes
 //!
-//! A commit is one redb write transaction: its leaves, tiles, ids, postings, checkpoints and
+//! A commit is one redb write transaction: its leaves, tiles, ids, postings, `occurred_at`
+//! rows (with those of leaves an older file left without: see `occurred.rs`), checkpoints and
 //! state record reach the file together or not at all, so after a crash the tables agree with
 //! the `state` record and with each other. A durable commit is fsync'd before
 //! [`Writer::commit`] returns; a non-durable one is not, and a crash loses it, with every
