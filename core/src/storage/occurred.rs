@@ -9,18 +9,20 @@
 //! range scan of the table (the rows in the window, in `occurred_at` order), which the query
 //! sorts by index. Entries without `occurred_at` have no row.
 //!
-//! The rows are written by the commit that writes their entries (one write transaction, so
-//! they survive or vanish with them). The `meta` record `occurred_end` says up to which leaf
-//! the table is complete. Files written before the table existed lack both, and a trailseal of
-//! that time appending to a newer file writes leaves without rows and leaves the record
-//! behind: either way the leaves from `occurred_end` on are the table's unindexed tail. The
-//! next commit of this version indexes that tail, read back from the leaves, together with its
-//! own leaves (so an old ledger is indexed whole by its first append after the upgrade, in
-//! that append's transaction), and readers read the tail's entries themselves until then.
+//! The rows are written in the transaction of a commit that writes entries (so they survive or
+//! vanish with them). The `meta` record `occurred_end` says up to which leaf the table is
+//! complete; the leaves from there on are its unindexed tail, which readers read themselves.
+//! As for the posting lists ([`INDEX_TAIL_LEAVES`]), a commit that leaves that tail shorter
+//! than 64 leaves writes no rows, and the first that would make it longer indexes the tail,
+//! read back from the leaves, with its own leaves: single appends touch the table once every
+//! 64 commits. Files written before the table existed have no record (their whole ledger is
+//! the tail), and a trailseal of that time appending to a newer file leaves the record behind:
+//! either way the next commit of this version indexes them all, in its transaction.
 
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata, TableError, WriteTransaction};
 
 use super::bundles::leaf_range;
+use super::runs::INDEX_TAIL_LEAVES;
 use super::tables::{storage_err, LEAVES, META, OCCURRED};
 use crate::error::{Error, Result};
 
@@ -54,17 +56,24 @@ pub(super) fn put(
 ) -> Result<()> {
     let mut meta = txn.open_table(META).map_err(storage_err)?;
     let covered = read_end(&meta)?;
-    let mut t = txn.open_table(OCCURRED).map_err(storage_err)?;
+    if end.saturating_sub(covered) < INDEX_TAIL_LEAVES {
+        // A short tail stays unindexed, as the posting lists' does: single appends touch the
+        // table once every 64 commits, and readers read the tail's few entries instead.
+        return Ok(());
+    }
+    let mut all = Vec::with_capacity(rows.len());
     if covered < first_new {
         let leaves = txn.open_table(LEAVES).map_err(storage_err)?;
         leaf_range(&leaves, covered, first_new, |index, leaf| {
-            if let Some(at) = occurred_of(index, leaf)? {
-                t.insert((at, index), ()).map_err(storage_err)?;
-            }
+            all.extend(occurred_of(index, leaf)?.map(|at| (at, index)));
             Ok(())
         })?;
     }
-    for &row in rows {
+    all.extend_from_slice(rows);
+    // In key order: neighbouring rows land on the same pages, each copied once.
+    all.sort_unstable();
+    let mut t = txn.open_table(OCCURRED).map_err(storage_err)?;
+    for row in all {
         t.insert(row, ()).map_err(storage_err)?;
     }
     meta.insert(END_KEY, end.to_le_bytes().as_slice())
