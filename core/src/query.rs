@@ -6,7 +6,11 @@
 //! range; it walks the posting lists of its terms together (a leapfrog join: each list jumps
 //! to the largest candidate seen so far) and reads only the entries it returns, never the
 //! whole ledger. `time` needs no index of its own: the ledger's times never decrease, so a
-//! time bound becomes an index bound by binary search over O(log n) entries.
+//! time bound becomes an index bound by binary search over O(log n) entries. `occurred_at`
+//! (when the source says it happened) is in no such order, so it has an index of its own (the
+//! storage's `occurred` table): an `occurred_since` / `occurred_until` window is a range scan of
+//! it, whose hits, sorted by index, join the posting lists as one more list. Entries without
+//! `occurred_at` are in no window.
 //!
 //! ```
 //! use trailseal::{CreateOptions, Ledger, query::Query};
