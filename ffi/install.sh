@@ -14,6 +14,8 @@
 #                                                             # -Wl,-rpath or LD_LIBRARY_PATH)
 #   cc app.c $(pkg-config --cflags --libs trailseal-static)   # self-contained binary
 # (PKG_CONFIG_PATH=PREFIX/lib/pkgconfig for a prefix pkg-config does not search by itself).
+# TRAILSEAL_PC_PREFIX replaces PREFIX inside the .pc files (release/build.sh gives
+# '${pcfiledir}/../..', so an unpacked archive works wherever it is put).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 prefix=${1:-/usr/local}
@@ -37,7 +39,7 @@ install -m 0644 "$root/ffi/include/trailseal.h" "$prefix/include/trailseal.h"
 install -m 0755 "$target/$profile/libtrailseal.so" "$prefix/lib/libtrailseal.so"
 install -m 0644 "$target/$profile/libtrailseal.a" "$prefix/lib/libtrailseal.a"
 pc() { # NAME LIBS LIBS_PRIVATE
-  sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" -e "s|@NAME@|$1|" \
+  sed -e "s|@PREFIX@|${TRAILSEAL_PC_PREFIX:-$prefix}|" -e "s|@VERSION@|$version|" -e "s|@NAME@|$1|" \
     -e "s|@LIBS@|$2|" -e "s|@LIBS_PRIVATE@|$3|" "$root/ffi/trailseal.pc.in"
 }
 pc trailseal '-L${libdir} -ltrailseal' "$system_libs" > "$prefix/lib/pkgconfig/trailseal.pc"

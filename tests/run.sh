@@ -53,4 +53,6 @@ step "Node package (npm install, napi build, node --test, tsc)"
 bash bindings-node/test.sh
 step "C ABI (valgrind), Go package (the Go tests also ask the real witness and TSA)"
 TRAILSEAL_WITNESS_TESTS=1 bash ffi/test.sh
+step "release artifacts (release/build.sh): wheel, npm packages, static command, C archive, each installed with no toolchain on PATH"
+bash tests/release/check.sh
 step "all tests passed"

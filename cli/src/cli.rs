@@ -287,6 +287,12 @@ pub enum Command {
     /// Checkpoint key management: `key rotate`.
     #[command(subcommand)]
     Key(crate::key::KeyCmd),
+    /// Retention rules recorded in the ledger: `retention publish|show|plan`.
+    #[command(subcommand)]
+    Retention(crate::retention::RetentionCmd),
+    /// Legal holds recorded in the ledger: `hold place|release|list`.
+    #[command(subcommand)]
+    Hold(crate::retention::HoldCmd),
     /// Print the verifier key that signs a ledger's checkpoints now (the one recorded when it
     /// was created, or the one its latest `key rotate` put in force; no secret is read), or
     /// that of KEYFILE. For a ledger created before ledgers recorded it, that of LEDGER.key.

@@ -3037,44 +3037,51 @@ fn key_rotation_is_recorded_and_verified() {
         "{rotations}"
     );
 
-    // A rotation interrupted after its entry (appended here by hand, exactly as `key rotate`
-    // writes it) is completed by running it again: no second entry.
+    // A rotation entry is the rotation's own: appended as a plain entry it is refused (it
+    // would carry no signature of the key in force), and nothing is written. Interrupted and
+    // forged rotations are tested in core/tests/rotation.rs, through its test hooks.
     let (k3, v3) = key("k3.key");
-    let interrupted = json!({
-        "actor": {"id": "trailseal"}, "action": "key.rotated",
+    let forged = json!({
+        "actor": {"id": "mallory"}, "action": "key.rotated",
         "subject": {"type": "key", "id": v3},
         "attrs": {"old_key": v2, "new_key": v3},
     });
-    let at: Value = serde_json::from_str(
-        &run_in(&["append", s(&l)], format!("{interrupted}\n").as_bytes())
-            .expect(0)
-            .out(),
-    )
-    .unwrap();
-    run(&["verify", s(&l)])
-        .expect(1)
-        .stderr_has("run it again with the same keys");
-    assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v2);
-    let done: Value = serde_json::from_str(
-        &run(&["key", "rotate", s(&l), "--key", s(&k2), "--new-key", s(&k3)])
-            .expect(0)
-            .out(),
-    )
-    .unwrap();
-    assert_eq!(done["index"], at["index"]);
+    let size = run(&["verify", s(&l)]).expect(0).out();
+    run_in(&["append", s(&l)], format!("{forged}\n").as_bytes())
+        .expect(2)
+        .stderr_has("key rotate");
+    assert_eq!(run(&["verify", s(&l)]).expect(0).out(), size);
+    run(&["key", "rotate", s(&l), "--key", s(&k2), "--new-key", s(&k3)]).expect(0);
     run(&["verify", s(&l)]).expect(0);
     assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v3);
 
-    // A rotation appended as a plain entry carries no signature of the key in force: it puts
-    // nothing in force, and verify calls it tampering.
-    let forged = json!({
-        "actor": {"id": "mallory"}, "action": "key.rotated",
-        "subject": {"type": "key", "id": v0},
-        "attrs": {"old_key": v3, "new_key": v0},
-    });
-    run_in(&["append", s(&l)], format!("{forged}\n").as_bytes()).expect(0);
-    run(&["verify", s(&l)])
-        .expect(1)
-        .stderr_has("signed by both the old key and the new one");
-    assert_eq!(run(&["vkey", s(&l)]).expect(0).out().trim(), v3);
+    // Published, the log carries its rotation chain: a monitor that trusts only the first
+    // key follows it to the key in force; a stranger's key is refused.
+    let published = dir.path().join("pub");
+    let state = dir.path().join("state.json");
+    run(&["publish", s(&l), s(&published), "--key", s(&k3)]).expect(0);
+    let m: Value = serde_json::from_str(
+        &run(&[
+            "monitor",
+            s(&published),
+            "--vkey",
+            &v0,
+            "--state",
+            s(&state),
+        ])
+        .expect(0)
+        .out(),
+    )
+    .unwrap();
+    assert_eq!(m["key_rotations"], 3);
+    let other = dir.path().join("other-state.json");
+    run(&[
+        "monitor",
+        s(&published),
+        "--vkey",
+        &stranger,
+        "--state",
+        s(&other),
+    ])
+    .expect(1);
 }

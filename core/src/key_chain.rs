@@ -28,6 +28,21 @@ pub struct BundleRotation {
 }
 
 impl BundleRotation {
+    /// The verifier key its entry names as `attrs.new_key`, if it names one.
+    pub fn new_key(&self) -> Option<String> {
+        self.attr("new_key")
+    }
+
+    /// The verifier key its entry names as `attrs.old_key`, if it names one.
+    pub fn old_key(&self) -> Option<String> {
+        self.attr("old_key")
+    }
+
+    fn attr(&self, name: &str) -> Option<String> {
+        let entry: Value = serde_json::from_str(&self.leaf).ok()?;
+        entry["attrs"][name].as_str().map(str::to_owned)
+    }
+
     /// The bundle's one line for it: `{"index", "checkpoint", "path", "entry"}`, canonical.
     pub fn to_line(&self) -> String {
         let path: Vec<Value> = self
@@ -52,7 +67,7 @@ impl BundleRotation {
     }
 
     /// One link from its parsed JSON object (the bundle's parser checked the field names).
-    pub(crate) fn from_object(o: &Map<String, Value>, at: &str) -> Result<BundleRotation> {
+    pub fn from_object(o: &Map<String, Value>, at: &str) -> Result<BundleRotation> {
         let bad = |why: String| Error::malformed("bundle", format!("{at}: {why}"));
         let index = o["index"]
             .as_u64()

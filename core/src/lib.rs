@@ -48,6 +48,7 @@ pub mod publish;
 pub mod query;
 pub mod report;
 pub mod request_timeout;
+pub mod retention;
 pub mod storage;
 pub mod timestamp_token;
 pub mod trace;
@@ -64,7 +65,7 @@ pub use evidence::{
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
     CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, PublishStatus, Publisher, Receipt,
-    RelayRole, Sharing, TimestampedCheckpoint, VerifyOptions, VerifyReport,
+    RecordedBy, RelayRole, Sharing, TimestampedCheckpoint, VerifyOptions, VerifyReport,
 };
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};

@@ -633,6 +633,27 @@ pub(crate) fn load(reader: &Reader, index: u64) -> Result<Found> {
 }
 
 /// Run `q` on a snapshot of `size` entries.
+/// Every entry of `action` among the first `size`, oldest first, read page by page through
+/// the action index: the configuration entries (key rotations, retention rules, holds) a
+/// ledger derives what is in force from.
+pub(crate) fn all_with_action(reader: &Reader, size: u64, action: &str) -> Result<Vec<Found>> {
+    let mut q = Query {
+        action: Some(action.to_owned()),
+        order: Order::OldestFirst,
+        limit: 1000,
+        ..Query::default()
+    };
+    let mut out = Vec::new();
+    loop {
+        let page = run(reader, size, &q)?;
+        out.extend(page.entries);
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
 pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
     let limit = if q.limit == 0 { 100 } else { q.limit };
     let mut lo = match q.since {

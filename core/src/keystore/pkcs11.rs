@@ -183,8 +183,14 @@ fn context(module: &Path) -> Result<Pkcs11> {
         return Ok(c.clone());
     }
     let c = Pkcs11::new(module).map_err(|e| {
+        // A statically linked build (the release archive's command) cannot dlopen at all.
+        let hint = if cfg!(target_feature = "crt-static") {
+            " (this build is statically linked and cannot load modules: use a dynamically linked build, or a key in ssh-agent)"
+        } else {
+            ""
+        };
         Error::InvalidArgument(format!(
-            "cannot load the PKCS#11 module {}: {e}",
+            "cannot load the PKCS#11 module {}: {e}{hint}",
             module.display()
         ))
     })?;

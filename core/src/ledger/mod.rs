@@ -23,6 +23,7 @@ mod checkpoint_timestamp;
 mod group_commit;
 mod publish;
 mod relay;
+mod retention;
 mod rotation;
 mod scan;
 mod verify;
@@ -62,6 +63,9 @@ pub use self::relay::RelayRole;
 pub use self::append::PARALLEL_BATCHES;
 pub use self::background_publish::{PublishStatus, Publisher};
 pub use self::checkpoint_timestamp::TimestampedCheckpoint;
+pub use self::retention::RecordedBy;
+#[cfg(feature = "testing")]
+pub use self::rotation::INTERRUPT_ROTATION;
 pub use self::rotation::{KeyRotation, RotatedKey, KEY_ROTATED};
 pub use self::verify::{Progress, VerifyOptions, VerifyReport};
 
@@ -667,9 +671,14 @@ impl Ledger {
     ///
     /// An entry whose `id` is already recorded with the same caller-given fields is not
     /// written again; its receipt is the stored entry's.
+    ///
+    /// A `key.rotated` entry is refused ([`Error::InvalidEntry`]): only
+    /// [`Ledger::rotate_key`] writes one, with the checkpoint that makes it hold.
     pub fn append_batch(&self, entries: &[Value]) -> Result<Vec<Receipt>> {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
+            rotation::refuse_rotation_entries(entries)?;
+            crate::retention::check_entries(entries)?;
             self.submit(Work::Entries(Cow::Borrowed(entries)))
         })
     }

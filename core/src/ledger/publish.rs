@@ -7,6 +7,7 @@ use crate::error::{guarded, Error, Result};
 use crate::merkle::HashAlg;
 use crate::note::{Note, Verifier};
 use crate::publish::layout::{self, Object, CHECKPOINT_PATH};
+use crate::publish::rotations::rotation_path;
 use crate::publish::{Destination, PublishCheckpoint, PublishReport};
 use crate::storage::{PublishedState, Reader};
 
@@ -81,11 +82,12 @@ impl Ledger {
                     })
                     .collect::<Result<Vec<(u64, u64)>>>()
             })?;
+            let links = self.publish_rotations(dest, cp.size)?;
             let report = PublishReport {
                 from,
                 size: cp.size,
-                objects: written.iter().map(|w| w.0).sum(),
-                bytes: written.iter().map(|w| w.1).sum(),
+                objects: written.iter().map(|w| w.0).sum::<u64>() + links.0,
+                bytes: written.iter().map(|w| w.1).sum::<u64>() + links.1,
             };
             dest.flush()?;
             dest.put(CHECKPOINT_PATH, note.as_bytes())?;
@@ -98,6 +100,28 @@ impl Ledger {
             )?;
             Ok(report)
         })
+    }
+
+    /// Writes each link of the key rotation chain to a checkpoint of `size` that `dest` does
+    /// not hold yet ([`crate::publish::rotations`]); returns how many objects and bytes. Links
+    /// are looked for rather than judged by the last published size: a rotation completed
+    /// after a publish that passed its entry is published by the next one.
+    fn publish_rotations(&self, dest: &dyn Destination, size: u64) -> Result<(u64, u64)> {
+        let (mut objects, mut bytes) = (0, 0);
+        for link in self.rotation_chain(size)? {
+            let old = link.old_key().ok_or_else(|| Error::Tampered {
+                location: format!("leaf {}", link.index),
+                detail: "a key rotation entry without attrs.old_key".into(),
+            })?;
+            let path = rotation_path(&old);
+            if dest.get(&path)?.is_none() {
+                let line = link.to_line();
+                dest.put(&path, line.as_bytes())?;
+                objects += 1;
+                bytes += line.len() as u64;
+            }
+        }
+        Ok((objects, bytes))
     }
 
     /// What was last published to the destination named `name` ([`Destination::name`]).

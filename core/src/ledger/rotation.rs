@@ -10,12 +10,17 @@
 
 use serde_json::{json, Value};
 
+use std::borrow::Cow;
+
+use super::append::Work;
+#[cfg(feature = "testing")]
+use super::Receipt;
 use super::{Ledger, LedgerKind};
 use crate::checkpoint::Checkpoint;
 use crate::error::{guarded, Error, Result};
 use crate::key_chain::BundleRotation;
 use crate::note::{open_note, sign_note, Signer, Verifier};
-use crate::query::{self, Order, Query};
+use crate::query;
 use crate::storage::{Reader, StoredCheckpoint};
 
 /// The action of a rotation entry.
@@ -59,16 +64,9 @@ impl RotatedKey {
 
 /// The rotations recorded in `reader` (an entry ledger's) up to `size`, oldest first.
 pub(super) fn rotations(reader: &Reader, size: u64) -> Result<Vec<KeyRotation>> {
-    let mut q = Query {
-        action: Some(KEY_ROTATED.to_owned()),
-        order: Order::OldestFirst,
-        limit: 1000,
-        ..Query::default()
-    };
-    let mut out = Vec::new();
-    loop {
-        let page = query::run(reader, size, &q)?;
-        for f in page.entries {
+    query::all_with_action(reader, size, KEY_ROTATED)?
+        .into_iter()
+        .map(|f| {
             let attr = |k: &str| {
                 f.entry["attrs"][k]
                     .as_str()
@@ -78,16 +76,32 @@ pub(super) fn rotations(reader: &Reader, size: u64) -> Result<Vec<KeyRotation>> 
                         detail: format!("a {KEY_ROTATED} entry without attrs.{k}"),
                     })
             };
-            out.push(KeyRotation {
+            Ok(KeyRotation {
                 index: f.index,
                 old_key: attr("old_key")?,
                 new_key: attr("new_key")?,
-            });
-        }
-        match page.next_cursor {
-            Some(c) => q.cursor = Some(c),
-            None => return Ok(out),
-        }
+            })
+        })
+        .collect()
+}
+
+/// Refuses a `key.rotated` entry given to a plain append: such an entry would put nothing in
+/// force (no checkpoint signed by the old key covers it) yet read as a rotation to anyone
+/// scanning the log, and `verify` would then report the ledger as tampered.
+pub(super) fn refuse_rotation_entries(entries: &[Value]) -> Result<()> {
+    match entries.iter().position(|e| e["action"] == KEY_ROTATED) {
+        None => Ok(()),
+        Some(pos) => Err(Error::InvalidEntry {
+            field: if entries.len() > 1 {
+                format!("[{pos}].action")
+            } else {
+                "action".into()
+            },
+            rule: format!(
+                "{KEY_ROTATED} entries are written only by key rotation (`trailseal key rotate`), \
+                 which signs them into a checkpoint by the old key and the new one"
+            ),
+        }),
     }
 }
 
@@ -180,7 +194,40 @@ pub(super) fn verify_chain(
     Ok(())
 }
 
+#[cfg(feature = "testing")]
+thread_local! {
+    /// Test hook (the `testing` feature): when set, [`Ledger::rotate_key`] stops after appending
+    /// its entry, as a process killed there would, so a test can complete the rotation by running
+    /// it again. Per thread, so tests running beside each other do not see it. Not part of the API.
+    pub static INTERRUPT_ROTATION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl Ledger {
+    /// The rotation entry's append: the one path past [`refuse_rotation_entries`].
+    fn append_rotation_entry(&self, entry: Value) -> Result<u64> {
+        self.need_kind(LedgerKind::Entries)?;
+        let mut receipts = self.submit(Work::Entries(Cow::Owned(vec![entry])))?;
+        let index = receipts
+            .pop()
+            .ok_or_else(|| Error::Internal("empty receipt list".into()))?
+            .index;
+        #[cfg(feature = "testing")]
+        if INTERRUPT_ROTATION.get() {
+            return Err(Error::Internal(format!(
+                "rotation interrupted after its entry at {index} (test hook)"
+            )));
+        }
+        Ok(index)
+    }
+
+    /// Test hook (the `testing` feature): appends entries past the refusal of `key.rotated`
+    /// entries, as a writer that did not refuse them (or a doctored one) would have. Not part
+    /// of the API.
+    #[cfg(feature = "testing")]
+    pub fn append_batch_unchecked(&self, entries: &[Value]) -> Result<Vec<Receipt>> {
+        self.submit(Work::Entries(Cow::Owned(entries.to_vec())))
+    }
+
     /// The key rotations recorded in this ledger, oldest first.
     pub fn key_rotations(&self) -> Result<Vec<KeyRotation>> {
         guarded(|| {
@@ -244,7 +291,8 @@ impl Ledger {
     /// `key.rotated` entry by `actor` naming both verifier keys, then keeps a checkpoint of the
     /// tree that first covers it, signed by `old` and then `new`. From then on only `new`
     /// signs. Refused ([`Error::InvalidArgument`]): `old` not the key in force, `new` the same
-    /// key, a name `new` does not share with `old` (verifiers look a key up by name).
+    /// key or one an earlier rotation retired, a name `new` does not share with `old`
+    /// (verifiers look a key up by name).
     pub fn rotate_key(&self, old: &Signer, new: &Signer, actor: &str) -> Result<RotatedKey> {
         guarded(|| {
             self.writable()?;
@@ -258,20 +306,34 @@ impl Ledger {
                     "the new key is the key in force: nothing to rotate".into(),
                 ));
             }
+            if new.name() != old.name() {
+                return Err(Error::InvalidArgument(format!(
+                    "the new key is named {:?}, the key in force {:?}: a rotation keeps the name verifiers look the key up by",
+                    new.name(),
+                    old.name()
+                )));
+            }
+            // A retired key stays retired: it may have been retired for a leak, and a
+            // published log names each rotation by the key it replaces (publish::rotations).
+            let rot = self.key_rotations()?;
+            if rot.iter().any(|r| r.old_key == new_key) {
+                return Err(Error::InvalidArgument(format!(
+                    "{new_key} was retired by an earlier rotation: a retired key is never put back in force"
+                )));
+            }
             // An interrupted rotation of these same keys (its entry appended, its checkpoint
             // not kept) is completed rather than recorded twice.
-            let rot = self.key_rotations()?;
             let kept = self.snapshot()?.0.checkpoints()?;
             let index = match in_force(self.verifier_key(), &rot, &kept).1 {
                 Some(r) if r.old_key == old_key && r.new_key == new_key => r.index,
                 _ => {
-                    self.append(&json!({
+                    let entry = json!({
                         "actor": {"id": actor},
                         "action": KEY_ROTATED,
                         "subject": {"type": "key", "id": new_key},
                         "attrs": {"old_key": old_key, "new_key": new_key},
-                    }))?
-                    .index
+                    });
+                    self.append_rotation_entry(entry)?
                 }
             };
             let size = index + 1;

@@ -6,16 +6,19 @@
 
 use super::layout::{parse_bundle, Object, CHECKPOINT_PATH, TILE_WIDTH};
 use super::proofs::prove_inclusion;
+use super::rotations::published_chain;
 use super::Source;
 use crate::checkpoint::Checkpoint;
 use crate::entry::canonical_json;
 use crate::error::{Error, Result};
 use crate::evidence::{log_and_cosignatures, verify_bundle, Bundle, BundleEntry};
+use crate::key_chain::follow_chain;
 use crate::merkle::HashAlg;
-use crate::note::Verifier;
+use crate::note::{Note, Verifier};
 
 /// The bundle of the entries at `indexes` of the log published at `source`, against its
-/// checkpoint, which must be signed by `verifier` (its witness cosignatures are carried).
+/// checkpoint, which must be signed by `verifier` or by a later key its published rotation
+/// chain leads to (the chain is carried then, and so are the witness cosignatures).
 /// Refused: no index ([`Error::InvalidArgument`]); an index beyond the checkpoint
 /// ([`Error::OutOfRange`]); a leaf that is not an audit entry ([`Error::WrongKind`]); an
 /// entry bundle or tile that does not match the checkpoint ([`Error::Tampered`]).
@@ -39,7 +42,18 @@ pub fn bundle_published(
     })?;
     let note = String::from_utf8(note)
         .map_err(|_| tampered(CHECKPOINT_PATH.into(), "not UTF-8".into()))?;
-    let cp = Checkpoint::verify(&note, verifier)?;
+    // Signed by `verifier`, or by a key its published rotation chain leads to: the bundle
+    // carries the chain, so whoever trusts `verifier` checks it the same way.
+    let claimed = Checkpoint::parse_body(&Note::parse(&note)?.body)?;
+    let chain = published_chain(source, verifier, claimed.size)?;
+    let key = follow_chain(
+        verifier,
+        &chain,
+        &claimed.origin,
+        HashAlg::Sha256,
+        claimed.size,
+    )?;
+    let cp = Checkpoint::verify(&note, &key)?;
     let mut entries = Vec::with_capacity(indexes.len());
     for &index in &indexes {
         if index >= cp.size {
@@ -91,9 +105,9 @@ pub fn bundle_published(
         tree_size: cp.size,
         root: cp.root,
         key_name: verifier.name().to_owned(),
-        checkpoint: log_and_cosignatures(&note, verifier)?,
+        checkpoint: log_and_cosignatures(&note, &key)?,
         checkpoint_timestamp: None,
-        key_rotations: Vec::new(),
+        key_rotations: chain,
         entries,
     };
     verify_bundle(&bundle.to_text(), verifier)?;

@@ -26,6 +26,7 @@ pub mod http;
 pub mod layout;
 pub mod monitor;
 pub mod proofs;
+pub mod rotations;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod tiles;
@@ -119,7 +120,7 @@ pub struct PublishReport {
     pub from: u64,
     /// Tree size of the checkpoint published now.
     pub size: u64,
-    /// Tiles and bundles written (the checkpoint not counted).
+    /// Tiles, bundles and key rotation links written (the checkpoint not counted).
     pub objects: u64,
     /// Bytes of those objects.
     pub bytes: u64,

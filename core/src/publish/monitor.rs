@@ -8,17 +8,24 @@
 //! is compared with the tile holding it, and the final root with the checkpoint's. So a
 //! changed entry, a changed tile, a rewritten history and a checkpoint that does not commit
 //! to the entries all fail, with where. With `full`, the walk starts from the empty tree.
+//!
+//! A log whose key was rotated is checked from the key the monitor trusts: the published
+//! rotation chain ([`super::rotations`]) leads from it to the key that signs the checkpoint,
+//! each link signed by the key before it, and each rotation checkpoint's root is held to the
+//! published tree like the one seen before (a tree that forks from it is refused).
 
 use serde_json::{json, Value};
 
 use super::layout::{parse_bundle, Object, CHECKPOINT_PATH, TILE_HEIGHT, TILE_WIDTH};
+use super::rotations::published_chain;
 use super::tiles::TileNodes;
 use super::Source;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
+use crate::key_chain::follow_chain;
 use crate::merkle::prove::NodeHashes;
 use crate::merkle::{self, from_hex, to_hex, Frontier, Hash, HashAlg, NodeId};
-use crate::note::Verifier;
+use crate::note::{Note, Verifier};
 use crate::witness::WitnessRule;
 
 /// What a monitor remembers of a log: the last checkpoint it checked.
@@ -76,13 +83,16 @@ pub struct MonitorReport {
     pub entries_checked: u64,
     /// Tiles compared with the nodes the entries hash to.
     pub tiles_checked: u64,
+    /// Key rotations followed from the trusted key to the one that signed the checkpoint.
+    pub key_rotations: u64,
 }
 
 impl MonitorReport {
-    /// `{"origin", "previous", "size", "entries_checked", "tiles_checked"}`
+    /// `{"origin", "previous", "size", "entries_checked", "tiles_checked", "key_rotations"}`
     pub fn to_json(&self) -> Value {
         json!({"origin": self.origin, "previous": self.previous, "size": self.size,
-               "entries_checked": self.entries_checked, "tiles_checked": self.tiles_checked})
+               "entries_checked": self.entries_checked, "tiles_checked": self.tiles_checked,
+               "key_rotations": self.key_rotations})
     }
 }
 
@@ -103,9 +113,14 @@ pub fn monitor(
         .ok_or_else(|| tampered(CHECKPOINT_PATH, "missing from the published log".into()))?;
     let note =
         String::from_utf8(note).map_err(|_| tampered(CHECKPOINT_PATH, "not UTF-8".into()))?;
+    // The key that signs the checkpoint: `log`, or the key a published rotation chain from
+    // `log` leads to (each link signed by the key before it).
+    let claimed = Checkpoint::parse_body(&Note::parse(&note)?.body)?;
+    let chain = published_chain(source, log, claimed.size)?;
+    let key = follow_chain(log, &chain, &claimed.origin, HashAlg::Sha256, claimed.size)?;
     let cp = match policy {
-        Some(p) => p.verify_note(&note, log)?.checkpoint,
-        None => Checkpoint::verify(&note, log)?,
+        Some(p) => p.verify_note(&note, &key)?.checkpoint,
+        None => Checkpoint::verify(&note, &key)?,
     };
     if let Some(last) = last {
         if last.origin != cp.origin {
@@ -129,22 +144,45 @@ pub fn monitor(
         Some(l) if !full => l.size,
         _ => 0,
     };
+    // Every signed root the published tree must extend: the one seen before, and each key
+    // rotation's (signed by the log's keys, so a tree that forks from one is a signed fork).
+    let mut pins = Vec::with_capacity(chain.len() + 1);
+    for link in &chain {
+        let signed = Checkpoint::parse_body(&Note::parse(&link.checkpoint)?.body)?;
+        pins.push(Pin {
+            size: signed.size,
+            root: signed.root,
+            what: format!("the key rotation checkpoint at leaf {}", link.index),
+        });
+    }
+    if let Some(l) = last {
+        pins.push(Pin {
+            size: l.size,
+            root: l.root,
+            what: "the checkpoint seen before".into(),
+        });
+    }
+    pins.sort_by_key(|p| p.size);
+    let root_at = |size: u64| -> Result<Hash> {
+        let hashes = nodes.node_hashes(&merkle::subtrees(0, size))?;
+        Ok(Frontier::from_subtrees(size, hashes)?.root(HashAlg::Sha256))
+    };
+    for pin in pins.iter().filter(|p| p.size > 0 && p.size <= start) {
+        pin.check(&root_at(pin.size)?)?;
+    }
+    let mut pins = pins.into_iter().filter(|p| p.size > start).peekable();
     let mut frontier = if start == 0 {
         Frontier::new()
     } else {
         Frontier::from_subtrees(start, nodes.node_hashes(&merkle::subtrees(0, start))?)?
     };
-    if let Some(l) = last.filter(|_| start > 0) {
-        if frontier.root(HashAlg::Sha256) != l.root {
-            return Err(fork(l, &frontier.root(HashAlg::Sha256)));
-        }
-    }
     let mut report = MonitorReport {
         origin: cp.origin.clone(),
         previous: last.map_or(0, |l| l.size),
         size: cp.size,
         entries_checked: 0,
         tiles_checked: 0,
+        key_rotations: chain.len() as u64,
     };
     let mut seen_tiles: Vec<Option<u64>> = Vec::new();
     let mut bad: Option<Error> = None;
@@ -176,10 +214,8 @@ pub fn monitor(
                 return Err(e);
             }
             report.entries_checked += 1;
-            if let Some(l) = last.filter(|l| l.size == frontier.size()) {
-                if frontier.root(HashAlg::Sha256) != l.root {
-                    return Err(fork(l, &frontier.root(HashAlg::Sha256)));
-                }
+            while let Some(pin) = pins.next_if(|p| p.size == frontier.size()) {
+                pin.check(&frontier.root(HashAlg::Sha256))?;
             }
         }
     }
@@ -268,10 +304,38 @@ fn tampered(location: &str, detail: String) -> Error {
 }
 
 fn fork(last: &MonitorState, root: &Hash) -> Error {
-    Error::Inconsistent(format!(
-        "fork: the published tree's first {} entries have root {}, not the {} of the checkpoint seen before",
-        last.size,
-        to_hex(root),
-        to_hex(&last.root)
-    ))
+    Pin {
+        size: last.size,
+        root: last.root,
+        what: "the checkpoint seen before".into(),
+    }
+    .fork(root)
+}
+
+/// A signed root the published tree must have at its size.
+struct Pin {
+    size: u64,
+    root: Hash,
+    /// Which checkpoint signed it, for the error.
+    what: String,
+}
+
+impl Pin {
+    fn check(&self, root: &Hash) -> Result<()> {
+        if *root == self.root {
+            Ok(())
+        } else {
+            Err(self.fork(root))
+        }
+    }
+
+    fn fork(&self, root: &Hash) -> Error {
+        Error::Inconsistent(format!(
+            "fork: the published tree's first {} entries have root {}, not the {} of {}",
+            self.size,
+            to_hex(root),
+            to_hex(&self.root),
+            self.what
+        ))
+    }
 }
