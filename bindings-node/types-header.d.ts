@@ -275,6 +275,10 @@ export interface QueryFilters {
   since?: string | Date
   /** `time < until` (RFC 3339, or a Date). */
   until?: string | Date
+  /** `occurred_at >= occurred_since`: when the source says it happened, not `time` (RFC 3339, or a Date). Entries without `occurred_at` never match. */
+  occurred_since?: string | Date
+  /** `occurred_at < occurred_until` (RFC 3339, or a Date). */
+  occurred_until?: string | Date
   /** Which end to start from (default `'newest'`). */
   order?: 'newest' | 'oldest'
   /** Most entries per page (default 100). */

@@ -482,11 +482,13 @@ impl PyLedger {
     /// Entries matching every given filter (AND), one page, newest first by default:
     /// `{"entries": [{"index", "entry"}], "next_cursor"}`. Pass `next_cursor` back as `cursor`
     /// for the next page (None on the last). `subject` is `"TYPE:ID"`; `since`/`until` are
-    /// RFC 3339 times; `order` is "newest" or "oldest".
+    /// RFC 3339 times on the ledger's `time` (when recorded), `occurred_since`/
+    /// `occurred_until` on `occurred_at` (when it happened, as the source says); `order` is
+    /// "newest" or "oldest".
     #[pyo3(signature = (
         *, actor = None, via = None, action = None, subject = None, attrs = None, refs = None,
         decision = None, policy = None, links_to = None, since = None, until = None,
-        order = None, limit = None, cursor = None
+        occurred_since = None, occurred_until = None, order = None, limit = None, cursor = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn query<'py>(
@@ -503,6 +505,8 @@ impl PyLedger {
         links_to: Option<Bound<'py, PyAny>>,
         since: Option<Bound<'py, PyAny>>,
         until: Option<Bound<'py, PyAny>>,
+        occurred_since: Option<Bound<'py, PyAny>>,
+        occurred_until: Option<Bound<'py, PyAny>>,
         order: Option<Bound<'py, PyAny>>,
         limit: Option<Bound<'py, PyAny>>,
         cursor: Option<Bound<'py, PyAny>>,
@@ -522,6 +526,8 @@ impl PyLedger {
                 ("links_to", links_to),
                 ("since", since),
                 ("until", until),
+                ("occurred_since", occurred_since),
+                ("occurred_until", occurred_until),
                 ("order", order),
                 ("limit", limit),
                 ("cursor", cursor),

@@ -355,6 +355,13 @@ pub struct Filters {
     /// Entries recorded before this time (RFC 3339).
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
+    /// Entries whose `occurred_at` (when the source says it happened, not when it was
+    /// recorded) is at or after this time (RFC 3339). Entries without one never match.
+    #[arg(long, value_name = "T")]
+    pub occurred_since: Option<String>,
+    /// Entries whose `occurred_at` is before this time (RFC 3339).
+    #[arg(long, value_name = "T")]
+    pub occurred_until: Option<String>,
 }
 
 impl Filters {
@@ -371,6 +378,8 @@ impl Filters {
             || self.links_to.is_some()
             || self.since.is_some()
             || self.until.is_some()
+            || self.occurred_since.is_some()
+            || self.occurred_until.is_some()
     }
 
     /// The core query the filters ask for; the caller sets order, limit and cursor.
@@ -394,6 +403,12 @@ impl Filters {
         }
         q.since = self.since.as_deref().map(Timestamp::parse).transpose()?;
         q.until = self.until.as_deref().map(Timestamp::parse).transpose()?;
+        q.occurred_since = (self.occurred_since.as_deref())
+            .map(Timestamp::parse)
+            .transpose()?;
+        q.occurred_until = (self.occurred_until.as_deref())
+            .map(Timestamp::parse)
+            .transpose()?;
         Ok(q)
     }
 }

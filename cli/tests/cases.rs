@@ -210,10 +210,10 @@ fn filter_flags(filter: &Value) -> Option<Vec<String>> {
         match (k.as_str(), v) {
             (
                 "actor" | "via" | "action" | "subject" | "decision" | "policy" | "since" | "until"
-                | "cursor",
+                | "occurred_since" | "occurred_until" | "cursor",
                 Value::String(x),
             ) => {
-                out.extend([format!("--{k}"), x.clone()]);
+                out.extend([format!("--{}", k.replace('_', "-")), x.clone()]);
             }
             ("attrs", Value::Object(m)) => {
                 for (ak, av) in m {

@@ -6,7 +6,11 @@
 //! range; it walks the posting lists of its terms together (a leapfrog join: each list jumps
 //! to the largest candidate seen so far) and reads only the entries it returns, never the
 //! whole ledger. `time` needs no index of its own: the ledger's times never decrease, so a
-//! time bound becomes an index bound by binary search over O(log n) entries.
+//! time bound becomes an index bound by binary search over O(log n) entries. `occurred_at`
+//! (when the source says it happened) is in no such order, so it has an index of its own (the
+//! storage's `occurred` table): an `occurred_since` / `occurred_until` window is a range scan of
+//! it, whose hits, sorted by index, join the posting lists as one more list. Entries without
+//! `occurred_at` are in no window.
 //!
 //! ```
 //! use trailseal::{CreateOptions, Ledger, query::Query};
@@ -256,6 +260,11 @@ pub struct Query {
     pub since: Option<Timestamp>,
     /// `time < until`.
     pub until: Option<Timestamp>,
+    /// `occurred_at >= occurred_since`: when the source says it happened, not the ledger's
+    /// `time`. Entries without `occurred_at` never match a query with either bound.
+    pub occurred_since: Option<Timestamp>,
+    /// `occurred_at < occurred_until`.
+    pub occurred_until: Option<Timestamp>,
     /// Which end to start from.
     pub order: Order,
     /// Most entries per page (0 means the default, 100).
@@ -287,15 +296,30 @@ impl Query {
     /// A query from its JSON form, as the bindings pass it: `{"actor": "alice", "subject":
     /// "release:2026.11.3", "attrs": {"env": "prod"}, "refs": ["git:abc"], "since": "<RFC
     /// 3339>", "order": "oldest", "limit": 50, "cursor": "..."}` (every field optional;
-    /// also `via`, `decision`, `policy`, `links_to`, `until`; any other key is refused).
+    /// also `via`, `decision`, `policy`, `links_to`, `until`, and `occurred_since` /
+    /// `occurred_until` (RFC 3339, on `occurred_at`); any other key is refused).
     pub fn from_json(v: &Value) -> Result<Query> {
         let bad = |field: &str, why: &str| Error::malformed("query", format!("`{field}`: {why}"));
         let obj = v
             .as_object()
             .ok_or_else(|| bad("(query)", "must be an object"))?;
         const FIELDS: &[&str] = &[
-            "actor", "via", "action", "subject", "attrs", "refs", "decision", "policy", "links_to",
-            "since", "until", "order", "limit", "cursor",
+            "actor",
+            "via",
+            "action",
+            "subject",
+            "attrs",
+            "refs",
+            "decision",
+            "policy",
+            "links_to",
+            "since",
+            "until",
+            "occurred_since",
+            "occurred_until",
+            "order",
+            "limit",
+            "cursor",
         ];
         // A misspelt filter must not silently widen the query to everything.
         if let Some(k) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
@@ -360,6 +384,12 @@ impl Query {
         }
         if let Some(s) = text("until")? {
             q.until = Some(Timestamp::parse(&s)?);
+        }
+        if let Some(s) = text("occurred_since")? {
+            q.occurred_since = Some(Timestamp::parse(&s)?);
+        }
+        if let Some(s) = text("occurred_until")? {
+            q.occurred_until = Some(Timestamp::parse(&s)?);
         }
         q.order = match text("order")?.as_deref() {
             None | Some("newest") => Order::NewestFirst,
@@ -431,6 +461,36 @@ pub(crate) fn leaf_term_hashes(
     Ok(())
 }
 
+/// The `occurred_at` of stored entry `index` in Unix nanoseconds, if it has one (see
+/// [`crate::storage::LeafOccurred`]).
+pub(crate) fn leaf_occurred(index: u64, leaf: &[u8]) -> Result<Option<i128>> {
+    #[derive(serde::Deserialize)]
+    struct Occurred<'a> {
+        #[serde(borrow)]
+        occurred_at: Option<std::borrow::Cow<'a, str>>,
+    }
+    let e: Occurred<'_> = serde_json::from_slice(leaf).map_err(|e| Error::Tampered {
+        location: format!("leaf {index}"),
+        detail: format!("stored entry is not a JSON object: {e}"),
+    })?;
+    e.occurred_at
+        .map(|s| Timestamp::parse(&s).map(Timestamp::unix_nanos))
+        .transpose()
+        .map_err(|e| Error::Tampered {
+            location: format!("leaf {index}"),
+            detail: format!("stored occurred_at: {e}"),
+        })
+}
+
+/// The entry's `occurred_at` (nanoseconds), if it has a valid one.
+fn occurred_of(entry: &Value) -> Option<i128> {
+    entry
+        .get("occurred_at")
+        .and_then(Value::as_str)
+        .and_then(|s| Timestamp::parse(s).ok())
+        .map(Timestamp::unix_nanos)
+}
+
 /// Walks one posting list, forward or backward, jumping to a target: the indexed postings
 /// from the runs, then those of the unindexed tail.
 pub(crate) struct Postings<'r> {
@@ -463,6 +523,19 @@ impl<'r> Postings<'r> {
             indexed,
             tail,
         })
+    }
+
+    /// A list given whole, ascending (the entries of an `occurred_at` window): all of it is
+    /// "tail", none in runs.
+    fn given(reader: &'r Reader, sorted: Vec<u64>, back: bool) -> Postings<'r> {
+        Postings {
+            reader,
+            key: Vec::new(),
+            back,
+            chunk: Vec::new(),
+            indexed: 0,
+            tail: sorted,
+        }
     }
 
     /// Forward: the smallest posting `>= target`; backward: the largest `<= target`.
@@ -607,6 +680,23 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
         .iter()
         .map(|t| Postings::new(reader, t, back))
         .collect::<Result<_>>()?;
+    // `occurred_at` is in no order along the ledger: its window is read from its own index
+    // (a range scan), as one more sorted list for the join.
+    let window = (
+        q.occurred_since.map(Timestamp::unix_nanos),
+        q.occurred_until.map(Timestamp::unix_nanos),
+    );
+    let by_occurred = window.0.is_some() || window.1.is_some();
+    if by_occurred {
+        let within = reader.occurred_window(window, (lo, hi), leaf_occurred)?;
+        lists.push(Postings::given(reader, within, back));
+    }
+    // The index is not covered by the tree: a hit is re-checked on the entry itself.
+    let occurred_ok = |e: &Value| {
+        !by_occurred
+            || occurred_of(e)
+                .is_some_and(|t| window.0.is_none_or(|s| t >= s) && window.1.is_none_or(|u| t < u))
+    };
     let mut hits = Vec::new();
     let mut more = false;
     if lo < hi {
@@ -632,7 +722,7 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
                 // Every list has x: re-check the entry itself, since terms are filed by hash
                 // (another term may share it) and the index is not covered by the tree.
                 let found = load(reader, x)?;
-                if has_terms(&found.entry, &terms) {
+                if has_terms(&found.entry, &terms) && occurred_ok(&found.entry) {
                     if hits.len() == limit {
                         more = true;
                         break;
@@ -665,7 +755,8 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
 const CHECK_BUDGET: u64 = 8 << 20;
 
 /// Check every posting of the query indexes against the entries themselves: each entry is
-/// filed under exactly its terms, no more, no fewer. Memory stays bounded: a run with more
+/// filed under exactly its terms, no more, no fewer; and the `occurred_at` index likewise
+/// (its rows are not counted in the result). Memory stays bounded: a run with more
 /// postings than [`CHECK_BUDGET`] is checked in several passes over its leaves, each pass
 /// taking one slice of the term-hash space. Returns the postings checked. The runs' structure
 /// (tiling the ledger, blocks in order) is `Reader::check_postings`'s, which runs first.
@@ -721,5 +812,6 @@ pub(crate) fn check_indexes(reader: &Reader) -> Result<u64> {
             checked += expected.len() as u64;
         }
     }
+    reader.check_occurred(leaf_occurred)?;
     Ok(checked)
 }

@@ -2,7 +2,7 @@
 //! under `tests/capture/` whose source is named in its README.
 
 mod common;
-use common::{capture_fixtures, env_file, git_in as git};
+use common::{all_pages, capture_fixtures, env_file, git_in as git};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,8 +14,9 @@ use trailseal::capture::formats::{self, Format};
 use trailseal::capture::git::{self, ImportOptions};
 use trailseal::evidence::Selection;
 use trailseal::gate::GatePolicy;
+use trailseal::query::Query;
 use trailseal::trace::TraceOptions;
-use trailseal::{CreateOptions, ErrorCode, Ledger};
+use trailseal::{CreateOptions, ErrorCode, Ledger, Timestamp};
 
 fn ledger(dir: &tempfile::TempDir, name: &str) -> Ledger {
     Ledger::create(
@@ -661,6 +662,92 @@ fn map_file(format: Format, dir: &str, name: &str) -> Value {
     v.remove(0)
 }
 
+/// Finding 7: CDEvents 0.6 approvals keep who asked, who answered and what was decided, and
+/// a closed approval counts in a gate on the resource it gates only when approved.
+#[test]
+fn f7_cdevents_approvals_keep_approver_and_decision_and_count_in_gates() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "approvals");
+    let got = import_file(
+        &l,
+        Format::CDEvents,
+        "real/cdevents",
+        "approval_0.6.0-draft.jsonl",
+    );
+    let release = "https://deploy.example.com/releases/payments-api/1.42.0";
+    let summary: Vec<(&str, &str, &str)> = got
+        .iter()
+        .map(|(_, e)| {
+            (
+                e["action"].as_str().unwrap(),
+                e["actor"]["id"].as_str().unwrap(),
+                e["subject"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let other = "https://deploy.example.com/releases/ledger-api/3.0.0";
+    assert_eq!(
+        summary,
+        vec![
+            ("approval.requested", "urn:example:user:alice", release),
+            (
+                "cdevents.approval.updated",
+                "urn:example:user:carol",
+                release
+            ),
+            ("approval.granted", "urn:example:user:bob", release),
+            ("approval.requested", "urn:example:user:alice", release),
+            ("approval.rejected", "urn:example:user:carol", release),
+            ("approval.requested", "urn:example:user:dave", other),
+            ("approval.granted", "urn:example:user:dave", other),
+        ]
+    );
+    let (_, granted) = &got[2];
+    assert_eq!(granted["subject"]["type"], "resource");
+    assert_eq!(granted["actor"]["via"], json!(["/approvals/prod"]));
+    assert_eq!(granted["attrs"]["cdevents.decision"], "approve");
+    assert_eq!(granted["attrs"]["cdevents.status"], "approved");
+    assert_eq!(granted["attrs"]["cdevents.approval"], "APR-1042");
+    assert_eq!(granted["occurred_at"], "2026-12-01T10:30:00Z");
+    assert_eq!(
+        link_refs(granted, "approval"),
+        vec!["cdevents.approval:APR-1042"]
+    );
+    assert_eq!(
+        link_refs(granted, "url"),
+        vec!["https://approvals.example.com/requests/APR-1042"]
+    );
+    let (_, rejected) = &got[4];
+    assert_eq!(
+        rejected["attrs"]["cdevents.decision"],
+        "reject: no rollback plan"
+    );
+
+    // bob's approval counts; carol's rejection and her non-terminal decision do not.
+    let one = GatePolicy::from_json(r#"{"min_approvals":1}"#).unwrap();
+    let two = GatePolicy::from_json(r#"{"min_approvals":2}"#).unwrap();
+    let r = l.gate(&format!("resource:{release}"), &one).unwrap();
+    assert!(r.passed, "{r:?}");
+    assert_eq!(r.requirements[0].evidence, vec![got[2].0]);
+    assert!(!l.gate(&format!("resource:{release}"), &two).unwrap().passed);
+    // dave approving what dave requested is a self-approval.
+    let r = l.gate(&format!("resource:{other}"), &one).unwrap();
+    assert!(!r.passed, "{r:?}");
+    assert!(!r.requirements[1].met && r.requirements[1].detail.contains("dave"));
+
+    // A CDEvents change review (up to 0.5) names no reviewer and no decision: it is what its
+    // source reported, never an approval.
+    let (_, review) = import_file(
+        &l,
+        Format::CDEvents,
+        "real/cdevents",
+        "conformance_change_reviewed.json",
+    )
+    .remove(0);
+    assert_eq!(review["action"], "cdevents.change.reviewed");
+    assert_eq!(review["actor"]["id"], "/event/source/123");
+}
+
 /// Finding 7: OCSF events without class or activity names, with times in seconds, with
 /// fractions, as text, or 0; CDEvents failed runs and artifacts built from a change.
 #[test]
@@ -862,6 +949,97 @@ fn f10_change_counts_match_git_show() {
         compared += 1;
     }
     assert!(compared >= 30);
+}
+
+/// Finding 8: "the commits of one day" asked of an imported history by `occurred_at` (the
+/// committer date), not by the ledger's `time` (the import's, the same instant for all). The
+/// answer is git's own: `git rev-list --since --until`, and the committer dates `git log`
+/// prints, filtered here.
+#[test]
+fn f8_commits_of_a_day_by_occurred_at_are_the_ones_git_log_dates_there() {
+    let Some(root) = this_repository(30) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir, "occurred");
+    let opts = ImportOptions {
+        signatures: false,
+        ..ImportOptions::default()
+    };
+    let started = Timestamp::now();
+    git::import_with(&l, &root, &opts, &mut no_progress).unwrap();
+    // (sha, committer date in Unix seconds) of every commit, as git prints them.
+    let dated: Vec<(String, i64)> = git(&root, &["log", "--format=%H %ct"])
+        .lines()
+        .map(|l| {
+            let (sha, ct) = l.split_once(' ').unwrap();
+            (sha.to_owned(), ct.parse().unwrap())
+        })
+        .collect();
+    let mut times: Vec<i64> = dated.iter().map(|d| d.1).collect();
+    times.sort_unstable();
+    // The UTC days of the first and the median commit, and from the one to the other.
+    let day = |t: i64| t.div_euclid(86_400) * 86_400;
+    let (first, median) = (day(times[0]), day(times[times.len() / 2]));
+    for (since, until) in [
+        (first, first + 86_400),
+        (median, median + 86_400),
+        (first + 3_600, median),
+    ] {
+        let mut want: Vec<String> = dated
+            .iter()
+            .filter(|d| (since..until).contains(&d.1))
+            .map(|d| d.0.clone())
+            .collect();
+        want.sort();
+        assert!(
+            !want.is_empty() || since != first,
+            "the first commit's day has it"
+        );
+        // git's --until is inclusive, ours exclusive.
+        let by_git = git(
+            &root,
+            &[
+                "rev-list",
+                &format!("--since=@{since}"),
+                &format!("--until=@{}", until - 1),
+                "HEAD",
+            ],
+        );
+        let mut by_git: Vec<String> = by_git.lines().map(str::to_owned).collect();
+        by_git.sort();
+        assert_eq!(by_git, want, "git's own date filter agrees");
+        let at = |s: i64| Timestamp::from_unix_nanos(i128::from(s) * 1_000_000_000);
+        let q = Query {
+            action: Some("git.commit".into()),
+            occurred_since: Some(at(since)),
+            occurred_until: Some(at(until)),
+            limit: 7,
+            ..Query::default()
+        };
+        let mut ours: Vec<String> = all_pages(&l, q)
+            .into_iter()
+            .map(|i| {
+                l.get(i).unwrap()["subject"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        ours.sort();
+        assert_eq!(ours, want, "commits of {since}..{until}");
+        // The ledger's own clock knows nothing of a day before the import: every entry was
+        // recorded during it.
+        if at(until) <= started {
+            let by_time = Query {
+                action: Some("git.commit".into()),
+                since: Some(at(since)),
+                until: Some(at(until)),
+                ..Query::default()
+            };
+            assert!(l.query(&by_time).unwrap().entries.is_empty());
+        }
+    }
 }
 
 // ---- CI edge cases ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use trailseal::query::{Order, Query};
 use trailseal::{CreateOptions, ErrorCode, Ledger, VerifyOptions};
 
 mod common;
-use common::Rng;
+use common::{all_pages, Rng};
 
 const BLOCKS: TableDefinition<(u64, u64, u64), &[u8]> =
     TableDefinition::new("trailseal.posting_blocks");
@@ -87,19 +87,6 @@ fn matches(e: &Value, q: &Query) -> bool {
                 .iter()
                 .any(|l| l["index"].as_u64() == Some(t))
         })
-}
-
-/// Every page of `q`, following cursors.
-fn all_pages(l: &Ledger, mut q: Query) -> Vec<u64> {
-    let mut out = Vec::new();
-    loop {
-        let page = l.query(&q).unwrap();
-        out.extend(page.entries.iter().map(|f| f.index));
-        match page.next_cursor {
-            Some(c) => q.cursor = Some(c),
-            None => return out,
-        }
-    }
 }
 
 fn queries(r: &mut Rng, n: u64) -> Vec<Query> {

@@ -40,9 +40,13 @@ type Query struct {
 	LinksTo  *uint64           `json:"links_to,omitempty"` // links to this earlier entry
 	Since    time.Time         `json:"-"`                  // recorded at or after (zero: no bound)
 	Until    time.Time         `json:"-"`                  // recorded before (zero: no bound)
-	Order    Order             `json:"order,omitempty"`
-	Limit    int               `json:"limit,omitempty"`  // entries per page; 0 for 100
-	Cursor   string            `json:"cursor,omitempty"` // Page.NextCursor of the previous page
+	// occurred_at (when the source says it happened, not when recorded) at or after, and
+	// before (zero: no bound); entries without occurred_at never match either
+	OccurredSince time.Time `json:"-"`
+	OccurredUntil time.Time `json:"-"`
+	Order         Order     `json:"order,omitempty"`
+	Limit         int       `json:"limit,omitempty"`  // entries per page; 0 for 100
+	Cursor        string    `json:"cursor,omitempty"` // Page.NextCursor of the previous page
 }
 
 func timeText(t time.Time) string {
@@ -52,14 +56,17 @@ func timeText(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// MarshalJSON writes the query's JSON form (since/until as RFC 3339).
+// MarshalJSON writes the query's JSON form (since/until, occurred_since/occurred_until as
+// RFC 3339).
 func (q Query) MarshalJSON() ([]byte, error) {
 	type plain Query
 	return json.Marshal(struct {
 		plain
-		Since string `json:"since,omitempty"`
-		Until string `json:"until,omitempty"`
-	}{plain(q), timeText(q.Since), timeText(q.Until)})
+		Since         string `json:"since,omitempty"`
+		Until         string `json:"until,omitempty"`
+		OccurredSince string `json:"occurred_since,omitempty"`
+		OccurredUntil string `json:"occurred_until,omitempty"`
+	}{plain(q), timeText(q.Since), timeText(q.Until), timeText(q.OccurredSince), timeText(q.OccurredUntil)})
 }
 
 // UnmarshalJSON reads the query's JSON form.
@@ -67,8 +74,10 @@ func (q *Query) UnmarshalJSON(data []byte) error {
 	type plain Query
 	var v struct {
 		*plain
-		Since *time.Time `json:"since"`
-		Until *time.Time `json:"until"`
+		Since         *time.Time `json:"since"`
+		Until         *time.Time `json:"until"`
+		OccurredSince *time.Time `json:"occurred_since"`
+		OccurredUntil *time.Time `json:"occurred_until"`
 	}
 	v.plain = (*plain)(q)
 	if err := json.Unmarshal(data, &v); err != nil {
@@ -79,6 +88,12 @@ func (q *Query) UnmarshalJSON(data []byte) error {
 	}
 	if v.Until != nil {
 		q.Until = *v.Until
+	}
+	if v.OccurredSince != nil {
+		q.OccurredSince = *v.OccurredSince
+	}
+	if v.OccurredUntil != nil {
+		q.OccurredUntil = *v.OccurredUntil
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ var casesSkip = map[string]string{
 	"verify: a checkpoint without its key":             "SignedCheckpoint holds both halves or is nil",
 	"verify: a key without its checkpoint":             "SignedCheckpoint holds both halves or is nil",
 	"report: a since that is not RFC 3339 is refused":  "ReportOptions.Since is a time.Time",
+	"query: an occurred_since that is not RFC 3339":    "Query.OccurredSince is a time.Time",
 }
 
 type caseRow struct {

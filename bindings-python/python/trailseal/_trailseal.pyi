@@ -443,6 +443,8 @@ class Ledger:
         links_to: int | None = None,
         since: str | None = None,
         until: str | None = None,
+        occurred_since: str | None = None,
+        occurred_until: str | None = None,
         order: Literal["newest", "oldest"] | None = None,
         limit: int | None = None,
         cursor: str | None = None,

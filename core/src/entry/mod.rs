@@ -284,6 +284,15 @@ impl<'a> ValidEntry<'a> {
         self.fields.id.and_then(Value::as_str)
     }
 
+    /// `occurred_at` in Unix nanoseconds, if the entry has one (validated RFC 3339).
+    pub fn occurred_at_nanos(&self) -> Option<i128> {
+        self.fields
+            .occurred_at
+            .and_then(Value::as_str)
+            .and_then(|s| Timestamp::parse(s).ok())
+            .map(Timestamp::unix_nanos)
+    }
+
     /// Indexes of earlier entries this one links to.
     pub fn linked_indexes(&self) -> impl Iterator<Item = u64> + 'a {
         self.fields

@@ -57,6 +57,8 @@ pub(super) struct PreparedEntry {
     /// [`ValidEntry::encoding_before_time`].
     before_time: Vec<u8>,
     terms: Vec<u64>,
+    /// `occurred_at` in Unix nanoseconds, for its index.
+    occurred: Option<i128>,
 }
 
 impl PreparedEntry {
@@ -70,6 +72,7 @@ impl PreparedEntry {
             id: valid.id().map(str::to_owned),
             before_time: valid.encoding_before_time(),
             terms,
+            occurred: valid.occurred_at_nanos(),
         })
     }
 }
@@ -188,6 +191,7 @@ impl Ledger {
             id,
             before_time,
             terms,
+            occurred,
         } = p;
         let id = id
             .as_deref()
@@ -204,7 +208,12 @@ impl Ledger {
         let alg = self.meta.hash;
         let leaf_hash = alg.leaf_hash(&bytes);
         Ok(queue_entry(
-            g, alg, id, bytes, leaf_hash, time, &terms, new_ids,
+            g,
+            alg,
+            id,
+            (bytes, leaf_hash, time),
+            (&terms, occurred),
+            new_ids,
         ))
     }
 
@@ -309,8 +318,14 @@ impl Ledger {
                 return Err(Error::Internal("an encoded entry went missing".into()));
             };
             let id = valid.id().map(|id| (id, valid.caller_fields_canonical()));
+            let occurred = valid.occurred_at_nanos();
             receipts.push(queue_entry(
-                g, alg, id, bytes, leaf_hash, time, &terms, new_ids,
+                g,
+                alg,
+                id,
+                (bytes, leaf_hash, time),
+                (&terms, occurred),
+                new_ids,
             ));
         }
         Ok(Some(receipts))
@@ -396,22 +411,23 @@ fn repeats_an_id(g: &Group, entries: &[Value]) -> bool {
         .any(|id| g.ids.contains_key(id) || !seen.insert(id))
 }
 
-/// Queue a new entry's leaf, its index terms and its `id` (with its canonical caller
-/// fields) into the group; its receipt.
-#[allow(clippy::too_many_arguments)]
+/// Queue a new entry's leaf (its bytes, leaf hash and `time`), its index terms and
+/// `occurred_at` (nanoseconds) and its `id` (with its canonical caller fields) into the
+/// group; its receipt.
 fn queue_entry(
     g: &mut Group,
     alg: HashAlg,
     id: Option<(&str, Vec<u8>)>,
-    bytes: Vec<u8>,
-    leaf_hash: Hash,
-    time: Timestamp,
-    term_hashes: &[u64],
+    (bytes, leaf_hash, time): (Vec<u8>, Hash, Timestamp),
+    (term_hashes, occurred): (&[u64], Option<i128>),
     new_ids: &mut Vec<String>,
 ) -> Receipt {
     let index = g.frontier.size();
     let receipt = push_hashed_leaf(alg, &mut g.frontier, &mut g.w, bytes, leaf_hash, Some(time));
     g.w.put_postings(term_hashes, index);
+    if let Some(at) = occurred {
+        g.w.put_occurred(at, index);
+    }
     if let Some((id, fields)) = id {
         g.w.put_id(id, index);
         g.ids.insert(id.to_owned(), (fields, receipt.clone()));

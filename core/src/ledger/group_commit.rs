@@ -408,6 +408,7 @@ impl Ledger {
         self.failed(self.follow(guard, &w))?;
         if self.meta.kind == LedgerKind::Entries {
             w.index_with(query::leaf_term_hashes);
+            w.index_occurred_with(query::leaf_occurred);
         }
         let mut g = Group {
             w,

@@ -1,7 +1,9 @@
 //! Legal holds: what a `legal_hold.placed` entry covers, and whether an entry is under it.
 //!
 //! A hold covers the entries a query would return (the [`Query::from_json`] form: `subject`,
-//! `actor`, `action`, `attrs`, `refs`, ..., and `since`/`until` on the ledger's `time`), held
+//! `actor`, `action`, `attrs`, `refs`, ..., `since`/`until` on the ledger's `time`, and
+//! `occurred_since`/`occurred_until` on `occurred_at`, which an entry without one never
+//! matches, as in a query), held
 //! in the entry's `payload.covers`. Paging keys (`order`, `limit`, `cursor`) mean nothing for a
 //! hold and are refused, as is a hold that names nothing (use `since` for "everything since").
 
@@ -36,7 +38,11 @@ impl HoldScope {
         let query = Query::from_json(v)?;
         let mut terms = query.terms();
         terms.sort();
-        if terms.is_empty() && query.since.is_none() && query.until.is_none() {
+        let bounded = query.since.is_some()
+            || query.until.is_some()
+            || query.occurred_since.is_some()
+            || query.occurred_until.is_some();
+        if terms.is_empty() && !bounded {
             return Err(bad(
                 "covers names nothing: give a subject, actor, ... or since/until",
             ));
@@ -53,6 +59,17 @@ impl HoldScope {
         // An entry whose time cannot be read is treated as covered: a hold errs on keeping.
         if !time.is_none_or(in_window) {
             return false;
+        }
+        let (o_since, o_until) = (self.query.occurred_since, self.query.occurred_until);
+        if o_since.is_some() || o_until.is_some() {
+            let occurred = e["occurred_at"]
+                .as_str()
+                .and_then(|t| Timestamp::parse(t).ok());
+            let inside =
+                |t: Timestamp| o_since.is_none_or(|s| t >= s) && o_until.is_none_or(|u| t < u);
+            if !occurred.is_some_and(inside) {
+                return false;
+            }
         }
         let have = Term::of_entry(e);
         self.terms.iter().all(|t| have.binary_search(t).is_ok())
@@ -98,6 +115,19 @@ mod tests {
             "service:x",
             "2020-01-01T00:00:00.000000000Z"
         )));
+    }
+
+    #[test]
+    fn a_hold_by_occurred_at_covers_what_happened_in_its_window() {
+        let h = HoldScope::from_json(&json!({"occurred_since": "2024-03-01T00:00:00Z",
+                                             "occurred_until": "2024-04-01T00:00:00Z"}))
+        .unwrap();
+        let mut e = entry("alice", "service:api", "2026-12-01T00:00:00Z");
+        assert!(!h.covers(&e), "no occurred_at: in no window, as in a query");
+        e["occurred_at"] = json!("2024-03-15T12:00:00+01:00");
+        assert!(h.covers(&e));
+        e["occurred_at"] = json!("2024-04-01T00:00:00Z");
+        assert!(!h.covers(&e));
     }
 
     #[test]

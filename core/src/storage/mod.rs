@@ -16,6 +16,7 @@
 //! | `relayed`        | 16-byte id of a handle that relayed through another process | postcard [`RelayedRecord`]: its last committed request |
 //! | `checkpoint_timestamps` | sequence number of a checkpoint in `checkpoints` | its RFC 3161 time-stamp token, DER (absent in files written before it) |
 //! | `published`      | a destination's name ([`crate::publish::Destination::name`]) | postcard [`PublishedState`]: the tree size last published there (absent until a first publish) |
+//! | `occurred`       | (`occurred_at` in Unix nanoseconds, leaf index) of each entry that has one | none; `meta` `"occurred_end"` (u64 LE) is the leaf count it covers (absent in files written before it; see `occurred.rs`) |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
 //! policy: see [`crate::query::Term`]) are posting lists kept as sorted runs that are merged as
@@ -37,7 +38,8 @@
 //!
 //! # Crashes
 //!
-//! A commit is one redb write transaction: its leaves, tiles, ids, postings, checkpoints and
+//! A commit is one redb write transaction: its leaves, tiles, ids, postings, `occurred_at`
+//! rows (with those of leaves an older file left without: see `occurred.rs`), checkpoints and
 //! state record reach the file together or not at all, so after a crash the tables agree with
 //! the `state` record and with each other. A durable commit is fsync'd before
 //! [`Writer::commit`] returns; a non-durable one is not, and a crash loses it, with every
@@ -90,6 +92,7 @@
 // `Writer` own a snapshot or a transaction, open the tables and hand them over.
 mod bundles;
 mod cosigned;
+mod occurred;
 mod published;
 mod reader;
 mod relayed;
@@ -124,6 +127,7 @@ pub use bundles::{
     SMALL_COMMIT_LEAVES,
 };
 pub use cosigned::{StoredCosignature, WitnessState};
+pub use occurred::LeafOccurred;
 pub use reader::Reader;
 pub use relayed::RelayedRecord;
 #[cfg(feature = "testing")]

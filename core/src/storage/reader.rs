@@ -15,7 +15,7 @@ use super::tables::{
     decode, storage_err, BlockKey, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, RUNS,
 };
 use super::tiles::{read_nodes, split_tile_key, Edge, TileCache};
-use super::{Meta, State, StoredCheckpoint};
+use super::{LeafOccurred, Meta, State, StoredCheckpoint};
 use crate::error::{Error, Result};
 use crate::merkle::{Hash, NodeId};
 use crate::postings::Posting;
@@ -321,6 +321,30 @@ impl Reader {
         ps.sort_unstable();
         ps.dedup();
         Ok((first, self.tail.get_or_init(|| ps)))
+    }
+
+    /// The indexes in `lo..hi` of the entries whose `occurred_at` (Unix nanoseconds) is in
+    /// `since..until` (either end open), ascending: a range scan of the `occurred` table,
+    /// plus the leaves it does not cover yet read with `occurred_of` (see `occurred.rs`).
+    pub fn occurred_window(
+        &self,
+        window: (Option<i128>, Option<i128>),
+        (lo, hi): (u64, u64),
+        occurred_of: LeafOccurred,
+    ) -> Result<Vec<u64>> {
+        let size = self.state()?.size;
+        super::occurred::window(&self.txn, window, (lo, hi.min(size)), size, occurred_of)
+    }
+
+    /// Where the `occurred` table's coverage ends: leaves from here on have no rows yet.
+    pub fn occurred_end(&self) -> Result<u64> {
+        super::occurred::end(&self.txn)
+    }
+
+    /// Check the `occurred` table against the entries it covers (each entry with an
+    /// `occurred_at` has its row, and no other row is there); the rows checked.
+    pub fn check_occurred(&self, occurred_of: LeafOccurred) -> Result<u64> {
+        super::occurred::check(&self.txn, self.state()?.size, occurred_of)
     }
 
     /// The runs of the query indexes, in leaf order.

@@ -29,6 +29,10 @@ pub(super) const CHECKPOINT_TIMESTAMPS: TableDefinition<u64, &[u8]> =
 /// [`PublishedState`](super::PublishedState). Absent from files that were never published.
 pub(super) const PUBLISHED: TableDefinition<&str, &[u8]> =
     TableDefinition::new("trailseal.published");
+/// Entries by `occurred_at` (`occurred.rs`): `(Unix nanoseconds, leaf index)`, no value.
+/// Absent from files written before it (see `occurred.rs` for how they are indexed).
+pub(super) const OCCURRED: TableDefinition<(i128, u64), ()> =
+    TableDefinition::new("trailseal.occurred");
 pub(super) type BlockTable<'t> = redb::Table<'t, BlockKey, &'static [u8]>;
 
 pub(super) fn storage_err(e: impl std::fmt::Display) -> Error {

@@ -14,6 +14,7 @@ use super::bundles::{
 use super::runs::RunInfo;
 use super::tables::{
     decode, encode, storage_err, CHECKPOINTS, CHECKPOINT_TIMESTAMPS, IDS, LEAVES, META, NODES,
+    OCCURRED,
 };
 use super::tiles::tile_of;
 use super::{open_db, Reader, Sharing, State, StoredCheckpoint};
@@ -169,6 +170,36 @@ impl Tables<'_> {
             .open_table(CHECKPOINT_TIMESTAMPS)
             .map_err(storage_err)?;
         t.insert(seq, token).map_err(storage_err)?;
+        Ok(())
+    }
+
+    /// Drop the `occurred_at` index and its coverage record, as in a file written before it
+    /// existed.
+    pub fn drop_occurred_index(&mut self) -> Result<()> {
+        self.txn.delete_table(OCCURRED).map_err(storage_err)?;
+        let mut t = self.txn.open_table(META).map_err(storage_err)?;
+        t.remove("occurred_end").map_err(storage_err)?;
+        Ok(())
+    }
+
+    /// The `occurred_at` index's rows, `(occurred_at nanos, index)`, in key order.
+    pub fn occurred_rows(&self) -> Result<Vec<(i128, u64)>> {
+        let t = self.txn.open_table(OCCURRED).map_err(storage_err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(storage_err)? {
+            out.push(row.map_err(storage_err)?.0.value());
+        }
+        Ok(out)
+    }
+
+    /// Remove one row of the `occurred_at` index, or add one (`present`).
+    pub fn set_occurred_row(&mut self, row: (i128, u64), present: bool) -> Result<()> {
+        let mut t = self.txn.open_table(OCCURRED).map_err(storage_err)?;
+        if present {
+            t.insert(row, ()).map_err(storage_err)?;
+        } else {
+            t.remove(row).map_err(storage_err)?;
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use redb::{ReadableTable, WriteTransaction};
 
 use super::bundles::{append_leaves, read_leaf};
+use super::occurred::{self, LeafOccurred};
 use super::relayed::{self, RelayedRecord};
 use super::runs::{add_run, index_leaves, runs_end, LeafTerms, INDEX_TAIL_LEAVES};
 use super::tables::{
@@ -45,8 +46,12 @@ pub struct Writer {
     published: Vec<(String, PublishedState)>,
     relayed: Vec<([u8; 16], RelayedRecord)>,
     postings: Vec<Posting>,
+    /// `(occurred_at nanos, index)` of this commit's entries that have one.
+    occurred: Vec<(i128, u64)>,
     /// Set for an entries ledger: how to index the tail's leaves.
     terms_of: Option<LeafTerms>,
+    /// Set for an entries ledger: how to read a leaf's `occurred_at` (see `occurred.rs`).
+    occurred_of: Option<LeafOccurred>,
     state: Option<State>,
     /// The store's cache, told the new edge nodes once they are committed.
     tiles: Arc<TileCache>,
@@ -62,6 +67,7 @@ pub struct Mark {
     nodes: usize,
     ids: usize,
     postings: usize,
+    occurred: usize,
 }
 
 impl Writer {
@@ -83,7 +89,9 @@ impl Writer {
             published: Vec::new(),
             relayed: Vec::new(),
             postings: Vec::new(),
+            occurred: Vec::new(),
             terms_of: None,
+            occurred_of: None,
             state: None,
             tiles,
             tail,
@@ -98,6 +106,7 @@ impl Writer {
             nodes: self.nodes.len(),
             ids: self.ids.len(),
             postings: self.postings.len(),
+            occurred: self.occurred.len(),
         }
     }
 
@@ -107,6 +116,7 @@ impl Writer {
         self.nodes.truncate(mark.nodes);
         self.ids.truncate(mark.ids);
         self.postings.truncate(mark.postings);
+        self.occurred.truncate(mark.occurred);
     }
 
     /// True if nothing is queued.
@@ -136,6 +146,18 @@ impl Writer {
     /// tail reaches [`INDEX_TAIL_LEAVES`], the tail's own read back and indexed with `f`.
     pub fn index_with(&mut self, f: LeafTerms) {
         self.terms_of = Some(f);
+    }
+
+    /// Keep the `occurred_at` index (an entries ledger): this commit's rows, and those of
+    /// leaves an earlier trailseal left unindexed, read back with `f` (see `occurred.rs`).
+    pub fn index_occurred_with(&mut self, f: LeafOccurred) {
+        self.occurred_of = Some(f);
+    }
+
+    /// File leaf `index` (one of the leaves queued in this writer) under its `occurred_at`,
+    /// in Unix nanoseconds.
+    pub fn put_occurred(&mut self, occurred_at: i128, index: u64) {
+        self.occurred.push((occurred_at, index));
     }
 
     /// Add leaf `index` (one of the leaves queued in this writer) to the posting lists of
@@ -319,6 +341,10 @@ impl Writer {
         self.flush_leaves()?;
         self.flush_nodes()?;
         self.flush_postings()?;
+        if let (Some(f), false) = (self.occurred_of, self.leaves.is_empty()) {
+            let end = self.first_new_leaf + self.leaves.len() as u64;
+            occurred::put(&self.txn, &self.occurred, self.first_new_leaf, end, f)?;
+        }
         {
             let mut t = self.txn.open_table(IDS).map_err(storage_err)?;
             for (id, index) in &self.ids {

@@ -63,3 +63,16 @@ pub fn git_in(dir: &std::path::Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Every page of `q`, following cursors: the indexes found, in the query's order.
+pub fn all_pages(l: &trailseal::Ledger, mut q: trailseal::query::Query) -> Vec<u64> {
+    let mut out = Vec::new();
+    loop {
+        let page = l.query(&q).unwrap();
+        out.extend(page.entries.iter().map(|f| f.index));
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => return out,
+        }
+    }
+}

@@ -54,8 +54,17 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
         .unwrap_or(Value::Null);
     let c = |k: &str| s(&content, &format!("/{k}"));
 
+    let subject_kind_l = subject_kind.to_ascii_lowercase();
+    // CDEvents 0.6 approvals (`dev.cdevents.approval.*`) name who asked and who answered.
+    let approval = (family == "cdevents" && subject_kind_l == "approval").then(|| Approval {
+        predicate: predicate.to_ascii_lowercase(),
+        status: c("status").map(str::to_ascii_lowercase),
+        resource: c("resourceTargetUrl"),
+    });
     // Who: the person the event names, reported by its source; else the source itself.
     let person = c("user")
+        .or_else(|| c("responder"))
+        .or_else(|| c("requestor"))
         .or_else(|| c("updatedBy"))
         .or_else(|| c("creator"))
         .or_else(|| c("author"));
@@ -63,7 +72,6 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
         Some(p) => actor(p, &[source], None, None),
         None => actor(source, &[], None, None),
     };
-    let subject_kind_l = subject_kind.to_ascii_lowercase();
     // An outcome that is not a success is another fact: `cdevents.pipelinerun.finished.failed`.
     let outcome = c("outcome").map(str::to_ascii_lowercase);
     let suffix = match outcome.as_deref() {
@@ -72,16 +80,17 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
         Some("skip" | "skipped") => Some("skipped"),
         _ => None,
     };
-    let action = match suffix {
-        Some(x) => action_of(&[family, subject_kind, predicate, x]),
-        None => action_of(&[family, subject_kind, predicate]),
+    let action = match (suffix, approval.as_ref().and_then(Approval::action)) {
+        (_, Some(a)) => a.to_owned(),
+        (Some(x), None) => action_of(&[family, subject_kind, predicate, x]),
+        (None, None) => action_of(&[family, subject_kind, predicate]),
     };
-    let mut b = Builder::new(
-        bounded_id("cdevents", &id, &ev),
-        actor_v,
-        action,
-        (subject_kind_l.clone(), subject_id.clone()),
-    );
+    // An approval is about the resource it gates, so that a gate on that resource counts it.
+    let subject = match approval.as_ref().and_then(|a| a.resource) {
+        Some(r) => ("resource".to_owned(), r.to_owned()),
+        None => (subject_kind_l.clone(), subject_id.clone()),
+    };
+    let mut b = Builder::new(bounded_id("cdevents", &id, &ev), actor_v, action, subject);
     b.occurred_at(Some(timestamp.to_owned()));
     b.attr("cdevents.id", Some(id.clone()));
     b.attr("cdevents.source", Some(source));
@@ -103,6 +112,17 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
         c("pipelineName").or_else(|| c("taskName")),
     );
     b.attr("cdevents.pipelinerun", text(&content, "/pipelineRun/id"));
+    if approval.is_some() {
+        b.attr("cdevents.approval", Some(subject_id.clone()));
+        b.attr("cdevents.requestor", c("requestor"));
+        b.attr("cdevents.responder", c("responder"));
+        b.attr("cdevents.decision", c("decision"));
+        b.attr("cdevents.status", c("status"));
+        b.link("approval", format!("cdevents.approval:{subject_id}"));
+        if let Some(u) = c("approvalDetailsUrl") {
+            b.link("url", u);
+        }
+    }
     // Links the event declares (CDEvents links spec): other events by context id.
     for l in ev
         .pointer("/context/links")
@@ -151,4 +171,30 @@ pub(super) fn map(obj: &Map<String, Value>) -> Result<Value> {
         }
     }
     Ok(b.finish(&ev))
+}
+
+/// What a CDEvents approval event (0.6: `approval.created`, `.updated`, `.closed`) says
+/// beyond the common fields.
+struct Approval<'a> {
+    predicate: String,
+    /// `approval.closed`'s terminal state: approved, rejected, cancelled or expired.
+    status: Option<String>,
+    /// `resourceTargetUrl`: what the approval gates.
+    resource: Option<&'a str>,
+}
+
+impl Approval<'_> {
+    /// The action gates and reports know: a request is `approval.requested`, a closed
+    /// approval its outcome (`approval.granted` only for `approved`); `approval.updated`
+    /// records a decision that does not resolve the approval, so it keeps its CDEvents name.
+    fn action(&self) -> Option<&'static str> {
+        match (self.predicate.as_str(), self.status.as_deref()) {
+            ("created", _) => Some("approval.requested"),
+            ("closed", Some("approved")) => Some("approval.granted"),
+            ("closed", Some("rejected")) => Some("approval.rejected"),
+            ("closed", Some("cancelled" | "canceled")) => Some("approval.cancelled"),
+            ("closed", Some("expired")) => Some("approval.expired"),
+            _ => None,
+        }
+    }
 }
