@@ -18,6 +18,7 @@
 //! - [`trace`]: what an entry rests on, or what rests on it.
 //! - [`why`]: which rule allowed an entry, and who approved that rule.
 //! - [`gate`]: release gates evaluated against the ledger.
+//! - [`rules`]: decisions as code: rules documents, published in the ledger, enforced on append.
 //! - [`evidence`]: evidence bundles, checked without the ledger.
 //! - [`report`]: approval latency and change statistics.
 //! - [`export`]: entries as OCSF events and (feature `parquet`) as Parquet files.
@@ -48,6 +49,7 @@ pub mod publish;
 pub mod query;
 pub mod report;
 pub mod request_timeout;
+pub mod rules;
 pub mod storage;
 pub mod timestamp_token;
 pub mod trace;
