@@ -164,6 +164,29 @@ impl Version<'_> {
     }
 }
 
+impl Rules {
+    /// A dry run (`rules check`): `entry` validated as SPEC section 3 requires, then judged by
+    /// these rules as an unpublished version. Without a ledger no linked entry can be read,
+    /// so link requirements naming an entry's action or role are unmet.
+    pub fn check(&self, entry: &Value) -> Result<Verdict> {
+        let max_link = entry
+            .get("links")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.get("index").and_then(Value::as_u64))
+            .max();
+        // Links must name earlier entries: judge it as if it came right after them.
+        let at = max_link.map_or(0, |m| m.saturating_add(1));
+        crate::entry::validate(entry, at)?;
+        Version {
+            rules: self,
+            leaf: None,
+        }
+        .judge(entry, &mut |_| Ok(None))
+    }
+}
+
 fn names(rules: &Rules, ids: &[usize]) -> String {
     let n = rules.role_names(ids);
     if n.is_empty() {

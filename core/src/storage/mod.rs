@@ -15,6 +15,7 @@
 //! | `witnesses`      | witness vkey string                   | postcard [`WitnessState`]: the size and root it last cosigned |
 //! | `relayed`        | 16-byte id of a handle that relayed through another process | postcard [`RelayedRecord`]: its last committed request |
 //! | `checkpoint_timestamps` | sequence number of a checkpoint in `checkpoints` | its RFC 3161 time-stamp token, DER (absent in files written before it) |
+//! | `rules`          | leaf index of a `rules.published` entry | the digest (`sha256:<hex>`) of the rules document it publishes (absent until rules are published) |
 //! | `published`      | a destination's name ([`crate::publish::Destination::name`]) | postcard [`PublishedState`]: the tree size last published there (absent until a first publish) |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
@@ -93,6 +94,7 @@ mod cosigned;
 mod published;
 mod reader;
 mod relayed;
+mod rules;
 mod runs;
 mod tables;
 #[cfg(feature = "testing")]

@@ -29,6 +29,9 @@ pub(super) const CHECKPOINT_TIMESTAMPS: TableDefinition<u64, &[u8]> =
 /// [`PublishedState`](super::PublishedState). Absent from files that were never published.
 pub(super) const PUBLISHED: TableDefinition<&str, &[u8]> =
     TableDefinition::new("trailseal.published");
+/// Rules versions (`rules.rs`): leaf index of a `rules.published` entry to its document's
+/// digest. Absent from files where no rules were ever published.
+pub(super) const RULES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.rules");
 pub(super) type BlockTable<'t> = redb::Table<'t, BlockKey, &'static [u8]>;
 
 pub(super) fn storage_err(e: impl std::fmt::Display) -> Error {

@@ -44,6 +44,7 @@ pub struct Writer {
     timestamps: Vec<(u64, Vec<u8>)>,
     published: Vec<(String, PublishedState)>,
     relayed: Vec<([u8; 16], RelayedRecord)>,
+    rules: Vec<(u64, String)>,
     postings: Vec<Posting>,
     /// Set for an entries ledger: how to index the tail's leaves.
     terms_of: Option<LeafTerms>,
@@ -62,6 +63,7 @@ pub struct Mark {
     nodes: usize,
     ids: usize,
     postings: usize,
+    rules: usize,
 }
 
 impl Writer {
@@ -82,6 +84,7 @@ impl Writer {
             timestamps: Vec::new(),
             published: Vec::new(),
             relayed: Vec::new(),
+            rules: Vec::new(),
             postings: Vec::new(),
             terms_of: None,
             state: None,
@@ -98,6 +101,7 @@ impl Writer {
             nodes: self.nodes.len(),
             ids: self.ids.len(),
             postings: self.postings.len(),
+            rules: self.rules.len(),
         }
     }
 
@@ -107,6 +111,7 @@ impl Writer {
         self.nodes.truncate(mark.nodes);
         self.ids.truncate(mark.ids);
         self.postings.truncate(mark.postings);
+        self.rules.truncate(mark.rules);
     }
 
     /// True if nothing is queued.
@@ -130,6 +135,24 @@ impl Writer {
     /// Queue a newly complete node.
     pub fn push_node(&mut self, id: NodeId, hash: Hash) {
         self.nodes.push((id, hash));
+    }
+
+    /// Queue the `rules` row of a `rules.published` entry at `index` (see `storage::rules`).
+    pub fn put_rules_version(&mut self, index: u64, digest: String) {
+        self.rules.push((index, digest));
+    }
+
+    /// The committed rules versions at leaf `from` or later (see `storage::rules`).
+    pub fn rules_versions(&self, from: u64) -> Result<Vec<(u64, String)>> {
+        super::rules::read_in_write(&self.txn, from)
+    }
+
+    /// The bytes of leaf `index` if this writer queued it (not yet committed).
+    pub fn queued_leaf(&self, index: u64) -> Option<&[u8]> {
+        let at = index.checked_sub(self.first_new_leaf)?;
+        self.leaves
+            .get(usize::try_from(at).ok()?)
+            .map(Vec::as_slice)
     }
 
     /// Keep the query indexes (an entries ledger): postings are written when the unindexed
@@ -340,6 +363,7 @@ impl Writer {
         timestamps::put(&self.txn, &self.timestamps)?;
         published::put(&self.txn, &self.published)?;
         relayed::put(&self.txn, &self.relayed)?;
+        super::rules::put(&self.txn, &self.rules)?;
         if let Some(state) = &self.state {
             let mut t = self.txn.open_table(META).map_err(storage_err)?;
             t.insert("state", encode(state)?.as_slice())
