@@ -30,6 +30,7 @@ mod proofs;
 mod publish;
 mod questions;
 mod render;
+mod rules;
 mod show;
 mod timestamp;
 mod verify;
@@ -193,5 +194,6 @@ fn run(cli: Cli) -> Res {
         } => questions::report(open_ledger(&ledger, &read)?, since, change_actions, json),
         Command::Vkey { ledger, key } => proofs::vkey(ledger, key, &read),
         Command::Key(cmd) => key::run(cmd, &open),
+        Command::Rules(cmd) => rules::run(cmd, &open, &read),
     }
 }
