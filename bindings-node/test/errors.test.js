@@ -28,9 +28,10 @@ const CODES = [
   'io',
   'internal',
   'closed',
+  'rule_violation',
 ]
 
-test('errorCodes(): the 17 core codes, one to one, in numeric order', () => {
+test('errorCodes(): the 18 core codes, one to one, in numeric order', () => {
   assert.deepEqual(ts.errorCodes(), CODES)
 })
 
@@ -108,7 +109,7 @@ test('tampered: verify() finds a leaf edited behind the library, and names it', 
   const ledger = await ts.Ledger.create(file, { origin: 'errors', raw: true })
   // 70 leaves: leaf 3 lies under the first complete tile of 64, whose hashes are stored. Its
   // bundle is closed, so stored compressed: a token unlike any other leaf's stays literal.
-  const token = (i) => crypto.createHash('sha256').update(`leaf ${i}`).digest('base64url').slice(0, 24)
+  const token = (i) => crypto.crypto.createHash('sha256').update(`leaf ${i}`).digest('base64url').slice(0, 24)
   for (let i = 0; i < 70; i++) await ledger.appendRaw(`leaf ${i} ${token(i)}`)
   await ledger.close()
   const bytes = fs.readFileSync(file)
@@ -337,4 +338,23 @@ test('corrupt files: storage-engine panics come back as tampered, never internal
   assert.ok(seen.tampered > 0, `no overwritten page was caught: ${JSON.stringify(seen)}`)
   for (const m of messages) assert.match(m, /tamper/i)
   t.diagnostic(`outcomes of overwritten pages: ${JSON.stringify(seen)}`)
+})
+
+test('rule_violation: an entry the rules in force refuse, naming class, requirement and version', async () => {
+  // Keys in RFC 8785 order and strings only, so JSON.stringify is the canonical form.
+  const doc = { classes: [], default: 'refuse', version: 'strict-1' }
+  const digest = 'sha256:' + crypto.createHash('sha256').update(JSON.stringify(doc)).digest('hex')
+  const ledger = await ts.Ledger.create(ledgerPath(), { origin: 'errors' })
+  await ledger.append({
+    actor: { id: 'ciso' },
+    action: 'rules.published',
+    subject: { type: 'rules', id: 'strict-1' },
+    attrs: { digest, version: 'strict-1' },
+    payload: doc,
+  })
+  const e = await rejectsWith('rule_violation', () => ledger.append(entry(0)))
+  assert.equal(e.status, 18)
+  assert.match(e.message, /\(no class\)/)
+  assert.match(e.message, /strict-1 \(leaf 0\)/)
+  assert.equal(ledger.size, 1)
 })

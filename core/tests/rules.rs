@@ -153,8 +153,9 @@ fn each_rule_broken_once_is_refused_by_name_and_allowed_after_the_rules_change()
         class["links"] = json!([]);
     }
     let v2 = Rules::from_value(&doc2).unwrap();
+    let approved_by = json!([{"rel": "approved_by", "index": h.approval}]);
     let r2 = l
-        .publish_rules(&v2, "ciso", Some(&allow()), None)
+        .publish_rules(&v2, "ciso", Some(&allow()), Some(&approved_by))
         .unwrap()
         .index;
     for (entry, _, _) in &breaks {
@@ -171,6 +172,26 @@ fn each_rule_broken_once_is_refused_by_name_and_allowed_after_the_rules_change()
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0].published_by, "ciso");
     assert_eq!(versions[1].rules.digest, v2.digest);
+    // why and trace: action -> class -> rules version -> who published it, approved by whom.
+    let glass_at = l.size().unwrap() - 3; // the bob break-glass of `breaks`, now allowed
+    let why = l.why(glass_at).unwrap().to_json();
+    assert_eq!(why["rules"]["class"], "production-deploy", "{why}");
+    assert_eq!(why["rules"]["break_glass"], true);
+    assert_eq!(why["rules"]["version"], "sox-2026.2");
+    assert_eq!(why["rules"]["published_at"], r2);
+    assert_eq!(why["rules"]["published_by"], "ciso");
+    assert_eq!(why["rules"]["approvals"][0]["index"], h.approval);
+    assert_eq!(why["rules"]["approvals"][0]["entry"]["actor"]["id"], "dana");
+    let trace = l.trace(glass_at, false).unwrap().to_json();
+    assert_eq!(trace["rules"], why["rules"]);
+    assert_eq!(
+        l.why(h.request).unwrap().to_json()["rules"]["class"],
+        "change-request"
+    );
+    assert!(
+        l.why(r1).unwrap().rules.is_none(),
+        "nothing in force before the first"
+    );
     l.verify(&VerifyOptions::default()).unwrap();
     // Reopened, the handle finds the versions again and enforces the newest.
     drop(l);

@@ -159,6 +159,11 @@ enum trailseal_status
    */
   TRAILSEAL_STATUS_CLOSED = 17,
   /**
+   * An entry broke the rules document in force where it would land (docs/RULES.md); the
+   * message names the class, the requirement and the rules version. Nothing was written.
+   */
+  TRAILSEAL_STATUS_RULE_VIOLATION = 18,
+  /**
    * A required pointer argument was NULL (C boundary only).
    */
   TRAILSEAL_STATUS_NULL_ARGUMENT = 100,

@@ -93,6 +93,9 @@ pub enum trailseal_status {
     /// used at all); bindings built on this library that keep a closed state (the Go
     /// package's `Close`) report it with this value.
     Closed = 17,
+    /// An entry broke the rules document in force where it would land (docs/RULES.md); the
+    /// message names the class, the requirement and the rules version. Nothing was written.
+    RuleViolation = 18,
     /// A required pointer argument was NULL (C boundary only).
     NullArgument = 100,
     /// A string argument was not valid UTF-8 (C boundary only).
@@ -124,13 +127,14 @@ impl trailseal_status {
             ErrorCode::Io => S::Io,
             ErrorCode::Internal => S::Internal,
             ErrorCode::Closed => S::Closed,
+            ErrorCode::RuleViolation => S::RuleViolation,
             // A code added to the core after this crate was written; the test
             // `every_core_code_maps_to_its_number` fails until it is added above.
             _ => S::Internal,
         }
     }
 
-    const ALL: [trailseal_status; 21] = {
+    const ALL: [trailseal_status; 22] = {
         use trailseal_status as S;
         [
             S::Ok,
@@ -151,6 +155,7 @@ impl trailseal_status {
             S::Io,
             S::Internal,
             S::Closed,
+            S::RuleViolation,
             S::NullArgument,
             S::InvalidUtf8,
             S::Panic,
@@ -179,6 +184,7 @@ impl trailseal_status {
             S::Io => c"io",
             S::Internal => c"internal",
             S::Closed => c"closed",
+            S::RuleViolation => c"rule_violation",
             S::NullArgument => c"null_argument",
             S::InvalidUtf8 => c"invalid_utf8",
             S::Panic => c"panic",

@@ -24,6 +24,7 @@ __all__ = [
     "NotFoundError",
     "OutOfRangeError",
     "Receipt",
+    "RuleViolationError",
     "Signer",
     "StorageError",
     "TamperedError",
@@ -286,6 +287,11 @@ class StorageError(TrailsealError): ...
 class IoError(TrailsealError): ...
 class InternalError(TrailsealError): ...
 class ClosedError(TrailsealError, ValueError): ...
+
+class RuleViolationError(TrailsealError):
+    rule_class: str
+    requirement: str
+    rules_version: str
 
 # --- values -------------------------------------------------------------------------------
 

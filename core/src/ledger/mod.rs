@@ -24,7 +24,7 @@ mod group_commit;
 mod publish;
 mod relay;
 mod rotation;
-mod rules;
+pub(crate) mod rules;
 mod scan;
 mod verify;
 mod witness;

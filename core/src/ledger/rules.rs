@@ -329,3 +329,57 @@ pub(super) fn verify_rules(reader: &Reader, size: u64) -> Result<()> {
     })?;
     failure.map_or(Ok(()), Err)
 }
+
+/// The rules in force for the stored entry at `index` and what they made of it, for `why`
+/// and `trace` (the auditor's "action -> rule -> rule version -> its author and approver"):
+/// `{"version", "digest", "published_at", "class", "break_glass", "retention",
+/// "ai_output", "published_by", "authz", "approvals": [{"index", "entry"}]}`, where
+/// `approvals` are the entries the `rules.published` entry links to. `None` when no rules
+/// were in force at `index`.
+pub(crate) fn in_force_for(reader: &Reader, index: u64, entry: &Value) -> Result<Option<Value>> {
+    let book = load_book(reader)?;
+    let Some(version) = book.at(index) else {
+        return Ok(None);
+    };
+    let published_at = version.leaf.unwrap_or_default();
+    let mut linked = |i: u64| -> Result<Option<Linked>> {
+        if i >= index {
+            return Ok(None);
+        }
+        Ok(head(&reader.leaf(i)?))
+    };
+    let (class, break_glass) = match version.judge(entry, &mut linked) {
+        Ok(v) => (v.class.map(|c| &version.rules.classes[c]), v.break_glass),
+        // A stored entry that breaks them is `verify`'s to report; here it is named as such.
+        Err(e) => {
+            return Ok(Some(json!({
+                "version": version.rules.version,
+                "digest": version.rules.digest,
+                "published_at": published_at,
+                "violation": e.to_string(),
+            })))
+        }
+    };
+    let publishing = crate::query::load(reader, published_at)?;
+    let approvals = publishing
+        .entry
+        .get("links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.get("index").and_then(Value::as_u64))
+        .map(|i| crate::query::load(reader, i).map(|f| f.to_json()))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(json!({
+        "version": version.rules.version,
+        "digest": version.rules.digest,
+        "published_at": published_at,
+        "class": class.map(|c| c.name.clone()),
+        "break_glass": break_glass,
+        "retention": class.and_then(|c| c.retention.clone()),
+        "ai_output": class.is_some_and(|c| c.ai_output),
+        "published_by": publishing.entry.pointer("/actor/id"),
+        "authz": publishing.entry.get("authz"),
+        "approvals": approvals,
+    })))
+}
