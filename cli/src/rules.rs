@@ -42,6 +42,15 @@ pub enum RulesCmd {
     /// prints {"class", "break_glass", "retention", "ai_output"}, or fails with
     /// rule_violation (exit 2). Link requirements naming a linked entry cannot be met here.
     Check { file: PathBuf, entry: PathBuf },
+    /// The delivery measures (JSON): mean time to decision, change requests per week,
+    /// approval concentration (approvers above --threshold flagged), break-glass per class,
+    /// AI intervention rate (docs/RULES.md, "Reports").
+    Report {
+        ledger: PathBuf,
+        /// Flag approvers whose share of approvals is above this (default 0.5).
+        #[arg(long, value_name = "SHARE")]
+        threshold: Option<f64>,
+    },
 }
 
 fn json_arg(what: &str, text: &str) -> Res<Value> {
@@ -84,6 +93,13 @@ pub fn run(cmd: RulesCmd, open: &OpenOptions, read: &OpenOptions) -> Res {
             };
             let v = l.rules_at(at)?;
             emit_line(&v.map_or(Value::Null, |v| v.to_json()))
+        }
+        RulesCmd::Report { ledger, threshold } => {
+            if threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+                return Err(usage("--threshold must be a share between 0 and 1"));
+            }
+            let l = open_ledger(&ledger, read)?;
+            emit_line(&l.delivery_report(threshold)?.to_json())
         }
         RulesCmd::Check { file, entry } => {
             let rules = Rules::parse(&read_text(&file)?)

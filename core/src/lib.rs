@@ -21,6 +21,7 @@
 //! - [`rules`]: decisions as code: rules documents, published in the ledger, enforced on append.
 //! - [`evidence`]: evidence bundles, checked without the ledger.
 //! - [`report`]: approval latency and change statistics.
+//! - [`delivery_report`]: delivery measures under rules: time to decision, concentration, AI interventions.
 //! - [`export`]: entries as OCSF events and (feature `parquet`) as Parquet files.
 //! - [`publish`]: the ledger as a static C2SP tlog-tiles log (directory or object storage).
 //! - [`timestamp_token`]: RFC 3161 trusted timestamps of checkpoints, requested and checked.
@@ -32,6 +33,7 @@
 
 pub mod capture;
 pub mod checkpoint;
+pub mod delivery_report;
 pub mod entry;
 pub mod error;
 pub mod evidence;

@@ -347,3 +347,74 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
 }
+
+#[test]
+fn the_delivery_report_measures_decisions_concentration_break_glass_and_ai_interventions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, l) = ledger(&dir);
+    let mut doc = sox();
+    doc["default"] = "allow".into();
+    l.publish_rules(&Rules::from_value(&doc).unwrap(), "ciso", None, None)
+        .unwrap();
+    let at = |mut e: Value, t: &str| {
+        e["occurred_at"] = t.into();
+        l.append(&e).unwrap().index
+    };
+    let h = approved_request(&l); // dana approves, no occurred_at: times are the ledger's
+    let mut req = e("bob", "change.requested");
+    req["attrs"] = json!({"ticket": "CHG-9"});
+    let r = at(req, "2026-11-02T10:00:00Z");
+    let mut ok = e("erin", "change.approved");
+    ok["authz"] = allow();
+    ok["links"] = json!([{"rel": "decides", "index": r}]);
+    at(ok, "2026-11-02T11:00:00Z");
+    // Break-glass by an SRE, in the deploy class.
+    let mut sre = deploy("sam", &h);
+    sre["authz"] = json!({"decision": "break_glass", "policy": "sox-cm", "policy_version": "7", "reason": "outage"});
+    l.append(&sre).unwrap();
+    // Two AI-made changes: one rejected by the change board.
+    let ai = |n: &str| {
+        let mut a = e("bot:copilot", "ai.change.proposed");
+        a["attrs"] = json!({"model": "m-4", "input_digest": n, "output_digest": n});
+        a["links"] = json!([{"rel": "approved_by", "index": h.approval}]);
+        l.append(&a).unwrap().index
+    };
+    let first = ai("sha256:01");
+    ai("sha256:02");
+    let mut no = e("dana", "change.rejected");
+    no["authz"] = allow();
+    no["links"] =
+        json!([{"rel": "decides", "index": h.request}, {"rel": "rejects", "index": first}]);
+    l.append(&no).unwrap();
+    let r = l.delivery_report(Some(0.6)).unwrap().to_json();
+    assert_eq!(r["mean_time_to_decision"]["decided"], 2, "{r}");
+    assert_eq!(
+        r["approval_concentration"]["approvers"][0]["approver"],
+        "dana"
+    );
+    assert_eq!(r["approval_concentration"]["approvers"][0]["share"], 0.5);
+    assert_eq!(
+        r["approval_concentration"]["approvers"][0]["flagged"],
+        false
+    );
+    assert_eq!(
+        r["break_glass_by_class"],
+        json!([{"class": "production-deploy", "count": 1}])
+    );
+    assert_eq!(
+        r["ai_intervention"],
+        json!({"ai_outputs": 2, "intervened": 1, "rate": 0.5})
+    );
+    let weeks = r["requests_per_week"].as_array().unwrap();
+    assert!(
+        weeks
+            .iter()
+            .any(|w| w["week"] == "2026-W45" && w["requests"] == 1),
+        "{r}"
+    );
+    let flagged = l.delivery_report(Some(0.4)).unwrap().to_json();
+    assert_eq!(
+        flagged["approval_concentration"]["approvers"][0]["flagged"],
+        true
+    );
+}

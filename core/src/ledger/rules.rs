@@ -361,13 +361,7 @@ pub(crate) fn in_force_for(reader: &Reader, index: u64, entry: &Value) -> Result
         }
     };
     let publishing = crate::query::load(reader, published_at)?;
-    let approvals = publishing
-        .entry
-        .get("links")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|l| l.get("index").and_then(Value::as_u64))
+    let approvals = rules::link_indexes(&publishing.entry)
         .map(|i| crate::query::load(reader, i).map(|f| f.to_json()))
         .collect::<Result<Vec<_>>>()?;
     Ok(Some(json!({

@@ -169,13 +169,7 @@ impl Rules {
     /// these rules as an unpublished version. Without a ledger no linked entry can be read,
     /// so link requirements naming an entry's action or role are unmet.
     pub fn check(&self, entry: &Value) -> Result<Verdict> {
-        let max_link = entry
-            .get("links")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|l| l.get("index").and_then(Value::as_u64))
-            .max();
+        let max_link = link_indexes(entry).max();
         // Links must name earlier entries: judge it as if it came right after them.
         let at = max_link.map_or(0, |m| m.saturating_add(1));
         crate::entry::validate(entry, at)?;
@@ -185,6 +179,16 @@ impl Rules {
         }
         .judge(entry, &mut |_| Ok(None))
     }
+}
+
+/// The indexes of earlier entries `entry` links to (links by `ref` have none).
+pub(crate) fn link_indexes(entry: &Value) -> impl Iterator<Item = u64> + '_ {
+    entry
+        .get("links")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.get("index").and_then(Value::as_u64))
 }
 
 fn names(rules: &Rules, ids: &[usize]) -> String {

@@ -16,6 +16,7 @@ mod published;
 
 pub use self::book::RulesBook;
 pub use self::document::{Class, Default, FieldRequirement, LinkRequirement, Role, Rules};
+pub(crate) use self::judge::link_indexes;
 pub use self::judge::{Linked, Verdict, Version};
 pub use self::pattern::Pattern;
 pub use self::published::{published_entry, rules_of_entry};
