@@ -418,3 +418,36 @@ fn the_delivery_report_measures_decisions_concentration_break_glass_and_ai_inter
         true
     );
 }
+
+#[test]
+fn a_large_batch_is_judged_entry_by_entry_with_links_inside_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, l) = ledger(&dir);
+    let rules = Rules::from_value(&json!({"version": "v1", "roles": {"boss": ["boss"]},
+        "classes": [{"name": "deploys", "action": "deploy.*",
+                     "links": [{"rel": "approved_by", "action": "ok.given", "role": "boss"}]}]}))
+    .unwrap();
+    l.publish_rules(&rules, "ciso", None, None).unwrap();
+    // Both the two-thread path (batches of 64 and more) and the one-at-a-time path.
+    for parallel in [true, false] {
+        trailseal::ledger::PARALLEL_BATCHES.store(parallel, std::sync::atomic::Ordering::Relaxed);
+        let base = l.size().unwrap();
+        let batch = |approver: &str| {
+            let mut v = vec![e(approver, "ok.given")];
+            for _ in 0..69 {
+                let mut d = e("dev", "deploy.succeeded");
+                d["links"] = json!([{"rel": "approved_by", "index": base}]);
+                v.push(d);
+            }
+            v
+        };
+        let err = l.append_batch(&batch("intern")).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::RuleViolation, "{err}");
+        assert!(err.to_string().contains("entry 1 of the batch"), "{err}");
+        assert_eq!(l.size().unwrap(), base);
+        let r = l.append_batch(&batch("boss")).unwrap();
+        assert_eq!(r.len(), 70);
+    }
+    trailseal::ledger::PARALLEL_BATCHES.store(true, std::sync::atomic::Ordering::Relaxed);
+    l.verify(&VerifyOptions::default()).unwrap();
+}
