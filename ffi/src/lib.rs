@@ -4,7 +4,7 @@
 //!
 //! - Opaque handles (`trailseal_ledger`, `trailseal_signer`) come from a `_create`, `_open`,
 //!   `_generate` or `_from_*` function and are released with their `_free` function.
-//! - Every fallible function returns a [`trailseal_status`]: `0` is success, `1..=17` are the
+//! - Every fallible function returns a [`trailseal_status`]: `0` is success, `1..=18` are the
 //!   core's error codes, `100..` are failures of the C boundary itself. Out-parameters are
 //!   written only on success; on failure they are left untouched.
 //! - Every pointer is checked: a NULL where a value is required is
@@ -45,7 +45,7 @@ pub use witness::*;
 
 /// The result of every fallible trailseal function.
 ///
-/// `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 17 are exactly the core error codes
+/// `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 18 are exactly the core error codes
 /// (`trailseal::ErrorCode`, the same numbers and meanings as the README's error table and the
 /// Python, Node and Go bindings). Values from 100 on are failures of the C boundary itself.
 /// Values are never renumbered or reused; new ones are only added.
@@ -588,7 +588,8 @@ mod tests {
         assert_eq!(name(13), "locked");
         assert_eq!(name(101), "invalid_utf8");
         assert_eq!(name(17), "closed");
-        assert_eq!(name(18), "unknown");
+        assert_eq!(name(18), "rule_violation");
+        assert_eq!(name(19), "unknown");
         assert_eq!(name(u32::MAX), "unknown");
         let v = unsafe { CStr::from_ptr(trailseal_version()) };
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));

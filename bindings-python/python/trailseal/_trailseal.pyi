@@ -259,7 +259,7 @@ class TrailsealError(Exception):
     code: str
     """The core's stable code, e.g. ``"invalid_entry"``."""
     status: int
-    """Its number (the C status value), 1 to 17."""
+    """Its number (the C status value), 1 to 18."""
 
 class InvalidEntryError(TrailsealError):
     field: str
