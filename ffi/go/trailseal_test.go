@@ -55,7 +55,7 @@ func TestErrorsMatchEveryCodeByNumber(t *testing.T) {
 		5: ErrTampered, 6: ErrInconsistent, 7: ErrOutOfRange, 8: ErrInvalidArgument,
 		9: ErrWrongKind, 10: ErrAlreadyExists, 11: ErrNotFound, 12: ErrNotALedger,
 		13: ErrLocked, 14: ErrStorage, 15: ErrIO, 16: ErrInternal, 17: ErrClosed,
-		18: ErrRuleViolation,
+		18:  ErrRuleViolation,
 		100: ErrNullArgument, 101: ErrInvalidUTF8, 102: ErrPanic,
 	}
 	names := []string{"", "invalid_entry", "id_conflict", "malformed", "verification_failed",
@@ -87,7 +87,7 @@ func TestErrorsMatchEveryCodeByNumber(t *testing.T) {
 		}
 	}
 	if CodeNullArgument.String() != "null_argument" || CodeInvalidUTF8.String() != "invalid_utf8" ||
-		CodePanic.String() != "panic" || Code(18).String() != "unknown" {
+		CodePanic.String() != "panic" || Code(19).String() != "unknown" {
 		t.Error("boundary code names")
 	}
 	if !errors.Is(&Error{Code: CodeNotFound, Message: "x"}, fs.ErrNotExist) ||
