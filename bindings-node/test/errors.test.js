@@ -109,7 +109,7 @@ test('tampered: verify() finds a leaf edited behind the library, and names it', 
   const ledger = await ts.Ledger.create(file, { origin: 'errors', raw: true })
   // 70 leaves: leaf 3 lies under the first complete tile of 64, whose hashes are stored. Its
   // bundle is closed, so stored compressed: a token unlike any other leaf's stays literal.
-  const token = (i) => crypto.crypto.createHash('sha256').update(`leaf ${i}`).digest('base64url').slice(0, 24)
+  const token = (i) => crypto.createHash('sha256').update(`leaf ${i}`).digest('base64url').slice(0, 24)
   for (let i = 0; i < 70; i++) await ledger.appendRaw(`leaf ${i} ${token(i)}`)
   await ledger.close()
   const bytes = fs.readFileSync(file)
