@@ -41,11 +41,12 @@ export type ErrorCode =
   | 'io'
   | 'internal'
   | 'closed'
+  | 'rule_violation'
 
 /** The shape of every error from this package: `err.code` is stable, `err.message` is for people. */
 export interface TrailsealError extends Error {
   code: ErrorCode
-  /** The numeric code, 1 to 17 (the C status). */
+  /** The numeric code, 1 to 18 (the C status). */
   status: number
 }
 
@@ -822,7 +823,7 @@ export declare class Signer {
 export declare function detectCi(env?: Record<string, string | undefined> | null): CiContext
 
 /**
- * Every error `code` this package uses, in the order of their numeric `status` (1 to 17):
+ * Every error `code` this package uses, in the order of their numeric `status` (1 to 18):
  * `errorCodes()[err.status - 1] === err.code`.
  */
 export declare function errorCodes(): ErrorCode[]

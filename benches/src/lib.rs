@@ -418,3 +418,16 @@ pub fn machine_line(r: &Value) -> String {
         r["load_average"]["after"],
     )
 }
+
+/// The options every benchmark program takes: `--quick`, and `--json FILE` (where to write
+/// its figures).
+pub fn quick_and_json() -> (bool, Option<String>) {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let json = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    (quick, json)
+}

@@ -2,7 +2,7 @@
 //!
 //! Every error the package throws or rejects with is an `Error` whose `code` is the core's
 //! [`ErrorCode::as_str`] (`'invalid_entry'`, `'locked'`, ...), whose `message` is the core's
-//! message, and whose `status` is the numeric code (the C status, 1 to 17). Argument problems
+//! message, and whose `status` is the numeric code (the C status, 1 to 18). Argument problems
 //! that only JavaScript can have (a number where a string belongs) are mapped onto the same
 //! codes, so callers never see napi's own `GenericFailure`/`InvalidArg` codes.
 

@@ -176,7 +176,7 @@ pub fn verify_bundle(
     guard(run).map_err(|e| js_error(&env, &e))
 }
 
-/// Every error `code` this package uses, in the order of their numeric `status` (1 to 17):
+/// Every error `code` this package uses, in the order of their numeric `status` (1 to 18):
 /// `errorCodes()[err.status - 1] === err.code`.
 #[napi(js_name = "errorCodes", ts_return_type = "ErrorCode[]")]
 pub fn error_codes() -> Vec<&'static str> {

@@ -28,9 +28,10 @@ const CODES = [
   'io',
   'internal',
   'closed',
+  'rule_violation',
 ]
 
-test('errorCodes(): the 17 core codes, one to one, in numeric order', () => {
+test('errorCodes(): the 18 core codes, one to one, in numeric order', () => {
   assert.deepEqual(ts.errorCodes(), CODES)
 })
 
@@ -337,4 +338,23 @@ test('corrupt files: storage-engine panics come back as tampered, never internal
   assert.ok(seen.tampered > 0, `no overwritten page was caught: ${JSON.stringify(seen)}`)
   for (const m of messages) assert.match(m, /tamper/i)
   t.diagnostic(`outcomes of overwritten pages: ${JSON.stringify(seen)}`)
+})
+
+test('rule_violation: an entry the rules in force refuse, naming class, requirement and version', async () => {
+  // Keys in RFC 8785 order and strings only, so JSON.stringify is the canonical form.
+  const doc = { classes: [], default: 'refuse', version: 'strict-1' }
+  const digest = 'sha256:' + crypto.createHash('sha256').update(JSON.stringify(doc)).digest('hex')
+  const ledger = await ts.Ledger.create(ledgerPath(), { origin: 'errors' })
+  await ledger.append({
+    actor: { id: 'ciso' },
+    action: 'rules.published',
+    subject: { type: 'rules', id: 'strict-1' },
+    attrs: { digest, version: 'strict-1' },
+    payload: doc,
+  })
+  const e = await rejectsWith('rule_violation', () => ledger.append(entry(0)))
+  assert.equal(e.status, 18)
+  assert.match(e.message, /\(no class\)/)
+  assert.match(e.message, /strict-1 \(leaf 0\)/)
+  assert.equal(ledger.size, 1)
 })

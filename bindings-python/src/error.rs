@@ -113,6 +113,12 @@ pyo3::create_exception!(
     TrailsealError,
     "A bug in trailseal (please report it)."
 );
+pyo3::create_exception!(
+    trailseal,
+    RuleViolationError,
+    TrailsealError,
+    "An entry broke the rules in force (`.rule_class`, `.requirement`, `.rules_version`); nothing was written."
+);
 
 /// `ClosedError`: a call on a closed ledger. It derives from `ValueError` as well as
 /// `TrailsealError`, as Python's own "I/O operation on closed file" is a `ValueError` and the
@@ -162,6 +168,7 @@ pub(crate) fn error_class(py: Python<'_>, code: ErrorCode) -> Bound<'_, PyType> 
         ErrorCode::Storage => py.get_type::<StorageError>(),
         ErrorCode::Io => py.get_type::<IoError>(),
         ErrorCode::Internal => py.get_type::<InternalError>(),
+        ErrorCode::RuleViolation => py.get_type::<RuleViolationError>(),
         // Made by the module's init, before any error can be raised.
         ErrorCode::Closed => match closed_error_class(py) {
             Ok(class) => class.bind(py).clone(),
@@ -191,6 +198,14 @@ pub(crate) fn to_py_err(py: Python<'_>, e: Error) -> PyErr {
             .setattr("id", id.as_str())
             .and_then(|_| value.setattr("index", *index)),
         Error::Tampered { location, .. } => value.setattr("location", location.as_str()),
+        Error::RuleViolation {
+            class,
+            requirement,
+            version,
+        } => value
+            .setattr("rule_class", class.as_str())
+            .and_then(|_| value.setattr("requirement", requirement.as_str()))
+            .and_then(|_| value.setattr("rules_version", version.as_str())),
         _ => Ok(()),
     };
     err

@@ -39,8 +39,8 @@ mod _trailseal {
     use crate::error::{
         AlreadyExistsError, IdConflictError, InconsistentError, InternalError,
         InvalidArgumentError, InvalidEntryError, IoError, LedgerLockedError, MalformedError,
-        NotALedgerError, NotFoundError, OutOfRangeError, StorageError, TamperedError,
-        TrailsealError, VerificationError, WrongKindError,
+        NotALedgerError, NotFoundError, OutOfRangeError, RuleViolationError, StorageError,
+        TamperedError, TrailsealError, VerificationError, WrongKindError,
     };
 
     // Kept in this order: it is the order of the module's `__dict__`, which a reorder changes.

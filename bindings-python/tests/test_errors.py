@@ -33,6 +33,7 @@ TABLE: List[Tuple[int, str, str]] = [
     (15, "io", "IoError"),
     (16, "internal", "InternalError"),
     (17, "closed", "ClosedError"),
+    (18, "rule_violation", "RuleViolationError"),
 ]
 
 
@@ -40,7 +41,7 @@ def test_every_core_code_maps_to_its_own_class() -> None:
     native = trailseal._trailseal._error_codes()
     assert [(status, code) for code, status, _ in native] == [(n, c) for n, c, _ in TABLE]
     classes = [cls for _, _, cls in native]
-    assert len(set(classes)) == len(classes) == 17
+    assert len(set(classes)) == len(classes) == 18
     for (status, code, name), cls in zip(TABLE, classes):
         assert cls is getattr(trailseal, name)
         assert cls.__name__ == name and cls.__module__ == "trailseal"
@@ -176,6 +177,28 @@ def _closed(tmp: Path) -> None:
     led.get(0)
 
 
+def _rule_violation(tmp: Path) -> None:
+    # Strict rules published as a plain rules.published entry (SPEC 3.1): the digest is the
+    # SHA-256 of the document's RFC 8785 form, which for this document (strings only) is
+    # json.dumps with sorted keys and no spaces.
+    import hashlib
+    import json
+
+    doc = {"version": "strict-1", "default": "refuse", "classes": []}
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    digest = "sha256:" + hashlib.sha256(canonical).hexdigest()
+    led = _entries(tmp)
+    led.append({"actor": {"id": "ciso"}, "action": "rules.published",
+                "subject": {"type": "rules", "id": "strict-1"},
+                "attrs": {"digest": digest, "version": "strict-1"}, "payload": doc})
+    try:
+        led.append(make_entry(9))
+    except trailseal.RuleViolationError as e:
+        assert (e.rule_class, e.rules_version) == ("(no class)", "strict-1 (leaf 4)")
+        assert "no class names" in e.requirement
+        raise
+
+
 TRIGGERS: Dict[str, Callable[[Path], object]] = {
     "invalid_entry": lambda tmp: _entries(tmp).append({"actor": {"id": ""}}),
     "id_conflict": _id_conflict,
@@ -196,6 +219,7 @@ TRIGGERS: Dict[str, Callable[[Path], object]] = {
     "io": lambda tmp: trailseal.Ledger.create(tmp / "no-such-dir" / "x.redb", origin="o"),
     "internal": _internal,
     "closed": _closed,
+    "rule_violation": _rule_violation,
 }
 
 

@@ -62,12 +62,17 @@ pub struct AppendArgs {
     /// The source's own time of the event (RFC 3339).
     #[arg(long, value_name = "TIME", requires = "actor")]
     pub occurred_at: Option<String>,
+    /// Record an entry refused by the rules in force as an audit.refused entry (its digest
+    /// and the reason), so the attempt is visible to auditors.
+    #[arg(long)]
+    pub record_refusals: bool,
 }
 
 /// Append what `a` gives: raw leaves (one per file), one entry from flags, or JSON Lines
 /// committed as one batch or every `--batch` lines. Receipts are printed as each batch
 /// commits, so a caller that is cut off knows exactly what was written.
 pub fn append(l: Ledger, a: &AppendArgs) -> Res {
+    l.set_record_refusals(a.record_refusals);
     if a.raw {
         if a.inputs.is_empty() {
             return Err(usage("--raw needs at least one FILE"));

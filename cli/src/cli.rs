@@ -293,6 +293,10 @@ pub enum Command {
     /// Legal holds recorded in the ledger: `hold place|release|list`.
     #[command(subcommand)]
     Hold(crate::retention::HoldCmd),
+    /// Decisions as code: publish a rules document into the ledger, show the version in force
+    /// at an index, or check an entry against a document (docs/RULES.md).
+    #[command(subcommand)]
+    Rules(crate::rules::RulesCmd),
     /// Print the verifier key that signs a ledger's checkpoints now (the one recorded when it
     /// was created, or the one its latest `key rotate` put in force; no secret is read), or
     /// that of KEYFILE. For a ledger created before ledgers recorded it, that of LEDGER.key.

@@ -31,6 +31,7 @@ mod publish;
 mod questions;
 mod render;
 mod retention;
+mod rules;
 mod show;
 mod timestamp;
 mod verify;
@@ -196,5 +197,6 @@ fn run(cli: Cli) -> Res {
         Command::Key(cmd) => key::run(cmd, &open),
         Command::Retention(cmd) => retention::run(cmd, &open, &read),
         Command::Hold(cmd) => retention::run_hold(cmd, &open, &read),
+        Command::Rules(cmd) => rules::run(cmd, &open, &read),
     }
 }

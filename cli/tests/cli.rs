@@ -3085,3 +3085,82 @@ fn key_rotation_is_recorded_and_verified() {
     ])
     .expect(1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// rules (docs/RULES.md)
+
+#[test]
+fn rules_publish_show_check_and_enforced_appends() {
+    let fx = Fx::new(&[]);
+    let request = |extra: &[&str]| {
+        let mut args = vec!["append", fx.l()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--actor", "alice", "--action", "change.requested"]);
+        args.extend_from_slice(&["--subject", "service:pay"]);
+        run(&args)
+    };
+    let sox = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/rules/sox.json");
+    run(&["rules", "show", fx.l()])
+        .expect(0)
+        .json()
+        .is_null()
+        .then_some(())
+        .unwrap();
+    let published = run(&[
+        "rules",
+        "publish",
+        fx.l(),
+        s(&sox),
+        "--actor",
+        "ciso",
+        "--authz",
+        r#"{"decision":"allow","policy":"rules-change"}"#,
+    ])
+    .expect(0)
+    .json();
+    assert_eq!(published["index"], 0);
+    let shown = run(&["rules", "show", fx.l()]).expect(0).json();
+    assert_eq!(shown["version"], "sox-2026.1");
+    assert_eq!(shown["published_by"], "ciso");
+    assert_eq!(shown["authz"]["policy"], "rules-change");
+    assert!(shown["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(run(&["rules", "show", fx.l(), "--at", "0"])
+        .expect(0)
+        .json()
+        .is_null());
+    // An append breaking the rules: exit 2, the class and requirement named, nothing written.
+    request(&[])
+        .expect(2)
+        .stderr_has("change-request")
+        .stderr_has("requires field attrs.ticket")
+        .stderr_has("sox-2026.1 (leaf 0)")
+        .stderr_has("[rule_violation]");
+    // Recorded when asked.
+    request(&["--record-refusals"]).expect(2);
+    let ok = request(&["--attr", "ticket=CHG-1"]).expect(0).json();
+    assert_eq!(ok["index"], 2, "the refusal took index 1");
+    assert_eq!(
+        run(&["show", fx.l(), "1"]).expect(0).json()["action"],
+        "audit.refused"
+    );
+    // The dry run, against the file.
+    let entry = fx.write("e.json", r#"{"actor":{"id":"bob"},"action":"change.requested","subject":{"type":"service","id":"pay"},"attrs":{"ticket":"T"}}"#);
+    let verdict = run(&["rules", "check", s(&sox), s(&entry)])
+        .expect(0)
+        .json();
+    assert_eq!(verdict["class"], "change-request");
+    assert_eq!(verdict["retention"], "sox-7y");
+    let bad = fx.write("bad.json", r#"{"actor":{"id":"mallory"},"action":"change.requested","subject":{"type":"service","id":"pay"},"attrs":{"ticket":"T"}}"#);
+    run(&["rules", "check", s(&sox), s(&bad)])
+        .expect(2)
+        .stderr_has("[rule_violation]");
+    let broken = fx.write(
+        "broken.json",
+        r#"{"version":"x","classes":[{"name":"a","action":"b","roles":["ghost"]}]}"#,
+    );
+    run(&["rules", "publish", fx.l(), s(&broken), "--actor", "ciso"])
+        .expect(2)
+        .stderr_has("ghost")
+        .stderr_has("[malformed]");
+    run(&["verify", fx.l()]).expect(0);
+}

@@ -110,6 +110,19 @@ pub enum Error {
     /// nothing was done. Names what was closed, e.g. `ledger` or `signer`.
     #[error("the {0} is closed")]
     Closed(&'static str),
+
+    /// An entry broke the rules document in force where it would land (docs/RULES.md).
+    /// Nothing of it, or of its batch, was written.
+    #[error("rule violation: class {class:?}: {requirement} (rules version {version})")]
+    RuleViolation {
+        /// The class that governs the entry's action, or `(no class)` under strict rules.
+        class: String,
+        /// The requirement it broke, in words.
+        requirement: String,
+        /// The rules version in force: its `version` label and the leaf of its
+        /// `rules.published` entry.
+        version: String,
+    },
 }
 
 /// Stable, machine-readable error codes. The numeric value is the C status value; `0` is
@@ -152,11 +165,13 @@ pub enum ErrorCode {
     Internal = 16,
     /// [`Error::Closed`]
     Closed = 17,
+    /// [`Error::RuleViolation`]
+    RuleViolation = 18,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidEntry,
         ErrorCode::IdConflict,
         ErrorCode::Malformed,
@@ -174,6 +189,7 @@ impl ErrorCode {
         ErrorCode::Io,
         ErrorCode::Internal,
         ErrorCode::Closed,
+        ErrorCode::RuleViolation,
     ];
 
     /// The code as a lowercase snake_case string, e.g. `"invalid_entry"` (the JS `err.code`).
@@ -196,6 +212,7 @@ impl ErrorCode {
             ErrorCode::Io => "io",
             ErrorCode::Internal => "internal",
             ErrorCode::Closed => "closed",
+            ErrorCode::RuleViolation => "rule_violation",
         }
     }
 
@@ -229,6 +246,7 @@ impl ErrorCode {
                 | ErrorCode::WrongKind
                 | ErrorCode::AlreadyExists
                 | ErrorCode::Closed
+                | ErrorCode::RuleViolation
         )
     }
 }
@@ -260,6 +278,7 @@ impl Error {
             Error::Io(_) => ErrorCode::Io,
             Error::Internal(_) => ErrorCode::Internal,
             Error::Closed(_) => ErrorCode::Closed,
+            Error::RuleViolation { .. } => ErrorCode::RuleViolation,
         }
     }
 
@@ -399,7 +418,22 @@ mod tests {
     }
 
     #[test]
-    fn closed_is_the_newest_code() {
+    fn rule_violation_is_the_newest_code() {
+        let e = Error::RuleViolation {
+            class: "deploys".into(),
+            requirement: "needs attrs.ticket".into(),
+            version: "v1 (leaf 3)".into(),
+        };
+        assert_eq!(
+            (e.code().as_u32(), e.code().as_str()),
+            (18, "rule_violation")
+        );
+        assert!(e.code().is_refused_input() && !e.code().is_verification_failure());
+        assert!(e.to_string().contains("deploys") && e.to_string().contains("v1 (leaf 3)"));
+    }
+
+    #[test]
+    fn closed_code_is_17() {
         let e = Error::closed("ledger");
         assert_eq!(e.code(), ErrorCode::Closed);
         assert_eq!((e.code().as_u32(), e.code().as_str()), (17, "closed"));

@@ -18,8 +18,10 @@
 //! - [`trace`]: what an entry rests on, or what rests on it.
 //! - [`why`]: which rule allowed an entry, and who approved that rule.
 //! - [`gate`]: release gates evaluated against the ledger.
+//! - [`rules`]: decisions as code: rules documents, published in the ledger, enforced on append.
 //! - [`evidence`]: evidence bundles, checked without the ledger.
 //! - [`report`]: approval latency and change statistics.
+//! - [`delivery_report`]: delivery measures under rules: time to decision, concentration, AI interventions.
 //! - [`export`]: entries as OCSF events and (feature `parquet`) as Parquet files.
 //! - [`publish`]: the ledger as a static C2SP tlog-tiles log (directory or object storage).
 //! - [`timestamp_token`]: RFC 3161 trusted timestamps of checkpoints, requested and checked.
@@ -31,6 +33,7 @@
 
 pub mod capture;
 pub mod checkpoint;
+pub mod delivery_report;
 pub mod entry;
 pub mod error;
 pub mod evidence;
@@ -49,6 +52,7 @@ pub mod query;
 pub mod report;
 pub mod request_timeout;
 pub mod retention;
+pub mod rules;
 pub mod storage;
 pub mod timestamp_token;
 pub mod trace;

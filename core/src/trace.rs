@@ -36,6 +36,8 @@ pub struct Trace {
     /// `parent` links between `git.commit` entries left unfollowed because
     /// [`TraceOptions::ancestry`] was off.
     pub ancestry_skipped: u64,
+    /// The rules version in force for the root entry, as [`crate::why::Why::rules`] has it.
+    pub rules: Option<Value>,
 }
 
 /// What a trace follows.
@@ -94,6 +96,9 @@ impl Trace {
         }
         if self.ancestry_skipped > 0 {
             v["ancestry_skipped"] = self.ancestry_skipped.into();
+        }
+        if let Some(r) = &self.rules {
+            v["rules"] = r.clone();
         }
         v
     }
@@ -304,7 +309,12 @@ pub(crate) fn trace(
             opts.depth.unwrap_or(0)
         ));
     }
+    let rules = match nodes.get(&root) {
+        Some(n) => crate::ledger::rules::in_force_for(reader, root, &n.found.entry)?,
+        None => None,
+    };
     Ok(Trace {
+        rules,
         root,
         nodes: nodes.into_values().collect(),
         unresolved: unresolved.into_iter().collect(),

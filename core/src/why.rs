@@ -23,18 +23,27 @@ pub struct Why {
     /// `approval.granted` entries for that policy version: linking to it, or on subject
     /// `policy:<id>` with the same `attrs.version`.
     pub approvals: Vec<Found>,
+    /// The rules version in force for the entry (docs/RULES.md): its class, break-glass,
+    /// and who published that version under which approval; `None` before any rules.
+    pub rules: Option<Value>,
 }
 
 impl Why {
-    /// `{"index", "entry", "authz", "policy": {"index", "entry"} | null, "approvals": [...]}`
+    /// `{"index", "entry", "authz", "policy": {"index", "entry"} | null, "approvals": [...]}`,
+    /// and `"rules"` when a rules version was in force (see
+    /// [`Ledger::rules_at`](crate::Ledger::rules_at)).
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "index": self.entry.index,
             "entry": self.entry.entry,
             "authz": self.authz,
             "policy": self.policy.as_ref().map(Found::to_json),
             "approvals": self.approvals.iter().map(Found::to_json).collect::<Vec<_>>(),
-        })
+        });
+        if let Some(r) = &self.rules {
+            v["rules"] = r.clone();
+        }
+        v
     }
 }
 
@@ -86,7 +95,9 @@ pub(crate) fn why(reader: &Reader, size: u64, index: u64) -> Result<Why> {
             );
         }
     }
+    let rules = crate::ledger::rules::in_force_for(reader, index, &entry.entry)?;
     Ok(Why {
+        rules,
         entry,
         authz,
         policy,

@@ -6,7 +6,7 @@ import "C"
 
 import "io/fs"
 
-// Code is a trailseal error code: the C trailseal_status value. 1 to 17 are the core's error
+// Code is a trailseal error code: the C trailseal_status value. 1 to 18 are the core's error
 // codes (the README's error table); 100 and up are failures of the C boundary. Codes are
 // never renumbered or reused.
 type Code uint32
@@ -30,6 +30,7 @@ const (
 	CodeIO                 Code = 15  // an operating-system I/O error
 	CodeInternal           Code = 16  // a bug in trailseal
 	CodeClosed             Code = 17  // a method of a Ledger or Signer after Close
+	CodeRuleViolation      Code = 18  // an entry broke the rules in force (the message names class, requirement, rules version)
 	CodeNullArgument       Code = 100 // a NULL pointer reached the C boundary (a bug in this package)
 	CodeInvalidUTF8        Code = 101 // a string that is not UTF-8
 	CodePanic              Code = 102 // trailseal panicked; the panic was caught at the C boundary
@@ -94,6 +95,7 @@ var (
 	ErrIO                 = &Error{Code: CodeIO}
 	ErrInternal           = &Error{Code: CodeInternal}
 	ErrClosed             = &Error{Code: CodeClosed}
+	ErrRuleViolation      = &Error{Code: CodeRuleViolation}
 	ErrNullArgument       = &Error{Code: CodeNullArgument}
 	ErrInvalidUTF8        = &Error{Code: CodeInvalidUTF8}
 	ErrPanic              = &Error{Code: CodePanic}

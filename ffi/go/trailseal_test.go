@@ -55,12 +55,14 @@ func TestErrorsMatchEveryCodeByNumber(t *testing.T) {
 		5: ErrTampered, 6: ErrInconsistent, 7: ErrOutOfRange, 8: ErrInvalidArgument,
 		9: ErrWrongKind, 10: ErrAlreadyExists, 11: ErrNotFound, 12: ErrNotALedger,
 		13: ErrLocked, 14: ErrStorage, 15: ErrIO, 16: ErrInternal, 17: ErrClosed,
+		18:  ErrRuleViolation,
 		100: ErrNullArgument, 101: ErrInvalidUTF8, 102: ErrPanic,
 	}
 	names := []string{"", "invalid_entry", "id_conflict", "malformed", "verification_failed",
 		"tampered", "inconsistent", "out_of_range", "invalid_argument", "wrong_kind",
-		"already_exists", "not_found", "not_a_ledger", "locked", "storage", "io", "internal", "closed"}
-	if len(sentinels) != 20 {
+		"already_exists", "not_found", "not_a_ledger", "locked", "storage", "io", "internal", "closed",
+		"rule_violation"}
+	if len(sentinels) != 21 {
 		t.Fatal("a code without a sentinel")
 	}
 	for code, sentinel := range sentinels {
@@ -85,7 +87,7 @@ func TestErrorsMatchEveryCodeByNumber(t *testing.T) {
 		}
 	}
 	if CodeNullArgument.String() != "null_argument" || CodeInvalidUTF8.String() != "invalid_utf8" ||
-		CodePanic.String() != "panic" || Code(18).String() != "unknown" {
+		CodePanic.String() != "panic" || Code(19).String() != "unknown" {
 		t.Error("boundary code names")
 	}
 	if !errors.Is(&Error{Code: CodeNotFound, Message: "x"}, fs.ErrNotExist) ||

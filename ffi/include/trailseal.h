@@ -11,7 +11,7 @@
  *   be shared between threads; it must not be used after it is freed.
  *
  * - Status. Every fallible function returns a `trailseal_status` (a uint32_t):
- *   TRAILSEAL_STATUS_OK (0) on success; 1 to 17 are the core error codes (the README's error
+ *   TRAILSEAL_STATUS_OK (0) on success; 1 to 18 are the core error codes (the README's error
  *   table; the same numbers in every binding); 100 and up are failures of the C boundary
  *   itself (NULL argument, invalid UTF-8, caught panic). Values are never reused.
  *
@@ -71,7 +71,7 @@
 /**
  * The result of every fallible trailseal function.
  *
- * `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 17 are exactly the core error codes
+ * `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 18 are exactly the core error codes
  * (`trailseal::ErrorCode`, the same numbers and meanings as the README's error table and the
  * Python, Node and Go bindings). Values from 100 on are failures of the C boundary itself.
  * Values are never renumbered or reused; new ones are only added.
@@ -158,6 +158,11 @@ enum trailseal_status
    * package's `Close`) report it with this value.
    */
   TRAILSEAL_STATUS_CLOSED = 17,
+  /**
+   * An entry broke the rules document in force where it would land (docs/RULES.md); the
+   * message names the class, the requirement and the rules version. Nothing was written.
+   */
+  TRAILSEAL_STATUS_RULE_VIOLATION = 18,
   /**
    * A required pointer argument was NULL (C boundary only).
    */

@@ -4,7 +4,7 @@
 //!
 //! - Opaque handles (`trailseal_ledger`, `trailseal_signer`) come from a `_create`, `_open`,
 //!   `_generate` or `_from_*` function and are released with their `_free` function.
-//! - Every fallible function returns a [`trailseal_status`]: `0` is success, `1..=17` are the
+//! - Every fallible function returns a [`trailseal_status`]: `0` is success, `1..=18` are the
 //!   core's error codes, `100..` are failures of the C boundary itself. Out-parameters are
 //!   written only on success; on failure they are left untouched.
 //! - Every pointer is checked: a NULL where a value is required is
@@ -45,7 +45,7 @@ pub use witness::*;
 
 /// The result of every fallible trailseal function.
 ///
-/// `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 17 are exactly the core error codes
+/// `TRAILSEAL_STATUS_OK` (0) is success. Values 1 to 18 are exactly the core error codes
 /// (`trailseal::ErrorCode`, the same numbers and meanings as the README's error table and the
 /// Python, Node and Go bindings). Values from 100 on are failures of the C boundary itself.
 /// Values are never renumbered or reused; new ones are only added.
@@ -93,6 +93,9 @@ pub enum trailseal_status {
     /// used at all); bindings built on this library that keep a closed state (the Go
     /// package's `Close`) report it with this value.
     Closed = 17,
+    /// An entry broke the rules document in force where it would land (docs/RULES.md); the
+    /// message names the class, the requirement and the rules version. Nothing was written.
+    RuleViolation = 18,
     /// A required pointer argument was NULL (C boundary only).
     NullArgument = 100,
     /// A string argument was not valid UTF-8 (C boundary only).
@@ -124,13 +127,14 @@ impl trailseal_status {
             ErrorCode::Io => S::Io,
             ErrorCode::Internal => S::Internal,
             ErrorCode::Closed => S::Closed,
+            ErrorCode::RuleViolation => S::RuleViolation,
             // A code added to the core after this crate was written; the test
             // `every_core_code_maps_to_its_number` fails until it is added above.
             _ => S::Internal,
         }
     }
 
-    const ALL: [trailseal_status; 21] = {
+    const ALL: [trailseal_status; 22] = {
         use trailseal_status as S;
         [
             S::Ok,
@@ -151,6 +155,7 @@ impl trailseal_status {
             S::Io,
             S::Internal,
             S::Closed,
+            S::RuleViolation,
             S::NullArgument,
             S::InvalidUtf8,
             S::Panic,
@@ -179,6 +184,7 @@ impl trailseal_status {
             S::Io => c"io",
             S::Internal => c"internal",
             S::Closed => c"closed",
+            S::RuleViolation => c"rule_violation",
             S::NullArgument => c"null_argument",
             S::InvalidUtf8 => c"invalid_utf8",
             S::Panic => c"panic",
@@ -582,7 +588,8 @@ mod tests {
         assert_eq!(name(13), "locked");
         assert_eq!(name(101), "invalid_utf8");
         assert_eq!(name(17), "closed");
-        assert_eq!(name(18), "unknown");
+        assert_eq!(name(18), "rule_violation");
+        assert_eq!(name(19), "unknown");
         assert_eq!(name(u32::MAX), "unknown");
         let v = unsafe { CStr::from_ptr(trailseal_version()) };
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));

@@ -344,19 +344,23 @@ static void test_library(void) {
   STREQ(trailseal_status_name(TRAILSEAL_STATUS_NULL_ARGUMENT), "null_argument");
   STREQ(trailseal_status_name(TRAILSEAL_STATUS_INVALID_UTF8), "invalid_utf8");
   STREQ(trailseal_status_name(TRAILSEAL_STATUS_PANIC), "panic");
-  STREQ(trailseal_status_name(18), "unknown");
+  STREQ(trailseal_status_name(19), "unknown");
   STREQ(trailseal_status_name(99), "unknown");
   /* The README's error table, number for number. */
   static const char *names[] = {"invalid_entry", "id_conflict", "malformed",
                                 "verification_failed", "tampered", "inconsistent",
                                 "out_of_range", "invalid_argument", "wrong_kind",
                                 "already_exists", "not_found", "not_a_ledger", "locked",
-                                "storage", "io", "internal", "closed"};
-  for (unsigned i = 0; i < 17; i++) STREQ(trailseal_status_name(i + 1), names[i]);
+                                "storage", "io", "internal", "closed",
+                                "rule_violation"};
+  for (unsigned i = 0; i < 18; i++) STREQ(trailseal_status_name(i + 1), names[i]);
   CHECK(TRAILSEAL_STATUS_LOCKED == 13 && TRAILSEAL_STATUS_IO == 15);
   /* A closed handle (the Go package's Close): the newest code, appended, never renumbered. */
   CHECK(TRAILSEAL_STATUS_CLOSED == 17);
   STREQ(trailseal_status_name(TRAILSEAL_STATUS_CLOSED), "closed");
+  /* A rule violation (docs/RULES.md): the newest code. */
+  CHECK(TRAILSEAL_STATUS_RULE_VIOLATION == 18);
+  STREQ(trailseal_status_name(TRAILSEAL_STATUS_RULE_VIOLATION), "rule_violation");
   CHECK(TRAILSEAL_SIZE_CURRENT == UINT64_MAX);
   /* The free functions accept NULL. */
   trailseal_string_free(NULL);

@@ -14,6 +14,7 @@ pub mod note;
 pub mod proof_json;
 pub mod proof_structured;
 pub mod reference;
+pub mod rules;
 pub mod witness;
 pub mod timestamp_token;
 
@@ -30,6 +31,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ledger_model", ledger_model::run),
     ("witness", witness::run),
     ("timestamp_token", timestamp_token::run),
+    ("rules", rules::run),
 ];
 
 /// The target called `name`.

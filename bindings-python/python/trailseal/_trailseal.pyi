@@ -24,6 +24,7 @@ __all__ = [
     "NotFoundError",
     "OutOfRangeError",
     "Receipt",
+    "RuleViolationError",
     "Signer",
     "StorageError",
     "TamperedError",
@@ -258,7 +259,7 @@ class TrailsealError(Exception):
     code: str
     """The core's stable code, e.g. ``"invalid_entry"``."""
     status: int
-    """Its number (the C status value), 1 to 17."""
+    """Its number (the C status value), 1 to 18."""
 
 class InvalidEntryError(TrailsealError):
     field: str
@@ -286,6 +287,11 @@ class StorageError(TrailsealError): ...
 class IoError(TrailsealError): ...
 class InternalError(TrailsealError): ...
 class ClosedError(TrailsealError, ValueError): ...
+
+class RuleViolationError(TrailsealError):
+    rule_class: str
+    requirement: str
+    rules_version: str
 
 # --- values -------------------------------------------------------------------------------
 

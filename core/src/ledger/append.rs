@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 #[cfg(feature = "testing")]
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -11,6 +12,7 @@ use crate::entry::{self, Timestamp, ValidEntry};
 use crate::error::{join_scoped, noted, Error, Result};
 use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::query::Term;
+use crate::rules::{Rules, RulesBook, AUDIT_REFUSED, RULES_PUBLISHED};
 use crate::storage::Writer;
 
 use super::{Ledger, Receipt};
@@ -28,9 +30,11 @@ impl Work<'_> {
     /// prepared here, on the caller's thread ([`prepare`]), rather than copied: the leader of
     /// a group processes every request in it one after another, so what the callers can do
     /// on their own threads is off the group's critical path.
-    pub(super) fn into_owned(self, size_floor: u64) -> Work<'static> {
+    /// `keep_values`: rules are in force, so each prepared entry keeps its JSON for the
+    /// leader to judge where it lands.
+    pub(super) fn into_owned(self, size_floor: u64, keep_values: bool) -> Work<'static> {
         match self {
-            Work::Entries(e) => match prepare(&e, size_floor) {
+            Work::Entries(e) => match prepare(&e, size_floor, keep_values) {
                 Some(prepared) => Work::Prepared(prepared),
                 None => Work::Entries(Cow::Owned(e.into_owned())),
             },
@@ -59,13 +63,19 @@ pub(super) struct PreparedEntry {
     terms: Vec<u64>,
     /// `occurred_at` in Unix nanoseconds, for its index.
     occurred: Option<i128>,
+    /// The entry's JSON, kept when rules were in force as it was prepared.
+    value: Option<Value>,
+    /// The rules it publishes, if it is a `rules.published` entry.
+    publishes: Option<Arc<Rules>>,
 }
 
 impl PreparedEntry {
     /// `value` validated as the entry at `index` (refused as [`entry::validate`] refuses it),
     /// encoded up to its `time`, with its index terms; `key_buf` is scratch space.
+    /// A `rules.published` entry's document is parsed and checked here too.
     fn new(value: &Value, index: u64, key_buf: &mut Vec<u8>) -> Result<PreparedEntry> {
         let valid = entry::validate(value, index)?;
+        let publishes = super::rules::published_by(value)?;
         let mut terms = Vec::with_capacity(12);
         Term::hashes_of_entry(value, key_buf, &mut terms);
         Ok(PreparedEntry {
@@ -73,7 +83,20 @@ impl PreparedEntry {
             before_time: valid.encoding_before_time(),
             terms,
             occurred: valid.occurred_at_nanos(),
+            value: None,
+            publishes,
         })
+    }
+
+    /// The entry's JSON for judging: kept, or read back from its encoding.
+    fn json(&self) -> Result<Value> {
+        if let Some(v) = &self.value {
+            return Ok(v.clone());
+        }
+        let mut text = self.before_time.clone();
+        text.push(b'}');
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::Internal(format!("a prepared entry does not parse: {e}")))
     }
 }
 
@@ -83,11 +106,17 @@ impl PreparedEntry {
 /// valid at the floor is valid where it lands. Any refusal, or an entry linking at or past
 /// the floor, leaves the whole request to the leader's usual path, so that what is refused
 /// is reported exactly as it always has been.
-fn prepare(entries: &[Value], size_floor: u64) -> Option<Vec<PreparedEntry>> {
+fn prepare(entries: &[Value], size_floor: u64, keep_values: bool) -> Option<Vec<PreparedEntry>> {
     let mut key_buf = Vec::new();
     entries
         .iter()
-        .map(|value| PreparedEntry::new(value, size_floor, &mut key_buf).ok())
+        .map(|value| {
+            let mut p = PreparedEntry::new(value, size_floor, &mut key_buf).ok()?;
+            if keep_values || p.publishes.is_some() {
+                p.value = Some(value.clone());
+            }
+            Some(p)
+        })
         .collect()
 }
 
@@ -98,6 +127,12 @@ pub(super) struct Group {
     pub(super) last_time: Timestamp,
     /// id -> (canonical caller fields, receipt) of entries new in this group
     pub(super) ids: HashMap<String, (Vec<u8>, Receipt)>,
+    /// The rules versions, with those published earlier in this group.
+    pub(super) rules: RulesBook,
+    /// The entry the last rule violation refused, for recording the refusal.
+    pub(super) refused: Option<Value>,
+    /// Receipts of `audit.refused` entries this group recorded (no caller gets them).
+    pub(super) recorded_refusals: Vec<Receipt>,
 }
 
 impl Ledger {
@@ -107,6 +142,7 @@ impl Ledger {
         let frontier = g.frontier.clone();
         let last_time = g.last_time;
         let mut new_ids = Vec::new();
+        g.refused = None;
         let result = match work {
             Work::Entries(entries) => self.process_entries(g, &entries, &mut new_ids),
             Work::Prepared(entries) => self.process_prepared(g, entries, &mut new_ids),
@@ -123,15 +159,34 @@ impl Ledger {
                 })
                 .collect()),
         };
-        if result.is_err() {
+        if let Err(e) = &result {
             g.w.rollback(mark);
+            g.rules.truncate_from(frontier.size());
             g.frontier = frontier;
             g.last_time = last_time;
             for id in new_ids {
                 g.ids.remove(&id);
             }
+            self.record_refusal(g, e);
         }
         result
+    }
+
+    /// After a rule violation, queue the `audit.refused` entry recording it, when this
+    /// handle records refusals (a refusal that is itself refused is not recorded again).
+    fn record_refusal(&self, g: &mut Group, e: &Error) {
+        let Some(refused) = g.refused.take() else {
+            return;
+        };
+        if !self.records_refusals()
+            || refused.get("action").and_then(Value::as_str) == Some(AUDIT_REFUSED)
+        {
+            return;
+        }
+        let record = [super::rules::refusal_entry(&refused, e)];
+        if let Ok(receipts) = self.process(g, Work::Entries(Cow::Borrowed(&record))) {
+            g.recorded_refusals.extend(receipts);
+        }
     }
 
     fn process_entries(
@@ -156,7 +211,7 @@ impl Ledger {
             let at = (pos, entries.len());
             let p = PreparedEntry::new(value, g.frontier.size(), &mut key_buf)
                 .map_err(|e| in_batch(e, pos, entries.len()))?;
-            receipts.push(self.queue_valid(g, at, p, new_ids)?);
+            receipts.push(self.queue_valid(g, at, p, Some(value), new_ids)?);
         }
         Ok(receipts)
     }
@@ -172,7 +227,7 @@ impl Ledger {
         let len = entries.len();
         let mut receipts = Vec::with_capacity(len);
         for (pos, p) in entries.into_iter().enumerate() {
-            receipts.push(self.queue_valid(g, (pos, len), p, new_ids)?);
+            receipts.push(self.queue_valid(g, (pos, len), p, None, new_ids)?);
         }
         Ok(receipts)
     }
@@ -180,18 +235,33 @@ impl Ledger {
     /// One prepared entry of a request (at `(position, request length)`) into the group: the
     /// stored entry's receipt if its id is recorded with the same fields, else the entry
     /// stamped with its `time` (refused if then over the size limit), hashed and queued.
+    /// A new entry is first judged by the rules in force at the index it takes; a
+    /// `rules.published` entry then puts its rules in force after it. `value`: the entry's
+    /// JSON, when the caller has it.
     fn queue_valid(
         &self,
         g: &mut Group,
         (pos, len): (usize, usize),
         p: PreparedEntry,
+        value: Option<&Value>,
         new_ids: &mut Vec<String>,
     ) -> Result<Receipt> {
+        let index = g.frontier.size();
+        let judged = if g.rules.at(index).is_some() {
+            Some(match value {
+                Some(v) => Cow::Borrowed(v),
+                None => Cow::Owned(p.json()?),
+            })
+        } else {
+            None
+        };
         let PreparedEntry {
             id,
             before_time,
             terms,
             occurred,
+            value: _,
+            publishes,
         } = p;
         let id = id
             .as_deref()
@@ -201,20 +271,31 @@ impl Ledger {
                 return Ok(r);
             }
         }
+        if let Some(v) = &judged {
+            if let Err(e) = super::rules::judge_in_group(g, v, index, (&[], u64::MAX)) {
+                g.refused = Some(v.clone().into_owned());
+                return Err(in_batch(e, pos, len));
+            }
+        }
         let time = Timestamp::now().at_least(g.last_time);
         g.last_time = time;
         let bytes = entry::encode_with_time(before_time, &time, self.meta.max_entry_bytes)
             .map_err(|e| in_batch(e, pos, len))?;
         let alg = self.meta.hash;
         let leaf_hash = alg.leaf_hash(&bytes);
-        Ok(queue_entry(
+        let receipt = queue_entry(
             g,
             alg,
             id,
             (bytes, leaf_hash, time),
             (&terms, occurred),
             new_ids,
-        ))
+        );
+        if let Some(rules) = publishes {
+            g.w.put_rules_version(index, rules.digest.clone());
+            g.rules.push(index, rules);
+        }
+        Ok(receipt)
     }
 
     /// [`Ledger::process_entries`] for a large batch, with the expensive part of each entry
@@ -235,8 +316,18 @@ impl Ledger {
         }
         let alg = self.meta.hash;
         let max = self.meta.max_entry_bytes;
-        let mut next = g.frontier.size();
+        // A batch that publishes rules takes the sequential path, which puts them in force
+        // entry by entry.
+        if entries
+            .iter()
+            .any(|v| v.get("action").and_then(Value::as_str) == Some(RULES_PUBLISHED))
+        {
+            return Ok(None);
+        }
+        let base = g.frontier.size();
+        let mut next = base;
         let mut plan = Vec::with_capacity(entries.len());
+        let mut new_values: Vec<&Value> = Vec::new();
         // Only an entry with an `id` may be one already stored (and then take no index), so
         // a batch without ids is validated on the two threads along with the encoding.
         let has_ids = entries.iter().any(|v| v.get("id").is_some());
@@ -256,9 +347,15 @@ impl Ledger {
                     }
                 }
             }
+            // Judged here, in order, by the rules in force at its index (a refusal is
+            // reported by the sequential path).
+            if super::rules::judge_in_group(g, value, next, (&new_values, base)).is_err() {
+                return Ok(None);
+            }
             let time = Timestamp::now().at_least(g.last_time);
             g.last_time = time;
             plan.push(Planned::New(next, time, value));
+            new_values.push(value);
             next += 1;
         }
         let new: Vec<(u64, Timestamp, &Value)> = plan
@@ -378,6 +475,15 @@ fn in_batch(e: Error, pos: usize, len: usize) -> Error {
         Error::InvalidEntry { field, rule } if len > 1 => Error::InvalidEntry {
             field: format!("[{pos}].{field}"),
             rule,
+        },
+        Error::RuleViolation {
+            class,
+            requirement,
+            version,
+        } if len > 1 => Error::RuleViolation {
+            class,
+            requirement: format!("entry {pos} of the batch: {requirement}"),
+            version,
         },
         other => other,
     }

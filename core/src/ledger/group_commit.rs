@@ -214,7 +214,10 @@ impl Ledger {
         let work = if self.relay.is_client() {
             work.into_plain()
         } else {
-            work.into_owned(self.committed_size())
+            work.into_owned(
+                self.committed_size(),
+                self.rules_seen.load(Ordering::Acquire),
+            )
         };
         pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         if !pending.committing {
@@ -415,6 +418,9 @@ impl Ledger {
             frontier: guard.frontier.clone(),
             last_time: guard.last_time,
             ids: HashMap::new(),
+            rules: guard.rules.clone(),
+            refused: None,
+            recorded_refusals: Vec::new(),
         };
         let start = guard.frontier.size();
         let mut own_result = own.map(|work| self.process(&mut g, work));
@@ -444,6 +450,7 @@ impl Ledger {
                 .iter()
                 .chain(results.iter().map(|(_, _, r)| r))
                 .flat_map(|r| r.iter().flatten())
+                .chain(g.recorded_refusals.iter())
         };
         for r in receipts().filter(|r| r.index >= start) {
             leaf_hashes[(r.index - start) as usize] = r.leaf_hash;
@@ -457,11 +464,14 @@ impl Ledger {
             (Ok(()), Vec::new())
         } else if leaf_hashes.len() < PARALLEL_ROOTS_MIN {
             let roots = receipt_roots(alg, base, &leaf_hashes);
-            (self.commit(g.w, g.frontier, g.last_time, guard), roots)
+            (
+                self.commit(g.w, g.frontier, g.last_time, g.rules, guard),
+                roots,
+            )
         } else {
             std::thread::scope(|s| {
                 let roots = s.spawn(noted(|| receipt_roots(alg, base, &leaf_hashes)));
-                let committed = self.commit(g.w, g.frontier, g.last_time, guard);
+                let committed = self.commit(g.w, g.frontier, g.last_time, g.rules, guard);
                 (committed, join_scoped(roots))
             })
         };
@@ -495,6 +505,7 @@ impl Ledger {
         mut w: Writer,
         frontier: Frontier,
         last_time: Timestamp,
+        rules: crate::rules::RulesBook,
         guard: &mut WriterState,
     ) -> Result<()> {
         let root = frontier.root(self.meta.hash);
@@ -509,6 +520,8 @@ impl Ledger {
         guard.frontier = frontier;
         guard.root = root;
         guard.last_time = last_time;
+        self.rules_seen.store(!rules.is_empty(), Ordering::Release);
+        guard.rules = rules;
         self.committed();
         Ok(())
     }

@@ -25,6 +25,7 @@ mod publish;
 mod relay;
 mod retention;
 mod rotation;
+pub(crate) mod rules;
 mod scan;
 mod verify;
 mod witness;
@@ -67,6 +68,7 @@ pub use self::retention::RecordedBy;
 #[cfg(feature = "testing")]
 pub use self::rotation::INTERRUPT_ROTATION;
 pub use self::rotation::{KeyRotation, RotatedKey, KEY_ROTATED};
+pub use self::rules::RulesVersion;
 pub use self::verify::{Progress, VerifyOptions, VerifyReport};
 
 pub use crate::storage::LedgerKind;
@@ -203,6 +205,8 @@ struct WriterState {
     /// The frontier's root, kept rather than folded again for each check against the file.
     root: Hash,
     last_time: Timestamp,
+    /// The rules versions committed, each compiled once (see `rules`).
+    rules: crate::rules::RulesBook,
 }
 
 /// An open ledger. Share one handle across threads (`Ledger` is `Send + Sync`): appends are
@@ -240,6 +244,11 @@ pub struct Ledger {
     relay: Relay,
     /// Called after each commit of this handle: wakes a background publisher, if any.
     commit_hook: RwLock<Option<background_publish::CommitHook>>,
+    /// Rules were published (as of the last commit this handle saw): queued callers keep
+    /// their entries' JSON for the leader to judge.
+    rules_seen: AtomicBool,
+    /// Record refused appends as `audit.refused` entries ([`Ledger::set_record_refusals`]).
+    record_refusals: AtomicBool,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -381,6 +390,12 @@ impl Ledger {
         listener: Option<auto_share::Listener>,
     ) -> Result<Ledger> {
         let (frontier, state) = load_frontier(&store)?;
+        let book = if meta.kind == LedgerKind::Entries {
+            rules::load_book(&store.reader()?)?
+        } else {
+            crate::rules::RulesBook::default()
+        };
+        let rules_seen = AtomicBool::new(!book.is_empty());
         let committed = frontier.size();
         let path = store.path().to_path_buf();
         let store_is_file = store.is_file();
@@ -389,6 +404,7 @@ impl Ledger {
             frontier,
             root: state.root,
             last_time: state.last_time,
+            rules: book,
         }));
         let shared_now = Arc::new(AtomicBool::new(opened == Sharing::MultiWriter));
         let share_listener = listener.map(|l| {
@@ -422,6 +438,8 @@ impl Ledger {
                     && !read_only,
             ),
             commit_hook: RwLock::new(None),
+            rules_seen,
+            record_refusals: AtomicBool::new(false),
         })
     }
 
@@ -547,6 +565,9 @@ impl Ledger {
             )));
         }
         let (frontier, state) = load_frontier(&store)?;
+        if meta.kind == LedgerKind::Entries {
+            guard.rules = rules::load_book(&store.reader()?)?;
+        }
         guard.frontier = frontier;
         guard.root = state.root;
         guard.last_time = state.last_time;
@@ -578,6 +599,11 @@ impl Ledger {
         guard.frontier = Frontier::from_subtrees(state.size, w.nodes(&ids)?)?;
         guard.root = state.root;
         guard.last_time = state.last_time;
+        if self.meta.kind == LedgerKind::Entries {
+            rules::follow_book(&mut guard.rules, w)?;
+            self.rules_seen
+                .store(!guard.rules.is_empty(), Ordering::Release);
+        }
         self.committed_size.fetch_max(state.size, Ordering::AcqRel);
         Ok(())
     }
@@ -677,8 +703,14 @@ impl Ledger {
     pub fn append_batch(&self, entries: &[Value]) -> Result<Vec<Receipt>> {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
-            rotation::refuse_rotation_entries(entries)?;
-            crate::retention::check_entries(entries)?;
+            // The actions the ledger gives a meaning beyond the schema: one pass, one lookup
+            // of the action per entry (this runs on every batch).
+            for (pos, e) in entries.iter().enumerate() {
+                if let Some(action) = e.get("action").and_then(Value::as_str) {
+                    rotation::refuse_rotation_entry(pos, entries.len(), action)?;
+                    crate::retention::check_entry(pos, entries.len(), e, action)?;
+                }
+            }
             self.submit(Work::Entries(Cow::Borrowed(entries)))
         })
     }

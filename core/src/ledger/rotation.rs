@@ -88,21 +88,21 @@ pub(super) fn rotations(reader: &Reader, size: u64) -> Result<Vec<KeyRotation>> 
 /// Refuses a `key.rotated` entry given to a plain append: such an entry would put nothing in
 /// force (no checkpoint signed by the old key covers it) yet read as a rotation to anyone
 /// scanning the log, and `verify` would then report the ledger as tampered.
-pub(super) fn refuse_rotation_entries(entries: &[Value]) -> Result<()> {
-    match entries.iter().position(|e| e["action"] == KEY_ROTATED) {
-        None => Ok(()),
-        Some(pos) => Err(Error::InvalidEntry {
-            field: if entries.len() > 1 {
-                format!("[{pos}].action")
-            } else {
-                "action".into()
-            },
-            rule: format!(
-                "{KEY_ROTATED} entries are written only by key rotation (`trailseal key rotate`), \
-                 which signs them into a checkpoint by the old key and the new one"
-            ),
-        }),
+pub(super) fn refuse_rotation_entry(pos: usize, len: usize, action: &str) -> Result<()> {
+    if action != KEY_ROTATED {
+        return Ok(());
     }
+    Err(Error::InvalidEntry {
+        field: if len > 1 {
+            format!("[{pos}].action")
+        } else {
+            "action".into()
+        },
+        rule: format!(
+            "{KEY_ROTATED} entries are written only by key rotation (`trailseal key rotate`), \
+             which signs them into a checkpoint by the old key and the new one"
+        ),
+    })
 }
 
 /// The key in force for a checkpoint of `size` leaves: `first` followed through every
@@ -203,7 +203,7 @@ thread_local! {
 }
 
 impl Ledger {
-    /// The rotation entry's append: the one path past [`refuse_rotation_entries`].
+    /// The rotation entry's append: the one path past [`refuse_rotation_entry`].
     fn append_rotation_entry(&self, entry: Value) -> Result<u64> {
         self.need_kind(LedgerKind::Entries)?;
         let mut receipts = self.submit(Work::Entries(Cow::Owned(vec![entry])))?;

@@ -226,6 +226,9 @@ impl Ledger {
                 Vec::new()
             };
             super::rotation::verify_chain(self.verifier_key(), &rotations, &reader.checkpoints()?)?;
+            if entries {
+                super::rules::verify_rules(&reader, state.size)?;
+            }
             self.verify_stored_timestamps(&reader)?;
             let (cosignatures, mut witnessed_size) =
                 self.verify_cosignatures(&reader, opts.witnesses)?;

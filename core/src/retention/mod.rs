@@ -8,8 +8,8 @@
 //! - **Holds** ([`hold`]): a `legal_hold.placed` entry (subject `legal_hold:<id>`) covers what
 //!   its `payload.covers` query matches, until a `legal_hold.released` entry of the same id.
 //! - **The plan** ([`plan`]): at a time `T`, an entry may go when all of these hold:
-//!   1. it is not a record of retention, holds, pruning, erasure or key rotation (those are
-//!      kept for ever: [`is_protected`]);
+//!   1. it is not a record of retention, holds, pruning, erasure, key rotation or the audit
+//!      rules (`rules.published`): those are kept for ever ([`is_protected`]);
 //!   2. `T` is past its retention: its `time` plus the longest retention for its action among
 //!      the rules version in force when it was written and every later version. A rules change
 //!      therefore never shortens the retention of entries already written (the retroactive
@@ -20,7 +20,7 @@
 //!   4. no entry that stays links to it (`links[].index`): a kept entry's evidence stays with it.
 //!
 //! Appends check these entries: a rules document or hold that does not parse, or a record
-//! without `authz`, is refused with the batch ([`check_entries`]).
+//! without `authz`, is refused with the batch ([`check_entry`]).
 
 pub mod hold;
 pub mod period;
@@ -46,65 +46,65 @@ pub const HOLD_RELEASED: &str = "legal_hold.released";
 pub const HOLD_SUBJECT: &str = "legal_hold";
 
 /// Whether entries of `action` are kept for ever: the records of retention itself (rules,
-/// holds, pruning and erasure) and of key rotation, without which the rest cannot be judged.
+/// holds, pruning and erasure), of key rotation and of the audit rules in force, without which
+/// the rest cannot be judged or verified.
 pub fn is_protected(action: &str) -> bool {
     action.starts_with("retention.")
         || action.starts_with("legal_hold.")
         || action.starts_with("erasure.")
         || action == crate::ledger::KEY_ROTATED
+        || action == crate::rules::RULES_PUBLISHED
 }
 
-/// Refuses, in a batch about to be appended, a retention or hold record that does not hold:
+/// Refuses entry `pos` of a batch of `len` about to be appended (its action `action`) if it is
+/// a retention or hold record that does not hold:
 /// a rules document that does not parse, a hold whose `covers` is not a query, a hold record
 /// whose subject is not `legal_hold:<id>`, or any of them without `authz` (who allowed it is
 /// what an auditor asks first).
-pub(crate) fn check_entries(entries: &[Value]) -> Result<()> {
-    for (pos, e) in entries.iter().enumerate() {
-        let action = e["action"].as_str().unwrap_or_default();
-        if ![RETENTION_PUBLISHED, HOLD_PLACED, HOLD_RELEASED].contains(&action) {
-            continue;
+pub(crate) fn check_entry(pos: usize, len: usize, e: &Value, action: &str) -> Result<()> {
+    if ![RETENTION_PUBLISHED, HOLD_PLACED, HOLD_RELEASED].contains(&action) {
+        return Ok(());
+    }
+    let field = |f: &str| {
+        if len > 1 {
+            format!("[{pos}].{f}")
+        } else {
+            f.to_owned()
         }
-        let field = |f: &str| {
-            if entries.len() > 1 {
-                format!("[{pos}].{f}")
-            } else {
-                f.to_owned()
+    };
+    let refuse = |f: &str, rule: String| Error::InvalidEntry {
+        field: field(f),
+        rule,
+    };
+    if !e["authz"].is_object() {
+        return Err(refuse(
+            "authz",
+            format!("a {action} entry must say why it was allowed"),
+        ));
+    }
+    match action {
+        RETENTION_PUBLISHED => {
+            let rules = RetentionRules::from_json(&e["payload"])
+                .map_err(|err| refuse("payload", err.to_string()))?;
+            if e["attrs"]["digest"].as_str() != Some(rules.digest().as_str())
+                || e["attrs"]["version"].as_str() != Some(rules.version.as_str())
+            {
+                return Err(refuse(
+                    "attrs",
+                    "must carry the document's version and digest (hex SHA-256 of its canonical JSON)".into(),
+                ));
             }
-        };
-        let refuse = |f: &str, rule: String| Error::InvalidEntry {
-            field: field(f),
-            rule,
-        };
-        if !e["authz"].is_object() {
-            return Err(refuse(
-                "authz",
-                format!("a {action} entry must say why it was allowed"),
-            ));
         }
-        match action {
-            RETENTION_PUBLISHED => {
-                let rules = RetentionRules::from_json(&e["payload"])
-                    .map_err(|err| refuse("payload", err.to_string()))?;
-                if e["attrs"]["digest"].as_str() != Some(rules.digest().as_str())
-                    || e["attrs"]["version"].as_str() != Some(rules.version.as_str())
-                {
-                    return Err(refuse(
-                        "attrs",
-                        "must carry the document's version and digest (hex SHA-256 of its canonical JSON)".into(),
-                    ));
-                }
+        _ => {
+            if e["subject"]["type"] != HOLD_SUBJECT {
+                return Err(refuse(
+                    "subject",
+                    format!("a {action} entry's subject is {HOLD_SUBJECT}:<hold id>"),
+                ));
             }
-            _ => {
-                if e["subject"]["type"] != HOLD_SUBJECT {
-                    return Err(refuse(
-                        "subject",
-                        format!("a {action} entry's subject is {HOLD_SUBJECT}:<hold id>"),
-                    ));
-                }
-                if action == HOLD_PLACED {
-                    HoldScope::from_json(&e["payload"]["covers"])
-                        .map_err(|err| refuse("payload.covers", err.to_string()))?;
-                }
+            if action == HOLD_PLACED {
+                HoldScope::from_json(&e["payload"]["covers"])
+                    .map_err(|err| refuse("payload.covers", err.to_string()))?;
             }
         }
     }

@@ -15,6 +15,7 @@
 //! | `witnesses`      | witness vkey string                   | postcard [`WitnessState`]: the size and root it last cosigned |
 //! | `relayed`        | 16-byte id of a handle that relayed through another process | postcard [`RelayedRecord`]: its last committed request |
 //! | `checkpoint_timestamps` | sequence number of a checkpoint in `checkpoints` | its RFC 3161 time-stamp token, DER (absent in files written before it) |
+//! | `rules`          | leaf index of a `rules.published` entry | the digest (`sha256:<hex>`) of the rules document it publishes (absent until rules are published) |
 //! | `published`      | a destination's name ([`crate::publish::Destination::name`]) | postcard [`PublishedState`]: the tree size last published there (absent until a first publish) |
 //! | `occurred`       | (`occurred_at` in Unix nanoseconds, leaf index) of each entry that has one | none; `meta` `"occurred_end"` (u64 LE) is the leaf count it covers (absent in files written before it; see `occurred.rs`) |
 //!
@@ -96,6 +97,7 @@ mod occurred;
 mod published;
 mod reader;
 mod relayed;
+mod rules;
 mod runs;
 mod tables;
 #[cfg(feature = "testing")]

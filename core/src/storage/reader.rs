@@ -268,6 +268,11 @@ impl Reader {
         super::published::get(&self.txn, dest)
     }
 
+    /// The rules versions recorded at leaf `from` or later: (leaf index, digest), in order.
+    pub fn rules_versions(&self, from: u64) -> Result<Vec<(u64, String)>> {
+        super::rules::read_committed(&self.txn, from)
+    }
+
     /// Every stored time-stamp token with its checkpoint's sequence number, in order.
     pub fn checkpoint_timestamps(&self) -> Result<Vec<(u64, Vec<u8>)>> {
         super::timestamps::all(&self.txn)

@@ -33,6 +33,9 @@ pub(super) const PUBLISHED: TableDefinition<&str, &[u8]> =
 /// Absent from files written before it (see `occurred.rs` for how they are indexed).
 pub(super) const OCCURRED: TableDefinition<(i128, u64), ()> =
     TableDefinition::new("trailseal.occurred");
+/// Rules versions (`rules.rs`): leaf index of a `rules.published` entry to its document's
+/// digest. Absent from files where no rules were ever published.
+pub(super) const RULES: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.rules");
 pub(super) type BlockTable<'t> = redb::Table<'t, BlockKey, &'static [u8]>;
 
 pub(super) fn storage_err(e: impl std::fmt::Display) -> Error {

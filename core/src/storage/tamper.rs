@@ -210,4 +210,17 @@ impl Tables<'_> {
             .map_err(storage_err)?;
         Ok(())
     }
+
+    /// Set (`Some(digest)`) or drop (`None`) the `rules` row of leaf `index`.
+    pub fn set_rules_version(&mut self, index: u64, digest: Option<&str>) -> Result<()> {
+        let mut t = self
+            .txn
+            .open_table(super::tables::RULES)
+            .map_err(storage_err)?;
+        match digest {
+            Some(d) => t.insert(index, d.as_bytes()).map(|_| ()),
+            None => t.remove(index).map(|_| ()),
+        }
+        .map_err(storage_err)
+    }
 }

@@ -45,6 +45,7 @@ pub struct Writer {
     timestamps: Vec<(u64, Vec<u8>)>,
     published: Vec<(String, PublishedState)>,
     relayed: Vec<([u8; 16], RelayedRecord)>,
+    rules: Vec<(u64, String)>,
     postings: Vec<Posting>,
     /// `(occurred_at nanos, index)` of this commit's entries that have one.
     occurred: Vec<(i128, u64)>,
@@ -68,6 +69,7 @@ pub struct Mark {
     ids: usize,
     postings: usize,
     occurred: usize,
+    rules: usize,
 }
 
 impl Writer {
@@ -88,6 +90,7 @@ impl Writer {
             timestamps: Vec::new(),
             published: Vec::new(),
             relayed: Vec::new(),
+            rules: Vec::new(),
             postings: Vec::new(),
             occurred: Vec::new(),
             terms_of: None,
@@ -107,6 +110,7 @@ impl Writer {
             ids: self.ids.len(),
             postings: self.postings.len(),
             occurred: self.occurred.len(),
+            rules: self.rules.len(),
         }
     }
 
@@ -117,6 +121,7 @@ impl Writer {
         self.ids.truncate(mark.ids);
         self.postings.truncate(mark.postings);
         self.occurred.truncate(mark.occurred);
+        self.rules.truncate(mark.rules);
     }
 
     /// True if nothing is queued.
@@ -140,6 +145,24 @@ impl Writer {
     /// Queue a newly complete node.
     pub fn push_node(&mut self, id: NodeId, hash: Hash) {
         self.nodes.push((id, hash));
+    }
+
+    /// Queue the `rules` row of a `rules.published` entry at `index` (see `storage::rules`).
+    pub fn put_rules_version(&mut self, index: u64, digest: String) {
+        self.rules.push((index, digest));
+    }
+
+    /// The committed rules versions at leaf `from` or later (see `storage::rules`).
+    pub fn rules_versions(&self, from: u64) -> Result<Vec<(u64, String)>> {
+        super::rules::read_in_write(&self.txn, from)
+    }
+
+    /// The bytes of leaf `index` if this writer queued it (not yet committed).
+    pub fn queued_leaf(&self, index: u64) -> Option<&[u8]> {
+        let at = index.checked_sub(self.first_new_leaf)?;
+        self.leaves
+            .get(usize::try_from(at).ok()?)
+            .map(Vec::as_slice)
     }
 
     /// Keep the query indexes (an entries ledger): postings are written when the unindexed
@@ -366,6 +389,7 @@ impl Writer {
         timestamps::put(&self.txn, &self.timestamps)?;
         published::put(&self.txn, &self.published)?;
         relayed::put(&self.txn, &self.relayed)?;
+        super::rules::put(&self.txn, &self.rules)?;
         if let Some(state) = &self.state {
             let mut t = self.txn.open_table(META).map_err(storage_err)?;
             t.insert("state", encode(state)?.as_slice())

@@ -39,7 +39,15 @@ impl Ledger {
         let tagged = works
             .into_iter()
             .zip(0u32..)
-            .map(|(w, work)| (w.into_owned(size_floor), Some(Tag { client, seq, work })))
+            .map(|(w, work)| {
+                (
+                    w.into_owned(
+                        size_floor,
+                        self.rules_seen.load(std::sync::atomic::Ordering::Acquire),
+                    ),
+                    Some(Tag { client, seq, work }),
+                )
+            })
             .collect();
         self.submit_many(tagged)
     }

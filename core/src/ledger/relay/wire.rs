@@ -288,6 +288,12 @@ fn error_to_wire(e: &Error) -> (u32, String, String, u64) {
         }
         Error::Malformed { what, reason } => (code, (*what).to_owned(), reason.clone(), 0),
         Error::Tampered { location, detail } => (code, location.clone(), detail.clone(), 0),
+        // Class and version share the first text, split at a NUL neither holds in practice.
+        Error::RuleViolation {
+            class,
+            requirement,
+            version,
+        } => (code, format!("{class}\0{version}"), requirement.clone(), 0),
         Error::VerificationFailed(m)
         | Error::Inconsistent(m)
         | Error::OutOfRange(m)
@@ -336,6 +342,14 @@ fn error_from_wire(code: u32, a: String, b: String, n: u64) -> Error {
         Some(ErrorCode::Io) => Error::Io(io::Error::other(a)),
         Some(ErrorCode::Internal) => Error::Internal(a),
         Some(ErrorCode::Closed) => Error::Closed("ledger"),
+        Some(ErrorCode::RuleViolation) => {
+            let (class, version) = a.split_once('\0').unwrap_or((&a, ""));
+            Error::RuleViolation {
+                class: class.to_owned(),
+                requirement: b,
+                version: version.to_owned(),
+            }
+        }
         _ => Error::Storage(a),
     }
 }
