@@ -2,7 +2,8 @@
 # Every test of the project, in one command (the README's test command; .ci/run calls it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-step() { printf '\n== %s\n' "$*"; }
+# Each step prints the minutes since the start, so a slow CI run shows where its time went.
+step() { printf '\n== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 # The real components the tests start, from Debian's packages when missing: OpenSSH's
 # ssh-agent (litewitness's key, held checkpoint keys), SoftHSM2 and OpenSC's pkcs11-tool (a
