@@ -26,6 +26,7 @@ use crate::convert::{dumps, durability, json_to_py, value_to_py};
 use crate::error::{core, guarded, to_py_err};
 use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
+use crate::rules;
 use crate::signer::PySigner;
 
 /// An open ledger file. Share one handle across threads; appends are serialized, readers see
@@ -404,6 +405,64 @@ impl PyLedger {
         let (o, n) = (&old.get().inner, &new.get().inner);
         let r = self.run(py, |l| Ok(l.rotate_key(o, n, actor)?.to_json()))?;
         value_to_py(py, &r)
+    }
+
+    /// Publish a rules document (docs/RULES.md; a dict or JSON text) as a `rules.published`
+    /// entry by `actor`, with `authz` (why it was allowed, a dict) and `links` (e.g.
+    /// `[{"rel": "approved_by", "index": 12}]`). It is itself judged by the rules in force
+    /// before it, and governs every entry after it. Returns the entry's receipt. Raises
+    /// `MalformedError` for a document that is not rules (it is refused whole).
+    #[pyo3(signature = (document, actor, authz = None, links = None))]
+    fn publish_rules(
+        &self,
+        py: Python<'_>,
+        document: &Bound<'_, PyAny>,
+        actor: String,
+        authz: Option<&Bound<'_, PyAny>>,
+        links: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyReceipt> {
+        rules::publish(self, py, document, actor, authz, links)
+    }
+
+    /// Every rules version published, oldest first: `[{"index", "version", "digest",
+    /// "published_by", "authz", "links", "document"}]`.
+    fn rules_versions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        rules::versions(self, py)
+    }
+
+    /// The rules version in force for the entry at `index` (default: the next append), as
+    /// `rules_versions` gives it, or `None` before any was published.
+    #[pyo3(signature = (index = None))]
+    fn rules_at<'py>(&self, py: Python<'py>, index: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
+        rules::at(self, py, index)
+    }
+
+    /// Whether appends through this handle that break the rules are recorded as
+    /// `audit.refused` entries (the refusal is still raised): off by default.
+    #[getter]
+    fn get_record_refusals(&self, py: Python<'_>) -> PyResult<bool> {
+        self.run(py, |l| Ok(l.records_refusals()))
+    }
+
+    #[setter]
+    fn set_record_refusals(&self, py: Python<'_>, yes: bool) -> PyResult<()> {
+        self.run(py, |l| {
+            l.set_record_refusals(yes);
+            Ok(())
+        })
+    }
+
+    /// The delivery measures (docs/RULES.md, "Reports"): mean time to decision, change
+    /// requests per week, approval concentration (approvers whose share is above `threshold`,
+    /// default 0.5, flagged), break-glass per class and the AI intervention rate. Raises
+    /// `InvalidArgumentError` for a threshold outside 0..1.
+    #[pyo3(signature = (threshold = None))]
+    fn delivery_report<'py>(
+        &self,
+        py: Python<'py>,
+        threshold: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        rules::delivery_report(self, py, threshold)
     }
 
     /// The verifier key that signs this ledger's checkpoints now: the one recorded at

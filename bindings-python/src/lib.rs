@@ -13,7 +13,8 @@
 //! `Ledger` is in `ledger.rs`; its auditor's questions are in `questions.rs`, and its capture
 //! calls in `capture.rs` with `detect_ci`. `Signer`, `Checkpoint` and `Receipt` each have their
 //! own file, and the ledger-free checks (`verify_inclusion`, `verify_consistency`,
-//! `verify_checkpoint`, `verify_bundle`) are in `verify.rs`.
+//! `verify_checkpoint`, `verify_bundle`) are in `verify.rs`. The rules calls (`publish_rules`,
+//! `rules_at`, `delivery_report`, `check_rules`, ...) are in `rules.rs`.
 
 mod capture;
 mod checkpoint;
@@ -22,6 +23,7 @@ mod error;
 mod ledger;
 mod questions;
 mod receipt;
+mod rules;
 mod signer;
 mod timestamp;
 mod verify;
@@ -57,6 +59,9 @@ mod _trailseal {
 
     #[pymodule_export]
     use crate::timestamp::{verify_bundle_with_tsa, verify_timestamp_token};
+
+    #[pymodule_export]
+    use crate::rules::check_rules;
 
     #[pymodule_export]
     use crate::{checkpoint::PyCheckpoint, ledger::PyLedger, receipt::PyReceipt, signer::PySigner};

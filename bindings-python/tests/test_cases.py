@@ -113,6 +113,32 @@ def open_(fx: Fixture, a: Dict[str, Any]) -> Any:
             return {"sharing": led.sharing, "read_only": led.read_only, "indexes": indexes}
 
 
+def rules(fx: Fixture, a: Dict[str, Any]) -> Any:
+    """A new ledger: the document published, then each entry appended alone; each entry's
+    index or error code, the size after and the version in force."""
+    f = TABLE["fixture"]
+    with tempfile.TemporaryDirectory() as d:
+        with trailseal.Ledger.create(Path(d) / "rules.redb", origin=f["origin"], hash=f["hash"]) as led:
+            led.record_refusals = a.get("record_refusals", False)
+            led.publish_rules(a["document"], a["publisher"])
+            results: List[Any] = []
+            for e in a["entries"]:
+                try:
+                    results.append(led.append(e).index)
+                except trailseal.TrailsealError as err:
+                    results.append(err.code)
+            in_force = led.rules_at()
+            return {"results": results, "size": len(led), "version": in_force and in_force["version"]}
+
+
+def rules_check(fx: Fixture, a: Dict[str, Any]) -> Any:
+    return trailseal.check_rules(a["document"], a["entry"])
+
+
+def delivery_report(fx: Fixture, a: Dict[str, Any]) -> Any:
+    return fx[0].delivery_report(**a)
+
+
 CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "query": query,
     "bundle": bundle,
@@ -124,6 +150,9 @@ CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "verify_cosigned": verify_cosigned,
     "verify_timestamp_token": verify_timestamp_token,
     "open": open_,
+    "rules": rules,
+    "rules_check": rules_check,
+    "delivery_report": delivery_report,
 }
 
 ROWS: List[Dict[str, Any]] = TABLE["cases"]

@@ -94,7 +94,12 @@ def params_of_runtime(obj: object) -> List[str]:
 
 
 def is_property(fn: ast.FunctionDef) -> bool:
-    return any(isinstance(d, ast.Name) and d.id == "property" for d in fn.decorator_list)
+    """A getter (`@property`) or a setter (`@name.setter`) of a property."""
+    return any(
+        (isinstance(d, ast.Name) and d.id == "property")
+        or (isinstance(d, ast.Attribute) and d.attr == "setter")
+        for d in fn.decorator_list
+    )
 
 
 def test_functions_have_the_stub_signatures() -> None:

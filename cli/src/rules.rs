@@ -95,9 +95,6 @@ pub fn run(cmd: RulesCmd, open: &OpenOptions, read: &OpenOptions) -> Res {
             emit_line(&v.map_or(Value::Null, |v| v.to_json()))
         }
         RulesCmd::Report { ledger, threshold } => {
-            if threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
-                return Err(usage("--threshold must be a share between 0 and 1"));
-            }
             let l = open_ledger(&ledger, read)?;
             emit_line(&l.delivery_report(threshold)?.to_json())
         }
@@ -105,15 +102,7 @@ pub fn run(cmd: RulesCmd, open: &OpenOptions, read: &OpenOptions) -> Res {
             let rules = Rules::parse(&read_text(&file)?)
                 .map_err(|e| Failure::from(e).prefixed(file.display()))?;
             let e = json_arg(&entry.display().to_string(), &read_text(&entry)?)?;
-            let verdict = rules.check(&e)?;
-            let class = verdict.class.map(|c| &rules.classes[c]);
-            emit_line(&json!({
-                "version": rules.version,
-                "class": class.map(|c| c.name.clone()),
-                "break_glass": verdict.break_glass,
-                "retention": class.and_then(|c| c.retention.clone()),
-                "ai_output": class.is_some_and(|c| c.ai_output),
-            }))
+            emit_line(&rules.check(&e)?.to_json(&rules))
         }
     }
 }

@@ -269,6 +269,8 @@ fn outside_flags(fx: &Fixture, a: &Value) -> Vec<String> {
 /// The command line of a row, and how to read its stdout into the result shape; `None` when
 /// the row has no command-line form.
 type Reader = fn(&str) -> Value;
+/// A reader that may carry what a row's setup saw.
+type BoxedReader = Box<dyn Fn(&str) -> Value>;
 
 fn command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Reader)> {
     let entries = fx.entries.display().to_string();
@@ -370,8 +372,84 @@ fn command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Reader)>
             (args, |_| json!({}))
         }
         "open" => open_command(fx, a)?,
+        "rules_check" => (
+            vec![
+                s("rules"),
+                s("check"),
+                fx.file(a["document"].to_string().as_bytes()),
+                fx.file(a["entry"].to_string().as_bytes()),
+            ],
+            |out| serde_json::from_str(out).unwrap(),
+        ),
+        "delivery_report" => {
+            let mut args = vec![s("rules"), s("report"), entries];
+            if let Some(t) = a.get("threshold") {
+                args.extend([s("--threshold"), s(t)]);
+            }
+            (args, |out| serde_json::from_str(out).unwrap())
+        }
         other => panic!("unknown call {other:?} in the case table"),
     })
+}
+
+/// The command of any row, with a reader that may carry what its setup saw.
+fn any_command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    if call == "rules" {
+        return rules_command(fx, a);
+    }
+    let (args, read) = command(fx, call, a)?;
+    Some((args, Box::new(read)))
+}
+
+/// A `rules` row: `init`, `rules publish` and one `append` per entry (with
+/// `--record-refusals` if the row asks), each append's index or error code kept; the row's
+/// command is then `verify` (for the size) and `rules show` gives the version in force. A
+/// document the command refuses makes `rules publish` the row's command.
+fn rules_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    fx.files.set(fx.files.get() + 1);
+    let ledger = fx.dir.path().join(format!("rules-{}.redb", fx.files.get()));
+    let ledger = ledger.display().to_string();
+    let mut init = vec![s("init"), ledger.clone()];
+    init.extend(fx.init_flags.iter().cloned());
+    ok(&init);
+    let publish = vec![
+        s("rules"),
+        s("publish"),
+        ledger.clone(),
+        fx.file(a["document"].to_string().as_bytes()),
+        s("--actor"),
+        s(a["publisher"].as_str()?),
+    ];
+    if trailseal(&publish).status != 0 {
+        return Some((publish, Box::new(|_| json!(null))));
+    }
+    let mut results = Vec::new();
+    for e in a["entries"].as_array()? {
+        let mut args = vec![
+            s("append"),
+            ledger.clone(),
+            fx.file(e.to_string().as_bytes()),
+        ];
+        if a["record_refusals"] == true {
+            args.push(s("--record-refusals"));
+        }
+        let r = trailseal(&args);
+        results.push(if r.status == 0 {
+            serde_json::from_str::<Value>(&r.stdout).unwrap()["index"].clone()
+        } else {
+            json!(code_in(&r.stderr))
+        });
+    }
+    let shown: Value =
+        serde_json::from_str(&ok(&[s("rules"), s("show"), ledger.clone()]).stdout).unwrap();
+    let version = shown["version"].clone();
+    Some((
+        vec![s("verify"), ledger],
+        Box::new(move |out| {
+            let v: Value = serde_json::from_str(out).unwrap();
+            json!({ "results": results, "size": v["size"], "version": version })
+        }),
+    ))
 }
 
 /// An `open` row: a new ledger holding the fixture's first entry, then `--share MODE` on
@@ -442,7 +520,7 @@ fn every_row_as_the_table_says() {
         if skip.contains_key(name) || SKIP_CALLS.iter().any(|(c, _)| *c == call) {
             continue;
         }
-        let Some((args, read)) = command(&fx, call, &row["args"]) else {
+        let Some((args, read)) = any_command(&fx, call, &row["args"]) else {
             failed.push(format!("{name}: no command-line form, and not in SKIP"));
             continue;
         };

@@ -84,7 +84,13 @@ impl DeliveryReport {
 impl Ledger {
     /// The delivery report over the whole ledger, flagging approvers whose share of approvals
     /// is above `threshold` (0.5 if `None`).
+    /// A threshold outside 0..=1 is [`Error::InvalidArgument`](crate::Error::InvalidArgument).
     pub fn delivery_report(&self, threshold: Option<f64>) -> Result<DeliveryReport> {
+        if threshold.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+            return Err(crate::Error::InvalidArgument(
+                "the approval concentration threshold must be a share between 0 and 1".into(),
+            ));
+        }
         let versions = self.rules_versions()?;
         let mut book = crate::rules::RulesBook::default();
         for v in &versions {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
+use trailseal::rules::Rules;
 use trailseal::witness::verify_cosigned;
 use trailseal::{
     check_consistency, check_inclusion, verify_timestamp_token, CreateOptions, Durability, Error,
@@ -155,6 +156,15 @@ fn run(fx: &Fixture, call: &str, args: &Value) -> Result<Value, Error> {
             .report_with(&ReportOptions::from_json(args)?)?
             .to_json()),
         "open" => open(fx, args),
+        "rules" => rules(fx, args),
+        "rules_check" => {
+            let rules = Rules::from_value(&args["document"])?;
+            Ok(rules.check(&args["entry"])?.to_json(&rules))
+        }
+        "delivery_report" => Ok(fx
+            .entries
+            .delivery_report(args.get("threshold").and_then(Value::as_f64))?
+            .to_json()),
         other => panic!("unknown call {other:?} in the case table"),
     }
 }
@@ -202,6 +212,34 @@ fn open(fx: &Fixture, args: &Value) -> Result<Value, Error> {
         other => panic!("unknown then {other:?} in the case table"),
     };
     Ok(json!({ "sharing": l.sharing().name(), "read_only": l.read_only(), "indexes": indexes }))
+}
+
+/// A new ledger of the fixture's origin and hash, for the rows that need their own.
+fn new_ledger(fx: &Fixture) -> Result<Ledger, Error> {
+    let n = fx.opened.get() + 1;
+    fx.opened.set(n);
+    Ledger::create(fx.dir.path().join(format!("new-{n}.redb")), &fx.create)
+}
+
+/// A `rules` row: on a new ledger, the document published by `publisher`, then each entry
+/// appended alone; each entry's index or error code, the size after, and the version in force.
+fn rules(fx: &Fixture, args: &Value) -> Result<Value, Error> {
+    let l = new_ledger(fx)?;
+    l.set_record_refusals(args["record_refusals"] == true);
+    let rules = Rules::from_value(&args["document"])?;
+    l.publish_rules(&rules, args["publisher"].as_str().unwrap(), None, None)?;
+    let results: Vec<Value> = args["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| match l.append(e) {
+            Ok(r) => json!(r.index),
+            Err(e) => json!(e.code().as_str()),
+        })
+        .collect();
+    let size = l.size()?;
+    let version = l.rules_at(size)?.map(|v| v.rules.version.clone());
+    Ok(json!({ "results": results, "size": size, "version": version }))
 }
 
 #[test]

@@ -33,6 +33,7 @@ __all__ = [
     "WrongKindError",
     "__version__",
     "_error_codes",
+    "check_rules",
     "detect_ci",
     "verify_bundle",
     "verify_bundle_with_tsa",
@@ -424,6 +425,21 @@ class Ledger:
         """Put ``new`` in force in place of ``old``: a key.rotated entry and a checkpoint over
         it signed by both keys."""
     def verifier_key_in_force(self) -> str | None: ...
+    def publish_rules(
+        self,
+        document: Mapping[str, Any] | str,
+        actor: str,
+        authz: Mapping[str, Any] | None = None,
+        links: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Receipt:
+        """Append a rules.published entry: the document governs every entry after it."""
+    def rules_versions(self) -> list[dict[str, Any]]: ...
+    def rules_at(self, index: int | None = None) -> dict[str, Any] | None: ...
+    @property
+    def record_refusals(self) -> bool: ...
+    @record_refusals.setter
+    def record_refusals(self, yes: bool) -> None: ...
+    def delivery_report(self, threshold: float | None = None) -> dict[str, Any]: ...
     def checkpoints(self) -> list[_StoredCheckpoint]: ...
     def timestamp_checkpoint(
         self,
@@ -550,6 +566,8 @@ def verify_consistency(
     verifier_key: str | None = None,
 ) -> None: ...
 def verify_checkpoint(note: str, verifier_key: str) -> Checkpoint: ...
+def check_rules(document: Mapping[str, Any] | str, entry: Mapping[str, Any] | str) -> dict[str, Any]:
+    """Judge an entry against a rules document without a ledger (a dry run)."""
 def verify_cosigned(
     note: str, verifier_key: str, witness_keys: Sequence[str], quorum: int | None = None
 ) -> dict[str, Any]:

@@ -164,6 +164,21 @@ impl Version<'_> {
     }
 }
 
+impl Verdict {
+    /// What `rules check` prints: `{"version", "class", "break_glass", "retention",
+    /// "ai_output"}`, the class named as `rules` (the document judged) names it.
+    pub fn to_json(&self, rules: &Rules) -> Value {
+        let class = self.class.and_then(|c| rules.classes.get(c));
+        serde_json::json!({
+            "version": rules.version,
+            "class": class.map(|c| c.name.clone()),
+            "break_glass": self.break_glass,
+            "retention": class.and_then(|c| c.retention.clone()),
+            "ai_output": class.is_some_and(|c| c.ai_output),
+        })
+    }
+}
+
 impl Rules {
     /// A dry run (`rules check`): `entry` validated as SPEC section 3 requires, then judged by
     /// these rules as an unpublished version. Without a ledger no linked entry can be read,
