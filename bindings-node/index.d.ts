@@ -775,6 +775,38 @@ export declare class Ledger {
    * `changeActions` counted as changes (default `['deploy.succeeded']`).
    */
   report(options?: ReportOptions): Promise<Report>
+  /**
+   * Publish a rules document (an object or its JSON text) as a `rules.published` entry by
+   * `actor`, with `options.authz` (why it was allowed) and `options.links` (for example
+   * `[{rel: 'approved_by', index: 12}]`). It is judged by the rules in force before it and
+   * governs every entry after it. Resolves to its receipt; rejects `malformed` for a
+   * document that is not rules (refused whole).
+   */
+  publishRules(document: Record<string, unknown> | string, actor: string, options?: { authz?: Record<string, unknown>, links?: Array<Record<string, unknown>> }): Promise<Receipt>
+  /**
+   * Every rules version published, oldest first: `[{index, version, digest,
+   * published_by, authz, links, document}]`.
+   */
+  rulesVersions(): Promise<Array<Record<string, unknown>>>
+  /**
+   * The rules version in force for the entry at `index` (default: the next append), as
+   * `rulesVersions` gives it, or `null` before any was published.
+   */
+  rulesAt(index?: number | bigint): Promise<Record<string, unknown> | null>
+  /**
+   * Whether appends through this handle that break the rules are recorded as
+   * `audit.refused` entries (the append still rejects `rule_violation`): off by default.
+   */
+  get recordRefusals(): boolean
+  /** Turn recording of refusals on or off for this handle. */
+  set recordRefusals(yes: boolean)
+  /**
+   * The delivery measures (docs/RULES.md, "Reports"): mean time to decision, change
+   * requests per week, approval concentration (approvers above `options.threshold`,
+   * default 0.5, flagged), break-glass per class and the AI intervention rate. Rejects
+   * `invalid_argument` for a threshold outside 0..1.
+   */
+  deliveryReport(options?: { threshold?: number }): Promise<Record<string, unknown>>
 }
 
 /**
@@ -812,6 +844,15 @@ export declare class Signer {
   /** `JSON.stringify(signer)`: the public parts only. */
   toJSON(): SignerInfo
 }
+
+/**
+ * Judge `entry` (an object or its JSON text) against the rules `document` without a ledger,
+ * as `trailseal rules check` does: returns `{version, class, break_glass, retention,
+ * ai_output}`, or throws `rule_violation` naming the class, the requirement and the version
+ * (`malformed` for a document that is not rules, `invalid_entry` for an invalid entry).
+ * Link requirements that name the linked entry's action or role cannot be met here.
+ */
+export declare function checkRules(document: Record<string, unknown> | string, entry: Record<string, unknown> | string): Record<string, unknown>
 
 /**
  * Detect the CI system this process runs in (or the one the variables of `env` describe)

@@ -2,7 +2,8 @@
 //!
 //! The JS API (see `index.d.ts`): `Ledger` (create/open, append, read, prove, checkpoint,
 //! verify, close, and the auditor's questions: query, trace, why, gate, recordGate, bundle,
-//! report; capture: recordCi, importGit, importEvents), `Signer` (checkpoint keys),
+//! report; capture: recordCi, importGit, importEvents; rules: publishRules, rulesAt,
+//! deliveryReport, ...), `Signer` (checkpoint keys), `checkRules` (`rules.rs`),
 //! `detectCi`, and the ledger-free checks `verifyInclusion`, `verifyConsistency`,
 //! `verifyCheckpoint`, `verifyBundle`, and for trusted time `verifyTimestampToken` and
 //! `verifyBundleWithTsa` (`timestamp.rs`). Results are the core's JSON
@@ -14,6 +15,7 @@ mod convert;
 mod error;
 mod ledger;
 mod questions;
+mod rules;
 mod signer;
 mod task;
 pub mod timestamp;
