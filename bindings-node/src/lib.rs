@@ -15,7 +15,7 @@ mod convert;
 mod error;
 mod ledger;
 mod questions;
-mod rules;
+pub mod rules;
 mod signer;
 mod task;
 pub mod timestamp;
