@@ -253,8 +253,67 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 		return VerifyTimestampToken(token, []byte(note), ca)
 	case "open":
 		return openCase(fx, a)
+	case "rules":
+		return rulesCase(fx, a)
+	case "rules_check":
+		return CheckRules(a["document"], a["entry"])
+	case "delivery_report":
+		var threshold *float64
+		if raw, ok := a["threshold"]; ok {
+			threshold = new(float64)
+			if err := json.Unmarshal(raw, threshold); err != nil {
+				return nil, err
+			}
+		}
+		return fx.entries.DeliveryReport(threshold)
 	}
 	return nil, errors.New("unknown call " + call)
+}
+
+// rulesCase runs a "rules" row: a new ledger, the document published, then each entry
+// appended alone; each entry's index or error code, the size after and the version in force.
+func rulesCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
+	fx.opened++
+	l, err := Create(filepath.Join(fx.dir, fmt.Sprintf("rules-%d.redb", fx.opened)), fx.create)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	if err := l.SetRecordRefusals(flag(a, "record_refusals", false)); err != nil {
+		return nil, err
+	}
+	publisher, _ := str(a, "publisher")
+	if _, err := l.PublishRules(a["document"], publisher, nil, nil); err != nil {
+		return nil, err
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(a["entries"], &entries); err != nil {
+		return nil, err
+	}
+	results := []any{}
+	for _, e := range entries {
+		r, err := l.Append(e)
+		var te *Error
+		switch {
+		case err == nil:
+			results = append(results, r.Index)
+		case errors.As(err, &te):
+			results = append(results, te.Code.String())
+		default:
+			return nil, err
+		}
+	}
+	size, err := l.Size()
+	if err != nil {
+		return nil, err
+	}
+	var version any
+	if v, err := l.RulesAt(CurrentSize); err != nil {
+		return nil, err
+	} else if v != nil {
+		version = v.Version
+	}
+	return map[string]any{"results": results, "size": size, "version": version}, nil
 }
 
 // flag is the row's boolean at key, or absent when the row leaves it out.

@@ -717,6 +717,100 @@ trailseal_status trailseal_ledger_verifier_key(const trailseal_ledger *ledger,
                                                char **verifier_key_out);
 
 /**
+ * Publishes the rules document `document_json` (docs/RULES.md) as a `rules.published` entry by
+ * `actor`, with `authz_json` (why it was allowed, a JSON object) and `links_json` (a JSON
+ * array, e.g. `[{"rel":"approved_by","index":12}]`), each NULL when absent. It is judged by
+ * the rules in force before it and governs every entry after it. Writes the entry's receipt to
+ * `*receipt_json_out` (free it with `trailseal_string_free`). A document that is not rules is
+ * `TRAILSEAL_STATUS_MALFORMED` (refused whole, nothing written).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `document_json`, `actor`, `authz_json` and `links_json`
+ * are NULL or NUL-terminated strings; `receipt_json_out` is NULL or valid for writing a
+ * pointer.
+ */
+trailseal_status trailseal_ledger_publish_rules(const trailseal_ledger *ledger,
+                                                const char *document_json,
+                                                const char *actor,
+                                                const char *authz_json,
+                                                const char *links_json,
+                                                char **receipt_json_out);
+
+/**
+ * Writes every rules version published, oldest first, to `*versions_json_out`: a JSON array
+ * of `{"index", "version", "digest", "published_by", "authz", "links", "document"}` (free it
+ * with `trailseal_string_free`).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `versions_json_out` is NULL or valid for writing a
+ * pointer.
+ */
+trailseal_status trailseal_ledger_rules_versions(const trailseal_ledger *ledger,
+                                                 char **versions_json_out);
+
+/**
+ * Writes the rules version in force for the entry at `index` (`TRAILSEAL_SIZE_CURRENT`: the
+ * next append) to `*version_json_out`, in the form `trailseal_ledger_rules_versions` gives,
+ * or the JSON text `null` before any was published (free it with `trailseal_string_free`).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `version_json_out` is NULL or valid for writing a
+ * pointer.
+ */
+trailseal_status trailseal_ledger_rules_at(const trailseal_ledger *ledger,
+                                           uint64_t index,
+                                           char **version_json_out);
+
+/**
+ * Records (`record` true) or stops recording appends through this handle that break the
+ * rules as `audit.refused` entries (SPEC section 3.1); the append still fails with
+ * `TRAILSEAL_STATUS_RULE_VIOLATION`. Off by default.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle.
+ */
+trailseal_status trailseal_ledger_set_record_refusals(const trailseal_ledger *ledger, bool record);
+
+/**
+ * Writes the delivery report (docs/RULES.md, "Reports") to `*report_json_out`: mean time to
+ * decision, change requests per week, approval concentration (approvers whose share is above
+ * `*threshold`, or 0.5 when `threshold` is NULL, flagged), break-glass per class and the AI
+ * intervention rate (free it with `trailseal_string_free`). A threshold outside 0..1 is
+ * `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `threshold` is NULL or valid for reading a double;
+ * `report_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_delivery_report(const trailseal_ledger *ledger,
+                                                  const double *threshold,
+                                                  char **report_json_out);
+
+/**
+ * Judges the entry `entry_json` against the rules document `document_json` without a ledger,
+ * as `trailseal rules check` does, and writes the verdict to `*verdict_json_out`:
+ * `{"version", "class", "break_glass", "retention", "ai_output"}` (free it with
+ * `trailseal_string_free`). An entry that breaks the rules is
+ * `TRAILSEAL_STATUS_RULE_VIOLATION` (the message names the class, the requirement and the
+ * version); a document that is not rules `TRAILSEAL_STATUS_MALFORMED`; an invalid entry
+ * `TRAILSEAL_STATUS_INVALID_ENTRY`. Link requirements naming a linked entry's action or role
+ * cannot be met without a ledger.
+ *
+ * # Safety
+ *
+ * `document_json` and `entry_json` are NULL or NUL-terminated strings; `verdict_json_out` is
+ * NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_rules_check(const char *document_json,
+                                       const char *entry_json,
+                                       char **verdict_json_out);
+
+/**
  * Makes a new signing key named `name` (usually the ledger's origin) from the operating
  * system's random number generator and writes its handle to `*signer_out`. A name that is
  * empty or holds white space, `+` or a control character is `TRAILSEAL_STATUS_MALFORMED`.

@@ -27,6 +27,7 @@ use trailseal::{Error, ErrorCode};
 
 mod ledger;
 mod rotation;
+mod rules;
 mod signer;
 mod timestamp;
 mod verify;
@@ -38,6 +39,7 @@ mod audit;
 pub use audit::*;
 pub use ledger::*;
 pub use rotation::*;
+pub use rules::*;
 pub use signer::*;
 pub use timestamp::*;
 pub use verify::*;

@@ -2865,6 +2865,56 @@ static trailseal_status open_case(const struct case_fixture *fx, const char *arg
   return st;
 }
 
+/* A `rules` row: a new ledger, the document published, then each entry appended alone; each
+ * entry's index or status name, the size after and the version in force. */
+static trailseal_status rules_case(const struct case_fixture *fx, const char *args,
+                                   char **shape) {
+  static int made = 0;
+  char *path = fmt("%s/cases-rules-%d.redb", workdir, ++made);
+  trailseal_ledger *l = NULL;
+  char *out = NULL;
+  OK(trailseal_ledger_create(path, fx->origin, fx->hash, false, 0, true, &l));
+  char *record = member_text(args, "record_refusals");
+  OK(trailseal_ledger_set_record_refusals(l, record && strcmp(record, "true") == 0));
+  char *document = member_text(args, "document"), *publisher = str_member(args, "publisher");
+  trailseal_status st = trailseal_ledger_publish_rules(l, document, publisher, NULL, NULL, &out);
+  if (st == TRAILSEAL_STATUS_OK) {
+    trailseal_string_free(out);
+    out = NULL;
+    char *results = xstrdup("");
+    const char *it = member(args, "entries"), *s, *e;
+    while (it && next_elem(&it, &s, &e)) {
+      char *entry = copy_span(s, e), *receipt = NULL, *one;
+      trailseal_status a = trailseal_ledger_append(l, entry, &receipt);
+      if (a == TRAILSEAL_STATUS_OK)
+        one = fmt("%llu", (unsigned long long)u64_member(receipt, "index"));
+      else
+        one = fmt("\"%s\"", trailseal_status_name(a));
+      char *joined = fmt("%s%s%s", results, *results ? "," : "", one);
+      free(results);
+      results = joined;
+      free(one);
+      trailseal_string_free(receipt);
+      free(entry);
+    }
+    uint64_t size = 0;
+    OK(trailseal_ledger_size(l, &size));
+    OK(trailseal_ledger_rules_at(l, TRAILSEAL_SIZE_CURRENT, &out));
+    char *version = member_text(out, "version");
+    *shape = fmt("{\"results\":[%s],\"size\":%llu,\"version\":%s}", results,
+                 (unsigned long long)size, version ? version : "null");
+    free(version);
+    free(results);
+  }
+  trailseal_string_free(out);
+  trailseal_ledger_free(l);
+  free(document);
+  free(publisher);
+  free(record);
+  free(path);
+  return st;
+}
+
 /* Runs one row's call: its status, and on success its result shape in *shape. */
 static trailseal_status run_case(const struct case_fixture *fx, const char *call,
                                  const char *args, char **shape) {
@@ -2932,6 +2982,20 @@ static trailseal_status run_case(const struct case_fixture *fx, const char *call
     free(ca);
   } else if (strcmp(call, "open") == 0) {
     st = open_case(fx, args, shape);
+  } else if (strcmp(call, "rules") == 0) {
+    st = rules_case(fx, args, shape);
+  } else if (strcmp(call, "rules_check") == 0) {
+    char *document = member_text(args, "document"), *entry = member_text(args, "entry");
+    st = trailseal_rules_check(document, entry, &out);
+    if (st == TRAILSEAL_STATUS_OK) *shape = xstrdup(out);
+    free(document);
+    free(entry);
+  } else if (strcmp(call, "delivery_report") == 0) {
+    char *t = member_text(args, "threshold");
+    double threshold = t ? strtod(t, NULL) : 0;
+    st = trailseal_ledger_delivery_report(fx->entries, t ? &threshold : NULL, &out);
+    if (st == TRAILSEAL_STATUS_OK) *shape = xstrdup(out);
+    free(t);
   } else {
     fail_msg(__LINE__, "unknown call %s in the case table", call);
     st = TRAILSEAL_STATUS_INTERNAL;
