@@ -347,3 +347,74 @@ fn four_writers_and_a_reader_at_once() {
         PROCS * each
     );
 }
+
+/// Rules published by one process govern a handle another process already holds: a long-lived
+/// `append` (one commit per line, as lines arrive) accepts an entry, another process publishes
+/// strict rules that name no class for it, and the same entry sent again to the long-lived
+/// process is refused by exactly that version (the handle follows the other's commit), exit 2,
+/// nothing of it written.
+#[test]
+fn rules_published_by_another_process_govern_a_held_handle() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = init(dir.path());
+    let lunch = json!({"actor": {"id": "alice"}, "action": "lunch.ordered",
+                       "subject": {"type": "order", "id": "1"}})
+    .to_string()
+        + "\n";
+    let mut holder = Command::new(BIN)
+        .args(["append", ledger.to_str().unwrap(), "-", "--batch", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    let mut receipts = BufReader::new(holder.stdout.take().unwrap()).lines();
+    stdin.write_all(lunch.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let first: Value = serde_json::from_str(&receipts.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["index"], 0, "accepted before any rules");
+
+    let rules = dir.path().join("strict.json");
+    std::fs::write(
+        &rules,
+        json!({"version": "strict-1", "default": "refuse", "roles": {},
+               "classes": [{"name": "deploys", "action": "deploy.*"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let (status, out, err) = run(&[
+        "--wait",
+        "30",
+        "rules",
+        "publish",
+        ledger.to_str().unwrap(),
+        rules.to_str().unwrap(),
+        "--actor",
+        "ciso",
+    ]);
+    assert_eq!(status, Some(0), "publish beside the holder: {err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["index"],
+        1,
+        "{out}"
+    );
+
+    stdin.write_all(lunch.as_bytes()).unwrap();
+    drop(stdin);
+    assert!(
+        receipts.next().is_none(),
+        "nothing accepted after the rules"
+    );
+    let out = holder.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("strict-1") && err.contains("rule_violation"),
+        "the refusal names the version published by the other process: {err}"
+    );
+    let l = Ledger::open(&ledger).unwrap();
+    assert_eq!(l.size().unwrap(), 2, "the refused entry was not written");
+    l.verify(&VerifyOptions::default()).unwrap();
+}
