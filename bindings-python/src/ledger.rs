@@ -26,6 +26,7 @@ use crate::convert::{dumps, durability, json_to_py, value_to_py};
 use crate::error::{core, guarded, to_py_err};
 use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
+use crate::retention;
 use crate::rules;
 use crate::signer::PySigner;
 
@@ -463,6 +464,77 @@ impl PyLedger {
         threshold: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         rules::delivery_report(self, py, threshold)
+    }
+
+    /// Record retention rules (SPEC 8; a dict or JSON text such as `{"version": "sox-2026",
+    /// "default": "P1Y", "rules": [{"action": "deploy.*", "keep": "P7Y"}]}`) as a
+    /// `retention.published` entry by `actor`, `authz` saying why it was allowed (`{"decision",
+    /// "policy", "reason"?}`); in force for every entry after it. Raises `MalformedError` for
+    /// rules that do not parse.
+    fn publish_retention_rules(
+        &self,
+        py: Python<'_>,
+        document: &Bound<'_, PyAny>,
+        actor: String,
+        authz: &Bound<'_, PyAny>,
+    ) -> PyResult<PyReceipt> {
+        retention::publish(self, py, document, actor, authz)
+    }
+
+    /// Place legal hold `id` over what `covers` matches (a query dict such as `{"subject":
+    /// "service:payments"}` or `{"actor": "bob"}`) as a `legal_hold.placed` entry: what it
+    /// covers is never pruned or erased until it is released. Raises `InvalidArgumentError`
+    /// while a hold of that id is in force, `MalformedError` for a `covers` that names nothing.
+    fn place_hold(
+        &self,
+        py: Python<'_>,
+        id: String,
+        covers: &Bound<'_, PyAny>,
+        actor: String,
+        authz: &Bound<'_, PyAny>,
+    ) -> PyResult<PyReceipt> {
+        retention::place_hold(self, py, id, covers, actor, authz)
+    }
+
+    /// Release legal hold `id` (a `legal_hold.released` entry). Raises `InvalidArgumentError`
+    /// when no hold of that id is in force.
+    fn release_hold(
+        &self,
+        py: Python<'_>,
+        id: String,
+        actor: String,
+        authz: &Bound<'_, PyAny>,
+    ) -> PyResult<PyReceipt> {
+        retention::release_hold(self, py, id, actor, authz)
+    }
+
+    /// The retention rules in force for the entry at `index` (default: the next append):
+    /// `{"index", "version", "digest", "rules"}`, or `None` before any were recorded.
+    #[pyo3(signature = (index = None))]
+    fn retention_rules_at<'py>(
+        &self,
+        py: Python<'py>,
+        index: Option<u64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        retention::rules_at(self, py, index)
+    }
+
+    /// Every legal hold recorded, in force or released: `[{"id", "placed", "released",
+    /// "covers"}]`.
+    fn legal_holds<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        retention::holds(self, py)
+    }
+
+    /// What retention allows at time `at` (RFC 3339; default now): `{"at", "size", "rules",
+    /// "eligible": [[start, end], ...], "counts": {"eligible", "protected", "no_rule",
+    /// "in_retention", "held", "linked"}}`.
+    #[pyo3(signature = (at = None))]
+    fn retention_plan<'py>(
+        &self,
+        py: Python<'py>,
+        at: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        retention::plan(self, py, at)
     }
 
     /// The verifier key that signs this ledger's checkpoints now: the one recorded at

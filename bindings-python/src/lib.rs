@@ -14,7 +14,8 @@
 //! calls in `capture.rs` with `detect_ci`. `Signer`, `Checkpoint` and `Receipt` each have their
 //! own file, and the ledger-free checks (`verify_inclusion`, `verify_consistency`,
 //! `verify_checkpoint`, `verify_bundle`) are in `verify.rs`. The rules calls (`publish_rules`,
-//! `rules_at`, `delivery_report`, `check_rules`, ...) are in `rules.rs`.
+//! `rules_at`, `delivery_report`, `check_rules`, ...) are in `rules.rs`, retention and legal hold
+//! in `retention.rs`.
 
 mod capture;
 mod checkpoint;
@@ -23,6 +24,7 @@ mod error;
 mod ledger;
 mod questions;
 mod receipt;
+mod retention;
 mod rules;
 mod signer;
 mod timestamp;

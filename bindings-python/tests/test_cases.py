@@ -131,6 +131,29 @@ def rules(fx: Fixture, a: Dict[str, Any]) -> Any:
             return {"results": results, "size": len(led), "version": in_force and in_force["version"]}
 
 
+def retention(fx: Fixture, a: Dict[str, Any]) -> Any:
+    """A new ledger: the retention rules published (if given), the entries appended, each hold
+    placed or released in turn, then the plan at `at`."""
+    f = TABLE["fixture"]
+    with tempfile.TemporaryDirectory() as d:
+        with trailseal.Ledger.create(Path(d) / "retention.redb", origin=f["origin"], hash=f["hash"]) as led:
+            by = {"actor": a["actor"], "authz": a["authz"]}
+            if "document" in a:
+                led.publish_retention_rules(a["document"], **by)
+            led.append_batch(a["entries"])
+            for step in a["holds"]:
+                if "place" in step:
+                    led.place_hold(step["place"], step["covers"], **by)
+                else:
+                    led.release_hold(step["release"], **by)
+            in_force = led.retention_rules_at()
+            return {
+                "version": in_force and in_force["version"],
+                "holds": led.legal_holds(),
+                "plan": led.retention_plan(a["at"]),
+            }
+
+
 def rules_check(fx: Fixture, a: Dict[str, Any]) -> Any:
     return trailseal.check_rules(a["document"], a["entry"])
 
@@ -151,6 +174,7 @@ CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "verify_timestamp_token": verify_timestamp_token,
     "open": open_,
     "rules": rules,
+    "retention": retention,
     "rules_check": rules_check,
     "delivery_report": delivery_report,
 }

@@ -119,10 +119,7 @@ pub fn run(cmd: RetentionCmd, open: &OpenOptions, read: &OpenOptions) -> Res {
         }
         RetentionCmd::Show { ledger, at } => {
             let l = open_ledger(&ledger, read)?;
-            let v = l.retention_rules_at(at)?.map(|v| {
-                json!({"index": v.index, "version": v.rules.version, "digest": v.rules.digest(),
-                       "rules": v.rules.document()})
-            });
+            let v = l.retention_rules_at(at)?.map(|v| v.to_json());
             emit_line(&v.unwrap_or(Value::Null))
         }
         RetentionCmd::Plan { ledger, at } => {

@@ -397,6 +397,9 @@ fn any_command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Boxe
     if call == "rules" {
         return rules_command(fx, a);
     }
+    if call == "retention" {
+        return retention_command(fx, a);
+    }
     let (args, read) = command(fx, call, a)?;
     Some((args, Box::new(read)))
 }
@@ -481,6 +484,98 @@ fn open_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, Reader)> {
             .collect();
         json!({ "indexes": ix })
     }))
+}
+
+/// A `retention` row: `init`, `retention publish` (if the row gives a document), `append` of
+/// the entries, `hold place` / `hold release` in turn (the row's `authz` as `--policy`), then
+/// `retention plan --at` as the row's command; `retention show` and `hold list` give the
+/// version and the holds. The first step the command refuses becomes the row's command.
+fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    fx.files.set(fx.files.get() + 1);
+    let ledger = fx
+        .dir
+        .path()
+        .join(format!("retention-{}.redb", fx.files.get()));
+    let ledger = ledger.display().to_string();
+    let mut init = vec![s("init"), ledger.clone()];
+    init.extend(fx.init_flags.iter().cloned());
+    ok(&init);
+    assert_eq!(
+        a["authz"]["decision"], "allow",
+        "the command records decision allow"
+    );
+    let by = vec![
+        s("--actor"),
+        s(a["actor"].as_str()?),
+        s("--policy"),
+        s(a["authz"]["policy"].as_str()?),
+    ];
+    let mut steps: Vec<Vec<String>> = Vec::new();
+    if let Some(doc) = a.get("document") {
+        let mut publish = vec![
+            s("retention"),
+            s("publish"),
+            ledger.clone(),
+            fx.file(doc.to_string().as_bytes()),
+        ];
+        publish.extend(by.iter().cloned());
+        steps.push(publish);
+    }
+    let lines: String = a["entries"]
+        .as_array()?
+        .iter()
+        .map(|e| e.to_string() + "\n")
+        .collect();
+    steps.push(vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())]);
+    for step in a["holds"].as_array()? {
+        let mut args = match (step.get("place"), step.get("release")) {
+            (Some(id), None) => vec![
+                s("hold"),
+                s("place"),
+                ledger.clone(),
+                s("--id"),
+                s(id.as_str()?),
+                s("--covers"),
+                step["covers"].to_string(),
+            ],
+            (None, Some(id)) => vec![
+                s("hold"),
+                s("release"),
+                ledger.clone(),
+                s("--id"),
+                s(id.as_str()?),
+            ],
+            _ => return None,
+        };
+        args.extend(by.iter().cloned());
+        steps.push(args);
+    }
+    for step in steps {
+        if trailseal(&step).status != 0 {
+            return Some((step, Box::new(|_| json!(null))));
+        }
+    }
+    let shown: Value =
+        serde_json::from_str(&ok(&[s("retention"), s("show"), ledger.clone()]).stdout).unwrap();
+    let holds: Vec<Value> = ok(&[s("hold"), s("list"), ledger.clone()])
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let version = shown["version"].clone();
+    Some((
+        vec![
+            s("retention"),
+            s("plan"),
+            ledger,
+            s("--at"),
+            s(a["at"].as_str()?),
+        ],
+        Box::new(move |out| {
+            let plan: Value = serde_json::from_str(out).unwrap();
+            json!({ "version": version, "holds": holds, "plan": plan })
+        }),
+    ))
 }
 
 /// The exit status the command gives for a core error code (the README's error table).

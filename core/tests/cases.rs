@@ -18,12 +18,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use trailseal::query::Query;
 use trailseal::report::ReportOptions;
+use trailseal::retention::RetentionRules;
 use trailseal::rules::Rules;
 use trailseal::witness::verify_cosigned;
 use trailseal::{
     check_consistency, check_inclusion, verify_timestamp_token, CreateOptions, Durability, Error,
-    GatePolicy, HashAlg, Ledger, OpenOptions, Outside, Selection, Signer, Verifier, VerifyOptions,
-    WitnessPolicy,
+    GatePolicy, HashAlg, Ledger, OpenOptions, Outside, RecordedBy, Selection, Signer, Timestamp,
+    Verifier, VerifyOptions, WitnessPolicy,
 };
 
 fn table_path() -> PathBuf {
@@ -157,6 +158,7 @@ fn run(fx: &Fixture, call: &str, args: &Value) -> Result<Value, Error> {
             .to_json()),
         "open" => open(fx, args),
         "rules" => rules(fx, args),
+        "retention" => retention(fx, args),
         "rules_check" => {
             let rules = Rules::from_value(&args["document"])?;
             Ok(rules.check(&args["entry"])?.to_json(&rules))
@@ -240,6 +242,32 @@ fn rules(fx: &Fixture, args: &Value) -> Result<Value, Error> {
     let size = l.size()?;
     let version = l.rules_at(size)?.map(|v| v.rules.version.clone());
     Ok(json!({ "results": results, "size": size, "version": version }))
+}
+
+/// A `retention` row: on a new ledger, the retention rules published (if the row gives a
+/// document), the entries appended, each hold placed or released in turn, then the plan at
+/// `at`; the version in force, every hold recorded and the plan.
+fn retention(fx: &Fixture, args: &Value) -> Result<Value, Error> {
+    let l = new_ledger(fx)?;
+    let by = RecordedBy {
+        actor: args["actor"].as_str().unwrap(),
+        authz: &args["authz"],
+    };
+    if let Some(doc) = args.get("document") {
+        l.publish_retention_rules(&RetentionRules::from_json(doc)?, &by)?;
+    }
+    l.append_batch(args["entries"].as_array().unwrap())?;
+    for step in args["holds"].as_array().unwrap() {
+        match (step.get("place"), step.get("release")) {
+            (Some(id), None) => l.place_hold(id.as_str().unwrap(), &step["covers"], &by)?,
+            (None, Some(id)) => l.release_hold(id.as_str().unwrap(), &by)?,
+            _ => panic!("a hold step places or releases: {step}"),
+        };
+    }
+    let at = Timestamp::parse(args["at"].as_str().unwrap())?;
+    let version = l.retention_rules_at(None)?.map(|v| v.rules.version);
+    let holds: Vec<Value> = l.legal_holds()?.iter().map(|h| h.to_json()).collect();
+    Ok(json!({ "version": version, "holds": holds, "plan": l.retention_plan(at)?.to_json() }))
 }
 
 #[test]

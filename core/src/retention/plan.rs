@@ -59,6 +59,14 @@ pub struct RulesVersion {
     pub rules: RetentionRules,
 }
 
+impl RulesVersion {
+    /// `{"index", "version", "digest", "rules"}`: where it was recorded and the document.
+    pub fn to_json(&self) -> Value {
+        json!({"index": self.index, "version": self.rules.version, "digest": self.rules.digest(),
+               "rules": self.rules.document()})
+    }
+}
+
 /// A recorded legal hold.
 #[derive(Clone, Debug)]
 pub struct Hold {
