@@ -504,7 +504,7 @@ fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReade
         a["authz"]["decision"], "allow",
         "the command records decision allow"
     );
-    let by = vec![
+    let by = [
         s("--actor"),
         s(a["actor"].as_str()?),
         s("--policy"),
