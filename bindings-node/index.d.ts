@@ -776,6 +776,36 @@ export declare class Ledger {
    */
   report(options?: ReportOptions): Promise<Report>
   /**
+   * Record retention rules (SPEC 8; an object or its JSON text such as `{version:
+   * 'sox-2026', default: 'P1Y', rules: [{action: 'deploy.*', keep: 'P7Y'}]}`) as a
+   * `retention.published` entry by `actor`, `authz` saying why it was allowed (`{decision,
+   * policy, reason?}`); in force for every entry after it. Rejects `malformed` for rules that
+   * do not parse.
+   */
+  publishRetentionRules(document: Record<string, unknown> | string, actor: string, authz: Record<string, unknown>): Promise<Receipt>
+  /**
+   * Place legal hold `id` over what `covers` matches (a query object such as `{subject:
+   * 'service:payments'}` or `{actor: 'bob'}`): what it covers is never pruned or erased
+   * until it is released. Rejects `invalid_argument` while a hold of that id is in force,
+   * `malformed` for a `covers` that names nothing.
+   */
+  placeHold(id: string, covers: Record<string, unknown>, actor: string, authz: Record<string, unknown>): Promise<Receipt>
+  /** Release legal hold `id`. Rejects `invalid_argument` when no hold of that id is in force. */
+  releaseHold(id: string, actor: string, authz: Record<string, unknown>): Promise<Receipt>
+  /**
+   * The retention rules in force for the entry at `index` (default: the next append):
+   * `{index, version, digest, rules}`, or `null` before any were recorded.
+   */
+  retentionRulesAt(index?: number | bigint): Promise<Record<string, unknown> | null>
+  /** Every legal hold recorded, in force or released: `[{id, placed, released, covers}]`. */
+  legalHolds(): Promise<Array<Record<string, unknown>>>
+  /**
+   * What retention allows at time `at` (an RFC 3339 string or a Date; default now): `{at,
+   * size, rules, eligible: [[start, end], ...], counts: {eligible, protected, no_rule,
+   * in_retention, held, linked}}`.
+   */
+  retentionPlan(at?: string | Date): Promise<Record<string, unknown>>
+  /**
    * Publish a rules document (an object or its JSON text) as a `rules.published` entry by
    * `actor`, with `options.authz` (why it was allowed) and `options.links` (for example
    * `[{rel: 'approved_by', index: 12}]`). It is judged by the rules in force before it and

@@ -3,7 +3,8 @@
 //! The JS API (see `index.d.ts`): `Ledger` (create/open, append, read, prove, checkpoint,
 //! verify, close, and the auditor's questions: query, trace, why, gate, recordGate, bundle,
 //! report; capture: recordCi, importGit, importEvents; rules: publishRules, rulesAt,
-//! deliveryReport, ...), `Signer` (checkpoint keys), `checkRules` (`rules.rs`),
+//! deliveryReport, ...; retention: publishRetentionRules, placeHold, retentionPlan, ...),
+//! `Signer` (checkpoint keys), `checkRules` (`rules.rs`),
 //! `detectCi`, and the ledger-free checks `verifyInclusion`, `verifyConsistency`,
 //! `verifyCheckpoint`, `verifyBundle`, and for trusted time `verifyTimestampToken` and
 //! `verifyBundleWithTsa` (`timestamp.rs`). Results are the core's JSON
@@ -15,6 +16,7 @@ mod convert;
 mod error;
 mod ledger;
 mod questions;
+pub mod retention;
 pub mod rules;
 mod signer;
 mod task;

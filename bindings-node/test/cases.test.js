@@ -113,6 +113,24 @@ const calls = {
       await l.close()
     }
   },
+  // A new ledger: the retention rules published (if given), the entries appended, each hold
+  // placed or released in turn, then the plan at `at`.
+  async retention(fx, a) {
+    const f = table.fixture
+    const l = await ts.Ledger.create(ledgerPath('cases-retention'), { origin: f.origin, hash: f.hash })
+    try {
+      if ('document' in a) await l.publishRetentionRules(a.document, a.actor, a.authz)
+      await l.appendBatch(a.entries)
+      for (const step of a.holds) {
+        if ('place' in step) await l.placeHold(step.place, step.covers, a.actor, a.authz)
+        else await l.releaseHold(step.release, a.actor, a.authz)
+      }
+      const inForce = await l.retentionRulesAt()
+      return { version: inForce && inForce.version, holds: await l.legalHolds(), plan: await l.retentionPlan(a.at) }
+    } finally {
+      await l.close()
+    }
+  },
   async rules_check(fx, a) {
     return ts.checkRules(a.document, a.entry)
   },
