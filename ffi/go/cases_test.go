@@ -21,21 +21,22 @@ import (
 // cannot be passed. A row whose arguments do not survive the typed API and is not listed
 // here fails the test.
 var casesSkip = map[string]string{
-	"query: an unknown filter is refused":              "Query is a struct: no field to misspell",
-	"query: a filter of the wrong type":                "Query.Actor is a string",
-	"bundle: an unknown key":                           "Selection is a struct: no field to misspell",
-	"bundle: an unknown query filter":                  "Query is a struct: no field to misspell",
-	"bundle: a negative index":                         "Selection.Indexes is []uint64",
-	"bundle: a trace, forward false":                   "Forward false is Go's zero value, never written: the row \"a trace backward\" is that call",
-	"bundle: an index that is not a number":            "Selection.Index is *uint64",
-	"verify_inclusion: a checkpoint without its key":   "SignedCheckpoint holds both halves or is nil",
-	"verify_inclusion: a key without its checkpoint":   "SignedCheckpoint holds both halves or is nil",
-	"verify_consistency: a checkpoint without its key": "SignedCheckpoint holds both halves or is nil",
-	"verify_consistency: a key without its checkpoint": "SignedCheckpoint holds both halves or is nil",
-	"verify: a checkpoint without its key":             "SignedCheckpoint holds both halves or is nil",
-	"verify: a key without its checkpoint":             "SignedCheckpoint holds both halves or is nil",
-	"report: a since that is not RFC 3339 is refused":  "ReportOptions.Since is a time.Time",
-	"query: an occurred_since that is not RFC 3339":    "Query.OccurredSince is a time.Time",
+	"query: an unknown filter is refused":                         "Query is a struct: no field to misspell",
+	"query: a filter of the wrong type":                           "Query.Actor is a string",
+	"bundle: an unknown key":                                      "Selection is a struct: no field to misspell",
+	"bundle: an unknown query filter":                             "Query is a struct: no field to misspell",
+	"bundle: a negative index":                                    "Selection.Indexes is []uint64",
+	"bundle: a trace, forward false":                              "Forward false is Go's zero value, never written: the row \"a trace backward\" is that call",
+	"bundle: an index that is not a number":                       "Selection.Index is *uint64",
+	"verify_inclusion: a checkpoint without its key":              "SignedCheckpoint holds both halves or is nil",
+	"verify_inclusion: a key without its checkpoint":              "SignedCheckpoint holds both halves or is nil",
+	"verify_consistency: a checkpoint without its key":            "SignedCheckpoint holds both halves or is nil",
+	"verify_consistency: a key without its checkpoint":            "SignedCheckpoint holds both halves or is nil",
+	"verify: a checkpoint without its key":                        "SignedCheckpoint holds both halves or is nil",
+	"verify: a key without its checkpoint":                        "SignedCheckpoint holds both halves or is nil",
+	"report: a since that is not RFC 3339 is refused":             "ReportOptions.Since is a time.Time",
+	"query: an occurred_since that is not RFC 3339":               "Query.OccurredSince is a time.Time",
+	"retention: a plan at a time that is not RFC 3339 is refused": "RetentionPlan takes a time.Time",
 }
 
 type caseRow struct {
@@ -255,6 +256,8 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 		return openCase(fx, a)
 	case "rules":
 		return rulesCase(fx, a)
+	case "retention":
+		return retentionCase(fx, a)
 	case "rules_check":
 		return CheckRules(a["document"], a["entry"])
 	case "delivery_report":
@@ -268,6 +271,72 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 		return fx.entries.DeliveryReport(threshold)
 	}
 	return nil, errors.New("unknown call " + call)
+}
+
+// retentionCase runs a "retention" row: a new ledger, the retention rules published (if
+// given), the entries appended, each hold placed or released in turn, then the plan at "at".
+func retentionCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
+	fx.opened++
+	l, err := Create(filepath.Join(fx.dir, fmt.Sprintf("retention-%d.redb", fx.opened)), fx.create)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	actor, _ := str(a, "actor")
+	authz := a["authz"]
+	if doc, ok := a["document"]; ok {
+		if _, err := l.PublishRetentionRules(doc, actor, authz); err != nil {
+			return nil, err
+		}
+	}
+	var entries []json.RawMessage
+	if err := json.Unmarshal(a["entries"], &entries); err != nil {
+		return nil, err
+	}
+	if _, err := l.AppendBatch(entries); err != nil {
+		return nil, err
+	}
+	var steps []struct {
+		Place   string          `json:"place"`
+		Release string          `json:"release"`
+		Covers  json.RawMessage `json:"covers"`
+	}
+	if err := json.Unmarshal(a["holds"], &steps); err != nil {
+		return nil, err
+	}
+	for _, step := range steps {
+		if step.Place != "" {
+			_, err = l.PlaceHold(step.Place, step.Covers, actor, authz)
+		} else {
+			_, err = l.ReleaseHold(step.Release, actor, authz)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	atText, _ := str(a, "at")
+	at, err := time.Parse(time.RFC3339, atText)
+	if err != nil {
+		return nil, errNotTyped
+	}
+	plan, err := l.RetentionPlan(at)
+	if err != nil {
+		return nil, err
+	}
+	holds, err := l.LegalHolds()
+	if err != nil {
+		return nil, err
+	}
+	if holds == nil {
+		holds = []LegalHold{}
+	}
+	var version any
+	if v, err := l.RetentionRulesAt(CurrentSize); err != nil {
+		return nil, err
+	} else if v != nil {
+		version = v.Version
+	}
+	return map[string]any{"version": version, "holds": holds, "plan": plan}, nil
 }
 
 // rulesCase runs a "rules" row: a new ledger, the document published, then each entry

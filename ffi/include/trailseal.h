@@ -684,6 +684,100 @@ trailseal_status trailseal_ledger_verify_witnessed(const trailseal_ledger *ledge
 trailseal_status trailseal_ledger_sync(const trailseal_ledger *ledger);
 
 /**
+ * Publishes the retention rules `document_json` (SPEC section 8, e.g. `{"version":
+ * "sox-2026", "default": "P1Y", "rules": [{"action": "deploy.*", "keep": "P7Y"}]}`) as a
+ * `retention.published` entry by `actor`, `authz_json` saying why it was allowed
+ * (`{"decision", "policy", "reason"?}`); in force for every entry after it. Writes the
+ * receipt to `*receipt_json_out` (free it with `trailseal_string_free`). Rules that do not
+ * parse are `TRAILSEAL_STATUS_MALFORMED`.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `document_json`, `actor` and `authz_json` are NULL or
+ * NUL-terminated strings; `receipt_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_publish_retention_rules(const trailseal_ledger *ledger,
+                                                          const char *document_json,
+                                                          const char *actor,
+                                                          const char *authz_json,
+                                                          char **receipt_json_out);
+
+/**
+ * Places legal hold `id` over what `covers_json` matches (a query object such as
+ * `{"subject": "service:payments"}` or `{"actor": "bob"}`) as a `legal_hold.placed` entry by
+ * `actor` with `authz_json`: what it covers is never pruned or erased until it is released.
+ * Writes the receipt to `*receipt_json_out`. `TRAILSEAL_STATUS_INVALID_ARGUMENT` while a hold
+ * of that id is in force; `TRAILSEAL_STATUS_MALFORMED` for a `covers` that names nothing.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `id`, `covers_json`, `actor` and `authz_json` are NULL
+ * or NUL-terminated strings; `receipt_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_place_hold(const trailseal_ledger *ledger,
+                                             const char *id,
+                                             const char *covers_json,
+                                             const char *actor,
+                                             const char *authz_json,
+                                             char **receipt_json_out);
+
+/**
+ * Releases legal hold `id` (a `legal_hold.released` entry by `actor` with `authz_json`) and
+ * writes the receipt to `*receipt_json_out`. `TRAILSEAL_STATUS_INVALID_ARGUMENT` when no hold
+ * of that id is in force.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `id`, `actor` and `authz_json` are NULL or NUL-terminated
+ * strings; `receipt_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_release_hold(const trailseal_ledger *ledger,
+                                               const char *id,
+                                               const char *actor,
+                                               const char *authz_json,
+                                               char **receipt_json_out);
+
+/**
+ * Writes the retention rules in force for the entry at `index` (`TRAILSEAL_SIZE_CURRENT`: the
+ * next append) to `*version_json_out`: `{"index", "version", "digest", "rules"}`, or the JSON
+ * text `null` before any were recorded (free it with `trailseal_string_free`).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `version_json_out` is NULL or valid for writing a
+ * pointer.
+ */
+trailseal_status trailseal_ledger_retention_rules_at(const trailseal_ledger *ledger,
+                                                     uint64_t index,
+                                                     char **version_json_out);
+
+/**
+ * Writes every legal hold recorded, in force or released, to `*holds_json_out`: a JSON array
+ * of `{"id", "placed", "released", "covers"}` (free it with `trailseal_string_free`).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `holds_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_legal_holds(const trailseal_ledger *ledger,
+                                              char **holds_json_out);
+
+/**
+ * Writes what retention allows at time `at` (RFC 3339; NULL: now) to `*plan_json_out`:
+ * `{"at", "size", "rules", "eligible": [[start, end], ...], "counts": {"eligible",
+ * "protected", "no_rule", "in_retention", "held", "linked"}}` (free it with
+ * `trailseal_string_free`). A time that does not parse is `TRAILSEAL_STATUS_MALFORMED`.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `at` is NULL or a NUL-terminated string;
+ * `plan_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_retention_plan(const trailseal_ledger *ledger,
+                                                 const char *at,
+                                                 char **plan_json_out);
+
+/**
  * Rotates the ledger's checkpoint key from `old` (the key in force) to `new`: appends a
  * `key.rotated` entry by `actor` naming both verifier keys and keeps a checkpoint over it
  * signed by `old` and then `new` (SPEC section 4.1); later checkpoints are signed by `new`.

@@ -26,6 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use trailseal::{Error, ErrorCode};
 
 mod ledger;
+mod retention;
 mod rotation;
 mod rules;
 mod signer;
@@ -38,6 +39,7 @@ mod audit;
 
 pub use audit::*;
 pub use ledger::*;
+pub use retention::*;
 pub use rotation::*;
 pub use rules::*;
 pub use signer::*;

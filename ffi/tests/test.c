@@ -2915,6 +2915,66 @@ static trailseal_status rules_case(const struct case_fixture *fx, const char *ar
   return st;
 }
 
+/* A `retention` row: a new ledger, the retention rules published (if given), the entries
+ * appended, each hold placed or released in turn, then the plan at `at`. */
+static trailseal_status retention_case(const struct case_fixture *fx, const char *args,
+                                       char **shape) {
+  static int made = 0;
+  char *path = fmt("%s/cases-retention-%d.redb", workdir, ++made);
+  trailseal_ledger *l = NULL;
+  char *out = NULL;
+  OK(trailseal_ledger_create(path, fx->origin, fx->hash, false, 0, true, &l));
+  char *actor = str_member(args, "actor"), *authz = member_text(args, "authz");
+  char *document = member_text(args, "document"), *entries = member_text(args, "entries");
+  char *at = str_member(args, "at");
+  trailseal_status st = TRAILSEAL_STATUS_OK;
+  if (document) st = trailseal_ledger_publish_retention_rules(l, document, actor, authz, &out);
+  trailseal_string_free(out);
+  out = NULL;
+  if (st == TRAILSEAL_STATUS_OK) st = trailseal_ledger_append_batch(l, entries, &out);
+  trailseal_string_free(out);
+  out = NULL;
+  const char *it = member(args, "holds"), *s, *e;
+  while (st == TRAILSEAL_STATUS_OK && it && next_elem(&it, &s, &e)) {
+    char *step = copy_span(s, e);
+    char *place = str_member(step, "place"), *release = str_member(step, "release");
+    if (place) {
+      char *covers = member_text(step, "covers");
+      st = trailseal_ledger_place_hold(l, place, covers, actor, authz, &out);
+      free(covers);
+    } else {
+      st = trailseal_ledger_release_hold(l, release, actor, authz, &out);
+    }
+    trailseal_string_free(out);
+    out = NULL;
+    free(place);
+    free(release);
+    free(step);
+  }
+  char *version_json = NULL, *holds = NULL, *plan = NULL;
+  if (st == TRAILSEAL_STATUS_OK)
+    st = trailseal_ledger_retention_plan(l, at, &plan);
+  if (st == TRAILSEAL_STATUS_OK) {
+    OK(trailseal_ledger_retention_rules_at(l, TRAILSEAL_SIZE_CURRENT, &version_json));
+    OK(trailseal_ledger_legal_holds(l, &holds));
+    char *version = member_text(version_json, "version");
+    *shape = fmt("{\"version\":%s,\"holds\":%s,\"plan\":%s}", version ? version : "null", holds,
+                 plan);
+    free(version);
+  }
+  trailseal_string_free(version_json);
+  trailseal_string_free(holds);
+  trailseal_string_free(plan);
+  trailseal_ledger_free(l);
+  free(actor);
+  free(authz);
+  free(document);
+  free(entries);
+  free(at);
+  free(path);
+  return st;
+}
+
 /* Runs one row's call: its status, and on success its result shape in *shape. */
 static trailseal_status run_case(const struct case_fixture *fx, const char *call,
                                  const char *args, char **shape) {
@@ -2984,6 +3044,8 @@ static trailseal_status run_case(const struct case_fixture *fx, const char *call
     st = open_case(fx, args, shape);
   } else if (strcmp(call, "rules") == 0) {
     st = rules_case(fx, args, shape);
+  } else if (strcmp(call, "retention") == 0) {
+    st = retention_case(fx, args, shape);
   } else if (strcmp(call, "rules_check") == 0) {
     char *document = member_text(args, "document"), *entry = member_text(args, "entry");
     st = trailseal_rules_check(document, entry, &out);
