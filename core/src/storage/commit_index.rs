@@ -5,7 +5,7 @@
 //! | table | key | value |
 //! | --- | --- | --- |
 //! | `index_terms` | term id (32 bytes) | count (u64 BE), then the list tree's frontier hashes |
-//! | `index_nodes` | depth (u16 BE), then the id prefix of that depth (32 bytes, later bits 0) | `0x00 ‖ hash` (a node with two or more terms below) or `0x01 ‖ term id ‖ value` (one term) |
+//! | `index_nodes` | the id prefix of the node's depth (32 bytes, later bits 0), then the depth (u16 BE) | `0x00 ‖ hash` (a node with two or more terms below) or `0x01 ‖ term id ‖ value` (one term) |
 //!
 //! `meta` `"commit_index"` holds the commitment interval (u64 LE; present only in ledgers
 //! created with committed indexes) and `"index_state"` the last commitment: the leaf index of
@@ -121,10 +121,13 @@ impl Node {
     }
 }
 
+/// Prefix first, then depth: the keys sort in the depth-first order an update walks the
+/// tree in (a node, its left subtree, its right subtree), so a commitment's reads and writes
+/// sweep the table once, front to back, instead of jumping between one region per depth.
 fn node_key(depth: usize, prefix: &Hash) -> [u8; 34] {
     let mut k = [0u8; 34];
-    k[..2].copy_from_slice(&(depth as u16).to_be_bytes());
-    k[2..].copy_from_slice(prefix);
+    k[..32].copy_from_slice(prefix);
+    k[32..].copy_from_slice(&(depth as u16).to_be_bytes());
     k
 }
 
