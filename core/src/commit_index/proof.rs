@@ -24,8 +24,8 @@ use crate::query::{has_terms, Found, Term};
 /// The `format` of this version.
 pub const FORMAT: &str = "trailseal-completeness/1";
 
-/// Most terms in one proven query, and most leaves in a proof's list runs and log range
-/// (a parser bound: a proof is read before anything in it is trusted).
+/// Most terms in one proven query (a conjunction is proven per term, so each term adds a map
+/// proof and a list run).
 pub const MAX_TERMS: usize = 16;
 
 /// A revealed run of a term's committed list.
