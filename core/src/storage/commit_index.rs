@@ -187,15 +187,22 @@ fn with_bit(prefix: &Hash, d: usize) -> Hash {
 }
 
 /// Put `ups` (`(id, value)`, sorted by id, distinct) into the subtree at `(depth, prefix)`;
-/// its new node.
+/// its new node. `empty`: the subtree is known to be empty (below a place that was empty or
+/// held one term), so nothing is read: most of a new term's path is such.
 fn apply(
     t: &mut Table<&'static [u8], &'static [u8]>,
     alg: HashAlg,
-    depth: usize,
-    prefix: &Hash,
+    (depth, prefix, empty): (usize, &Hash, bool),
     ups: &[(Hash, Hash)],
 ) -> Result<Option<Node>> {
-    let cur = get_node(t, depth, prefix)?;
+    if empty && ups.is_empty() {
+        return Ok(None);
+    }
+    let cur = if empty {
+        None
+    } else {
+        get_node(t, depth, prefix)?
+    };
     if ups.is_empty() {
         return Ok(cur);
     }
@@ -226,9 +233,16 @@ fn apply(
             "two terms with one id in the committed index".into(),
         ));
     }
+    // Below a fork the children are as stored; below what was empty or one term, empty.
+    let below_empty = !matches!(cur, Some(Node::Fork(_)));
     let split = ups.partition_point(|(id, _)| !map::bit(id, depth));
-    let left = apply(t, alg, depth + 1, prefix, &ups[..split])?;
-    let right = apply(t, alg, depth + 1, &with_bit(prefix, depth), &ups[split..])?;
+    let left = apply(t, alg, (depth + 1, prefix, below_empty), &ups[..split])?;
+    let right = apply(
+        t,
+        alg,
+        (depth + 1, &with_bit(prefix, depth), below_empty),
+        &ups[split..],
+    )?;
     let n = Node::Fork(map::node_hash(
         alg,
         &Node::hash(left, alg),
@@ -258,7 +272,7 @@ pub(super) fn append(txn: &WriteTransaction, alg: HashAlg, appends: &[TermAppend
         ups.push((a.id, l.value(alg)));
     }
     let mut nodes = txn.open_table(NODES).map_err(storage_err)?;
-    let root = apply(&mut nodes, alg, 0, &[0; 32], &ups)?;
+    let root = apply(&mut nodes, alg, (0, &[0; 32], false), &ups)?;
     Ok(Node::hash(root, alg))
 }
 
