@@ -8,7 +8,8 @@ use trailseal::Verifier;
 
 /// The verifier key of the ledger the seeds came from (`init --committed-indexes`, 1,031
 /// entries, then `query --prove`).
-const VKEY: &str = "example.com/fuzz/complete+401e7064+AaDc/1mT+4Ed/kLNF/9JhXB75rOg7M0m4UJ9dG7DJLnW";
+const VKEY: &str =
+    "example.com/fuzz/complete+401e7064+AaDc/1mT+4Ed/kLNF/9JhXB75rOg7M0m4UJ9dG7DJLnW";
 
 pub fn run(data: &[u8]) {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
