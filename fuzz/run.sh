@@ -26,7 +26,7 @@ cd "$(dirname "$0")"
 secs="${1:-10}"
 san="${FUZZ_SANITIZER:-address}"
 shift || true
-all_targets=(proof_json proof_structured note keys entry ledger_model witness timestamp_token rules)
+all_targets=(proof_json proof_structured note keys entry ledger_model witness timestamp_token rules completeness)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 case "$secs" in '' | *[!0-9]*) echo "fuzz/run.sh: SECONDS must be a whole number" >&2; exit 2 ;; esac
 

@@ -38,6 +38,8 @@ step "Go's sumdb/tlog and sumdb/note accept trailseal's output"
 cargo build -p trailseal-cli
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-interop/check.sh
 TRAILSEAL_GO_INTEROP=1 cargo test -p trailseal --test note_vectors go_interop
+step "an independent Go checker of completeness proofs (SPEC section 9) agrees with trailseal"
+TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/go-completeness/check.sh
 step "a real witness (torchwood litewitness, built once from the Go module proxy) cosigns, refuses forks and rollbacks"
 TRAILSEAL="${CARGO_TARGET_DIR:-$PWD/target}/debug/trailseal" bash tests/witness/check.sh
 step "held checkpoint keys: OpenSSH's ssh-agent and a SoftHSM2 token sign, Go's note.Open accepts"

@@ -229,6 +229,20 @@ pub fn summary_us(mut samples: Vec<f64>) -> Value {
     })
 }
 
+/// Seconds to append `entries` to `l`: one at a time (`batch` 1) or in batches of `batch`.
+pub fn append_secs(l: &trailseal::Ledger, entries: &[Value], batch: usize) -> f64 {
+    let ((), us) = time_us(|| {
+        for chunk in entries.chunks(batch) {
+            if batch == 1 {
+                l.append(&chunk[0]).expect("append");
+            } else {
+                l.append_batch(chunk).expect("append");
+            }
+        }
+    });
+    us / 1e6
+}
+
 /// Runs `f` and returns its result with the microseconds it took.
 pub fn time_us<T>(f: impl FnOnce() -> T) -> (T, f64) {
     let t = Instant::now();

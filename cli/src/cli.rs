@@ -92,6 +92,11 @@ pub enum Command {
         /// instead of its owner alone (0600).
         #[arg(long)]
         group_readable: bool,
+        /// Keep committed indexes (SPEC section 9): an `index.committed` entry every 1,024
+        /// entries, so that `query --prove` answers can be proven complete. Off by default:
+        /// it costs appends time.
+        #[arg(long)]
+        committed_indexes: bool,
     },
     /// Append entries (JSON Lines from FILE or stdin, or one entry from flags) or raw leaves.
     Append(AppendArgs),
@@ -231,6 +236,17 @@ pub enum Command {
     /// trace), or query filters (every match, or --limit N of them).
     Bundle(BundleArgs),
     /// Check an evidence bundle with nothing but the verifier key: exit 0 if every check holds.
+    /// Check a completeness proof (`query --prove`) with the log's verifier key alone, and
+    /// print the answer it proves: every matching entry in its range, none missing.
+    VerifyCompleteness {
+        file: PathBuf,
+        /// Verifier key string, or a file holding it.
+        #[arg(long, value_name = "VKEY")]
+        vkey: String,
+        /// JSON Lines `{"index", "entry"}` instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     VerifyBundle {
         file: PathBuf,
         /// Verifier key string, or a file holding it.

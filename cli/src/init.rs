@@ -18,7 +18,7 @@ pub fn init(
     ledger: &Path,
     origin: String,
     hash: Option<HashName>,
-    raw: bool,
+    (raw, committed_indexes): (bool, bool),
     key: Option<PathBuf>,
     group_readable: bool,
 ) -> Res {
@@ -38,6 +38,7 @@ pub fn init(
     let mut opts = CreateOptions::new(origin)
         .hash(hash.map(HashAlg::from).unwrap_or_default())
         .group_readable(group_readable)
+        .committed_indexes(committed_indexes)
         .verifier(&signer.verifier());
     if raw {
         opts = opts.raw();

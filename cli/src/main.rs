@@ -80,7 +80,15 @@ fn run(cli: Cli) -> Res {
             raw,
             key,
             group_readable,
-        } => init::init(&ledger, origin, hash, raw, key, group_readable),
+            committed_indexes,
+        } => init::init(
+            &ledger,
+            origin,
+            hash,
+            (raw, committed_indexes),
+            key,
+            group_readable,
+        ),
         Command::Append(args) => append::append(open_ledger(&args.ledger, &open)?, &args),
         #[cfg(feature = "parquet")]
         Command::Export { which } => export::export(open_ledger(which.ledger(), &read)?, &which),
@@ -123,6 +131,8 @@ fn run(cli: Cli) -> Res {
         ),
         Command::Record(a) => capture::record(&a, &open),
         Command::Import(a) => capture::import(&a, &open),
+        // A proof signs a checkpoint, which the ledger keeps: the file is opened for writing.
+        Command::Query(q) if q.prove => questions::query(open_ledger(&q.ledger, &open)?, &q),
         Command::Query(q) => questions::query(open_ledger(&q.ledger, &read)?, &q),
         Command::Trace {
             ledger,
@@ -174,6 +184,9 @@ fn run(cli: Cli) -> Res {
                 &open
             };
             questions::bundle(open_ledger(&args.ledger, how)?, &args)
+        }
+        Command::VerifyCompleteness { file, vkey, json } => {
+            verify::verify_completeness(&file, &vkey, json)
         }
         Command::VerifyBundle {
             file,

@@ -7,7 +7,9 @@ use trailseal::merkle;
 use trailseal::{Ledger, Outside, VerifyOptions};
 
 use crate::error::Res;
-use crate::io::{emit, emit_line, outside_texts, progress_bar, read_bytes, read_verifier};
+use crate::io::{
+    emit, emit_line, emit_lines, outside_texts, progress_bar, read_bytes, read_verifier,
+};
 use crate::render::{entries, node_line};
 use crate::witness::Policy;
 
@@ -43,6 +45,35 @@ pub fn verify(
 
 /// Check an evidence bundle with nothing but the verifier key (and, given `tsa_ca`, its
 /// time-stamp token against that CA), and list what it proves.
+/// `verify-completeness`: check a completeness proof with the verifier key alone; print the
+/// answer.
+pub fn verify_completeness(file: &Path, vkey: &str, json: bool) -> Res {
+    let verifier = read_verifier(vkey)?;
+    let text = String::from_utf8(read_bytes(file)?)
+        .map_err(|_| trailseal::Error::malformed("completeness proof", "not UTF-8"))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| trailseal::Error::malformed("completeness proof", e.to_string()))?;
+    let proof = trailseal::commit_index::proof::CompletenessProof::from_json(&value)?;
+    let report = proof.verify(&verifier)?;
+    if json {
+        return emit_lines(report.entries.iter().map(|f| f.to_json()));
+    }
+    let indexes: Vec<String> = report.entries.iter().map(|f| f.index.to_string()).collect();
+    emit(&format!(
+        "OK: {} in [{}, {}) of {} (tree of {} entries), complete{}: {}\n",
+        entries(report.entries.len()),
+        proof.range.0,
+        proof.range.1,
+        proof.origin,
+        report.tree_size,
+        match report.commitment {
+            Some(c) => format!(" (index committed at {c}, the rest read whole)"),
+            None => " (no index commitment: every entry read whole)".into(),
+        },
+        indexes.join(" ")
+    ))
+}
+
 pub fn verify_bundle(
     file: &Path,
     vkey: &str,

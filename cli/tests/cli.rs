@@ -1664,7 +1664,7 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
         assert_eq!(p["hash"], "sha256");
         let proof_path = fx.write("inc.json", &proof.stdout);
         let leaf = fx.write("leaf.bin", fx.show_raw(index));
-        let v = run(&["verify-proof", "--inclusion", s(&proof_path)])
+        let v = run(&["verify-completeness", "--inclusion", s(&proof_path)])
             .expect(0)
             .json();
         assert_eq!(v["ok"], true);
@@ -1719,7 +1719,7 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
     let proof = run(&["prove", "inclusion", fx.l(), "2", "--size", "4"]).expect(0);
     assert_eq!(proof.json()["tree_size"], 4);
     let proof_path = fx.write("inc4.json", &proof.stdout);
-    run(&["verify-proof", "--inclusion", s(&proof_path)]).expect(0);
+    run(&["verify-completeness", "--inclusion", s(&proof_path)]).expect(0);
     run(&[
         "verify-proof",
         "--inclusion",
@@ -1757,7 +1757,7 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
         s(&proof_path),
     ])
     .expect(2);
-    run(&["verify-proof"]).expect(2);
+    run(&["verify-completeness"]).expect(2);
     run(&[
         "verify-proof",
         "--inclusion",
@@ -1766,7 +1766,12 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
         s(&proof_path),
     ])
     .expect(2);
-    run(&["verify-proof", "--inclusion", s(&fx.path("missing.json"))]).expect(2);
+    run(&[
+        "verify-completeness",
+        "--inclusion",
+        s(&fx.path("missing.json")),
+    ])
+    .expect(2);
     run(&[
         "verify-proof",
         "--inclusion",
@@ -1791,7 +1796,7 @@ fn prove_consistency_and_verify_proof() {
             (Some(old), Some(11))
         );
         let path = fx.write("cons.json", &proof.stdout);
-        let v = run(&["verify-proof", "--consistency", s(&path)])
+        let v = run(&["verify-completeness", "--consistency", s(&path)])
             .expect(0)
             .json();
         assert_eq!(v, json!({"old_size": old, "new_size": 11, "ok": true}));
@@ -1823,7 +1828,7 @@ fn prove_consistency_and_verify_proof() {
     let proof = run(&["prove", "consistency", fx.l(), "2", "--size", "6"]).expect(0);
     assert_eq!(proof.json()["new_size"], 6);
     let path6 = fx.write("cons6.json", &proof.stdout);
-    run(&["verify-proof", "--consistency", s(&path6)]).expect(0);
+    run(&["verify-completeness", "--consistency", s(&path6)]).expect(0);
     // Neither end is the checkpoint's tree.
     run(&[
         "verify-proof",
@@ -1881,7 +1886,7 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
     for (kind, what, p) in doctored {
         let path = fx.write("doctored.json", p.to_string());
         let flag = format!("--{kind}");
-        let r = run(&["verify-proof", &flag, s(&path)]);
+        let r = run(&["verify-completeness", &flag, s(&path)]);
         assert_eq!(
             r.status, 1,
             "{kind} proof with doctored {what}: exit {}, stderr {}",
@@ -1889,7 +1894,7 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
         );
         assert!(r.stdout.is_empty());
         if kind == "inclusion" {
-            let r = run(&["verify-proof", &flag, s(&path), "--leaf", s(&leaf)]);
+            let r = run(&["verify-completeness", &flag, s(&path), "--leaf", s(&leaf)]);
             assert_eq!(
                 r.status, 1,
                 "{what} with --leaf: exit {}, stderr {}",
@@ -1914,7 +1919,7 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
     odd.push(("consistency", p));
     for (kind, p) in odd {
         let path = fx.write("odd.json", p.to_string());
-        let r = run(&["verify-proof", &format!("--{kind}"), s(&path)]);
+        let r = run(&["verify-completeness", &format!("--{kind}"), s(&path)]);
         assert!(
             matches!(r.status, 1 | 2),
             "{kind} {p}: exit {}, stderr {}",
@@ -1968,7 +1973,7 @@ fn verify_proof_paths_of_the_wrong_length_fail_with_1() {
     for (kind, p) in [("--inclusion", &inc), ("--consistency", &cons)] {
         let text = p.to_string();
         let path = fx.write("cut.json", &text[..text.len() - 1]);
-        run(&["verify-proof", kind, s(&path)])
+        run(&["verify-completeness", kind, s(&path)])
             .expect(2)
             .stderr_has("[malformed]");
     }
@@ -2009,7 +2014,7 @@ fn verify_proof_rejects_malformed_json_with_2() {
     cases.push(("consistency", p.to_string()));
     for (kind, text) in cases {
         let path = fx.write("bad.json", &text);
-        let r = run(&["verify-proof", &format!("--{kind}"), s(&path)]);
+        let r = run(&["verify-completeness", &format!("--{kind}"), s(&path)]);
         assert_eq!(
             r.status, 2,
             "{kind} {text:?}: exit {}, stderr {}",
@@ -3162,5 +3167,89 @@ fn rules_publish_show_check_and_enforced_appends() {
         .expect(2)
         .stderr_has("ghost")
         .stderr_has("[malformed]");
+    run(&["verify", fx.l()]).expect(0);
+}
+
+#[test]
+fn query_prove_and_verify_completeness_answer_completely_or_fail_with_1() {
+    let fx = Fx::new(&["--committed-indexes"]);
+    let entry = |n: u64| {
+        let who = ["alice", "bob", "carol"][(n % 3) as usize];
+        json!({"actor": {"id": who}, "action": "deploy.succeeded",
+               "subject": {"type": "service", "id": format!("svc-{}", n % 7)}})
+        .to_string()
+    };
+    // 1,100 entries reach the first commitment (every 1,024), the next 20 are its tail.
+    run_in(
+        &["append", fx.l(), "-"],
+        &lines(&(0..1100).map(entry).collect::<Vec<_>>()),
+    )
+    .expect(0);
+    run_in(
+        &["append", fx.l(), "-"],
+        &lines(&(1100..1120).map(entry).collect::<Vec<_>>()),
+    )
+    .expect(0);
+    let args = [
+        "query",
+        fx.l(),
+        "--actor",
+        "alice",
+        "--subject",
+        "service:svc-3",
+        "--prove",
+        "--from",
+        "10",
+        "--to",
+        "1110",
+    ];
+    let proof = run(&args).expect(0).json();
+    assert_eq!(proof["format"], "trailseal-completeness/1");
+    assert_eq!(
+        proof["log"]["first"], 1100,
+        "the commitment closes the first append"
+    );
+    let file = fx.write("proof.json", proof.to_string());
+    let vkey = fx.vkey();
+    let found: Vec<u64> = run(&["verify-completeness", s(&file), "--vkey", &vkey, "--json"])
+        .expect(0)
+        .json_lines()
+        .iter()
+        .map(|f| f["index"].as_u64().unwrap())
+        .collect();
+    let want: Vec<u64> = (10..1110).filter(|n| n % 3 == 0 && n % 7 == 3).collect();
+    // The commitment entry took index 1100, so the second append's entries sit one later.
+    let want: Vec<u64> = want
+        .into_iter()
+        .filter(|&n| n < 1100)
+        .chain(
+            (1100..1120)
+                .filter(|n| n % 3 == 0 && n % 7 == 3)
+                .map(|n| n + 1)
+                .filter(|&i| i < 1110),
+        )
+        .collect();
+    assert_eq!(found, want);
+    let text = run(&["verify-completeness", s(&file), "--vkey", &vkey])
+        .expect(0)
+        .out();
+    assert!(text.starts_with("OK: "), "{text}");
+    // One hit left out: refused, exit 1.
+    let mut cut = proof.clone();
+    cut["entries"].as_array_mut().unwrap().pop();
+    let cut_file = fx.write("cut.json", cut.to_string());
+    let r = run(&["verify-completeness", s(&cut_file), "--vkey", &vkey]).expect(1);
+    assert!(r.stderr.contains("committed hits"), "{}", r.stderr);
+    // A time window cannot be proven (yet): bad usage, exit 2.
+    run(&[
+        "query",
+        fx.l(),
+        "--actor",
+        "alice",
+        "--since",
+        "2020-01-01T00:00:00Z",
+        "--prove",
+    ])
+    .expect(2);
     run(&["verify", fx.l()]).expect(0);
 }

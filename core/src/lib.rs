@@ -13,6 +13,8 @@
 //! - [`entry`]: the audit-entry schema, validation and canonical (RFC 8785) encoding.
 //! - [`note`]: signer and verifier keys, C2SP signed notes (Go `sumdb/note` compatible).
 //! - [`checkpoint`]: C2SP tlog checkpoints, signed as notes.
+//! - [`commit_index`]: committed indexes: the log commits to every term's list of entries, so
+//!   query answers can be proven complete.
 //! - [`postings`]: posting lists of the query indexes: term hashes, block encoding (pure).
 //! - [`query`]: the secondary indexes and queries over them.
 //! - [`trace`]: what an entry rests on, or what rests on it.
@@ -33,6 +35,7 @@
 
 pub mod capture;
 pub mod checkpoint;
+pub mod commit_index;
 pub mod delivery_report;
 pub mod entry;
 pub mod error;

@@ -6,6 +6,7 @@
 //! exactly the same code. A target panics only when trailseal breaks a property it promises;
 //! every refusal of hostile input must be an `Err`, never a panic.
 
+pub mod completeness;
 pub mod entry;
 pub mod keys;
 pub mod ledger_model;
@@ -32,6 +33,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("witness", witness::run),
     ("timestamp_token", timestamp_token::run),
     ("rules", rules::run),
+    ("completeness", completeness::run),
 ];
 
 /// The target called `name`.

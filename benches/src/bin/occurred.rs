@@ -47,20 +47,6 @@ fn ledger(dir: &TempDir, name: &str) -> Res<Ledger> {
     Ok(Ledger::create(dir.0.join(name), &opts)?)
 }
 
-/// Seconds to append `entries` to `l`: in batches of `batch`.
-fn append(l: &Ledger, entries: &[Value], batch: usize) -> Res<f64> {
-    let ((), us) = time_us(|| -> () {
-        for chunk in entries.chunks(batch) {
-            if batch == 1 {
-                l.append(&chunk[0]).expect("append");
-            } else {
-                l.append_batch(chunk).expect("append");
-            }
-        }
-    });
-    Ok(us / 1e6)
-}
-
 fn main() -> Res<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let (n_batch, n_single, rounds) = if quick {
@@ -97,7 +83,7 @@ fn main() -> Res<()> {
             let order = if round_no % 2 == 0 { [0, 1] } else { [1, 0] };
             for which in order {
                 let l = ledger(&dir, &format!("r{round_no}-{kind}-{which}.redb"))?;
-                let s = append(&l, if which == 0 { &plain } else { &dated }, batch)?;
+                let s = tb::append_secs(&l, if which == 0 { &plain } else { &dated }, batch);
                 best[kind][which] = best[kind][which].min(s);
                 if kind == 1 && which == 1 && round_no + 1 == rounds {
                     kept = Some((l, dated.clone()));

@@ -131,8 +131,12 @@ pub(super) struct Group {
     pub(super) rules: RulesBook,
     /// The entry the last rule violation refused, for recording the refusal.
     pub(super) refused: Option<Value>,
-    /// Receipts of `audit.refused` entries this group recorded (no caller gets them).
-    pub(super) recorded_refusals: Vec<Receipt>,
+    /// Receipts of entries the ledger itself recorded in this group (`audit.refused`,
+    /// `index.committed`): no caller gets them.
+    pub(super) recorded: Vec<Receipt>,
+    /// Set while the ledger queues an entry of its own that rules do not judge (an
+    /// `index.committed` entry: the record of the index, not an act of anyone's).
+    pub(super) internal: bool,
 }
 
 impl Ledger {
@@ -185,7 +189,7 @@ impl Ledger {
         }
         let record = [super::rules::refusal_entry(&refused, e)];
         if let Ok(receipts) = self.process(g, Work::Entries(Cow::Borrowed(&record))) {
-            g.recorded_refusals.extend(receipts);
+            g.recorded.extend(receipts);
         }
     }
 
@@ -247,7 +251,7 @@ impl Ledger {
         new_ids: &mut Vec<String>,
     ) -> Result<Receipt> {
         let index = g.frontier.size();
-        let judged = if g.rules.at(index).is_some() {
+        let judged = if g.rules.at(index).is_some() && !g.internal {
             Some(match value {
                 Some(v) => Cow::Borrowed(v),
                 None => Cow::Owned(p.json()?),

@@ -420,7 +420,8 @@ impl Ledger {
             ids: HashMap::new(),
             rules: guard.rules.clone(),
             refused: None,
-            recorded_refusals: Vec::new(),
+            recorded: Vec::new(),
+            internal: false,
         };
         let start = guard.frontier.size();
         let mut own_result = own.map(|work| self.process(&mut g, work));
@@ -443,6 +444,9 @@ impl Ledger {
                 None => break,
             }
         }
+        // After every request, so that the commitment covers them all and its entry is the
+        // group's last; a failure fails the group's commit.
+        let indexed = self.commit_index_in_group(&mut g);
         // The leaf hash of every new leaf, by index, from the receipts that carry them.
         let mut leaf_hashes = vec![[0u8; 32]; (g.frontier.size() - start) as usize];
         let receipts = || {
@@ -450,7 +454,7 @@ impl Ledger {
                 .iter()
                 .chain(results.iter().map(|(_, _, r)| r))
                 .flat_map(|r| r.iter().flatten())
-                .chain(g.recorded_refusals.iter())
+                .chain(g.recorded.iter())
         };
         for r in receipts().filter(|r| r.index >= start) {
             leaf_hashes[(r.index - start) as usize] = r.leaf_hash;
@@ -460,7 +464,9 @@ impl Ledger {
         }
         let alg = self.meta.hash;
         let base = guard.frontier.clone();
-        let (committed, roots) = if g.w.is_empty() {
+        let (committed, roots) = if let Err(e) = indexed {
+            (Err(e), Vec::new())
+        } else if g.w.is_empty() {
             (Ok(()), Vec::new())
         } else if leaf_hashes.len() < PARALLEL_ROOTS_MIN {
             let roots = receipt_roots(alg, base, &leaf_hashes);

@@ -20,6 +20,7 @@ mod append;
 mod auto_share;
 mod background_publish;
 mod checkpoint_timestamp;
+mod commit_index;
 mod group_commit;
 mod publish;
 mod relay;
@@ -73,6 +74,19 @@ pub use self::verify::{Progress, VerifyOptions, VerifyReport};
 
 pub use crate::storage::LedgerKind;
 
+/// The refusal of an entry (at `pos` of a request of `len`) whose action only the ledger
+/// itself writes: `rule` says who does.
+fn reserved_action(pos: usize, len: usize, rule: String) -> Error {
+    Error::InvalidEntry {
+        field: if len > 1 {
+            format!("[{pos}].action")
+        } else {
+            "action".into()
+        },
+        rule,
+    }
+}
+
 /// How a ledger is created. Hash, kind, origin and entry limit never change afterwards.
 #[derive(Clone, Debug)]
 pub struct CreateOptions {
@@ -97,6 +111,12 @@ pub struct CreateOptions {
     /// default). A ledger records who did what, often personal data, so no one else reads it
     /// unless asked: an auditors' group is the usual case.
     pub group_readable: bool,
+    /// Committed indexes (SPEC section 9): record an `index.committed` entry once this many
+    /// leaves follow the last one, so that query answers can be proven complete
+    /// ([`Ledger::prove_complete`]). Off (`None`) by default: the map costs appends time
+    /// (`benches/`), and a ledger that never answers auditors' completeness questions
+    /// should not pay it. Entry ledgers only; fixed at creation.
+    pub commit_index_every: Option<u64>,
 }
 
 impl CreateOptions {
@@ -112,7 +132,15 @@ impl CreateOptions {
             sharing: None,
             verifier_key: None,
             group_readable: false,
+            commit_index_every: None,
         }
+    }
+
+    /// Keep committed indexes, with a commitment every
+    /// [`DEFAULT_EVERY`](crate::commit_index::DEFAULT_EVERY) leaves (`true`), or not.
+    pub fn committed_indexes(mut self, yes: bool) -> Self {
+        self.commit_index_every = yes.then_some(crate::commit_index::DEFAULT_EVERY);
+        self
     }
 
     /// Let the file's group read it (mode 0640 instead of 0600).
@@ -319,7 +347,15 @@ impl Ledger {
                 .as_deref()
                 .map(|k| Verifier::from_key_string(k).map(|v| v.to_key_string()))
                 .transpose()?,
+            commit_index_every: opts.commit_index_every,
         };
+        if let Some(every) = opts.commit_index_every {
+            if every == 0 || opts.kind != LedgerKind::Entries {
+                return Err(Error::InvalidArgument(
+                    "committed indexes need an entries ledger and an interval of at least 1".into(),
+                ));
+            }
+        }
         let state = State {
             size: 0,
             root: opts.hash.empty_root(),
@@ -708,6 +744,7 @@ impl Ledger {
             for (pos, e) in entries.iter().enumerate() {
                 if let Some(action) = e.get("action").and_then(Value::as_str) {
                     rotation::refuse_rotation_entry(pos, entries.len(), action)?;
+                    commit_index::refuse_commitment_entry(pos, entries.len(), action)?;
                     crate::retention::check_entry(pos, entries.len(), e, action)?;
                 }
             }

@@ -92,17 +92,14 @@ pub(super) fn refuse_rotation_entry(pos: usize, len: usize, action: &str) -> Res
     if action != KEY_ROTATED {
         return Ok(());
     }
-    Err(Error::InvalidEntry {
-        field: if len > 1 {
-            format!("[{pos}].action")
-        } else {
-            "action".into()
-        },
-        rule: format!(
+    Err(super::reserved_action(
+        pos,
+        len,
+        format!(
             "{KEY_ROTATED} entries are written only by key rotation (`trailseal key rotate`), \
              which signs them into a checkpoint by the old key and the new one"
         ),
-    })
+    ))
 }
 
 /// The key in force for a checkpoint of `size` leaves: `first` followed through every

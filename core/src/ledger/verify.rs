@@ -229,6 +229,9 @@ impl Ledger {
             if entries {
                 super::rules::verify_rules(&reader, state.size)?;
             }
+            if entries && self.meta.commit_index_every.is_some() {
+                super::commit_index::verify_commitments(&reader, alg, state.size)?;
+            }
             self.verify_stored_timestamps(&reader)?;
             let (cosignatures, mut witnessed_size) =
                 self.verify_cosignatures(&reader, opts.witnesses)?;

@@ -9,6 +9,7 @@
 
 mod hash_many;
 pub mod prove;
+pub mod range;
 
 use std::ops::Range;
 
@@ -84,8 +85,9 @@ impl HashAlg {
         }
     }
 
-    /// Hashes the concatenation of `parts` without building it in memory.
-    fn hash_parts(self, parts: &[&[u8]]) -> Hash {
+    /// Hashes the concatenation of `parts` without building it in memory (the committed
+    /// indexes' domain-separated hashes, SPEC section 9, are built from it).
+    pub fn hash_parts(self, parts: &[&[u8]]) -> Hash {
         match self {
             HashAlg::Blake3 => {
                 let mut h = blake3::Hasher::new();

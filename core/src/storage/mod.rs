@@ -17,6 +17,7 @@
 //! | `checkpoint_timestamps` | sequence number of a checkpoint in `checkpoints` | its RFC 3161 time-stamp token, DER (absent in files written before it) |
 //! | `rules`          | leaf index of a `rules.published` entry | the digest (`sha256:<hex>`) of the rules document it publishes (absent until rules are published) |
 //! | `published`      | a destination's name ([`crate::publish::Destination::name`]) | postcard [`PublishedState`]: the tree size last published there (absent until a first publish) |
+//! | `index_terms`, `index_nodes` | see `commit_index.rs` | the committed indexes (SPEC section 9), only in ledgers created with them |
 //! | `occurred`       | (`occurred_at` in Unix nanoseconds, leaf index) of each entry that has one | none; `meta` `"occurred_end"` (u64 LE) is the leaf count it covers (absent in files written before it; see `occurred.rs`) |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
@@ -92,6 +93,7 @@
 // One concept a file. The concept modules work on redb tables handed to them; `Reader` and
 // `Writer` own a snapshot or a transaction, open the tables and hand them over.
 mod bundles;
+mod commit_index;
 mod cosigned;
 mod occurred;
 mod published;
@@ -128,6 +130,7 @@ pub use bundles::{
     BUNDLE_CLOSE_BYTES, BUNDLE_MAX_LEAVES, PACKED_BUNDLE_BYTES, SMALL_BUNDLE_CLOSE_BYTES,
     SMALL_COMMIT_LEAVES,
 };
+pub use commit_index::{IndexState, ScratchIndex, TermAppend, TermList};
 pub use cosigned::{StoredCosignature, WitnessState};
 pub use occurred::LeafOccurred;
 pub use reader::Reader;
@@ -186,6 +189,11 @@ pub struct Meta {
     /// ledgers written before it was recorded still decode (they have none).
     #[serde(skip)]
     pub verifier_key: Option<String>,
+    /// With committed indexes (SPEC section 9): record an `index.committed` entry once this
+    /// many leaves follow the last one. Kept in its own `meta` record (`"commit_index"`), so
+    /// the `meta` encoding and older files are unchanged; absent: no committed indexes.
+    #[serde(skip)]
+    pub commit_index_every: Option<u64>,
 }
 
 /// What every commit updates.
@@ -539,6 +547,10 @@ impl Store {
                 .map_err(storage_err)?;
             if let Some(vkey) = &meta.verifier_key {
                 t.insert("verifier_key", vkey.as_bytes())
+                    .map_err(storage_err)?;
+            }
+            if let Some(every) = meta.commit_index_every {
+                t.insert(commit_index::EVERY_KEY, every.to_le_bytes().as_slice())
                     .map_err(storage_err)?;
             }
             txn.open_table(LEAVES).map_err(storage_err)?;

@@ -148,7 +148,27 @@ impl Reader {
             })?;
             meta.verifier_key = Some(key.to_owned());
         }
+        meta.commit_index_every = super::commit_index::every(self.meta_t()?)?;
         Ok(meta)
+    }
+
+    /// The last index commitment at this snapshot (SPEC section 9).
+    pub fn index_state(&self) -> Result<super::IndexState> {
+        super::commit_index::state(self.meta_t()?)
+    }
+
+    /// Term `id`'s committed list (count and list-tree frontier), if the map holds it.
+    pub fn index_term(&self, id: &Hash) -> Result<Option<super::TermList>> {
+        super::commit_index::term_list(&self.txn, id)
+    }
+
+    /// The committed map's proof for term `id` at this snapshot's last commitment.
+    pub fn index_map_proof(
+        &self,
+        alg: crate::merkle::HashAlg,
+        id: &Hash,
+    ) -> Result<crate::commit_index::map::MapProof> {
+        super::commit_index::map_proof(&self.txn, alg, id)
     }
 
     /// Size, root and last time at this snapshot.

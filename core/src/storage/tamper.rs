@@ -203,6 +203,19 @@ impl Tables<'_> {
         Ok(())
     }
 
+    /// Replace (or with `None` remove) a term's committed list record.
+    pub fn set_index_term(&mut self, id: &Hash, record: Option<&[u8]>) -> Result<()> {
+        let mut t = self
+            .txn
+            .open_table(super::commit_index::TERMS)
+            .map_err(storage_err)?;
+        match record {
+            Some(r) => t.insert(id.as_slice(), r).map(drop),
+            None => t.remove(id.as_slice()).map(drop),
+        }
+        .map_err(storage_err)
+    }
+
     /// Overwrite the state record.
     pub fn set_state(&mut self, state: &State) -> Result<()> {
         let mut t = self.txn.open_table(META).map_err(storage_err)?;

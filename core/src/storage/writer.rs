@@ -232,6 +232,27 @@ impl Writer {
         relayed::get(&self.txn, client)
     }
 
+    /// The last index commitment as of this transaction (SPEC section 9).
+    pub fn index_state(&self) -> Result<super::IndexState> {
+        let t = self.txn.open_table(META).map_err(storage_err)?;
+        super::commit_index::state(&t)
+    }
+
+    /// Append to the committed lists and the map, at once in this transaction (a commitment
+    /// is recorded after every entry it covers is queued); the new map root.
+    pub fn append_index(
+        &mut self,
+        alg: crate::merkle::HashAlg,
+        appends: &[super::TermAppend],
+    ) -> Result<Hash> {
+        super::commit_index::append(&self.txn, alg, appends)
+    }
+
+    /// Record the last index commitment, at once in this transaction.
+    pub fn put_index_state(&mut self, s: super::IndexState) -> Result<()> {
+        super::commit_index::put_state(&self.txn, s)
+    }
+
     /// Set the state written at commit.
     pub fn set_state(&mut self, state: State) {
         self.state = Some(state);
@@ -242,6 +263,32 @@ impl Writer {
         let t = self.txn.open_table(IDS).map_err(storage_err)?;
         let found = t.get(id).map_err(storage_err)?.map(|g| g.value());
         Ok(found)
+    }
+
+    /// Leaves `first..end` as `(index, bytes)`, in order: the committed ones from the file,
+    /// then those this writer queued.
+    pub fn scan_leaves(
+        &self,
+        first: u64,
+        end: u64,
+        mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let queued_from = if self.leaves.is_empty() {
+            end
+        } else {
+            self.first_new_leaf
+        };
+        if first < queued_from.min(end) {
+            let t = self.txn.open_table(LEAVES).map_err(storage_err)?;
+            super::bundles::leaf_range(&t, first, queued_from.min(end), &mut f)?;
+        }
+        for i in first.max(queued_from)..end {
+            let leaf = self
+                .queued_leaf(i)
+                .ok_or_else(|| Error::Internal(format!("leaf {i} is neither stored nor queued")))?;
+            f(i, leaf)?;
+        }
+        Ok(())
     }
 
     /// The committed bytes of leaf `index`.
