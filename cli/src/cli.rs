@@ -235,7 +235,6 @@ pub enum Command {
     /// Select with --subject TYPE:ID alone (every entry on it), --index N [--forward] (a
     /// trace), or query filters (every match, or --limit N of them).
     Bundle(BundleArgs),
-    /// Check an evidence bundle with nothing but the verifier key: exit 0 if every check holds.
     /// Check a completeness proof (`query --prove`) with the log's verifier key alone, and
     /// print the answer it proves: every matching entry in its range, none missing.
     VerifyCompleteness {
@@ -247,6 +246,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check an evidence bundle with nothing but the verifier key: exit 0 if every check holds.
     VerifyBundle {
         file: PathBuf,
         /// Verifier key string, or a file holding it.

@@ -1664,7 +1664,7 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
         assert_eq!(p["hash"], "sha256");
         let proof_path = fx.write("inc.json", &proof.stdout);
         let leaf = fx.write("leaf.bin", fx.show_raw(index));
-        let v = run(&["verify-completeness", "--inclusion", s(&proof_path)])
+        let v = run(&["verify-proof", "--inclusion", s(&proof_path)])
             .expect(0)
             .json();
         assert_eq!(v["ok"], true);
@@ -1719,7 +1719,7 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
     let proof = run(&["prove", "inclusion", fx.l(), "2", "--size", "4"]).expect(0);
     assert_eq!(proof.json()["tree_size"], 4);
     let proof_path = fx.write("inc4.json", &proof.stdout);
-    run(&["verify-completeness", "--inclusion", s(&proof_path)]).expect(0);
+    run(&["verify-proof", "--inclusion", s(&proof_path)]).expect(0);
     run(&[
         "verify-proof",
         "--inclusion",
@@ -1757,7 +1757,7 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
         s(&proof_path),
     ])
     .expect(2);
-    run(&["verify-completeness"]).expect(2);
+    run(&["verify-proof"]).expect(2);
     run(&[
         "verify-proof",
         "--inclusion",
@@ -1766,12 +1766,7 @@ fn prove_inclusion_and_verify_proof_with_leaf_and_checkpoint() {
         s(&proof_path),
     ])
     .expect(2);
-    run(&[
-        "verify-completeness",
-        "--inclusion",
-        s(&fx.path("missing.json")),
-    ])
-    .expect(2);
+    run(&["verify-proof", "--inclusion", s(&fx.path("missing.json"))]).expect(2);
     run(&[
         "verify-proof",
         "--inclusion",
@@ -1796,7 +1791,7 @@ fn prove_consistency_and_verify_proof() {
             (Some(old), Some(11))
         );
         let path = fx.write("cons.json", &proof.stdout);
-        let v = run(&["verify-completeness", "--consistency", s(&path)])
+        let v = run(&["verify-proof", "--consistency", s(&path)])
             .expect(0)
             .json();
         assert_eq!(v, json!({"old_size": old, "new_size": 11, "ok": true}));
@@ -1828,7 +1823,7 @@ fn prove_consistency_and_verify_proof() {
     let proof = run(&["prove", "consistency", fx.l(), "2", "--size", "6"]).expect(0);
     assert_eq!(proof.json()["new_size"], 6);
     let path6 = fx.write("cons6.json", &proof.stdout);
-    run(&["verify-completeness", "--consistency", s(&path6)]).expect(0);
+    run(&["verify-proof", "--consistency", s(&path6)]).expect(0);
     // Neither end is the checkpoint's tree.
     run(&[
         "verify-proof",
@@ -1886,7 +1881,7 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
     for (kind, what, p) in doctored {
         let path = fx.write("doctored.json", p.to_string());
         let flag = format!("--{kind}");
-        let r = run(&["verify-completeness", &flag, s(&path)]);
+        let r = run(&["verify-proof", &flag, s(&path)]);
         assert_eq!(
             r.status, 1,
             "{kind} proof with doctored {what}: exit {}, stderr {}",
@@ -1894,7 +1889,7 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
         );
         assert!(r.stdout.is_empty());
         if kind == "inclusion" {
-            let r = run(&["verify-completeness", &flag, s(&path), "--leaf", s(&leaf)]);
+            let r = run(&["verify-proof", &flag, s(&path), "--leaf", s(&leaf)]);
             assert_eq!(
                 r.status, 1,
                 "{what} with --leaf: exit {}, stderr {}",
@@ -1919,7 +1914,7 @@ fn verify_proof_rejects_a_doctored_proof_with_1() {
     odd.push(("consistency", p));
     for (kind, p) in odd {
         let path = fx.write("odd.json", p.to_string());
-        let r = run(&["verify-completeness", &format!("--{kind}"), s(&path)]);
+        let r = run(&["verify-proof", &format!("--{kind}"), s(&path)]);
         assert!(
             matches!(r.status, 1 | 2),
             "{kind} {p}: exit {}, stderr {}",
@@ -1973,7 +1968,7 @@ fn verify_proof_paths_of_the_wrong_length_fail_with_1() {
     for (kind, p) in [("--inclusion", &inc), ("--consistency", &cons)] {
         let text = p.to_string();
         let path = fx.write("cut.json", &text[..text.len() - 1]);
-        run(&["verify-completeness", kind, s(&path)])
+        run(&["verify-proof", kind, s(&path)])
             .expect(2)
             .stderr_has("[malformed]");
     }
@@ -2014,7 +2009,7 @@ fn verify_proof_rejects_malformed_json_with_2() {
     cases.push(("consistency", p.to_string()));
     for (kind, text) in cases {
         let path = fx.write("bad.json", &text);
-        let r = run(&["verify-completeness", &format!("--{kind}"), s(&path)]);
+        let r = run(&["verify-proof", &format!("--{kind}"), s(&path)]);
         assert_eq!(
             r.status, 2,
             "{kind} {text:?}: exit {}, stderr {}",
