@@ -3,13 +3,14 @@
 //! and every way of pruning too much is refused or skipped. Retention is judged at times years
 //! ahead of the entries (the ledger stamps them now).
 
+mod common;
+
+use common::retention::{ahead, authz, by, rules};
 use serde_json::{json, Value};
 use trailseal::query::Query;
-use trailseal::retention::{Period, RetentionRules};
+use trailseal::retention::RetentionRules;
 use trailseal::storage::tamper;
-use trailseal::{
-    CreateOptions, ErrorCode, Ledger, PruneOptions, RecordedBy, Signer, Timestamp, VerifyOptions,
-};
+use trailseal::{CreateOptions, ErrorCode, Ledger, PruneOptions, Signer, Timestamp, VerifyOptions};
 
 fn ledger(dir: &tempfile::TempDir) -> Ledger {
     Ledger::create(
@@ -24,30 +25,6 @@ fn entry(action: &str, subject: &str, i: usize) -> Value {
     json!({"actor": {"id": format!("ci-{}", i % 3)}, "action": action,
            "subject": {"type": t, "id": s}, "id": format!("{action}-{subject}-{i}"),
            "occurred_at": "2026-01-02T03:04:05Z"})
-}
-
-fn authz() -> Value {
-    json!({"decision": "allow", "policy": "records-management", "reason": "retention schedule"})
-}
-
-fn by(authz: &Value) -> RecordedBy<'_> {
-    RecordedBy {
-        actor: "records-officer",
-        authz,
-    }
-}
-
-fn rules(v: Value) -> RetentionRules {
-    RetentionRules::from_json(&v).unwrap()
-}
-
-fn ahead(years: u32, days: u32) -> Timestamp {
-    Period {
-        years,
-        months: 0,
-        days,
-    }
-    .after(Timestamp::now())
 }
 
 fn prune(l: &Ledger, at: Timestamp, dry_run: bool) -> Value {
