@@ -85,7 +85,8 @@ fn main() -> Res<()> {
     };
     let rounds = if quick { 2 } else { 3 };
     let dir = TempDir::new(None)?;
-    println!("{}", machine_line(&tb::machine()));
+    let machine = json!({"machine": tb::machine()});
+    println!("{}", machine_line(&machine));
 
     // 1. Prune a ledger of n entries.
     let l = ledger(&dir, "pruned.redb", n)?;
@@ -123,6 +124,7 @@ fn main() -> Res<()> {
     let half = ledger(&dir, "half.redb", n / 2)?;
     let gone = prune(&half)?.count;
     fill(&half, n / 2, n - n / 2)?;
+    let half_size = half.size()?;
     let whole = ledger(&dir, "whole.redb", n)?;
     let extra = if quick { 5_000 } else { 20_000 };
     let (mut app, mut ver) = ([f64::MAX; 2], [f64::MAX; 2]);
@@ -141,7 +143,7 @@ fn main() -> Res<()> {
     println!(
         "half-pruned ({gone} of {} pruned) vs unpruned, best of {rounds}: append batches of \
          1,000 {:.0} vs {:.0} entries/s ({:.3}x); verify {:.2} s vs {:.2} s ({:.3}x time)",
-        half.size()?,
+        half_size,
         eps(app[0]),
         eps(app[1]),
         eps(app[0]) / eps(app[1]),
@@ -150,6 +152,7 @@ fn main() -> Res<()> {
         ver[0] / ver[1]
     );
     let out = json!({
+        "machine": machine["machine"],
         "size": n,
         "prune": {"pruned": report.count, "seconds": round(secs, 3),
                   "entries_per_s": round(report.count as f64 / secs, 0),
@@ -158,7 +161,7 @@ fn main() -> Res<()> {
         "file_bytes": {"before": before, "after_prune": after_prune,
                        "after_compact": after_compact,
                        "compact_seconds": round(compact_us / 1e6, 3)},
-        "half_pruned": {"pruned": gone,
+        "half_pruned": {"pruned": gone, "size": half_size,
                         "append_eps": round(eps(app[0]), 0), "unpruned_append_eps": round(eps(app[1]), 0),
                         "append_ratio": round(eps(app[0]) / eps(app[1]), 3),
                         "verify_s": round(ver[0], 3), "unpruned_verify_s": round(ver[1], 3),
