@@ -386,3 +386,72 @@ fn prune_under_concurrent_appends_then_verify() {
         3000 + 450
     );
 }
+
+#[test]
+fn a_record_is_re_judged_from_its_claims_alone() {
+    use trailseal::retention::{PruneRecord, PrunedRange, RulesVersion};
+    let long = rules(
+        json!({"version": "long", "default": "P5Y", "rules": [{"action": "deploy.*", "keep": "P7Y"}]}),
+    );
+    let short = rules(json!({"version": "short", "default": "P1Y"}));
+    let versions = [
+        RulesVersion {
+            index: 0,
+            rules: long,
+        },
+        RulesVersion {
+            index: 50,
+            rules: short.clone(),
+        },
+    ];
+    let t = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+    let record = |start: u64, action: &str, before: &str| PruneRecord {
+        before: Timestamp::parse(before).unwrap(),
+        rules_index: 50,
+        rules_version: "short".into(),
+        rules_digest: short.digest(),
+        holds: Vec::new(),
+        ranges: vec![PrunedRange {
+            range: start..start + 10,
+            actions: vec![action.into()],
+            latest: t,
+        }],
+    };
+    // After the short rules: a year is enough.
+    assert_eq!(
+        record(60, "build", "2027-06-01T00:00:00Z").disallowed(100, &versions),
+        None
+    );
+    // Written under the long rules: five years, whatever the short ones say.
+    let why = record(10, "build", "2027-06-01T00:00:00Z")
+        .disallowed(100, &versions)
+        .unwrap();
+    assert!(why.contains("still in retention"), "{why}");
+    assert_eq!(
+        record(10, "build", "2031-06-01T00:00:00Z").disallowed(100, &versions),
+        None
+    );
+    // Protected actions never.
+    let why = record(60, "legal_hold.placed", "2099-01-01T00:00:00Z")
+        .disallowed(100, &versions)
+        .unwrap();
+    assert!(why.contains("never pruned"), "{why}");
+    // The rules it names must be those in force.
+    let mut stale = record(60, "build", "2027-06-01T00:00:00Z");
+    stale.rules_index = 0;
+    stale.rules_version = "long".into();
+    assert!(stale
+        .disallowed(100, &versions)
+        .unwrap()
+        .contains("not the version in force"));
+    // A record's payload reads back as it was written.
+    let r = record(60, "build", "2027-06-01T00:00:00Z");
+    let e = json!({"payload": r.to_payload()});
+    assert_eq!(PruneRecord::from_entry(100, &e).unwrap(), r);
+    let mut bad = e.clone();
+    bad["payload"]["count"] = json!(11);
+    assert_eq!(
+        PruneRecord::from_entry(100, &bad).unwrap_err().code(),
+        ErrorCode::Tampered
+    );
+}
