@@ -85,8 +85,7 @@ fn main() -> Res<()> {
     };
     let rounds = if quick { 2 } else { 3 };
     let dir = TempDir::new(None)?;
-    let machine = json!({"machine": tb::machine()});
-    println!("{}", machine_line(&machine));
+    let load_before = tb::loadavg();
 
     // 1. Prune a ledger of n entries.
     let l = ledger(&dir, "pruned.redb", n)?;
@@ -151,8 +150,9 @@ fn main() -> Res<()> {
         ver[1],
         ver[0] / ver[1]
     );
-    let out = json!({
-        "machine": machine["machine"],
+    let mut out = json!({
+        "machine": tb::machine(),
+        "load_average": {"before": load_before, "after": tb::loadavg()},
         "size": n,
         "prune": {"pruned": report.count, "seconds": round(secs, 3),
                   "entries_per_s": round(report.count as f64 / secs, 0),
@@ -167,6 +167,8 @@ fn main() -> Res<()> {
                         "verify_s": round(ver[0], 3), "unpruned_verify_s": round(ver[1], 3),
                         "verify_time_ratio": round(ver[0] / ver[1], 3)},
     });
+    println!("{}", machine_line(&out));
+    out["machine_line"] = machine_line(&out).into();
     tb::write_json(
         "prune",
         json_path.as_deref().map(std::path::Path::new),
