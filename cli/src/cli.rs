@@ -309,6 +309,20 @@ pub enum Command {
     /// Legal holds recorded in the ledger: `hold place|release|list`.
     #[command(subcommand)]
     Hold(crate::retention::HoldCmd),
+    /// Remove the leaf bytes of the entries retention allows to go at --before (default:
+    /// now), keeping their leaf hashes and every tree node, so every proof and checkpoint
+    /// still verifies; each step (up to 65,536 entries) appends a retention.pruned entry
+    /// naming the ranges removed and the rules version, in the same transaction. Never
+    /// pruned: protected records (retention.*, legal_hold.*, erasure.*, key.rotated,
+    /// rules.published), entries inside the retention of any rules version in force since
+    /// they were written (a later, shorter rule does not shorten it), entries a legal hold
+    /// covers, and entries a kept entry links to. --dry-run only reports. Prints
+    /// {"dry_run", "before", "pruned", "count", "records", "kept", ...}. Run `compact` after to
+    /// return the space to the file system.
+    Prune(crate::prune::PruneArgs),
+    /// Rewrite the ledger file so the pages pruning freed go back to the file system (needs
+    /// the file to itself). Prints {"compacted", "bytes_before", "bytes_after"}.
+    Compact { ledger: PathBuf },
     /// Decisions as code: publish a rules document into the ledger, show the version in force
     /// at an index, or check an entry against a document (docs/RULES.md).
     #[command(subcommand)]

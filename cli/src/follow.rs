@@ -106,11 +106,14 @@ pub fn follow(l: Ledger, a: &FollowArgs) -> Res {
 /// cannot hold them as `show --raw` prints them.
 fn line(l: &Ledger, index: u64) -> Res<Value> {
     Ok(match l.kind() {
-        LedgerKind::Entries => Found {
-            index,
-            entry: l.get(index)?,
-        }
-        .to_json(),
+        LedgerKind::Entries => match l.get(index) {
+            Ok(entry) => Found { index, entry }.to_json(),
+            // A pruned entry reads as pruned: where it went, its leaf hash, no content.
+            Err(e) => match l.pruned(index)? {
+                Some(p) => p.to_json(),
+                None => return Err(e.into()),
+            },
+        },
         LedgerKind::Raw => json!({
             "index": index,
             "leaf": hex::encode(l.get_raw(index)?),
@@ -124,6 +127,10 @@ fn ocsf_lines(l: &Ledger, first: u64, end: u64) -> Res<String> {
     l.scan_raw(first, end, |at, leaves| {
         for (k, leaf) in leaves.iter().enumerate() {
             let index = at + k as u64;
+            // Pruned: nothing to export.
+            if leaf.is_empty() {
+                continue;
+            }
             let entry: Value =
                 serde_json::from_slice(leaf).map_err(|e| trailseal::Error::Tampered {
                     location: format!("leaf {index}"),

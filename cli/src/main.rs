@@ -27,6 +27,7 @@ mod io;
 mod key;
 mod monitor;
 mod proofs;
+mod prune;
 mod publish;
 mod questions;
 mod render;
@@ -211,5 +212,7 @@ fn run(cli: Cli) -> Res {
         Command::Retention(cmd) => retention::run(cmd, &open, &read),
         Command::Hold(cmd) => retention::run_hold(cmd, &open, &read),
         Command::Rules(cmd) => rules::run(cmd, &open, &read),
+        Command::Prune(args) => prune::prune(&args, &open, &read),
+        Command::Compact { ledger } => prune::compact(&ledger),
     }
 }

@@ -26,7 +26,8 @@ pub struct Authority {
 }
 
 impl Authority {
-    fn authz(&self) -> Value {
+    /// The `authz` object: `{"decision": "allow", "policy", "reason"?}`.
+    pub fn authz(&self) -> Value {
         let mut a = json!({"decision": "allow", "policy": self.policy});
         if let Some(r) = &self.reason {
             a["reason"] = r.clone().into();

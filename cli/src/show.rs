@@ -9,8 +9,18 @@ use crate::io::stdout_fail;
 
 /// Print the leaf at `index`: as stored with `--raw` (so it can be hashed or checked against
 /// a proof), else as a JSON line, which only an audit ledger's leaves are.
+///
+/// A pruned entry prints as `{"index", "leaf_hash", "pruned": {"by", "at", "rules_version"}}`
+/// (its content is gone); with `--raw` it fails, as there are no bytes to print.
 pub fn show(l: Ledger, index: u64, raw: bool) -> Res {
-    let bytes = l.get_raw(index)?;
+    let bytes = match l.get_raw(index) {
+        Ok(b) => b,
+        Err(e) if !raw && l.kind() == LedgerKind::Entries => match l.pruned(index)? {
+            Some(p) => return crate::io::emit_line(&p.to_json()),
+            None => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
     let mut out = io::stdout().lock();
     if raw {
         out.write_all(&bytes)

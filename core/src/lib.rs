@@ -71,8 +71,9 @@ pub use evidence::{
 };
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
-    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, PublishStatus, Publisher, Receipt,
-    RecordedBy, RelayRole, Sharing, TimestampedCheckpoint, VerifyOptions, VerifyReport,
+    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, PruneOptions, PruneReport,
+    PublishStatus, Publisher, Receipt, RecordedBy, RelayRole, Sharing, TimestampedCheckpoint,
+    VerifyOptions, VerifyReport,
 };
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};

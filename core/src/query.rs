@@ -453,6 +453,10 @@ pub(crate) fn leaf_term_hashes(
     buf: &mut Vec<u8>,
     out: &mut Vec<u64>,
 ) -> Result<()> {
+    // Pruned: it has no terms any more (its postings are masked, see `check_indexes`).
+    if leaf.is_empty() {
+        return Ok(());
+    }
     let entry: Value = serde_json::from_slice(leaf).map_err(|e| Error::Tampered {
         location: format!("leaf {index}"),
         detail: format!("stored entry is not JSON: {e}"),
@@ -464,6 +468,10 @@ pub(crate) fn leaf_term_hashes(
 /// The `occurred_at` of stored entry `index` in Unix nanoseconds, if it has one (see
 /// [`crate::storage::LeafOccurred`]).
 pub(crate) fn leaf_occurred(index: u64, leaf: &[u8]) -> Result<Option<i128>> {
+    // Pruned: its row went with its bytes.
+    if leaf.is_empty() {
+        return Ok(None);
+    }
     #[derive(serde::Deserialize)]
     struct Occurred<'a> {
         #[serde(borrow)]
@@ -584,9 +592,18 @@ impl<'r> Postings<'r> {
     }
 }
 
-/// Read the `time` of entry `index`.
-fn entry_time(reader: &Reader, index: u64) -> Result<Timestamp> {
-    let leaf = reader.leaf(index)?;
+/// Read the `time` of entry `index`; for a pruned entry, that of the next entry kept (times
+/// never decrease, so the binary search stays sound), or `None` when none follows below `size`.
+fn entry_time(reader: &Reader, index: u64, size: u64) -> Result<Option<Timestamp>> {
+    let mut index = index;
+    let mut leaf = reader.leaf(index)?;
+    while leaf.is_empty() {
+        index += 1;
+        if index >= size {
+            return Ok(None);
+        }
+        leaf = reader.leaf(index)?;
+    }
     let v: Value = serde_json::from_slice(&leaf).map_err(|e| Error::Tampered {
         location: format!("leaf {index}"),
         detail: format!("stored entry is not JSON: {e}"),
@@ -598,6 +615,7 @@ fn entry_time(reader: &Reader, index: u64) -> Result<Timestamp> {
             detail: "stored entry has no time".into(),
         })
         .and_then(Timestamp::parse)
+        .map(Some)
 }
 
 /// The first index in `[0, size)` whose time is `>= t` (times never decrease).
@@ -605,7 +623,7 @@ fn first_at_or_after(reader: &Reader, size: u64, t: Timestamp) -> Result<u64> {
     let (mut lo, mut hi) = (0u64, size);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if entry_time(reader, mid)? < t {
+        if entry_time(reader, mid, size)?.is_some_and(|m| m < t) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -623,8 +641,16 @@ pub(crate) fn has_terms(entry: &Value, terms: &[Term]) -> bool {
     terms.iter().all(|t| own.binary_search(t).is_ok())
 }
 
+/// Entry `index` as stored; a pruned entry (its bytes gone) has `Value::Null`, which no
+/// query matches and every question skips.
 pub(crate) fn load(reader: &Reader, index: u64) -> Result<Found> {
     let leaf = reader.leaf(index)?;
+    if leaf.is_empty() {
+        return Ok(Found {
+            index,
+            entry: Value::Null,
+        });
+    }
     let entry = serde_json::from_slice(&leaf).map_err(|e| Error::Tampered {
         location: format!("leaf {index}"),
         detail: format!("stored entry is not JSON: {e}"),
@@ -722,7 +748,10 @@ pub(crate) fn run(reader: &Reader, size: u64, q: &Query) -> Result<Page> {
                 // Every list has x: re-check the entry itself, since terms are filed by hash
                 // (another term may share it) and the index is not covered by the tree.
                 let found = load(reader, x)?;
-                if has_terms(&found.entry, &terms) && occurred_ok(&found.entry) {
+                if !found.entry.is_null()
+                    && has_terms(&found.entry, &terms)
+                    && occurred_ok(&found.entry)
+                {
                     if hits.len() == limit {
                         more = true;
                         break;
@@ -774,7 +803,14 @@ pub(crate) fn check_indexes(reader: &Reader) -> Result<u64> {
             };
             let mut expected = Vec::new();
             let (mut buf, mut hashes) = (Vec::new(), Vec::new());
+            // Pruning leaves a pruned entry's postings in place (queries skip it when they
+            // read it): they are checked against nothing. One bit per leaf of the run.
+            let mut pruned = vec![0u64; (run.end - run.first).div_ceil(64) as usize];
             reader.scan_leaf_range(run.first, run.end, |index, leaf| {
+                if leaf.is_empty() {
+                    let at = index - run.first;
+                    pruned[(at / 64) as usize] |= 1 << (at % 64);
+                }
                 hashes.clear();
                 leaf_term_hashes(index, leaf, &mut buf, &mut hashes)?;
                 expected.extend(
@@ -792,16 +828,28 @@ pub(crate) fn check_indexes(reader: &Reader) -> Result<u64> {
                 location: format!("query index (posting run {})", run.id),
                 detail,
             };
-            reader.run_slice(&run, lo, hi, |p| match want.next() {
-                Some(&w) if w == p => Ok(()),
-                Some(&w) if w < p => Err(mismatch(format!(
-                    "leaf {} is missing from the posting list of one of its terms",
-                    w.1
-                ))),
-                _ => Err(mismatch(format!(
-                    "leaf {} is filed under a term it does not have",
-                    p.1
-                ))),
+            let masked = |index: u64| {
+                let at = index.wrapping_sub(run.first);
+                index >= run.first
+                    && pruned
+                        .get((at / 64) as usize)
+                        .is_some_and(|w| w & (1 << (at % 64)) != 0)
+            };
+            reader.run_slice(&run, lo, hi, |p| {
+                if masked(p.1) {
+                    return Ok(());
+                }
+                match want.next() {
+                    Some(&w) if w == p => Ok(()),
+                    Some(&w) if w < p => Err(mismatch(format!(
+                        "leaf {} is missing from the posting list of one of its terms",
+                        w.1
+                    ))),
+                    _ => Err(mismatch(format!(
+                        "leaf {} is filed under a term it does not have",
+                        p.1
+                    ))),
+                }
             })?;
             if let Some(&w) = want.next() {
                 return Err(mismatch(format!(

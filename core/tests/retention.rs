@@ -1,9 +1,12 @@
 //! Retention rules and legal holds recorded in the ledger, and the plan of what retention
 //! allows: judged at times years ahead of the entries (the ledger stamps them now).
 
+mod common;
+
+use common::retention::{ahead, authz, by, rules};
 use serde_json::{json, Value};
-use trailseal::retention::{Period, RetentionRules};
-use trailseal::{CreateOptions, ErrorCode, Ledger, RecordedBy, Timestamp};
+use trailseal::retention::Period;
+use trailseal::{CreateOptions, ErrorCode, Ledger, Timestamp};
 
 fn ledger(dir: &tempfile::TempDir) -> Ledger {
     Ledger::create(
@@ -16,31 +19,6 @@ fn ledger(dir: &tempfile::TempDir) -> Ledger {
 fn entry(action: &str, subject: &str) -> Value {
     let (t, i) = subject.split_once(':').unwrap();
     json!({"actor": {"id": "ci"}, "action": action, "subject": {"type": t, "id": i}})
-}
-
-fn authz() -> Value {
-    json!({"decision": "allow", "policy": "records-management", "reason": "SOX retention schedule"})
-}
-
-fn by(authz: &Value) -> RecordedBy<'_> {
-    RecordedBy {
-        actor: "records-officer",
-        authz,
-    }
-}
-
-fn rules(v: Value) -> RetentionRules {
-    RetentionRules::from_json(&v).unwrap()
-}
-
-/// `years` (and `days`) after now.
-fn ahead(years: u32, days: u32) -> Timestamp {
-    Period {
-        years,
-        months: 0,
-        days,
-    }
-    .after(Timestamp::now())
 }
 
 fn counts(l: &Ledger, at: Timestamp) -> Value {

@@ -639,6 +639,10 @@ pub fn export_parquet(l: &Ledger, dest: &Path, opts: &ParquetOptions) -> Result<
         l.scan_raw(at, end, |first, leaves| {
             for (k, leaf) in leaves.iter().enumerate() {
                 let index = first + k as u64;
+                // Pruned: its content is gone, so no row carries it.
+                if leaf.is_empty() {
+                    continue;
+                }
                 let (ns, row) = cells(&origin, alg, index, leaf)?;
                 let day = day_of(ns)?;
                 let full = file

@@ -407,22 +407,7 @@ impl Ledger {
         gather: &Gather,
         turn: &mut LeaderTurn<'_>,
     ) -> Result<Vec<Receipt>> {
-        let mut w = self.failed(self.store()?.writer(self.durable))?;
-        self.failed(self.follow(guard, &w))?;
-        if self.meta.kind == LedgerKind::Entries {
-            w.index_with(query::leaf_term_hashes);
-            w.index_occurred_with(query::leaf_occurred);
-        }
-        let mut g = Group {
-            w,
-            frontier: guard.frontier.clone(),
-            last_time: guard.last_time,
-            ids: HashMap::new(),
-            rules: guard.rules.clone(),
-            refused: None,
-            recorded: Vec::new(),
-            internal: false,
-        };
+        let mut g = self.open_group(guard)?;
         let start = guard.frontier.size();
         let mut own_result = own.map(|work| self.process(&mut g, work));
         let mut results: Vec<Processed> = Vec::new();
@@ -504,6 +489,45 @@ impl Ledger {
             turn.answers.push((slot, r));
         }
         committed.map(|_| own_result)?
+    }
+
+    /// A write transaction brought up to what is committed, as a group to fill.
+    fn open_group(&self, guard: &mut WriterState) -> Result<Group> {
+        let mut w = self.failed(self.store()?.writer(self.durable))?;
+        self.failed(self.follow(guard, &w))?;
+        if self.meta.kind == LedgerKind::Entries {
+            w.index_with(query::leaf_term_hashes);
+            w.index_occurred_with(query::leaf_occurred);
+        }
+        Ok(Group {
+            w,
+            frontier: guard.frontier.clone(),
+            last_time: guard.last_time,
+            ids: HashMap::new(),
+            rules: guard.rules.clone(),
+            refused: None,
+            recorded: Vec::new(),
+            internal: false,
+        })
+    }
+
+    /// One write transaction of its own, with the writer lock held (this handle's appends
+    /// queue behind it as behind a group; other processes wait on redb's write lock): `f`
+    /// may change stored data through `g.w` and append entries through [`Ledger::process`],
+    /// and all of it commits together, durable as any commit, or none of it does. For work
+    /// that must land with an entry recording it, such as pruning.
+    pub(super) fn write_alone<T>(
+        &self,
+        f: impl FnOnce(&Ledger, &mut Group) -> Result<T>,
+    ) -> Result<T> {
+        self.writable()?;
+        let mut guard = self.lock()?;
+        self.recover(&mut guard)?;
+        let mut g = self.open_group(&mut guard)?;
+        // On failure the transaction is dropped: nothing of it reaches the file.
+        let out = f(self, &mut g)?;
+        self.commit(g.w, g.frontier, g.last_time, g.rules, &mut guard)?;
+        Ok(out)
     }
 
     fn commit(

@@ -22,6 +22,7 @@ mod background_publish;
 mod checkpoint_timestamp;
 mod commit_index;
 mod group_commit;
+mod prune;
 mod publish;
 mod relay;
 mod retention;
@@ -65,6 +66,7 @@ pub use self::relay::RelayRole;
 pub use self::append::PARALLEL_BATCHES;
 pub use self::background_publish::{PublishStatus, Publisher};
 pub use self::checkpoint_timestamp::TimestampedCheckpoint;
+pub use self::prune::{PruneOptions, PruneReport, PRUNE_STEP_LEAVES};
 pub use self::retention::RecordedBy;
 #[cfg(feature = "testing")]
 pub use self::rotation::INTERRUPT_ROTATION;
@@ -795,7 +797,13 @@ impl Ledger {
         guarded(|| {
             let (reader, state) = self.snapshot()?;
             check_index(index, state.size)?;
-            reader.leaf(index)
+            let leaf = reader.leaf(index)?;
+            // In an entries ledger an empty leaf is a pruned entry: say where it went rather
+            // than hand out nothing as if it were its content.
+            if leaf.is_empty() && self.meta.kind == LedgerKind::Entries {
+                prune::refuse_pruned(&reader, state.size, index)?;
+            }
+            Ok(leaf)
         })
     }
 
@@ -936,6 +944,9 @@ impl Ledger {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
             let (reader, state) = self.snapshot()?;
+            if index < state.size {
+                prune::refuse_pruned(&reader, state.size, index)?;
+            }
             trace::trace(&reader, state.size, index, forward, opts)
         })
     }
@@ -945,6 +956,9 @@ impl Ledger {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
             let (reader, state) = self.snapshot()?;
+            if index < state.size {
+                prune::refuse_pruned(&reader, state.size, index)?;
+            }
             why::why(&reader, state.size, index)
         })
     }

@@ -209,7 +209,17 @@ fn object_bytes<'b>(reader: &Reader, obj: &Object, buf: &'b mut Vec<u8>) -> Resu
         }
         Object::Bundle { .. } => {
             let r = obj.leaves();
-            reader.scan_leaf_range(r.start, r.end, |i, leaf| layout::push_entry(buf, i, leaf))?;
+            let entries = reader.meta()?.kind == crate::storage::LedgerKind::Entries;
+            reader.scan_leaf_range(r.start, r.end, |i, leaf| {
+                // A pruned entry (an entries ledger's empty leaf) cannot be published: its
+                // bytes are gone. What was published before the prune stays published.
+                if leaf.is_empty() && entries {
+                    return Err(Error::InvalidArgument(format!(
+                        "entry {i} was pruned before it was published: a log published from                          this ledger must have been published before pruning"
+                    )));
+                }
+                layout::push_entry(buf, i, leaf)
+            })?;
         }
     }
     Ok(buf)

@@ -14,6 +14,7 @@ use crate::note::Verifier;
 use crate::storage::{Reader, State};
 use crate::witness::{Cosignature, CosignerKey, WitnessRule};
 
+use super::prune::Gaps;
 use super::{Ledger, LedgerKind};
 
 /// Progress callback: `(done, total)`.
@@ -161,7 +162,7 @@ impl Ledger {
                             reader,
                             alg,
                             (split, size, size),
-                            check_ids,
+                            (entries, check_ids),
                             folded,
                             None,
                         );
@@ -172,7 +173,7 @@ impl Ledger {
                     reader,
                     alg,
                     (0, split, size),
-                    check_ids,
+                    (entries, check_ids),
                     folded,
                     progress.as_deref_mut(),
                 );
@@ -182,12 +183,13 @@ impl Ledger {
                 Some((leaves, checked)) => (Some(leaves), checked),
                 None => (None, structure(&reader)),
             };
-            let (left_frontier, mut nodes_checked, mut ids) = left?;
+            let (left_frontier, mut nodes_checked, mut ids, mut gaps) = left?;
             let frontier = match right {
                 Some(r) => {
-                    let (f, n, right_ids) = r?;
+                    let (f, n, right_ids, right_gaps) = r?;
                     nodes_checked += n;
                     ids.then(right_ids);
+                    gaps.0.extend(right_gaps.0);
                     f
                 }
                 None => left_frontier,
@@ -227,6 +229,9 @@ impl Ledger {
             };
             super::rotation::verify_chain(self.verifier_key(), &rotations, &reader.checkpoints()?)?;
             if entries {
+                // Leaf bytes may be missing only where a pruning record allowed by the rules
+                // it names covers them (`ledger/prune.rs`).
+                gaps.check(&reader, state.size)?;
                 super::rules::verify_rules(&reader, state.size)?;
             }
             if entries && self.meta.commit_index_every.is_some() {
@@ -403,10 +408,10 @@ fn verify_leaves<'p>(
     reader: &Reader,
     alg: HashAlg,
     (first, end, size): (u64, u64, u64),
-    check_ids: bool,
+    (entries, check_ids): (bool, bool),
     folded: &std::sync::atomic::AtomicU64,
     mut progress: Option<&mut (dyn FnMut(u64, u64) + 'p)>,
-) -> Result<(Frontier, u64, IdTally)> {
+) -> Result<(Frontier, u64, IdTally, Gaps)> {
     let mut frontier = if first == 0 {
         Frontier::new()
     } else {
@@ -414,6 +419,7 @@ fn verify_leaves<'p>(
     };
     let mut checker = NodeChecker::new(reader, size);
     let mut ids = IdTally::default();
+    let mut gaps = Gaps::default();
     let mut since = 0u64;
     let mut hashes = Vec::with_capacity(crate::storage::BUNDLE_MAX_LEAVES);
     // A bundle's leaves are hashed together (side by side in SIMD lanes, for BLAKE3).
@@ -421,6 +427,16 @@ fn verify_leaves<'p>(
         hashes.clear();
         alg.leaf_hashes(leaves, &mut hashes);
         for ((index, leaf), hash) in (at..).zip(leaves).zip(&hashes) {
+            // An entry is never empty: in an entries ledger an empty leaf was pruned, its
+            // hash is the stored one (the nodes above are still checked), and the gap must
+            // be one a pruning record covers (`Gaps::check`).
+            if entries && leaf.is_empty() {
+                let stored = checker.stored_leaf_hash(index)?;
+                gaps.add(index);
+                frontier.push(alg, stored, |id, h| checker.check(id, h));
+                checker.take_error()?;
+                continue;
+            }
             frontier.push(alg, *hash, |id, h| checker.check(id, h));
             checker.take_error()?;
             if check_ids {
@@ -438,7 +454,7 @@ fn verify_leaves<'p>(
         Ok(())
     })?;
     folded.fetch_add(since, Ordering::Relaxed);
-    Ok((frontier, checker.checked, ids))
+    Ok((frontier, checker.checked, ids, gaps))
 }
 
 /// The id index checked against the entries in leaf order: each entry's id must be filed
@@ -561,6 +577,28 @@ impl<'r> NodeChecker<'r> {
                 detail: format!("{what} {} but {stored} is stored", merkle::to_hex(computed)),
             });
         }
+    }
+
+    /// The stored hash of leaf `index` (of a pruned leaf: its bytes are gone). A leaf not
+    /// under a stored tile cannot have been pruned.
+    fn stored_leaf_hash(&mut self, index: u64) -> Result<Hash> {
+        let id = NodeId { level: 0, index };
+        let gone = || Error::Tampered {
+            location: format!("leaf {index}"),
+            detail: "its bytes are gone and no stored tile holds its hash".into(),
+        };
+        if !crate::storage::is_stored(id, self.size) {
+            return Err(gone());
+        }
+        let (key, pos) = crate::storage::tile_of(id);
+        let slot = &mut self.tiles[0];
+        if slot.0 != key {
+            *slot = (key, self.reader.tile(key)?.unwrap_or_default());
+        }
+        let stored = slot.1.get(pos * 32..pos * 32 + 32).ok_or_else(gone)?;
+        let mut h = [0u8; 32];
+        h.copy_from_slice(stored);
+        Ok(h)
     }
 
     fn take_error(&mut self) -> Result<()> {

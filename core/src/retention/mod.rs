@@ -19,12 +19,18 @@
 //!   3. no hold in force covers it;
 //!   4. no entry that stays links to it (`links[].index`): a kept entry's evidence stays with it.
 //!
+//! Pruning ([`pruned`], `Ledger::prune`) acts on the plan: it removes the leaf bytes of the
+//! eligible entries and appends, in the same write transaction, a `retention.pruned` entry
+//! naming the ranges removed, what they held (actions, latest time) and the rules version
+//! they went under, so `verify` can re-judge the removal without the leaves.
+//!
 //! Appends check these entries: a rules document or hold that does not parse, or a record
 //! without `authz`, is refused with the batch ([`check_entry`]).
 
 pub mod hold;
 pub mod period;
 pub mod plan;
+pub mod pruned;
 pub mod rules;
 
 use serde_json::Value;
@@ -34,6 +40,7 @@ use crate::error::{Error, Result};
 pub use self::hold::HoldScope;
 pub use self::period::Period;
 pub use self::plan::{Hold, RetentionPlan, RulesVersion, Verdict};
+pub use self::pruned::{PruneRecord, PrunedLeaf, PrunedRange, RETENTION_PRUNED};
 pub use self::rules::{RetentionRule, RetentionRules};
 
 /// The action of an entry publishing retention rules.
@@ -62,6 +69,20 @@ pub fn is_protected(action: &str) -> bool {
 /// whose subject is not `legal_hold:<id>`, or any of them without `authz` (who allowed it is
 /// what an auditor asks first).
 pub(crate) fn check_entry(pos: usize, len: usize, e: &Value, action: &str) -> Result<()> {
+    if action == RETENTION_PRUNED {
+        // A pruning record says leaf bytes are gone; one appended by hand would make `verify`
+        // expect a removal that never happened, or pass one that was not allowed.
+        return Err(Error::InvalidEntry {
+            field: if len > 1 {
+                format!("[{pos}].action")
+            } else {
+                "action".into()
+            },
+            rule: format!(
+                "{RETENTION_PRUNED} entries are written only by pruning (`trailseal prune`)"
+            ),
+        });
+    }
     if ![RETENTION_PUBLISHED, HOLD_PLACED, HOLD_RELEASED].contains(&action) {
         return Ok(());
     }

@@ -102,6 +102,8 @@ pub struct RetentionPlan {
     pub eligible: Vec<Range<u64>>,
     /// How many entries got each verdict, in [`Verdict`] order.
     pub counts: [u64; 6],
+    /// How many entries were pruned already (and got no verdict).
+    pub pruned: u64,
 }
 
 impl RetentionPlan {
@@ -126,6 +128,7 @@ impl RetentionPlan {
             "rules": self.rules.as_ref().map(|(i, v)| json!({"index": i, "version": v})),
             "eligible": self.eligible.iter().map(|r| json!([r.start, r.end])).collect::<Vec<_>>(),
             "counts": counts,
+            "pruned": self.pruned,
         })
     }
 }
@@ -213,6 +216,7 @@ pub(crate) fn plan(reader: &Reader, size: u64, at: Timestamp) -> Result<Retentio
         .collect();
     let mut linked = vec![0u64; size.div_ceil(64) as usize];
     let mut counts = [0u64; 6];
+    let mut pruned = 0u64;
     let mut eligible: Vec<Range<u64>> = Vec::new();
     const CHUNK: u64 = 4096;
     let mut end = size;
@@ -221,6 +225,11 @@ pub(crate) fn plan(reader: &Reader, size: u64, at: Timestamp) -> Result<Retentio
         let start = end.saturating_sub(CHUNK);
         chunk.clear();
         reader.scan_leaf_range(start, end, |i, leaf| {
+            // Pruned already: gone, and what it linked to no longer kept for it.
+            if leaf.is_empty() {
+                pruned += 1;
+                return Ok(());
+            }
             let v: Value = serde_json::from_slice(leaf)
                 .map_err(|e| tampered(i, format!("not an entry: {e}")))?;
             chunk.push((i, v));
@@ -255,6 +264,7 @@ pub(crate) fn plan(reader: &Reader, size: u64, at: Timestamp) -> Result<Retentio
         rules: versions.last().map(|v| (v.index, v.rules.version.clone())),
         eligible,
         counts,
+        pruned,
     })
 }
 

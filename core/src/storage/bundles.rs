@@ -201,6 +201,59 @@ pub(super) fn append_leaves(
     Ok(())
 }
 
+/// Remove the bytes of leaves `range` (pruning): each bundle holding some of them is
+/// rewritten with those leaves framed as empty, so the bundles stay contiguous and every other
+/// leaf keeps its place. An entry is never empty, so in an entries ledger an empty leaf is a
+/// pruned one (which `verify` accepts only where a pruning record covers it). `gone` gets each
+/// leaf's bytes before they go (leaves already empty are skipped). Closed bundles are stored
+/// compressed again (a bundle of blanks takes a few bytes); the last one stays plain, so the
+/// next append can still extend it. One bundle in memory at a time.
+pub(super) fn blank_leaves(
+    table: &mut redb::Table<'_, u64, &'static [u8]>,
+    range: std::ops::Range<u64>,
+    mut gone: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let last_key = table.last().map_err(storage_err)?.map(|(k, _)| k.value());
+    let mut at = range.start;
+    let mut buf = Vec::new();
+    while at < range.end {
+        let (first, value) = {
+            let mut r = table.range(..=at).map_err(storage_err)?;
+            let (k, v) = r
+                .next_back()
+                .ok_or_else(|| missing_leaf(at))?
+                .map_err(storage_err)?;
+            (k.value(), v.value().to_vec())
+        };
+        let framed = unpack_bundle(first, &value, &mut buf)?;
+        let mut rewritten = Vec::with_capacity(framed.len());
+        let mut index = first;
+        for leaf in bundle_leaves(framed) {
+            let leaf = leaf?;
+            if range.contains(&index) && !leaf.is_empty() {
+                gone(index, leaf)?;
+                push_framed(&mut rewritten, b"");
+            } else {
+                push_framed(&mut rewritten, leaf);
+            }
+            index += 1;
+        }
+        if index <= at {
+            return Err(missing_leaf(at));
+        }
+        let stored = if Some(first) == last_key {
+            stored_plain(&rewritten)
+        } else {
+            stored_closed(&rewritten)
+        };
+        table
+            .insert(first, stored.as_slice())
+            .map_err(storage_err)?;
+        at = index;
+    }
+    Ok(())
+}
+
 pub(super) fn missing_leaf(index: u64) -> Error {
     Error::Tampered {
         location: format!("leaf {index}"),

@@ -398,6 +398,28 @@ fn open_db(
     }
 }
 
+/// Rewrites the ledger file at `path` so the pages freed (by pruning) go back to the file
+/// system: redb's `compact`, on the file opened alone ([`Error::Locked`] while any other
+/// handle has it). Refuses a redb file that is not a ledger. Whether anything moved.
+pub fn compact_file(path: &Path) -> Result<bool> {
+    let Db::Writable(mut db) = open_db(path, false, None, Sharing::Exclusive, false)? else {
+        return Err(read_only_refusal(path));
+    };
+    {
+        let txn = db.begin_read().map_err(storage_err)?;
+        let meta = txn.open_table(META).map_err(|e| {
+            Error::NotALedger(format!("{}: not a trailseal ledger: {e}", path.display()))
+        })?;
+        if meta.get("meta").map_err(storage_err)?.is_none() {
+            return Err(Error::NotALedger(format!(
+                "{}: no meta record",
+                path.display()
+            )));
+        }
+    }
+    db.compact().map_err(storage_err)
+}
+
 /// A storage backend for redb: where a ledger's bytes live when not in a plain file (an
 /// in-memory store, or a fault-injecting one in tests). This is redb's own trait.
 pub use redb::StorageBackend as Backend;

@@ -81,6 +81,12 @@ pub(super) fn put(
     Ok(())
 }
 
+/// [`end`] inside a write transaction.
+pub(super) fn end_in_write(txn: &WriteTransaction) -> Result<u64> {
+    let meta = txn.open_table(META).map_err(storage_err)?;
+    read_end(&meta)
+}
+
 fn open(txn: &ReadTransaction) -> Result<Option<redb::ReadOnlyTable<(i128, u64), ()>>> {
     match txn.open_table(OCCURRED) {
         Ok(t) => Ok(Some(t)),

@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use redb::{ReadableTable, WriteTransaction};
 
-use super::bundles::{append_leaves, read_leaf};
+use super::bundles::{append_leaves, blank_leaves, read_leaf};
 use super::occurred::{self, LeafOccurred};
 use super::relayed::{self, RelayedRecord};
 use super::runs::{add_run, index_leaves, runs_end, LeafTerms, INDEX_TAIL_LEAVES};
 use super::tables::{
-    decode, encode, storage_err, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, RUNS,
+    decode, encode, storage_err, BLOCKS, CHECKPOINTS, IDS, LEAVES, META, NODES, OCCURRED, RUNS,
 };
 use super::tiles::{completed, is_stored, read_nodes, write_tiles, Edge, TileCache};
 use super::{
@@ -331,6 +331,48 @@ impl Writer {
         Ok(Edge {
             alg: meta.hash,
             size: state.size,
+        })
+    }
+
+    /// The first leaf pruning may not reach in this transaction: leaves from there on are not
+    /// yet under a stored tile (their hashes are computed from their bytes when read), or not
+    /// yet in the query or `occurred_at` indexes (which read the unindexed tail's bytes).
+    pub fn prunable_end(&self) -> Result<u64> {
+        let size = self.committed_state()?.size;
+        let runs = self.txn.open_table(RUNS).map_err(storage_err)?;
+        let indexed = runs_end(&runs)?;
+        let occurred = occurred::end_in_write(&self.txn)?;
+        Ok((size / 64 * 64).min(indexed).min(occurred))
+    }
+
+    /// Remove the bytes of committed leaves `range` now, in this transaction (pruning; see
+    /// `bundles::blank_leaves`), with their rows in the id index and the `occurred_at` index.
+    /// `gone` sees each removed leaf's bytes. The query indexes keep their postings: queries
+    /// read each hit's entry, and skip the pruned ones. Only below [`Writer::prunable_end`].
+    pub fn prune_leaves(
+        &mut self,
+        range: std::ops::Range<u64>,
+        mut gone: impl FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let end = self.prunable_end()?;
+        if range.end > end {
+            return Err(Error::Internal(format!(
+                "pruning leaves up to {} past {end}, where pruning stops",
+                range.end
+            )));
+        }
+        let occurred_of = self.occurred_of;
+        let mut leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
+        let mut ids = self.txn.open_table(IDS).map_err(storage_err)?;
+        let mut rows = self.txn.open_table(OCCURRED).map_err(storage_err)?;
+        blank_leaves(&mut leaves, range, |index, leaf| {
+            if let Ok(Some(id)) = crate::entry::stored_id(leaf) {
+                ids.remove(id.as_ref()).map_err(storage_err)?;
+            }
+            if let Some(at) = occurred_of.map(|f| f(index, leaf)).transpose()?.flatten() {
+                rows.remove((at, index)).map_err(storage_err)?;
+            }
+            gone(index, leaf)
         })
     }
 

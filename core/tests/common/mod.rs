@@ -2,6 +2,8 @@
 //! needs of these).
 #![allow(dead_code)]
 
+pub mod retention;
+
 /// xorshift64: reproducible noise without a dependency.
 pub struct Rng(pub u64);
 

@@ -1,0 +1,210 @@
+//! `prune` and `compact` as a records officer runs them, and `prune` killed with SIGKILL at
+//! random moments: the ledger reopens with each step's removal and its record both there or
+//! both absent, `verify` passes, and nothing not eligible was removed.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use trailseal::{Ledger, OpenOptions, RecordedBy, VerifyOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
+const WHO: [&str; 6] = [
+    "--actor",
+    "records-officer",
+    "--policy",
+    "records-management",
+    "--reason",
+    "retention schedule",
+];
+/// Far past every retention the tests' rules give (the ledger stamps entries now).
+const LATER: &str = "2100-01-01T00:00:00Z";
+
+fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    let mut c = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Written from a thread: the child prints receipts while it reads, and a full stdout
+    // pipe would otherwise stop both.
+    let mut input = c.stdin.take().unwrap();
+    let text = stdin.unwrap_or("").to_owned();
+    let writer = std::thread::spawn(move || input.write_all(text.as_bytes()));
+    let out = c.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn ok(args: &[&str]) -> Value {
+    let (code, out, err) = run(args, None);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    serde_json::from_str(out.lines().last().unwrap_or("null")).unwrap()
+}
+
+fn with_who<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend(WHO);
+    v
+}
+
+fn entry(i: usize) -> Value {
+    let action = if i % 10 == 9 {
+        "deploy.succeeded"
+    } else {
+        "build.finished"
+    };
+    json!({"actor": {"id": "ci"}, "action": action,
+           "subject": {"type": "build", "id": format!("{}", i % 13)}})
+}
+
+#[test]
+fn prune_show_query_verify_and_compact_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = dir.path().join("l.redb");
+    let l = l.to_str().unwrap();
+    ok(&["init", l, "--origin", "example.com/prune-cli"]);
+    let rules = dir.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        r#"{"version": "v1", "default": "P1Y", "rules": [{"action": "deploy.*", "keep": "P7Y"}]}"#,
+    )
+    .unwrap();
+    ok(&with_who(&[
+        "retention",
+        "publish",
+        l,
+        rules.to_str().unwrap(),
+    ]));
+    let lines: String = (0..3000).map(|i| format!("{}\n", entry(i))).collect();
+    assert_eq!(
+        run(&["append", l, "-", "--batch", "1000"], Some(&lines)).0,
+        0
+    );
+    // Seven and a half years on, the deploys' retention has passed too; two years on, not.
+    let dry = ok(&with_who(&[
+        "prune",
+        l,
+        "--before",
+        "2029-01-01T00:00:00Z",
+        "--dry-run",
+    ]));
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["kept"]["in_retention"], 300, "{dry}");
+    assert_eq!(dry["records"], json!([]));
+    assert_eq!(ok(&["show", l, "5"])["action"], "build.finished");
+
+    let r = ok(&with_who(&["prune", l, "--before", "2029-01-01T00:00:00Z"]));
+    assert_eq!(r["count"], dry["count"], "{r}");
+    let record = r["records"][0].as_u64().unwrap();
+    assert_eq!(record, 3001);
+    let shown = ok(&["show", l, "5"]);
+    assert_eq!(shown["index"], 5);
+    assert_eq!(shown["pruned"]["by"], record);
+    assert_eq!(shown["pruned"]["rules_version"], "v1");
+    assert!(shown["leaf_hash"].as_str().unwrap().len() == 64, "{shown}");
+    assert!(shown.get("action").is_none(), "no stale content: {shown}");
+    let (code, _, err) = run(&["show", l, "5", "--raw"], None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pruned on"), "{err}");
+    assert_eq!(ok(&["show", l, "10"])["action"], "deploy.succeeded");
+    let (code, out, _) = run(&["query", l, "--action", "build.finished", "--json"], None);
+    assert_eq!(code, 0);
+    assert!(out
+        .lines()
+        .all(|line| serde_json::from_str::<Value>(line).unwrap()["index"].as_u64() >= Some(2944)));
+    let v = ok(&["verify", l, "--indexes"]);
+    assert_eq!(v["ok"], true);
+    // A bundle of a pruned entry is refused; of a kept one, fine.
+    let (code, _, err) = run(&["why", l, "5"], None);
+    assert_ne!(code, 0, "{err}");
+
+    let c = ok(&["compact", l]);
+    assert_eq!(c["compacted"], true, "{c}");
+    assert!(
+        c["bytes_after"].as_u64() < c["bytes_before"].as_u64(),
+        "{c}"
+    );
+    assert_eq!(ok(&["verify", l])["ok"], true);
+    assert_eq!(ok(&["show", l, "5"])["pruned"]["by"], record);
+}
+
+/// A ledger of `n` entries (a tenth of them deploys, kept seven years) under rules v1, with a
+/// hold on build 3.
+fn big_ledger(path: &Path, n: usize) {
+    let l = Ledger::create(
+        path,
+        &trailseal::CreateOptions::new("example.com/prune-crash"),
+    )
+    .unwrap();
+    let authz = json!({"decision": "allow", "policy": "records-management"});
+    let by = RecordedBy {
+        actor: "records-officer",
+        authz: &authz,
+    };
+    let rules = trailseal::retention::RetentionRules::from_json(
+        &json!({"version": "v1", "default": "P1Y", "rules": [{"action": "deploy.*", "keep": "P7Y"}]}),
+    )
+    .unwrap();
+    l.publish_retention_rules(&rules, &by).unwrap();
+    l.place_hold("case-3", &json!({"subject": "build:3"}), &by)
+        .unwrap();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let batch: Vec<Value> = chunk.iter().map(|&i| entry(i)).collect();
+        l.append_batch(&batch).unwrap();
+    }
+}
+
+#[test]
+fn killed_prune_leaves_each_step_whole_or_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.redb");
+    // Three steps of 65,536 (a kill lands mid-step or between steps).
+    big_ledger(&path, 150_000);
+    let p = path.to_str().unwrap();
+    let mut seed = 0x5eed_u64;
+    let mut kills = 0;
+    for round in 0..6 {
+        let mut child = Command::new(BIN)
+            .args(with_who(&["prune", p, "--before", LATER]))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(50 + seed % 1500));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().expect("SIGKILL the child");
+            kills += 1;
+        }
+        child.wait().unwrap();
+        let l = Ledger::open_with(&path, &OpenOptions::default()).unwrap();
+        let report = l.verify(&VerifyOptions::default()).unwrap();
+        // Nothing not eligible went: every deploy and every held build reads back.
+        for i in (0..150_000usize).filter(|i| i % 10 == 9 || i % 13 == 3) {
+            let e = l
+                .get(i as u64 + 2)
+                .unwrap_or_else(|e| panic!("round {round}: entry {} went: {e}", i + 2));
+            assert_eq!(e["subject"]["id"], format!("{}", i % 13));
+        }
+        assert!(report.size >= 150_002, "round {round}");
+    }
+    assert!(kills > 0, "prune always finished before the kill");
+    // A final prune completes what the kills interrupted.
+    let r = ok(&with_who(&["prune", p, "--before", LATER]));
+    assert!(r["kept"]["at_edge"].as_u64().unwrap() < 64, "{r}");
+    let l = Ledger::open(&path).unwrap();
+    l.verify(&VerifyOptions::default().indexes(true)).unwrap();
+    // Only what waited at the edge (the records moved it) is left to go.
+    assert!(ok(&with_who(&["prune", p, "--before", LATER]))["count"].as_u64() < Some(64));
+}
