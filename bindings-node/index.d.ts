@@ -802,7 +802,7 @@ export declare class Ledger {
   /**
    * What retention allows at time `at` (an RFC 3339 string or a Date; default now): `{at,
    * size, rules, eligible: [[start, end], ...], counts: {eligible, protected, no_rule,
-   * in_retention, held, linked}}`.
+   * in_retention, held, linked}, pruned}` (`pruned`: entries already pruned).
    */
   retentionPlan(at?: string | Date): Promise<Record<string, unknown>>
   /**

@@ -153,7 +153,7 @@ impl Ledger {
 
     /// What retention allows at time `at` (an RFC 3339 string or a Date; default now): `{at,
     /// size, rules, eligible: [[start, end], ...], counts: {eligible, protected, no_rule,
-    /// in_retention, held, linked}}`.
+    /// in_retention, held, linked}, pruned}` (`pruned`: entries already pruned).
     #[napi(
         js_name = "retentionPlan",
         ts_args_type = "at?: string | Date",

@@ -527,7 +527,7 @@ impl PyLedger {
 
     /// What retention allows at time `at` (RFC 3339; default now): `{"at", "size", "rules",
     /// "eligible": [[start, end], ...], "counts": {"eligible", "protected", "no_rule",
-    /// "in_retention", "held", "linked"}}`.
+    /// "in_retention", "held", "linked"}, "pruned"}` (`pruned`: entries already pruned).
     #[pyo3(signature = (at = None))]
     fn retention_plan<'py>(
         &self,

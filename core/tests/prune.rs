@@ -468,7 +468,9 @@ fn a_ledger_with_committed_indexes_is_not_pruned() {
     .unwrap();
     let a = authz();
     l.publish_retention_rules(&v1(), &by(&a)).unwrap();
-    let batch: Vec<Value> = (0..100).map(|i| entry("test.passed", "build:b", i)).collect();
+    let batch: Vec<Value> = (0..100)
+        .map(|i| entry("test.passed", "build:b", i))
+        .collect();
     l.append_batch(&batch).unwrap();
     let size = l.size().unwrap();
     let e = l

@@ -38,6 +38,7 @@ type RetentionPlan struct {
 	} `json:"rules"` // the newest rules version, nil when none is recorded
 	Eligible [][2]uint64       `json:"eligible"` // the entries that may go, as [start, end) ranges
 	Counts   map[string]uint64 `json:"counts"`   // entries per verdict: eligible, protected, no_rule, in_retention, held, linked
+	Pruned   uint64            `json:"pruned"`   // entries already pruned (not counted above)
 }
 
 // recordedBy converts the actor and authz every retention and hold entry carries.

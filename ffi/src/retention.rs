@@ -154,7 +154,7 @@ pub unsafe extern "C" fn trailseal_ledger_legal_holds(
 
 /// Writes what retention allows at time `at` (RFC 3339; NULL: now) to `*plan_json_out`:
 /// `{"at", "size", "rules", "eligible": [[start, end], ...], "counts": {"eligible",
-/// "protected", "no_rule", "in_retention", "held", "linked"}}` (free it with
+/// "protected", "no_rule", "in_retention", "held", "linked"}, "pruned"}` (free it with
 /// `trailseal_string_free`). A time that does not parse is `TRAILSEAL_STATUS_MALFORMED`.
 ///
 /// # Safety
