@@ -19,7 +19,16 @@ const WHO: [&str; 6] = [
     "retention schedule",
 ];
 /// Far past every retention the tests' rules give (the ledger stamps entries now).
-const LATER: &str = "2100-01-01T00:00:00Z";
+/// Three years from now: builds (one year) have gone by then, deploys (seven) have not.
+fn in_three_years() -> String {
+    trailseal::retention::Period {
+        years: 3,
+        months: 0,
+        days: 0,
+    }
+    .after(trailseal::Timestamp::now())
+    .to_string()
+}
 
 fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     use std::io::Write;
@@ -170,11 +179,12 @@ fn killed_prune_leaves_each_step_whole_or_absent() {
     // Three steps of 65,536 (a kill lands mid-step or between steps).
     big_ledger(&path, 150_000);
     let p = path.to_str().unwrap();
+    let later = in_three_years();
     let mut seed = 0x5eed_u64;
     let mut kills = 0;
     for round in 0..6 {
         let mut child = Command::new(BIN)
-            .args(with_who(&["prune", p, "--before", LATER]))
+            .args(with_who(&["prune", p, "--before", &later]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -201,10 +211,10 @@ fn killed_prune_leaves_each_step_whole_or_absent() {
     }
     assert!(kills > 0, "prune always finished before the kill");
     // A final prune completes what the kills interrupted.
-    let r = ok(&with_who(&["prune", p, "--before", LATER]));
+    let r = ok(&with_who(&["prune", p, "--before", &later]));
     assert!(r["kept"]["at_edge"].as_u64().unwrap() < 64, "{r}");
     let l = Ledger::open(&path).unwrap();
     l.verify(&VerifyOptions::default().indexes(true)).unwrap();
     // Only what waited at the edge (the records moved it) is left to go.
-    assert!(ok(&with_who(&["prune", p, "--before", LATER]))["count"].as_u64() < Some(64));
+    assert!(ok(&with_who(&["prune", p, "--before", &later]))["count"].as_u64() < Some(64));
 }
