@@ -107,9 +107,14 @@ impl Ledger {
         let size = self.size()?;
         self.scan_raw(0, size, |at, leaves| {
             for (index, leaf) in (at..).zip(leaves) {
-                let Ok(e) = serde_json::from_slice::<Value>(leaf) else {
+                let Ok(mut e) = serde_json::from_slice::<Value>(leaf) else {
                     continue;
                 };
+                if e.get("sealed").is_some() {
+                    // Sealed values (SPEC section 10) are read opened: an approver is counted
+                    // by who they are, not by a commitment salted anew each time.
+                    e = self.get(index)?;
+                }
                 let action = e.get("action").and_then(Value::as_str).unwrap_or("");
                 let actor = e.pointer("/actor/id").and_then(Value::as_str).unwrap_or("");
                 let time = effective_time(&e);

@@ -71,9 +71,9 @@ pub use evidence::{
 };
 pub use gate::{GatePolicy, GateResult};
 pub use ledger::{
-    CreateOptions, Durability, Ledger, LedgerKind, OpenOptions, PruneOptions, PruneReport,
-    PublishStatus, Publisher, Receipt, RecordedBy, RelayRole, Sharing, TimestampedCheckpoint,
-    VerifyOptions, VerifyReport,
+    CreateOptions, Durability, EraseOptions, EraseReport, Ledger, LedgerKind, OpenOptions,
+    PruneOptions, PruneReport, PublishStatus, Publisher, Receipt, RecordedBy, RelayRole, Sharing,
+    TimestampedCheckpoint, VerifyOptions, VerifyReport,
 };
 pub use merkle::{Hash, HashAlg};
 pub use note::{Signer, Verifier};
@@ -81,5 +81,6 @@ pub use proof::{ConsistencyProof, InclusionProof};
 pub use proof_check::{check_consistency, check_inclusion, Outside};
 pub use report::Report;
 pub use request_timeout::request_timeout;
+pub use retention::EraseSelect;
 pub use timestamp_token::{request_timestamp, verify_timestamp_token, AttestedTime};
 pub use witness::{CosignerKey, WitnessPolicy, WitnessReport, WitnessSpec};

@@ -510,6 +510,9 @@ pub(crate) struct Postings<'r> {
     indexed: u64,
     /// This term's postings in the tail, ascending.
     tail: Vec<u64>,
+    /// This term's personal postings (SPEC section 10: entries filed under it through a
+    /// sealed value, kept apart from the runs so that erasing removes them), ascending.
+    personal: Vec<u64>,
 }
 
 impl<'r> Postings<'r> {
@@ -530,6 +533,7 @@ impl<'r> Postings<'r> {
             chunk: Vec::new(),
             indexed,
             tail,
+            personal: reader.personal_postings(h)?,
         })
     }
 
@@ -543,11 +547,32 @@ impl<'r> Postings<'r> {
             chunk: Vec::new(),
             indexed: 0,
             tail: sorted,
+            personal: Vec::new(),
         }
     }
 
     /// Forward: the smallest posting `>= target`; backward: the largest `<= target`.
     pub(crate) fn seek(&mut self, target: u64) -> Result<Option<u64>> {
+        let shared = self.seek_shared(target)?;
+        if self.personal.is_empty() {
+            return Ok(shared);
+        }
+        let p = &self.personal;
+        let own = if self.back {
+            p.partition_point(|&x| x <= target)
+                .checked_sub(1)
+                .map(|i| p[i])
+        } else {
+            p.get(p.partition_point(|&x| x < target)).copied()
+        };
+        Ok(match (shared, own) {
+            (Some(a), Some(b)) => Some(if self.back { a.max(b) } else { a.min(b) }),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// [`Postings::seek`] over the runs and the tail (the postings every entry has).
+    fn seek_shared(&mut self, target: u64) -> Result<Option<u64>> {
         if self.back {
             if target >= self.indexed {
                 let t = &self.tail;
@@ -655,6 +680,7 @@ pub(crate) fn load(reader: &Reader, index: u64) -> Result<Found> {
         location: format!("leaf {index}"),
         detail: format!("stored entry is not JSON: {e}"),
     })?;
+    let entry = crate::ledger::read_opened(reader, index, entry)?;
     Ok(Found { index, entry })
 }
 

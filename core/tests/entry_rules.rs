@@ -34,7 +34,7 @@ fn refused(changes: Value, field: &str, rule: &str) {
     }
 }
 
-const TOP: &str = "unknown field; allowed: v, id, time, actor, action, subject, authz, change, links, occurred_at, attrs, payload";
+const TOP: &str = "unknown field; allowed: v, id, time, actor, action, subject, authz, change, links, occurred_at, attrs, payload, sealed";
 
 #[test]
 fn each_rule_names_its_field() {

@@ -17,6 +17,7 @@
 //! ```
 
 mod canonical;
+mod seal;
 mod stored;
 mod timestamp;
 mod validate;
@@ -30,6 +31,9 @@ use crate::error::{Error, Result};
 
 pub use self::canonical::{canonical_json, parse_json};
 use self::canonical::{member, write_value};
+pub use self::seal::{
+    check_opening, commitment, open, seal, sealed_paths, PersonalFields, Sealed, COMMITMENT_PREFIX,
+};
 pub use self::stored::{stored_caller_fields_canonical, stored_id};
 pub use self::timestamp::Timestamp;
 pub use self::validate::validate;
@@ -238,6 +242,7 @@ struct Fields<'a> {
     links: Option<&'a Value>,
     occurred_at: Option<&'a Value>,
     payload: Option<&'a Value>,
+    sealed: Option<&'a Value>,
     subject: Option<&'a Value>,
     time: Option<&'a Value>,
     v: Option<&'a Value>,
@@ -246,7 +251,7 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// The caller-given members (all but `v` and `time`) with their quoted keys, in RFC 8785
     /// order.
-    fn caller_members(&self) -> [(&'static [u8], Option<&'a Value>); 10] {
+    fn caller_members(&self) -> [(&'static [u8], Option<&'a Value>); 11] {
         [
             (b"\"action\":", self.action),
             (b"\"actor\":", self.actor),
@@ -257,6 +262,7 @@ impl<'a> Fields<'a> {
             (b"\"links\":", self.links),
             (b"\"occurred_at\":", self.occurred_at),
             (b"\"payload\":", self.payload),
+            (b"\"sealed\":", self.sealed),
             (b"\"subject\":", self.subject),
         ]
     }

@@ -23,6 +23,7 @@ const TOP_LEVEL_FIELDS: &[&str] = &[
     "occurred_at",
     "attrs",
     "payload",
+    "sealed",
 ];
 
 /// Validate an entry against SPEC section 3.
@@ -49,6 +50,7 @@ pub fn validate(entry: &Value, index: u64) -> Result<ValidEntry<'_>> {
             "occurred_at" => &mut fields.occurred_at,
             "attrs" => &mut fields.attrs,
             "payload" => &mut fields.payload,
+            "sealed" => &mut fields.sealed,
             _ => {
                 return Err(Error::invalid_entry(
                     key,
@@ -88,6 +90,9 @@ pub fn validate(entry: &Value, index: u64) -> Result<ValidEntry<'_>> {
                 ));
             }
         }
+    }
+    if let Some(s) = fields.sealed {
+        super::seal::check_sealed_member(entry, s)?;
     }
     validate_actor(fields.actor)?;
     validate_action(fields.action)?;

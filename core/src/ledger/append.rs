@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::entry::{self, Timestamp, ValidEntry};
+use crate::entry::{self, PersonalFields, Timestamp, ValidEntry};
 use crate::error::{join_scoped, noted, Error, Result};
 use crate::merkle::{self, Frontier, Hash, HashAlg, NodeId};
 use crate::query::Term;
@@ -67,6 +67,9 @@ pub(super) struct PreparedEntry {
     value: Option<Value>,
     /// The rules it publishes, if it is a `rules.published` entry.
     publishes: Option<Arc<Rules>>,
+    /// With personal fields sealed: the openings, the personal terms and the canonical
+    /// caller fields as given (for the `id` rule, which compares values, not commitments).
+    personal: Option<(Vec<u8>, Vec<u64>, Vec<u8>)>,
 }
 
 impl PreparedEntry {
@@ -85,7 +88,27 @@ impl PreparedEntry {
             occurred: valid.occurred_at_nanos(),
             value: None,
             publishes,
+            personal: None,
         })
+    }
+
+    /// [`PreparedEntry::new`] in a ledger with personal fields: validated as given, then
+    /// sealed (SPEC section 10), so the leaf and its query terms are of the commitments and
+    /// the values go beside it.
+    fn sealed(
+        value: &Value,
+        index: u64,
+        fields: &PersonalFields,
+        key_buf: &mut Vec<u8>,
+    ) -> Result<PreparedEntry> {
+        let valid = entry::validate(value, index)?;
+        let Some(sealed) = super::personal::seal_entry(value, fields)? else {
+            return PreparedEntry::new(value, index, key_buf);
+        };
+        let clear_fields = valid.caller_fields_canonical();
+        let mut p = PreparedEntry::new(&sealed.leaf_form, index, key_buf)?;
+        p.personal = Some((sealed.openings, sealed.terms, clear_fields));
+        Ok(p)
     }
 
     /// The entry's JSON for judging: kept, or read back from its encoding.
@@ -199,7 +222,12 @@ impl Ledger {
         entries: &[Value],
         new_ids: &mut Vec<String>,
     ) -> Result<Vec<Receipt>> {
-        if entries.len() >= PARALLEL_ENCODE_MIN && parallel_batches() && !repeats_an_id(g, entries)
+        // Sealing draws a salt per personal field and keeps the values apart: the sequential
+        // path does it, entry by entry.
+        if entries.len() >= PARALLEL_ENCODE_MIN
+            && parallel_batches()
+            && self.meta.personal.is_empty()
+            && !repeats_an_id(g, entries)
         {
             let last_time = g.last_time;
             if let Some(receipts) = self.process_entries_parallel(g, entries, new_ids)? {
@@ -211,10 +239,16 @@ impl Ledger {
         }
         let mut receipts = Vec::with_capacity(entries.len());
         let mut key_buf = Vec::new();
+        let personal = (!self.meta.personal.is_empty()).then_some(&self.meta.personal);
         for (pos, value) in entries.iter().enumerate() {
             let at = (pos, entries.len());
-            let p = PreparedEntry::new(value, g.frontier.size(), &mut key_buf)
-                .map_err(|e| in_batch(e, pos, entries.len()))?;
+            let p = match personal {
+                Some(fields) => {
+                    PreparedEntry::sealed(value, g.frontier.size(), fields, &mut key_buf)
+                }
+                None => PreparedEntry::new(value, g.frontier.size(), &mut key_buf),
+            }
+            .map_err(|e| in_batch(e, pos, entries.len()))?;
             receipts.push(self.queue_valid(g, at, p, Some(value), new_ids)?);
         }
         Ok(receipts)
@@ -266,10 +300,17 @@ impl Ledger {
             occurred,
             value: _,
             publishes,
+            personal,
         } = p;
-        let id = id
-            .as_deref()
-            .map(|id| (id, entry::caller_fields_canonical(&before_time)));
+        let (personal, clear_fields) = match personal {
+            Some((openings, terms, fields)) => (Some((openings, terms)), Some(fields)),
+            None => (None, None),
+        };
+        let id = id.as_deref().map(|id| {
+            let fields =
+                clear_fields.unwrap_or_else(|| entry::caller_fields_canonical(&before_time));
+            (id, fields)
+        });
         if let Some((id, fields)) = &id {
             if let Some(r) = self.existing_receipt(g, id, fields)? {
                 return Ok(r);
@@ -295,6 +336,9 @@ impl Ledger {
             (&terms, occurred),
             new_ids,
         );
+        if let Some((openings, terms)) = personal {
+            g.w.put_personal(index, openings, terms);
+        }
         if let Some(rules) = publishes {
             g.w.put_rules_version(index, rules.digest.clone());
             g.rules.push(index, rules);
@@ -448,7 +492,14 @@ impl Ledger {
             return Ok(None);
         };
         let leaf = g.w.leaf(index)?;
-        if entry::stored_caller_fields_canonical(&leaf)? != ours {
+        // With sealed fields, what the caller gave is compared with the stored values (the
+        // commitments differ with every salt); once erased, they cannot be compared.
+        let stored_fields = if super::personal::has_sealed_member(&leaf) {
+            super::personal::stored_clear_fields(index, &leaf, g.w.openings(index)?.as_deref())?
+        } else {
+            Some(entry::stored_caller_fields_canonical(&leaf)?)
+        };
+        if stored_fields.as_deref() != Some(ours) {
             return Err(Error::IdConflict {
                 id: id.into(),
                 index,

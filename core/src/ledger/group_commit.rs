@@ -211,7 +211,8 @@ impl Ledger {
         drop(pending);
         // A follower: its request is made its own (prepared, where entries can be) outside
         // the lock, so the leader gathering the group never waits for that work.
-        let work = if self.relay.is_client() {
+        // Entries to be sealed are prepared by the leader, which seals them.
+        let work = if self.relay.is_client() || !self.meta.personal.is_empty() {
             work.into_plain()
         } else {
             work.into_owned(
@@ -498,6 +499,9 @@ impl Ledger {
         if self.meta.kind == LedgerKind::Entries {
             w.index_with(query::leaf_term_hashes);
             w.index_occurred_with(query::leaf_occurred);
+            if !self.meta.personal.is_empty() {
+                w.personal_terms_with(super::personal::stored_personal_terms);
+            }
         }
         Ok(Group {
             w,

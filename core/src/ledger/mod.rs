@@ -21,7 +21,9 @@ mod auto_share;
 mod background_publish;
 mod checkpoint_timestamp;
 mod commit_index;
+mod erase;
 mod group_commit;
+mod personal;
 mod prune;
 mod publish;
 mod relay;
@@ -66,6 +68,8 @@ pub use self::relay::RelayRole;
 pub use self::append::PARALLEL_BATCHES;
 pub use self::background_publish::{PublishStatus, Publisher};
 pub use self::checkpoint_timestamp::TimestampedCheckpoint;
+pub use self::erase::{EraseOptions, EraseReport, ERASE_STEP_ENTRIES};
+pub(crate) use self::personal::read_opened;
 pub use self::prune::{PruneOptions, PruneReport, PRUNE_STEP_LEAVES};
 pub use self::retention::RecordedBy;
 #[cfg(feature = "testing")]
@@ -119,6 +123,12 @@ pub struct CreateOptions {
     /// (`benches/`), and a ledger that never answers auditors' completeness questions
     /// should not pay it. Entry ledgers only; fixed at creation.
     pub commit_index_every: Option<u64>,
+    /// The fields sealed as salted commitments, their values kept beside the leaves so that
+    /// [`Ledger::erase`] can delete them (SPEC section 10): `actor.id`, `actor.tenant`,
+    /// `subject.id`, `authz.reason`, `change.before`, `change.after`, `attrs.<key>`,
+    /// `payload` or `payload.<key>[.<key>...]`. None by default; fixed at creation. Entry
+    /// ledgers without committed indexes only.
+    pub personal: Vec<String>,
 }
 
 impl CreateOptions {
@@ -135,7 +145,15 @@ impl CreateOptions {
             verifier_key: None,
             group_readable: false,
             commit_index_every: None,
+            personal: Vec::new(),
         }
+    }
+
+    /// Seal these fields as commitments, their values erasable (see
+    /// [`CreateOptions::personal`]).
+    pub fn personal_fields<S: AsRef<str>>(mut self, paths: &[S]) -> Self {
+        self.personal = paths.iter().map(|p| p.as_ref().to_owned()).collect();
+        self
     }
 
     /// Keep committed indexes, with a commitment every
@@ -350,7 +368,17 @@ impl Ledger {
                 .map(|k| Verifier::from_key_string(k).map(|v| v.to_key_string()))
                 .transpose()?,
             commit_index_every: opts.commit_index_every,
+            personal: entry::PersonalFields::new(&opts.personal)?,
         };
+        if !meta.personal.is_empty()
+            && (opts.kind != LedgerKind::Entries || opts.commit_index_every.is_some())
+        {
+            return Err(Error::InvalidArgument(
+                "personal fields need an entries ledger without committed indexes (a \
+                 commitment to who did what could not be erased)"
+                    .into(),
+            ));
+        }
         if let Some(every) = opts.commit_index_every {
             if every == 0 || opts.kind != LedgerKind::Entries {
                 return Err(Error::InvalidArgument(
@@ -796,15 +824,20 @@ impl Ledger {
     pub fn get_raw(&self, index: u64) -> Result<Vec<u8>> {
         guarded(|| {
             let (reader, state) = self.snapshot()?;
-            check_index(index, state.size)?;
-            let leaf = reader.leaf(index)?;
-            // In an entries ledger an empty leaf is a pruned entry: say where it went rather
-            // than hand out nothing as if it were its content.
-            if leaf.is_empty() && self.meta.kind == LedgerKind::Entries {
-                prune::refuse_pruned(&reader, state.size, index)?;
-            }
-            Ok(leaf)
+            self.raw_at(&reader, state.size, index)
         })
+    }
+
+    /// [`Ledger::get_raw`] in snapshot `reader` of `size` leaves.
+    fn raw_at(&self, reader: &crate::storage::Reader, size: u64, index: u64) -> Result<Vec<u8>> {
+        check_index(index, size)?;
+        let leaf = reader.leaf(index)?;
+        // In an entries ledger an empty leaf is a pruned entry: say where it went rather
+        // than hand out nothing as if it were its content.
+        if leaf.is_empty() && self.meta.kind == LedgerKind::Entries {
+            prune::refuse_pruned(reader, size, index)?;
+        }
+        Ok(leaf)
     }
 
     /// The audit entry at `index` as JSON text: exactly the recorded leaf bytes, so the text
@@ -824,11 +857,13 @@ impl Ledger {
     pub fn get(&self, index: u64) -> Result<Value> {
         guarded(|| {
             self.need_kind(LedgerKind::Entries)?;
-            let bytes = self.get_raw(index)?;
-            serde_json::from_slice(&bytes).map_err(|e| Error::Tampered {
+            let (reader, state) = self.snapshot()?;
+            let bytes = self.raw_at(&reader, state.size, index)?;
+            let stored = serde_json::from_slice(&bytes).map_err(|e| Error::Tampered {
                 location: format!("leaf {index}"),
                 detail: format!("stored entry is not JSON: {e}"),
-            })
+            })?;
+            personal::read_opened(&reader, index, stored)
         })
     }
 

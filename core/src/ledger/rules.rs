@@ -57,6 +57,20 @@ struct HeadActor {
     id: String,
 }
 
+/// The linked entry at `index` of snapshot `reader`, its sealed values opened (an erased
+/// one reads with its commitments, so an actor rule on it is judged on them).
+fn head_at(reader: &Reader, index: u64) -> Result<Option<Linked>> {
+    let leaf = reader.leaf(index)?;
+    if !super::personal::has_sealed_member(&leaf) {
+        return Ok(head(&leaf));
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(&leaf) else {
+        return Ok(None);
+    };
+    let v = super::personal::read_opened(reader, index, v)?;
+    Ok(head(&canonical_json(&v)))
+}
+
 fn head(leaf: &[u8]) -> Option<Linked> {
     let h: Head = serde_json::from_slice(leaf).ok()?;
     Some(Linked {
@@ -121,14 +135,25 @@ pub(super) fn follow_book(book: &mut RulesBook, w: &Writer) -> Result<()> {
 
 /// The linked entry at `index` as a group sees it: queued in this commit or committed.
 fn linked_in(w: &Writer, index: u64) -> Result<Option<Linked>> {
-    if let Some(leaf) = w.queued_leaf(index) {
-        return Ok(head(leaf));
+    let leaf = match w.queued_leaf(index) {
+        Some(leaf) => leaf.to_vec(),
+        None => match w.leaf(index) {
+            Ok(leaf) => leaf,
+            Err(Error::OutOfRange(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+    };
+    if super::personal::has_sealed_member(&leaf) {
+        let openings = match w.queued_openings(index) {
+            Some(o) => Some(o.to_vec()),
+            None => w.openings(index)?,
+        };
+        if let (Some(o), Ok(mut v)) = (openings, serde_json::from_slice::<Value>(&leaf)) {
+            crate::entry::open(&mut v, &o, index)?;
+            return Ok(head(&canonical_json(&v)));
+        }
     }
-    match w.leaf(index) {
-        Ok(leaf) => Ok(head(&leaf)),
-        Err(Error::OutOfRange(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
+    Ok(head(&leaf))
 }
 
 /// Judges `entry`, which will take index `index` in group `g`, by the version in force
@@ -317,11 +342,20 @@ pub(super) fn verify_rules(reader: &Reader, size: u64) -> Result<()> {
                     continue;
                 }
             };
+            let entry = match super::personal::read_opened(reader, index, entry) {
+                // Erased: judged when it was written; its values are gone.
+                Ok(e) if e.get("erased").is_some() => continue,
+                Ok(e) => e,
+                Err(e) => {
+                    failure = Some(e);
+                    continue;
+                }
+            };
             let mut linked = |i: u64| -> Result<Option<Linked>> {
                 if i >= index {
                     return Ok(None);
                 }
-                Ok(head(&reader.leaf(i)?))
+                head_at(reader, i)
             };
             if let Err(e) = version.judge(&entry, &mut linked) {
                 failure = Some(Error::Tampered {
@@ -351,7 +385,7 @@ pub(crate) fn in_force_for(reader: &Reader, index: u64, entry: &Value) -> Result
         if i >= index {
             return Ok(None);
         }
-        Ok(head(&reader.leaf(i)?))
+        head_at(reader, i)
     };
     let (class, break_glass) = match version.judge(entry, &mut linked) {
         Ok(v) => (v.class.map(|c| &version.rules.classes[c]), v.break_glass),

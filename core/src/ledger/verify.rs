@@ -233,6 +233,9 @@ impl Ledger {
                 // it names covers them (`ledger/prune.rs`).
                 gaps.check(&reader, state.size)?;
                 super::rules::verify_rules(&reader, state.size)?;
+                if !self.meta.personal.is_empty() {
+                    self.check_personal(&reader, state.size)?;
+                }
             }
             if entries && self.meta.commit_index_every.is_some() {
                 super::commit_index::verify_commitments(&reader, alg, state.size)?;

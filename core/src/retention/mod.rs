@@ -27,6 +27,7 @@
 //! Appends check these entries: a rules document or hold that does not parse, or a record
 //! without `authz`, is refused with the batch ([`check_entry`]).
 
+pub mod erasure;
 pub mod hold;
 pub mod period;
 pub mod plan;
@@ -37,6 +38,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+pub use self::erasure::{EraseSelect, ERASURE_PERFORMED};
 pub use self::hold::HoldScope;
 pub use self::period::Period;
 pub use self::plan::{Hold, RetentionPlan, RulesVersion, Verdict};
@@ -69,18 +71,21 @@ pub fn is_protected(action: &str) -> bool {
 /// whose subject is not `legal_hold:<id>`, or any of them without `authz` (who allowed it is
 /// what an auditor asks first).
 pub(crate) fn check_entry(pos: usize, len: usize, e: &Value, action: &str) -> Result<()> {
-    if action == RETENTION_PRUNED {
-        // A pruning record says leaf bytes are gone; one appended by hand would make `verify`
-        // expect a removal that never happened, or pass one that was not allowed.
+    // A pruning or erasure record says leaf bytes or values are gone; one appended by hand
+    // would make `verify` expect a removal that never happened, or pass one not allowed.
+    let written_only_by = match action {
+        RETENTION_PRUNED => Some("pruning (`trailseal prune`)"),
+        ERASURE_PERFORMED => Some("erasure (`trailseal erase`)"),
+        _ => None,
+    };
+    if let Some(by) = written_only_by {
         return Err(Error::InvalidEntry {
             field: if len > 1 {
                 format!("[{pos}].action")
             } else {
                 "action".into()
             },
-            rule: format!(
-                "{RETENTION_PRUNED} entries are written only by pruning (`trailseal prune`)"
-            ),
+            rule: format!("{action} entries are written only by {by}"),
         });
     }
     if ![RETENTION_PUBLISHED, HOLD_PLACED, HOLD_RELEASED].contains(&action) {

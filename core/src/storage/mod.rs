@@ -96,6 +96,7 @@ mod bundles;
 mod commit_index;
 mod cosigned;
 mod occurred;
+mod personal;
 mod published;
 mod reader;
 mod relayed;
@@ -133,6 +134,7 @@ pub use bundles::{
 pub use commit_index::{IndexState, ScratchIndex, TermAppend, TermList};
 pub use cosigned::{StoredCosignature, WitnessState};
 pub use occurred::LeafOccurred;
+pub use personal::PersonalTerms;
 pub use reader::Reader;
 pub use relayed::RelayedRecord;
 #[cfg(feature = "testing")]
@@ -194,7 +196,14 @@ pub struct Meta {
     /// the `meta` encoding and older files are unchanged; absent: no committed indexes.
     #[serde(skip)]
     pub commit_index_every: Option<u64>,
+    /// The fields sealed as commitments (SPEC section 10). Kept in its own `meta` record
+    /// (`"personal"`, a JSON array), so older files decode with none.
+    #[serde(skip)]
+    pub personal: crate::entry::PersonalFields,
 }
+
+/// The `meta` key of the personal fields record.
+pub(super) const PERSONAL_KEY: &str = "personal";
 
 /// What every commit updates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -575,6 +584,12 @@ impl Store {
                 t.insert(commit_index::EVERY_KEY, every.to_le_bytes().as_slice())
                     .map_err(storage_err)?;
             }
+            if !meta.personal.is_empty() {
+                let paths = serde_json::to_vec(meta.personal.paths())
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                t.insert(PERSONAL_KEY, paths.as_slice())
+                    .map_err(storage_err)?;
+            }
             txn.open_table(LEAVES).map_err(storage_err)?;
             txn.open_table(NODES).map_err(storage_err)?;
             txn.open_table(IDS).map_err(storage_err)?;
@@ -644,6 +659,17 @@ impl Store {
             txn.set_durability(Durability::None).map_err(storage_err)?;
         }
         Ok(Writer::new(txn, self.tiles.clone(), self.tail.clone()))
+    }
+
+    /// Overwrite the file's free pages with zeros, after rewriting the pages of the personal
+    /// tables that lost the rows of `erased` (see `personal::scrub_free_pages`). Nothing to
+    /// do for a caller's storage backend.
+    pub fn scrub_free_pages(&self, erased: &[u64]) -> Result<()> {
+        match &*self.db {
+            Db::Writable(db) if self.file => personal::scrub_free_pages(db, &self.path, erased),
+            Db::Writable(_) => Ok(()),
+            Db::ReadOnly(_) => Err(read_only_refusal(&self.path)),
+        }
     }
 
     /// Make every earlier non-durable commit durable (one fsync'd empty commit).

@@ -149,6 +149,22 @@ impl Reader {
             meta.verifier_key = Some(key.to_owned());
         }
         meta.commit_index_every = super::commit_index::every(self.meta_t()?)?;
+        if let Some(v) = self
+            .meta_t()?
+            .get(super::PERSONAL_KEY)
+            .map_err(storage_err)?
+        {
+            let paths: Vec<String> =
+                serde_json::from_slice(v.value()).map_err(|e| Error::Tampered {
+                    location: "personal fields record".into(),
+                    detail: e.to_string(),
+                })?;
+            meta.personal =
+                crate::entry::PersonalFields::new(&paths).map_err(|e| Error::Tampered {
+                    location: "personal fields record".into(),
+                    detail: e.to_string(),
+                })?;
+        }
         Ok(meta)
     }
 
@@ -242,6 +258,39 @@ impl Reader {
     /// leaf.
     pub fn check_postings(&self, size: u64, dense: bool) -> Result<u64> {
         self.run_tables()?.check(size, dense)
+    }
+
+    /// Entry `index`'s openings (its personal values and salts), if it has them.
+    pub fn openings(&self, index: u64) -> Result<Option<Vec<u8>>> {
+        super::personal::openings(&self.txn, index)
+    }
+
+    /// The `erasure.performed` entry that erased entry `index`'s personal values, if one did.
+    pub fn erased_by(&self, index: u64) -> Result<Option<u64>> {
+        super::personal::erased_by(&self.txn, index)
+    }
+
+    /// The leaves filed under term hash `h` through their personal values, ascending.
+    pub fn personal_postings(&self, h: u64) -> Result<Vec<u64>> {
+        super::personal::postings(&self.txn, h)
+    }
+
+    /// Walk every openings row, personal posting `(term hash, index)` and erased row
+    /// `(index, by)`, for `verify`.
+    pub fn visit_personal(
+        &self,
+        opening: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+        posting: &mut dyn FnMut(u64, u64) -> Result<()>,
+        erased: &mut dyn FnMut(u64, u64) -> Result<()>,
+    ) -> Result<()> {
+        super::personal::visit(
+            &self.txn,
+            super::personal::Visit {
+                opening,
+                posting,
+                erased,
+            },
+        )
     }
 
     /// The leaf index carrying entry id `id`.

@@ -236,4 +236,18 @@ impl Tables<'_> {
         }
         .map_err(storage_err)
     }
+
+    /// Set (`Some(bytes)`) or drop (`None`) the openings row of entry `index` (its personal
+    /// values, SPEC section 10).
+    pub fn set_openings(&mut self, index: u64, openings: Option<&[u8]>) -> Result<()> {
+        let mut t = self
+            .txn
+            .open_table(super::personal::PERSONAL)
+            .map_err(storage_err)?;
+        match openings {
+            Some(o) => t.insert(index, o).map(|_| ()),
+            None => t.remove(index).map(|_| ()),
+        }
+        .map_err(storage_err)
+    }
 }

@@ -7,6 +7,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::bundles::{append_leaves, blank_leaves, read_leaf};
 use super::occurred::{self, LeafOccurred};
+use super::personal::{self, PersonalRows, PersonalTerms};
 use super::relayed::{self, RelayedRecord};
 use super::runs::{add_run, index_leaves, runs_end, LeafTerms, INDEX_TAIL_LEAVES};
 use super::tables::{
@@ -49,6 +50,11 @@ pub struct Writer {
     postings: Vec<Posting>,
     /// `(occurred_at nanos, index)` of this commit's entries that have one.
     occurred: Vec<(i128, u64)>,
+    /// This commit's entries' personal values and personal postings.
+    personal: Vec<PersonalRows>,
+    /// Set for a ledger with personal fields: an entry's personal terms from its leaf and
+    /// openings, to remove them when it is pruned.
+    personal_terms_of: Option<PersonalTerms>,
     /// Set for an entries ledger: how to index the tail's leaves.
     terms_of: Option<LeafTerms>,
     /// Set for an entries ledger: how to read a leaf's `occurred_at` (see `occurred.rs`).
@@ -70,6 +76,7 @@ pub struct Mark {
     postings: usize,
     occurred: usize,
     rules: usize,
+    personal: usize,
 }
 
 impl Writer {
@@ -93,6 +100,8 @@ impl Writer {
             rules: Vec::new(),
             postings: Vec::new(),
             occurred: Vec::new(),
+            personal: Vec::new(),
+            personal_terms_of: None,
             terms_of: None,
             occurred_of: None,
             state: None,
@@ -111,6 +120,7 @@ impl Writer {
             postings: self.postings.len(),
             occurred: self.occurred.len(),
             rules: self.rules.len(),
+            personal: self.personal.len(),
         }
     }
 
@@ -122,6 +132,7 @@ impl Writer {
         self.postings.truncate(mark.postings);
         self.occurred.truncate(mark.occurred);
         self.rules.truncate(mark.rules);
+        self.personal.truncate(mark.personal);
     }
 
     /// True if nothing is queued.
@@ -175,6 +186,46 @@ impl Writer {
     /// leaves an earlier trailseal left unindexed, read back with `f` (see `occurred.rs`).
     pub fn index_occurred_with(&mut self, f: LeafOccurred) {
         self.occurred_of = Some(f);
+    }
+
+    /// Keep leaf `index`'s (one queued in this writer) personal values, `openings`, and file
+    /// it under `terms`, the query terms it has only through them.
+    pub fn put_personal(&mut self, index: u64, openings: Vec<u8>, terms: Vec<u64>) {
+        self.personal.push(PersonalRows {
+            index,
+            openings,
+            terms,
+        });
+    }
+
+    /// How to find a stored entry's personal terms when pruning removes it.
+    pub fn personal_terms_with(&mut self, f: PersonalTerms) {
+        self.personal_terms_of = Some(f);
+    }
+
+    /// The openings queued in this writer for leaf `index`, if any.
+    pub fn queued_openings(&self, index: u64) -> Option<&[u8]> {
+        self.personal
+            .iter()
+            .rev()
+            .find(|r| r.index == index)
+            .map(|r| r.openings.as_slice())
+    }
+
+    /// Committed entry `index`'s openings, if it has them.
+    pub fn openings(&self, index: u64) -> Result<Option<Vec<u8>>> {
+        personal::openings_in_write(&self.txn, index)
+    }
+
+    /// The erasure record that erased committed entry `index`, if any.
+    pub fn erased_by(&self, index: u64) -> Result<Option<u64>> {
+        personal::erased_by_in_write(&self.txn, index)
+    }
+
+    /// Erase committed entry `index`'s personal values now, in this transaction: its openings
+    /// and its personal postings `terms` go, and the row naming record `by` is written.
+    pub fn erase_personal(&mut self, index: u64, terms: &[u64], by: u64) -> Result<bool> {
+        personal::remove(&self.txn, index, terms, Some(by))
     }
 
     /// File leaf `index` (one of the leaves queued in this writer) under its `occurred_at`,
@@ -362,6 +413,8 @@ impl Writer {
             )));
         }
         let occurred_of = self.occurred_of;
+        let personal_terms_of = self.personal_terms_of;
+        let txn = &self.txn;
         let mut leaves = self.txn.open_table(LEAVES).map_err(storage_err)?;
         let mut ids = self.txn.open_table(IDS).map_err(storage_err)?;
         let mut rows = self.txn.open_table(OCCURRED).map_err(storage_err)?;
@@ -371,6 +424,11 @@ impl Writer {
             }
             if let Some(at) = occurred_of.map(|f| f(index, leaf)).transpose()?.flatten() {
                 rows.remove((at, index)).map_err(storage_err)?;
+            }
+            if let Some(f) = personal_terms_of {
+                if let Some(openings) = personal::openings_in_write(txn, index)? {
+                    personal::remove(txn, index, &f(index, leaf, &openings)?, None)?;
+                }
             }
             gone(index, leaf)
         })
@@ -479,6 +537,7 @@ impl Writer {
         published::put(&self.txn, &self.published)?;
         relayed::put(&self.txn, &self.relayed)?;
         super::rules::put(&self.txn, &self.rules)?;
+        personal::put(&self.txn, &self.personal)?;
         if let Some(state) = &self.state {
             let mut t = self.txn.open_table(META).map_err(storage_err)?;
             t.insert("state", encode(state)?.as_slice())

@@ -1,0 +1,289 @@
+//! Personal values kept beside the leaves (SPEC section 10), in three tables absent from
+//! ledgers without personal fields:
+//!
+//! - `personal`: leaf index to the entry's openings (each sealed field's value and salt), the
+//!   only place a clear personal value is stored;
+//! - `personal_postings`: `(term hash, index)` rows, no value, for the query terms an entry
+//!   has only through its personal values (its actor, say). They are kept apart from the
+//!   posting runs, which are shared, compressed blocks built from the leaves (and so from the
+//!   commitments): erasing an entry deletes its rows here without rewriting a run;
+//! - `erased`: leaf index to the index of the `erasure.performed` entry that erased it.
+//!
+//! Rows are written in the transaction of the commit that writes their entry, and removed in
+//! the transaction that appends the erasure record (or prunes the entry). A redb file keeps
+//! the bytes of freed pages until they are reused, so erasing ends with [`scrub_free_pages`].
+
+use redb::{Database, ReadableTable, TableDefinition, TableError, TableHandle};
+
+use super::tables::storage_err;
+use crate::error::{Error, Result};
+
+pub(super) const PERSONAL: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.personal");
+pub(super) const PERSONAL_POSTINGS: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("trailseal.personal_postings");
+pub(super) const ERASED: TableDefinition<u64, u64> = TableDefinition::new("trailseal.erased");
+/// Filled with zeros by [`scrub_free_pages`], then dropped.
+const SCRUB: TableDefinition<u64, &[u8]> = TableDefinition::new("trailseal.scrub");
+
+/// A stored entry's personal terms (hashes) from its leaf (`index`, bytes) and its
+/// openings. Given by the ledger: storage does not read entries.
+pub type PersonalTerms = fn(u64, &[u8], &[u8]) -> Result<Vec<u64>>;
+
+/// One entry's personal rows, queued in a writer.
+#[derive(Clone, Debug)]
+pub(super) struct PersonalRows {
+    pub(super) index: u64,
+    pub(super) openings: Vec<u8>,
+    pub(super) terms: Vec<u64>,
+}
+
+/// Store the rows of one commit.
+pub(super) fn put(txn: &redb::WriteTransaction, rows: &[PersonalRows]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut t = txn.open_table(PERSONAL).map_err(storage_err)?;
+    let mut p = txn.open_table(PERSONAL_POSTINGS).map_err(storage_err)?;
+    for r in rows {
+        t.insert(r.index, r.openings.as_slice())
+            .map_err(storage_err)?;
+        for &h in &r.terms {
+            p.insert((h, r.index), ()).map_err(storage_err)?;
+        }
+    }
+    Ok(())
+}
+
+fn exists(txn: &redb::WriteTransaction, name: &str) -> Result<bool> {
+    Ok(txn
+        .list_tables()
+        .map_err(storage_err)?
+        .any(|h| h.name() == name))
+}
+
+/// Remove entry `index`'s openings and the postings `terms` (its personal terms) in `txn`;
+/// with `erased_by`, record the erasure. Whether it had openings.
+pub(super) fn remove(
+    txn: &redb::WriteTransaction,
+    index: u64,
+    terms: &[u64],
+    erased_by: Option<u64>,
+) -> Result<bool> {
+    if !exists(txn, PERSONAL.name())? {
+        return Ok(false);
+    }
+    let had = txn
+        .open_table(PERSONAL)
+        .map_err(storage_err)?
+        .remove(index)
+        .map_err(storage_err)?
+        .is_some();
+    let mut p = txn.open_table(PERSONAL_POSTINGS).map_err(storage_err)?;
+    for &h in terms {
+        p.remove((h, index)).map_err(storage_err)?;
+    }
+    if let Some(by) = erased_by {
+        txn.open_table(ERASED)
+            .map_err(storage_err)?
+            .insert(index, by)
+            .map_err(storage_err)?;
+    }
+    Ok(had)
+}
+
+/// Entry `index`'s openings at this snapshot, if it has them.
+pub(super) fn openings(txn: &redb::ReadTransaction, index: u64) -> Result<Option<Vec<u8>>> {
+    match txn.open_table(PERSONAL) {
+        Ok(t) => Ok(t
+            .get(index)
+            .map_err(storage_err)?
+            .map(|g| g.value().to_vec())),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(storage_err(e)),
+    }
+}
+
+/// [`openings`] through a write transaction.
+pub(super) fn openings_in_write(
+    txn: &redb::WriteTransaction,
+    index: u64,
+) -> Result<Option<Vec<u8>>> {
+    if !exists(txn, PERSONAL.name())? {
+        return Ok(None);
+    }
+    let t = txn.open_table(PERSONAL).map_err(storage_err)?;
+    let v = t
+        .get(index)
+        .map_err(storage_err)?
+        .map(|g| g.value().to_vec());
+    Ok(v)
+}
+
+/// The erasure record that erased entry `index`, if one did.
+pub(super) fn erased_by(txn: &redb::ReadTransaction, index: u64) -> Result<Option<u64>> {
+    match txn.open_table(ERASED) {
+        Ok(t) => Ok(t.get(index).map_err(storage_err)?.map(|g| g.value())),
+        Err(TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(storage_err(e)),
+    }
+}
+
+/// [`erased_by`] through a write transaction.
+pub(super) fn erased_by_in_write(txn: &redb::WriteTransaction, index: u64) -> Result<Option<u64>> {
+    if !exists(txn, ERASED.name())? {
+        return Ok(None);
+    }
+    let t = txn.open_table(ERASED).map_err(storage_err)?;
+    let v = t.get(index).map_err(storage_err)?.map(|g| g.value());
+    Ok(v)
+}
+
+/// Every leaf index with personal postings under term hash `h`, ascending.
+pub(super) fn postings(txn: &redb::ReadTransaction, h: u64) -> Result<Vec<u64>> {
+    match txn.open_table(PERSONAL_POSTINGS) {
+        Ok(t) => {
+            let mut out = Vec::new();
+            for row in t.range((h, 0)..=(h, u64::MAX)).map_err(storage_err)? {
+                out.push(row.map_err(storage_err)?.0.value().1);
+            }
+            Ok(out)
+        }
+        Err(TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
+        Err(e) => Err(storage_err(e)),
+    }
+}
+
+/// What `verify` walks: every openings row, every personal posting and every erased row, in
+/// key order, each handed to its callback.
+pub(super) struct Visit<'f> {
+    pub(super) opening: &'f mut dyn FnMut(u64, &[u8]) -> Result<()>,
+    pub(super) posting: &'f mut dyn FnMut(u64, u64) -> Result<()>,
+    pub(super) erased: &'f mut dyn FnMut(u64, u64) -> Result<()>,
+}
+
+/// Every row of table `def` to `f`, in key order (no table: no rows).
+fn each<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &redb::ReadTransaction,
+    def: TableDefinition<K, V>,
+    mut f: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> Result<()>,
+) -> Result<()> {
+    let t = match txn.open_table(def) {
+        Ok(t) => t,
+        Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(storage_err(e)),
+    };
+    for row in t.iter().map_err(storage_err)? {
+        let (k, v) = row.map_err(storage_err)?;
+        f(k.value(), v.value())?;
+    }
+    Ok(())
+}
+
+/// Walk the three tables (see [`Visit`]).
+pub(super) fn visit(txn: &redb::ReadTransaction, v: Visit<'_>) -> Result<()> {
+    each(txn, PERSONAL, |k, val| (v.opening)(k, val))?;
+    each(txn, PERSONAL_POSTINGS, |(h, i), ()| (v.posting)(h, i))?;
+    each(txn, ERASED, |k, by| (v.erased)(k, by))
+}
+
+/// Rewrite the pages of the personal tables that erasing left holding deleted bytes, in
+/// `txn`, after the transaction that erased commits. redb removes a row from a page already
+/// copied in the same transaction by shifting the rest down, which leaves stale bytes past
+/// the page's live end, and keeps a removed key as a branch separator: a page that held an
+/// erased row can still show it while live. So `personal_postings`, whose keys are term
+/// hashes of values, is rebuilt whole (streamed through a second table, in key order), and
+/// each `personal` page that lost a row is rewritten by re-inserting a neighbour's row
+/// unchanged (the first change of a committed page builds it afresh). `erased`: the indexes
+/// whose rows went.
+pub(super) fn rewrite_after_erasure(txn: &redb::WriteTransaction, erased: &[u64]) -> Result<()> {
+    const REBUILT: TableDefinition<(u64, u64), ()> =
+        TableDefinition::new("trailseal.personal_postings.rebuilt");
+    if !exists(txn, PERSONAL.name())? {
+        return Ok(());
+    }
+    {
+        let old = txn.open_table(PERSONAL_POSTINGS).map_err(storage_err)?;
+        let mut new = txn.open_table(REBUILT).map_err(storage_err)?;
+        for row in old.iter().map_err(storage_err)? {
+            new.insert(row.map_err(storage_err)?.0.value(), ())
+                .map_err(storage_err)?;
+        }
+    }
+    txn.delete_table(PERSONAL_POSTINGS).map_err(storage_err)?;
+    {
+        let tmp = txn.open_table(REBUILT).map_err(storage_err)?;
+        let mut fresh = txn.open_table(PERSONAL_POSTINGS).map_err(storage_err)?;
+        for row in tmp.iter().map_err(storage_err)? {
+            fresh
+                .insert(row.map_err(storage_err)?.0.value(), ())
+                .map_err(storage_err)?;
+        }
+    }
+    txn.delete_table(REBUILT).map_err(storage_err)?;
+    let mut t = txn.open_table(PERSONAL).map_err(storage_err)?;
+    for &i in erased {
+        let neighbour = {
+            let next = t.range(i..).map_err(storage_err)?.next();
+            let prev = t.range(..i).map_err(storage_err)?.next_back();
+            match next.or(prev) {
+                Some(row) => {
+                    let (k, v) = row.map_err(storage_err)?;
+                    Some((k.value(), v.value().to_vec()))
+                }
+                None => None,
+            }
+        };
+        if let Some((k, v)) = neighbour {
+            t.insert(k, v.as_slice()).map_err(storage_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Value size of a scrub row: one per leaf page of 4 KiB, with room for the key and header.
+const SCRUB_VALUE: usize = 3_800;
+
+/// Overwrite the file's free pages with zeros: redb reuses freed pages without clearing them,
+/// so after an erasure the old pages of the `personal` table may still hold the values.
+/// Fills a table with zero-filled rows until every page free at the start is in use (redb
+/// writes a newly allocated page whole), commits, drops the table and commits again; twice,
+/// since the pages the first round frees (the old copies of the tables it touched) become
+/// free only after it. A page pinned by another handle's open snapshot is not free and is
+/// not reached (the caller says so). `path`: the file, to see it grow.
+pub(super) fn scrub_free_pages(
+    db: &Database,
+    path: &std::path::Path,
+    erased: &[u64],
+) -> Result<()> {
+    if !erased.is_empty() {
+        let txn = db.begin_write().map_err(storage_err)?;
+        rewrite_after_erasure(&txn, erased)?;
+        txn.commit().map_err(storage_err)?;
+    }
+    for _ in 0..2 {
+        let txn = db.begin_write().map_err(storage_err)?;
+        let stats = txn.stats().map_err(storage_err)?;
+        let page = stats.page_size().max(1) as u64;
+        let len = std::fs::metadata(path).map_err(Error::Io)?.len();
+        let used = stats.allocated_pages().saturating_mul(page);
+        // Pages beyond those in use (free ones, and headers: an overestimate), plus a few
+        // for the scrub table's own branch pages.
+        let rows = len.saturating_sub(used) / page + 8;
+        {
+            let mut t = txn.open_table(SCRUB).map_err(storage_err)?;
+            let zeros = vec![0u8; SCRUB_VALUE];
+            for k in 0..rows {
+                t.insert(k, zeros.as_slice()).map_err(storage_err)?;
+                if std::fs::metadata(path).map_err(Error::Io)?.len() > len {
+                    // The file grew: no free page is left.
+                    break;
+                }
+            }
+        }
+        txn.commit().map_err(storage_err)?;
+        let txn = db.begin_write().map_err(storage_err)?;
+        txn.delete_table(SCRUB).map_err(storage_err)?;
+        txn.commit().map_err(storage_err)?;
+    }
+    Ok(())
+}
