@@ -97,6 +97,12 @@ pub enum Command {
         /// it costs appends time.
         #[arg(long)]
         committed_indexes: bool,
+        /// Seal this field as a salted commitment, its value kept beside the leaf so that
+        /// `erase` can delete it (SPEC section 10); repeat for each: actor.id, actor.tenant,
+        /// subject.id, authz.reason, change.before, change.after, attrs.<key>, payload,
+        /// payload.<key>[.<key>...].
+        #[arg(long = "personal", value_name = "PATH")]
+        personal: Vec<String>,
     },
     /// Append entries (JSON Lines from FILE or stdin, or one entry from flags) or raw leaves.
     Append(AppendArgs),
@@ -323,6 +329,19 @@ pub enum Command {
     /// Rewrite the ledger file so the pages pruning freed go back to the file system (needs
     /// the file to itself). Prints {"compacted", "bytes_before", "bytes_after"}.
     Compact { ledger: PathBuf },
+    /// Erase the personal values (fields declared with `init --personal`) of the entries by an
+    /// actor, about a subject, or at given indexes, with an `erasure.performed` entry saying
+    /// who, why and on what legal basis; the entries keep their leaves and every proof still
+    /// verifies. Refused with nothing changed for entries under a legal hold. Ends by
+    /// overwriting the file's free pages. Prints {"dry_run", "erased", "count", "skipped",
+    /// "records"}.
+    Erase(crate::erase::EraseArgs),
+    /// Overwrite the file's free pages with zeros (what `erase` ends with; run it after an
+    /// erasure that was interrupted). Prints {"scrubbed": true}.
+    Scrub { ledger: PathBuf },
+    /// Print an entry's openings, {"<field>": {"salt", "value"}}, for whoever must be able to
+    /// show later what it recorded (null once erased or without sealed fields).
+    Openings { ledger: PathBuf, index: u64 },
     /// Decisions as code: publish a rules document into the ledger, show the version in force
     /// at an index, or check an entry against a document (docs/RULES.md).
     #[command(subcommand)]

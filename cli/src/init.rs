@@ -18,7 +18,7 @@ pub fn init(
     ledger: &Path,
     origin: String,
     hash: Option<HashName>,
-    (raw, committed_indexes): (bool, bool),
+    (raw, committed_indexes, personal): (bool, bool, &[String]),
     key: Option<PathBuf>,
     group_readable: bool,
 ) -> Res {
@@ -39,6 +39,7 @@ pub fn init(
         .hash(hash.map(HashAlg::from).unwrap_or_default())
         .group_readable(group_readable)
         .committed_indexes(committed_indexes)
+        .personal_fields(personal)
         .verifier(&signer.verifier());
     if raw {
         opts = opts.raw();
@@ -72,5 +73,6 @@ pub fn init(
         "key_file": shown,
         "key_created": created_key,
         "verifier_key": signer.verifier().to_key_string(),
+        "personal": l.personal_fields(),
     }))
 }

@@ -18,6 +18,7 @@ use crate::io::{ledger_signer, open_ledger};
 mod append;
 mod capture;
 mod cli;
+mod erase;
 mod error;
 #[cfg(feature = "parquet")]
 mod export;
@@ -82,11 +83,12 @@ fn run(cli: Cli) -> Res {
             key,
             group_readable,
             committed_indexes,
+            personal,
         } => init::init(
             &ledger,
             origin,
             hash,
-            (raw, committed_indexes),
+            (raw, committed_indexes, &personal),
             key,
             group_readable,
         ),
@@ -214,5 +216,8 @@ fn run(cli: Cli) -> Res {
         Command::Rules(cmd) => rules::run(cmd, &open, &read),
         Command::Prune(args) => prune::prune(&args, &open, &read),
         Command::Compact { ledger } => prune::compact(&ledger),
+        Command::Erase(args) => erase::erase(&args, &open, &read),
+        Command::Scrub { ledger } => erase::scrub(&ledger, &open),
+        Command::Openings { ledger, index } => erase::openings(&ledger, index, &read),
     }
 }

@@ -28,6 +28,11 @@ pub fn show(l: Ledger, index: u64, raw: bool) -> Res {
         return Err(usage(
             "this is a raw ledger: use --raw to print the leaf bytes",
         ));
+    } else if bytes.windows(10).any(|w| w == b"\"sealed\":[") {
+        // Sealed personal values (SPEC section 10) are shown as recorded, not as their
+        // commitments; --raw prints the leaf itself.
+        let opened = trailseal::entry::canonical_json(&l.get(index)?);
+        out.write_all(&opened).and_then(|_| out.write_all(b"\n"))
     } else {
         out.write_all(&bytes).and_then(|_| out.write_all(b"\n"))
     }

@@ -2,14 +2,15 @@
 //! random moments: the ledger reopens with each step's removal and its record both there or
 //! both absent, `verify` passes, and nothing not eligible was removed.
 
+mod common;
+
+use common::{ok, run, run_and_kill};
+
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 use trailseal::{Ledger, OpenOptions, RecordedBy, VerifyOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
 const WHO: [&str; 6] = [
     "--actor",
     "records-officer",
@@ -28,35 +29,6 @@ fn in_three_years() -> String {
     }
     .after(trailseal::Timestamp::now())
     .to_string()
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    use std::io::Write;
-    let mut c = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Written from a thread: the child prints receipts while it reads, and a full stdout
-    // pipe would otherwise stop both.
-    let mut input = c.stdin.take().unwrap();
-    let text = stdin.unwrap_or("").to_owned();
-    let writer = std::thread::spawn(move || input.write_all(text.as_bytes()));
-    let out = c.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn ok(args: &[&str]) -> Value {
-    let (code, out, err) = run(args, None);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    serde_json::from_str(out.lines().last().unwrap_or("null")).unwrap()
 }
 
 fn with_who<'a>(args: &[&'a str]) -> Vec<&'a str> {
@@ -183,21 +155,14 @@ fn killed_prune_leaves_each_step_whole_or_absent() {
     let mut seed = 0x5eed_u64;
     let mut kills = 0;
     for round in 0..6 {
-        let mut child = Command::new(BIN)
-            .args(with_who(&["prune", p, "--before", &later]))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(50 + seed % 1500));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().expect("SIGKILL the child");
+        if run_and_kill(
+            &with_who(&["prune", p, "--before", &later]),
+            &mut seed,
+            50,
+            1500,
+        ) {
             kills += 1;
         }
-        child.wait().unwrap();
         let l = Ledger::open_with(&path, &OpenOptions::default()).unwrap();
         let report = l.verify(&VerifyOptions::default()).unwrap();
         // Nothing not eligible went: every deploy and every held build reads back.

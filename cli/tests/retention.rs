@@ -1,39 +1,10 @@
 //! `retention` and `hold` as a records officer runs them: rules recorded and shown, a hold
 //! placed, listed and released, the plan asked years ahead, and bad input refused (exit 2).
 
-use std::process::Command;
+mod common;
 
+use common::{ok, run};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_trailseal");
-
-fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    use std::io::Write;
-    let mut c = Command::new(BIN)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.unwrap_or("").as_bytes())
-        .unwrap();
-    let out = c.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
-fn ok(args: &[&str]) -> Value {
-    let (code, out, err) = run(args, None);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    serde_json::from_str(out.lines().last().unwrap_or("null")).unwrap()
-}
 
 #[test]
 fn rules_holds_and_the_plan_from_the_command_line() {
