@@ -106,8 +106,17 @@ pub fn follow(l: Ledger, a: &FollowArgs) -> Res {
 /// cannot hold them as `show --raw` prints them.
 fn line(l: &Ledger, index: u64) -> Res<Value> {
     Ok(match l.kind() {
-        LedgerKind::Entries => match l.get(index) {
-            Ok(entry) => Found { index, entry }.to_json(),
+        // The entry as its leaf holds it: sealed personal values stay commitments, so a copy
+        // followed into a SIEM never holds one (SPEC section 10; docs/EXPORT.md).
+        LedgerKind::Entries => match l.get_raw(index) {
+            Ok(bytes) => Found {
+                index,
+                entry: serde_json::from_slice(&bytes).map_err(|e| trailseal::Error::Tampered {
+                    location: format!("leaf {index}"),
+                    detail: format!("stored entry is not JSON: {e}"),
+                })?,
+            }
+            .to_json(),
             // A pruned entry reads as pruned: where it went, its leaf hash, no content.
             Err(e) => match l.pruned(index)? {
                 Some(p) => p.to_json(),

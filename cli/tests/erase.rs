@@ -83,6 +83,20 @@ fn erase_from_the_command_line() {
     assert_eq!(kept["actor.id"]["value"], ALICE);
     assert_eq!(hits(l, ALICE), 3);
 
+    // Exports carry the commitments, never the values.
+    let (code, followed, _) = run(&["follow", l, "--from", "0", "--count", "73"], None);
+    assert_eq!(code, 0);
+    assert_eq!(followed.lines().count(), 73);
+    assert!(!followed.contains(ALICE) && followed.contains("commitment:"));
+    let (code, ocsf, _) = run(
+        &[
+            "follow", l, "--from", "0", "--count", "3", "--format", "ocsf",
+        ],
+        None,
+    );
+    assert_eq!(code, 0);
+    assert!(!ocsf.contains(ALICE) && !ocsf.contains("secret"), "{ocsf}");
+
     // A dry run changes nothing; the erasure records why and who.
     let dry = ok(&erase_args(l, &["--actor", ALICE, "--dry-run"]));
     assert_eq!(dry["erased"], json!([0, 1, 2]));

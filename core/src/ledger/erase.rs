@@ -175,7 +175,7 @@ impl Ledger {
                 erased.extend(done);
                 records.extend(record);
             }
-            self.scrub_after(&erased)?;
+            self.scrub_after(true)?;
             Ok(EraseReport {
                 dry_run: false,
                 erased,
@@ -190,13 +190,15 @@ impl Ledger {
     /// run it again after an erasure that was interrupted between its commit and its end.
     /// A page another handle's open read snapshot still holds is not free and is not reached.
     pub fn scrub_free_pages(&self) -> Result<()> {
-        guarded(|| self.scrub_after(&[]))
+        guarded(|| self.scrub_after(false))
     }
 
-    fn scrub_after(&self, erased: &[u64]) -> Result<()> {
+    /// Overwrite the free pages, after rebuilding the personal postings when rows went from
+    /// them (see `storage::personal`).
+    pub(super) fn scrub_after(&self, rebuild_postings: bool) -> Result<()> {
         self.writable()?;
         let _guard = self.lock()?;
-        self.store()?.scrub_free_pages(erased)
+        self.store()?.scrub_free_pages(rebuild_postings)
     }
 
     /// The indexes `select` names at a snapshot of `size`, ascending.

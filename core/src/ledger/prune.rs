@@ -130,6 +130,9 @@ impl Ledger {
                     let count = eligible.iter().map(|r| r.end - r.start).sum::<u64>()
                         + done.iter().map(|r| r.end - r.start).sum::<u64>();
                     done.extend(eligible);
+                    if !opts.dry_run {
+                        self.scrub_pruned_values(&done)?;
+                    }
                     return Ok(PruneReport {
                         dry_run: opts.dry_run,
                         plan,
@@ -181,6 +184,7 @@ impl Ledger {
                     }
                 }
                 if outcome.is_ok() {
+                    self.scrub_pruned_values(&done)?;
                     let count = done.iter().map(|r| r.end - r.start).sum();
                     return Ok(PruneReport {
                         dry_run: false,
@@ -284,6 +288,15 @@ impl Ledger {
             .map(|r| r.index)
             .ok_or_else(|| Error::Internal("the pruning entry was not appended".into()))?;
         Ok(Ok(index))
+    }
+
+    /// In a ledger with personal fields (SPEC section 10), what pruning `done` removed of
+    /// their values is overwritten in the file, as an erasure's is.
+    fn scrub_pruned_values(&self, done: &[Range<u64>]) -> Result<()> {
+        if self.meta.personal.is_empty() || done.is_empty() {
+            return Ok(());
+        }
+        self.scrub_after(true)
     }
 
     /// Where entry `index` went, if it was pruned; `None` if its bytes are there. A missing

@@ -661,12 +661,14 @@ impl Store {
         Ok(Writer::new(txn, self.tiles.clone(), self.tail.clone()))
     }
 
-    /// Overwrite the file's free pages with zeros, after rewriting the pages of the personal
-    /// tables that lost the rows of `erased` (see `personal::scrub_free_pages`). Nothing to
-    /// do for a caller's storage backend.
-    pub fn scrub_free_pages(&self, erased: &[u64]) -> Result<()> {
+    /// Overwrite the file's free pages with zeros, after rebuilding the personal postings when
+    /// rows were removed from them (see `personal::scrub_free_pages`). Nothing to do for a
+    /// caller's storage backend.
+    pub fn scrub_free_pages(&self, rebuild_postings: bool) -> Result<()> {
         match &*self.db {
-            Db::Writable(db) if self.file => personal::scrub_free_pages(db, &self.path, erased),
+            Db::Writable(db) if self.file => {
+                personal::scrub_free_pages(db, &self.path, rebuild_postings)
+            }
             Db::Writable(_) => Ok(()),
             Db::ReadOnly(_) => Err(read_only_refusal(&self.path)),
         }

@@ -9,9 +9,11 @@
 //!   commitments): erasing an entry deletes its rows here without rewriting a run;
 //! - `erased`: leaf index to the index of the `erasure.performed` entry that erased it.
 //!
-//! Rows are written in the transaction of the commit that writes their entry, and removed in
-//! the transaction that appends the erasure record (or prunes the entry). A redb file keeps
-//! the bytes of freed pages until they are reused, so erasing ends with [`scrub_free_pages`].
+//! Rows are written in the transaction of the commit that writes their entry. The transaction
+//! that appends the erasure record (or prunes the entry) overwrites its openings with zeros of
+//! the same length (a tombstone, read as no openings) and removes its postings. A redb file
+//! keeps the bytes of freed pages until they are reused, so erasing ends with
+//! [`scrub_free_pages`].
 
 use redb::{Database, ReadableTable, TableDefinition, TableError, TableHandle};
 
@@ -72,12 +74,21 @@ pub(super) fn remove(
     if !exists(txn, PERSONAL.name())? {
         return Ok(false);
     }
-    let had = txn
-        .open_table(PERSONAL)
-        .map_err(storage_err)?
-        .remove(index)
-        .map_err(storage_err)?
-        .is_some();
+    // Overwritten with zeros of the same length rather than removed: a row removed from a
+    // page shifts the rows after it and leaves their old bytes past the page's live end,
+    // where later copies of the page carry them; an overwrite in place shifts nothing.
+    let had = {
+        let mut t = txn.open_table(PERSONAL).map_err(storage_err)?;
+        let len = match t.get(index).map_err(storage_err)? {
+            Some(v) if !is_tombstone(v.value()) => Some(v.value().len()),
+            _ => None,
+        };
+        if let Some(len) = len {
+            t.insert(index, vec![0u8; len].as_slice())
+                .map_err(storage_err)?;
+        }
+        len.is_some()
+    };
     let mut p = txn.open_table(PERSONAL_POSTINGS).map_err(storage_err)?;
     for &h in terms {
         p.remove((h, index)).map_err(storage_err)?;
@@ -91,13 +102,23 @@ pub(super) fn remove(
     Ok(had)
 }
 
+/// An erased or pruned entry's openings row: zeros, as long as the openings were.
+fn is_tombstone(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == 0)
+}
+
+/// A row's openings, unless it is a tombstone.
+fn live(v: &[u8]) -> Option<Vec<u8>> {
+    (!is_tombstone(v)).then(|| v.to_vec())
+}
+
 /// Entry `index`'s openings at this snapshot, if it has them.
 pub(super) fn openings(txn: &redb::ReadTransaction, index: u64) -> Result<Option<Vec<u8>>> {
     match txn.open_table(PERSONAL) {
         Ok(t) => Ok(t
             .get(index)
             .map_err(storage_err)?
-            .map(|g| g.value().to_vec())),
+            .and_then(|g| live(g.value()))),
         Err(TableError::TableDoesNotExist(_)) => Ok(None),
         Err(e) => Err(storage_err(e)),
     }
@@ -115,7 +136,7 @@ pub(super) fn openings_in_write(
     let v = t
         .get(index)
         .map_err(storage_err)?
-        .map(|g| g.value().to_vec());
+        .and_then(|g| live(g.value()));
     Ok(v)
 }
 
@@ -181,21 +202,25 @@ fn each<K: redb::Key + 'static, V: redb::Value + 'static>(
 
 /// Walk the three tables (see [`Visit`]).
 pub(super) fn visit(txn: &redb::ReadTransaction, v: Visit<'_>) -> Result<()> {
-    each(txn, PERSONAL, |k, val| (v.opening)(k, val))?;
+    each(txn, PERSONAL, |k, val| {
+        if is_tombstone(val) {
+            Ok(())
+        } else {
+            (v.opening)(k, val)
+        }
+    })?;
     each(txn, PERSONAL_POSTINGS, |(h, i), ()| (v.posting)(h, i))?;
     each(txn, ERASED, |k, by| (v.erased)(k, by))
 }
 
-/// Rewrite the pages of the personal tables that erasing left holding deleted bytes, in
-/// `txn`, after the transaction that erased commits. redb removes a row from a page already
-/// copied in the same transaction by shifting the rest down, which leaves stale bytes past
-/// the page's live end, and keeps a removed key as a branch separator: a page that held an
-/// erased row can still show it while live. So `personal_postings`, whose keys are term
-/// hashes of values, is rebuilt whole (streamed through a second table, in key order), and
-/// each `personal` page that lost a row is rewritten by re-inserting a neighbour's row
-/// unchanged (the first change of a committed page builds it afresh). `erased`: the indexes
-/// whose rows went.
-pub(super) fn rewrite_after_erasure(txn: &redb::WriteTransaction, erased: &[u64]) -> Result<()> {
+/// Rebuild `personal_postings` whole in `txn`, after the transaction that erased commits.
+/// redb removes a row from a page by shifting the rows after it down, which leaves their old
+/// bytes past the page's live end (and later copies of the page carry them), and it keeps a
+/// removed key as a branch separator: a live page can still show an erased row's key, here a
+/// term hash of a value. Rebuilt in key order through a second table, every page is written
+/// afresh and the old ones are freed (for [`scrub_free_pages`]). The `personal` table needs
+/// no such pass: its rows are zeroed in place, never removed.
+pub(super) fn rewrite_after_erasure(txn: &redb::WriteTransaction) -> Result<()> {
     const REBUILT: TableDefinition<(u64, u64), ()> =
         TableDefinition::new("trailseal.personal_postings.rebuilt");
     if !exists(txn, PERSONAL.name())? {
@@ -220,23 +245,6 @@ pub(super) fn rewrite_after_erasure(txn: &redb::WriteTransaction, erased: &[u64]
         }
     }
     txn.delete_table(REBUILT).map_err(storage_err)?;
-    let mut t = txn.open_table(PERSONAL).map_err(storage_err)?;
-    for &i in erased {
-        let neighbour = {
-            let next = t.range(i..).map_err(storage_err)?.next();
-            let prev = t.range(..i).map_err(storage_err)?.next_back();
-            match next.or(prev) {
-                Some(row) => {
-                    let (k, v) = row.map_err(storage_err)?;
-                    Some((k.value(), v.value().to_vec()))
-                }
-                None => None,
-            }
-        };
-        if let Some((k, v)) = neighbour {
-            t.insert(k, v.as_slice()).map_err(storage_err)?;
-        }
-    }
     Ok(())
 }
 
@@ -253,11 +261,11 @@ const SCRUB_VALUE: usize = 3_800;
 pub(super) fn scrub_free_pages(
     db: &Database,
     path: &std::path::Path,
-    erased: &[u64],
+    rebuild_postings: bool,
 ) -> Result<()> {
-    if !erased.is_empty() {
+    if rebuild_postings {
         let txn = db.begin_write().map_err(storage_err)?;
-        rewrite_after_erasure(&txn, erased)?;
+        rewrite_after_erasure(&txn)?;
         txn.commit().map_err(storage_err)?;
     }
     for _ in 0..2 {
