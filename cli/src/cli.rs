@@ -342,6 +342,14 @@ pub enum Command {
     /// Print an entry's openings, {"<field>": {"salt", "value"}}, for whoever must be able to
     /// show later what it recorded (null once erased or without sealed fields).
     Openings { ledger: PathBuf, index: u64 },
+    /// Check that VALUE (JSON) and SALT (hex) give COMMITMENT (a sealed field as a leaf holds
+    /// it): how whoever kept an entry's openings shows, after its erasure too, what it
+    /// recorded. Needs no ledger. Prints {"opens": true}; exit 1 when they do not.
+    VerifyOpening {
+        commitment: String,
+        salt: String,
+        value: String,
+    },
     /// Decisions as code: publish a rules document into the ledger, show the version in force
     /// at an index, or check an entry against a document (docs/RULES.md).
     #[command(subcommand)]

@@ -85,3 +85,12 @@ pub fn openings(ledger: &Path, index: u64, read: &OpenOptions) -> Res {
     let o = open_ledger(ledger, read)?.openings(index)?;
     emit_line(&o.unwrap_or(serde_json::Value::Null))
 }
+
+/// Runs `verify-opening`: exit 0 and {"opens": true} when `value` (JSON) under `salt` gives
+/// `commitment`; exit 1 (`verification_failed`) when not.
+pub fn verify_opening(commitment: &str, salt: &str, value: &str) -> Res {
+    let value = trailseal::entry::parse_json(value.as_bytes())
+        .map_err(|e| crate::error::Failure::from(e).prefixed("VALUE"))?;
+    trailseal::entry::check_opening(commitment, salt, &value)?;
+    emit_line(&json!({"opens": true}))
+}

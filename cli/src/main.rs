@@ -219,5 +219,10 @@ fn run(cli: Cli) -> Res {
         Command::Erase(args) => erase::erase(&args, &open, &read),
         Command::Scrub { ledger } => erase::scrub(&ledger, &open),
         Command::Openings { ledger, index } => erase::openings(&ledger, index, &read),
+        Command::VerifyOpening {
+            commitment,
+            salt,
+            value,
+        } => erase::verify_opening(&commitment, &salt, &value),
     }
 }

@@ -388,6 +388,15 @@ fn command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Reader)>
             }
             (args, |out| serde_json::from_str(out).unwrap())
         }
+        "check_opening" => (
+            vec![
+                s("verify-opening"),
+                s(a["commitment"].as_str()?),
+                s(a["salt"].as_str()?),
+                a["value"].to_string(),
+            ],
+            |_| json!(null),
+        ),
         other => panic!("unknown call {other:?} in the case table"),
     })
 }
@@ -399,6 +408,9 @@ fn any_command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Boxe
     }
     if call == "retention" {
         return retention_command(fx, a);
+    }
+    if call == "erase" {
+        return erase_command(fx, a);
     }
     let (args, read) = command(fx, call, a)?;
     Some((args, Box::new(read)))
@@ -574,6 +586,108 @@ fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReade
         Box::new(move |out| {
             let plan: Value = serde_json::from_str(out).unwrap();
             json!({ "version": version, "holds": holds, "plan": plan })
+        }),
+    ))
+}
+
+/// An `erase` row: `init --personal ...`, `append`, `hold place` for each hold, then the
+/// row's command is `erase`; after it, `show` of each index to read and `verify` for the size.
+fn erase_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    fx.files.set(fx.files.get() + 1);
+    let ledger = fx.dir.path().join(format!("erase-{}.redb", fx.files.get()));
+    let ledger = ledger.display().to_string();
+    let mut init = vec![s("init"), ledger.clone()];
+    init.extend(fx.init_flags.iter().cloned());
+    for p in a["personal"].as_array()? {
+        init.extend([s("--personal"), s(p.as_str()?)]);
+    }
+    let lines: String = a["entries"]
+        .as_array()?
+        .iter()
+        .map(|e| e.to_string() + "\n")
+        .collect();
+    let mut steps = vec![
+        init,
+        vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())],
+    ];
+    let policy = s(a["authz"]["policy"].as_str()?);
+    for h in a["holds"].as_array().into_iter().flatten() {
+        steps.push(vec![
+            s("hold"),
+            s("place"),
+            ledger.clone(),
+            s("--id"),
+            s(h["place"].as_str()?),
+            s("--covers"),
+            h["covers"].to_string(),
+            s("--actor"),
+            s(a["actor"].as_str()?),
+            s("--policy"),
+            policy.clone(),
+        ]);
+    }
+    for step in steps {
+        if trailseal(&step).status != 0 {
+            return Some((step, Box::new(|_| json!(null))));
+        }
+    }
+    let mut erase = vec![s("erase"), ledger.clone()];
+    let select = a["select"].as_object()?;
+    for (k, v) in select {
+        match k.as_str() {
+            "actor" => erase.extend([s("--actor"), s(v.as_str()?)]),
+            "subject" => erase.extend([s("--subject"), s(v.as_str()?)]),
+            "indexes" => erase.extend(v.as_array()?.iter().map(|i| i.to_string())),
+            _ => return None,
+        }
+    }
+    erase.extend([
+        s("--reason"),
+        s(a["reason"].as_str()?),
+        s("--policy"),
+        policy,
+        s("--by"),
+        s(a["actor"].as_str()?),
+    ]);
+    if let Some(b) = a.get("legal_basis") {
+        erase.extend([s("--legal-basis"), s(b.as_str()?)]);
+    }
+    if a["dry_run"] == true {
+        erase.push(s("--dry-run"));
+    }
+    let reads: Vec<u64> = a["read"]
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    Some((
+        erase,
+        Box::new(move |out| {
+            let report: Value = serde_json::from_str(out).unwrap();
+            let reads: Vec<Value> = reads
+                .iter()
+                .map(|i| {
+                    let e: Value = serde_json::from_str(
+                        &ok(&[s("show"), ledger.clone(), i.to_string()]).stdout,
+                    )
+                    .unwrap();
+                    let erased = e
+                        .get("erased")
+                        .map(|x| x["by"].clone())
+                        .unwrap_or(Value::Null);
+                    let actor = if erased.is_null() {
+                        e["actor"]["id"].clone()
+                    } else {
+                        Value::Null
+                    };
+                    json!({"actor": actor, "erased": erased,
+                           "sealed": e.get("sealed").cloned().unwrap_or(Value::Null)})
+                })
+                .collect();
+            let size = serde_json::from_str::<Value>(&ok(&[s("verify"), ledger.clone()]).stdout)
+                .unwrap()["size"]
+                .clone();
+            json!({"report": report, "reads": reads, "size": size})
         }),
     ))
 }

@@ -22,9 +22,9 @@ use trailseal::retention::RetentionRules;
 use trailseal::rules::Rules;
 use trailseal::witness::verify_cosigned;
 use trailseal::{
-    check_consistency, check_inclusion, verify_timestamp_token, CreateOptions, Durability, Error,
-    GatePolicy, HashAlg, Ledger, OpenOptions, Outside, RecordedBy, Selection, Signer, Timestamp,
-    Verifier, VerifyOptions, WitnessPolicy,
+    check_consistency, check_inclusion, verify_timestamp_token, CreateOptions, Durability,
+    EraseOptions, EraseSelect, Error, GatePolicy, HashAlg, Ledger, OpenOptions, Outside,
+    RecordedBy, Selection, Signer, Timestamp, Verifier, VerifyOptions, WitnessPolicy,
 };
 
 fn table_path() -> PathBuf {
@@ -159,6 +159,13 @@ fn run(fx: &Fixture, call: &str, args: &Value) -> Result<Value, Error> {
         "open" => open(fx, args),
         "rules" => rules(fx, args),
         "retention" => retention(fx, args),
+        "erase" => erase(fx, args),
+        "check_opening" => trailseal::entry::check_opening(
+            args["commitment"].as_str().unwrap(),
+            args["salt"].as_str().unwrap(),
+            &args["value"],
+        )
+        .map(|()| Value::Null),
         "rules_check" => {
             let rules = Rules::from_value(&args["document"])?;
             Ok(rules.check(&args["entry"])?.to_json(&rules))
@@ -268,6 +275,63 @@ fn retention(fx: &Fixture, args: &Value) -> Result<Value, Error> {
     let version = l.retention_rules_at(None)?.map(|v| v.rules.version);
     let holds: Vec<Value> = l.legal_holds()?.iter().map(|h| h.to_json()).collect();
     Ok(json!({ "version": version, "holds": holds, "plan": l.retention_plan(at)?.to_json() }))
+}
+
+/// An `erase` row: a new ledger with the row's personal fields holding its entries (and
+/// holds), erased as the row selects; the report, what each index in `read` reads as (its
+/// actor, the erasure that emptied it, its sealed fields: commitments are salted afresh, so
+/// the shape, not the bytes) and the size after.
+fn erase(fx: &Fixture, args: &Value) -> Result<Value, Error> {
+    let n = fx.opened.get() + 1;
+    fx.opened.set(n);
+    let personal: Vec<&str> = args["personal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let l = Ledger::create(
+        fx.dir.path().join(format!("erase-{n}.redb")),
+        &fx.create.clone().personal_fields(&personal),
+    )?;
+    let by = RecordedBy {
+        actor: args["actor"].as_str().unwrap(),
+        authz: &args["authz"],
+    };
+    l.append_batch(args["entries"].as_array().unwrap())?;
+    for h in args["holds"].as_array().into_iter().flatten() {
+        l.place_hold(h["place"].as_str().unwrap(), &h["covers"], &by)?;
+    }
+    let report = l.erase(&EraseOptions {
+        select: EraseSelect::from_json(&args["select"])?,
+        reason: args["reason"].as_str().unwrap(),
+        legal_basis: opt_str(args, "legal_basis"),
+        request: None,
+        dry_run: args["dry_run"] == true,
+        by,
+    })?;
+    let reads: Vec<Value> = args["read"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| erase_read(&l.get(i.as_u64().unwrap()).unwrap()))
+        .collect();
+    Ok(json!({"report": report.to_json(), "reads": reads, "size": l.size()?}))
+}
+
+/// What an `erase` row reads of an entry: `{"actor", "erased", "sealed"}` (null when absent;
+/// an erased entry's actor is null, its commitment being salted afresh in each run).
+fn erase_read(e: &Value) -> Value {
+    let erased = e
+        .get("erased")
+        .map(|x| x["by"].clone())
+        .unwrap_or(Value::Null);
+    let actor = if erased.is_null() {
+        e["actor"]["id"].clone()
+    } else {
+        Value::Null
+    };
+    json!({"actor": actor, "erased": erased, "sealed": e.get("sealed").cloned().unwrap_or(Value::Null)})
 }
 
 #[test]

@@ -24,6 +24,40 @@ pub enum EraseSelect {
 }
 
 impl EraseSelect {
+    /// From its JSON form, as the bindings pass it: exactly one of `{"actor": "<id>"}`,
+    /// `{"subject": "<type>:<id>"}` or `{"indexes": [<index>, ...]}` (non-empty).
+    pub fn from_json(v: &Value) -> Result<EraseSelect> {
+        let bad = |m: &str| Error::InvalidArgument(format!("erasure selection: {m}"));
+        let obj = v
+            .as_object()
+            .filter(|o| o.len() == 1)
+            .ok_or_else(|| bad("one of {\"actor\"}, {\"subject\"} or {\"indexes\"}"))?;
+        let (k, val) = obj.iter().next().ok_or_else(|| bad("empty"))?;
+        match k.as_str() {
+            "actor" => val
+                .as_str()
+                .filter(|a| !a.is_empty())
+                .map(|a| EraseSelect::Actor(a.to_owned()))
+                .ok_or_else(|| bad("actor must be a non-empty string")),
+            "subject" => val
+                .as_str()
+                .and_then(|s| s.split_once(':'))
+                .map(|(t, i)| EraseSelect::Subject(t.to_owned(), i.to_owned()))
+                .ok_or_else(|| bad("subject must be \"<type>:<id>\"")),
+            "indexes" => {
+                let list = val
+                    .as_array()
+                    .filter(|a| !a.is_empty())
+                    .ok_or_else(|| bad("indexes must be a non-empty array"))?;
+                list.iter()
+                    .map(|i| i.as_u64().ok_or_else(|| bad("an index is not an integer")))
+                    .collect::<Result<Vec<u64>>>()
+                    .map(EraseSelect::Indexes)
+            }
+            other => Err(bad(&format!("unknown key {other:?}"))),
+        }
+    }
+
     /// The kind recorded: `index`, `actor` or `subject`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -105,6 +139,34 @@ pub(crate) fn recorded_ranges(index: u64, e: &Value) -> Result<Vec<Range<u64>>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selections_parse_strictly() {
+        assert_eq!(
+            EraseSelect::from_json(&json!({"actor": "a"})).unwrap(),
+            EraseSelect::Actor("a".into())
+        );
+        assert_eq!(
+            EraseSelect::from_json(&json!({"subject": "user:u:1"})).unwrap(),
+            EraseSelect::Subject("user".into(), "u:1".into())
+        );
+        assert_eq!(
+            EraseSelect::from_json(&json!({"indexes": [3, 1]})).unwrap(),
+            EraseSelect::Indexes(vec![3, 1])
+        );
+        for bad in [
+            json!({}),
+            json!({"actor": "a", "indexes": [1]}),
+            json!({"actor": ""}),
+            json!({"subject": "nocolon"}),
+            json!({"indexes": []}),
+            json!({"indexes": [-1]}),
+            json!({"who": "a"}),
+            json!("a"),
+        ] {
+            assert!(EraseSelect::from_json(&bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ranges_round_trip_and_are_checked() {
