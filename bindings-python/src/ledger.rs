@@ -23,6 +23,7 @@ use trailseal::{
 
 use crate::capture;
 use crate::convert::{dumps, durability, json_to_py, value_to_py};
+use crate::erase;
 use crate::error::{core, guarded, to_py_err};
 use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
@@ -109,11 +110,13 @@ impl PyLedger {
     /// fsync until `sync()` (bulk imports). `verifier_key` (a `Signer.verifier_key`) is
     /// recorded as the key that signs this ledger's checkpoints: `checkpoint` (and `bundle`
     /// with a signer) then refuses any other signer with InvalidArgumentError. `share` is the
-    /// sharing mode of the returned handle, as for `open`.
+    /// sharing mode of the returned handle, as for `open`. `personal` names the fields sealed
+    /// as salted commitments, their values kept beside the leaves so that `erase` can delete
+    /// them (SPEC section 10: "actor.id", "change.before", "payload.user.email", ...).
     #[staticmethod]
     #[pyo3(signature = (
         path, origin, hash = None, raw = false, durable = true, max_entry_bytes = None,
-        verifier_key = None, share = None
+        verifier_key = None, share = None, personal = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn create(
@@ -126,8 +129,12 @@ impl PyLedger {
         max_entry_bytes: Option<u64>,
         verifier_key: Option<String>,
         share: Option<&str>,
+        personal: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let mut opts = CreateOptions::new(origin);
+        if let Some(p) = personal {
+            opts = opts.personal_fields(&p);
+        }
         if let Some(hash) = hash {
             opts = opts.hash(core(py, HashAlg::from_str(hash))?);
         }
@@ -535,6 +542,58 @@ impl PyLedger {
         at: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         retention::plan(self, py, at)
+    }
+
+    /// Erase the personal values of the entries `select` names (`{"actor": id}`, `{"subject":
+    /// "type:id"}` or `{"indexes": [...]}`), recording an `erasure.performed` entry by `actor`
+    /// with `authz` (why it was allowed), `reason` and `legal_basis`; their leaves and every
+    /// proof stay, they read with `"erased": {"by": <record>}`, and the file keeps nothing of
+    /// the values. Returns `{"dry_run", "erased", "count", "skipped", "records"}`. Raises
+    /// `InvalidArgumentError` (nothing changed) for an entry under a legal hold, a protected
+    /// record, nothing to erase, or a ledger without personal fields.
+    #[pyo3(signature = (
+        select, reason, actor, authz, legal_basis = None, request = None, dry_run = false
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn erase<'py>(
+        &self,
+        py: Python<'py>,
+        select: &Bound<'_, PyAny>,
+        reason: String,
+        actor: String,
+        authz: &Bound<'_, PyAny>,
+        legal_basis: Option<String>,
+        request: Option<String>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        erase::erase(
+            self,
+            py,
+            select,
+            reason,
+            actor,
+            authz,
+            legal_basis,
+            request,
+            dry_run,
+        )
+    }
+
+    /// Entry `index`'s openings, `{"<field>": {"salt", "value"}}`, for whoever must show later
+    /// what it recorded (`check_opening`); `None` without sealed fields or once erased.
+    fn openings<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyAny>> {
+        erase::openings(self, py, index)
+    }
+
+    /// Overwrite the file's free pages with zeros (what `erase` ends with).
+    fn scrub_free_pages(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, |l| l.scrub_free_pages())
+    }
+
+    /// The fields this ledger seals as commitments (empty when none).
+    #[getter]
+    fn personal_fields(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.run(py, |l| Ok(l.personal_fields().to_vec()))
     }
 
     /// The verifier key that signs this ledger's checkpoints now: the one recorded at

@@ -15,11 +15,12 @@
 //! own file, and the ledger-free checks (`verify_inclusion`, `verify_consistency`,
 //! `verify_checkpoint`, `verify_bundle`) are in `verify.rs`. The rules calls (`publish_rules`,
 //! `rules_at`, `delivery_report`, `check_rules`, ...) are in `rules.rs`, retention and legal hold
-//! in `retention.rs`.
+//! in `retention.rs`, personal fields and erasure in `erase.rs`.
 
 mod capture;
 mod checkpoint;
 mod convert;
+mod erase;
 mod error;
 mod ledger;
 mod questions;
@@ -64,6 +65,9 @@ mod _trailseal {
 
     #[pymodule_export]
     use crate::rules::check_rules;
+
+    #[pymodule_export]
+    use crate::erase::check_opening;
 
     #[pymodule_export]
     use crate::{checkpoint::PyCheckpoint, ledger::PyLedger, receipt::PyReceipt, signer::PySigner};

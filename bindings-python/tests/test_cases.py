@@ -154,6 +154,42 @@ def retention(fx: Fixture, a: Dict[str, Any]) -> Any:
             }
 
 
+def _erase_read(e: Dict[str, Any]) -> Dict[str, Any]:
+    erased = e["erased"]["by"] if "erased" in e else None
+    return {
+        "actor": None if erased is not None else e["actor"]["id"],
+        "erased": erased,
+        "sealed": e.get("sealed"),
+    }
+
+
+def erase(fx: Fixture, a: Dict[str, Any]) -> Any:
+    """A new ledger with the row's personal fields holding its entries (and holds), erased as
+    the row selects; the report, what each index in `read` reads as, and the size after."""
+    f = TABLE["fixture"]
+    with tempfile.TemporaryDirectory() as d:
+        with trailseal.Ledger.create(
+            Path(d) / "erase.redb", origin=f["origin"], hash=f["hash"], personal=a["personal"]
+        ) as led:
+            led.append_batch(a["entries"])
+            for h in a.get("holds", []):
+                led.place_hold(h["place"], h["covers"], actor=a["actor"], authz=a["authz"])
+            report = led.erase(
+                a["select"],
+                reason=a["reason"],
+                actor=a["actor"],
+                authz=a["authz"],
+                legal_basis=a.get("legal_basis"),
+                dry_run=a.get("dry_run", False),
+            )
+            reads = [_erase_read(led.get(i)) for i in a["read"]]
+            return {"report": report, "reads": reads, "size": len(led)}
+
+
+def check_opening(fx: Fixture, a: Dict[str, Any]) -> Any:
+    return trailseal.check_opening(a["commitment"], a["salt"], a["value"])
+
+
 def rules_check(fx: Fixture, a: Dict[str, Any]) -> Any:
     return trailseal.check_rules(a["document"], a["entry"])
 
@@ -175,6 +211,8 @@ CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "open": open_,
     "rules": rules,
     "retention": retention,
+    "erase": erase,
+    "check_opening": check_opening,
     "rules_check": rules_check,
     "delivery_report": delivery_report,
 }

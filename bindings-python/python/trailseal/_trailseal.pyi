@@ -33,6 +33,7 @@ __all__ = [
     "WrongKindError",
     "__version__",
     "_error_codes",
+    "check_opening",
     "check_rules",
     "detect_ci",
     "verify_bundle",
@@ -373,8 +374,10 @@ class Ledger:
         max_entry_bytes: int | None = None,
         verifier_key: str | None = None,
         share: _Sharing | None = None,
+        personal: Sequence[str] | None = None,
     ) -> Ledger:
-        """Create a ledger; ``verifier_key`` records the only key its checkpoints may be signed by."""
+        """Create a ledger; ``verifier_key`` records the only key its checkpoints may be signed by;
+        ``personal`` the fields sealed as commitments, erasable (SPEC section 10)."""
     @staticmethod
     def open(
         path: _Path,
@@ -450,6 +453,21 @@ class Ledger:
     def retention_rules_at(self, index: int | None = None) -> dict[str, Any] | None: ...
     def legal_holds(self) -> list[dict[str, Any]]: ...
     def retention_plan(self, at: str | None = None) -> dict[str, Any]: ...
+    def erase(
+        self,
+        select: Mapping[str, Any] | str,
+        reason: str,
+        actor: str,
+        authz: Mapping[str, Any] | str,
+        legal_basis: str | None = None,
+        request: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Erase the personal values of the entries ``select`` names, with an erasure record."""
+    def openings(self, index: int) -> dict[str, Any] | None: ...
+    def scrub_free_pages(self) -> None: ...
+    @property
+    def personal_fields(self) -> list[str]: ...
     def checkpoints(self) -> list[_StoredCheckpoint]: ...
     def timestamp_checkpoint(
         self,
@@ -576,6 +594,8 @@ def verify_consistency(
     verifier_key: str | None = None,
 ) -> None: ...
 def verify_checkpoint(note: str, verifier_key: str) -> Checkpoint: ...
+def check_opening(commitment: str, salt: str, value: Any) -> None:
+    """Raise VerificationError unless ``value`` under ``salt`` gives ``commitment``."""
 def check_rules(document: Mapping[str, Any] | str, entry: Mapping[str, Any] | str) -> dict[str, Any]:
     """Judge an entry against a rules document without a ledger (a dry run)."""
 def verify_cosigned(
