@@ -120,6 +120,8 @@ export interface CreateOptions {
   maxEntryBytes?: number
   /** How the returned handle shares the file (default: see `Sharing`). */
   share?: Sharing
+  /** Fields sealed as salted commitments, their values kept beside the leaves so that `erase` can delete them (SPEC section 10): `'actor.id'`, `'change.before'`, `'payload.user.email'`, ... (default none). */
+  personal?: string[]
 }
 
 /** Options of `Ledger.open`. */
@@ -654,7 +656,10 @@ export declare class Ledger {
   appendRaw(leaf: Uint8Array | string): Promise<Receipt>
   /** Append raw leaves atomically (raw ledgers). */
   appendRawBatch(leaves: Array<Uint8Array | string>): Promise<Receipt[]>
-  /** The audit entry at `index`, as recorded (with `v` and `time`): its leaf bytes, parsed. */
+  /**
+   * The audit entry at `index`, as recorded (with `v` and `time`): its leaf bytes, parsed;
+   * with sealed personal fields, their values put back (or `erased: {by}`).
+   */
   get(index: number | bigint): Entry
   /** The exact leaf bytes at `index` (the canonical JSON of an entry, or a raw leaf). */
   getRaw(index: number | bigint): Buffer
@@ -776,6 +781,25 @@ export declare class Ledger {
    */
   report(options?: ReportOptions): Promise<Report>
   /**
+   * Erase the personal values of the entries `select` names (`{actor}`, `{subject:
+   * 'type:id'}` or `{indexes: [...]}`), recording an `erasure.performed` entry by `actor`
+   * with `authz` (why it was allowed) and `reason`; options `{legalBasis, request, dryRun}`.
+   * Their leaves and every proof stay; they read with `erased: {by}`; the file keeps nothing
+   * of the values. Resolves `{dry_run, erased, count, skipped, records}`; rejects
+   * `invalid_argument` (nothing changed) for an entry under a legal hold, a protected
+   * record, nothing to erase, or a ledger without personal fields.
+   */
+  erase(select: Record<string, unknown>, reason: string, actor: string, authz: Record<string, unknown>, options?: { legalBasis?: string, request?: string, dryRun?: boolean }): Promise<Record<string, unknown>>
+  /**
+   * Entry `index`'s openings, `{'<field>': {salt, value}}`, for whoever must show later
+   * what it recorded (`checkOpening`); `null` without sealed fields or once erased.
+   */
+  openings(index: number | bigint): Promise<Record<string, unknown> | null>
+  /** Overwrite the file's free pages with zeros (what `erase` ends with). */
+  scrubFreePages(): Promise<null>
+  /** The fields this ledger seals as commitments (empty when none). */
+  get personalFields(): Array<string>
+  /**
    * Record retention rules (SPEC 8; an object or its JSON text such as `{version:
    * 'sox-2026', default: 'P1Y', rules: [{action: 'deploy.*', keep: 'P7Y'}]}`) as a
    * `retention.published` entry by `actor`, `authz` saying why it was allowed (`{decision,
@@ -874,6 +898,14 @@ export declare class Signer {
   /** `JSON.stringify(signer)`: the public parts only. */
   toJSON(): SignerInfo
 }
+
+/**
+ * Check that `value` (any JSON value) under `salt` (64 hex digits) gives `commitment` (a
+ * sealed field as a leaf holds it): how whoever kept an entry's openings shows what it
+ * recorded, after its erasure too. Throws `verification_failed` when they do not,
+ * `invalid_argument` for a salt that is not 32 bytes of hex.
+ */
+export declare function checkOpening(commitment: string, salt: string, value: unknown): void
 
 /**
  * Judge `entry` (an object or its JSON text) against the rules `document` without a ledger,

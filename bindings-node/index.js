@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Ledger = nativeBinding.Ledger
 module.exports.Signer = nativeBinding.Signer
+module.exports.checkOpening = nativeBinding.checkOpening
 module.exports.checkRules = nativeBinding.checkRules
 module.exports.detectCi = nativeBinding.detectCi
 module.exports.errorCodes = nativeBinding.errorCodes

@@ -120,6 +120,8 @@ export interface CreateOptions {
   maxEntryBytes?: number
   /** How the returned handle shares the file (default: see `Sharing`). */
   share?: Sharing
+  /** Fields sealed as salted commitments, their values kept beside the leaves so that `erase` can delete them (SPEC section 10): `'actor.id'`, `'change.before'`, `'payload.user.email'`, ... (default none). */
+  personal?: string[]
 }
 
 /** Options of `Ledger.open`. */

@@ -122,7 +122,15 @@ fn create_options(opts: Option<Unknown<'_>>) -> Result<CreateOptions, Error> {
     for (key, v) in convert::options(
         opts,
         "options",
-        &["origin", "hash", "raw", "durable", "maxEntryBytes", "share"],
+        &[
+            "origin",
+            "hash",
+            "raw",
+            "durable",
+            "maxEntryBytes",
+            "share",
+            "personal",
+        ],
     )? {
         match key.as_str() {
             "origin" => origin = Some(string(&v, "options.origin")?),
@@ -135,6 +143,7 @@ fn create_options(opts: Option<Unknown<'_>>) -> Result<CreateOptions, Error> {
             "durable" => out.durability = durability(convert::boolean(&v, "options.durable")?),
             "maxEntryBytes" => out.max_entry_bytes = u64_arg(&v, "options.maxEntryBytes")?,
             "share" => out.sharing = Some(sharing(&v)?),
+            "personal" => out.personal = convert::strings(&v, "options.personal")?,
             _ => unreachable!("options() only returns allowed keys"),
         }
     }
@@ -387,10 +396,11 @@ impl Ledger {
         })
     }
 
-    /// The audit entry at `index`, as recorded (with `v` and `time`): its leaf bytes, parsed.
+    /// The audit entry at `index`, as recorded (with `v` and `time`): its leaf bytes, parsed;
+    /// with sealed personal fields, their values put back (or `erased: {by}`).
     #[napi(ts_args_type = "index: number | bigint", ts_return_type = "Entry")]
     pub fn get(&self, env: Env, index: Unknown<'_>) -> napi::Result<Json> {
-        self.now(&env, |l| l.get_json(u64_arg(&index, "index")?))
+        self.now(&env, |l| l.entry_json(u64_arg(&index, "index")?))
             .map(Json)
     }
 

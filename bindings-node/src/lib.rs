@@ -13,6 +13,7 @@
 
 pub mod capture;
 mod convert;
+pub mod erase;
 mod error;
 mod ledger;
 mod questions;

@@ -131,6 +131,31 @@ const calls = {
       await l.close()
     }
   },
+  // A new ledger with the row's personal fields holding its entries (and holds), erased as the
+  // row selects; the report, what each index in `read` reads as, and the size after.
+  async erase(fx, a) {
+    const f = table.fixture
+    const l = await ts.Ledger.create(ledgerPath('cases-erase'), { origin: f.origin, hash: f.hash, personal: a.personal })
+    try {
+      await l.appendBatch(a.entries)
+      for (const h of a.holds ?? []) await l.placeHold(h.place, h.covers, a.actor, a.authz)
+      const opts = { dryRun: a.dry_run ?? false }
+      if (a.legal_basis !== undefined) opts.legalBasis = a.legal_basis
+      const report = await l.erase(a.select, a.reason, a.actor, a.authz, opts)
+      const reads = []
+      for (const i of a.read) {
+        const e = await l.get(i)
+        const erased = e.erased ? e.erased.by : null
+        reads.push({ actor: erased === null ? e.actor.id : null, erased, sealed: e.sealed ?? null })
+      }
+      return { report, reads, size: l.size }
+    } finally {
+      await l.close()
+    }
+  },
+  async check_opening(fx, a) {
+    return ts.checkOpening(a.commitment, a.salt, a.value) ?? null
+  },
   async rules_check(fx, a) {
     return ts.checkRules(a.document, a.entry)
   },

@@ -463,7 +463,7 @@ pub unsafe extern "C" fn trailseal_ledger_get(
     // SAFETY: per this function's contract.
     unsafe {
         with_ledger_string(ledger, entry_json_out, "entry_json_out", |l| {
-            Ok(l.get_json(index)?)
+            Ok(l.entry_json(index)?)
         })
     }
 }

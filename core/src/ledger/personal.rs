@@ -144,6 +144,21 @@ impl Ledger {
         self.meta.personal.paths()
     }
 
+    /// The entry at `index` as JSON text, as it reads (entry ledgers only): its leaf bytes
+    /// ([`Ledger::get_json`], which hash to its leaf hash), or for an entry with sealed fields
+    /// the canonical JSON of [`Ledger::get`]'s value, its values put back (or marked erased).
+    /// What the bindings hand out as an entry.
+    pub fn entry_json(&self, index: u64) -> Result<String> {
+        crate::error::guarded(|| {
+            let leaf = self.get_json(index)?;
+            if !has_sealed_member(leaf.as_bytes()) {
+                return Ok(leaf);
+            }
+            String::from_utf8(entry::canonical_json(&self.get(index)?))
+                .map_err(|e| Error::Internal(format!("canonical JSON is not UTF-8: {e}")))
+        })
+    }
+
     /// The openings of entry `index` (SPEC section 10): `{"<path>": {"salt", "value"}}` for
     /// each sealed field, what the data subject or an auditor keeps to show later, with
     /// [`crate::entry::check_opening`], what the entry recorded; `None` for an entry without
