@@ -258,6 +258,12 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 		return rulesCase(fx, a)
 	case "retention":
 		return retentionCase(fx, a)
+	case "erase":
+		return eraseCase(fx, a)
+	case "check_opening":
+		c, _ := str(a, "commitment")
+		salt, _ := str(a, "salt")
+		return nil, CheckOpening(c, salt, a["value"])
 	case "rules_check":
 		return CheckRules(a["document"], a["entry"])
 	case "delivery_report":
@@ -271,6 +277,92 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 		return fx.entries.DeliveryReport(threshold)
 	}
 	return nil, errors.New("unknown call " + call)
+}
+
+// eraseCase runs an "erase" row: a new ledger with the row's personal fields holding its
+// entries (and holds), erased as the row selects; the report, what each index in "read" reads
+// as ({"actor", "erased", "sealed"}: an erased entry's actor is null, its commitment salted
+// afresh in every run) and the size after.
+func eraseCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
+	fx.opened++
+	opts := fx.create
+	if err := json.Unmarshal(a["personal"], &opts.Personal); err != nil {
+		return nil, err
+	}
+	l, err := Create(filepath.Join(fx.dir, fmt.Sprintf("erase-%d.redb", fx.opened)), opts)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	actor, _ := str(a, "actor")
+	authz := a["authz"]
+	var entries []json.RawMessage
+	if err := json.Unmarshal(a["entries"], &entries); err != nil {
+		return nil, err
+	}
+	if _, err := l.AppendBatch(entries); err != nil {
+		return nil, err
+	}
+	var holds []struct {
+		Place  string          `json:"place"`
+		Covers json.RawMessage `json:"covers"`
+	}
+	if raw, ok := a["holds"]; ok {
+		if err := json.Unmarshal(raw, &holds); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range holds {
+		if _, err := l.PlaceHold(h.Place, h.Covers, actor, authz); err != nil {
+			return nil, err
+		}
+	}
+	reason, _ := str(a, "reason")
+	basis, _ := str(a, "legal_basis")
+	var dry bool
+	if raw, ok := a["dry_run"]; ok {
+		if err := json.Unmarshal(raw, &dry); err != nil {
+			return nil, err
+		}
+	}
+	report, err := l.Erase(a["select"], reason, actor, authz, EraseOptions{LegalBasis: basis, DryRun: dry})
+	if err != nil {
+		return nil, err
+	}
+	var read []uint64
+	if err := json.Unmarshal(a["read"], &read); err != nil {
+		return nil, err
+	}
+	reads := []any{}
+	for _, i := range read {
+		raw, err := l.Get(i)
+		if err != nil {
+			return nil, err
+		}
+		var e struct {
+			Actor  struct{ ID string } `json:"actor"`
+			Erased *struct {
+				By uint64 `json:"by"`
+			} `json:"erased"`
+			Sealed []string `json:"sealed"`
+		}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, err
+		}
+		r := map[string]any{"actor": e.Actor.ID, "erased": nil, "sealed": e.Sealed}
+		if e.Erased != nil {
+			r["actor"], r["erased"] = nil, e.Erased.By
+		}
+		if e.Sealed == nil {
+			r["sealed"] = nil
+		}
+		reads = append(reads, r)
+	}
+	size, err := l.Size()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"report": report, "reads": reads, "size": size}, nil
 }
 
 // retentionCase runs a "retention" row: a new ledger, the retention rules published (if

@@ -148,6 +148,9 @@ type CreateOptions struct {
 	MaxEntryBytes uint64     // the most bytes one leaf may have; 0 for the default (1 MiB)
 	Durability    Durability // of appends through the returned handle
 	Share         Sharing    // how the returned handle shares the file ("" for the default)
+	// The fields sealed as salted commitments, their values kept beside the leaves so that
+	// Erase can delete them (SPEC section 10): "actor.id", "change.before", ...; nil for none.
+	Personal []string
 }
 
 // OpenOptions says how an existing ledger is opened.
@@ -197,10 +200,21 @@ func Create(path string, opts CreateOptions) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
+	var personal *C.char
+	if opts.Personal != nil {
+		text, err := json.Marshal(opts.Personal)
+		if err != nil {
+			return nil, &Error{Code: CodeInvalidArgument, Message: "personal fields: " + err.Error(), cause: err}
+		}
+		if personal, err = cs.add(string(text), "personal fields", CodeInvalidArgument); err != nil {
+			return nil, err
+		}
+	}
 	var h *C.trailseal_ledger
 	err = call(func() C.trailseal_status {
-		return C.trailseal_ledger_create_with(cpath, origin, hash, C.bool(opts.Raw),
-			C.uint64_t(opts.MaxEntryBytes), C.bool(opts.Durability == Immediate), share, &h)
+		return C.trailseal_ledger_create_personal(cpath, origin, hash, C.bool(opts.Raw),
+			C.uint64_t(opts.MaxEntryBytes), C.bool(opts.Durability == Immediate), share,
+			personal, &h)
 	})
 	if err != nil {
 		return nil, err

@@ -261,6 +261,78 @@ void trailseal_string_free(char *s);
 void trailseal_bytes_free(uint8_t *bytes, size_t len);
 
 /**
+ * Erases the personal values of the entries `select_json` names (`{"actor": id}`,
+ * `{"subject": "type:id"}` or `{"indexes": [...]}`), recording an `erasure.performed` entry by
+ * `actor` with `authz_json` (why it was allowed), `reason` and `legal_basis` (NULL: none);
+ * `request` (NULL: `erasure`) is the record's subject id; `dry_run` changes nothing. Writes
+ * `{"dry_run", "erased", "count", "skipped", "records"}` to `*report_json_out`. An entry under
+ * a legal hold, a protected record, nothing to erase or a ledger without personal fields is
+ * `TRAILSEAL_STATUS_INVALID_ARGUMENT`, with nothing changed.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; the strings are NULL or NUL-terminated;
+ * `report_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_erase(const trailseal_ledger *ledger,
+                                        const char *select_json,
+                                        const char *reason,
+                                        const char *actor,
+                                        const char *authz_json,
+                                        const char *legal_basis,
+                                        const char *request,
+                                        bool dry_run,
+                                        char **report_json_out);
+
+/**
+ * Writes entry `index`'s openings, `{"<field>": {"salt", "value"}}`, to `*openings_json_out`
+ * (`null` without sealed fields or once erased): what whoever must show later what it
+ * recorded keeps (`trailseal_check_opening`).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `openings_json_out` is NULL or valid for writing a
+ * pointer.
+ */
+trailseal_status trailseal_ledger_openings(const trailseal_ledger *ledger,
+                                           uint64_t index,
+                                           char **openings_json_out);
+
+/**
+ * Writes the fields this ledger seals as commitments, a JSON array (empty when none), to
+ * `*fields_json_out`.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `fields_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_personal_fields(const trailseal_ledger *ledger,
+                                                  char **fields_json_out);
+
+/**
+ * Overwrites the file's free pages with zeros (what `trailseal_ledger_erase` ends with).
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle.
+ */
+trailseal_status trailseal_ledger_scrub_free_pages(const trailseal_ledger *ledger);
+
+/**
+ * Checks that `value_json` (any JSON value) under `salt` (64 hex digits) gives `commitment` (a
+ * sealed field as a leaf holds it): how whoever kept an entry's openings shows what it
+ * recorded, after its erasure too. `TRAILSEAL_STATUS_VERIFICATION_FAILED` when they do not,
+ * `TRAILSEAL_STATUS_INVALID_ARGUMENT` for a salt that is not 32 bytes of hex.
+ *
+ * # Safety
+ *
+ * The three are NULL or NUL-terminated strings.
+ */
+trailseal_status trailseal_check_opening(const char *commitment,
+                                         const char *salt,
+                                         const char *value_json);
+
+/**
  * Creates a new ledger file at `path` (refused with `TRAILSEAL_STATUS_ALREADY_EXISTS` if the
  * file exists) and writes its handle to `*ledger_out`.
  *
@@ -308,6 +380,27 @@ trailseal_status trailseal_ledger_create_with(const char *path,
                                               bool durable,
                                               const char *sharing,
                                               trailseal_ledger **ledger_out);
+
+/**
+ * `trailseal_ledger_create_with` for a ledger that seals the fields `personal_json` names (a
+ * JSON array such as `["actor.id", "change.before", "payload.user.email"]`; NULL for none) as
+ * salted commitments, their values kept beside the leaves so that `trailseal_ledger_erase`
+ * can delete them (SPEC section 10). A field that cannot be personal, or personal fields in a
+ * raw ledger, is `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ *
+ * As `trailseal_ledger_create_with`; `personal_json` is NULL or a NUL-terminated string.
+ */
+trailseal_status trailseal_ledger_create_personal(const char *path,
+                                                  const char *origin,
+                                                  const char *hash,
+                                                  bool raw,
+                                                  uint64_t max_entry_bytes,
+                                                  bool durable,
+                                                  const char *sharing,
+                                                  const char *personal_json,
+                                                  trailseal_ledger **ledger_out);
 
 /**
  * Opens an existing ledger and writes its handle to `*ledger_out`, in the default sharing

@@ -5,6 +5,7 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use trailseal::entry::PersonalFields;
 use trailseal::merkle::to_hex;
 use trailseal::{
     CreateOptions, Durability, Error, HashAlg, Ledger, OpenOptions, Outside, Sharing, VerifyOptions,
@@ -124,15 +125,54 @@ pub unsafe extern "C" fn trailseal_ledger_create_with(
     sharing: *const c_char,
     ledger_out: *mut *mut trailseal_ledger,
 ) -> trailseal_status {
+    // SAFETY: forwarded contract; a NULL `personal_json` is allowed.
+    unsafe {
+        trailseal_ledger_create_personal(
+            path,
+            origin,
+            hash,
+            raw,
+            max_entry_bytes,
+            durable,
+            sharing,
+            std::ptr::null(),
+            ledger_out,
+        )
+    }
+}
+
+/// `trailseal_ledger_create_with` for a ledger that seals the fields `personal_json` names (a
+/// JSON array such as `["actor.id", "change.before", "payload.user.email"]`; NULL for none) as
+/// salted commitments, their values kept beside the leaves so that `trailseal_ledger_erase`
+/// can delete them (SPEC section 10). A field that cannot be personal, or personal fields in a
+/// raw ledger, is `TRAILSEAL_STATUS_INVALID_ARGUMENT`.
+///
+/// # Safety
+///
+/// As `trailseal_ledger_create_with`; `personal_json` is NULL or a NUL-terminated string.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn trailseal_ledger_create_personal(
+    path: *const c_char,
+    origin: *const c_char,
+    hash: *const c_char,
+    raw: bool,
+    max_entry_bytes: u64,
+    durable: bool,
+    sharing: *const c_char,
+    personal_json: *const c_char,
+    ledger_out: *mut *mut trailseal_ledger,
+) -> trailseal_status {
     guard(|| {
         let out = Out::new(ledger_out, "ledger_out")?;
         // SAFETY: per this function's contract.
-        let (path, origin, hash, sharing) = unsafe {
+        let (path, origin, hash, sharing, personal) = unsafe {
             (
                 arg_path(path, "path")?,
                 arg_str(origin, "origin")?,
                 opt_str(hash, "hash")?,
                 opt_str(sharing, "sharing")?,
+                opt_str(personal_json, "personal_json")?,
             )
         };
         let mut opts = CreateOptions::new(origin).hash(parse_hash(hash)?);
@@ -141,6 +181,10 @@ pub unsafe extern "C" fn trailseal_ledger_create_with(
         }
         if max_entry_bytes != 0 {
             opts.max_entry_bytes = max_entry_bytes;
+        }
+        if let Some(p) = personal {
+            let fields = PersonalFields::from_json(&trailseal::entry::parse_json(p.as_bytes())?)?;
+            opts = opts.personal_fields(fields.paths());
         }
         opts.durability = durability(durable);
         opts.sharing = parse_sharing(sharing)?;

@@ -25,6 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use trailseal::{Error, ErrorCode};
 
+mod erase;
 mod ledger;
 mod retention;
 mod rotation;

@@ -2915,6 +2915,89 @@ static trailseal_status rules_case(const struct case_fixture *fx, const char *ar
   return st;
 }
 
+/* What an `erase` row reads of entry `i`: {"actor", "erased", "sealed"} (an erased entry's
+ * actor is null: its commitment is salted afresh in every run). */
+static char *erase_read(trailseal_ledger *l, unsigned long long i) {
+  char *e = NULL;
+  OK(trailseal_ledger_get(l, i, &e));
+  char *erased = member_text(e, "erased");
+  char *by = erased ? member_text(erased, "by") : NULL;
+  char *actor = member_text(e, "actor");
+  char *id = by ? NULL : member_text(actor, "id");
+  char *sealed = member_text(e, "sealed");
+  char *r = fmt("{\"actor\":%s,\"erased\":%s,\"sealed\":%s}", id ? id : "null",
+                by ? by : "null", sealed ? sealed : "null");
+  free(erased);
+  free(by);
+  free(actor);
+  free(id);
+  free(sealed);
+  trailseal_string_free(e);
+  return r;
+}
+
+/* An `erase` row: a new ledger with the row's personal fields holding its entries (and holds),
+ * erased as the row selects; the report, what each index in `read` reads as, the size after. */
+static trailseal_status erase_case(const struct case_fixture *fx, const char *args,
+                                   char **shape) {
+  static int made = 0;
+  char *path = fmt("%s/cases-erase-%d.redb", workdir, ++made);
+  trailseal_ledger *l = NULL;
+  char *out = NULL, *report = NULL;
+  char *personal = member_text(args, "personal");
+  trailseal_status st = trailseal_ledger_create_personal(path, fx->origin, fx->hash, false, 0, true,
+                                                         NULL, personal, &l);
+  char *actor = str_member(args, "actor"), *authz = member_text(args, "authz");
+  char *entries = member_text(args, "entries"), *select = member_text(args, "select");
+  char *reason = str_member(args, "reason"), *basis = str_member(args, "legal_basis");
+  char *dry = member_text(args, "dry_run");
+  if (st == TRAILSEAL_STATUS_OK) st = trailseal_ledger_append_batch(l, entries, &out);
+  trailseal_string_free(out);
+  out = NULL;
+  const char *it = member(args, "holds"), *s, *e;
+  while (st == TRAILSEAL_STATUS_OK && it && next_elem(&it, &s, &e)) {
+    char *h = copy_span(s, e);
+    char *place = str_member(h, "place"), *covers = member_text(h, "covers");
+    st = trailseal_ledger_place_hold(l, place, covers, actor, authz, &out);
+    trailseal_string_free(out);
+    out = NULL;
+    free(place);
+    free(covers);
+    free(h);
+  }
+  if (st == TRAILSEAL_STATUS_OK)
+    st = trailseal_ledger_erase(l, select, reason, actor, authz, basis, NULL,
+                                dry && strcmp(dry, "true") == 0, &report);
+  if (st == TRAILSEAL_STATUS_OK) {
+    char *reads = xstrdup("");
+    it = member(args, "read");
+    while (next_elem(&it, &s, &e)) {
+      char *r = erase_read(l, strtoull(s, NULL, 10));
+      char *joined = fmt("%s%s%s", reads, *reads ? "," : "", r);
+      free(reads);
+      free(r);
+      reads = joined;
+    }
+    uint64_t size = 0;
+    OK(trailseal_ledger_size(l, &size));
+    *shape = fmt("{\"report\":%s,\"reads\":[%s],\"size\":%llu}", report, reads,
+                 (unsigned long long)size);
+    free(reads);
+  }
+  trailseal_string_free(report);
+  trailseal_ledger_free(l);
+  free(personal);
+  free(actor);
+  free(authz);
+  free(entries);
+  free(select);
+  free(reason);
+  free(basis);
+  free(dry);
+  free(path);
+  return st;
+}
+
 /* A `retention` row: a new ledger, the retention rules published (if given), the entries
  * appended, each hold placed or released in turn, then the plan at `at`. */
 static trailseal_status retention_case(const struct case_fixture *fx, const char *args,
@@ -3046,6 +3129,16 @@ static trailseal_status run_case(const struct case_fixture *fx, const char *call
     st = rules_case(fx, args, shape);
   } else if (strcmp(call, "retention") == 0) {
     st = retention_case(fx, args, shape);
+  } else if (strcmp(call, "erase") == 0) {
+    st = erase_case(fx, args, shape);
+  } else if (strcmp(call, "check_opening") == 0) {
+    char *c = str_member(args, "commitment"), *salt = str_member(args, "salt");
+    char *v = member_text(args, "value");
+    st = trailseal_check_opening(c, salt, v);
+    if (st == TRAILSEAL_STATUS_OK) *shape = xstrdup("null");
+    free(c);
+    free(salt);
+    free(v);
   } else if (strcmp(call, "rules_check") == 0) {
     char *document = member_text(args, "document"), *entry = member_text(args, "entry");
     st = trailseal_rules_check(document, entry, &out);

@@ -55,6 +55,23 @@ impl PersonalFields {
         Ok(PersonalFields { paths: out })
     }
 
+    /// From a JSON array of paths, as the bindings pass it (checked as [`PersonalFields::new`]
+    /// checks them).
+    pub fn from_json(v: &Value) -> Result<PersonalFields> {
+        let list = v.as_array().ok_or_else(|| {
+            Error::InvalidArgument("personal fields: a JSON array of field paths".into())
+        })?;
+        let paths = list
+            .iter()
+            .map(|p| {
+                p.as_str().ok_or_else(|| {
+                    Error::InvalidArgument(format!("personal fields: {p} is not a string"))
+                })
+            })
+            .collect::<Result<Vec<&str>>>()?;
+        PersonalFields::new(&paths)
+    }
+
     /// The declared paths, sorted.
     pub fn paths(&self) -> &[String] {
         &self.paths
