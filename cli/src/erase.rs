@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::json;
-use trailseal::{EraseOptions, EraseSelect, OpenOptions, RecordedBy};
+use trailseal::{EraseOptions, EraseSelect, Ledger, OpenOptions, RecordedBy};
 
 use crate::error::{usage, Res};
 use crate::io::{emit_line, open_ledger};
@@ -44,7 +44,9 @@ pub struct EraseArgs {
     pub dry_run: bool,
 }
 
-/// Runs `erase`: prints {"dry_run", "erased": [...], "count", "skipped", "records": [...]}.
+/// Runs `erase`: prints {"dry_run", "erased": [...], "count", "skipped", "records": [...],
+/// "compacted"} (`compacted`: whether the file could be had alone to give back what the
+/// overwrite of its free pages grew; absent for a dry run).
 pub fn erase(args: &EraseArgs, open: &OpenOptions, read: &OpenOptions) -> Res {
     let select = match (&args.actor, &args.subject) {
         (Some(a), _) => EraseSelect::Actor(a.clone()),
@@ -59,18 +61,30 @@ pub fn erase(args: &EraseArgs, open: &OpenOptions, read: &OpenOptions) -> Res {
     };
     let authz = json!({"decision": "allow", "policy": args.policy, "reason": args.reason});
     let l = open_ledger(&args.ledger, if args.dry_run { read } else { open })?;
-    let report = l.erase(&EraseOptions {
-        select,
-        reason: &args.reason,
-        legal_basis: args.legal_basis.as_deref(),
-        request: args.request.as_deref(),
-        dry_run: args.dry_run,
-        by: RecordedBy {
-            actor: &args.by,
-            authz: &authz,
-        },
-    })?;
-    emit_line(&report.to_json())
+    let mut report = l
+        .erase(&EraseOptions {
+            select,
+            reason: &args.reason,
+            legal_basis: args.legal_basis.as_deref(),
+            request: args.request.as_deref(),
+            dry_run: args.dry_run,
+            by: RecordedBy {
+                actor: &args.by,
+                authz: &authz,
+            },
+        })?
+        .to_json();
+    drop(l);
+    // Overwriting the free pages grew the file by a step; with the file to itself, give it
+    // back (another process holding it keeps it until a later `compact`).
+    if !args.dry_run {
+        report["compacted"] = match Ledger::compact(&args.ledger) {
+            Ok(_) => true.into(),
+            Err(trailseal::Error::Locked(_)) => false.into(),
+            Err(e) => return Err(e.into()),
+        };
+    }
+    emit_line(&report)
 }
 
 /// Runs `scrub`: overwrites the free pages; prints {"scrubbed": true}.

@@ -248,16 +248,29 @@ pub(super) fn rewrite_after_erasure(txn: &redb::WriteTransaction) -> Result<()> 
     Ok(())
 }
 
+/// `n` write transactions that change nothing, committed.
+fn empty_commits(db: &Database, n: usize) -> Result<()> {
+    for _ in 0..n {
+        db.begin_write()
+            .map_err(storage_err)?
+            .commit()
+            .map_err(storage_err)?;
+    }
+    Ok(())
+}
+
 /// Value size of a scrub row: one per leaf page of 4 KiB, with room for the key and header.
 const SCRUB_VALUE: usize = 3_800;
 
 /// Overwrite the file's free pages with zeros: redb reuses freed pages without clearing them,
 /// so after an erasure the old pages of the `personal` table may still hold the values.
-/// Fills a table with zero-filled rows until every page free at the start is in use (redb
-/// writes a newly allocated page whole), commits, drops the table and commits again; twice,
-/// since the pages the first round frees (the old copies of the tables it touched) become
-/// free only after it. A page pinned by another handle's open snapshot is not free and is
-/// not reached (the caller says so). `path`: the file, to see it grow.
+/// After two empty commits (pages a commit frees become allocatable after a later one),
+/// fills a table with zero-filled rows until the file grows, that is until every free page is
+/// in use (redb writes a newly allocated page whole), commits, then drops the table. The cost:
+/// the file grows by one of redb's growth steps (it doubles while the file is smaller than a
+/// region), which `compact` returns; the command's `erase` compacts when it has the file
+/// alone. A page pinned by another handle's open read snapshot is not free and is not reached.
+/// `path`: the file, to see it grow.
 pub(super) fn scrub_free_pages(
     db: &Database,
     path: &std::path::Path,
@@ -268,30 +281,32 @@ pub(super) fn scrub_free_pages(
         rewrite_after_erasure(&txn)?;
         txn.commit().map_err(storage_err)?;
     }
-    for _ in 0..2 {
-        let txn = db.begin_write().map_err(storage_err)?;
-        let stats = txn.stats().map_err(storage_err)?;
-        let page = stats.page_size().max(1) as u64;
-        let len = std::fs::metadata(path).map_err(Error::Io)?.len();
-        let used = stats.allocated_pages().saturating_mul(page);
-        // Pages beyond those in use (free ones, and headers: an overestimate), plus a few
-        // for the scrub table's own branch pages.
-        let rows = len.saturating_sub(used) / page + 8;
-        {
-            let mut t = txn.open_table(SCRUB).map_err(storage_err)?;
-            let zeros = vec![0u8; SCRUB_VALUE];
-            for k in 0..rows {
-                t.insert(k, zeros.as_slice()).map_err(storage_err)?;
-                if std::fs::metadata(path).map_err(Error::Io)?.len() > len {
-                    // The file grew: no free page is left.
-                    break;
-                }
+    let size = || std::fs::metadata(path).map(|m| m.len()).map_err(Error::Io);
+    // Pages freed by a commit become allocatable only after a later one: two empty commits
+    // release what the erasure and the rebuild freed.
+    empty_commits(db, 2)?;
+    let txn = db.begin_write().map_err(storage_err)?;
+    let stats = txn.stats().map_err(storage_err)?;
+    let page = stats.page_size().max(1) as u64;
+    let len = size()?;
+    let used = stats.allocated_pages().saturating_mul(page);
+    // Pages beyond those in use (free ones, and headers: an overestimate), plus a few for
+    // the scrub table's own branch pages; the fill stops when the file grows, which is when
+    // every free page has been taken.
+    let rows = len.saturating_sub(used) / page + 8;
+    {
+        let mut t = txn.open_table(SCRUB).map_err(storage_err)?;
+        let zeros = vec![0u8; SCRUB_VALUE];
+        for k in 0..rows {
+            t.insert(k, zeros.as_slice()).map_err(storage_err)?;
+            if size()? > len {
+                break;
             }
         }
-        txn.commit().map_err(storage_err)?;
-        let txn = db.begin_write().map_err(storage_err)?;
-        txn.delete_table(SCRUB).map_err(storage_err)?;
-        txn.commit().map_err(storage_err)?;
     }
+    txn.commit().map_err(storage_err)?;
+    let txn = db.begin_write().map_err(storage_err)?;
+    txn.delete_table(SCRUB).map_err(storage_err)?;
+    txn.commit().map_err(storage_err)?;
     Ok(())
 }
