@@ -188,6 +188,22 @@ pub fn entries(start: u64, n: usize) -> Vec<Value> {
     (start..start + n as u64).map(entry_json).collect()
 }
 
+/// Append entries `from..from + n` of the stream to `l`, in batches of 1,000.
+pub fn fill(l: &trailseal::Ledger, from: u64, n: u64) -> trailseal::Result<()> {
+    let mut at = from;
+    while at < from + n {
+        let k = (from + n - at).min(1000);
+        l.append_batch(&entries(at, k as usize))?;
+        at += k;
+    }
+    Ok(())
+}
+
+/// The length of `l`'s file.
+pub fn file_bytes(l: &trailseal::Ledger) -> std::io::Result<u64> {
+    Ok(std::fs::metadata(l.path())?.len())
+}
+
 /// The leaves `[start, start + n)` of the stream.
 pub fn leaves(start: u64, n: usize) -> Vec<Vec<u8>> {
     (start..start + n as u64).map(leaf_bytes).collect()

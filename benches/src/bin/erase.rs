@@ -33,20 +33,6 @@ fn ledger(dir: &TempDir, name: &str, personal: bool) -> Res<Ledger> {
     Ok(Ledger::create(dir.0.join(name), &opts)?)
 }
 
-fn fill(l: &Ledger, from: u64, n: u64) -> Res<()> {
-    let mut at = from;
-    while at < from + n {
-        let k = (from + n - at).min(1000);
-        l.append_batch(&tb::entries(at, k as usize))?;
-        at += k;
-    }
-    Ok(())
-}
-
-fn bytes(l: &Ledger) -> Res<u64> {
-    Ok(std::fs::metadata(l.path())?.len())
-}
-
 fn main() -> Res<()> {
     let (quick, json_path) = tb::quick_and_json();
     let args: Vec<String> = std::env::args().collect();
@@ -66,7 +52,7 @@ fn main() -> Res<()> {
     let (mut app, mut ver) = ([f64::MAX; 2], [f64::MAX; 2]);
     for r in 0..rounds {
         for (k, l) in [&sealed, &plain].into_iter().enumerate() {
-            let (res, us) = time_us(|| fill(l, r as u64 * per_round, per_round));
+            let (res, us) = time_us(|| tb::fill(l, r as u64 * per_round, per_round));
             res?;
             app[k] = app[k].min(us / 1e6);
             let (res, us) = time_us(|| l.verify(&VerifyOptions::default()));
@@ -86,8 +72,8 @@ fn main() -> Res<()> {
         ver[0],
         ver[1],
         ver[0] / ver[1],
-        bytes(&sealed)?,
-        bytes(&plain)?
+        tb::file_bytes(&sealed)?,
+        tb::file_bytes(&plain)?
     );
 
     // 2. Erase one actor's entries.
@@ -95,7 +81,7 @@ fn main() -> Res<()> {
         .as_str()
         .ok_or("entry 0 has no actor")?
         .to_owned();
-    let before = bytes(&sealed)?;
+    let before = tb::file_bytes(&sealed)?;
     let a = json!({"decision": "allow", "policy": "gdpr-erasure"});
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
@@ -114,7 +100,7 @@ fn main() -> Res<()> {
     });
     let report = report?;
     let peak = proc_status_mib("VmHWM:").unwrap_or(f64::NAN);
-    let after = bytes(&sealed)?;
+    let after = tb::file_bytes(&sealed)?;
     let (res, scrub_us) = time_us(|| sealed.scrub_free_pages());
     res?;
     let secs = us / 1e6;

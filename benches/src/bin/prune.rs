@@ -39,18 +39,8 @@ fn ledger(dir: &TempDir, name: &str, n: u64) -> Res<Ledger> {
     let a = authz();
     let rules = RetentionRules::from_json(&json!({"version": "v1", "default": "P1Y"}))?;
     l.publish_retention_rules(&rules, &by(&a))?;
-    fill(&l, 0, n)?;
+    tb::fill(&l, 0, n)?;
     Ok(l)
-}
-
-fn fill(l: &Ledger, from: u64, n: u64) -> Res<()> {
-    let mut at = from;
-    while at < from + n {
-        let k = (from + n - at).min(1000);
-        l.append_batch(&tb::entries(at, k as usize))?;
-        at += k;
-    }
-    Ok(())
 }
 
 fn two_years_on() -> Timestamp {
@@ -71,10 +61,6 @@ fn prune(l: &Ledger) -> Res<trailseal::PruneReport> {
     })?)
 }
 
-fn bytes(l: &Ledger) -> Res<u64> {
-    Ok(std::fs::metadata(l.path())?.len())
-}
-
 fn main() -> Res<()> {
     let (quick, json_path) = tb::quick_and_json();
     let args: Vec<String> = std::env::args().collect();
@@ -89,14 +75,14 @@ fn main() -> Res<()> {
 
     // 1. Prune a ledger of n entries.
     let l = ledger(&dir, "pruned.redb", n)?;
-    let before = bytes(&l)?;
+    let before = tb::file_bytes(&l)?;
     // Reset the peak so it measures the prune alone (Linux: "5" resets VmHWM).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
     let (report, us) = time_us(|| prune(&l));
     let report = report?;
     let peak = proc_status_mib("VmHWM:").unwrap_or(f64::NAN);
-    let after_prune = bytes(&l)?;
+    let after_prune = tb::file_bytes(&l)?;
     let path = l.path().to_path_buf();
     drop(l);
     let (compacted, compact_us) = time_us(|| Ledger::compact(&path));
@@ -122,7 +108,7 @@ fn main() -> Res<()> {
     // 2. Half-pruned against unpruned: appends and verify.
     let half = ledger(&dir, "half.redb", n / 2)?;
     let gone = prune(&half)?.count;
-    fill(&half, n / 2, n - n / 2)?;
+    tb::fill(&half, n / 2, n - n / 2)?;
     let half_size = half.size()?;
     let whole = ledger(&dir, "whole.redb", n)?;
     let extra = if quick { 5_000 } else { 20_000 };
@@ -130,7 +116,7 @@ fn main() -> Res<()> {
     for r in 0..rounds {
         for (k, l) in [&half, &whole].into_iter().enumerate() {
             let start = n + (r as u64) * extra;
-            let (res, us) = time_us(|| fill(l, start, extra));
+            let (res, us) = time_us(|| tb::fill(l, start, extra));
             res?;
             app[k] = app[k].min(us / 1e6);
             let (res, us) = time_us(|| l.verify(&VerifyOptions::default()));
