@@ -197,7 +197,11 @@ impl Tiles<Table<'_, &'static [u8], &'static [u8]>> {
             return Err(Error::Internal("map tiles to write without a table".into()));
         };
         let mut buf = Vec::new();
-        for (key, tile) in self.cache.iter().filter(|(_, t)| t.dirty) {
+        // In key order: the B-tree is then written in one sweep, each page touched once.
+        let mut dirty: Vec<(&Vec<u8>, &Tile)> =
+            self.cache.iter().filter(|(_, t)| t.dirty).collect();
+        dirty.sort_unstable_by_key(|(k, _)| *k);
+        for (key, tile) in dirty {
             encode(tile, &mut buf);
             table
                 .insert(key.as_slice(), buf.as_slice())
