@@ -14,6 +14,7 @@
 //! A term's list lives in its leaf: the commitment that changes the leaf reads the list with
 //! it.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use redb::{ReadableTable, Table, TableDefinition};
@@ -93,7 +94,7 @@ impl Tile {
 
 /// The row key and position of the node at `depth` under `prefix`; with `stub`, of its hash
 /// kept in the tile above (`depth` a positive multiple of 8).
-fn place(depth: usize, prefix: &Hash, stub: bool) -> (Vec<u8>, u16) {
+fn place(depth: usize, prefix: &Hash, stub: bool) -> (TileKey, u16) {
     let k = depth / TILE_HEIGHT - usize::from(stub);
     let r = depth - k * TILE_HEIGHT;
     let bits = match r {
@@ -101,17 +102,28 @@ fn place(depth: usize, prefix: &Hash, stub: bool) -> (Vec<u8>, u16) {
         8 => u16::from(prefix[k]),
         _ => u16::from(prefix[k] >> (8 - r)),
     };
-    let mut key = Vec::with_capacity(k + 1);
-    key.push(k as u8);
-    key.extend_from_slice(&prefix[..k]);
-    (key, (1 << r) + bits)
+    let mut key = [0u8; 33];
+    key[0] = k as u8;
+    key[1..=k].copy_from_slice(&prefix[..k]);
+    (TileKey(key), (1 << r) + bits)
+}
+
+/// A tile's row key, without an allocation (a commitment looks up a tile for every node it
+/// passes): the level, then the level's prefix bytes, then zeros not part of the key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct TileKey([u8; 33]);
+
+impl TileKey {
+    fn as_slice(&self) -> &[u8] {
+        &self.0[..=usize::from(self.0[0])]
+    }
 }
 
 /// The tiles a commitment or a proof reads, each read from the table once, and those it
 /// changed, written back by [`Tiles::flush`].
 pub(super) struct Tiles<T> {
     table: Option<T>,
-    cache: HashMap<Vec<u8>, Tile>,
+    cache: HashMap<TileKey, Tile>,
 }
 
 impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tiles<T> {
@@ -123,20 +135,20 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tiles<T> {
         }
     }
 
-    fn tile(&mut self, key: Vec<u8>) -> Result<&mut Tile> {
-        if !self.cache.contains_key(&key) {
-            let tile = match &self.table {
-                Some(t) => match t.get(key.as_slice()).map_err(storage_err)? {
-                    Some(v) => decode(&key, v.value())?,
+    fn tile(&mut self, key: TileKey) -> Result<&mut Tile> {
+        match self.cache.entry(key) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => {
+                let tile = match &self.table {
+                    Some(t) => match t.get(key.as_slice()).map_err(storage_err)? {
+                        Some(v) => decode(key.as_slice(), v.value())?,
+                        None => Tile::default(),
+                    },
                     None => Tile::default(),
-                },
-                None => Tile::default(),
-            };
-            self.cache.insert(key.clone(), tile);
+                };
+                Ok(e.insert(tile))
+            }
         }
-        self.cache
-            .get_mut(&key)
-            .ok_or_else(|| Error::Internal("a map tile went missing".into()))
     }
 
     /// The node at `depth` under `prefix`, if any.
@@ -198,9 +210,9 @@ impl Tiles<Table<'_, &'static [u8], &'static [u8]>> {
         };
         let mut buf = Vec::new();
         // In key order: the B-tree is then written in one sweep, each page touched once.
-        let mut dirty: Vec<(&Vec<u8>, &Tile)> =
+        let mut dirty: Vec<(&TileKey, &Tile)> =
             self.cache.iter().filter(|(_, t)| t.dirty).collect();
-        dirty.sort_unstable_by_key(|(k, _)| *k);
+        dirty.sort_unstable_by_key(|(k, _)| k.as_slice());
         for (key, tile) in dirty {
             encode(tile, &mut buf);
             table
