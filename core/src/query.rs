@@ -92,10 +92,16 @@ impl Term {
     /// `out` (possibly repeated: the index dedups), without building owned terms; `buf` is
     /// scratch space reused between calls.
     pub fn hashes_of_entry(e: &Value, buf: &mut Vec<u8>, out: &mut Vec<u64>) {
+        Term::keys_of_entry(e, buf, |key| out.push(crate::postings::term_hash(key)));
+    }
+
+    /// Calls `f` with the key ([`Term::key`]) of every term of `e` (possibly repeated),
+    /// without building owned terms; `buf` is scratch space reused between calls.
+    pub fn keys_of_entry(e: &Value, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) {
         for t in TermRef::of_entry(e) {
             buf.clear();
             t.write_key(buf);
-            out.push(crate::postings::term_hash(buf));
+            f(buf);
         }
     }
 }

@@ -63,13 +63,24 @@ pub fn commitment_of(entry: &Value) -> Option<crate::Result<(u64, Hash)>> {
     })())
 }
 
-/// Every `(term id, index)` pair of leaf `index`'s entry, appended to `out`.
-pub fn postings_of(alg: HashAlg, index: u64, entry: &Value, out: &mut Vec<(Hash, u64)>) {
-    out.extend(
-        Term::of_entry(entry)
-            .iter()
-            .map(|t| (term::term_id(alg, t), index)),
-    );
+/// Every `(term id, index)` pair of leaf `index`'s entry, appended to `out` (possibly
+/// repeated: [`group`] dedups); `buf` is scratch space.
+pub fn postings_of(
+    alg: HashAlg,
+    index: u64,
+    entry: &Value,
+    buf: &mut Vec<u8>,
+    out: &mut Vec<(Hash, u64)>,
+) {
+    Term::keys_of_entry(entry, buf, |key| {
+        out.push((term::id_of_key(alg, key), index))
+    });
+}
+
+/// The term id of every term of `entry`, appended to `out` (possibly repeated); `buf` is
+/// scratch space.
+pub fn term_ids_of_entry(alg: HashAlg, entry: &Value, buf: &mut Vec<u8>, out: &mut Vec<Hash>) {
+    Term::keys_of_entry(entry, buf, |key| out.push(term::id_of_key(alg, key)));
 }
 
 /// Sorted `(term id, index)` pairs grouped into per-term appends.

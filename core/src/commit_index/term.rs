@@ -13,7 +13,12 @@ pub const TERM_ID: u8 = 0x10;
 /// The map key of `term`: `H(0x10 || key)`, with the ledger's hash and the query index's
 /// term key ([`Term::key`]: a kind byte, then each part behind a u32 BE length).
 pub fn term_id(alg: HashAlg, term: &Term) -> Hash {
-    alg.hash_parts(&[&[TERM_ID], &term.key()])
+    id_of_key(alg, &term.key())
+}
+
+/// The term id of the term whose key ([`Term::key`]) is `key`.
+pub fn id_of_key(alg: HashAlg, key: &[u8]) -> Hash {
+    alg.hash_parts(&[&[TERM_ID], key])
 }
 
 /// `{"kind": "actor", "value": "alice"}`; `subject` has `type` and `id`, `attr` has `key`

@@ -32,9 +32,16 @@ impl Work<'_> {
     /// on their own threads is off the group's critical path.
     /// `keep_values`: rules are in force, so each prepared entry keeps its JSON for the
     /// leader to judge where it lands.
-    pub(super) fn into_owned(self, size_floor: u64, keep_values: bool) -> Work<'static> {
+    /// `ids`: committed indexes are on, with this hash; each prepared entry carries its
+    /// term ids for the next commitment.
+    pub(super) fn into_owned(
+        self,
+        size_floor: u64,
+        keep_values: bool,
+        ids: Option<HashAlg>,
+    ) -> Work<'static> {
         match self {
-            Work::Entries(e) => match prepare(&e, size_floor, keep_values) {
+            Work::Entries(e) => match prepare(&e, size_floor, keep_values, ids) {
                 Some(prepared) => Work::Prepared(prepared),
                 None => Work::Entries(Cow::Owned(e.into_owned())),
             },
@@ -61,6 +68,8 @@ pub(super) struct PreparedEntry {
     /// [`ValidEntry::encoding_before_time`].
     before_time: Vec<u8>,
     terms: Vec<u64>,
+    /// Its committed index term ids (empty with committed indexes off).
+    ids: Vec<Hash>,
     /// `occurred_at` in Unix nanoseconds, for its index.
     occurred: Option<i128>,
     /// The entry's JSON, kept when rules were in force as it was prepared.
@@ -75,8 +84,14 @@ pub(super) struct PreparedEntry {
 impl PreparedEntry {
     /// `value` validated as the entry at `index` (refused as [`entry::validate`] refuses it),
     /// encoded up to its `time`, with its index terms; `key_buf` is scratch space.
-    /// A `rules.published` entry's document is parsed and checked here too.
-    fn new(value: &Value, index: u64, key_buf: &mut Vec<u8>) -> Result<PreparedEntry> {
+    /// A `rules.published` entry's document is parsed and checked here too. `ids`: committed
+    /// indexes are on, with this hash.
+    fn new(
+        value: &Value,
+        index: u64,
+        key_buf: &mut Vec<u8>,
+        ids: Option<HashAlg>,
+    ) -> Result<PreparedEntry> {
         let valid = entry::validate(value, index)?;
         let publishes = super::rules::published_by(value)?;
         let mut terms = Vec::with_capacity(12);
@@ -85,6 +100,7 @@ impl PreparedEntry {
             id: valid.id().map(str::to_owned),
             before_time: valid.encoding_before_time(),
             terms,
+            ids: term_ids(ids, value, key_buf),
             occurred: valid.occurred_at_nanos(),
             value: None,
             publishes,
@@ -103,10 +119,10 @@ impl PreparedEntry {
     ) -> Result<PreparedEntry> {
         let valid = entry::validate(value, index)?;
         let Some(sealed) = super::personal::seal_entry(value, fields)? else {
-            return PreparedEntry::new(value, index, key_buf);
+            return PreparedEntry::new(value, index, key_buf, None);
         };
         let clear_fields = valid.caller_fields_canonical();
-        let mut p = PreparedEntry::new(&sealed.leaf_form, index, key_buf)?;
+        let mut p = PreparedEntry::new(&sealed.leaf_form, index, key_buf, None)?;
         p.personal = Some((sealed.openings, sealed.terms, clear_fields));
         Ok(p)
     }
@@ -129,18 +145,33 @@ impl PreparedEntry {
 /// valid at the floor is valid where it lands. Any refusal, or an entry linking at or past
 /// the floor, leaves the whole request to the leader's usual path, so that what is refused
 /// is reported exactly as it always has been.
-fn prepare(entries: &[Value], size_floor: u64, keep_values: bool) -> Option<Vec<PreparedEntry>> {
+fn prepare(
+    entries: &[Value],
+    size_floor: u64,
+    keep_values: bool,
+    ids: Option<HashAlg>,
+) -> Option<Vec<PreparedEntry>> {
     let mut key_buf = Vec::new();
     entries
         .iter()
         .map(|value| {
-            let mut p = PreparedEntry::new(value, size_floor, &mut key_buf).ok()?;
+            let mut p = PreparedEntry::new(value, size_floor, &mut key_buf, ids).ok()?;
             if keep_values || p.publishes.is_some() {
                 p.value = Some(value.clone());
             }
             Some(p)
         })
         .collect()
+}
+
+/// The committed index term ids of an entry (`ids`: committed indexes are on, with this
+/// hash; else none).
+fn term_ids(ids: Option<HashAlg>, value: &Value, buf: &mut Vec<u8>) -> Vec<Hash> {
+    let mut out = Vec::new();
+    if let Some(alg) = ids {
+        crate::commit_index::term_ids_of_entry(alg, value, buf, &mut out);
+    }
+    out
 }
 
 /// The state of one group commit being assembled.
@@ -160,6 +191,9 @@ pub(super) struct Group {
     /// Set while the ledger queues an entry of its own that rules do not judge (an
     /// `index.committed` entry: the record of the index, not an act of anyone's).
     pub(super) internal: bool,
+    /// The term ids of the leaves since the last commitment, when known (committed indexes
+    /// on): kept here so that a commitment need not read its leaves back.
+    pub(super) uncommitted: Option<super::commit_index::Uncommitted>,
 }
 
 impl Ledger {
@@ -188,6 +222,9 @@ impl Ledger {
         };
         if let Err(e) = &result {
             g.w.rollback(mark);
+            if let Some(p) = &mut g.uncommitted {
+                p.truncate(frontier.size());
+            }
             g.rules.truncate_from(frontier.size());
             g.frontier = frontier;
             g.last_time = last_time;
@@ -242,11 +279,14 @@ impl Ledger {
         let personal = (!self.meta.personal.is_empty()).then_some(&self.meta.personal);
         for (pos, value) in entries.iter().enumerate() {
             let at = (pos, entries.len());
+            // Personal fields and committed indexes do not mix (`Ledger::create`).
             let p = match personal {
                 Some(fields) => {
                     PreparedEntry::sealed(value, g.frontier.size(), fields, &mut key_buf)
                 }
-                None => PreparedEntry::new(value, g.frontier.size(), &mut key_buf),
+                None => {
+                    PreparedEntry::new(value, g.frontier.size(), &mut key_buf, self.term_ids_alg())
+                }
             }
             .map_err(|e| in_batch(e, pos, entries.len()))?;
             receipts.push(self.queue_valid(g, at, p, Some(value), new_ids)?);
@@ -297,6 +337,7 @@ impl Ledger {
             id,
             before_time,
             terms,
+            ids,
             occurred,
             value: _,
             publishes,
@@ -333,7 +374,7 @@ impl Ledger {
             alg,
             id,
             (bytes, leaf_hash, time),
-            (&terms, occurred),
+            (&terms, &ids, occurred),
             new_ids,
         );
         if let Some((openings, terms)) = personal {
@@ -413,10 +454,11 @@ impl Ledger {
                 Planned::Existing(_) => None,
             })
             .collect();
-        type Encoded<'v> = Result<(ValidEntry<'v>, Vec<u8>, Hash, Vec<u64>)>;
+        type Encoded<'v> = Result<(ValidEntry<'v>, Vec<u8>, Hash, Vec<u64>, Vec<Hash>)>;
         fn encode<'v>(
             alg: HashAlg,
             max: u64,
+            ids: Option<HashAlg>,
             part: &[(u64, Timestamp, &'v Value)],
         ) -> Vec<Encoded<'v>> {
             let mut buf = Vec::new();
@@ -427,7 +469,8 @@ impl Ledger {
                     let bytes = valid.encode(&time, max)?;
                     let mut terms = Vec::with_capacity(12);
                     Term::hashes_of_entry(value, &mut buf, &mut terms);
-                    Ok((valid, bytes, [0; 32], terms))
+                    let ids = term_ids(ids, value, &mut buf);
+                    Ok((valid, bytes, [0; 32], terms, ids))
                 })
                 .collect();
             // The leaf hashes all at once (side by side in SIMD lanes, for BLAKE3).
@@ -440,9 +483,10 @@ impl Ledger {
             done
         }
         let (first, second) = new.split_at(new.len() / 2);
+        let ids = self.term_ids_alg();
         let mut encoded = std::thread::scope(|s| {
-            let other = s.spawn(noted(|| encode(alg, max, second)));
-            let mut done = encode(alg, max, first);
+            let other = s.spawn(noted(|| encode(alg, max, ids, second)));
+            let mut done = encode(alg, max, ids, first);
             done.extend(join_scoped(other));
             done
         });
@@ -459,7 +503,7 @@ impl Ledger {
                 }
                 Planned::New(_, time, _) => time,
             };
-            let Some(Ok((valid, bytes, leaf_hash, terms))) = encoded.next() else {
+            let Some(Ok((valid, bytes, leaf_hash, terms, ids))) = encoded.next() else {
                 return Err(Error::Internal("an encoded entry went missing".into()));
             };
             let id = valid.id().map(|id| (id, valid.caller_fields_canonical()));
@@ -469,7 +513,7 @@ impl Ledger {
                 alg,
                 id,
                 (bytes, leaf_hash, time),
-                (&terms, occurred),
+                (&terms, &ids, occurred),
                 new_ids,
             ));
         }
@@ -572,20 +616,23 @@ fn repeats_an_id(g: &Group, entries: &[Value]) -> bool {
         .any(|id| g.ids.contains_key(id) || !seen.insert(id))
 }
 
-/// Queue a new entry's leaf (its bytes, leaf hash and `time`), its index terms and
-/// `occurred_at` (nanoseconds) and its `id` (with its canonical caller fields) into the
-/// group; its receipt.
+/// Queue a new entry's leaf (its bytes, leaf hash and `time`), its index terms, committed
+/// index term ids and `occurred_at` (nanoseconds) and its `id` (with its canonical caller
+/// fields) into the group; its receipt.
 fn queue_entry(
     g: &mut Group,
     alg: HashAlg,
     id: Option<(&str, Vec<u8>)>,
     (bytes, leaf_hash, time): (Vec<u8>, Hash, Timestamp),
-    (term_hashes, occurred): (&[u64], Option<i128>),
+    (term_hashes, term_ids, occurred): (&[u64], &[Hash], Option<i128>),
     new_ids: &mut Vec<String>,
 ) -> Receipt {
     let index = g.frontier.size();
     let receipt = push_hashed_leaf(alg, &mut g.frontier, &mut g.w, bytes, leaf_hash, Some(time));
     g.w.put_postings(term_hashes, index);
+    if let Some(p) = &mut g.uncommitted {
+        p.push(index, term_ids);
+    }
     if let Some(at) = occurred {
         g.w.put_occurred(at, index);
     }

@@ -38,7 +38,68 @@ pub(super) fn refuse_commitment_entry(pos: usize, len: usize, action: &str) -> R
     ))
 }
 
+/// The committed index term ids of the leaves `[from, next)`, gathered as each is queued (on
+/// the threads that encode it), so that a commitment reads no leaf back. Kept across groups
+/// by the writer; anything that breaks the run of leaves (a leaf queued without its ids, a
+/// failed commit, another process's append) drops it, and the commitment then reads the
+/// leaves instead.
+#[derive(Debug)]
+pub(super) struct Uncommitted {
+    from: u64,
+    next: u64,
+    postings: Vec<(Hash, u64)>,
+    broken: bool,
+}
+
+impl Uncommitted {
+    /// None gathered yet, from leaf `from` on.
+    pub(super) fn new(from: u64) -> Uncommitted {
+        Uncommitted {
+            from,
+            next: from,
+            postings: Vec::new(),
+            broken: false,
+        }
+    }
+
+    /// Leaf `index`'s term ids.
+    pub(super) fn push(&mut self, index: u64, ids: &[Hash]) {
+        if index != self.next {
+            self.broken = true;
+            return;
+        }
+        self.postings.extend(ids.iter().map(|id| (*id, index)));
+        self.next = index + 1;
+    }
+
+    /// Forget the leaves from `size` on (a request refused and rolled back).
+    pub(super) fn truncate(&mut self, size: u64) {
+        if size < self.from {
+            self.broken = true;
+            return;
+        }
+        let keep = self.postings.partition_point(|&(_, i)| i < size);
+        self.postings.truncate(keep);
+        self.next = self.next.min(size);
+    }
+
+    /// Whether the writer can keep it for a group starting at `size`.
+    pub(super) fn continues_at(&self, size: u64) -> bool {
+        !self.broken && self.next == size
+    }
+
+    /// The postings of exactly the leaves `[from, end)`, if that is what was gathered.
+    fn take_for(self, from: u64, end: u64) -> Option<Vec<(Hash, u64)>> {
+        (!self.broken && self.from == from && self.next == end).then_some(self.postings)
+    }
+}
+
 impl Ledger {
+    /// The hash of committed index term ids, when committed indexes are on.
+    pub(super) fn term_ids_alg(&self) -> Option<HashAlg> {
+        self.meta.commit_index_every.map(|_| self.meta.hash)
+    }
+
     /// With committed indexes on and at least the interval of leaves since the last
     /// commitment (this group's included): add those leaves to the lists and the map and
     /// queue the `index.committed` entry recording the new root, as the group's last entry.
@@ -52,13 +113,26 @@ impl Ledger {
             return Ok(());
         }
         let alg = self.meta.hash;
-        let mut postings = Vec::new();
-        g.w.scan_leaves(last.covered, size, |i, leaf| {
-            let v: Value = serde_json::from_slice(leaf).map_err(|e| not_json(i, e))?;
-            postings_of(alg, i, &v, &mut postings);
-            Ok(())
-        })?;
+        let gathered = g
+            .uncommitted
+            .take()
+            .and_then(|u| u.take_for(last.covered, size));
+        let postings = match gathered {
+            Some(p) => p,
+            None => {
+                let mut postings = Vec::new();
+                let mut buf = Vec::new();
+                g.w.scan_leaves(last.covered, size, |i, leaf| {
+                    let v: Value = serde_json::from_slice(leaf).map_err(|e| not_json(i, e))?;
+                    postings_of(alg, i, &v, &mut buf, &mut postings);
+                    Ok(())
+                })?;
+                postings
+            }
+        };
         let root = g.w.append_index(alg, &group(postings))?;
+        // The commitment entry is the first leaf of the next commitment's run.
+        g.uncommitted = Some(Uncommitted::new(size));
         let entry = [commitment_entry(alg, size, &root)];
         g.internal = true;
         let receipts = self.process(g, Work::Entries(Cow::Borrowed(&entry)));
@@ -300,6 +374,7 @@ fn committed_list(
 pub(super) fn verify_commitments(reader: &Reader, alg: HashAlg, size: u64) -> Result<u64> {
     let mut scratch: Option<ScratchIndex> = None;
     let mut postings = Vec::new();
+    let mut buf = Vec::new();
     let mut last = IndexState::NONE;
     let mut checked = 0u64;
     reader.scan_leaf_range(0, size, |i, leaf| {
@@ -330,7 +405,7 @@ pub(super) fn verify_commitments(reader: &Reader, alg: HashAlg, size: u64) -> Re
             last = IndexState { covered, root };
             checked += 1;
         }
-        postings_of(alg, i, &v, &mut postings);
+        postings_of(alg, i, &v, &mut buf, &mut postings);
         Ok(())
     })?;
     if reader.index_state()? != last {

@@ -218,6 +218,7 @@ impl Ledger {
             work.into_owned(
                 self.committed_size(),
                 self.rules_seen.load(Ordering::Acquire),
+                self.term_ids_alg(),
             )
         };
         pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -457,13 +458,14 @@ impl Ledger {
         } else if leaf_hashes.len() < PARALLEL_ROOTS_MIN {
             let roots = receipt_roots(alg, base, &leaf_hashes);
             (
-                self.commit(g.w, g.frontier, g.last_time, g.rules, guard),
+                self.commit(g.w, g.frontier, g.last_time, g.rules, g.uncommitted, guard),
                 roots,
             )
         } else {
             std::thread::scope(|s| {
                 let roots = s.spawn(noted(|| receipt_roots(alg, base, &leaf_hashes)));
-                let committed = self.commit(g.w, g.frontier, g.last_time, g.rules, guard);
+                let committed =
+                    self.commit(g.w, g.frontier, g.last_time, g.rules, g.uncommitted, guard);
                 (committed, join_scoped(roots))
             })
         };
@@ -503,8 +505,11 @@ impl Ledger {
                 w.personal_terms_with(super::personal::stored_personal_terms);
             }
         }
+        let size = guard.frontier.size();
+        let uncommitted = guard.uncommitted.take().filter(|u| u.continues_at(size));
         Ok(Group {
             w,
+            uncommitted,
             frontier: guard.frontier.clone(),
             last_time: guard.last_time,
             ids: HashMap::new(),
@@ -530,7 +535,14 @@ impl Ledger {
         let mut g = self.open_group(&mut guard)?;
         // On failure the transaction is dropped: nothing of it reaches the file.
         let out = f(self, &mut g)?;
-        self.commit(g.w, g.frontier, g.last_time, g.rules, &mut guard)?;
+        self.commit(
+            g.w,
+            g.frontier,
+            g.last_time,
+            g.rules,
+            g.uncommitted,
+            &mut guard,
+        )?;
         Ok(out)
     }
 
@@ -540,6 +552,7 @@ impl Ledger {
         frontier: Frontier,
         last_time: Timestamp,
         rules: crate::rules::RulesBook,
+        uncommitted: Option<super::commit_index::Uncommitted>,
         guard: &mut WriterState,
     ) -> Result<()> {
         let root = frontier.root(self.meta.hash);
@@ -556,6 +569,7 @@ impl Ledger {
         guard.last_time = last_time;
         self.rules_seen.store(!rules.is_empty(), Ordering::Release);
         guard.rules = rules;
+        guard.uncommitted = uncommitted;
         self.committed();
         Ok(())
     }

@@ -255,6 +255,9 @@ struct WriterState {
     last_time: Timestamp,
     /// The rules versions committed, each compiled once (see `rules`).
     rules: crate::rules::RulesBook,
+    /// The committed index term ids gathered since the last commitment (see
+    /// `commit_index::Uncommitted`).
+    uncommitted: Option<commit_index::Uncommitted>,
 }
 
 /// An open ledger. Share one handle across threads (`Ledger` is `Send + Sync`): appends are
@@ -471,6 +474,7 @@ impl Ledger {
             root: state.root,
             last_time: state.last_time,
             rules: book,
+            uncommitted: None,
         }));
         let shared_now = Arc::new(AtomicBool::new(opened == Sharing::MultiWriter));
         let share_listener = listener.map(|l| {

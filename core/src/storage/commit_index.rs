@@ -1,33 +1,26 @@
-//! The committed indexes' tables (SPEC section 9): each term's list as its count and list-tree
-//! frontier, the sparse Merkle map's nodes, and the state of the last commitment. Written by
-//! the commit that records an `index.committed` entry, in its transaction; read by proofs.
-//!
-//! | table | key | value |
-//! | --- | --- | --- |
-//! | `index_terms` | term id (32 bytes) | count (u64 BE), then the list tree's frontier hashes |
-//! | `index_nodes` | the id prefix of the node's depth (32 bytes, later bits 0), then the depth (u16 BE) | `0x00 ‖ hash` (a node with two or more terms below) or `0x01 ‖ term id ‖ value` (one term) |
+//! The committed indexes' storage (SPEC section 9): the sparse Merkle map, whose leaves hold
+//! each term's list as its count and list-tree frontier, as tiles of eight levels
+//! (`map_tiles`), and the state of the last commitment. Written by the commit that records
+//! an `index.committed` entry, in its transaction; read by proofs.
 //!
 //! `meta` `"commit_index"` holds the commitment interval (u64 LE; present only in ledgers
 //! created with committed indexes) and `"index_state"` the last commitment: the leaf index of
 //! its entry (the number of leaves the map covers, u64 LE) and the map root.
 //!
-//! Only the nodes of the compact tree are stored (one per term and one per fork), so an update
-//! of `u` terms reads and writes about `u · log2(terms)` rows and holds only those in memory.
+//! Only the nodes of the compact tree are stored (one per term and one per fork). A
+//! commitment applies all its terms in one sorted pass over the tree, reading each tile it
+//! passes once and writing each it changes once, and reads nothing below a place that was
+//! empty or held one term; it holds only those tiles in memory.
 
-use std::borrow::Cow;
+use redb::{ReadableTable, TableError, WriteTransaction};
 
-use redb::{ReadableTable, Table, TableDefinition, TableError, WriteTransaction};
-
+use super::map_tiles::{Node, TermLeaf, Tiles, TILES};
 use super::tables::{storage_err, META};
 use crate::commit_index::list;
 use crate::commit_index::map::{self, MapProof, Terminal};
 use crate::error::{Error, Result};
 use crate::merkle::{Frontier, Hash, HashAlg};
 
-pub(super) const TERMS: TableDefinition<&[u8], &[u8]> =
-    TableDefinition::new("trailseal.index_terms");
-pub(super) const NODES: TableDefinition<&[u8], &[u8]> =
-    TableDefinition::new("trailseal.index_nodes");
 /// `meta` key of the commitment interval.
 pub(super) const EVERY_KEY: &str = "commit_index";
 /// `meta` key of the last commitment.
@@ -70,32 +63,11 @@ pub struct TermList {
 }
 
 impl TermList {
-    fn decode(id: &Hash, bytes: &[u8]) -> Result<TermList> {
-        let bad = || Error::Tampered {
-            location: format!("committed index term {}", crate::merkle::to_hex(id)),
-            detail: "unreadable list record".into(),
-        };
-        let count = u64::from_be_bytes(
-            bytes
-                .get(..8)
-                .ok_or_else(bad)?
-                .try_into()
-                .map_err(|_| bad())?,
-        );
-        let hashes: Vec<Hash> = bytes[8..]
-            .chunks(32)
-            .map(|c| c.try_into().map_err(|_| bad()))
-            .collect::<Result<_>>()?;
-        let frontier = Frontier::from_subtrees(count, hashes).map_err(|_| bad())?;
-        Ok(TermList { count, frontier })
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut out = self.count.to_be_bytes().to_vec();
-        for h in self.frontier.subtree_hashes() {
-            out.extend_from_slice(h);
+    fn empty() -> TermList {
+        TermList {
+            count: 0,
+            frontier: Frontier::new(),
         }
-        out
     }
 
     /// The value the map holds for this list.
@@ -104,176 +76,118 @@ impl TermList {
     }
 }
 
-/// A stored map node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Node {
-    Fork(Hash),
-    Leaf(Hash, Hash),
-}
-
-impl Node {
-    fn hash(n: Option<Node>, alg: HashAlg) -> Hash {
-        match n {
-            None => map::EMPTY,
-            Some(Node::Fork(h)) => h,
-            Some(Node::Leaf(id, v)) => map::leaf_hash(alg, &id, &v),
-        }
-    }
-}
-
-/// Prefix first, then depth: the keys sort in the depth-first order an update walks the
-/// tree in (a node, its left subtree, its right subtree), so a commitment's reads and writes
-/// sweep the table once, front to back, instead of jumping between one region per depth.
-fn node_key(depth: usize, prefix: &Hash) -> [u8; 34] {
-    let mut k = [0u8; 34];
-    k[..32].copy_from_slice(prefix);
-    k[32..].copy_from_slice(&(depth as u16).to_be_bytes());
-    k
-}
-
-fn get_node(
-    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    depth: usize,
-    prefix: &Hash,
-) -> Result<Option<Node>> {
-    let Some(v) = t
-        .get(node_key(depth, prefix).as_slice())
-        .map_err(storage_err)?
-    else {
-        return Ok(None);
-    };
-    let v = v.value();
-    let bad = || Error::Tampered {
-        location: format!("committed index map node at depth {depth}"),
-        detail: "unreadable node record".into(),
-    };
-    let h = |r: std::ops::Range<usize>| -> Result<Hash> {
-        v.get(r).and_then(|s| s.try_into().ok()).ok_or_else(bad)
-    };
-    match (v.first(), v.len()) {
-        (Some(0), 33) => Ok(Some(Node::Fork(h(1..33)?))),
-        (Some(1), 65) => Ok(Some(Node::Leaf(h(1..33)?, h(33..65)?))),
-        _ => Err(bad()),
-    }
-}
-
-fn put_node(
-    t: &mut Table<&'static [u8], &'static [u8]>,
-    depth: usize,
-    prefix: &Hash,
-    n: Node,
-) -> Result<()> {
-    let mut v = Vec::with_capacity(65);
-    match n {
-        Node::Fork(h) => {
-            v.push(0);
-            v.extend_from_slice(&h);
-        }
-        Node::Leaf(id, value) => {
-            v.push(1);
-            v.extend_from_slice(&id);
-            v.extend_from_slice(&value);
-        }
-    }
-    t.insert(node_key(depth, prefix).as_slice(), v.as_slice())
-        .map_err(storage_err)?;
-    Ok(())
-}
-
 fn with_bit(prefix: &Hash, d: usize) -> Hash {
     let mut p = *prefix;
     p[d / 8] |= 0x80 >> (d % 8);
     p
 }
 
-/// Put `ups` (`(id, value)`, sorted by id, distinct) into the subtree at `(depth, prefix)`;
-/// its new node. `empty`: the subtree is known to be empty (below a place that was empty or
-/// held one term), so nothing is read: most of a new term's path is such.
+/// What a commitment puts at a term's place in the map.
+enum Put<'a> {
+    /// Elements to append to the term's list (a new term's, if the map has none).
+    Append(&'a [u64]),
+    /// A term's whole list, moving down beside new terms.
+    Whole(TermList),
+}
+
+/// The term's list after `put`, from the list it had.
+fn land(alg: HashAlg, had: Option<TermList>, put: Put<'_>) -> TermList {
+    match put {
+        Put::Whole(l) => l,
+        Put::Append(els) => {
+            let mut l = had.unwrap_or_else(TermList::empty);
+            list::extend(alg, &mut l.frontier, els);
+            l.count += els.len() as u64;
+            l
+        }
+    }
+}
+
+type MapTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+/// Put `ups` (sorted by id, distinct) into the subtree at `(depth, prefix)`; its new hash.
+/// `empty`: the subtree is known to be empty (below a place that was empty or held one
+/// term), so nothing is read: most of a new term's path is such.
 fn apply(
-    t: &mut Table<&'static [u8], &'static [u8]>,
+    t: &mut Tiles<MapTable<'_>>,
     alg: HashAlg,
     (depth, prefix, empty): (usize, &Hash, bool),
-    ups: &[(Hash, Hash)],
-) -> Result<Option<Node>> {
-    if empty && ups.is_empty() {
-        return Ok(None);
+    mut ups: Vec<(Hash, Put<'_>)>,
+) -> Result<Hash> {
+    if ups.is_empty() {
+        return if empty {
+            Ok(map::EMPTY)
+        } else {
+            t.hash(alg, depth, prefix)
+        };
     }
+    // Taken: this place is written below whatever happens.
     let cur = if empty {
         None
     } else {
-        get_node(t, depth, prefix)?
+        t.take_node(depth, prefix)?
     };
-    if ups.is_empty() {
-        return Ok(cur);
-    }
-    let ups: Cow<'_, [(Hash, Hash)]> = match cur {
-        Some(Node::Fork(_)) => Cow::Borrowed(ups),
-        None if ups.len() == 1 => {
-            let n = Node::Leaf(ups[0].0, ups[0].1);
-            put_node(t, depth, prefix, n)?;
-            return Ok(Some(n));
-        }
-        None => Cow::Borrowed(ups),
-        Some(Node::Leaf(id, _)) if ups.len() == 1 && ups[0].0 == id => {
-            let n = Node::Leaf(id, ups[0].1);
-            put_node(t, depth, prefix, n)?;
-            return Ok(Some(n));
-        }
-        Some(Node::Leaf(id, value)) => {
+    let forked = matches!(cur, Some(Node::Fork(_)));
+    let landing = match cur {
+        Some(Node::Fork(_)) => None,
+        None if ups.len() == 1 => Some(None),
+        None => None,
+        Some(Node::Leaf(l)) if ups.len() == 1 && ups[0].0 == l.id => Some(Some(l.list)),
+        Some(Node::Leaf(l)) => {
             // The lone term moves down beside the new ones: its place becomes a fork.
-            let mut merged = ups.to_vec();
-            if let Err(at) = merged.binary_search_by(|(i, _)| i.cmp(&id)) {
-                merged.insert(at, (id, value));
+            let TermLeaf { id, list, .. } = *l;
+            match ups.binary_search_by(|(i, _)| i.cmp(&id)) {
+                Ok(at) => {
+                    let put = std::mem::replace(&mut ups[at].1, Put::Append(&[]));
+                    ups[at].1 = Put::Whole(land(alg, Some(list), put));
+                }
+                Err(at) => ups.insert(at, (id, Put::Whole(list))),
             }
-            Cow::Owned(merged)
+            None
         }
     };
+    if let Some(had) = landing {
+        let Some((id, put)) = ups.pop() else {
+            return Err(Error::Internal("no term to put".into()));
+        };
+        let list = land(alg, had, put);
+        let value = list.value(alg);
+        let node = Node::Leaf(Box::new(TermLeaf { id, value, list }));
+        let h = node.hash(alg);
+        t.put(depth, prefix, node, h)?;
+        return Ok(h);
+    }
     if depth >= 256 {
         return Err(Error::Internal(
             "two terms with one id in the committed index".into(),
         ));
     }
     // Below a fork the children are as stored; below what was empty or one term, empty.
-    let below_empty = !matches!(cur, Some(Node::Fork(_)));
     let split = ups.partition_point(|(id, _)| !map::bit(id, depth));
-    let left = apply(t, alg, (depth + 1, prefix, below_empty), &ups[..split])?;
+    let right_ups = ups.split_off(split);
+    let left = apply(t, alg, (depth + 1, prefix, !forked), ups)?;
     let right = apply(
         t,
         alg,
-        (depth + 1, &with_bit(prefix, depth), below_empty),
-        &ups[split..],
+        (depth + 1, &with_bit(prefix, depth), !forked),
+        right_ups,
     )?;
-    let n = Node::Fork(map::node_hash(
-        alg,
-        &Node::hash(left, alg),
-        &Node::hash(right, alg),
-    ));
-    put_node(t, depth, prefix, n)?;
-    Ok(Some(n))
+    let h = map::node_hash(alg, &left, &right);
+    t.put(depth, prefix, Node::Fork(h), h)?;
+    Ok(h)
 }
 
 /// Append `appends` (sorted by id, distinct) to their terms' lists and the map; the new root.
 pub(super) fn append(txn: &WriteTransaction, alg: HashAlg, appends: &[TermAppend]) -> Result<Hash> {
-    let mut terms = txn.open_table(TERMS).map_err(storage_err)?;
-    let mut ups = Vec::with_capacity(appends.len());
-    for a in appends {
-        let mut l = match terms.get(a.id.as_slice()).map_err(storage_err)? {
-            Some(v) => TermList::decode(&a.id, v.value())?,
-            None => TermList {
-                count: 0,
-                frontier: Frontier::new(),
-            },
-        };
-        list::extend(alg, &mut l.frontier, &a.elements);
-        l.count += a.elements.len() as u64;
-        terms
-            .insert(a.id.as_slice(), l.encode().as_slice())
-            .map_err(storage_err)?;
-        ups.push((a.id, l.value(alg)));
-    }
-    let mut nodes = txn.open_table(NODES).map_err(storage_err)?;
-    let root = apply(&mut nodes, alg, (0, &[0; 32], false), &ups)?;
-    Ok(Node::hash(root, alg))
+    let table = txn.open_table(TILES).map_err(storage_err)?;
+    let mut tiles = Tiles::new(Some(table));
+    let ups = appends
+        .iter()
+        .map(|a| (a.id, Put::Append(&a.elements)))
+        .collect();
+    let root = apply(&mut tiles, alg, (0, &[0; 32], false), ups)?;
+    tiles.flush()?;
+    Ok(root)
 }
 
 /// The last commitment, as of a write transaction.
@@ -315,44 +229,64 @@ pub(super) fn every(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> R
     Ok(Some(u64::from_le_bytes(b)))
 }
 
+type ReadTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// The map's tiles through a read transaction (empty before the first commitment).
+fn read_tiles(txn: &redb::ReadTransaction) -> Result<Tiles<ReadTable>> {
+    match txn.open_table(TILES) {
+        Ok(t) => Ok(Tiles::new(Some(t))),
+        Err(TableError::TableDoesNotExist(_)) => Ok(Tiles::new(None)),
+        Err(e) => Err(storage_err(e)),
+    }
+}
+
 /// A term's stored list, through a read transaction.
 pub(super) fn term_list(txn: &redb::ReadTransaction, id: &Hash) -> Result<Option<TermList>> {
-    let t = match txn.open_table(TERMS) {
-        Ok(t) => t,
-        Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(storage_err(e)),
-    };
-    let v = t.get(id.as_slice()).map_err(storage_err)?;
-    v.map(|v| TermList::decode(id, v.value())).transpose()
+    let mut t = read_tiles(txn)?;
+    let mut prefix = [0u8; 32];
+    for depth in 0..=256 {
+        match t.node(depth, &prefix)? {
+            None => return Ok(None),
+            Some(Node::Leaf(l)) => return Ok((l.id == *id).then_some(l.list)),
+            Some(Node::Fork(_)) if depth < 256 => {
+                if map::bit(id, depth) {
+                    prefix = with_bit(&prefix, depth);
+                }
+            }
+            Some(Node::Fork(_)) => break,
+        }
+    }
+    Err(fork_below_the_last_bit())
+}
+
+fn fork_below_the_last_bit() -> Error {
+    Error::Tampered {
+        location: "committed index map".into(),
+        detail: "a fork below the last bit".into(),
+    }
 }
 
 /// The map proof for `id`, through a read transaction.
 pub(super) fn map_proof(txn: &redb::ReadTransaction, alg: HashAlg, id: &Hash) -> Result<MapProof> {
-    let t = match txn.open_table(NODES) {
-        Ok(t) => t,
-        Err(TableError::TableDoesNotExist(_)) => {
-            return Ok(MapProof {
-                siblings: Vec::new(),
-                terminal: Terminal::Empty,
-            })
-        }
-        Err(e) => return Err(storage_err(e)),
-    };
+    let mut t = read_tiles(txn)?;
     let mut siblings = Vec::new();
     let mut prefix = [0u8; 32];
     for depth in 0..=256 {
-        match get_node(&t, depth, &prefix)? {
+        match t.node(depth, &prefix)? {
             None => {
                 return Ok(MapProof {
                     siblings,
                     terminal: Terminal::Empty,
                 })
             }
-            Some(Node::Leaf(other, value)) => {
-                let terminal = if other == *id {
+            Some(Node::Leaf(l)) => {
+                let terminal = if l.id == *id {
                     Terminal::Member
                 } else {
-                    Terminal::Other { id: other, value }
+                    Terminal::Other {
+                        id: l.id,
+                        value: l.value,
+                    }
                 };
                 return Ok(MapProof { siblings, terminal });
             }
@@ -362,16 +296,13 @@ pub(super) fn map_proof(txn: &redb::ReadTransaction, alg: HashAlg, id: &Hash) ->
                 } else {
                     (prefix, with_bit(&prefix, depth))
                 };
-                siblings.push(Node::hash(get_node(&t, depth + 1, &other)?, alg));
+                siblings.push(t.hash(alg, depth + 1, &other)?);
                 prefix = next;
             }
             Some(Node::Fork(_)) => break,
         }
     }
-    Err(Error::Tampered {
-        location: "committed index map".into(),
-        detail: "a fork below the last bit".into(),
-    })
+    Err(fork_below_the_last_bit())
 }
 
 /// A map built apart from the ledger (in a file of its own, deleted on drop): how `verify`

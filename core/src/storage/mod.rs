@@ -17,7 +17,7 @@
 //! | `checkpoint_timestamps` | sequence number of a checkpoint in `checkpoints` | its RFC 3161 time-stamp token, DER (absent in files written before it) |
 //! | `rules`          | leaf index of a `rules.published` entry | the digest (`sha256:<hex>`) of the rules document it publishes (absent until rules are published) |
 //! | `published`      | a destination's name ([`crate::publish::Destination::name`]) | postcard [`PublishedState`]: the tree size last published there (absent until a first publish) |
-//! | `index_terms`, `index_nodes` | see `commit_index.rs` | the committed indexes (SPEC section 9), only in ledgers created with them |
+//! | `index_tiles` | see `map_tiles.rs` | the committed indexes' map and lists (SPEC section 9), only in ledgers created with them |
 //! | `occurred`       | (`occurred_at` in Unix nanoseconds, leaf index) of each entry that has one | none; `meta` `"occurred_end"` (u64 LE) is the leaf count it covers (absent in files written before it; see `occurred.rs`) |
 //!
 //! The secondary indexes (actor, via, action, subject, attrs, refs, link targets, decision and
@@ -95,6 +95,7 @@
 mod bundles;
 mod commit_index;
 mod cosigned;
+mod map_tiles;
 mod occurred;
 mod personal;
 mod published;

@@ -203,17 +203,13 @@ impl Tables<'_> {
         Ok(())
     }
 
-    /// Replace (or with `None` remove) a term's committed list record.
-    pub fn set_index_term(&mut self, id: &Hash, record: Option<&[u8]>) -> Result<()> {
-        let mut t = self
-            .txn
-            .open_table(super::commit_index::TERMS)
+    /// Forget the committed indexes' map and every term's list in it (the next commitment
+    /// starts from an empty map).
+    pub fn clear_index_map(&mut self) -> Result<()> {
+        self.txn
+            .delete_table(super::map_tiles::TILES)
             .map_err(storage_err)?;
-        match record {
-            Some(r) => t.insert(id.as_slice(), r).map(drop),
-            None => t.remove(id.as_slice()).map(drop),
-        }
-        .map_err(storage_err)
+        Ok(())
     }
 
     /// Overwrite the state record.

@@ -44,6 +44,7 @@ impl Ledger {
                     w.into_owned(
                         size_floor,
                         self.rules_seen.load(std::sync::atomic::Ordering::Acquire),
+                        self.term_ids_alg(),
                     ),
                     Some(Tag { client, seq, work }),
                 )
