@@ -179,37 +179,28 @@ impl Ledger {
         })
     }
 
-    /// `verify`'s check of the personal values kept beside the leaves at snapshot `reader`:
-    /// every openings row belongs to a sealed entry and matches its commitments, every sealed
-    /// entry has its openings or an erasure row naming an `erasure.performed` record that
-    /// covers it, and every personal posting is a term of its entry's values.
+    /// `verify`'s check of the personal values kept beside the leaves at snapshot `reader`,
+    /// in one pass over the leaves: every sealed entry has its openings, which match its
+    /// commitments, and a personal posting for each term of its values, or else an erasure row
+    /// naming an `erasure.performed` record that covers it; and the tables hold no other rows
+    /// (their live rows are counted first and held to what the pass found).
     pub(super) fn check_personal(&self, reader: &Reader, size: u64) -> Result<()> {
         let tampered = |location: String, detail: String| Error::Tampered { location, detail };
-        let mut openings_seen: Vec<u64> = Vec::new();
+        let (mut opening_rows, mut posting_rows) = (0u64, 0u64);
         let mut erased_rows: Vec<(u64, u64)> = Vec::new();
-        let mut postings: Vec<(u64, u64)> = Vec::new();
         reader.visit_personal(
-            &mut |index, o| {
+            &mut |index, _| {
                 if index >= size {
                     return Err(tampered(
                         format!("personal values of entry {index}"),
                         format!("past the ledger's size {size}"),
                     ));
                 }
-                let leaf = reader.leaf(index)?;
-                let mut v = parse_leaf(index, &leaf)?;
-                if v.get("sealed").is_none() {
-                    return Err(tampered(
-                        format!("personal values of entry {index}"),
-                        "the entry has no sealed fields".into(),
-                    ));
-                }
-                entry::open(&mut v, o, index)?;
-                openings_seen.push(index);
+                opening_rows += 1;
                 Ok(())
             },
-            &mut |h, index| {
-                postings.push((h, index));
+            &mut |_, _| {
+                posting_rows += 1;
                 Ok(())
             },
             &mut |index, by| {
@@ -217,20 +208,6 @@ impl Ledger {
                 Ok(())
             },
         )?;
-        for (h, index) in postings {
-            let o = reader.openings(index)?.ok_or_else(|| {
-                tampered(
-                    format!("personal postings of entry {index}"),
-                    "an entry without personal values has personal postings".into(),
-                )
-            })?;
-            if !stored_personal_terms(index, &reader.leaf(index)?, &o)?.contains(&h) {
-                return Err(tampered(
-                    format!("personal postings of entry {index}"),
-                    format!("term {h:016x} is not one of its values' terms"),
-                ));
-            }
-        }
         let covered = super::erase::recorded_erasures(reader, size)?;
         for &(index, by) in &erased_rows {
             if !covered.covers(by, index) {
@@ -240,20 +217,52 @@ impl Ledger {
                 ));
             }
         }
-        // Every sealed entry has its values or an erasure: walk the leaves once.
-        let opened: HashSet<u64> = openings_seen.into_iter().collect();
         let erased: HashSet<u64> = erased_rows.iter().map(|&(i, _)| i).collect();
-        for index in 0..size {
-            let leaf = reader.leaf(index)?;
-            if leaf.is_empty() || !has_sealed_member(&leaf) {
-                continue;
+        let (mut opened, mut postings) = (0u64, 0u64);
+        reader.scan_leaf_batches(0, size, |at, leaves| {
+            for (index, leaf) in (at..).zip(leaves) {
+                if leaf.is_empty() || !leaf.windows(10).any(|w| w == b"\"sealed\":[") {
+                    continue;
+                }
+                let leaf_form = parse_leaf(index, leaf)?;
+                if leaf_form.get("sealed").is_none() {
+                    continue;
+                }
+                let Some(o) = reader.openings(index)? else {
+                    if erased.contains(&index) {
+                        continue;
+                    }
+                    return Err(tampered(
+                        format!("personal values of entry {index}"),
+                        "missing, and no erasure record covers the entry".into(),
+                    ));
+                };
+                let mut clear = leaf_form.clone();
+                entry::open(&mut clear, &o, index)?;
+                opened += 1;
+                for h in personal_terms(&clear, &leaf_form) {
+                    if !reader.has_personal_posting(h, index)? {
+                        return Err(tampered(
+                            format!("personal postings of entry {index}"),
+                            format!("term {h:016x} of its values is not filed"),
+                        ));
+                    }
+                    postings += 1;
+                }
             }
-            if !opened.contains(&index) && !erased.contains(&index) {
-                return Err(tampered(
-                    format!("personal values of entry {index}"),
-                    "missing, and no erasure record covers the entry".into(),
-                ));
-            }
+            Ok(())
+        })?;
+        if opened != opening_rows {
+            return Err(tampered(
+                "personal values".into(),
+                format!("{opening_rows} openings rows for {opened} sealed entries holding values"),
+            ));
+        }
+        if postings != posting_rows {
+            return Err(tampered(
+                "personal postings".into(),
+                format!("{posting_rows} rows for {postings} terms of the entries' values"),
+            ));
         }
         Ok(())
     }

@@ -174,6 +174,15 @@ pub(super) fn postings(txn: &redb::ReadTransaction, h: u64) -> Result<Vec<u64>> 
     }
 }
 
+/// Whether leaf `index` is filed under term hash `h` through its personal values.
+pub(super) fn has_posting(txn: &redb::ReadTransaction, h: u64, index: u64) -> Result<bool> {
+    match txn.open_table(PERSONAL_POSTINGS) {
+        Ok(t) => Ok(t.get((h, index)).map_err(storage_err)?.is_some()),
+        Err(TableError::TableDoesNotExist(_)) => Ok(false),
+        Err(e) => Err(storage_err(e)),
+    }
+}
+
 /// What `verify` walks: every openings row, every personal posting and every erased row, in
 /// key order, each handed to its callback.
 pub(super) struct Visit<'f> {

@@ -275,6 +275,11 @@ impl Reader {
         super::personal::postings(&self.txn, h)
     }
 
+    /// Whether leaf `index` is filed under term hash `h` through its personal values.
+    pub fn has_personal_posting(&self, h: u64, index: u64) -> Result<bool> {
+        super::personal::has_posting(&self.txn, h, index)
+    }
+
     /// Walk every openings row, personal posting `(term hash, index)` and erased row
     /// `(index, by)`, for `verify`.
     pub fn visit_personal(
