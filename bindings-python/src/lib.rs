@@ -15,13 +15,14 @@
 //! own file, and the ledger-free checks (`verify_inclusion`, `verify_consistency`,
 //! `verify_checkpoint`, `verify_bundle`) are in `verify.rs`. The rules calls (`publish_rules`,
 //! `rules_at`, `delivery_report`, `check_rules`, ...) are in `rules.rs`, retention and legal hold
-//! in `retention.rs`.
+//! in `retention.rs`, pruning (`Ledger.prune`, `Ledger.pruned`, `compact`) in `prune.rs`.
 
 mod capture;
 mod checkpoint;
 mod convert;
 mod error;
 mod ledger;
+mod prune;
 mod questions;
 mod receipt;
 mod retention;
@@ -64,6 +65,9 @@ mod _trailseal {
 
     #[pymodule_export]
     use crate::rules::check_rules;
+
+    #[pymodule_export]
+    use crate::prune::compact;
 
     #[pymodule_export]
     use crate::{checkpoint::PyCheckpoint, ledger::PyLedger, receipt::PyReceipt, signer::PySigner};

@@ -46,14 +46,6 @@ const SKIP: &[(&str, &str)] = &[
         "the order is the --oldest flag: there is no other to name",
     ),
     (
-        "bundle: indexes, sorted and once each",
-        "the command has no flag for a list of indexes",
-    ),
-    (
-        "bundle: an index beyond the log",
-        "the command has no flag for a list of indexes",
-    ),
-    (
         "bundle: an unknown key",
         "selections are flags: a misspelt one is a clap error",
     ),
@@ -248,6 +240,10 @@ fn selection_flags(sel: &Value) -> Option<Vec<String>> {
             ("ancestry", Value::Bool(true)) => out.push(s("--ancestry")),
             ("ancestry", Value::Bool(false)) => {}
             ("query", q) => out.extend(filter_flags(q)?),
+            ("indexes", Value::Array(ix)) => {
+                let ix: Option<Vec<String>> = ix.iter().map(|i| i.as_u64().map(s)).collect();
+                out.extend([s("--indexes"), ix?.join(",")]);
+            }
             _ => return None,
         }
     }
@@ -399,6 +395,9 @@ fn any_command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Boxe
     }
     if call == "retention" {
         return retention_command(fx, a);
+    }
+    if call == "prune" {
+        return prune_command(fx, a);
     }
     let (args, read) = command(fx, call, a)?;
     Some((args, Box::new(read)))
@@ -576,6 +575,139 @@ fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReade
             json!({ "version": version, "holds": holds, "plan": plan })
         }),
     ))
+}
+
+/// A `prune` row: `init` (with `--committed-indexes` if the row says), `retention publish`,
+/// `append` of the entries (`copies` times, then `then`), `hold place` / `hold release` in
+/// turn, then `prune --before` (with `--dry-run`) as the row's command; each index of `read`
+/// is then read with `show --raw`. The first step the command refuses becomes the row's
+/// command.
+fn prune_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    fx.files.set(fx.files.get() + 1);
+    let ledger = fx.dir.path().join(format!("prune-{}.redb", fx.files.get()));
+    let ledger = ledger.display().to_string();
+    let mut init = vec![s("init"), ledger.clone()];
+    init.extend(fx.init_flags.iter().cloned());
+    if a["committed_indexes"] == true {
+        init.push(s("--committed-indexes"));
+    }
+    ok(&init);
+    assert_eq!(
+        a["authz"]["decision"], "allow",
+        "the command records decision allow"
+    );
+    let by = [
+        s("--actor"),
+        s(a["actor"].as_str()?),
+        s("--policy"),
+        s(a["authz"]["policy"].as_str()?),
+    ];
+    let mut publish = vec![
+        s("retention"),
+        s("publish"),
+        ledger.clone(),
+        fx.file(a["document"].to_string().as_bytes()),
+    ];
+    publish.extend(by.iter().cloned());
+    let mut steps = vec![publish];
+    let copies = a["copies"].as_u64().unwrap_or(1);
+    let mut lines = String::new();
+    for _ in 0..copies {
+        for e in a["entries"].as_array()? {
+            lines.push_str(&format!("{e}\n"));
+        }
+    }
+    steps.push(vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())]);
+    if let Some(then) = a["then"].as_array() {
+        let lines: String = then.iter().map(|e| format!("{e}\n")).collect();
+        steps.push(vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())]);
+    }
+    for step in a["holds"].as_array().into_iter().flatten() {
+        let mut args = match (step.get("place"), step.get("release")) {
+            (Some(id), None) => vec![
+                s("hold"),
+                s("place"),
+                ledger.clone(),
+                s("--id"),
+                s(id.as_str()?),
+                s("--covers"),
+                step["covers"].to_string(),
+            ],
+            (None, Some(id)) => vec![
+                s("hold"),
+                s("release"),
+                ledger.clone(),
+                s("--id"),
+                s(id.as_str()?),
+            ],
+            _ => return None,
+        };
+        args.extend(by.iter().cloned());
+        steps.push(args);
+    }
+    for step in steps {
+        if trailseal(&step).status != 0 {
+            return Some((step, Box::new(|_| json!(null))));
+        }
+    }
+    let mut prune = vec![
+        s("prune"),
+        ledger.clone(),
+        s("--before"),
+        s(a["at"].as_str()?),
+    ];
+    if a["dry_run"] == true {
+        prune.push(s("--dry-run"));
+    }
+    prune.extend(by.iter().cloned());
+    let read: Vec<u64> = a["read"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
+    Some((
+        prune,
+        Box::new(move |out| {
+            let r: Value = serde_json::from_str(out).unwrap();
+            let reads: Vec<Value> = read
+                .iter()
+                .map(|&i| {
+                    let shown = trailseal(&[s("show"), ledger.clone(), s(i), s("--raw")]);
+                    if shown.status == 0 {
+                        let e: Value = serde_json::from_str(&shown.stdout).unwrap();
+                        return json!({"index": i, "action": e["action"]});
+                    }
+                    let line = shown.stderr.trim_end().lines().last().unwrap_or_default();
+                    let code = code_in(&shown.stderr).unwrap_or_default();
+                    let message = line.strip_suffix(&format!(" [{code}]")).unwrap_or(line);
+                    json!({"index": i, "error": code, "message": pruned_message(message)})
+                })
+                .collect();
+            json!({"count": r["count"], "pruned": r["pruned"],
+                   "records": r["records"].as_array().map_or(0, Vec::len),
+                   "kept": r["kept"], "reads": reads})
+        }),
+    ))
+}
+
+/// A read error's message as a `prune` row gives it (tests/vectors/README.md): from its first
+/// `entry `, with the time after `pruned on ` and the 64 hex digits after `leaf hash `
+/// replaced by `TIME` and `HASH`.
+fn pruned_message(m: &str) -> String {
+    let m = &m[m.find("entry ").unwrap_or(0)..];
+    let mut out = m.to_owned();
+    if let Some(at) = out.find("pruned on ") {
+        let start = at + "pruned on ".len();
+        let end = out[start..].find(' ').map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "TIME");
+    }
+    if let Some(at) = out.find("leaf hash ") {
+        let start = at + "leaf hash ".len();
+        let end = (start + 64).min(out.len());
+        out.replace_range(start..end, "HASH");
+    }
+    out
 }
 
 /// The exit status the command gives for a core error code (the README's error table).

@@ -26,6 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use trailseal::{Error, ErrorCode};
 
 mod ledger;
+mod prune;
 mod retention;
 mod rotation;
 mod rules;
@@ -39,6 +40,7 @@ mod audit;
 
 pub use audit::*;
 pub use ledger::*;
+pub use prune::*;
 pub use retention::*;
 pub use rotation::*;
 pub use rules::*;

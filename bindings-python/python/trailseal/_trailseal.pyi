@@ -34,6 +34,7 @@ __all__ = [
     "__version__",
     "_error_codes",
     "check_rules",
+    "compact",
     "detect_ci",
     "verify_bundle",
     "verify_bundle_with_tsa",
@@ -173,6 +174,16 @@ class _TimestampedCheckpoint(TypedDict):
     attested: _AttestedTime
     requested: bool
     token: str
+
+class _PrunedAt(TypedDict):
+    by: int
+    at: str
+    rules_version: str
+
+class _PrunedEntry(TypedDict):
+    index: int
+    leaf_hash: str
+    pruned: _PrunedAt
 
 class _TimedBundleReport(_BundleReport):
     attested: _AttestedTime
@@ -450,6 +461,10 @@ class Ledger:
     def retention_rules_at(self, index: int | None = None) -> dict[str, Any] | None: ...
     def legal_holds(self) -> list[dict[str, Any]]: ...
     def retention_plan(self, at: str | None = None) -> dict[str, Any]: ...
+    def prune(
+        self, before: str, actor: str, authz: Mapping[str, Any] | str, dry_run: bool = False
+    ) -> dict[str, Any]: ...
+    def pruned(self, index: int) -> _PrunedEntry | None: ...
     def checkpoints(self) -> list[_StoredCheckpoint]: ...
     def timestamp_checkpoint(
         self,
@@ -576,6 +591,7 @@ def verify_consistency(
     verifier_key: str | None = None,
 ) -> None: ...
 def verify_checkpoint(note: str, verifier_key: str) -> Checkpoint: ...
+def compact(path: _Path) -> bool: ...
 def check_rules(document: Mapping[str, Any] | str, entry: Mapping[str, Any] | str) -> dict[str, Any]:
     """Judge an entry against a rules document without a ledger (a dry run)."""
 def verify_cosigned(
