@@ -485,30 +485,44 @@ fn open_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, Reader)> {
     }))
 }
 
-/// A `retention` row: `init`, `retention publish` (if the row gives a document), `append` of
-/// the entries, `hold place` / `hold release` in turn (the row's `authz` as `--policy`), then
-/// `retention plan --at` as the row's command; `retention show` and `hold list` give the
-/// version and the holds. The first step the command refuses becomes the row's command.
-fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
-    fx.files.set(fx.files.get() + 1);
-    let ledger = fx
-        .dir
-        .path()
-        .join(format!("retention-{}.redb", fx.files.get()));
-    let ledger = ledger.display().to_string();
-    let mut init = vec![s("init"), ledger.clone()];
-    init.extend(fx.init_flags.iter().cloned());
-    ok(&init);
+/// `--actor` and `--policy` of a row's `actor` and `authz` (the command records decision
+/// allow).
+fn recorded_by(a: &Value) -> Option<Vec<String>> {
     assert_eq!(
         a["authz"]["decision"], "allow",
         "the command records decision allow"
     );
-    let by = [
+    Some(vec![
         s("--actor"),
         s(a["actor"].as_str()?),
         s("--policy"),
         s(a["authz"]["policy"].as_str()?),
-    ];
+    ])
+}
+
+/// The setup of a `retention` or `prune` row: `init` (with `--committed-indexes` if the row
+/// says), `retention publish` (if the row gives a document), one `append` per text of
+/// `appends` (JSON Lines), then `hold place` / `hold release` in turn (the row's `authz` as
+/// `--policy`). The ledger, and the first step the command refused, if any.
+fn retention_setup(
+    fx: &Fixture,
+    a: &Value,
+    name: &str,
+    appends: &[String],
+) -> Option<(String, Option<Vec<String>>)> {
+    fx.files.set(fx.files.get() + 1);
+    let ledger = fx
+        .dir
+        .path()
+        .join(format!("{name}-{}.redb", fx.files.get()));
+    let ledger = ledger.display().to_string();
+    let mut init = vec![s("init"), ledger.clone()];
+    init.extend(fx.init_flags.iter().cloned());
+    if a["committed_indexes"] == true {
+        init.push(s("--committed-indexes"));
+    }
+    ok(&init);
+    let by = recorded_by(a)?;
     let mut steps: Vec<Vec<String>> = Vec::new();
     if let Some(doc) = a.get("document") {
         let mut publish = vec![
@@ -520,106 +534,7 @@ fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReade
         publish.extend(by.iter().cloned());
         steps.push(publish);
     }
-    let lines: String = a["entries"]
-        .as_array()?
-        .iter()
-        .map(|e| e.to_string() + "\n")
-        .collect();
-    steps.push(vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())]);
-    for step in a["holds"].as_array()? {
-        let mut args = match (step.get("place"), step.get("release")) {
-            (Some(id), None) => vec![
-                s("hold"),
-                s("place"),
-                ledger.clone(),
-                s("--id"),
-                s(id.as_str()?),
-                s("--covers"),
-                step["covers"].to_string(),
-            ],
-            (None, Some(id)) => vec![
-                s("hold"),
-                s("release"),
-                ledger.clone(),
-                s("--id"),
-                s(id.as_str()?),
-            ],
-            _ => return None,
-        };
-        args.extend(by.iter().cloned());
-        steps.push(args);
-    }
-    for step in steps {
-        if trailseal(&step).status != 0 {
-            return Some((step, Box::new(|_| json!(null))));
-        }
-    }
-    let shown: Value =
-        serde_json::from_str(&ok(&[s("retention"), s("show"), ledger.clone()]).stdout).unwrap();
-    let holds: Vec<Value> = ok(&[s("hold"), s("list"), ledger.clone()])
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let version = shown["version"].clone();
-    Some((
-        vec![
-            s("retention"),
-            s("plan"),
-            ledger,
-            s("--at"),
-            s(a["at"].as_str()?),
-        ],
-        Box::new(move |out| {
-            let plan: Value = serde_json::from_str(out).unwrap();
-            json!({ "version": version, "holds": holds, "plan": plan })
-        }),
-    ))
-}
-
-/// A `prune` row: `init` (with `--committed-indexes` if the row says), `retention publish`,
-/// `append` of the entries (`copies` times, then `then`), `hold place` / `hold release` in
-/// turn, then `prune --before` (with `--dry-run`) as the row's command; each index of `read`
-/// is then read with `show --raw`. The first step the command refuses becomes the row's
-/// command.
-fn prune_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
-    fx.files.set(fx.files.get() + 1);
-    let ledger = fx.dir.path().join(format!("prune-{}.redb", fx.files.get()));
-    let ledger = ledger.display().to_string();
-    let mut init = vec![s("init"), ledger.clone()];
-    init.extend(fx.init_flags.iter().cloned());
-    if a["committed_indexes"] == true {
-        init.push(s("--committed-indexes"));
-    }
-    ok(&init);
-    assert_eq!(
-        a["authz"]["decision"], "allow",
-        "the command records decision allow"
-    );
-    let by = [
-        s("--actor"),
-        s(a["actor"].as_str()?),
-        s("--policy"),
-        s(a["authz"]["policy"].as_str()?),
-    ];
-    let mut publish = vec![
-        s("retention"),
-        s("publish"),
-        ledger.clone(),
-        fx.file(a["document"].to_string().as_bytes()),
-    ];
-    publish.extend(by.iter().cloned());
-    let mut steps = vec![publish];
-    let copies = a["copies"].as_u64().unwrap_or(1);
-    let mut lines = String::new();
-    for _ in 0..copies {
-        for e in a["entries"].as_array()? {
-            lines.push_str(&format!("{e}\n"));
-        }
-    }
-    steps.push(vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())]);
-    if let Some(then) = a["then"].as_array() {
-        let lines: String = then.iter().map(|e| format!("{e}\n")).collect();
+    for lines in appends {
         steps.push(vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())]);
     }
     for step in a["holds"].as_array().into_iter().flatten() {
@@ -645,11 +560,66 @@ fn prune_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> 
         args.extend(by.iter().cloned());
         steps.push(args);
     }
-    for step in steps {
-        if trailseal(&step).status != 0 {
-            return Some((step, Box::new(|_| json!(null))));
+    let failed = steps.into_iter().find(|step| trailseal(step).status != 0);
+    Some((ledger, failed))
+}
+
+/// JSON Lines of `entries`, `copies` times over.
+fn lines_of(entries: &Value, copies: u64) -> Option<String> {
+    let mut lines = String::new();
+    for _ in 0..copies {
+        for e in entries.as_array()? {
+            lines.push_str(&format!("{e}\n"));
         }
     }
+    Some(lines)
+}
+
+/// A `retention` row: its setup (`retention_setup`, the entries in one `append`), then
+/// `retention plan --at` as the row's command; `retention show` and `hold list` give the
+/// version and the holds. The first step the command refuses becomes the row's command.
+fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    let (ledger, failed) = retention_setup(fx, a, "retention", &[lines_of(&a["entries"], 1)?])?;
+    if let Some(step) = failed {
+        return Some((step, Box::new(|_| json!(null))));
+    }
+    let shown: Value =
+        serde_json::from_str(&ok(&[s("retention"), s("show"), ledger.clone()]).stdout).unwrap();
+    let holds: Vec<Value> = ok(&[s("hold"), s("list"), ledger.clone()])
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let version = shown["version"].clone();
+    Some((
+        vec![
+            s("retention"),
+            s("plan"),
+            ledger,
+            s("--at"),
+            s(a["at"].as_str()?),
+        ],
+        Box::new(move |out| {
+            let plan: Value = serde_json::from_str(out).unwrap();
+            json!({ "version": version, "holds": holds, "plan": plan })
+        }),
+    ))
+}
+
+/// A `prune` row: its setup (`retention_setup`: the entries `copies` times in one `append`,
+/// then `then` in another), then `prune --before` (with `--dry-run`) as the row's command;
+/// each index of `read` is then read with `show --raw`. The first step the command refuses
+/// becomes the row's command.
+fn prune_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    let mut appends = vec![lines_of(&a["entries"], a["copies"].as_u64().unwrap_or(1))?];
+    if a.get("then").is_some() {
+        appends.push(lines_of(&a["then"], 1)?);
+    }
+    let (ledger, failed) = retention_setup(fx, a, "prune", &appends)?;
+    if let Some(step) = failed {
+        return Some((step, Box::new(|_| json!(null))));
+    }
+    let by = recorded_by(a)?;
     let mut prune = vec![
         s("prune"),
         ledger.clone(),
@@ -691,24 +661,10 @@ fn prune_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> 
     ))
 }
 
-/// A read error's message as a `prune` row gives it (tests/vectors/README.md): from its first
-/// `entry `, with the time after `pruned on ` and the 64 hex digits after `leaf hash `
-/// replaced by `TIME` and `HASH`.
-fn pruned_message(m: &str) -> String {
-    let m = &m[m.find("entry ").unwrap_or(0)..];
-    let mut out = m.to_owned();
-    if let Some(at) = out.find("pruned on ") {
-        let start = at + "pruned on ".len();
-        let end = out[start..].find(' ').map_or(out.len(), |e| start + e);
-        out.replace_range(start..end, "TIME");
-    }
-    if let Some(at) = out.find("leaf hash ") {
-        let start = at + "leaf hash ".len();
-        let end = (start + 64).min(out.len());
-        out.replace_range(start..end, "HASH");
-    }
-    out
-}
+/// A read error's message as a `prune` row gives it (tests/vectors/README.md).
+#[path = "../../core/tests/common/pruned_message.rs"]
+mod pruned_message;
+use pruned_message::pruned_message;
 
 /// The exit status the command gives for a core error code (the README's error table).
 fn exit_status_of(code: &str) -> i32 {

@@ -333,24 +333,9 @@ fn prune(fx: &Fixture, args: &Value) -> Result<Value, Error> {
     )
 }
 
-/// A read error's message as a `prune` row gives it (tests/vectors/README.md): from its first
-/// `entry `, with the time after `pruned on ` and the 64 hex digits after `leaf hash `
-/// replaced by `TIME` and `HASH`.
-fn pruned_message(m: &str) -> String {
-    let m = &m[m.find("entry ").unwrap_or(0)..];
-    let mut out = m.to_owned();
-    if let Some(at) = out.find("pruned on ") {
-        let start = at + "pruned on ".len();
-        let end = out[start..].find(' ').map_or(out.len(), |e| start + e);
-        out.replace_range(start..end, "TIME");
-    }
-    if let Some(at) = out.find("leaf hash ") {
-        let start = at + "leaf hash ".len();
-        let end = (start + 64).min(out.len());
-        out.replace_range(start..end, "HASH");
-    }
-    out
-}
+#[path = "common/pruned_message.rs"]
+mod pruned_message;
+use pruned_message::pruned_message;
 
 #[test]
 fn every_row_as_the_table_says() {

@@ -301,23 +301,8 @@ func retentionCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
 	if _, err := l.AppendBatch(entries); err != nil {
 		return nil, err
 	}
-	var steps []struct {
-		Place   string          `json:"place"`
-		Release string          `json:"release"`
-		Covers  json.RawMessage `json:"covers"`
-	}
-	if err := json.Unmarshal(a["holds"], &steps); err != nil {
+	if err := applyHolds(l, a, actor, authz); err != nil {
 		return nil, err
-	}
-	for _, step := range steps {
-		if step.Place != "" {
-			_, err = l.PlaceHold(step.Place, step.Covers, actor, authz)
-		} else {
-			_, err = l.ReleaseHold(step.Release, actor, authz)
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 	atText, _ := str(a, "at")
 	at, err := time.Parse(time.RFC3339, atText)
@@ -342,6 +327,32 @@ func retentionCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
 		version = v.Version
 	}
 	return map[string]any{"version": version, "holds": holds, "plan": plan}, nil
+}
+
+// applyHolds places or releases each hold step of a row's "holds" in turn.
+func applyHolds(l *Ledger, a map[string]json.RawMessage, actor string, authz json.RawMessage) error {
+	var steps []struct {
+		Place   string          `json:"place"`
+		Release string          `json:"release"`
+		Covers  json.RawMessage `json:"covers"`
+	}
+	if raw, ok := a["holds"]; ok {
+		if err := json.Unmarshal(raw, &steps); err != nil {
+			return err
+		}
+	}
+	for _, step := range steps {
+		var err error
+		if step.Place != "" {
+			_, err = l.PlaceHold(step.Place, step.Covers, actor, authz)
+		} else {
+			_, err = l.ReleaseHold(step.Release, actor, authz)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pruneCase runs a "prune" row: a new ledger, the retention rules published, the entries
@@ -384,25 +395,8 @@ func pruneCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
 			return nil, err
 		}
 	}
-	var steps []struct {
-		Place   string          `json:"place"`
-		Release string          `json:"release"`
-		Covers  json.RawMessage `json:"covers"`
-	}
-	if raw, ok := a["holds"]; ok {
-		if err := json.Unmarshal(raw, &steps); err != nil {
-			return nil, err
-		}
-	}
-	for _, step := range steps {
-		if step.Place != "" {
-			_, err = l.PlaceHold(step.Place, step.Covers, actor, authz)
-		} else {
-			_, err = l.ReleaseHold(step.Release, actor, authz)
-		}
-		if err != nil {
-			return nil, err
-		}
+	if err := applyHolds(l, a, actor, authz); err != nil {
+		return nil, err
 	}
 	atText, _ := str(a, "at")
 	at, err := time.Parse(time.RFC3339, atText)

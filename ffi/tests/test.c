@@ -2921,6 +2921,32 @@ static trailseal_status rules_case(const struct case_fixture *fx, const char *ar
   return st;
 }
 
+/* Each hold step of a row's `holds` placed or released in turn by `actor` with `authz`; the
+ * first failing status, or OK. */
+static trailseal_status apply_holds(trailseal_ledger *l, const char *args, const char *actor,
+                                    const char *authz) {
+  trailseal_status st = TRAILSEAL_STATUS_OK;
+  char *out = NULL;
+  const char *it = member(args, "holds"), *s, *e;
+  while (st == TRAILSEAL_STATUS_OK && it && next_elem(&it, &s, &e)) {
+    char *step = copy_span(s, e);
+    char *place = str_member(step, "place"), *release = str_member(step, "release");
+    if (place) {
+      char *covers = member_text(step, "covers");
+      st = trailseal_ledger_place_hold(l, place, covers, actor, authz, &out);
+      free(covers);
+    } else {
+      st = trailseal_ledger_release_hold(l, release, actor, authz, &out);
+    }
+    trailseal_string_free(out);
+    out = NULL;
+    free(place);
+    free(release);
+    free(step);
+  }
+  return st;
+}
+
 /* A `retention` row: a new ledger, the retention rules published (if given), the entries
  * appended, each hold placed or released in turn, then the plan at `at`. */
 static trailseal_status retention_case(const struct case_fixture *fx, const char *args,
@@ -2940,23 +2966,7 @@ static trailseal_status retention_case(const struct case_fixture *fx, const char
   if (st == TRAILSEAL_STATUS_OK) st = trailseal_ledger_append_batch(l, entries, &out);
   trailseal_string_free(out);
   out = NULL;
-  const char *it = member(args, "holds"), *s, *e;
-  while (st == TRAILSEAL_STATUS_OK && it && next_elem(&it, &s, &e)) {
-    char *step = copy_span(s, e);
-    char *place = str_member(step, "place"), *release = str_member(step, "release");
-    if (place) {
-      char *covers = member_text(step, "covers");
-      st = trailseal_ledger_place_hold(l, place, covers, actor, authz, &out);
-      free(covers);
-    } else {
-      st = trailseal_ledger_release_hold(l, release, actor, authz, &out);
-    }
-    trailseal_string_free(out);
-    out = NULL;
-    free(place);
-    free(release);
-    free(step);
-  }
+  if (st == TRAILSEAL_STATUS_OK) st = apply_holds(l, args, actor, authz);
   char *version_json = NULL, *holds = NULL, *plan = NULL;
   if (st == TRAILSEAL_STATUS_OK)
     st = trailseal_ledger_retention_plan(l, at, &plan);
@@ -3051,23 +3061,7 @@ static trailseal_status prune_case(const struct case_fixture *fx, const char *ar
   if (st == TRAILSEAL_STATUS_OK && then) st = trailseal_ledger_append_batch(l, then, &out);
   trailseal_string_free(out);
   out = NULL;
-  const char *it = member(args, "holds"), *s, *e;
-  while (st == TRAILSEAL_STATUS_OK && it && next_elem(&it, &s, &e)) {
-    char *step = copy_span(s, e);
-    char *place = str_member(step, "place"), *release = str_member(step, "release");
-    if (place) {
-      char *covers = member_text(step, "covers");
-      st = trailseal_ledger_place_hold(l, place, covers, actor, authz, &out);
-      free(covers);
-    } else {
-      st = trailseal_ledger_release_hold(l, release, actor, authz, &out);
-    }
-    trailseal_string_free(out);
-    out = NULL;
-    free(place);
-    free(release);
-    free(step);
-  }
+  if (st == TRAILSEAL_STATUS_OK) st = apply_holds(l, args, actor, authz);
   bool dry_run = dry && strcmp(dry, "true") == 0;
   if (st == TRAILSEAL_STATUS_OK)
     st = trailseal_ledger_prune(l, at, dry_run, actor, authz, &out);
