@@ -727,6 +727,21 @@ export declare class Ledger {
    */
   close(): Promise<void>
   /**
+   * Remove the content of every entry whose retention ended by `before` and that no hold
+   * covers, recording each step as a `retention.pruned` entry by `actor` with `authz`
+   * (`{decision, policy, reason?}`); with `dryRun`, only say what would go. Every proof and
+   * checkpoint still verifies. Resolves to `{dry_run, before, size, rules, pruned: [[start,
+   * end], ...], count, records, kept: {protected, no_rule, in_retention, held, linked,
+   * at_edge}, already_pruned}`. Rejects `invalid_argument` for a ledger with committed
+   * indexes; reading a pruned entry rejects `out_of_range`.
+   */
+  prune(before: string | Date, actor: string, authz: Record<string, unknown>, dryRun?: boolean): Promise<Record<string, unknown>>
+  /**
+   * Where entry `index` went, if it was pruned: `{index, leaf_hash, pruned: {by, at,
+   * rules_version}}`; `null` when its content is there.
+   */
+  pruned(index: number | bigint): Promise<Record<string, unknown> | null>
+  /**
    * Entries matching every given filter (AND), one page: newest first unless `order:
    * 'oldest'`, at most `limit` (default 100). Pass `nextCursor` back as `cursor` for the
    * next page; it is `null` on the last. Reads only the indexes of the filters and the
@@ -883,6 +898,13 @@ export declare class Signer {
  * Link requirements that name the linked entry's action or role cannot be met here.
  */
 export declare function checkRules(document: Record<string, unknown> | string, entry: Record<string, unknown> | string): Record<string, unknown>
+
+/**
+ * Rewrite the ledger file at `path` so the pages pruning freed go back to the file system;
+ * resolves to whether anything moved. Needs the file to itself: with any handle open on it,
+ * in this process or another, rejects `locked`.
+ */
+export declare function compact(path: string): Promise<boolean>
 
 /**
  * Detect the CI system this process runs in (or the one the variables of `env` describe)

@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Ledger = nativeBinding.Ledger
 module.exports.Signer = nativeBinding.Signer
 module.exports.checkRules = nativeBinding.checkRules
+module.exports.compact = nativeBinding.compact
 module.exports.detectCi = nativeBinding.detectCi
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.verifyBundle = nativeBinding.verifyBundle
