@@ -604,6 +604,25 @@ export declare class Ledger {
    * anything that does not parse or map is refused with the reason and nothing is written.
    */
   importEvents(format: EventFormat, data: Uint8Array | string): Promise<Receipt[]>
+  /**
+   * Erase the personal values of the entries `select` names (`{actor}`, `{subject:
+   * 'type:id'}` or `{indexes: [...]}`), recording an `erasure.performed` entry by `actor`
+   * with `authz` (why it was allowed) and `reason`; options `{legalBasis, request, dryRun}`.
+   * Their leaves and every proof stay; they read with `erased: {by}`; the file keeps nothing
+   * of the values. Resolves `{dry_run, erased, count, skipped, records}`; rejects
+   * `invalid_argument` (nothing changed) for an entry under a legal hold, a protected
+   * record, nothing to erase, or a ledger without personal fields.
+   */
+  erase(select: Record<string, unknown>, reason: string, actor: string, authz: Record<string, unknown>, options?: { legalBasis?: string, request?: string, dryRun?: boolean }): Promise<Record<string, unknown>>
+  /**
+   * Entry `index`'s openings, `{'<field>': {salt, value}}`, for whoever must show later
+   * what it recorded (`checkOpening`); `null` without sealed fields or once erased.
+   */
+  openings(index: number | bigint): Promise<Record<string, unknown> | null>
+  /** Overwrite the file's free pages with zeros (what `erase` ends with). */
+  scrubFreePages(): Promise<null>
+  /** The fields this ledger seals as commitments (empty when none). */
+  get personalFields(): Array<string>
   /** Create a new ledger file at `path` (refused with `already_exists` if it exists). */
   static create(path: string, options: CreateOptions): Promise<Ledger>
   /**
@@ -732,6 +751,21 @@ export declare class Ledger {
    */
   close(): Promise<void>
   /**
+   * Remove the content of every entry whose retention ended by `before` and that no hold
+   * covers, recording each step as a `retention.pruned` entry by `actor` with `authz`
+   * (`{decision, policy, reason?}`); with `dryRun`, only say what would go. Every proof and
+   * checkpoint still verifies. Resolves to `{dry_run, before, size, rules, pruned: [[start,
+   * end], ...], count, records, kept: {protected, no_rule, in_retention, held, linked,
+   * at_edge}, already_pruned}`. Rejects `invalid_argument` for a ledger with committed
+   * indexes; reading a pruned entry rejects `out_of_range`.
+   */
+  prune(before: string | Date, actor: string, authz: Record<string, unknown>, dryRun?: boolean): Promise<Record<string, unknown>>
+  /**
+   * Where entry `index` went, if it was pruned: `{index, leaf_hash, pruned: {by, at,
+   * rules_version}}`; `null` when its content is there.
+   */
+  pruned(index: number | bigint): Promise<Record<string, unknown> | null>
+  /**
    * Entries matching every given filter (AND), one page: newest first unless `order:
    * 'oldest'`, at most `limit` (default 100). Pass `nextCursor` back as `cursor` for the
    * next page; it is `null` on the last. Reads only the indexes of the filters and the
@@ -780,25 +814,6 @@ export declare class Ledger {
    * `changeActions` counted as changes (default `['deploy.succeeded']`).
    */
   report(options?: ReportOptions): Promise<Report>
-  /**
-   * Erase the personal values of the entries `select` names (`{actor}`, `{subject:
-   * 'type:id'}` or `{indexes: [...]}`), recording an `erasure.performed` entry by `actor`
-   * with `authz` (why it was allowed) and `reason`; options `{legalBasis, request, dryRun}`.
-   * Their leaves and every proof stay; they read with `erased: {by}`; the file keeps nothing
-   * of the values. Resolves `{dry_run, erased, count, skipped, records}`; rejects
-   * `invalid_argument` (nothing changed) for an entry under a legal hold, a protected
-   * record, nothing to erase, or a ledger without personal fields.
-   */
-  erase(select: Record<string, unknown>, reason: string, actor: string, authz: Record<string, unknown>, options?: { legalBasis?: string, request?: string, dryRun?: boolean }): Promise<Record<string, unknown>>
-  /**
-   * Entry `index`'s openings, `{'<field>': {salt, value}}`, for whoever must show later
-   * what it recorded (`checkOpening`); `null` without sealed fields or once erased.
-   */
-  openings(index: number | bigint): Promise<Record<string, unknown> | null>
-  /** Overwrite the file's free pages with zeros (what `erase` ends with). */
-  scrubFreePages(): Promise<null>
-  /** The fields this ledger seals as commitments (empty when none). */
-  get personalFields(): Array<string>
   /**
    * Record retention rules (SPEC 8; an object or its JSON text such as `{version:
    * 'sox-2026', default: 'P1Y', rules: [{action: 'deploy.*', keep: 'P7Y'}]}`) as a
@@ -915,6 +930,13 @@ export declare function checkOpening(commitment: string, salt: string, value: un
  * Link requirements that name the linked entry's action or role cannot be met here.
  */
 export declare function checkRules(document: Record<string, unknown> | string, entry: Record<string, unknown> | string): Record<string, unknown>
+
+/**
+ * Rewrite the ledger file at `path` so the pages pruning freed go back to the file system;
+ * resolves to whether anything moved. Needs the file to itself: with any handle open on it,
+ * in this process or another, rejects `locked`.
+ */
+export declare function compact(path: string): Promise<boolean>
 
 /**
  * Detect the CI system this process runs in (or the one the variables of `env` describe)

@@ -839,6 +839,7 @@ module.exports.Ledger = nativeBinding.Ledger
 module.exports.Signer = nativeBinding.Signer
 module.exports.checkOpening = nativeBinding.checkOpening
 module.exports.checkRules = nativeBinding.checkRules
+module.exports.compact = nativeBinding.compact
 module.exports.detectCi = nativeBinding.detectCi
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.verifyBundle = nativeBinding.verifyBundle

@@ -3,8 +3,9 @@
 //! The JS API (see `index.d.ts`): `Ledger` (create/open, append, read, prove, checkpoint,
 //! verify, close, and the auditor's questions: query, trace, why, gate, recordGate, bundle,
 //! report; capture: recordCi, importGit, importEvents; rules: publishRules, rulesAt,
-//! deliveryReport, ...; retention: publishRetentionRules, placeHold, retentionPlan, ...),
-//! `Signer` (checkpoint keys), `checkRules` (`rules.rs`),
+//! deliveryReport, ...; retention: publishRetentionRules, placeHold, retentionPlan, ...;
+//! pruning: prune, pruned), `Signer` (checkpoint keys), `checkRules` (`rules.rs`), `compact`
+//! (`prune.rs`),
 //! `detectCi`, and the ledger-free checks `verifyInclusion`, `verifyConsistency`,
 //! `verifyCheckpoint`, `verifyBundle`, and for trusted time `verifyTimestampToken` and
 //! `verifyBundleWithTsa` (`timestamp.rs`). Results are the core's JSON
@@ -16,6 +17,7 @@ mod convert;
 pub mod erase;
 mod error;
 mod ledger;
+pub mod prune;
 mod questions;
 pub mod retention;
 pub mod rules;

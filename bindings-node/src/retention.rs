@@ -15,7 +15,7 @@ use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
 use trailseal::retention::RetentionRules;
-use trailseal::{Error, RecordedBy, Timestamp};
+use trailseal::{Error, RecordedBy};
 
 use crate::convert::{is_nullish, json_arg, opt_u64, string, time_arg};
 use crate::ledger::Ledger;
@@ -23,20 +23,20 @@ use crate::task::Job;
 use crate::types::Json;
 
 /// Who records the entry, and why that was allowed.
-struct By {
+pub(crate) struct By {
     actor: String,
     authz: Value,
 }
 
 impl By {
-    fn read(env: &Env, actor: &Unknown<'_>, authz: &Unknown<'_>) -> Result<By, Error> {
+    pub(crate) fn read(env: &Env, actor: &Unknown<'_>, authz: &Unknown<'_>) -> Result<By, Error> {
         Ok(By {
             actor: string(actor, "actor")?,
             authz: json_arg(env, authz, "authz")?,
         })
     }
 
-    fn recorded(&self) -> RecordedBy<'_> {
+    pub(crate) fn recorded(&self) -> RecordedBy<'_> {
         RecordedBy {
             actor: &self.actor,
             authz: &self.authz,
@@ -161,8 +161,8 @@ impl Ledger {
     )]
     pub fn retention_plan(&self, env: Env, at: Option<Unknown<'_>>) -> AsyncTask<Job<Json>> {
         let at = (|| match at {
-            Some(v) if !is_nullish(&v)? => time_arg(&env, &v, "at"),
-            _ => Ok(Timestamp::now()),
+            Some(v) if !is_nullish(&v)? => time_arg(&env, &v, "at").map(Some),
+            _ => Ok(None),
         })();
         self.job(at, |l, at| Ok(Json::of(&l.retention_plan(at)?.to_json())))
     }

@@ -88,10 +88,6 @@ impl Ledger {
     )]
     pub fn rules_at(&self, index: Option<Unknown<'_>>) -> AsyncTask<Job<Json>> {
         self.job(opt_u64(index, "index"), |l, index| {
-            let index = match index {
-                Some(i) => i,
-                None => l.size()?,
-            };
             Ok(Json::of(
                 &l.rules_at(index)?.map_or(Value::Null, |v| v.to_json()),
             ))

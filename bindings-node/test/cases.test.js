@@ -9,8 +9,28 @@ const { ledgerPath, readVector } = require('./helpers')
 
 const table = readVector('cases.json')
 
-// Rows Node cannot replay, each with the reason. Node has every call of the table, so none.
-const SKIP = {}
+// Rows Node cannot replay, each with the reason.
+const SKIP = {
+  'prune: a ledger with committed indexes is refused': 'Ledger.create has no committed indexes option',
+}
+
+// A read error's message as a prune row gives it: from its first "entry ", the time after
+// "pruned on " and the 64 hex digits after "leaf hash " replaced by TIME and HASH.
+function prunedMessage(m) {
+  m = m.slice(Math.max(m.indexOf('entry '), 0))
+  let at = m.indexOf('pruned on ')
+  if (at >= 0) {
+    const start = at + 'pruned on '.length
+    const end = m.indexOf(' ', start)
+    m = m.slice(0, start) + 'TIME' + (end >= 0 ? m.slice(end) : '')
+  }
+  at = m.indexOf('leaf hash ')
+  if (at >= 0) {
+    const start = at + 'leaf hash '.length
+    m = m.slice(0, start) + 'HASH' + m.slice(start + 64)
+  }
+  return m
+}
 
 async function fixture() {
   const f = table.fixture
@@ -149,6 +169,35 @@ const calls = {
         reads.push({ actor: erased === null ? e.actor.id : null, erased, sealed: e.sealed ?? null })
       }
       return { report, reads, size: l.size }
+    } finally {
+      await l.close()
+    }
+  },
+  // A new ledger: the retention rules published, the entries appended (copies times, then
+  // `then`), each hold placed or released, pruned at `at`; then a read of each index of `read`.
+  async prune(fx, a) {
+    const f = table.fixture
+    const l = await ts.Ledger.create(ledgerPath('cases-prune'), { origin: f.origin, hash: f.hash })
+    try {
+      await l.publishRetentionRules(a.document, a.actor, a.authz)
+      const batch = []
+      for (let n = 0; n < (a.copies ?? 1); n++) batch.push(...a.entries)
+      await l.appendBatch(batch)
+      if (a.then) await l.appendBatch(a.then)
+      for (const step of a.holds ?? []) {
+        if ('place' in step) await l.placeHold(step.place, step.covers, a.actor, a.authz)
+        else await l.releaseHold(step.release, a.actor, a.authz)
+      }
+      const r = await l.prune(a.at, a.actor, a.authz, a.dry_run ?? false)
+      const reads = []
+      for (const i of a.read ?? []) {
+        try {
+          reads.push({ index: i, action: (await l.get(i)).action })
+        } catch (e) {
+          reads.push({ index: i, error: e.code, message: prunedMessage(e.message) })
+        }
+      }
+      return { count: r.count, pruned: r.pruned, records: r.records.length, kept: r.kept, reads }
     } finally {
       await l.close()
     }

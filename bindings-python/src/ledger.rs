@@ -25,6 +25,7 @@ use crate::capture;
 use crate::convert::{dumps, durability, json_to_py, value_to_py};
 use crate::erase;
 use crate::error::{core, guarded, to_py_err};
+use crate::prune;
 use crate::questions;
 use crate::receipt::{receipts, PyReceipt};
 use crate::retention;
@@ -594,6 +595,31 @@ impl PyLedger {
     #[getter]
     fn personal_fields(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         self.run(py, |l| Ok(l.personal_fields().to_vec()))
+    }
+
+    /// Remove the content of every entry whose retention ended by `before` (RFC 3339) and
+    /// that no hold covers, recording each step as a `retention.pruned` entry by `actor` with
+    /// `authz`; with `dry_run`, only say what would go. Every proof and checkpoint still
+    /// verifies. Returns `{"dry_run", "before", "size", "rules", "pruned": [[start, end],
+    /// ...], "count", "records", "kept": {"protected", "no_rule", "in_retention", "held",
+    /// "linked", "at_edge"}, "already_pruned"}`. A ledger with committed indexes raises
+    /// `InvalidArgumentError`; reading a pruned entry raises `OutOfRangeError`.
+    #[pyo3(signature = (before, actor, authz, dry_run = false))]
+    fn prune<'py>(
+        &self,
+        py: Python<'py>,
+        before: String,
+        actor: String,
+        authz: &Bound<'_, PyAny>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        prune::prune(self, py, before, actor, authz, dry_run)
+    }
+
+    /// Where entry `index` went, if it was pruned: `{"index", "leaf_hash", "pruned": {"by",
+    /// "at", "rules_version"}}`; `None` when its content is there.
+    fn pruned<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyAny>> {
+        prune::pruned(self, py, index)
     }
 
     /// The verifier key that signs this ledger's checkpoints now: the one recorded at

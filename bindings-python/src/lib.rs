@@ -15,7 +15,8 @@
 //! own file, and the ledger-free checks (`verify_inclusion`, `verify_consistency`,
 //! `verify_checkpoint`, `verify_bundle`) are in `verify.rs`. The rules calls (`publish_rules`,
 //! `rules_at`, `delivery_report`, `check_rules`, ...) are in `rules.rs`, retention and legal hold
-//! in `retention.rs`, personal fields and erasure in `erase.rs`.
+//! in `retention.rs`, pruning (`Ledger.prune`, `Ledger.pruned`, `compact`) in `prune.rs`,
+//! personal fields and erasure in `erase.rs`.
 
 mod capture;
 mod checkpoint;
@@ -23,6 +24,7 @@ mod convert;
 mod erase;
 mod error;
 mod ledger;
+mod prune;
 mod questions;
 mod receipt;
 mod retention;
@@ -68,6 +70,9 @@ mod _trailseal {
 
     #[pymodule_export]
     use crate::erase::check_opening;
+
+    #[pymodule_export]
+    use crate::prune::compact;
 
     #[pymodule_export]
     use crate::{checkpoint::PyCheckpoint, ledger::PyLedger, receipt::PyReceipt, signer::PySigner};

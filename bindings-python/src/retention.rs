@@ -116,10 +116,7 @@ pub(crate) fn plan<'py>(
     at: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let v = ledger.run(py, move |l| {
-        let at = match at {
-            Some(t) => Timestamp::parse(&t)?,
-            None => Timestamp::now(),
-        };
+        let at = at.as_deref().map(Timestamp::parse).transpose()?;
         Ok(l.retention_plan(at)?.to_json())
     })?;
     value_to_py(py, &v)

@@ -64,10 +64,6 @@ pub(crate) fn at<'py>(
     index: Option<u64>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let v = ledger.run(py, |l| {
-        let index = match index {
-            Some(i) => i,
-            None => l.size()?,
-        };
         Ok(l.rules_at(index)?
             .map_or(serde_json::Value::Null, |v| v.to_json()))
     })?;

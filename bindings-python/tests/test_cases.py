@@ -24,6 +24,7 @@ SKIP: Dict[str, str] = {
     "bundle: an unknown key": "the selection is keywords: Python raises TypeError",
     "bundle: a negative index": "indexes= is converted to u64 by PyO3: OverflowError",
     "bundle: an index that is not a number": "index= is converted to u64 by PyO3: TypeError",
+    "prune: a ledger with committed indexes is refused": "Ledger.create has no committed indexes option",
 }
 
 Fixture = Tuple[trailseal.Ledger, trailseal.Ledger, trailseal.Signer]
@@ -190,6 +191,54 @@ def check_opening(fx: Fixture, a: Dict[str, Any]) -> Any:
     return trailseal.check_opening(a["commitment"], a["salt"], a["value"])
 
 
+def pruned_message(m: str) -> str:
+    """A read error's message as a prune row gives it: from its first "entry ", the time after
+    "pruned on " and the 64 hex digits after "leaf hash " replaced by TIME and HASH."""
+    m = m[max(m.find("entry "), 0) :]
+    at = m.find("pruned on ")
+    if at >= 0:
+        start = at + len("pruned on ")
+        end = m.find(" ", start)
+        m = m[:start] + "TIME" + (m[end:] if end >= 0 else "")
+    at = m.find("leaf hash ")
+    if at >= 0:
+        start = at + len("leaf hash ")
+        m = m[:start] + "HASH" + m[start + 64 :]
+    return m
+
+
+def prune(fx: Fixture, a: Dict[str, Any]) -> Any:
+    """A new ledger: the retention rules published, the entries appended (copies times, then
+    `then`), each hold placed or released, pruned at `at`; then a read of each index of `read`."""
+    f = TABLE["fixture"]
+    with tempfile.TemporaryDirectory() as d:
+        with trailseal.Ledger.create(Path(d) / "prune.redb", origin=f["origin"], hash=f["hash"]) as led:
+            by = {"actor": a["actor"], "authz": a["authz"]}
+            led.publish_retention_rules(a["document"], **by)
+            led.append_batch(a["entries"] * a.get("copies", 1))
+            if "then" in a:
+                led.append_batch(a["then"])
+            for step in a.get("holds", []):
+                if "place" in step:
+                    led.place_hold(step["place"], step["covers"], **by)
+                else:
+                    led.release_hold(step["release"], **by)
+            r = led.prune(a["at"], dry_run=a.get("dry_run", False), **by)
+            reads: List[Any] = []
+            for i in a.get("read", []):
+                try:
+                    reads.append({"index": i, "action": led.get(i)["action"]})
+                except trailseal.TrailsealError as e:
+                    reads.append({"index": i, "error": e.code, "message": pruned_message(str(e))})
+            return {
+                "count": r["count"],
+                "pruned": r["pruned"],
+                "records": len(r["records"]),
+                "kept": r["kept"],
+                "reads": reads,
+            }
+
+
 def rules_check(fx: Fixture, a: Dict[str, Any]) -> Any:
     return trailseal.check_rules(a["document"], a["entry"])
 
@@ -213,6 +262,7 @@ CALLS: Dict[str, Callable[[Fixture, Dict[str, Any]], Any]] = {
     "retention": retention,
     "erase": erase,
     "check_opening": check_opening,
+    "prune": prune,
     "rules_check": rules_check,
     "delivery_report": delivery_report,
 }

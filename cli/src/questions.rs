@@ -85,6 +85,10 @@ pub struct BundleArgs {
     /// With --index: follow links forward (what did this lead to).
     #[arg(long, requires = "index")]
     pub forward: bool,
+    /// These entries, by index (comma-separated), instead of a trace or a query; a pruned one
+    /// is carried as its leaf hash and where it went, without content.
+    #[arg(long, value_name = "N,...", value_delimiter = ',', conflicts_with_all = ["index", "limit"])]
+    pub indexes: Option<Vec<u64>>,
     #[command(flatten)]
     pub limits: TraceLimits,
     #[command(flatten)]
@@ -401,6 +405,12 @@ pub fn gate(
 /// checkpoint (a fresh one, or `--checkpoint`), and say what went into it.
 pub fn bundle(l: Ledger, a: &BundleArgs) -> Res {
     let selection = match (a.index, a.filters.subject.as_deref()) {
+        _ if a.indexes.is_some() => {
+            if a.filters.subject.is_some() || a.filters.has_more_than_subject() {
+                return Err(usage("give either --indexes or query filters, not both"));
+            }
+            Selection::Indexes(a.indexes.clone().unwrap_or_default())
+        }
         (Some(_), _) if a.filters.subject.is_some() || a.filters.has_more_than_subject() => {
             return Err(usage("give either --index or query filters, not both"))
         }

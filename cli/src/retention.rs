@@ -124,10 +124,9 @@ pub fn run(cmd: RetentionCmd, open: &OpenOptions, read: &OpenOptions) -> Res {
             emit_line(&v.unwrap_or(Value::Null))
         }
         RetentionCmd::Plan { ledger, at } => {
-            let at = match at {
-                Some(t) => Timestamp::parse(&t).map_err(|e| Failure::from(e).prefixed("--at"))?,
-                None => Timestamp::now(),
-            };
+            let at = at
+                .map(|t| Timestamp::parse(&t).map_err(|e| Failure::from(e).prefixed("--at")))
+                .transpose()?;
             emit_line(&open_ledger(&ledger, read)?.retention_plan(at)?.to_json())
         }
     }

@@ -87,10 +87,6 @@ pub fn run(cmd: RulesCmd, open: &OpenOptions, read: &OpenOptions) -> Res {
         }
         RulesCmd::Show { ledger, at } => {
             let l = open_ledger(&ledger, read)?;
-            let at = match at {
-                Some(i) => i,
-                None => l.size()?,
-            };
             let v = l.rules_at(at)?;
             emit_line(&v.map_or(Value::Null, |v| v.to_json()))
         }

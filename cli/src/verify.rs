@@ -127,5 +127,10 @@ pub fn verify_bundle(
     for f in &report.entries {
         text.push_str(&format!("  {}\n", node_line(f.index, &f.entry)));
     }
+    // A pruned entry's leaf hash is proven, its content is gone: say so, never show it as
+    // an entry.
+    for p in &report.pruned {
+        text.push_str(&format!("  #{} pruned: {p}\n", p.index));
+    }
     emit(&text)
 }

@@ -46,14 +46,6 @@ const SKIP: &[(&str, &str)] = &[
         "the order is the --oldest flag: there is no other to name",
     ),
     (
-        "bundle: indexes, sorted and once each",
-        "the command has no flag for a list of indexes",
-    ),
-    (
-        "bundle: an index beyond the log",
-        "the command has no flag for a list of indexes",
-    ),
-    (
         "bundle: an unknown key",
         "selections are flags: a misspelt one is a clap error",
     ),
@@ -248,6 +240,10 @@ fn selection_flags(sel: &Value) -> Option<Vec<String>> {
             ("ancestry", Value::Bool(true)) => out.push(s("--ancestry")),
             ("ancestry", Value::Bool(false)) => {}
             ("query", q) => out.extend(filter_flags(q)?),
+            ("indexes", Value::Array(ix)) => {
+                let ix: Option<Vec<String>> = ix.iter().map(|i| i.as_u64().map(s)).collect();
+                out.extend([s("--indexes"), ix?.join(",")]);
+            }
             _ => return None,
         }
     }
@@ -412,6 +408,9 @@ fn any_command(fx: &Fixture, call: &str, a: &Value) -> Option<(Vec<String>, Boxe
     if call == "erase" {
         return erase_command(fx, a);
     }
+    if call == "prune" {
+        return prune_command(fx, a);
+    }
     let (args, read) = command(fx, call, a)?;
     Some((args, Box::new(read)))
 }
@@ -498,30 +497,44 @@ fn open_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, Reader)> {
     }))
 }
 
-/// A `retention` row: `init`, `retention publish` (if the row gives a document), `append` of
-/// the entries, `hold place` / `hold release` in turn (the row's `authz` as `--policy`), then
-/// `retention plan --at` as the row's command; `retention show` and `hold list` give the
-/// version and the holds. The first step the command refuses becomes the row's command.
-fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
-    fx.files.set(fx.files.get() + 1);
-    let ledger = fx
-        .dir
-        .path()
-        .join(format!("retention-{}.redb", fx.files.get()));
-    let ledger = ledger.display().to_string();
-    let mut init = vec![s("init"), ledger.clone()];
-    init.extend(fx.init_flags.iter().cloned());
-    ok(&init);
+/// `--actor` and `--policy` of a row's `actor` and `authz` (the command records decision
+/// allow).
+fn recorded_by(a: &Value) -> Option<Vec<String>> {
     assert_eq!(
         a["authz"]["decision"], "allow",
         "the command records decision allow"
     );
-    let by = [
+    Some(vec![
         s("--actor"),
         s(a["actor"].as_str()?),
         s("--policy"),
         s(a["authz"]["policy"].as_str()?),
-    ];
+    ])
+}
+
+/// The setup of a `retention` or `prune` row: `init` (with `--committed-indexes` if the row
+/// says), `retention publish` (if the row gives a document), one `append` per text of
+/// `appends` (JSON Lines), then `hold place` / `hold release` in turn (the row's `authz` as
+/// `--policy`). The ledger, and the first step the command refused, if any.
+fn retention_setup(
+    fx: &Fixture,
+    a: &Value,
+    name: &str,
+    appends: &[String],
+) -> Option<(String, Option<Vec<String>>)> {
+    fx.files.set(fx.files.get() + 1);
+    let ledger = fx
+        .dir
+        .path()
+        .join(format!("{name}-{}.redb", fx.files.get()));
+    let ledger = ledger.display().to_string();
+    let mut init = vec![s("init"), ledger.clone()];
+    init.extend(fx.init_flags.iter().cloned());
+    if a["committed_indexes"] == true {
+        init.push(s("--committed-indexes"));
+    }
+    ok(&init);
+    let by = recorded_by(a)?;
     let mut steps: Vec<Vec<String>> = Vec::new();
     if let Some(doc) = a.get("document") {
         let mut publish = vec![
@@ -533,13 +546,10 @@ fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReade
         publish.extend(by.iter().cloned());
         steps.push(publish);
     }
-    let lines: String = a["entries"]
-        .as_array()?
-        .iter()
-        .map(|e| e.to_string() + "\n")
-        .collect();
-    steps.push(vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())]);
-    for step in a["holds"].as_array()? {
+    for lines in appends {
+        steps.push(vec![s("append"), ledger.clone(), fx.file(lines.as_bytes())]);
+    }
+    for step in a["holds"].as_array().into_iter().flatten() {
         let mut args = match (step.get("place"), step.get("release")) {
             (Some(id), None) => vec![
                 s("hold"),
@@ -562,10 +572,28 @@ fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReade
         args.extend(by.iter().cloned());
         steps.push(args);
     }
-    for step in steps {
-        if trailseal(&step).status != 0 {
-            return Some((step, Box::new(|_| json!(null))));
+    let failed = steps.into_iter().find(|step| trailseal(step).status != 0);
+    Some((ledger, failed))
+}
+
+/// JSON Lines of `entries`, `copies` times over.
+fn lines_of(entries: &Value, copies: u64) -> Option<String> {
+    let mut lines = String::new();
+    for _ in 0..copies {
+        for e in entries.as_array()? {
+            lines.push_str(&format!("{e}\n"));
         }
+    }
+    Some(lines)
+}
+
+/// A `retention` row: its setup (`retention_setup`, the entries in one `append`), then
+/// `retention plan --at` as the row's command; `retention show` and `hold list` give the
+/// version and the holds. The first step the command refuses becomes the row's command.
+fn retention_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    let (ledger, failed) = retention_setup(fx, a, "retention", &[lines_of(&a["entries"], 1)?])?;
+    if let Some(step) = failed {
+        return Some((step, Box::new(|_| json!(null))));
     }
     let shown: Value =
         serde_json::from_str(&ok(&[s("retention"), s("show"), ledger.clone()]).stdout).unwrap();
@@ -695,6 +723,66 @@ fn erase_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> 
         }),
     ))
 }
+
+/// A `prune` row: its setup (`retention_setup`: the entries `copies` times in one `append`,
+/// then `then` in another), then `prune --before` (with `--dry-run`) as the row's command;
+/// each index of `read` is then read with `show --raw`. The first step the command refuses
+/// becomes the row's command.
+fn prune_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> {
+    let mut appends = vec![lines_of(&a["entries"], a["copies"].as_u64().unwrap_or(1))?];
+    if a.get("then").is_some() {
+        appends.push(lines_of(&a["then"], 1)?);
+    }
+    let (ledger, failed) = retention_setup(fx, a, "prune", &appends)?;
+    if let Some(step) = failed {
+        return Some((step, Box::new(|_| json!(null))));
+    }
+    let by = recorded_by(a)?;
+    let mut prune = vec![
+        s("prune"),
+        ledger.clone(),
+        s("--before"),
+        s(a["at"].as_str()?),
+    ];
+    if a["dry_run"] == true {
+        prune.push(s("--dry-run"));
+    }
+    prune.extend(by.iter().cloned());
+    let read: Vec<u64> = a["read"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .collect();
+    Some((
+        prune,
+        Box::new(move |out| {
+            let r: Value = serde_json::from_str(out).unwrap();
+            let reads: Vec<Value> = read
+                .iter()
+                .map(|&i| {
+                    let shown = trailseal(&[s("show"), ledger.clone(), s(i), s("--raw")]);
+                    if shown.status == 0 {
+                        let e: Value = serde_json::from_str(&shown.stdout).unwrap();
+                        return json!({"index": i, "action": e["action"]});
+                    }
+                    let line = shown.stderr.trim_end().lines().last().unwrap_or_default();
+                    let code = code_in(&shown.stderr).unwrap_or_default();
+                    let message = line.strip_suffix(&format!(" [{code}]")).unwrap_or(line);
+                    json!({"index": i, "error": code, "message": pruned_message(message)})
+                })
+                .collect();
+            json!({"count": r["count"], "pruned": r["pruned"],
+                   "records": r["records"].as_array().map_or(0, Vec::len),
+                   "kept": r["kept"], "reads": reads})
+        }),
+    ))
+}
+
+/// A read error's message as a `prune` row gives it (tests/vectors/README.md).
+#[path = "../../core/tests/common/pruned_message.rs"]
+mod pruned_message;
+use pruned_message::pruned_message;
 
 /// The exit status the command gives for a core error code (the README's error table).
 fn exit_status_of(code: &str) -> i32 {

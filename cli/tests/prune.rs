@@ -104,9 +104,38 @@ fn prune_show_query_verify_and_compact_from_the_command_line() {
         .all(|line| serde_json::from_str::<Value>(line).unwrap()["index"].as_u64() >= Some(2944)));
     let v = ok(&["verify", l, "--indexes"]);
     assert_eq!(v["ok"], true);
-    // A bundle of a pruned entry is refused; of a kept one, fine.
     let (code, _, err) = run(&["why", l, "5"], None);
     assert_ne!(code, 0, "{err}");
+    // A bundle of a pruned entry proves its leaf hash and carries no content; changing that
+    // hash is caught.
+    let key = format!("{l}.key");
+    let (code, vkey, err) = run(&["vkey", l], None);
+    assert_eq!(code, 0, "{err}");
+    let vkey = vkey.trim().to_owned();
+    let bundle = dir.path().join("b.json");
+    let b = bundle.to_str().unwrap();
+    let (code, _, err) = run(
+        &["bundle", l, "--indexes", "5,10", "--key", &key, "-o", b],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&bundle).unwrap();
+    assert!(text.contains("\"pruned\": {"), "{text}");
+    let v = ok(&["verify-bundle", b, "--vkey", &vkey, "--json"]);
+    assert_eq!(v["entries"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["entries"][0]["index"], 10);
+    assert_eq!(v["pruned"][0]["index"], 5, "{v}");
+    assert_eq!(v["pruned"][0]["pruned"]["by"], record);
+    let (code, out, err) = run(&["verify-bundle", b, "--vkey", &vkey], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("#5 pruned: entry 5 was pruned on"), "{out}");
+    let hash = shown["leaf_hash"].as_str().unwrap();
+    let other = ok(&["show", l, "6"]);
+    let other = other["leaf_hash"].as_str().unwrap();
+    assert_ne!(hash, other);
+    std::fs::write(&bundle, text.replace(hash, other)).unwrap();
+    let (code, _, err) = run(&["verify-bundle", b, "--vkey", &vkey], None);
+    assert_eq!(code, 1, "a changed leaf hash fails: {err}");
 
     let c = ok(&["compact", l]);
     assert_eq!(c["compacted"], true, "{c}");

@@ -21,10 +21,20 @@
 //!         "<hex>"
 //!       ],
 //!       "entry": {<the leaf bytes: the entry's RFC 8785 canonical JSON, verbatim>}
+//!     },
+//!     {
+//!       "index": 15,
+//!       "leaf_hash": "<hex>",
+//!       "path": [],
+//!       "pruned": {"at": "<time>", "by": 40, "rules_version": "v1"}
 //!     }
 //!   ]
 //! }
 //! ```
+//!
+//! An entry that was pruned (SPEC 8.1) has no content left: the bundle carries, in place of
+//! `entry`, where it went (the `retention.pruned` entry's index and time, the rules version),
+//! and proves only that its leaf hash is in the log at its index.
 //!
 //! A bundle has exactly one spelling: [`Bundle::to_text`] writes it and [`Bundle::parse`]
 //! accepts only text equal to what `to_text` writes for the parsed content. So a changed
@@ -39,7 +49,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::checkpoint::Checkpoint;
-use crate::entry::canonical_json;
+use crate::entry::{canonical_json, Timestamp};
 use crate::error::{Error, Result};
 use crate::gate::all_matches;
 use crate::key_chain::{follow_chain, BundleRotation};
@@ -49,6 +59,7 @@ use crate::note::{Note, Signer, Verifier};
 use crate::proof::InclusionProof;
 use crate::proof_check::Outside;
 use crate::query::{Found, Order, Query};
+use crate::retention::{PruneRecord, PrunedLeaf, RETENTION_PRUNED};
 use crate::timestamp_token::{verify_timestamp_token, AttestedTime};
 use crate::trace::TraceOptions;
 
@@ -73,19 +84,48 @@ const TOP_FIELDS: [&str; 8] = [
 /// `key_rotations` exists only when the log's key was rotated before the bundle's checkpoint.
 const OPTIONAL_TOP_FIELDS: [&str; 2] = ["checkpoint_timestamp", "key_rotations"];
 const ROTATION_FIELDS: [&str; 4] = ["index", "checkpoint", "path", "entry"];
-const ENTRY_FIELDS: [&str; 4] = ["index", "leaf_hash", "path", "entry"];
+const ENTRY_FIELDS: [&str; 3] = ["index", "leaf_hash", "path"];
+/// An entry has exactly one of these: its content, or where it was pruned.
+const CONTENT_FIELDS: [&str; 2] = ["entry", "pruned"];
+const PRUNED_FIELDS: [&str; 3] = ["at", "by", "rules_version"];
 
-/// One entry of a bundle, as recorded, with its audit path.
+/// What a bundle holds for one index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BundleContent {
+    /// The exact leaf bytes: the entry's canonical JSON.
+    Entry(String),
+    /// The entry was pruned: its content is gone, only its leaf hash is proven.
+    Pruned {
+        /// The index of the `retention.pruned` entry that removed it.
+        by: u64,
+        /// That entry's `time`.
+        at: Timestamp,
+        /// The retention rules version it was pruned under.
+        rules_version: String,
+    },
+}
+
+/// One entry of a bundle, as recorded (or where it was pruned), with its audit path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BundleEntry {
     /// Its index in the log.
     pub index: u64,
-    /// The exact leaf bytes: the entry's canonical JSON.
-    pub leaf: String,
+    /// Its content, or where it was pruned.
+    pub content: BundleContent,
     /// `H(0x00 || leaf)`.
     pub leaf_hash: Hash,
     /// The inclusion proof's audit path in the tree of the bundle's `tree_size`.
     pub path: Vec<Hash>,
+}
+
+impl BundleEntry {
+    /// The entry's leaf bytes (its canonical JSON), or `None` when it was pruned.
+    pub fn leaf(&self) -> Option<&str> {
+        match &self.content {
+            BundleContent::Entry(leaf) => Some(leaf),
+            BundleContent::Pruned { .. } => None,
+        }
+    }
 }
 
 /// An evidence bundle (see the [module documentation](self)).
@@ -267,8 +307,11 @@ pub struct BundleReport {
     pub root: Hash,
     /// The key that signed it.
     pub key_name: String,
-    /// Every entry, proven to be in the log at `index`.
+    /// Every entry with content, proven to be in the log at `index`.
     pub entries: Vec<Found>,
+    /// Every pruned entry: its leaf hash proven to be in the log at `index`, and where the
+    /// bundle says it went.
+    pub pruned: Vec<PrunedLeaf>,
     /// The time the bundle's time-stamp token attests, when it was checked
     /// ([`verify_bundle_with_tsa`]).
     pub attested: Option<AttestedTime>,
@@ -276,7 +319,8 @@ pub struct BundleReport {
 
 impl BundleReport {
     /// `{"ok": true, "origin", "hash", "tree_size", "root", "key_name", "entries": [{"index",
-    /// "entry"}]}`, and `"attested"` ([`AttestedTime::to_json`]) when a token was checked.
+    /// "entry"}]}`; `"pruned"` ([`PrunedLeaf::to_json`] each) when the bundle holds pruned
+    /// entries, and `"attested"` ([`AttestedTime::to_json`]) when a token was checked.
     pub fn to_json(&self) -> Value {
         let mut v = json!({
             "ok": true,
@@ -287,6 +331,9 @@ impl BundleReport {
             "key_name": self.key_name,
             "entries": self.entries.iter().map(Found::to_json).collect::<Vec<_>>(),
         });
+        if !self.pruned.is_empty() {
+            v["pruned"] = self.pruned.iter().map(PrunedLeaf::to_json).collect();
+        }
         if let Some(a) = &self.attested {
             v["attested"] = a.to_json();
         }
@@ -354,7 +401,23 @@ impl Bundle {
                     }
                     s.push_str("      ],\n");
                 }
-                s.push_str(&format!("      \"entry\": {}\n", e.leaf));
+                match &e.content {
+                    BundleContent::Entry(leaf) => {
+                        s.push_str(&format!("      \"entry\": {leaf}\n"));
+                    }
+                    BundleContent::Pruned {
+                        by,
+                        at,
+                        rules_version,
+                    } => {
+                        let mark = json!({"at": at.to_string(), "by": by,
+                                          "rules_version": rules_version});
+                        s.push_str(&format!(
+                            "      \"pruned\": {}\n",
+                            String::from_utf8_lossy(&canonical_json(&mark))
+                        ));
+                    }
+                }
                 let comma = if n + 1 < self.entries.len() { "," } else { "" };
                 s.push_str(&format!("    }}{comma}\n"));
             }
@@ -389,7 +452,7 @@ impl Bundle {
         let mut out = Vec::with_capacity(entries.len());
         for (n, e) in entries.iter().enumerate() {
             let at = format!("entries[{n}]");
-            let o = fields(e, &ENTRY_FIELDS, &[], &at)?;
+            let o = fields(e, &ENTRY_FIELDS, &CONTENT_FIELDS, &at)?;
             let index = number(o, "index", &at)?;
             if let Some(prev) = out.last().map(|p: &BundleEntry| p.index) {
                 if index <= prev {
@@ -398,10 +461,32 @@ impl Bundle {
                     )));
                 }
             }
-            let entry = &o["entry"];
-            if !entry.is_object() {
-                return Err(bad(format!("{at}.entry must be an object")));
-            }
+            let content = match (o.get("entry"), o.get("pruned")) {
+                (Some(entry), None) => {
+                    if !entry.is_object() {
+                        return Err(bad(format!("{at}.entry must be an object")));
+                    }
+                    BundleContent::Entry(String::from_utf8(canonical_json(entry)).map_err(|e| {
+                        Error::Internal(format!("canonical JSON is not UTF-8: {e}"))
+                    })?)
+                }
+                (None, Some(p)) => {
+                    let at = format!("{at}.pruned");
+                    let p = fields(p, &PRUNED_FIELDS, &[], &at)?;
+                    BundleContent::Pruned {
+                        by: number(p, "by", &at)?,
+                        at: Timestamp::parse(&string_at(p, "at", &at)?)
+                            .map_err(|e| bad(format!("{at}.at: {e}")))?,
+                        rules_version: string_at(p, "rules_version", &at)?,
+                    }
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "{at}: exactly one of \"entry\" (its content) or \"pruned\" (where it \
+                         went)"
+                    )))
+                }
+            };
             let path = o["path"]
                 .as_array()
                 .ok_or_else(|| bad(format!("{at}.path must be an array")))?
@@ -412,11 +497,9 @@ impl Bundle {
                         .and_then(|s| merkle::from_hex("hash", s))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let leaf = String::from_utf8(canonical_json(entry))
-                .map_err(|e| Error::Internal(format!("canonical JSON is not UTF-8: {e}")))?;
             out.push(BundleEntry {
                 index,
-                leaf,
+                content,
                 leaf_hash: merkle::from_hex("hash", &string_at(o, "leaf_hash", &at)?)?,
                 path,
             });
@@ -518,6 +601,7 @@ impl Bundle {
             )));
         }
         let mut entries = Vec::with_capacity(self.entries.len());
+        let mut pruned = Vec::new();
         for e in &self.entries {
             let proof = InclusionProof {
                 hash: self.hash,
@@ -527,15 +611,48 @@ impl Bundle {
                 root: self.root,
                 path: e.path.clone(),
             };
-            proof.verify_leaf(e.leaf.as_bytes()).map_err(|err| {
-                Error::verification(format!("entry {}: {}", e.index, strip(&err)))
-            })?;
-            let entry: Value = serde_json::from_str(&e.leaf)
-                .map_err(|err| Error::Internal(format!("canonical JSON does not parse: {err}")))?;
-            entries.push(Found {
-                index: e.index,
-                entry,
-            });
+            let failed =
+                |err: Error| Error::verification(format!("entry {}: {}", e.index, strip(&err)));
+            match &e.content {
+                BundleContent::Entry(leaf) => {
+                    proof.verify_leaf(leaf.as_bytes()).map_err(failed)?;
+                    let entry: Value = serde_json::from_str(leaf).map_err(|err| {
+                        Error::Internal(format!("canonical JSON does not parse: {err}"))
+                    })?;
+                    entries.push(Found {
+                        index: e.index,
+                        entry,
+                    });
+                }
+                // Nothing to hash: the proof is of the leaf hash alone, and the entry is
+                // reported as pruned, never as content.
+                BundleContent::Pruned {
+                    by,
+                    at,
+                    rules_version,
+                } => {
+                    proof.verify().map_err(failed)?;
+                    pruned.push(PrunedLeaf {
+                        index: e.index,
+                        leaf_hash: e.leaf_hash,
+                        by: *by,
+                        pruned_at: *at,
+                        rules_version: rules_version.clone(),
+                    });
+                }
+            }
+        }
+        // Where a pruned entry went is the ledger's word, unless the bundle also holds the
+        // pruning entry it names: then that entry must say so.
+        for p in &pruned {
+            if let Some(record) = entries.iter().find(|f| f.index == p.by) {
+                if let Some(why) = names_pruning(record, p) {
+                    return Err(Error::verification(format!(
+                        "entry {} is said to be pruned by entry {}, which {why}",
+                        p.index, p.by
+                    )));
+                }
+            }
         }
         Ok(BundleReport {
             origin: self.origin.clone(),
@@ -544,6 +661,7 @@ impl Bundle {
             root: self.root,
             key_name: self.key_name.clone(),
             entries,
+            pruned,
             attested: None,
         })
     }
@@ -632,6 +750,28 @@ pub(crate) fn log_and_cosignatures(note: &str, verifier: &Verifier) -> Result<St
     }
     parsed.signatures.extend(cosigs);
     Ok(canonical_note(&parsed))
+}
+
+/// Why the entry `record` does not record the pruning `p` names (its kind, a range holding
+/// `p`'s index, its time and rules version), or `None` when it does.
+fn names_pruning(record: &Found, p: &PrunedLeaf) -> Option<&'static str> {
+    let e = &record.entry;
+    if e["action"] != RETENTION_PRUNED {
+        return Some("is not a pruning entry");
+    }
+    let Ok(r) = PruneRecord::from_entry(record.index, e) else {
+        return Some("is not a well-formed pruning record");
+    };
+    if !r.ranges.iter().any(|x| x.range.contains(&p.index)) {
+        return Some("does not name it");
+    }
+    if e["time"].as_str() != Some(p.pruned_at.to_string().as_str()) {
+        return Some("has another time");
+    }
+    if r.rules_version != p.rules_version {
+        return Some("names another rules version");
+    }
+    None
 }
 
 /// An error's message without its kind prefix.
@@ -864,8 +1004,26 @@ impl Ledger {
         }
         let mut entries = Vec::with_capacity(indexes.len());
         for &index in indexes {
-            let leaf = self.get_raw(index)?;
             let proof = self.prove_inclusion(index, Some(cp.size))?;
+            if let Some(p) = self.pruned(index)? {
+                if p.leaf_hash != proof.leaf_hash {
+                    return Err(Error::Internal(format!(
+                        "entry {index}'s leaf hash changed while bundling"
+                    )));
+                }
+                entries.push(BundleEntry {
+                    index,
+                    content: BundleContent::Pruned {
+                        by: p.by,
+                        at: p.pruned_at,
+                        rules_version: p.rules_version,
+                    },
+                    leaf_hash: proof.leaf_hash,
+                    path: proof.path,
+                });
+                continue;
+            }
+            let leaf = self.get_raw(index)?;
             let tampered = |detail: &str| Error::Tampered {
                 location: format!("leaf {index}"),
                 detail: detail.into(),
@@ -880,7 +1038,9 @@ impl Ledger {
             }
             entries.push(BundleEntry {
                 index,
-                leaf: String::from_utf8(leaf).map_err(|_| tampered("not UTF-8"))?,
+                content: BundleContent::Entry(
+                    String::from_utf8(leaf).map_err(|_| tampered("not UTF-8"))?,
+                ),
                 leaf_hash: proof.leaf_hash,
                 path: proof.path,
             });

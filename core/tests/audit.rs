@@ -418,7 +418,7 @@ fn q5_bundle_of_a_subject_verifies_without_the_ledger() {
     assert_eq!(report.to_json()["entries"][2]["index"], 14);
     // Each entry's line holds its exact leaf bytes.
     for e in &b.entries {
-        assert!(text.contains(&format!("      \"entry\": {}\n", e.leaf)));
+        assert!(text.contains(&format!("      \"entry\": {}\n", e.leaf().unwrap())));
     }
     // Another key does not verify it; parse + to_text is the identity.
     let other = Signer::from_seed(ORIGIN, [8; 32]).unwrap();

@@ -166,6 +166,7 @@ fn run(fx: &Fixture, call: &str, args: &Value) -> Result<Value, Error> {
             &args["value"],
         )
         .map(|()| Value::Null),
+        "prune" => prune(fx, args),
         "rules_check" => {
             let rules = Rules::from_value(&args["document"])?;
             Ok(rules.check(&args["entry"])?.to_json(&rules))
@@ -247,7 +248,7 @@ fn rules(fx: &Fixture, args: &Value) -> Result<Value, Error> {
         })
         .collect();
     let size = l.size()?;
-    let version = l.rules_at(size)?.map(|v| v.rules.version.clone());
+    let version = l.rules_at(Some(size))?.map(|v| v.rules.version.clone());
     Ok(json!({ "results": results, "size": size, "version": version }))
 }
 
@@ -274,7 +275,7 @@ fn retention(fx: &Fixture, args: &Value) -> Result<Value, Error> {
     let at = Timestamp::parse(args["at"].as_str().unwrap())?;
     let version = l.retention_rules_at(None)?.map(|v| v.rules.version);
     let holds: Vec<Value> = l.legal_holds()?.iter().map(|h| h.to_json()).collect();
-    Ok(json!({ "version": version, "holds": holds, "plan": l.retention_plan(at)?.to_json() }))
+    Ok(json!({ "version": version, "holds": holds, "plan": l.retention_plan(Some(at))?.to_json() }))
 }
 
 /// An `erase` row: a new ledger with the row's personal fields holding its entries (and
@@ -333,6 +334,72 @@ fn erase_read(e: &Value) -> Value {
     };
     json!({"actor": actor, "erased": erased, "sealed": e.get("sealed").cloned().unwrap_or(Value::Null)})
 }
+
+/// A `prune` row: on a new ledger (with committed indexes if the row says), the retention
+/// rules published, `entries` appended `copies` times in one batch, then `then`, each hold
+/// placed or released, and the ledger pruned at `at` (dry if `dry_run`); what was pruned and
+/// kept, and then a read of each index of `read`.
+fn prune(fx: &Fixture, args: &Value) -> Result<Value, Error> {
+    let l = if args["committed_indexes"] == true {
+        let n = fx.opened.get() + 1;
+        fx.opened.set(n);
+        Ledger::create(
+            fx.dir.path().join(format!("new-{n}.redb")),
+            &fx.create.clone().committed_indexes(true),
+        )?
+    } else {
+        new_ledger(fx)?
+    };
+    let by = RecordedBy {
+        actor: args["actor"].as_str().unwrap(),
+        authz: &args["authz"],
+    };
+    l.publish_retention_rules(&RetentionRules::from_json(&args["document"])?, &by)?;
+    let copies = args["copies"].as_u64().unwrap_or(1) as usize;
+    let mut batch = Vec::new();
+    for _ in 0..copies {
+        batch.extend(args["entries"].as_array().unwrap().iter().cloned());
+    }
+    l.append_batch(&batch)?;
+    if let Some(then) = args.get("then") {
+        l.append_batch(then.as_array().unwrap())?;
+    }
+    for step in args["holds"].as_array().into_iter().flatten() {
+        match (step.get("place"), step.get("release")) {
+            (Some(id), None) => l.place_hold(id.as_str().unwrap(), &step["covers"], &by)?,
+            (None, Some(id)) => l.release_hold(id.as_str().unwrap(), &by)?,
+            _ => panic!("a hold step places or releases: {step}"),
+        };
+    }
+    let r = l
+        .prune(&trailseal::PruneOptions {
+            before: Timestamp::parse(args["at"].as_str().unwrap())?,
+            dry_run: args["dry_run"] == true,
+            by,
+        })?
+        .to_json();
+    let reads: Vec<Value> = args["read"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            let index = i.as_u64().unwrap();
+            match l.get(index) {
+                Ok(e) => json!({"index": index, "action": e["action"]}),
+                Err(e) => json!({"index": index, "error": e.code().as_str(),
+                                 "message": pruned_message(&e.to_string())}),
+            }
+        })
+        .collect();
+    Ok(
+        json!({"count": r["count"], "pruned": r["pruned"], "records": r["records"].as_array().map_or(0, Vec::len),
+              "kept": r["kept"], "reads": reads}),
+    )
+}
+
+#[path = "common/pruned_message.rs"]
+mod pruned_message;
+use pruned_message::pruned_message;
 
 #[test]
 fn every_row_as_the_table_says() {

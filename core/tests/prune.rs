@@ -485,3 +485,60 @@ fn a_ledger_with_committed_indexes_is_not_pruned() {
     assert_eq!(l.size().unwrap(), size, "nothing written");
     l.verify(&VerifyOptions::default()).unwrap();
 }
+
+#[test]
+fn a_bundle_proves_a_pruned_entrys_hash_and_carries_no_content() {
+    use trailseal::evidence::{verify_bundle, Selection};
+    let dir = tempfile::tempdir().unwrap();
+    let l = filled(&dir, 300);
+    let signer = Signer::generate("example.com/prune").unwrap();
+    let hash_7 = trailseal::merkle::to_hex(&l.leaf_hash(7).unwrap());
+    let r = prune(&l, ahead(2, 0), false);
+    let record = r["records"][0].as_u64().unwrap();
+
+    let b = l
+        .bundle(&Selection::Indexes(vec![7, 300]), &signer)
+        .unwrap()
+        .to_text();
+    assert!(!b.contains("build.finished-build:0-7"), "no content: {b}");
+    let report = verify_bundle(&b, &signer.verifier()).unwrap();
+    assert_eq!(report.entries.len(), 1, "only the kept entry has content");
+    assert_eq!(report.entries[0].index, 300);
+    assert_eq!(report.pruned.len(), 1);
+    let p = &report.pruned[0];
+    assert_eq!((p.index, p.by), (7, record));
+    assert_eq!(trailseal::merkle::to_hex(&p.leaf_hash), hash_7);
+    assert_eq!(p.rules_version, "v1");
+    let j = report.to_json();
+    assert_eq!(j["pruned"][0]["pruned"]["by"], record, "{j}");
+    assert!(j["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["index"] != 7));
+
+    // Another leaf hash in the pruned item's place is refused.
+    let other = trailseal::merkle::to_hex(&l.leaf_hash(8).unwrap());
+    let changed = b.replace(&hash_7, &other);
+    assert_ne!(changed, b);
+    let err = verify_bundle(&changed, &signer.verifier()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::VerificationFailed, "{err}");
+    // A pruned item with content too, or with neither, is malformed.
+    let both = b.replacen("\"pruned\": {", "\"entry\": {}, \"pruned\": {", 1);
+    assert_eq!(
+        verify_bundle(&both, &signer.verifier()).unwrap_err().code(),
+        ErrorCode::Malformed
+    );
+
+    // With the pruning entry in the bundle, where the item went is checked against it.
+    let b = l
+        .bundle(&Selection::Indexes(vec![7, record]), &signer)
+        .unwrap()
+        .to_text();
+    verify_bundle(&b, &signer.verifier()).unwrap();
+    let wrong_version = b.replace("\"rules_version\":\"v1\"}", "\"rules_version\":\"v2\"}");
+    assert_ne!(wrong_version, b);
+    let err = verify_bundle(&wrong_version, &signer.verifier()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::VerificationFailed, "{err}");
+    assert!(err.to_string().contains("another rules version"), "{err}");
+}

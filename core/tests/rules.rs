@@ -165,9 +165,12 @@ fn each_rule_broken_once_is_refused_by_name_and_allowed_after_the_rules_change()
         let e = v1.check(entry).unwrap_err();
         assert_eq!(e.code(), ErrorCode::RuleViolation, "{e}");
     }
-    assert_eq!(l.rules_at(r2).unwrap().unwrap().rules.version, "sox-2026.1");
-    assert_eq!(l.rules_at(r2 + 1).unwrap().unwrap().index, r2);
-    assert!(l.rules_at(r1).unwrap().is_none());
+    assert_eq!(
+        l.rules_at(Some(r2)).unwrap().unwrap().rules.version,
+        "sox-2026.1"
+    );
+    assert_eq!(l.rules_at(Some(r2 + 1)).unwrap().unwrap().index, r2);
+    assert!(l.rules_at(Some(r1)).unwrap().is_none());
     let versions = l.rules_versions().unwrap();
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0].published_by, "ciso");

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,6 +38,8 @@ var casesSkip = map[string]string{
 	"report: a since that is not RFC 3339 is refused":             "ReportOptions.Since is a time.Time",
 	"query: an occurred_since that is not RFC 3339":               "Query.OccurredSince is a time.Time",
 	"retention: a plan at a time that is not RFC 3339 is refused": "RetentionPlan takes a time.Time",
+	"prune: a time that is not RFC 3339 is refused":               "Prune takes a time.Time",
+	"prune: a ledger with committed indexes is refused":           "CreateOptions has no committed indexes option",
 }
 
 type caseRow struct {
@@ -264,6 +267,8 @@ func runCase(fx *caseFixture, call string, a map[string]json.RawMessage) (any, e
 		c, _ := str(a, "commitment")
 		salt, _ := str(a, "salt")
 		return nil, CheckOpening(c, salt, a["value"])
+	case "prune":
+		return pruneCase(fx, a)
 	case "rules_check":
 		return CheckRules(a["document"], a["entry"])
 	case "delivery_report":
@@ -388,23 +393,8 @@ func retentionCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
 	if _, err := l.AppendBatch(entries); err != nil {
 		return nil, err
 	}
-	var steps []struct {
-		Place   string          `json:"place"`
-		Release string          `json:"release"`
-		Covers  json.RawMessage `json:"covers"`
-	}
-	if err := json.Unmarshal(a["holds"], &steps); err != nil {
+	if err := applyHolds(l, a, actor, authz); err != nil {
 		return nil, err
-	}
-	for _, step := range steps {
-		if step.Place != "" {
-			_, err = l.PlaceHold(step.Place, step.Covers, actor, authz)
-		} else {
-			_, err = l.ReleaseHold(step.Release, actor, authz)
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 	atText, _ := str(a, "at")
 	at, err := time.Parse(time.RFC3339, atText)
@@ -429,6 +419,142 @@ func retentionCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
 		version = v.Version
 	}
 	return map[string]any{"version": version, "holds": holds, "plan": plan}, nil
+}
+
+// applyHolds places or releases each hold step of a row's "holds" in turn.
+func applyHolds(l *Ledger, a map[string]json.RawMessage, actor string, authz json.RawMessage) error {
+	var steps []struct {
+		Place   string          `json:"place"`
+		Release string          `json:"release"`
+		Covers  json.RawMessage `json:"covers"`
+	}
+	if raw, ok := a["holds"]; ok {
+		if err := json.Unmarshal(raw, &steps); err != nil {
+			return err
+		}
+	}
+	for _, step := range steps {
+		var err error
+		if step.Place != "" {
+			_, err = l.PlaceHold(step.Place, step.Covers, actor, authz)
+		} else {
+			_, err = l.ReleaseHold(step.Release, actor, authz)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pruneCase runs a "prune" row: a new ledger, the retention rules published, the entries
+// appended (copies times, then "then"), each hold placed or released, pruned at "at"; then a
+// read of each index of "read".
+func pruneCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
+	fx.opened++
+	l, err := Create(filepath.Join(fx.dir, fmt.Sprintf("prune-%d.redb", fx.opened)), fx.create)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	actor, _ := str(a, "actor")
+	authz := a["authz"]
+	if _, err := l.PublishRetentionRules(a["document"], actor, authz); err != nil {
+		return nil, err
+	}
+	var entries, then []json.RawMessage
+	if err := json.Unmarshal(a["entries"], &entries); err != nil {
+		return nil, err
+	}
+	copies := 1
+	if raw, ok := a["copies"]; ok {
+		if err := json.Unmarshal(raw, &copies); err != nil {
+			return nil, err
+		}
+	}
+	var batch []json.RawMessage
+	for n := 0; n < copies; n++ {
+		batch = append(batch, entries...)
+	}
+	if _, err := l.AppendBatch(batch); err != nil {
+		return nil, err
+	}
+	if raw, ok := a["then"]; ok {
+		if err := json.Unmarshal(raw, &then); err != nil {
+			return nil, err
+		}
+		if _, err := l.AppendBatch(then); err != nil {
+			return nil, err
+		}
+	}
+	if err := applyHolds(l, a, actor, authz); err != nil {
+		return nil, err
+	}
+	atText, _ := str(a, "at")
+	at, err := time.Parse(time.RFC3339, atText)
+	if err != nil {
+		return nil, errNotTyped
+	}
+	r, err := l.Prune(at, flag(a, "dry_run", false), actor, authz)
+	if err != nil {
+		return nil, err
+	}
+	var read []uint64
+	if raw, ok := a["read"]; ok {
+		if err := json.Unmarshal(raw, &read); err != nil {
+			return nil, err
+		}
+	}
+	reads := []any{}
+	for _, i := range read {
+		e, err := l.Get(i)
+		var te *Error
+		switch {
+		case errors.As(err, &te):
+			reads = append(reads, map[string]any{"index": i, "error": te.Code.String(), "message": prunedMessage(te.Message)})
+		case err != nil:
+			return nil, err
+		default:
+			var entry struct {
+				Action string `json:"action"`
+			}
+			if err := json.Unmarshal(e, &entry); err != nil {
+				return nil, err
+			}
+			reads = append(reads, map[string]any{"index": i, "action": entry.Action})
+		}
+	}
+	if r.Pruned == nil {
+		r.Pruned = [][2]uint64{}
+	}
+	return map[string]any{"count": r.Count, "pruned": r.Pruned, "records": len(r.Records), "kept": r.Kept, "reads": reads}, nil
+}
+
+// prunedMessage is a read error's message as a prune row gives it: from its first "entry ",
+// the time after "pruned on " and the 64 hex digits after "leaf hash " replaced by TIME and
+// HASH.
+func prunedMessage(m string) string {
+	if at := strings.Index(m, "entry "); at >= 0 {
+		m = m[at:]
+	}
+	if at := strings.Index(m, "pruned on "); at >= 0 {
+		start := at + len("pruned on ")
+		end := strings.Index(m[start:], " ")
+		rest := ""
+		if end >= 0 {
+			rest = m[start+end:]
+		}
+		m = m[:start] + "TIME" + rest
+	}
+	if at := strings.Index(m, "leaf hash "); at >= 0 {
+		start := at + len("leaf hash ")
+		end := start + 64
+		if end > len(m) {
+			end = len(m)
+		}
+		m = m[:start] + "HASH" + m[end:]
+	}
+	return m
 }
 
 // rulesCase runs a "rules" row: a new ledger, the document published, then each entry

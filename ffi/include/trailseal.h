@@ -777,6 +777,54 @@ trailseal_status trailseal_ledger_verify_witnessed(const trailseal_ledger *ledge
 trailseal_status trailseal_ledger_sync(const trailseal_ledger *ledger);
 
 /**
+ * Prunes every entry whose retention ended by `before` (RFC 3339) and that no hold covers
+ * (with `dry_run`, only says what would go), recording each step as a `retention.pruned`
+ * entry by `actor` with `authz_json`. Writes the report to `*report_json_out`: `{"dry_run",
+ * "before", "size", "rules", "pruned": [[start, end], ...], "count", "records", "kept":
+ * {"protected", "no_rule", "in_retention", "held", "linked", "at_edge"}, "already_pruned"}`
+ * (free it with `trailseal_string_free`). A ledger with committed indexes is
+ * `TRAILSEAL_STATUS_INVALID_ARGUMENT`; a time that does not parse `TRAILSEAL_STATUS_MALFORMED`.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `before`, `actor` and `authz_json` are NULL or
+ * NUL-terminated strings; `report_json_out` is NULL or valid for writing a pointer.
+ */
+trailseal_status trailseal_ledger_prune(const trailseal_ledger *ledger,
+                                        const char *before,
+                                        bool dry_run,
+                                        const char *actor,
+                                        const char *authz_json,
+                                        char **report_json_out);
+
+/**
+ * Writes where entry `index` went, if it was pruned, to `*pruned_json_out`: `{"index",
+ * "leaf_hash", "pruned": {"by", "at", "rules_version"}}`, or the JSON text `null` when its
+ * content is there (free it with `trailseal_string_free`). Reading a pruned entry
+ * (`trailseal_ledger_get`) is `TRAILSEAL_STATUS_OUT_OF_RANGE` saying the same.
+ *
+ * # Safety
+ *
+ * `ledger` is NULL or a live handle; `pruned_json_out` is NULL or valid for writing a
+ * pointer.
+ */
+trailseal_status trailseal_ledger_pruned(const trailseal_ledger *ledger,
+                                         uint64_t index,
+                                         char **pruned_json_out);
+
+/**
+ * Rewrites the ledger file at `path` so the pages pruning freed go back to the file system,
+ * and writes whether anything moved to `*compacted_out`. Needs the file to itself: with any
+ * handle open on it, in this process or another, it is `TRAILSEAL_STATUS_LOCKED`.
+ *
+ * # Safety
+ *
+ * `path` is NULL or a NUL-terminated string; `compacted_out` is NULL or valid for writing a
+ * `bool`.
+ */
+trailseal_status trailseal_compact(const char *path, bool *compacted_out);
+
+/**
  * Publishes the retention rules `document_json` (SPEC section 8, e.g. `{"version":
  * "sox-2026", "default": "P1Y", "rules": [{"action": "deploy.*", "keep": "P7Y"}]}`) as a
  * `retention.published` entry by `actor`, `authz_json` saying why it was allowed

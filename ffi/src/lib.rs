@@ -27,6 +27,7 @@ use trailseal::{Error, ErrorCode};
 
 mod erase;
 mod ledger;
+mod prune;
 mod retention;
 mod rotation;
 mod rules;
@@ -40,6 +41,7 @@ mod audit;
 
 pub use audit::*;
 pub use ledger::*;
+pub use prune::*;
 pub use retention::*;
 pub use rotation::*;
 pub use rules::*;

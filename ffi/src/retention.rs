@@ -9,7 +9,27 @@ use trailseal::retention::RetentionRules;
 use trailseal::{RecordedBy, Timestamp};
 
 use crate::ledger::with_ledger_string;
-use crate::{arg_json, arg_str, opt_size, opt_str, trailseal_ledger, trailseal_status};
+use crate::{arg_json, arg_str, opt_size, opt_str, trailseal_ledger, trailseal_status, Res};
+
+/// Runs `body` with who records an entry and why that was allowed: `actor` and `authz_json`
+/// (`{"decision", "policy", "reason"?}`) read from their C strings.
+///
+/// # Safety
+/// `actor` and `authz_json` are NULL or NUL-terminated strings.
+pub(crate) unsafe fn with_recorded_by<T>(
+    actor: *const c_char,
+    authz_json: *const c_char,
+    body: impl FnOnce(&RecordedBy<'_>) -> Res<T>,
+) -> Res<T> {
+    // SAFETY: per this function's contract.
+    let authz = unsafe { arg_json(authz_json, "authz_json")? };
+    let by = RecordedBy {
+        // SAFETY: per this function's contract.
+        actor: unsafe { arg_str(actor, "actor")? },
+        authz: &authz,
+    };
+    body(&by)
+}
 
 /// Publishes the retention rules `document_json` (SPEC section 8, e.g. `{"version":
 /// "sox-2026", "default": "P1Y", "rules": [{"action": "deploy.*", "keep": "P7Y"}]}`) as a
@@ -34,12 +54,9 @@ pub unsafe extern "C" fn trailseal_ledger_publish_retention_rules(
     unsafe {
         with_ledger_string(ledger, receipt_json_out, "receipt_json_out", |l| {
             let rules = RetentionRules::from_json(&arg_json(document_json, "document_json")?)?;
-            let authz = arg_json(authz_json, "authz_json")?;
-            let by = RecordedBy {
-                actor: arg_str(actor, "actor")?,
-                authz: &authz,
-            };
-            Ok(l.publish_retention_rules(&rules, &by)?.to_json())
+            with_recorded_by(actor, authz_json, |by| {
+                Ok(l.publish_retention_rules(&rules, by)?.to_json())
+            })
         })
     }
 }
@@ -68,12 +85,9 @@ pub unsafe extern "C" fn trailseal_ledger_place_hold(
         with_ledger_string(ledger, receipt_json_out, "receipt_json_out", |l| {
             let id = arg_str(id, "id")?;
             let covers = arg_json(covers_json, "covers_json")?;
-            let authz = arg_json(authz_json, "authz_json")?;
-            let by = RecordedBy {
-                actor: arg_str(actor, "actor")?,
-                authz: &authz,
-            };
-            Ok(l.place_hold(id, &covers, &by)?.to_json())
+            with_recorded_by(actor, authz_json, |by| {
+                Ok(l.place_hold(id, &covers, by)?.to_json())
+            })
         })
     }
 }
@@ -98,12 +112,9 @@ pub unsafe extern "C" fn trailseal_ledger_release_hold(
     unsafe {
         with_ledger_string(ledger, receipt_json_out, "receipt_json_out", |l| {
             let id = arg_str(id, "id")?;
-            let authz = arg_json(authz_json, "authz_json")?;
-            let by = RecordedBy {
-                actor: arg_str(actor, "actor")?,
-                authz: &authz,
-            };
-            Ok(l.release_hold(id, &by)?.to_json())
+            with_recorded_by(actor, authz_json, |by| {
+                Ok(l.release_hold(id, by)?.to_json())
+            })
         })
     }
 }
@@ -170,10 +181,7 @@ pub unsafe extern "C" fn trailseal_ledger_retention_plan(
     // SAFETY: per this function's contract.
     unsafe {
         with_ledger_string(ledger, plan_json_out, "plan_json_out", |l| {
-            let at = match opt_str(at, "at")? {
-                Some(t) => Timestamp::parse(t)?,
-                None => Timestamp::now(),
-            };
+            let at = opt_str(at, "at")?.map(Timestamp::parse).transpose()?;
             Ok(l.retention_plan(at)?.to_json())
         })
     }

@@ -97,11 +97,8 @@ pub unsafe extern "C" fn trailseal_ledger_rules_at(
     // SAFETY: per this function's contract.
     unsafe {
         with_ledger_string(ledger, version_json_out, "version_json_out", |l| {
-            let index = match crate::opt_size(index) {
-                Some(i) => i,
-                None => l.size()?,
-            };
-            Ok(l.rules_at(index)?.map_or(Value::Null, |v| v.to_json()))
+            Ok(l.rules_at(crate::opt_size(index))?
+                .map_or(Value::Null, |v| v.to_json()))
         })
     }
 }

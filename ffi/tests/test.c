@@ -2743,7 +2743,13 @@ static void make_ledger_for_cli(void) {
 
 /* tests/vectors/cases.json (format in tests/vectors/README.md): every front end answers each
  * row the same. The C API takes every argument of the table as JSON text or a string (NULL
- * for one a row leaves out), so no row is skipped here. */
+ * for one a row leaves out), so only rows of options it does not have are skipped, each with
+ * the reason (case_skip). */
+
+static const char *const case_skip[][2] = {
+    {"prune: a ledger with committed indexes is refused",
+     "trailseal_ledger_create has no committed indexes option"},
+};
 
 struct case_fixture {
   trailseal_ledger *entries, *raw;
@@ -2998,6 +3004,32 @@ static trailseal_status erase_case(const struct case_fixture *fx, const char *ar
   return st;
 }
 
+/* Each hold step of a row's `holds` placed or released in turn by `actor` with `authz`; the
+ * first failing status, or OK. */
+static trailseal_status apply_holds(trailseal_ledger *l, const char *args, const char *actor,
+                                    const char *authz) {
+  trailseal_status st = TRAILSEAL_STATUS_OK;
+  char *out = NULL;
+  const char *it = member(args, "holds"), *s, *e;
+  while (st == TRAILSEAL_STATUS_OK && it && next_elem(&it, &s, &e)) {
+    char *step = copy_span(s, e);
+    char *place = str_member(step, "place"), *release = str_member(step, "release");
+    if (place) {
+      char *covers = member_text(step, "covers");
+      st = trailseal_ledger_place_hold(l, place, covers, actor, authz, &out);
+      free(covers);
+    } else {
+      st = trailseal_ledger_release_hold(l, release, actor, authz, &out);
+    }
+    trailseal_string_free(out);
+    out = NULL;
+    free(place);
+    free(release);
+    free(step);
+  }
+  return st;
+}
+
 /* A `retention` row: a new ledger, the retention rules published (if given), the entries
  * appended, each hold placed or released in turn, then the plan at `at`. */
 static trailseal_status retention_case(const struct case_fixture *fx, const char *args,
@@ -3017,23 +3049,7 @@ static trailseal_status retention_case(const struct case_fixture *fx, const char
   if (st == TRAILSEAL_STATUS_OK) st = trailseal_ledger_append_batch(l, entries, &out);
   trailseal_string_free(out);
   out = NULL;
-  const char *it = member(args, "holds"), *s, *e;
-  while (st == TRAILSEAL_STATUS_OK && it && next_elem(&it, &s, &e)) {
-    char *step = copy_span(s, e);
-    char *place = str_member(step, "place"), *release = str_member(step, "release");
-    if (place) {
-      char *covers = member_text(step, "covers");
-      st = trailseal_ledger_place_hold(l, place, covers, actor, authz, &out);
-      free(covers);
-    } else {
-      st = trailseal_ledger_release_hold(l, release, actor, authz, &out);
-    }
-    trailseal_string_free(out);
-    out = NULL;
-    free(place);
-    free(release);
-    free(step);
-  }
+  if (st == TRAILSEAL_STATUS_OK) st = apply_holds(l, args, actor, authz);
   char *version_json = NULL, *holds = NULL, *plan = NULL;
   if (st == TRAILSEAL_STATUS_OK)
     st = trailseal_ledger_retention_plan(l, at, &plan);
@@ -3053,6 +3069,129 @@ static trailseal_status retention_case(const struct case_fixture *fx, const char
   free(authz);
   free(document);
   free(entries);
+  free(at);
+  free(path);
+  return st;
+}
+
+/* A read error's message as a `prune` row gives it: from its first "entry ", the time after
+ * "pruned on " and the 64 hex digits after "leaf hash " replaced by TIME and HASH, as a JSON
+ * string. */
+static char *pruned_message(const char *m) {
+  const char *from = strstr(m, "entry ");
+  char *s = xstrdup(from ? from : m);
+  char *at = strstr(s, "pruned on ");
+  if (at) {
+    at += strlen("pruned on ");
+    char *end = strchr(at, ' ');
+    char *t = fmt("%.*sTIME%s", (int)(at - s), s, end ? end : "");
+    free(s);
+    s = t;
+  }
+  at = strstr(s, "leaf hash ");
+  if (at) {
+    at += strlen("leaf hash ");
+    const char *end = strlen(at) > 64 ? at + 64 : at + strlen(at);
+    char *t = fmt("%.*sHASH%s", (int)(at - s), s, end);
+    free(s);
+    s = t;
+  }
+  size_t n = strlen(s);
+  char *q = malloc(2 * n + 3), *w = q;
+  *w++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '"' || s[i] == '\\') *w++ = '\\';
+    *w++ = s[i];
+  }
+  *w++ = '"';
+  *w = 0;
+  free(s);
+  return q;
+}
+
+/* A `prune` row: a new ledger, the retention rules published, the entries appended (`copies`
+ * times, then `then`), each hold placed or released, pruned at `at`; then a read of each index
+ * of `read`. */
+static trailseal_status prune_case(const struct case_fixture *fx, const char *args,
+                                   char **shape) {
+  static int made = 0;
+  char *path = fmt("%s/cases-prune-%d.redb", workdir, ++made);
+  trailseal_ledger *l = NULL;
+  char *out = NULL;
+  OK(trailseal_ledger_create(path, fx->origin, fx->hash, false, 0, true, &l));
+  char *actor = str_member(args, "actor"), *authz = member_text(args, "authz");
+  char *document = member_text(args, "document"), *entries = member_text(args, "entries");
+  char *then = member_text(args, "then"), *dry = member_text(args, "dry_run");
+  char *at = str_member(args, "at");
+  unsigned long long copies = member(args, "copies") ? u64_member(args, "copies") : 1;
+  trailseal_status st = trailseal_ledger_publish_retention_rules(l, document, actor, authz, &out);
+  trailseal_string_free(out);
+  out = NULL;
+  /* The entries' array `copies` times over, as one array. */
+  size_t inner = strlen(entries) - 2;
+  char *batch = malloc(copies * (inner + 1) + 3), *w = batch;
+  *w++ = '[';
+  for (unsigned long long c = 0; c < copies; c++) {
+    if (c) *w++ = ',';
+    memcpy(w, entries + 1, inner);
+    w += inner;
+  }
+  *w++ = ']';
+  *w = 0;
+  if (st == TRAILSEAL_STATUS_OK) st = trailseal_ledger_append_batch(l, batch, &out);
+  trailseal_string_free(out);
+  out = NULL;
+  if (st == TRAILSEAL_STATUS_OK && then) st = trailseal_ledger_append_batch(l, then, &out);
+  trailseal_string_free(out);
+  out = NULL;
+  if (st == TRAILSEAL_STATUS_OK) st = apply_holds(l, args, actor, authz);
+  bool dry_run = dry && strcmp(dry, "true") == 0;
+  if (st == TRAILSEAL_STATUS_OK)
+    st = trailseal_ledger_prune(l, at, dry_run, actor, authz, &out);
+  if (st == TRAILSEAL_STATUS_OK) {
+    char *count = member_text(out, "count"), *pruned = member_text(out, "pruned");
+    char *kept = member_text(out, "kept");
+    int records = 0;
+    const char *rit = member(out, "records"), *rs, *re;
+    while (rit && next_elem(&rit, &rs, &re)) records++;
+    char *reads = xstrdup("");
+    const char *iit = member(args, "read"), *is, *ie;
+    while (iit && next_elem(&iit, &is, &ie)) {
+      unsigned long long index = strtoull(is, NULL, 10);
+      char *entry = NULL, *one;
+      trailseal_status got = trailseal_ledger_get(l, index, &entry);
+      if (got == TRAILSEAL_STATUS_OK) {
+        char *action = member_text(entry, "action");
+        one = fmt("{\"index\":%llu,\"action\":%s}", index, action);
+        free(action);
+        trailseal_string_free(entry);
+      } else {
+        char *message = pruned_message(trailseal_last_error_message());
+        one = fmt("{\"index\":%llu,\"error\":\"%s\",\"message\":%s}", index,
+                  trailseal_status_name(got), message);
+        free(message);
+      }
+      char *joined = fmt("%s%s%s", reads, reads[0] ? "," : "", one);
+      free(reads);
+      free(one);
+      reads = joined;
+    }
+    *shape = fmt("{\"count\":%s,\"pruned\":%s,\"records\":%d,\"kept\":%s,\"reads\":[%s]}",
+                 count, pruned, records, kept, reads);
+    free(reads);
+    free(count);
+    free(pruned);
+    free(kept);
+  }
+  trailseal_string_free(out);
+  trailseal_ledger_free(l);
+  free(batch);
+  free(actor);
+  free(authz);
+  free(document);
+  free(entries);
+  free(then);
+  free(dry);
   free(at);
   free(path);
   return st;
@@ -3139,6 +3278,8 @@ static trailseal_status run_case(const struct case_fixture *fx, const char *call
     free(c);
     free(salt);
     free(v);
+  } else if (strcmp(call, "prune") == 0) {
+    st = prune_case(fx, args, shape);
   } else if (strcmp(call, "rules_check") == 0) {
     char *document = member_text(args, "document"), *entry = member_text(args, "entry");
     st = trailseal_rules_check(document, entry, &out);
@@ -3204,6 +3345,18 @@ static void test_case_table(void) {
     char *args = member_text(row, "args");
     char *expect = member_text(row, "expect");
     char *shape = NULL;
+    const char *skipped = NULL;
+    for (size_t k = 0; k < sizeof case_skip / sizeof case_skip[0]; k++)
+      if (strcmp(name, case_skip[k][0]) == 0) skipped = case_skip[k][1];
+    if (skipped) {
+      printf("# skipped \"%s\": %s\n", name, skipped);
+      free(expect);
+      free(args);
+      free(call);
+      free(name);
+      free(row);
+      continue;
+    }
     trailseal_status st = run_case(&fx, call, args, &shape);
     char *got = st == TRAILSEAL_STATUS_OK ? fmt("{\"ok\":%s}", shape)
                                           : fmt("{\"error\":\"%s\"}", trailseal_status_name(st));
@@ -3239,6 +3392,67 @@ static void test_case_table(void) {
   free(table);
 }
 
+/* Pruning: what retention allows goes, a read of it says where it went, the rest reads as
+ * before, and compact gives the space back once no handle is open. */
+static void test_prune(void) {
+  char *path = wpath("prune.redb");
+  trailseal_ledger *l = NULL;
+  char *out = NULL;
+  OK(trailseal_ledger_create(path, "example.com/ffi/prune", NULL, false, 0, true, &l));
+  const char *authz = "{\"decision\":\"allow\",\"policy\":\"records-management\"}";
+  OK(trailseal_ledger_publish_retention_rules(
+      l, "{\"version\":\"v1\",\"default\":\"P1Y\",\"rules\":[{\"action\":\"deploy.*\",\"keep\":\"P100Y\"}]}",
+      "records-officer", authz, &out));
+  trailseal_string_free(out);
+  size_t cap = 200 * 120 + 2, len = 0;
+  char *batch = malloc(cap);
+  batch[len++] = '[';
+  for (int i = 0; i < 200; i++)
+    len += (size_t)snprintf(batch + len, cap - len,
+                            "%s{\"actor\":{\"id\":\"ci\"},\"action\":\"%s\",\"subject\":{\"type\":"
+                            "\"build\",\"id\":\"%d\"}}",
+                            i ? "," : "", i == 10 ? "deploy.succeeded" : "build.finished", i);
+  snprintf(batch + len, cap - len, "]");
+  OK(trailseal_ledger_append_batch(l, batch, &out));
+  trailseal_string_free(out);
+  free(batch);
+
+  const char *at = "2100-01-01T00:00:00Z";
+  OK(trailseal_ledger_prune(l, at, true, "records-officer", authz, &out));
+  CHECK(strstr(out, "\"dry_run\":true") && strstr(out, "\"records\":[]"));
+  trailseal_string_free(out);
+  OK(trailseal_ledger_get(l, 5, &out));
+  trailseal_string_free(out);
+  OK(trailseal_ledger_prune(l, at, false, "records-officer", authz, &out));
+  CHECK(strstr(out, "\"dry_run\":false") && strstr(out, "\"in_retention\":1"));
+  trailseal_string_free(out);
+  out = SENTINEL;
+  EXPECT(TRAILSEAL_STATUS_OUT_OF_RANGE, trailseal_ledger_get(l, 5, &out));
+  MSG_HAS("pruned on");
+  CHECK(out == SENTINEL);
+  OK(trailseal_ledger_pruned(l, 5, &out));
+  CHECK(strstr(out, "\"index\":5") && strstr(out, "\"rules_version\":\"v1\""));
+  trailseal_string_free(out);
+  OK(trailseal_ledger_pruned(l, 11, &out));
+  STREQ(out, "null");
+  trailseal_string_free(out);
+  OK(trailseal_ledger_get(l, 11, &out));
+  CHECK(strstr(out, "deploy.succeeded") != NULL);
+  trailseal_string_free(out);
+  EXPECT(TRAILSEAL_STATUS_MALFORMED,
+         trailseal_ledger_prune(l, "not a time", true, "records-officer", authz, &out));
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT,
+         trailseal_ledger_prune(l, at, true, "records-officer", authz, NULL));
+
+  bool moved = false;
+  EXPECT(TRAILSEAL_STATUS_LOCKED, trailseal_compact(path, &moved));
+  trailseal_ledger_free(l);
+  OK(trailseal_compact(path, &moved));
+  CHECK(moved);
+  EXPECT(TRAILSEAL_STATUS_NULL_ARGUMENT, trailseal_compact(path, NULL));
+  free(path);
+}
+
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s REPO_ROOT WORKDIR\n", argv[0]);
@@ -3262,6 +3476,7 @@ int main(int argc, char **argv) {
   test_merkle_vectors("merkle-blake3.json");
   test_note_vectors();
   test_case_table();
+  test_prune();
   test_audit();
   test_cli_made_ledger();
   test_cli_history();

@@ -35,6 +35,7 @@ __all__ = [
     "_error_codes",
     "check_opening",
     "check_rules",
+    "compact",
     "detect_ci",
     "verify_bundle",
     "verify_bundle_with_tsa",
@@ -174,6 +175,16 @@ class _TimestampedCheckpoint(TypedDict):
     attested: _AttestedTime
     requested: bool
     token: str
+
+class _PrunedAt(TypedDict):
+    by: int
+    at: str
+    rules_version: str
+
+class _PrunedEntry(TypedDict):
+    index: int
+    leaf_hash: str
+    pruned: _PrunedAt
 
 class _TimedBundleReport(_BundleReport):
     attested: _AttestedTime
@@ -468,6 +479,10 @@ class Ledger:
     def scrub_free_pages(self) -> None: ...
     @property
     def personal_fields(self) -> list[str]: ...
+    def prune(
+        self, before: str, actor: str, authz: Mapping[str, Any] | str, dry_run: bool = False
+    ) -> dict[str, Any]: ...
+    def pruned(self, index: int) -> _PrunedEntry | None: ...
     def checkpoints(self) -> list[_StoredCheckpoint]: ...
     def timestamp_checkpoint(
         self,
@@ -596,6 +611,7 @@ def verify_consistency(
 def verify_checkpoint(note: str, verifier_key: str) -> Checkpoint: ...
 def check_opening(commitment: str, salt: str, value: Any) -> None:
     """Raise VerificationError unless ``value`` under ``salt`` gives ``commitment``."""
+def compact(path: _Path) -> bool: ...
 def check_rules(document: Mapping[str, Any] | str, entry: Mapping[str, Any] | str) -> dict[str, Any]:
     """Judge an entry against a rules document without a ledger (a dry run)."""
 def verify_cosigned(

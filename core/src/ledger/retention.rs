@@ -126,9 +126,11 @@ impl Ledger {
     }
 
     /// Which entries retention allows to go at time `at`, and why each other one stays
-    /// ([`crate::retention`]'s rules). Reads a snapshot: appends go on meanwhile.
-    pub fn retention_plan(&self, at: Timestamp) -> Result<RetentionPlan> {
+    /// ([`crate::retention`]'s rules), judged at `at` (`None`: now). Reads a snapshot:
+    /// appends go on meanwhile.
+    pub fn retention_plan(&self, at: Option<Timestamp>) -> Result<RetentionPlan> {
         guarded(|| {
+            let at = at.unwrap_or_else(Timestamp::now);
             self.need_kind(LedgerKind::Entries)?;
             let (reader, state) = self.snapshot()?;
             plan::plan(&reader, state.size, at)

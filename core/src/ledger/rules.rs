@@ -257,10 +257,11 @@ impl Ledger {
 
     /// The rules version in force for the entry at `index` (the newest published before
     /// it); `None` if no rules were published before it. `index` may be the current size
-    /// (the next append).
-    pub fn rules_at(&self, index: u64) -> Result<Option<RulesVersion>> {
+    /// (the next append), which no index (`None`) means.
+    pub fn rules_at(&self, index: Option<u64>) -> Result<Option<RulesVersion>> {
         guarded(|| {
             let size = self.size()?;
+            let index = index.unwrap_or(size);
             if index > size {
                 return Err(Error::OutOfRange(format!(
                     "index {index} is beyond the next append, {size}"

@@ -11,7 +11,7 @@ use super::Source;
 use crate::checkpoint::Checkpoint;
 use crate::entry::canonical_json;
 use crate::error::{Error, Result};
-use crate::evidence::{log_and_cosignatures, verify_bundle, Bundle, BundleEntry};
+use crate::evidence::{log_and_cosignatures, verify_bundle, Bundle, BundleContent, BundleEntry};
 use crate::key_chain::follow_chain;
 use crate::merkle::HashAlg;
 use crate::note::{Note, Verifier};
@@ -93,8 +93,10 @@ pub fn bundle_published(
         }
         entries.push(BundleEntry {
             index,
-            leaf: String::from_utf8(leaf.to_vec())
-                .map_err(|_| tampered(format!("entry {index}"), "not UTF-8".into()))?,
+            content: BundleContent::Entry(
+                String::from_utf8(leaf.to_vec())
+                    .map_err(|_| tampered(format!("entry {index}"), "not UTF-8".into()))?,
+            ),
             leaf_hash: proof.leaf_hash,
             path: proof.path,
         });
