@@ -32,6 +32,10 @@
 //! }
 //! ```
 //!
+//! An entry with sealed personal fields (SPEC section 10) whose values are still held carries
+//! `"openings"` beside `"entry"`: each value with its salt, checked against the leaf's
+//! commitments, and put back into the entry the check reports (once erased, it has none).
+//!
 //! An entry that was pruned (SPEC 8.1) has no content left: the bundle carries, in place of
 //! `entry`, where it went (the `retention.pruned` entry's index and time, the rules version),
 //! and proves only that its leaf hash is in the log at its index.
@@ -85,8 +89,9 @@ const TOP_FIELDS: [&str; 8] = [
 const OPTIONAL_TOP_FIELDS: [&str; 2] = ["checkpoint_timestamp", "key_rotations"];
 const ROTATION_FIELDS: [&str; 4] = ["index", "checkpoint", "path", "entry"];
 const ENTRY_FIELDS: [&str; 3] = ["index", "leaf_hash", "path"];
-/// An entry has exactly one of these: its content, or where it was pruned.
-const CONTENT_FIELDS: [&str; 2] = ["entry", "pruned"];
+/// An entry has exactly one of `entry` (its content) and `pruned` (where it went); `openings`
+/// goes only with `entry`.
+const CONTENT_FIELDS: [&str; 3] = ["entry", "pruned", "openings"];
 const PRUNED_FIELDS: [&str; 3] = ["at", "by", "rules_version"];
 
 /// What a bundle holds for one index.
@@ -116,6 +121,10 @@ pub struct BundleEntry {
     pub leaf_hash: Hash,
     /// The inclusion proof's audit path in the tree of the bundle's `tree_size`.
     pub path: Vec<Hash>,
+    /// For an entry with sealed personal fields (SPEC section 10) whose values are still held:
+    /// its openings' canonical JSON (`{"<field>": {"salt", "value"}}`), checked against the
+    /// leaf's commitments and put back into the entry the bundle reports.
+    pub openings: Option<String>,
 }
 
 impl BundleEntry {
@@ -402,9 +411,12 @@ impl Bundle {
                     s.push_str("      ],\n");
                 }
                 match &e.content {
-                    BundleContent::Entry(leaf) => {
-                        s.push_str(&format!("      \"entry\": {leaf}\n"));
-                    }
+                    BundleContent::Entry(leaf) => match &e.openings {
+                        None => s.push_str(&format!("      \"entry\": {leaf}\n")),
+                        Some(o) => s.push_str(&format!(
+                            "      \"entry\": {leaf},\n      \"openings\": {o}\n"
+                        )),
+                    },
                     BundleContent::Pruned {
                         by,
                         at,
@@ -461,6 +473,19 @@ impl Bundle {
                     )));
                 }
             }
+            let openings = match (o.get("openings"), o.get("entry")) {
+                (None, _) => None,
+                (Some(v), Some(_)) if v.is_object() => {
+                    Some(String::from_utf8(canonical_json(v)).map_err(|e| {
+                        Error::Internal(format!("canonical JSON is not UTF-8: {e}"))
+                    })?)
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "{at}.openings must be an object, beside \"entry\""
+                    )))
+                }
+            };
             let content = match (o.get("entry"), o.get("pruned")) {
                 (Some(entry), None) => {
                     if !entry.is_object() {
@@ -502,6 +527,7 @@ impl Bundle {
                 content,
                 leaf_hash: merkle::from_hex("hash", &string_at(o, "leaf_hash", &at)?)?,
                 path,
+                openings,
             });
         }
         let b = Bundle {
@@ -616,9 +642,19 @@ impl Bundle {
             match &e.content {
                 BundleContent::Entry(leaf) => {
                     proof.verify_leaf(leaf.as_bytes()).map_err(failed)?;
-                    let entry: Value = serde_json::from_str(leaf).map_err(|err| {
+                    let mut entry: Value = serde_json::from_str(leaf).map_err(|err| {
                         Error::Internal(format!("canonical JSON does not parse: {err}"))
                     })?;
+                    // Sealed values come back only when each opens its commitment.
+                    if let Some(o) = &e.openings {
+                        crate::entry::open(&mut entry, o.as_bytes(), e.index).map_err(|err| {
+                            Error::verification(format!(
+                                "entry {}: its openings do not open its commitments: {}",
+                                e.index,
+                                strip(&err)
+                            ))
+                        })?;
+                    }
                     entries.push(Found {
                         index: e.index,
                         entry,
@@ -1020,6 +1056,7 @@ impl Ledger {
                     },
                     leaf_hash: proof.leaf_hash,
                     path: proof.path,
+                    openings: None,
                 });
                 continue;
             }
@@ -1036,6 +1073,16 @@ impl Ledger {
             if canonical_json(&parsed) != leaf {
                 return Err(tampered("the stored entry is not canonical JSON"));
             }
+            // Reads show sealed values (SPEC section 10), and so does a bundle, with what
+            // proves them; an erased entry's commitments stay without openings.
+            let openings = match parsed.get("sealed") {
+                Some(_) => self
+                    .openings(index)?
+                    .map(|o| String::from_utf8(canonical_json(&o)))
+                    .transpose()
+                    .map_err(|_| tampered("openings not UTF-8"))?,
+                None => None,
+            };
             entries.push(BundleEntry {
                 index,
                 content: BundleContent::Entry(
@@ -1043,6 +1090,7 @@ impl Ledger {
                 ),
                 leaf_hash: proof.leaf_hash,
                 path: proof.path,
+                openings,
             });
         }
         let bundle = Bundle {

@@ -324,3 +324,47 @@ fn pruning_removes_the_values_with_the_bytes() {
         .count();
     assert_eq!(n, 2 * (200 - report.count as usize), "copies of the value");
 }
+
+#[test]
+fn bundles_carry_the_values_with_what_proves_them() {
+    use trailseal::{verify_bundle, Selection, Signer};
+    let dir = tempfile::tempdir().unwrap();
+    let l = ledger(&dir);
+    for i in 0..3 {
+        l.append(&by_alice(i)).unwrap();
+    }
+    l.append(&by_bob(0)).unwrap();
+    let signer = Signer::generate("example.com/erase").unwrap();
+    let b = l
+        .bundle(&Selection::Indexes(vec![0, 3]), &signer)
+        .unwrap()
+        .to_text();
+    assert!(b.contains("\"openings\""));
+    let report = verify_bundle(&b, &signer.verifier()).unwrap();
+    assert_eq!(report.entries[0].entry["actor"]["id"], ALICE);
+    assert_eq!(
+        report.entries[0].entry["change"]["before"]["address"],
+        SECRET
+    );
+    assert_eq!(report.entries[1].entry["actor"]["id"], "bob");
+    // An opening changed in the bundle no longer opens its commitment.
+    let forged = b.replacen(ALICE, "mallory@example.com", 1);
+    assert_eq!(
+        verify_bundle(&forged, &signer.verifier())
+            .unwrap_err()
+            .code(),
+        ErrorCode::VerificationFailed
+    );
+    // After the erasure a bundle proves the same leaf, with commitments and no openings.
+    erase(&l, EraseSelect::Actor(ALICE.into())).unwrap();
+    let after = l
+        .bundle(&Selection::Indexes(vec![0]), &signer)
+        .unwrap()
+        .to_text();
+    assert!(!after.contains("\"openings\"") && !after.contains(ALICE));
+    let report = verify_bundle(&after, &signer.verifier()).unwrap();
+    assert!(report.entries[0].entry["actor"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("commitment:"));
+}

@@ -99,6 +99,7 @@ pub fn bundle_published(
             ),
             leaf_hash: proof.leaf_hash,
             path: proof.path,
+            openings: None,
         });
     }
     let bundle = Bundle {
