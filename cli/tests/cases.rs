@@ -703,17 +703,7 @@ fn erase_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> 
                         &ok(&[s("show"), ledger.clone(), i.to_string()]).stdout,
                     )
                     .unwrap();
-                    let erased = e
-                        .get("erased")
-                        .map(|x| x["by"].clone())
-                        .unwrap_or(Value::Null);
-                    let actor = if erased.is_null() {
-                        e["actor"]["id"].clone()
-                    } else {
-                        Value::Null
-                    };
-                    json!({"actor": actor, "erased": erased,
-                           "sealed": e.get("sealed").cloned().unwrap_or(Value::Null)})
+                    erase_read(&e)
                 })
                 .collect();
             let size = serde_json::from_str::<Value>(&ok(&[s("verify"), ledger.clone()]).stdout)
@@ -780,6 +770,10 @@ fn prune_command(fx: &Fixture, a: &Value) -> Option<(Vec<String>, BoxedReader)> 
 }
 
 /// A read error's message as a `prune` row gives it (tests/vectors/README.md).
+#[path = "../../core/tests/common/erase_read.rs"]
+mod erase_read;
+use erase_read::erase_read;
+
 #[path = "../../core/tests/common/pruned_message.rs"]
 mod pruned_message;
 use pruned_message::pruned_message;

@@ -320,20 +320,9 @@ fn erase(fx: &Fixture, args: &Value) -> Result<Value, Error> {
     Ok(json!({"report": report.to_json(), "reads": reads, "size": l.size()?}))
 }
 
-/// What an `erase` row reads of an entry: `{"actor", "erased", "sealed"}` (null when absent;
-/// an erased entry's actor is null, its commitment being salted afresh in each run).
-fn erase_read(e: &Value) -> Value {
-    let erased = e
-        .get("erased")
-        .map(|x| x["by"].clone())
-        .unwrap_or(Value::Null);
-    let actor = if erased.is_null() {
-        e["actor"]["id"].clone()
-    } else {
-        Value::Null
-    };
-    json!({"actor": actor, "erased": erased, "sealed": e.get("sealed").cloned().unwrap_or(Value::Null)})
-}
+#[path = "common/erase_read.rs"]
+mod erase_read;
+use erase_read::erase_read;
 
 /// A `prune` row: on a new ledger (with committed indexes if the row says), the retention
 /// rules published, `entries` appended `copies` times in one batch, then `then`, each hold

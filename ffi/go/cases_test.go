@@ -308,19 +308,8 @@ func eraseCase(fx *caseFixture, a map[string]json.RawMessage) (any, error) {
 	if _, err := l.AppendBatch(entries); err != nil {
 		return nil, err
 	}
-	var holds []struct {
-		Place  string          `json:"place"`
-		Covers json.RawMessage `json:"covers"`
-	}
-	if raw, ok := a["holds"]; ok {
-		if err := json.Unmarshal(raw, &holds); err != nil {
-			return nil, err
-		}
-	}
-	for _, h := range holds {
-		if _, err := l.PlaceHold(h.Place, h.Covers, actor, authz); err != nil {
-			return nil, err
-		}
+	if err := applyHolds(l, a, actor, authz); err != nil {
+		return nil, err
 	}
 	reason, _ := str(a, "reason")
 	basis, _ := str(a, "legal_basis")

@@ -2942,6 +2942,9 @@ static char *erase_read(trailseal_ledger *l, unsigned long long i) {
   return r;
 }
 
+static trailseal_status apply_holds(trailseal_ledger *l, const char *args, const char *actor,
+                                    const char *authz);
+
 /* An `erase` row: a new ledger with the row's personal fields holding its entries (and holds),
  * erased as the row selects; the report, what each index in `read` reads as, the size after. */
 static trailseal_status erase_case(const struct case_fixture *fx, const char *args,
@@ -2960,23 +2963,13 @@ static trailseal_status erase_case(const struct case_fixture *fx, const char *ar
   if (st == TRAILSEAL_STATUS_OK) st = trailseal_ledger_append_batch(l, entries, &out);
   trailseal_string_free(out);
   out = NULL;
-  const char *it = member(args, "holds"), *s, *e;
-  while (st == TRAILSEAL_STATUS_OK && it && next_elem(&it, &s, &e)) {
-    char *h = copy_span(s, e);
-    char *place = str_member(h, "place"), *covers = member_text(h, "covers");
-    st = trailseal_ledger_place_hold(l, place, covers, actor, authz, &out);
-    trailseal_string_free(out);
-    out = NULL;
-    free(place);
-    free(covers);
-    free(h);
-  }
+  if (st == TRAILSEAL_STATUS_OK) st = apply_holds(l, args, actor, authz);
   if (st == TRAILSEAL_STATUS_OK)
     st = trailseal_ledger_erase(l, select, reason, actor, authz, basis, NULL,
                                 dry && strcmp(dry, "true") == 0, &report);
   if (st == TRAILSEAL_STATUS_OK) {
     char *reads = xstrdup("");
-    it = member(args, "read");
+    const char *it = member(args, "read"), *s, *e;
     while (next_elem(&it, &s, &e)) {
       char *r = erase_read(l, strtoull(s, NULL, 10));
       char *joined = fmt("%s%s%s", reads, *reads ? "," : "", r);

@@ -149,16 +149,6 @@ pub(super) fn erased_by(txn: &redb::ReadTransaction, index: u64) -> Result<Optio
     }
 }
 
-/// [`erased_by`] through a write transaction.
-pub(super) fn erased_by_in_write(txn: &redb::WriteTransaction, index: u64) -> Result<Option<u64>> {
-    if !exists(txn, ERASED.name())? {
-        return Ok(None);
-    }
-    let t = txn.open_table(ERASED).map_err(storage_err)?;
-    let v = t.get(index).map_err(storage_err)?.map(|g| g.value());
-    Ok(v)
-}
-
 /// Every leaf index with personal postings under term hash `h`, ascending.
 pub(super) fn postings(txn: &redb::ReadTransaction, h: u64) -> Result<Vec<u64>> {
     match txn.open_table(PERSONAL_POSTINGS) {

@@ -217,11 +217,6 @@ impl Writer {
         personal::openings_in_write(&self.txn, index)
     }
 
-    /// The erasure record that erased committed entry `index`, if any.
-    pub fn erased_by(&self, index: u64) -> Result<Option<u64>> {
-        personal::erased_by_in_write(&self.txn, index)
-    }
-
     /// Erase committed entry `index`'s personal values now, in this transaction: its openings
     /// and its personal postings `terms` go, and the row naming record `by` is written.
     pub fn erase_personal(&mut self, index: u64, terms: &[u64], by: u64) -> Result<bool> {
